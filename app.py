@@ -1,0 +1,31 @@
+"""Customersonly API: the Chalice app. Middleware, blueprints and event handlers only; no logic here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Chalice
+
+from chalicelib.api import accounts, consents, middleware, system
+
+app = Chalice(app_name="customersonly")
+
+for area in (system, accounts, consents):
+    app.register_blueprint(area.bp)
+middleware.install(app)
+
+
+# Event handlers. Their triggers (S3 → SQS, the DynamoDB stream) are wired in infra/; locally the
+# event pump (chalicelib.local.pump) calls the same functions.
+@app.lambda_function(name="upload_handler")
+def upload_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from chalicelib.events.uploads import handle_upload_queue
+
+    return handle_upload_queue(event, context)
+
+
+@app.lambda_function(name="stream_handler")
+def stream_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    from chalicelib.events.stream import handle_main_stream
+
+    return handle_main_stream(event, context)

@@ -1,0 +1,1 @@
+"""DynamoDB through PynamoDB: table models, the entity codec and the repositories."""

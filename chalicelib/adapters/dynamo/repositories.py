@@ -1,0 +1,243 @@
+"""DynamoDB repositories and the unit of work, on the PynamoDB models.
+
+Entities are stored as JSON produced by a pydantic TypeAdapter of the domain dataclass, so there is
+one codec for every entity and the domain stays free of storage concerns. Keys and index keys per
+entity are defined in ``_keys`` below: the access patterns of DESIGN.md in one place.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import suppress
+from datetime import timedelta
+from functools import cache
+from typing import Any, TypeVar
+
+from pydantic import TypeAdapter
+from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.adapters.dynamo.models import AuditEntryItem, ConsentEntryItem, MainItem
+from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
+from chalicelib.domain.audit import AuditEntry
+from chalicelib.domain.consent import ConsentEntry
+from chalicelib.domain.ids import iso
+from chalicelib.errors import ConcurrencyConflict
+from chalicelib.services.ports import Changes, Entity, Expect, OutboxMessage, UniqueClaim
+
+T = TypeVar("T")
+
+# How long a sent outbox message is kept before DynamoDB's TTL removes it (it holds an e-mail address).
+OUTBOX_RETENTION = timedelta(days=7)
+
+
+@cache
+def _adapter(cls: type[T]) -> TypeAdapter[T]:
+    return TypeAdapter(cls)
+
+
+def dump(entity: object) -> dict[str, Any]:
+    return _adapter(type(entity)).dump_python(entity, mode="json")  # type: ignore[no-any-return]
+
+
+def load(cls: type[T], data: dict[str, Any]) -> T:
+    return _adapter(cls).validate_python(data)
+
+
+_KIND = {
+    User: "user",
+    Organisation: "organisation",
+    Invitation: "invitation",
+    ConsentDocument: "consent_document",
+    UniqueClaim: "unique_claim",
+    OutboxMessage: "outbox",
+}
+
+
+def user_pk(user_id: str) -> str:
+    return f"USER#{user_id}"
+
+
+def org_pk(org_id: str) -> str:
+    return f"ORG#{org_id}"
+
+
+def _keys(entity: Entity) -> dict[str, str | None]:
+    """pk/sk and index keys of a main-table entity."""
+    if isinstance(entity, User):
+        # gsi1: an organisation's members.
+        return {
+            "pk": user_pk(entity.user_id),
+            "sk": "USER",
+            "gsi1pk": org_pk(entity.org_id) if entity.org_id else None,
+            "gsi1sk": f"USER#{entity.user_id}" if entity.org_id else None,
+        }
+    if isinstance(entity, Organisation):
+        # gsi1: organisations by kind and status (staff: pending client approvals).
+        return {
+            "pk": org_pk(entity.org_id),
+            "sk": "ORG",
+            "gsi1pk": f"ORGS#{entity.kind.value}#{entity.status.value}",
+            "gsi1sk": f"{iso(entity.created_at)}#{entity.org_id}",
+        }
+    if isinstance(entity, Invitation):
+        # pk: looked up by the hash of the code; gsi1: an agency's invitations.
+        return {
+            "pk": f"INVITE#{entity.code_hash}",
+            "sk": "INVITE",
+            "gsi1pk": org_pk(entity.agency_id),
+            "gsi1sk": f"INVITE#{iso(entity.created_at)}#{entity.invitation_id}",
+        }
+    if isinstance(entity, ConsentDocument):
+        # gsi1: an agency's on-behalf consent documents; gsi2: by status (staff: pending verifications).
+        return {
+            "pk": f"CONSENTDOC#{entity.document_id}",
+            "sk": "CONSENTDOC",
+            "gsi1pk": org_pk(entity.agency_id),
+            "gsi1sk": f"CONSENTDOC#{iso(entity.created_at)}#{entity.document_id}",
+            "gsi2pk": f"CONSENTDOCS#{entity.status.value}",
+            "gsi2sk": f"{iso(entity.created_at)}#{entity.document_id}",
+        }
+    if isinstance(entity, UniqueClaim):
+        return {"pk": f"UNIQUE#{entity.namespace}#{entity.value}", "sk": "UNIQUE"}
+    if isinstance(entity, OutboxMessage):
+        return {"pk": f"OUTBOX#{entity.message_id}", "sk": "OUTBOX"}
+    raise TypeError(f"not a main-table entity: {type(entity).__name__}")
+
+
+def to_item(entity: Entity) -> Model:
+    if isinstance(entity, ConsentEntry):
+        return ConsentEntryItem(entity.subject_id, entity.entry_id, data=dump(entity))
+    if isinstance(entity, AuditEntry):
+        return AuditEntryItem(entity.subject_id, f"{iso(entity.at)}#{entity.entry_id}", data=dump(entity))
+    keys = _keys(entity)
+    status = getattr(entity, "status", None)
+    item = MainItem(
+        keys.pop("pk"),
+        keys.pop("sk"),
+        kind=_KIND[type(entity)],
+        data=dump(entity),
+        status=status.value if status is not None else None,
+        **{k: v for k, v in keys.items() if v is not None},
+    )
+    if isinstance(entity, OutboxMessage):
+        item.expires = entity.created_at + OUTBOX_RETENTION
+    return item
+
+
+def _condition(item: Model, expect: Expect) -> Any:
+    hash_key = getattr(type(item), type(item)._hash_keyname)  # type: ignore[attr-defined]
+    if expect.absent:
+        return hash_key.does_not_exist()
+    if isinstance(item, MainItem) and expect.status is not None:
+        return MainItem.status == expect.status
+    raise ValueError("append-only tables accept inserts only")
+
+
+class DynamoUnitOfWork:
+    def commit(self, changes: Changes) -> None:
+        if not changes.writes:
+            return
+        try:
+            with TransactWrite() as transaction:
+                for entity, expect in changes.writes:
+                    item = to_item(entity)
+                    transaction.save(item, condition=_condition(item, expect))
+        except TransactWriteError as exc:
+            reasons = [r.code if r else None for r in (exc.cancellation_reasons or [])]
+            if any(code == "ConditionalCheckFailed" for code in reasons):
+                raise ConcurrencyConflict("a precondition failed", reasons) from exc
+            raise
+
+
+def _load_main(cls: type[T], item: MainItem | None) -> T | None:
+    return load(cls, item.data) if item is not None else None
+
+
+def _get(cls: type[T], pk: str, sk: str) -> T | None:
+    try:
+        return _load_main(cls, MainItem.get(pk, sk, consistent_read=True))
+    except MainItem.DoesNotExist:
+        return None
+
+
+class DynamoAccountRepository:
+    def get_user(self, user_id: str) -> User | None:
+        return _get(User, user_pk(user_id), "USER")
+
+    def get_organisation(self, org_id: str) -> Organisation | None:
+        return _get(Organisation, org_pk(org_id), "ORG")
+
+    def claim_owner(self, namespace: str, value: str) -> str | None:
+        claim = _get(UniqueClaim, f"UNIQUE#{namespace}#{value}", "UNIQUE")
+        return claim.owner_id if claim else None
+
+    def list_members(self, org_id: str) -> list[User]:
+        items = MainItem.by_gsi1.query(org_pk(org_id), MainItem.gsi1sk.startswith("USER#"))
+        return [load(User, i.data) for i in items]
+
+    def list_organisations(self, kind: OrgKind, status: OrgStatus) -> list[Organisation]:
+        return [load(Organisation, i.data) for i in MainItem.by_gsi1.query(f"ORGS#{kind.value}#{status.value}")]
+
+    def get_invitation(self, code_hash: str) -> Invitation | None:
+        return _get(Invitation, f"INVITE#{code_hash}", "INVITE")
+
+    def list_invitations(self, agency_id: str) -> list[Invitation]:
+        items = MainItem.by_gsi1.query(org_pk(agency_id), MainItem.gsi1sk.startswith("INVITE#"), scan_index_forward=False)
+        return [load(Invitation, i.data) for i in items]
+
+    def get_consent_document(self, document_id: str) -> ConsentDocument | None:
+        return _get(ConsentDocument, f"CONSENTDOC#{document_id}", "CONSENTDOC")
+
+    def list_consent_documents(self, agency_id: str) -> list[ConsentDocument]:
+        items = MainItem.by_gsi1.query(org_pk(agency_id), MainItem.gsi1sk.startswith("CONSENTDOC#"), scan_index_forward=False)
+        return [load(ConsentDocument, i.data) for i in items]
+
+    def list_consent_documents_by_status(self, status: ConsentDocumentStatus) -> list[ConsentDocument]:
+        return [load(ConsentDocument, i.data) for i in MainItem.by_gsi2.query(f"CONSENTDOCS#{status.value}")]
+
+
+class DynamoConsentLedger:
+    """Append-only: puts conditional on absence, and no update or delete method exists."""
+
+    def append(self, entry: ConsentEntry) -> None:
+        try:
+            to_item(entry).save(condition=ConsentEntryItem.subject_id.does_not_exist())
+        except PutError as exc:
+            raise ConcurrencyConflict("consent entry exists") from exc
+
+    def list_for_subject(self, subject_id: str) -> list[ConsentEntry]:
+        return [load(ConsentEntry, i.data) for i in ConsentEntryItem.query(subject_id, consistent_read=True)]
+
+
+class DynamoAuditLog:
+    def append(self, entry: AuditEntry) -> None:
+        to_item(entry).save(condition=AuditEntryItem.subject_id.does_not_exist())
+
+    def list_for_subject(self, subject_id: str) -> list[AuditEntry]:
+        return [load(AuditEntry, i.data) for i in AuditEntryItem.query(subject_id, consistent_read=True)]
+
+
+class DynamoOutbox:
+    """The e-mail outbox in the main table; the stream handler delivers what is inserted."""
+
+    def already_sent(self, message_id: str) -> bool:
+        try:
+            return MainItem.get(f"OUTBOX#{message_id}", "OUTBOX", consistent_read=True).status == "sent"
+        except MainItem.DoesNotExist:
+            return True  # removed by TTL, long after it was sent
+
+    def mark_sent(self, message_id: str) -> None:
+        from pynamodb.exceptions import UpdateError
+
+        item = MainItem(f"OUTBOX#{message_id}", "OUTBOX")
+        # A concurrent delivery of the same record may have marked it already.
+        with suppress(UpdateError):
+            item.update(actions=[MainItem.status.set("sent")], condition=MainItem.pk.exists() & MainItem.status.does_not_exist())
+
+
+def outbox_message_from_image(image: dict[str, Any]) -> OutboxMessage:
+    """The outbox message in a stream record's new image (``data`` is the JSON the codec wrote)."""
+    data = image["data"]
+    return load(OutboxMessage, json.loads(data) if isinstance(data, str) else data)

@@ -1,0 +1,1 @@
+"""HTTP boundary: one Blueprint per area, declared through ``chalicelib.api.http.operation``."""

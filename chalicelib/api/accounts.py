@@ -1,0 +1,207 @@
+"""Registration (public), login, the caller's own account, organisations and invitations."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api.http import ANY_ROLE, Call, operation
+from chalicelib.domain.identity import Role
+from chalicelib.schemas import accounts as s
+from chalicelib.schemas.mappers import invitation_out, organisation_out, user_out
+from chalicelib.services import accounts as service
+
+bp = Blueprint(__name__)
+STAFF = frozenset({Role.STAFF})
+AGENCY_ADMIN = frozenset({Role.AGENCY_ADMIN})
+
+
+def _registered(result: service.Registered) -> s.RegistrationResponse:
+    return s.RegistrationResponse(
+        user=user_out(result.user), organisation=organisation_out(result.organisation) if result.organisation else None
+    )
+
+
+@operation(
+    bp,
+    "/registrations/agency",
+    "POST",
+    summary="Register an agency and its first admin",
+    tag="registration",
+    request=s.AgencyRegistrationRequest,
+    response=s.RegistrationResponse,
+    status=201,
+    roles=None,
+    errors=(409,),
+)
+def register_agency(call: Call[s.AgencyRegistrationRequest, Any]) -> s.RegistrationResponse:
+    return _registered(service.register_agency(call.container.accounts, call.body, call.context))
+
+
+@operation(
+    bp,
+    "/registrations/consultant",
+    "POST",
+    summary="Register as a consultant (invitation code or independent)",
+    tag="registration",
+    request=s.ConsultantRegistrationRequest,
+    response=s.RegistrationResponse,
+    status=201,
+    roles=None,
+    errors=(409,),
+)
+def register_consultant(call: Call[s.ConsultantRegistrationRequest, Any]) -> s.RegistrationResponse:
+    return _registered(service.register_consultant(call.container.accounts, call.body, call.context))
+
+
+@operation(
+    bp,
+    "/registrations/client",
+    "POST",
+    summary="Register a client company and its first user (staff approve it)",
+    tag="registration",
+    request=s.ClientRegistrationRequest,
+    response=s.RegistrationResponse,
+    status=201,
+    roles=None,
+    errors=(409,),
+)
+def register_client(call: Call[s.ClientRegistrationRequest, Any]) -> s.RegistrationResponse:
+    return _registered(service.register_client(call.container.accounts, call.body, call.context))
+
+
+@operation(
+    bp,
+    "/auth/login",
+    "POST",
+    summary="Sign in with e-mail and password; returns Cognito tokens",
+    tag="auth",
+    request=s.LoginRequest,
+    response=s.TokensResponse,
+    roles=None,
+    errors=(401,),
+)
+def login(call: Call[s.LoginRequest, Any]) -> s.TokensResponse:
+    tokens = service.login(call.container.accounts, call.body.email, call.body.password)
+    return s.TokensResponse(
+        id_token=tokens.id_token, access_token=tokens.access_token, refresh_token=tokens.refresh_token, expires_in=tokens.expires_in
+    )
+
+
+@operation(bp, "/me", "GET", summary="The caller's user and organisation", tag="auth", response=s.MeResponse, roles=ANY_ROLE)
+def me(call: Call[Any, Any]) -> s.MeResponse:
+    ports = call.container.accounts
+    user = ports.accounts.get_user(call.user.user_id)
+    assert user is not None  # authenticate() loaded it
+    org = ports.accounts.get_organisation(user.org_id) if user.org_id else None
+    return s.MeResponse(user=user_out(user), organisation=organisation_out(org) if org else None)
+
+
+@operation(
+    bp,
+    "/organisations/{org_id}",
+    "GET",
+    summary="An organisation (members and staff)",
+    tag="organisations",
+    response=s.OrganisationResponse,
+    errors=(404,),
+)
+def get_organisation(call: Call[Any, Any]) -> s.OrganisationResponse:
+    return organisation_out(service.get_organisation(call.container.accounts, call.user, call.path["org_id"]))
+
+
+@operation(
+    bp,
+    "/organisations/{org_id}/members",
+    "GET",
+    summary="Users of an organisation (its admins and staff)",
+    tag="organisations",
+    response=s.UserListResponse,
+    roles=frozenset({Role.STAFF, Role.AGENCY_ADMIN}),
+    errors=(404,),
+)
+def list_members(call: Call[Any, Any]) -> s.UserListResponse:
+    return s.UserListResponse(items=[user_out(u) for u in service.list_members(call.container.accounts, call.user, call.path["org_id"])])
+
+
+@operation(
+    bp,
+    "/client-companies",
+    "GET",
+    summary="Client companies by status (staff: pending approvals)",
+    tag="organisations",
+    query=s.OrganisationStatusQuery,
+    response=s.OrganisationListResponse,
+    roles=STAFF,
+)
+def list_client_companies(call: Call[Any, s.OrganisationStatusQuery]) -> s.OrganisationListResponse:
+    orgs = service.list_client_companies(call.container.accounts, call.user, call.query.status)
+    return s.OrganisationListResponse(items=[organisation_out(o) for o in orgs])
+
+
+@operation(
+    bp,
+    "/client-companies/{org_id}/approve",
+    "POST",
+    summary="Approve a client company (staff)",
+    tag="organisations",
+    request=s.ReviewRequest,
+    response=s.OrganisationResponse,
+    roles=STAFF,
+    errors=(404, 409),
+)
+def approve_client_company(call: Call[s.ReviewRequest, Any]) -> s.OrganisationResponse:
+    org = service.review_client_company(call.container.accounts, call.user, call.path["org_id"], approve=True, reason=call.body.reason)
+    return organisation_out(org)
+
+
+@operation(
+    bp,
+    "/client-companies/{org_id}/reject",
+    "POST",
+    summary="Reject a client company (staff)",
+    tag="organisations",
+    request=s.RejectRequest,
+    response=s.OrganisationResponse,
+    roles=STAFF,
+    errors=(404, 409),
+)
+def reject_client_company(call: Call[s.RejectRequest, Any]) -> s.OrganisationResponse:
+    org = service.review_client_company(call.container.accounts, call.user, call.path["org_id"], approve=False, reason=call.body.reason)
+    return organisation_out(org)
+
+
+@operation(
+    bp,
+    "/agencies/{agency_id}/invitations",
+    "POST",
+    summary="Invite a consultant by e-mail (agency admin)",
+    tag="invitations",
+    request=s.CreateInvitationRequest,
+    response=s.CreatedInvitationResponse,
+    status=201,
+    roles=AGENCY_ADMIN,
+    errors=(404, 409),
+)
+def create_invitation(call: Call[s.CreateInvitationRequest, Any]) -> s.CreatedInvitationResponse:
+    c = call.container
+    issued = service.invite_consultant(
+        c.accounts, call.user, call.path["agency_id"], call.body.email, ttl=c.invitation_ttl, web_base_url=c.settings.web_base_url
+    )
+    return s.CreatedInvitationResponse(**invitation_out(issued.invitation).model_dump(), code=issued.code)
+
+
+@operation(
+    bp,
+    "/agencies/{agency_id}/invitations",
+    "GET",
+    summary="An agency's invitations",
+    tag="invitations",
+    response=s.InvitationListResponse,
+    roles=frozenset({Role.STAFF, Role.AGENCY_ADMIN}),
+    errors=(404,),
+)
+def list_invitations(call: Call[Any, Any]) -> s.InvitationListResponse:
+    items = service.list_invitations(call.container.accounts, call.user, call.path["agency_id"])
+    return s.InvitationListResponse(items=[invitation_out(i) for i in items])

@@ -1,0 +1,142 @@
+"""The composition root: builds every adapter lazily, once per Lambda container.
+
+Nothing here runs at import time, so a cold start pays only for what the first request uses. Tests
+override by calling ``set_container`` with a container built on other settings or fakes.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.domain.ids import utcnow
+from chalicelib.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from chalicelib.services.accounts import AccountPorts
+    from chalicelib.services.consent_documents import UploadPolicy
+    from chalicelib.services.consents import ConsentPorts
+    from chalicelib.services.ports import (
+        AccountRepository,
+        AuditLog,
+        ConsentLedger,
+        DocumentStorage,
+        EmailGateway,
+        IdentityGateway,
+        Outbox,
+        TokenVerifier,
+        UnitOfWork,
+    )
+
+
+class Container:
+    def __init__(self, settings: Settings | None = None) -> None:
+        self.settings = settings or load_settings()
+
+    def _client(self, service: str) -> Any:
+        import boto3  # lazily: botocore costs ~100 ms of cold start
+
+        return boto3.session.Session().client(service, region_name=self.settings.aws_region)
+
+    @cached_property
+    def uow(self) -> UnitOfWork:
+        from chalicelib.adapters.dynamo.models import bind_table_names
+        from chalicelib.adapters.dynamo.repositories import DynamoUnitOfWork
+
+        s = self.settings
+        bind_table_names(s.table_main, s.table_consent_ledger, s.table_audit_log)
+        return DynamoUnitOfWork()
+
+    @cached_property
+    def account_repository(self) -> AccountRepository:
+        from chalicelib.adapters.dynamo.repositories import DynamoAccountRepository
+
+        _ = self.uow  # binds the table names
+        return DynamoAccountRepository()
+
+    @cached_property
+    def consent_ledger(self) -> ConsentLedger:
+        from chalicelib.adapters.dynamo.repositories import DynamoConsentLedger
+
+        _ = self.uow
+        return DynamoConsentLedger()
+
+    @cached_property
+    def audit_log(self) -> AuditLog:
+        from chalicelib.adapters.dynamo.repositories import DynamoAuditLog
+
+        _ = self.uow
+        return DynamoAuditLog()
+
+    @cached_property
+    def outbox(self) -> Outbox:
+        from chalicelib.adapters.dynamo.repositories import DynamoOutbox
+
+        _ = self.uow
+        return DynamoOutbox()
+
+    @cached_property
+    def identity(self) -> IdentityGateway:
+        from chalicelib.adapters.identity import CognitoIdentityGateway
+
+        return CognitoIdentityGateway(self._client("cognito-idp"), self.settings.user_pool_id, self.settings.user_pool_client_id)
+
+    @cached_property
+    def token_verifier(self) -> TokenVerifier:
+        from chalicelib.adapters.identity import JwtTokenVerifier
+
+        s = self.settings
+        return JwtTokenVerifier(s.resolved_jwks_url, s.issuer, s.user_pool_client_id)
+
+    @cached_property
+    def storage(self) -> DocumentStorage:
+        from chalicelib.adapters.storage import S3DocumentStorage
+
+        return S3DocumentStorage(self._client("s3"), self.settings.documents_bucket)
+
+    @cached_property
+    def email(self) -> EmailGateway:
+        from chalicelib.adapters.email import SesEmailGateway
+
+        return SesEmailGateway(self._client("ses"), self.settings.email_sender)
+
+    # --- port bundles handed to services ---
+
+    @cached_property
+    def accounts(self) -> AccountPorts:
+        from chalicelib.services.accounts import AccountPorts
+
+        return AccountPorts(accounts=self.account_repository, uow=self.uow, identity=self.identity, now=utcnow)
+
+    @cached_property
+    def consents(self) -> ConsentPorts:
+        from chalicelib.services.consents import ConsentPorts
+
+        return ConsentPorts(accounts=self.accounts, ledger=self.consent_ledger, audit=self.audit_log)
+
+    @cached_property
+    def consent_document_policy(self) -> UploadPolicy:
+        from chalicelib.services.consent_documents import UploadPolicy
+
+        s = self.settings
+        return UploadPolicy(max_bytes=s.consent_document_max_bytes, expires_in=s.presigned_post_expiry_seconds)
+
+    @property
+    def invitation_ttl(self) -> timedelta:
+        return timedelta(days=self.settings.invitation_ttl_days)
+
+
+_container: Container | None = None
+
+
+def get_container() -> Container:
+    global _container
+    if _container is None:
+        _container = Container()
+    return _container
+
+
+def set_container(container: Container | None) -> None:
+    global _container
+    _container = container

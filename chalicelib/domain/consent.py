@@ -1,0 +1,87 @@
+"""The GDPR consent ledger: append-only entries, and the current state derived from them.
+
+A consent is never edited. Giving is one entry; withdrawing is another entry that names the entry it
+withdraws. Whether a consent is in force is derived by folding the subject's entries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class ConsentPurpose(StrEnum):
+    PLATFORM_PROCESSING = "platform_processing"  # captured at every registration
+    AGENCY_REPRESENTATION = "agency_representation"  # written consent for an agency to act on one's behalf
+    PROFILE_DISCLOSURE = "profile_disclosure"  # per proposal: client, assignment, hourly rate (later issue)
+
+
+class ConsentAction(StrEnum):
+    GIVEN = "given"
+    WITHDRAWN = "withdrawn"
+
+
+class ConsentSource(StrEnum):
+    FORM = "form"
+    UPLOADED_DOCUMENT = "uploaded_document"
+
+
+@dataclass(frozen=True)
+class HourlyRate:
+    amount_minor: int
+    currency: str
+
+
+@dataclass(frozen=True)
+class ConsentEntry:
+    subject_id: str
+    entry_id: str
+    action: ConsentAction
+    purpose: ConsentPurpose
+    at: datetime
+    source: ConsentSource
+    actor_id: str
+    notice_version: str | None = None
+    notice_sha256: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    # Whom the consent concerns beyond the platform itself.
+    agency_id: str | None = None
+    client_id: str | None = None
+    assignment_id: str | None = None
+    hourly_rate: HourlyRate | None = None
+    document_id: str | None = None
+    document_sha256: str | None = None
+    withdraws_entry_id: str | None = None  # only on WITHDRAWN entries
+
+
+def withdrawal_entry_id(given_entry_id: str) -> str:
+    """The one possible withdrawal of an entry has a derived id, so a double withdrawal is a replay."""
+    return f"{given_entry_id}.withdrawn"
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    given: ConsentEntry
+    withdrawal: ConsentEntry | None
+
+    @property
+    def in_force(self) -> bool:
+        return self.withdrawal is None
+
+
+def fold_consents(entries: list[ConsentEntry]) -> list[ConsentState]:
+    """Pair every given consent with its withdrawal, newest first."""
+    withdrawals = {e.withdraws_entry_id: e for e in entries if e.action is ConsentAction.WITHDRAWN}
+    states = [ConsentState(e, withdrawals.get(e.entry_id)) for e in entries if e.action is ConsentAction.GIVEN]
+    return sorted(states, key=lambda s: s.given.at, reverse=True)
+
+
+def in_force(entries: list[ConsentEntry], purpose: ConsentPurpose, **scope: str | None) -> list[ConsentState]:
+    """Consents of ``purpose`` in force, optionally narrowed by scope fields such as agency_id."""
+    return [
+        s
+        for s in fold_consents(entries)
+        if s.in_force and s.given.purpose is purpose and all(getattr(s.given, name) == value for name, value in scope.items())
+    ]

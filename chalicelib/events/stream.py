@@ -1,0 +1,39 @@
+"""The main table's DynamoDB stream → this handler.
+
+Today it delivers the outbox: e-mails committed in the same transaction as the change that caused
+them (an invitation, a verified consent document), so a mail goes out if and only if the change is
+stored. Later capabilities (search indexing) add their projections here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord, DynamoDBRecordEventName
+
+from chalicelib.container import get_container
+from chalicelib.logging import logger
+from chalicelib.services import outbox
+
+
+def handle_record(record: DynamoDBRecord) -> None:
+    if record.dynamodb is None or record.event_name is not DynamoDBRecordEventName.INSERT:
+        return
+    image = record.dynamodb.new_image
+    if image.get("kind") == "outbox":
+        _send_outbox_message(image)
+
+
+def _send_outbox_message(image: dict[str, Any]) -> None:
+    from chalicelib.adapters.dynamo.repositories import outbox_message_from_image
+
+    container = get_container()
+    message = outbox_message_from_image(image)
+    if outbox.deliver(container.outbox, container.email, message):
+        logger.info("outbox message sent", extra={"message_id": message.message_id})
+
+
+def handle_main_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
+    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

@@ -1,0 +1,50 @@
+"""S3 ObjectCreated → SQS → this handler: check and attach uploaded files.
+
+Runs in Lambda (SQS event source with partial batch responses) and locally through the event pump.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes import S3Event
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from chalicelib.container import get_container
+from chalicelib.logging import logger
+from chalicelib.services import consent_documents
+
+CONSENT_DOCUMENT_PREFIX = "consent-documents/"
+
+
+def object_keys(record: SQSRecord) -> list[str]:
+    """The object keys an SQS message announces; none for S3's configuration test event."""
+    body = json.loads(record.body)
+    if body.get("Event") == "s3:TestEvent":
+        return []
+    # Keys arrive URL-encoded in S3 notifications, with '+' for spaces.
+    return [unquote_plus(r.s3.get_object.key) for r in S3Event(body).records if r.event_name.startswith("ObjectCreated")]
+
+
+def handle_record(record: SQSRecord) -> None:
+    container = get_container()
+    for key in object_keys(record):
+        if key.startswith(CONSENT_DOCUMENT_PREFIX):
+            document = consent_documents.record_upload(container.accounts, container.storage, container.consent_document_policy, key)
+            logger.info(
+                "consent document upload processed",
+                extra={
+                    "document_id": document.document_id if document else None,
+                    "status": document.status.value if document else "discarded",
+                },
+            )
+        else:
+            logger.warning("upload under an unknown prefix ignored", extra={"prefix": key.split("/", 1)[0]})
+
+
+def handle_upload_queue(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    processor = BatchProcessor(event_type=EventType.SQS)
+    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

@@ -1,0 +1,27 @@
+"""Shared bases and field types for request and response models."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, StringConstraints
+
+from chalicelib.domain.ids import ID_PATTERN
+
+
+class RequestModel(BaseModel):
+    # Unknown fields are errors, not silently dropped. Builds are deferred to first use: a Lambda cold
+    # start should not pay for schemas of routes it never serves.
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, defer_build=True)
+
+
+class ResponseModel(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
+
+Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$", to_upper=True)]
+Email = Annotated[EmailStr, StringConstraints(max_length=254)]
+Password = Annotated[SecretStr, Field(min_length=12, max_length=256)]
+Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN.pattern)]

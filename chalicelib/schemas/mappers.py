@@ -1,0 +1,102 @@
+"""Domain objects → response models (one place, so every route shows an entity the same way)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from chalicelib.domain.accounts import ConsentDocument, Invitation, Organisation, User
+from chalicelib.domain.audit import AuditEntry
+from chalicelib.domain.consent import ConsentEntry, ConsentState
+from chalicelib.schemas.accounts import (
+    AddressOut,
+    ConsentDocumentResponse,
+    InvitationResponse,
+    OrganisationResponse,
+    UserResponse,
+)
+from chalicelib.schemas.consents import AuditEntryResponse, ConsentEntryResponse, ConsentResponse, HourlyRateOut
+
+
+def user_out(user: User) -> UserResponse:
+    return UserResponse(
+        user_id=user.user_id,
+        email=user.email,
+        name=user.name,
+        roles=sorted(user.roles),
+        org_id=user.org_id,
+        status=user.status.value,
+        created_at=user.created_at,
+    )
+
+
+def organisation_out(org: Organisation) -> OrganisationResponse:
+    address = AddressOut(**asdict(org.address)) if org.address else None
+    return OrganisationResponse(
+        org_id=org.org_id,
+        kind=org.kind,
+        name=org.name,
+        country=org.country,
+        status=org.status,
+        organisation_number=org.organisation_number,
+        vat_number=org.vat_number,
+        address=address,
+        billing_email=org.billing_email,
+        independent=org.independent,
+        created_at=org.created_at,
+    )
+
+
+def invitation_out(invitation: Invitation) -> InvitationResponse:
+    return InvitationResponse(
+        invitation_id=invitation.invitation_id,
+        agency_id=invitation.agency_id,
+        email=invitation.email,
+        status=invitation.status,
+        created_at=invitation.created_at,
+        expires_at=invitation.expires_at,
+        consent_document_id=invitation.consent_document_id,
+    )
+
+
+def consent_document_out(document: ConsentDocument) -> ConsentDocumentResponse:
+    return ConsentDocumentResponse(
+        document_id=document.document_id,
+        agency_id=document.agency_id,
+        consultant_name=document.consultant_name,
+        consultant_email=document.consultant_email,
+        status=document.status,
+        created_at=document.created_at,
+        size_bytes=document.size_bytes,
+        sha256=document.sha256,
+        problem=document.problem,
+        reviewed_at=document.reviewed_at,
+        review_reason=document.review_reason,
+        consultant_user_id=document.consultant_user_id,
+    )
+
+
+def consent_entry_out(entry: ConsentEntry) -> ConsentEntryResponse:
+    data = asdict(entry)
+    data["hourly_rate"] = HourlyRateOut(**data["hourly_rate"]) if entry.hourly_rate else None
+    return ConsentEntryResponse(**{k: v for k, v in data.items() if k not in ("ip", "user_agent")})
+
+
+def consent_out(state: ConsentState) -> ConsentResponse:
+    return ConsentResponse(
+        consent=consent_entry_out(state.given),
+        in_force=state.in_force,
+        withdrawal=consent_entry_out(state.withdrawal) if state.withdrawal else None,
+    )
+
+
+def audit_out(entry: AuditEntry) -> AuditEntryResponse:
+    return AuditEntryResponse(
+        entry_id=entry.entry_id,
+        subject_id=entry.subject_id,
+        at=entry.at,
+        actor_id=entry.actor_id,
+        action=entry.action,
+        object_type=entry.object_type,
+        object_id=entry.object_id,
+        details=entry.details,
+    )

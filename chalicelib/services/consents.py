@@ -1,0 +1,125 @@
+"""Reading, giving and withdrawing consents; staff reads of the ledger and the audit log.
+
+Withdrawing is one call and as easy as giving. A withdrawal's entry id is derived from the entry it
+withdraws, so two concurrent withdrawals write one entry and the second call replays the first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.domain.audit import AuditAction, AuditEntry
+from chalicelib.domain.consent import (
+    ConsentAction,
+    ConsentEntry,
+    ConsentPurpose,
+    ConsentSource,
+    ConsentState,
+    fold_consents,
+    withdrawal_entry_id,
+)
+from chalicelib.domain.identity import Principal, RequestContext
+from chalicelib.domain.ids import new_id
+from chalicelib.errors import ConcurrencyConflict, Conflict, Forbidden, NotFound
+from chalicelib.services.accounts import AccountPorts, consent_audit, processing_consent
+from chalicelib.services.notices import accepted_current_notice
+from chalicelib.services.ports import AuditLog, Changes, ConsentLedger
+
+
+@dataclass(frozen=True)
+class ConsentPorts:
+    accounts: AccountPorts
+    ledger: ConsentLedger
+    audit: AuditLog
+
+
+@dataclass(frozen=True)
+class ConsentOverview:
+    subject_id: str
+    states: list[ConsentState]
+    entries: list[ConsentEntry]
+
+
+def _overview(ledger: ConsentLedger, subject_id: str) -> ConsentOverview:
+    entries = sorted(ledger.list_for_subject(subject_id), key=lambda e: (e.at, e.entry_id))
+    return ConsentOverview(subject_id, fold_consents(entries), entries)
+
+
+def my_consents(ports: ConsentPorts, principal: Principal) -> ConsentOverview:
+    return _overview(ports.ledger, principal.user_id)
+
+
+def give_processing_consent(ports: ConsentPorts, principal: Principal, version: str, accepted: bool, ctx: RequestContext) -> ConsentState:
+    notice = accepted_current_notice(version, accepted)
+    current = [
+        s
+        for s in fold_consents(ports.ledger.list_for_subject(principal.user_id))
+        if s.in_force and s.given.purpose is ConsentPurpose.PLATFORM_PROCESSING and s.given.notice_version == notice.version
+    ]
+    if current:
+        return current[0]  # already in force for this notice: giving it again changes nothing
+    entry = processing_consent(principal.user_id, notice, ports.accounts.now(), ctx)
+    ports.accounts.uow.commit(Changes().insert(entry).insert(consent_audit(entry)))
+    return ConsentState(entry, None)
+
+
+def withdraw_consent(ports: ConsentPorts, principal: Principal, entry_id: str, ctx: RequestContext) -> ConsentState:
+    entries = ports.ledger.list_for_subject(principal.user_id)
+    given = next((e for e in entries if e.entry_id == entry_id and e.action is ConsentAction.GIVEN), None)
+    if given is None:
+        raise NotFound("Consent not found.")
+    existing = next((s for s in fold_consents(entries) if s.given.entry_id == entry_id), None)
+    if existing is not None and existing.withdrawal is not None:
+        return existing
+    withdrawal = ConsentEntry(
+        subject_id=principal.user_id,
+        entry_id=withdrawal_entry_id(entry_id),
+        action=ConsentAction.WITHDRAWN,
+        purpose=given.purpose,
+        at=ports.accounts.now(),
+        source=ConsentSource.FORM,
+        actor_id=principal.user_id,
+        ip=ctx.ip,
+        user_agent=ctx.user_agent,
+        agency_id=given.agency_id,
+        client_id=given.client_id,
+        assignment_id=given.assignment_id,
+        withdraws_entry_id=entry_id,
+    )
+    try:
+        ports.accounts.uow.commit(Changes().insert(withdrawal).insert(consent_audit(withdrawal)))
+    except ConcurrencyConflict:
+        replay = next((s for s in fold_consents(ports.ledger.list_for_subject(principal.user_id)) if s.given.entry_id == entry_id), None)
+        if replay is None or replay.withdrawal is None:
+            raise Conflict("The consent changed concurrently; try again.") from None
+        return replay
+    return ConsentState(given, withdrawal)
+
+
+def _staff_read(ports: ConsentPorts, principal: Principal, subject_id: str, action: AuditAction) -> None:
+    """Staff may read anyone's records, and every such read is itself audited."""
+    if not principal.is_staff:
+        raise Forbidden("Only staff may do this.")
+    if ports.accounts.accounts.get_user(subject_id) is None and ports.accounts.accounts.get_organisation(subject_id) is None:
+        raise NotFound("Subject not found.")
+    ports.audit.append(
+        AuditEntry(
+            subject_id=subject_id,
+            entry_id=new_id(),
+            at=ports.accounts.now(),
+            actor_id=principal.user_id,
+            action=action,
+            object_type="subject",
+            object_id=subject_id,
+        )
+    )
+
+
+def subject_consents(ports: ConsentPorts, principal: Principal, subject_id: str) -> ConsentOverview:
+    _staff_read(ports, principal, subject_id, AuditAction.CONSENTS_READ)
+    return _overview(ports.ledger, subject_id)
+
+
+def subject_audit_log(ports: ConsentPorts, principal: Principal, subject_id: str) -> list[AuditEntry]:
+    _staff_read(ports, principal, subject_id, AuditAction.AUDIT_READ)
+    return ports.audit.list_for_subject(subject_id)

@@ -1,0 +1,161 @@
+"""Ports: what services need from the outside world. Adapters implement them; tests fake them.
+
+Writes go through a unit of work: a service collects every change of one use case in ``Changes``
+and commits them atomically (one DynamoDB transaction), each with its precondition. That is how
+"nothing half-created" and "transitions only from the expected state" are kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
+
+from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
+from chalicelib.domain.audit import AuditEntry
+from chalicelib.domain.consent import ConsentEntry
+from chalicelib.domain.identity import Role
+
+
+@dataclass(frozen=True)
+class UniqueClaim:
+    """Reserves a value that must be unique platform-wide (an e-mail, an organisation number)."""
+
+    namespace: str  # "email" | "organisation_number"
+    value: str
+    owner_id: str
+
+
+@dataclass(frozen=True)
+class OutboxMessage:
+    """An e-mail committed with the change that causes it; the stream handler sends it."""
+
+    message_id: str
+    to: str
+    subject: str
+    text: str
+    created_at: datetime
+
+
+Entity = User | Organisation | Invitation | ConsentDocument | ConsentEntry | AuditEntry | UniqueClaim | OutboxMessage
+
+
+@dataclass(frozen=True)
+class Expect:
+    """Precondition on the stored item: absent (an insert) or present in a given status."""
+
+    absent: bool = False
+    status: str | None = None
+
+
+@dataclass
+class Changes:
+    writes: list[tuple[Entity, Expect]] = field(default_factory=list)
+
+    def insert(self, entity: Entity) -> Changes:
+        self.writes.append((entity, Expect(absent=True)))
+        return self
+
+    def transition(self, entity: User | Organisation | Invitation | ConsentDocument, expected_status: str) -> Changes:
+        """Store ``entity`` only if the stored copy is still in ``expected_status``."""
+        self.writes.append((entity, Expect(status=expected_status)))
+        return self
+
+
+class UnitOfWork(Protocol):
+    def commit(self, changes: Changes) -> None:
+        """Apply all writes atomically or none; raise ConcurrencyConflict when a precondition fails."""
+
+
+class AccountRepository(Protocol):
+    def get_user(self, user_id: str) -> User | None: ...
+    def get_organisation(self, org_id: str) -> Organisation | None: ...
+    def claim_owner(self, namespace: str, value: str) -> str | None: ...
+    def list_members(self, org_id: str) -> list[User]: ...
+    def list_organisations(self, kind: OrgKind, status: OrgStatus) -> list[Organisation]: ...
+    def get_invitation(self, code_hash: str) -> Invitation | None: ...
+    def list_invitations(self, agency_id: str) -> list[Invitation]: ...
+    def get_consent_document(self, document_id: str) -> ConsentDocument | None: ...
+    def list_consent_documents(self, agency_id: str) -> list[ConsentDocument]: ...
+    def list_consent_documents_by_status(self, status: ConsentDocumentStatus) -> list[ConsentDocument]: ...
+
+
+class ConsentLedger(Protocol):
+    """Append-only by construction: there is no update and no delete."""
+
+    def append(self, entry: ConsentEntry) -> None: ...
+    def list_for_subject(self, subject_id: str) -> list[ConsentEntry]: ...
+
+
+class AuditLog(Protocol):
+    def append(self, entry: AuditEntry) -> None: ...
+    def list_for_subject(self, subject_id: str) -> list[AuditEntry]: ...
+
+
+@dataclass(frozen=True)
+class Tokens:
+    id_token: str
+    access_token: str
+    refresh_token: str | None
+    expires_in: int
+
+
+@dataclass(frozen=True)
+class VerifiedToken:
+    subject: str
+    groups: frozenset[Role]
+
+
+class IdentityGateway(Protocol):
+    def create_user(self, email: str, password: str, roles: Sequence[Role]) -> str:
+        """Create a confirmed user with a permanent password in the given groups; return its subject id.
+
+        Raises Conflict if the e-mail is taken, InvalidInput for a password the pool refuses."""
+
+    def delete_user(self, email: str) -> None: ...
+    def user_created_at(self, email: str) -> datetime | None:
+        """When the identity provider created this user, or None if there is no such user."""
+
+    def add_to_groups(self, email: str, roles: Sequence[Role]) -> None: ...
+    def login(self, email: str, password: str) -> Tokens: ...
+
+
+class TokenVerifier(Protocol):
+    def verify(self, token: str) -> VerifiedToken:
+        """Check signature, issuer, token use, client and expiry; raise Unauthenticated otherwise."""
+
+
+@dataclass(frozen=True)
+class PresignedPost:
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    size: int
+    content_type: str | None
+
+
+class DocumentStorage(Protocol):
+    def presigned_post(self, key: str, *, content_type: str, max_bytes: int, expires_in: int) -> PresignedPost: ...
+    def presigned_get(self, key: str, *, expires_in: int) -> str: ...
+    def head(self, key: str) -> StoredObject | None: ...
+    def read_prefix(self, key: str, length: int) -> bytes: ...
+    def sha256(self, key: str) -> str: ...
+    def delete(self, key: str) -> None: ...
+
+
+class EmailGateway(Protocol):
+    def send(self, to: str, subject: str, text: str) -> None: ...
+
+
+class Outbox(Protocol):
+    def already_sent(self, message_id: str) -> bool: ...
+    def mark_sent(self, message_id: str) -> None: ...
+
+
+class Clock(Protocol):
+    def __call__(self) -> datetime: ...

@@ -1,0 +1,60 @@
+"""The environment as one typed settings model.
+
+Every variable is documented in the README's configuration table. Endpoints for local AWS are not
+settings: boto3 and PynamoDB honour ``AWS_ENDPOINT_URL`` / ``AWS_ENDPOINT_URL_<SERVICE>`` themselves.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="", case_sensitive=False, extra="ignore")
+
+    stage: str = Field("dev", alias="APP_STAGE")
+    aws_region: str = Field("eu-north-1", alias="AWS_REGION")
+
+    # DynamoDB tables (PynamoDB models read these names when bound, see adapters.dynamo.models).
+    table_main: str = Field("customersonly-dev-main", alias="TABLE_MAIN")
+    table_consent_ledger: str = Field("customersonly-dev-consent-ledger", alias="TABLE_CONSENT_LEDGER")
+    table_audit_log: str = Field("customersonly-dev-audit-log", alias="TABLE_AUDIT_LOG")
+
+    # S3 bucket for uploaded documents (consent documents now; resumes and contracts later).
+    documents_bucket: str = Field("customersonly-dev-documents", alias="DOCUMENTS_BUCKET")
+    consent_document_max_bytes: int = Field(5 * 1024 * 1024, alias="CONSENT_DOCUMENT_MAX_BYTES")
+    # SQS queue that S3 ObjectCreated notifications for the documents bucket go to.
+    uploads_queue_name: str = Field("customersonly-dev-uploads", alias="UPLOADS_QUEUE_NAME")
+    presigned_post_expiry_seconds: int = Field(600, alias="PRESIGNED_POST_EXPIRY_SECONDS")
+
+    # Cognito: the app verifies tokens itself. The JWKS location is its own setting because moto
+    # serves the keys at a local URL while the tokens' `iss` is the real AWS URL.
+    user_pool_id: str = Field("", alias="COGNITO_USER_POOL_ID")
+    user_pool_client_id: str = Field("", alias="COGNITO_CLIENT_ID")
+    jwks_url: str = Field("", alias="COGNITO_JWKS_URL")
+
+    # E-mail (SES) and the web front end that links in e-mails point to.
+    email_sender: str = Field("no-reply@customersonly.local", alias="EMAIL_SENDER")
+    web_base_url: str = Field("http://localhost:3000", alias="WEB_BASE_URL")
+
+    # HTTP boundary.
+    cors_allowed_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"], alias="CORS_ALLOWED_ORIGINS")
+    max_body_bytes: int = Field(64 * 1024, alias="MAX_BODY_BYTES")
+
+    invitation_ttl_days: int = Field(14, alias="INVITATION_TTL_DAYS")
+
+    @property
+    def issuer(self) -> str:
+        return f"https://cognito-idp.{self.aws_region}.amazonaws.com/{self.user_pool_id}"
+
+    @property
+    def resolved_jwks_url(self) -> str:
+        return self.jwks_url or f"{self.issuer}/.well-known/jwks.json"
+
+
+@lru_cache(maxsize=1)
+def load_settings() -> Settings:
+    return Settings()
