@@ -1,0 +1,243 @@
+"""In-memory fakes of the ports, for unit tests of the services.
+
+``InMemoryDatabase`` implements the unit of work and every repository over plain dicts with the same
+preconditions as the DynamoDB adapter (insert = absent, transition = expected status), all or nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
+from chalicelib.domain.audit import AuditEntry
+from chalicelib.domain.consent import ConsentEntry
+from chalicelib.domain.identity import Role
+from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, Unauthenticated
+from chalicelib.services.accounts import AccountPorts
+from chalicelib.services.consents import ConsentPorts
+from chalicelib.services.ports import Changes, Entity, OutboxMessage, PresignedPost, StoredObject, Tokens, UniqueClaim, VerifiedToken
+
+
+def _key(entity: Entity) -> tuple[str, ...]:
+    if isinstance(entity, User):
+        return ("user", entity.user_id)
+    if isinstance(entity, Organisation):
+        return ("org", entity.org_id)
+    if isinstance(entity, Invitation):
+        return ("invitation", entity.code_hash)
+    if isinstance(entity, ConsentDocument):
+        return ("consent_document", entity.document_id)
+    if isinstance(entity, UniqueClaim):
+        return ("unique", entity.namespace, entity.value)
+    if isinstance(entity, OutboxMessage):
+        return ("outbox", entity.message_id)
+    if isinstance(entity, ConsentEntry):
+        return ("consent", entity.subject_id, entity.entry_id)
+    if isinstance(entity, AuditEntry):
+        return ("audit", entity.subject_id, entity.entry_id)
+    raise TypeError(type(entity))
+
+
+class InMemoryDatabase:
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, ...], Any] = {}
+        self.sent: set[str] = set()
+        self.fail_next_commit: Exception | None = None
+        self.commits = 0
+        self._lock = threading.Lock()
+
+    # --- UnitOfWork ---
+    def commit(self, changes: Changes) -> None:
+        with self._lock:
+            if self.fail_next_commit is not None:
+                exc, self.fail_next_commit = self.fail_next_commit, None
+                raise exc
+            reasons: list[str | None] = []
+            for entity, expect in changes.writes:
+                stored = self.items.get(_key(entity))
+                if expect.absent:
+                    ok = stored is None
+                else:
+                    ok = stored is not None and getattr(stored, "status", None) is not None and stored.status.value == expect.status
+                reasons.append(None if ok else "ConditionalCheckFailed")
+            if any(reasons):
+                raise ConcurrencyConflict("a precondition failed", reasons)
+            for entity, _ in changes.writes:
+                self.items[_key(entity)] = copy.deepcopy(entity)
+            self.commits += 1
+
+    def _all(self, kind: str) -> list[Any]:
+        return [copy.deepcopy(v) for k, v in self.items.items() if k[0] == kind]
+
+    # --- AccountRepository ---
+    def get_user(self, user_id: str) -> User | None:
+        return copy.deepcopy(self.items.get(("user", user_id)))
+
+    def get_organisation(self, org_id: str) -> Organisation | None:
+        return copy.deepcopy(self.items.get(("org", org_id)))
+
+    def claim_owner(self, namespace: str, value: str) -> str | None:
+        claim = self.items.get(("unique", namespace, value))
+        return claim.owner_id if claim else None
+
+    def list_members(self, org_id: str) -> list[User]:
+        return [u for u in self._all("user") if u.org_id == org_id]
+
+    def list_organisations(self, kind: OrgKind, status: OrgStatus) -> list[Organisation]:
+        return [o for o in self._all("org") if o.kind is kind and o.status is status]
+
+    def get_invitation(self, code_hash: str) -> Invitation | None:
+        return copy.deepcopy(self.items.get(("invitation", code_hash)))
+
+    def list_invitations(self, agency_id: str) -> list[Invitation]:
+        return [i for i in self._all("invitation") if i.agency_id == agency_id]
+
+    def get_consent_document(self, document_id: str) -> ConsentDocument | None:
+        return copy.deepcopy(self.items.get(("consent_document", document_id)))
+
+    def list_consent_documents(self, agency_id: str) -> list[ConsentDocument]:
+        return [d for d in self._all("consent_document") if d.agency_id == agency_id]
+
+    def list_consent_documents_by_status(self, status: ConsentDocumentStatus) -> list[ConsentDocument]:
+        return [d for d in self._all("consent_document") if d.status is status]
+
+    # --- outbox ---
+    def outbox(self) -> list[OutboxMessage]:
+        return self._all("outbox")
+
+
+class InMemoryConsentLedger:
+    def __init__(self, db: InMemoryDatabase) -> None:
+        self._db = db
+
+    def append(self, entry: ConsentEntry) -> None:
+        self._db.commit(Changes().insert(entry))
+
+    def list_for_subject(self, subject_id: str) -> list[ConsentEntry]:
+        return [e for e in self._db._all("consent") if e.subject_id == subject_id]
+
+
+class InMemoryAuditLog:
+    def __init__(self, db: InMemoryDatabase) -> None:
+        self._db = db
+
+    def append(self, entry: AuditEntry) -> None:
+        self._db.commit(Changes().insert(entry))
+
+    def list_for_subject(self, subject_id: str) -> list[AuditEntry]:
+        return sorted((e for e in self._db._all("audit") if e.subject_id == subject_id), key=lambda e: e.at)
+
+
+@dataclass
+class FakeIdentity:
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    now: Any = None
+    fail_create: Exception | None = None
+
+    def create_user(self, email: str, password: str, roles: Sequence[Role]) -> str:
+        if self.fail_create is not None:
+            raise self.fail_create
+        if email in self.users:
+            raise Conflict("This e-mail is already registered.")
+        if len(password) < 12:
+            raise InvalidInput("weak", issues=[FieldIssue("password", "does not meet the password policy", "weak_password")])
+        sub = hashlib.sha256(email.encode()).hexdigest()[:32]
+        created = self.now() if self.now else datetime.now(UTC)
+        self.users[email] = {"sub": sub, "password": password, "roles": set(roles), "created": created}
+        return sub
+
+    def delete_user(self, email: str) -> None:
+        self.users.pop(email, None)
+
+    def user_created_at(self, email: str) -> datetime | None:
+        user = self.users.get(email)
+        return user["created"] if user else None
+
+    def add_to_groups(self, email: str, roles: Sequence[Role]) -> None:
+        self.users[email]["roles"] |= set(roles)
+
+    def login(self, email: str, password: str) -> Tokens:
+        user = self.users.get(email)
+        if user is None or user["password"] != password:
+            raise Unauthenticated("Wrong e-mail or password.")
+        return Tokens(f"id:{user['sub']}", f"access:{user['sub']}", None, 3600)
+
+    def verify(self, token: str) -> VerifiedToken:
+        """Also a token verifier: tokens from ``login`` name the subject."""
+        sub = token.removeprefix("access:")
+        user = next((u for u in self.users.values() if u["sub"] == sub), None)
+        if user is None or not token.startswith("access:"):
+            raise Unauthenticated("invalid token")
+        return VerifiedToken(sub, frozenset(user["roles"]))
+
+
+@dataclass
+class FakeStorage:
+    objects: dict[str, bytes] = field(default_factory=dict)
+
+    def presigned_post(self, key: str, *, content_type: str, max_bytes: int, expires_in: int) -> PresignedPost:
+        return PresignedPost(
+            "https://uploads.example/", {"key": key, "Content-Type": content_type}, datetime.now(UTC) + timedelta(seconds=expires_in)
+        )
+
+    def presigned_get(self, key: str, *, expires_in: int) -> str:
+        return f"https://downloads.example/{key}"
+
+    def head(self, key: str) -> StoredObject | None:
+        return StoredObject(len(self.objects[key]), None) if key in self.objects else None
+
+    def read_prefix(self, key: str, length: int) -> bytes:
+        return self.objects[key][:length]
+
+    def sha256(self, key: str) -> str:
+        return hashlib.sha256(self.objects[key]).hexdigest()
+
+    def delete(self, key: str) -> None:
+        self.objects.pop(key, None)
+
+
+@dataclass
+class FakeEmail:
+    sent: list[tuple[str, str, str]] = field(default_factory=list)
+
+    def send(self, to: str, subject: str, text: str) -> None:
+        self.sent.append((to, subject, text))
+
+
+class FakeClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self.moment = start or datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, **delta: float) -> None:
+        self.moment += timedelta(**delta)
+
+
+@dataclass
+class World:
+    """Everything a unit test of the services needs, wired like the container does."""
+
+    db: InMemoryDatabase
+    identity: FakeIdentity
+    storage: FakeStorage
+    email: FakeEmail
+    clock: FakeClock
+    accounts: AccountPorts
+    consents: ConsentPorts
+
+
+def make_world() -> World:
+    db = InMemoryDatabase()
+    clock = FakeClock()
+    identity = FakeIdentity(now=clock)
+    accounts = AccountPorts(accounts=db, uow=db, identity=identity, now=clock)
+    consents = ConsentPorts(accounts=accounts, ledger=InMemoryConsentLedger(db), audit=InMemoryAuditLog(db))
+    return World(db, identity, FakeStorage(), FakeEmail(), clock, accounts, consents)
