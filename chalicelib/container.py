@@ -46,7 +46,7 @@ class Container:
 
         s = self.settings
         bind_table_names(s.table_main, s.table_consent_ledger, s.table_audit_log)
-        return DynamoUnitOfWork()
+        return DynamoUnitOfWork(s.aws_region)
 
     @cached_property
     def account_repository(self) -> AccountRepository:

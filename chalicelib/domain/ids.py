@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -15,8 +16,19 @@ _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ID_PATTERN = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
 
 
+_last = [0, 0]  # (millisecond, random part) of the previous id: ids are monotonic within a process
+_lock = threading.Lock()
+
+
 def new_id() -> str:
-    value = (int(time.time() * 1000) << 80) | secrets.randbits(80)
+    with _lock:
+        millis = int(time.time() * 1000)
+        if millis <= _last[0]:
+            millis, randomness = _last[0], _last[1] + 1
+        else:
+            randomness = secrets.randbits(80)
+        _last[:] = [millis, randomness]
+    value = (millis << 80) | (randomness & ((1 << 80) - 1))
     chars = []
     for _ in range(26):
         chars.append(_CROCKFORD[value & 31])

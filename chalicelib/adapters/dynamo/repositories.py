@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from contextlib import suppress
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
+from pynamodb.connection import Connection
 from pynamodb.exceptions import PutError, TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -22,7 +23,6 @@ from chalicelib.adapters.dynamo.models import AuditEntryItem, ConsentEntryItem, 
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
-from chalicelib.domain.ids import iso
 from chalicelib.errors import ConcurrencyConflict
 from chalicelib.services.ports import Changes, Entity, Expect, OutboxMessage, UniqueClaim
 
@@ -63,6 +63,11 @@ def org_pk(org_id: str) -> str:
     return f"ORG#{org_id}"
 
 
+def sort_time(moment: datetime) -> str:
+    """Sort-key time: microseconds, so entries written within one millisecond keep their order."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
 def _keys(entity: Entity) -> dict[str, str | None]:
     """pk/sk and index keys of a main-table entity."""
     if isinstance(entity, User):
@@ -79,7 +84,7 @@ def _keys(entity: Entity) -> dict[str, str | None]:
             "pk": org_pk(entity.org_id),
             "sk": "ORG",
             "gsi1pk": f"ORGS#{entity.kind.value}#{entity.status.value}",
-            "gsi1sk": f"{iso(entity.created_at)}#{entity.org_id}",
+            "gsi1sk": f"{sort_time(entity.created_at)}#{entity.org_id}",
         }
     if isinstance(entity, Invitation):
         # pk: looked up by the hash of the code; gsi1: an agency's invitations.
@@ -87,7 +92,7 @@ def _keys(entity: Entity) -> dict[str, str | None]:
             "pk": f"INVITE#{entity.code_hash}",
             "sk": "INVITE",
             "gsi1pk": org_pk(entity.agency_id),
-            "gsi1sk": f"INVITE#{iso(entity.created_at)}#{entity.invitation_id}",
+            "gsi1sk": f"INVITE#{sort_time(entity.created_at)}#{entity.invitation_id}",
         }
     if isinstance(entity, ConsentDocument):
         # gsi1: an agency's on-behalf consent documents; gsi2: by status (staff: pending verifications).
@@ -95,9 +100,9 @@ def _keys(entity: Entity) -> dict[str, str | None]:
             "pk": f"CONSENTDOC#{entity.document_id}",
             "sk": "CONSENTDOC",
             "gsi1pk": org_pk(entity.agency_id),
-            "gsi1sk": f"CONSENTDOC#{iso(entity.created_at)}#{entity.document_id}",
+            "gsi1sk": f"CONSENTDOC#{sort_time(entity.created_at)}#{entity.document_id}",
             "gsi2pk": f"CONSENTDOCS#{entity.status.value}",
-            "gsi2sk": f"{iso(entity.created_at)}#{entity.document_id}",
+            "gsi2sk": f"{sort_time(entity.created_at)}#{entity.document_id}",
         }
     if isinstance(entity, UniqueClaim):
         return {"pk": f"UNIQUE#{entity.namespace}#{entity.value}", "sk": "UNIQUE"}
@@ -110,7 +115,7 @@ def to_item(entity: Entity) -> Model:
     if isinstance(entity, ConsentEntry):
         return ConsentEntryItem(entity.subject_id, entity.entry_id, data=dump(entity))
     if isinstance(entity, AuditEntry):
-        return AuditEntryItem(entity.subject_id, f"{iso(entity.at)}#{entity.entry_id}", data=dump(entity))
+        return AuditEntryItem(entity.subject_id, f"{sort_time(entity.at)}#{entity.entry_id}", data=dump(entity))
     keys = _keys(entity)
     status = getattr(entity, "status", None)
     item = MainItem(
@@ -136,11 +141,14 @@ def _condition(item: Model, expect: Expect) -> Any:
 
 
 class DynamoUnitOfWork:
+    def __init__(self, region: str | None = None) -> None:
+        self._connection = Connection(region=region)
+
     def commit(self, changes: Changes) -> None:
         if not changes.writes:
             return
         try:
-            with TransactWrite() as transaction:
+            with TransactWrite(connection=self._connection) as transaction:
                 for entity, expect in changes.writes:
                     item = to_item(entity)
                     transaction.save(item, condition=_condition(item, expect))

@@ -1,0 +1,149 @@
+"""The DynamoDB adapter against a moto server: conditional writes, transactions, the append-only ledger."""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import replace
+
+import pytest
+
+from chalicelib.adapters.dynamo.models import ConsentEntryItem, MainItem
+from chalicelib.adapters.dynamo.repositories import DynamoAccountRepository, DynamoAuditLog, DynamoConsentLedger, DynamoUnitOfWork
+from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Organisation, OrgKind, OrgStatus, User
+from chalicelib.domain.consent import ConsentAction, ConsentEntry, ConsentPurpose, ConsentSource
+from chalicelib.domain.identity import Role
+from chalicelib.domain.ids import new_id, utcnow
+from chalicelib.errors import ConcurrencyConflict
+from chalicelib.services.ports import Changes, UniqueClaim
+from tests.conftest import LocalStack, unique_email
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def stack(local_aws: LocalStack) -> LocalStack:
+    _ = local_aws.container.uow  # binds the table names
+    return local_aws
+
+
+def organisation(kind: OrgKind = OrgKind.CLIENT, status: OrgStatus = OrgStatus.PENDING_APPROVAL) -> Organisation:
+    return Organisation(org_id=new_id(), kind=kind, name="Client AB", country="SE", status=status, created_at=utcnow())
+
+
+def consent(subject: str) -> ConsentEntry:
+    return ConsentEntry(
+        subject_id=subject,
+        entry_id=new_id(),
+        action=ConsentAction.GIVEN,
+        purpose=ConsentPurpose.PLATFORM_PROCESSING,
+        at=utcnow(),
+        source=ConsentSource.FORM,
+        actor_id=subject,
+        notice_version="v1",
+        notice_sha256="0" * 64,
+    )
+
+
+def test_a_transaction_writes_all_or_nothing(stack: LocalStack) -> None:
+    uow, repo = DynamoUnitOfWork("eu-north-1"), DynamoAccountRepository()
+    email = unique_email()
+    user_id = new_id()
+    uow.commit(Changes().insert(UniqueClaim("email", email, user_id)))
+    org = organisation()
+    user = User(user_id=new_id(), email=email, name="X", roles=frozenset({Role.CLIENT}), created_at=utcnow(), org_id=org.org_id)
+    with pytest.raises(ConcurrencyConflict) as raised:
+        uow.commit(Changes().insert(org).insert(UniqueClaim("email", email, user.user_id)).insert(user))
+    assert raised.value.cancellation_reasons[1] == "ConditionalCheckFailed"
+    assert repo.get_organisation(org.org_id) is None and repo.get_user(user.user_id) is None
+    assert repo.claim_owner("email", email) == user_id
+
+
+def test_transitions_only_from_the_expected_status(stack: LocalStack) -> None:
+    uow, repo = DynamoUnitOfWork("eu-north-1"), DynamoAccountRepository()
+    org = organisation()
+    uow.commit(Changes().insert(org))
+    approved = replace(org, status=OrgStatus.ACTIVE)
+    uow.commit(Changes().transition(approved, OrgStatus.PENDING_APPROVAL.value))
+    with pytest.raises(ConcurrencyConflict):
+        uow.commit(Changes().transition(replace(org, status=OrgStatus.REJECTED), OrgStatus.PENDING_APPROVAL.value))
+    assert repo.get_organisation(org.org_id) == approved
+    assert org.org_id not in [o.org_id for o in repo.list_organisations(OrgKind.CLIENT, OrgStatus.PENDING_APPROVAL)]
+    assert org.org_id in [o.org_id for o in repo.list_organisations(OrgKind.CLIENT, OrgStatus.ACTIVE)]
+
+
+def test_access_patterns_are_queries_on_keys_and_indexes(stack: LocalStack) -> None:
+    uow, repo = DynamoUnitOfWork("eu-north-1"), DynamoAccountRepository()
+    agency = organisation(OrgKind.AGENCY, OrgStatus.ACTIVE)
+    members = [
+        User(
+            user_id=new_id(), email=unique_email(), name="M", roles=frozenset({Role.CONSULTANT}), created_at=utcnow(), org_id=agency.org_id
+        )
+        for _ in range(3)
+    ]
+    document = ConsentDocument(
+        document_id=new_id(),
+        agency_id=agency.org_id,
+        consultant_name="C",
+        consultant_email=unique_email(),
+        uploaded_by=members[0].user_id,
+        created_at=utcnow(),
+        object_key="k",
+    )
+    changes = Changes().insert(agency).insert(document)
+    for member in members:
+        changes.insert(member)
+    uow.commit(changes)
+    assert {u.user_id for u in repo.list_members(agency.org_id)} == {m.user_id for m in members}
+    assert [d.document_id for d in repo.list_consent_documents(agency.org_id)] == [document.document_id]
+    uploaded = replace(document, status=ConsentDocumentStatus.UPLOADED, sha256="a" * 64)
+    uow.commit(Changes().transition(uploaded, ConsentDocumentStatus.AWAITING_UPLOAD.value))
+    assert document.document_id in [d.document_id for d in repo.list_consent_documents_by_status(ConsentDocumentStatus.UPLOADED)]
+    assert document.document_id not in [d.document_id for d in repo.list_consent_documents_by_status(ConsentDocumentStatus.AWAITING_UPLOAD)]
+    assert repo.get_consent_document(document.document_id) == uploaded
+
+
+def test_the_ledger_offers_no_update_or_delete_and_never_overwrites(stack: LocalStack) -> None:
+    public = {name for name, _ in inspect.getmembers(DynamoConsentLedger, inspect.isfunction) if not name.startswith("_")}
+    assert public == {"append", "list_for_subject"}
+    ledger = DynamoConsentLedger()
+    subject = new_id()
+    entry = consent(subject)
+    ledger.append(entry)
+    with pytest.raises(ConcurrencyConflict):
+        ledger.append(replace(entry, notice_version="forged"))
+    with pytest.raises(ConcurrencyConflict):
+        DynamoUnitOfWork("eu-north-1").commit(Changes().insert(replace(entry, notice_version="forged")))
+    assert ledger.list_for_subject(subject) == [entry]
+    # The unit of work refuses anything but an insert on the append-only tables.
+    with pytest.raises(ValueError, match="append-only"):
+        DynamoUnitOfWork("eu-north-1").commit(Changes(writes=[(entry, Changes().transition(organisation(), "x").writes[0][1])]))
+    assert ConsentEntryItem.get(subject, entry.entry_id).data["notice_version"] == "v1"
+
+
+def test_audit_log_is_queryable_by_subject_in_time_order(stack: LocalStack) -> None:
+    from chalicelib.domain.audit import AuditAction, AuditEntry
+
+    log, subject = DynamoAuditLog(), new_id()
+    entries = [
+        AuditEntry(
+            subject_id=subject,
+            entry_id=new_id(),
+            at=utcnow(),
+            actor_id="staff",
+            action=AuditAction.CONSENTS_READ,
+            object_type="subject",
+            object_id=subject,
+        )
+        for _ in range(3)
+    ]
+    for entry in entries:
+        log.append(entry)
+    assert log.list_for_subject(subject) == entries
+
+
+def test_tables_have_the_indexes_stream_and_ttl_the_app_relies_on(stack: LocalStack) -> None:
+    description = MainItem.describe_table()
+    assert {i["IndexName"] for i in description["GlobalSecondaryIndexes"]} == {"gsi1", "gsi2"}
+    assert description["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
+    ttl = MainItem._get_connection().connection.client.describe_time_to_live(TableName=MainItem.Meta.table_name)
+    assert ttl["TimeToLiveDescription"]["AttributeName"] == "ttl"
