@@ -7,6 +7,7 @@ resetting moto, which keeps the suite fast.
 
 from __future__ import annotations
 
+import logging
 import os
 import uuid
 from collections.abc import Iterator
@@ -43,6 +44,7 @@ def local_aws() -> Iterator[LocalStack]:
     from chalicelib.local.bootstrap import app_environment, ensure_resources, local_aws_environment
     from chalicelib.settings import Settings
 
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call drowns test output
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     _, port = server.get_host_and_port()

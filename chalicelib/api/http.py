@@ -21,7 +21,7 @@ from pydantic import BaseModel, ValidationError
 from chalicelib.api.problems import FieldError, problem_response
 from chalicelib.container import Container, get_container
 from chalicelib.domain.identity import Principal, RequestContext, Role
-from chalicelib.domain.ids import is_id
+from chalicelib.domain.ids import is_path_id
 from chalicelib.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthenticated, UpstreamUnavailable
 from chalicelib.logging import logger
 
@@ -166,7 +166,7 @@ def _run(op: Operation, request: Any, view: View, path: dict[str, str]) -> Respo
     container = get_container()
     for name in op.path_params:
         # Every path parameter is an id; anything else cannot name an object the caller may see.
-        if not is_id(path.get(name, "")):
+        if not is_path_id(path.get(name, "")):
             raise NotFound("Not found.")
     principal = authenticate(container, request.headers) if op.roles is not None else None
     if principal is not None and op.roles is not None and not (principal.roles & op.roles):

@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 from chalicelib import __version__
 from chalicelib.api.http import FORM, REGISTRY, Operation
 from chalicelib.api.problems import PROBLEM_CONTENT_TYPE, STATUS_TITLES, ProblemDetails
+from chalicelib.domain.ids import PATH_ID_PATTERN
 
 REF = "#/components/schemas/{model}"
 
@@ -52,7 +53,7 @@ def openapi_dict() -> dict[str, Any]:
     for op in REGISTRY:
         entry: dict[str, Any] = {"operationId": op.name, "summary": op.summary, "tags": [op.tag]}
         parameters = [
-            {"name": p, "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[0-9A-HJKMNP-TV-Z]{26}$"}}
+            {"name": p, "in": "path", "required": True, "schema": {"type": "string", "pattern": PATH_ID_PATTERN.pattern}}
             for p in op.path_params
         ]
         if op.query:

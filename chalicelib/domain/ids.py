@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
 ID_PATTERN = re.compile(r"^[0-9A-HJKMNP-TV-Z]{26}$")
+# Anything a path may name: our ULIDs, or a user id, which is the Cognito `sub` (a UUID).
+PATH_ID_PATTERN = re.compile(r"^(?:[0-9A-HJKMNP-TV-Z]{26}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")
 
 
 _last = [0, 0]  # (millisecond, random part) of the previous id: ids are monotonic within a process
@@ -38,6 +40,10 @@ def new_id() -> str:
 
 def is_id(value: str) -> bool:
     return bool(ID_PATTERN.match(value))
+
+
+def is_path_id(value: str) -> bool:
+    return bool(PATH_ID_PATTERN.match(value))
 
 
 def utcnow() -> datetime:

@@ -1,0 +1,158 @@
+"""The HTTP API through chalice.test.Client, on the same moto-backed stack and event pump as ``make run``."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+import requests
+from chalice.test import Client
+
+from tests import builders
+from tests.conftest import LocalStack, unique_email
+
+
+@dataclass
+class Reply:
+    status: int
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def error_fields(self) -> set[str]:
+        return {e["field"] for e in self.body.get("errors", [])}
+
+
+class Api:
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        form: dict[str, str] | None = None,
+        raw: bytes | None = None,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> Reply:
+        sent = dict(headers or {})
+        body = raw
+        if json_body is not None:
+            body = json.dumps(json_body).encode()
+            sent.setdefault("Content-Type", "application/json")
+        elif form is not None:
+            body = urlencode(form).encode()
+            sent.setdefault("Content-Type", "application/x-www-form-urlencoded")
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        response = self._client.http.request(method, path, headers=sent, body=body or b"")
+        text = response.body.decode() if response.body else ""
+        parsed = json.loads(text) if text and response.headers.get("Content-Type", "").endswith("json") else text
+        return Reply(response.status_code, dict(response.headers), parsed)
+
+    def get(self, path: str, **kwargs: Any) -> Reply:
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, body: Any = None, **kwargs: Any) -> Reply:
+        return self.request("POST", path, json_body=body, **kwargs)
+
+
+@pytest.fixture(scope="session")
+def api(local_aws: LocalStack) -> Iterator[Api]:
+    import app
+
+    with Client(app.app) as client:
+        yield Api(client)
+
+
+class Pump:
+    """Delivers uploads and stream records now, as Lambda's event source mappings would."""
+
+    def __init__(self, stack: LocalStack) -> None:
+        from chalicelib.local.pump import EventPump
+
+        resources = stack.resources
+        self._pump = EventPump(
+            region="eu-north-1", uploads_queue_url=resources.uploads_queue_url, main_table=resources.main_table, endpoint_url=stack.endpoint
+        )
+        self._endpoint = stack.endpoint
+
+    def drain(self) -> None:
+        for _ in range(20):
+            if not self._pump.drain_once().delivered:
+                return
+
+    def mails_to(self, address: str) -> list[dict[str, Any]]:
+        self.drain()
+        messages = requests.get(f"{self._endpoint}/moto-api/data.json", timeout=10).json()["ses"]["Message"]
+        return [m for m in messages if address in m["destinations"]["ToAddresses"]]
+
+
+@pytest.fixture(scope="session")
+def pump(local_aws: LocalStack) -> Pump:
+    return Pump(local_aws)
+
+
+def invitation_code(mail: dict[str, Any]) -> str:
+    match = re.search(r"invitation code: (\S+)", mail["body"])
+    assert match, mail
+    return match.group(1)
+
+
+@dataclass
+class Actor:
+    user_id: str
+    email: str
+    token: str
+    org_id: str | None
+
+
+def login(api: Api, email: str) -> str:
+    reply = api.post("/auth/login", {"email": email, "password": builders.PASSWORD})
+    assert reply.status == 200, reply.body
+    return str(reply.body["access_token"])
+
+
+def register(api: Api, path: str, payload: dict[str, Any], email: str) -> Actor:
+    reply = api.post(path, payload)
+    assert reply.status == 201, reply.body
+    org = reply.body["organisation"]
+    return Actor(reply.body["user"]["user_id"], email, login(api, email), org["org_id"] if org else None)
+
+
+def new_agency(api: Api) -> Actor:
+    email = unique_email("agency")
+    return register(api, "/registrations/agency", builders.agency_registration(email), email)
+
+
+def new_client(api: Api) -> Actor:
+    email = unique_email("client")
+    return register(api, "/registrations/client", builders.client_registration(email), email)
+
+
+def new_independent(api: Api) -> Actor:
+    email = unique_email("independent")
+    return register(api, "/registrations/consultant", builders.consultant_registration(email), email)
+
+
+def new_staff(api: Api, local_aws: LocalStack) -> Actor:
+    from chalicelib.services.accounts import create_staff_user
+
+    email = unique_email("staff")
+    user = create_staff_user(local_aws.container.accounts, email=email, name="Stina Staff", password=builders.PASSWORD)
+    return Actor(user.user_id, email, login(api, email), None)
+
+
+def invited_consultant(api: Api, pump: Pump, agency: Actor) -> Actor:
+    email = unique_email("consultant")
+    assert api.post(f"/agencies/{agency.org_id}/invitations", {"email": email}, token=agency.token).status == 201
+    [mail] = pump.mails_to(email)
+    return register(api, "/registrations/consultant", builders.consultant_registration(email, invitation_code(mail)), email)

@@ -1,0 +1,177 @@
+"""The issue's "done when" flows through the HTTP API, on moto, with the event pump delivering events."""
+
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+import pytest
+import requests
+
+from tests import builders
+from tests.conftest import LocalStack, unique_email
+from tests.functional.conftest import (
+    Api,
+    Pump,
+    invitation_code,
+    invited_consultant,
+    login,
+    new_agency,
+    new_client,
+    new_independent,
+    new_staff,
+    register,
+)
+
+pytestmark = pytest.mark.functional
+PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
+
+
+def test_health_and_openapi(api: Api) -> None:
+    health = api.get("/health")
+    assert health.status == 200 and health.body["status"] == "ok" and health.body["version"]
+    document = api.get("/openapi.json")
+    assert document.status == 200 and document.body["openapi"].startswith("3.1")
+    assert document.body["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_agency_invites_a_consultant_who_registers_with_a_web_form_and_both_log_in(api: Api, pump: Pump) -> None:
+    agency = new_agency(api)
+    email = unique_email("consultant")
+    invited = api.post(f"/agencies/{agency.org_id}/invitations", {"email": email}, token=agency.token)
+    assert invited.status == 201 and invited.body["status"] == "open" and invited.body["code"]
+    [mail] = pump.mails_to(email)
+    code = invitation_code(mail)
+    assert code == invited.body["code"]
+
+    form = {
+        "name": "Cecilia Consultant",
+        "email": email,
+        "password": builders.PASSWORD,
+        "invitation_code": code,
+        "privacy_notice_version": builders.consent_fields()["privacy_notice_version"],
+        "accept_privacy_notice": "on",
+    }
+    registered = api.request("POST", "/registrations/consultant", form=form)
+    assert registered.status == 201, registered.body
+    assert registered.body["organisation"]["org_id"] == agency.org_id
+
+    me = api.get("/me", token=login(api, email))
+    assert me.body["user"]["roles"] == ["consultant"] and me.body["organisation"]["org_id"] == agency.org_id
+    assert api.get("/me", token=agency.token).body["user"]["roles"] == ["agency_admin"]
+    members = api.get(f"/organisations/{agency.org_id}/members", token=agency.token).body["items"]
+    assert {m["email"] for m in members} == {agency.email, email}
+    [listed] = api.get(f"/agencies/{agency.org_id}/invitations", token=agency.token).body["items"]
+    assert listed["status"] == "used" and "code" not in listed
+    assert pump.mails_to(email) == [mail]  # the stream redelivering nothing new sends nothing twice
+
+    again = api.request("POST", "/registrations/consultant", form={**form, "email": unique_email()})
+    assert again.status == 422 and again.error_fields == {"invitation_code"}  # used already
+
+
+def test_an_independent_consultant_registers_and_logs_in(api: Api) -> None:
+    independent = new_independent(api)
+    me = api.get("/me", token=independent.token).body
+    assert set(me["user"]["roles"]) == {"consultant", "agency_admin"}
+    assert me["organisation"]["independent"] is True
+
+
+def test_on_behalf_consent_is_uploaded_verified_and_confirmed(api: Api, pump: Pump, local_aws: LocalStack) -> None:
+    agency, staff = new_agency(api), new_staff(api, local_aws)
+    consultant_email = unique_email("represented")
+    created = api.post(
+        f"/agencies/{agency.org_id}/consent-documents",
+        {"consultant_name": "Rita Represented", "consultant_email": consultant_email},
+        token=agency.token,
+    )
+    assert created.status == 201, created.body
+    document_id, upload = created.body["document"]["document_id"], created.body["upload"]
+    assert upload["fields"]["key"].startswith(f"consent-documents/{agency.org_id}/")
+
+    # The browser posts the file straight to S3 with the presigned form.
+    assert urlparse(upload["url"]).hostname == "127.0.0.1"
+    posted = requests.post(upload["url"], data=upload["fields"], files={"file": ("consent.pdf", PDF, "application/pdf")}, timeout=10)
+    assert posted.status_code in (200, 204)
+    pump.drain()
+    document = api.get(f"/consent-documents/{document_id}", token=agency.token).body
+    assert document["status"] == "uploaded" and document["size_bytes"] == len(PDF) and len(document["sha256"]) == 64
+
+    pending = api.get("/consent-documents?status=uploaded", token=staff.token).body["items"]
+    assert document_id in [d["document_id"] for d in pending]
+    download = api.get(f"/consent-documents/{document_id}/file", token=staff.token).body
+    assert requests.get(download["url"], timeout=10).content == PDF
+    verified = api.post(f"/consent-documents/{document_id}/verify", {}, token=staff.token)
+    assert verified.status == 200 and verified.body["status"] == "verified"
+    assert api.post(f"/consent-documents/{document_id}/verify", {}, token=staff.token).status == 409
+
+    [mail] = pump.mails_to(consultant_email)
+    assert "represent you" in mail["subject"]
+    code = invitation_code(mail)
+    unconfirmed = api.post("/registrations/consultant", builders.consultant_registration(consultant_email, code))
+    assert unconfirmed.status == 422 and unconfirmed.error_fields == {"confirm_agency_representation"}
+    consultant = register(
+        api,
+        "/registrations/consultant",
+        builders.consultant_registration(consultant_email, code, confirm_agency_representation=True),
+        consultant_email,
+    )
+    assert consultant.org_id == agency.org_id
+    assert api.get(f"/consent-documents/{document_id}", token=agency.token).body["status"] == "confirmed"
+
+    # The consultant sees both consents and withdraws the agency's representation with one call.
+    mine = api.get("/me/consents", token=consultant.token).body
+    purposes = {c["consent"]["purpose"]: c for c in mine["consents"]}
+    assert set(purposes) == {"platform_processing", "agency_representation"}
+    representation = purposes["agency_representation"]["consent"]
+    assert representation["document_id"] == document_id and representation["document_sha256"] == document["sha256"]
+    withdrawn = api.post(f"/me/consents/{representation['entry_id']}/withdraw", token=consultant.token)
+    assert withdrawn.status == 200 and withdrawn.body["in_force"] is False
+    assert api.post(f"/me/consents/{representation['entry_id']}/withdraw", token=consultant.token).body == withdrawn.body
+
+    # Staff read the subject's consents; the read itself lands in the audit log.
+    seen = api.get(f"/subjects/{consultant.user_id}/consents", token=staff.token).body
+    assert [e["action"] for e in seen["entries"]].count("withdrawn") == 1
+    audit = api.get(f"/subjects/{consultant.user_id}/audit", token=staff.token).body["items"]
+    actions = [a["action"] for a in audit]
+    assert {"consent.given", "consent.withdrawn", "consent_document.confirmed", "consents.read"} <= set(actions)
+
+
+def test_a_refused_file_is_reported_and_can_be_replaced(api: Api, pump: Pump) -> None:
+    agency = new_agency(api)
+    created = api.post(
+        f"/agencies/{agency.org_id}/consent-documents", {"consultant_name": "Rita", "consultant_email": unique_email()}, token=agency.token
+    ).body
+    upload = created["upload"]
+    requests.post(
+        upload["url"], data=upload["fields"], files={"file": ("x.pdf", b"<html>not a pdf</html>", "application/pdf")}, timeout=10
+    ).raise_for_status()
+    pump.drain()
+    document_id = created["document"]["document_id"]
+    document = api.get(f"/consent-documents/{document_id}", token=agency.token).body
+    assert document["status"] == "upload_rejected" and "not a PDF" in document["problem"]
+    renewed = api.post(f"/consent-documents/{document_id}/upload", token=agency.token)
+    assert renewed.status == 200 and renewed.body["fields"]["key"] == upload["fields"]["key"]
+
+
+def test_every_person_sees_and_withdraws_their_own_consents(api: Api, pump: Pump) -> None:
+    agency = new_agency(api)
+    people = [agency, new_client(api), new_independent(api), invited_consultant(api, pump, agency)]
+    for person in people:
+        consents = api.get("/me/consents", token=person.token).body
+        assert consents["subject_id"] == person.user_id
+        [processing] = consents["consents"]
+        assert processing["in_force"] and processing["consent"]["notice_sha256"]
+        entry_id = processing["consent"]["entry_id"]
+        assert api.post(f"/me/consents/{entry_id}/withdraw", token=person.token).body["in_force"] is False
+        again = api.post("/me/consents", builders.consent_fields(), token=person.token)
+        assert again.status == 201 and again.body["in_force"]
+
+
+def test_staff_approve_a_client_company(api: Api, local_aws: LocalStack) -> None:
+    client, staff = new_client(api), new_staff(api, local_aws)
+    assert api.get(f"/organisations/{client.org_id}", token=client.token).body["status"] == "pending_approval"
+    pending = api.get("/client-companies", token=staff.token).body["items"]
+    assert client.org_id in [o["org_id"] for o in pending]
+    approved = api.post(f"/client-companies/{client.org_id}/approve", {}, token=staff.token)
+    assert approved.status == 200 and approved.body["status"] == "active"
+    assert api.post(f"/client-companies/{client.org_id}/reject", {"reason": "late"}, token=staff.token).status == 409
+    assert api.get(f"/organisations/{client.org_id}", token=client.token).body["status"] == "active"
