@@ -220,6 +220,8 @@ def _parse_body(model: type[BaseModel], request: Any, limit: int) -> BaseModel:
     else:
         try:
             data = json.loads(text)
+        except RecursionError:
+            raise _BadRequest(400, "The request body is nested too deeply.") from None
         except ValueError as exc:
             raise _BadRequest(400, f"The request body is not valid JSON: {exc.args[0] if exc.args else exc}") from None
     return _validate(model, data, prefix="")

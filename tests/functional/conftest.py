@@ -28,9 +28,42 @@ class Reply:
         return {e["field"] for e in self.body.get("errors", [])}
 
 
+class DocumentedResponses:
+    """Checks every response the tests see against the schema /openapi.json documents for it."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        self._document = document
+        self._routes = [
+            (method.upper(), re.compile("^" + re.sub(r"{\w+}", "[^/]+", path) + "$"), operation)
+            for path, methods in document["paths"].items()
+            for method, operation in methods.items()
+        ]
+
+    def check(self, method: str, path: str, reply: Reply) -> None:
+        from jsonschema import Draft202012Validator
+
+        bare = path.split("?")[0]
+        operation = next((op for m, pattern, op in self._routes if m == method and pattern.match(bare)), None)
+        if operation is None or method == "OPTIONS":
+            return
+        documented = operation["responses"].get(str(reply.status))
+        assert documented is not None, f"{method} {path} answered {reply.status}, which is not documented"
+        [(content_type, media)] = documented["content"].items()
+        assert reply.headers.get("Content-Type") == content_type, (method, path, reply.status)
+        schema = {**media["schema"], "components": self._document["components"]}
+        errors = sorted(Draft202012Validator(schema).iter_errors(reply.body), key=str)
+        assert not errors, f"{method} {path} {reply.status}: {errors[0].message}"
+
+
 class Api:
     def __init__(self, client: Client) -> None:
         self._client = client
+        self._documented: DocumentedResponses | None = None
+
+    def documented(self) -> DocumentedResponses:
+        if self._documented is None:
+            self._documented = DocumentedResponses(json.loads(self._client.http.get("/openapi.json").body))
+        return self._documented
 
     def request(
         self,
@@ -56,7 +89,9 @@ class Api:
         response = self._client.http.request(method, path, headers=sent, body=body or b"")
         text = response.body.decode() if response.body else ""
         parsed = json.loads(text) if text and response.headers.get("Content-Type", "").endswith("json") else text
-        return Reply(response.status_code, dict(response.headers), parsed)
+        reply = Reply(response.status_code, dict(response.headers), parsed)
+        self.documented().check(method, path, reply)
+        return reply
 
     def get(self, path: str, **kwargs: Any) -> Reply:
         return self.request("GET", path, **kwargs)

@@ -1,0 +1,161 @@
+"""Every protected endpoint × every role × own and another tenant's objects.
+
+A caller who may not see an object gets 404; a role that may not use an operation at all gets 403;
+no token gets 401. The matrix must name every protected operation: a new route fails this test
+until its row is added.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from chalicelib.api.http import REGISTRY
+from tests.conftest import LocalStack, unique_email
+from tests.functional.conftest import Actor, Api, Pump, invited_consultant, new_agency, new_client, new_independent, new_staff
+
+pytestmark = pytest.mark.functional
+PDF = b"%PDF-1.7\n%%EOF\n"
+ACTORS = ("anonymous", "staff", "admin_a", "consultant_a", "admin_b", "client_c", "independent")
+
+
+@dataclass
+class Tenants:
+    actors: dict[str, Actor | None]
+    ids: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def tenants(api: Api, pump: Pump, local_aws: LocalStack) -> Tenants:
+    from chalicelib.services import consent_documents
+
+    admin_a, admin_b = new_agency(api), new_agency(api)
+    actors: dict[str, Actor | None] = {
+        "anonymous": None,
+        "staff": new_staff(api, local_aws),
+        "admin_a": admin_a,
+        "consultant_a": invited_consultant(api, pump, admin_a),
+        "admin_b": admin_b,
+        "client_c": new_client(api),
+        "independent": new_independent(api),
+    }
+    document = api.post(
+        f"/agencies/{admin_a.org_id}/consent-documents", {"consultant_name": "R", "consultant_email": unique_email()}, token=admin_a.token
+    ).body["document"]
+    container = local_aws.container
+    container.storage._s3.put_object(
+        Bucket=container.settings.documents_bucket, Key=f"consent-documents/{admin_a.org_id}/{document['document_id']}.pdf", Body=PDF
+    )
+    consent_documents.record_upload(
+        container.accounts,
+        container.storage,
+        container.consent_document_policy,
+        f"consent-documents/{admin_a.org_id}/{document['document_id']}.pdf",
+    )
+    consultant = actors["consultant_a"]
+    assert consultant is not None
+    entry = api.get("/me/consents", token=consultant.token).body["consents"][0]["consent"]["entry_id"]
+    return Tenants(
+        actors,
+        {
+            "A": admin_a.org_id or "",
+            "B": admin_b.org_id or "",
+            "C": actors["client_c"].org_id or "",  # type: ignore[union-attr]
+            "doc": document["document_id"],
+            "subject": consultant.user_id,
+            "entry": entry,
+        },
+    )
+
+
+# (method, path, body, expected status per actor; actors not named get `default`)
+Row = tuple[str, str, Any, dict[str, int], int]
+MATRIX: list[Row] = [
+    ("GET", "/me", None, {"anonymous": 401}, 200),
+    ("GET", "/organisations/{A}", None, {"anonymous": 401, "admin_b": 404, "client_c": 404, "independent": 404}, 200),
+    ("GET", "/organisations/{A}/members", None, {"anonymous": 401, "staff": 200, "admin_a": 200, "admin_b": 404, "independent": 404}, 403),
+    ("GET", "/client-companies", None, {"anonymous": 401, "staff": 200}, 403),
+    ("POST", "/client-companies/{C}/approve", {}, {"anonymous": 401, "staff": 200}, 403),
+    ("POST", "/client-companies/{C}/reject", {"reason": "x"}, {"anonymous": 401, "staff": 409}, 403),
+    (
+        "POST",
+        "/agencies/{A}/invitations",
+        {"email": "x@example.com"},
+        {"anonymous": 401, "admin_a": 201, "admin_b": 404, "independent": 404},
+        403,
+    ),
+    ("GET", "/agencies/{A}/invitations", None, {"anonymous": 401, "staff": 200, "admin_a": 200, "admin_b": 404, "independent": 404}, 403),
+    (
+        "POST",
+        "/agencies/{A}/consent-documents",
+        {"consultant_name": "N", "consultant_email": "n@example.com"},
+        {"anonymous": 401, "admin_a": 201, "admin_b": 404, "independent": 404},
+        403,
+    ),
+    (
+        "GET",
+        "/agencies/{A}/consent-documents",
+        None,
+        {"anonymous": 401, "staff": 200, "admin_a": 200, "admin_b": 404, "independent": 404},
+        403,
+    ),
+    ("GET", "/consent-documents", None, {"anonymous": 401, "staff": 200}, 403),
+    ("GET", "/consent-documents/{doc}", None, {"anonymous": 401, "staff": 200, "admin_a": 200, "admin_b": 404, "independent": 404}, 403),
+    (
+        "GET",
+        "/consent-documents/{doc}/file",
+        None,
+        {"anonymous": 401, "staff": 200, "admin_a": 200, "admin_b": 404, "independent": 404},
+        403,
+    ),
+    ("POST", "/consent-documents/{doc}/upload", None, {"anonymous": 401, "admin_a": 409, "admin_b": 404, "independent": 404}, 403),
+    ("POST", "/consent-documents/{doc}/verify", {}, {"anonymous": 401, "staff": 200}, 403),
+    ("POST", "/consent-documents/{doc}/reject", {"reason": "x"}, {"anonymous": 401, "staff": 409}, 403),
+    ("GET", "/me/consents", None, {"anonymous": 401}, 200),
+    ("POST", "/me/consents", {"privacy_notice_version": "2026-11-01", "accept_privacy_notice": True}, {"anonymous": 401}, 201),
+    ("POST", "/me/consents/{entry}/withdraw", None, {"anonymous": 401, "consultant_a": 200}, 404),
+    ("GET", "/subjects/{subject}/consents", None, {"anonymous": 401, "staff": 200}, 403),
+    ("GET", "/subjects/{subject}/audit", None, {"anonymous": 401, "staff": 200}, 403),
+]
+
+
+def test_the_matrix_covers_every_protected_operation(api: Api) -> None:
+    protected = {(op.method, op.path) for op in REGISTRY if op.roles is not None}
+    covered = {
+        (
+            method,
+            path.replace("{A}", "{agency_id}")
+            .replace("{C}", "{org_id}")
+            .replace("{doc}", "{document_id}")
+            .replace("{subject}", "{subject_id}")
+            .replace("{entry}", "{entry_id}"),
+        )
+        for method, path, *_ in MATRIX
+    }
+    covered = {(m, p.replace("/organisations/{agency_id}", "/organisations/{org_id}")) for m, p in covered}
+    assert protected == covered
+
+
+@pytest.mark.parametrize(("method", "path", "body", "expected", "default"), MATRIX, ids=[f"{m} {p}" for m, p, *_ in MATRIX])
+def test_authorization(api: Api, tenants: Tenants, method: str, path: str, body: Any, expected: dict[str, int], default: int) -> None:
+    url = path.format(**tenants.ids)
+    # Actors allowed to change state go last, so that every refusal is checked against the unchanged object.
+    order = sorted(ACTORS, key=lambda a: expected.get(a, default) < 400)
+    outcomes = {}
+    for name in order:
+        actor = tenants.actors[name]
+        reply = api.request(method, url, json_body=body, token=actor.token if actor else None)
+        outcomes[name] = reply.status
+        if reply.status >= 400:
+            assert reply.headers["Content-Type"] == "application/problem+json"
+    assert outcomes == {name: expected.get(name, default) for name in ACTORS}
+
+
+def test_another_tenants_object_is_indistinguishable_from_a_missing_one(api: Api, tenants: Tenants) -> None:
+    admin_b = tenants.actors["admin_b"]
+    assert admin_b is not None
+    other = api.get(f"/consent-documents/{tenants.ids['doc']}", token=admin_b.token)
+    missing = api.get("/consent-documents/01JZZZZZZZZZZZZZZZZZZZZZZZ", token=admin_b.token)
+    assert (other.status, other.body["detail"]) == (missing.status, missing.body["detail"])

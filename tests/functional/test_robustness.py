@@ -1,0 +1,127 @@
+"""Hostile and careless input: always a clean problem+json 4xx, never a 500, nothing half-stored."""
+
+from __future__ import annotations
+
+import io
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from chalicelib.domain.identity import RequestContext
+from chalicelib.errors import Conflict
+from chalicelib.schemas.accounts import AgencyRegistrationRequest
+from chalicelib.services.accounts import register_agency
+from tests import builders
+from tests.conftest import LocalStack, unique_email
+from tests.functional.conftest import Api, new_agency
+
+pytestmark = pytest.mark.functional
+REGISTER = "/registrations/agency"
+
+
+@pytest.mark.parametrize(
+    ("raw", "content_type", "status"),
+    [
+        (b"{not json", "application/json", 400),
+        (b"", "application/json", 400),
+        (b"\xff\xfe\x00", "application/json", 400),
+        (b"[" * 50_000, "application/json", 400),
+        (b"[1, 2, 3]", "application/json", 422),
+        (b'"just a string"', "application/json", 422),
+        (b"null", "application/json", 422),
+        (b"x" * 70_000, "application/json", 413),
+        (b"<xml/>", "application/xml", 415),
+        (b"a=1", "text/plain", 415),
+        (b"admin.email=not-an-email", "application/x-www-form-urlencoded", 422),
+    ],
+)
+def test_bad_bodies_get_clean_problems(api: Api, raw: bytes, content_type: str, status: int) -> None:
+    reply = api.request("POST", REGISTER, raw=raw, headers={"Content-Type": content_type})
+    assert reply.status == status, reply.body
+    assert reply.headers["Content-Type"] == "application/problem+json"
+    assert reply.body["status"] == status and reply.body["title"] and reply.body["type"].startswith("https://")
+
+
+def test_wrong_types_and_unknown_fields_are_named_field_by_field(api: Api) -> None:
+    payload = builders.agency_registration(unique_email())
+    payload["organisation"]["address"]["city"] = 42
+    payload["admin"]["password"] = ["list"]
+    payload["accept_privacy_notice"] = "maybe"
+    payload["is_staff"] = True
+    reply = api.post(REGISTER, payload)
+    assert reply.status == 422
+    assert reply.error_fields == {"organisation.address.city", "admin.password", "accept_privacy_notice", "is_staff"}
+    assert builders.PASSWORD not in json.dumps(reply.body)  # input is never echoed
+
+
+@pytest.mark.parametrize("path", ["/organisations/..%2F..%2Fetc", "/organisations/not-an-id", "/consent-documents/' OR 1=1 --"])
+def test_malformed_ids_are_simply_not_found(api: Api, path: str) -> None:
+    agency = new_agency(api)
+    reply = api.get(path, token=agency.token)
+    assert reply.status == 404
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Bearer ", "Basic abc", "Bearer a.b.c", "Bearer " + "x" * 5000])
+def test_bad_tokens_are_401(api: Api, header: str) -> None:
+    reply = api.get("/me", headers={"Authorization": header})
+    assert reply.status == 401 and reply.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_wrong_method_is_a_problem_too(api: Api) -> None:
+    reply = api.request("DELETE", "/health")
+    assert reply.status == 405 and reply.headers["Content-Type"] == "application/problem+json"
+
+
+def test_concurrent_registrations_with_one_email_create_exactly_one_account(local_aws: LocalStack) -> None:
+    email = unique_email("race")
+    ports = local_aws.container.accounts
+    bodies = [AgencyRegistrationRequest.model_validate(builders.agency_registration(email)) for _ in range(6)]
+
+    def attempt(body: AgencyRegistrationRequest) -> str:
+        try:
+            return register_agency(ports, body, RequestContext()).user.user_id
+        except Conflict:
+            return "conflict"
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(attempt, bodies))
+    winners = [o for o in outcomes if o != "conflict"]
+    assert len(winners) == 1, outcomes
+    assert ports.accounts.claim_owner("email", email) == winners[0]
+    assert ports.identity.user_created_at(email) is not None
+    assert ports.accounts.get_user(winners[0]) is not None
+    # Every losing organisation was rolled back with its user: only the winner's organisation number is claimed.
+    claimed = [
+        b for b in bodies if ports.accounts.claim_owner("organisation_number", f"SE:{b.organisation.organisation_number.replace('-', '')}")
+    ]
+    assert len(claimed) == 1
+
+
+def test_logs_carry_a_correlation_id_and_no_personal_data(api: Api) -> None:
+    email = unique_email("private")
+    from chalicelib.logging import logger
+
+    captured = io.StringIO()
+    handler = logger.registered_handler
+    previous = handler.setStream(captured)  # type: ignore[attr-defined]
+    try:
+        reply = api.post(REGISTER, builders.agency_registration(email), headers={"X-Correlation-Id": "trace-123"})
+    finally:
+        handler.setStream(previous)  # type: ignore[attr-defined]
+    assert reply.status == 201 and reply.headers["X-Correlation-Id"] == "trace-123"
+    logs = [json.loads(line) for line in captured.getvalue().splitlines() if line.startswith("{")]
+    assert logs and all(entry["correlation_id"] == "trace-123" for entry in logs)
+    text = captured.getvalue()
+    for secret in (email, "Anna Admin", builders.PASSWORD, "Drottninggatan"):
+        assert secret not in text
+
+
+def test_cors_only_for_configured_origins(api: Api) -> None:
+    allowed = api.request("OPTIONS", REGISTER, headers={"Origin": "http://localhost:3000", "Access-Control-Request-Method": "POST"})
+    assert allowed.status == 204 and allowed.headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+    assert "POST" in allowed.headers["Access-Control-Allow-Methods"]
+    refused = api.request("OPTIONS", REGISTER, headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in refused.headers
+    assert api.get("/health", headers={"Origin": "https://evil.example"}).headers.get("Access-Control-Allow-Origin") is None
+    assert api.get("/health", headers={"Origin": "http://localhost:3000"}).headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
