@@ -25,7 +25,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import moto
 from cryptography.hazmat.primitives import serialization
@@ -34,14 +34,22 @@ from moto.backends import get_backend
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+if TYPE_CHECKING:
+    from moto.backends import SERVICE_NAMES
+
 # What the app uses. dynamodbstreams is deliberately absent: it holds only shard iterators, which
 # are transient; the stream records themselves live in the dynamodb backend.
-PERSISTED_SERVICES: tuple[str, ...] = ("dynamodb", "s3", "sqs", "ses", "sesv2", "cognito-idp")
+PERSISTED_SERVICES: tuple[SERVICE_NAMES, ...] = ("dynamodb", "s3", "sqs", "ses", "sesv2", "cognito-idp")
 
 _MAGIC = b"customersonly-local-aws-snapshot\n"
 _FORMAT = 1
 _RLOCK_TYPE = type(threading.RLock())
 _LOCK_TYPE = type(threading.Lock())
+
+
+class _QuietRequestHandler(MotoRequestHandler):
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass  # one line per API call drowns the API's own log; errors are still logged
 
 
 class LocalAwsServer:
@@ -59,15 +67,15 @@ class LocalAwsServer:
 
     def start(self) -> None:
         app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._server = make_server(self._host, self._port, app, threaded=True, request_handler=_QuietRequestHandler)
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
         self._thread.start()
 
     @property
     def endpoint_url(self) -> str:
         assert self._server is not None, "start() first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        port = self._server.server_address[1]  # the real one when constructed with port 0
+        return f"http://{self._host}:{port}"
 
     def stop(self) -> None:
         if self._server is not None:
@@ -84,8 +92,9 @@ def discard_stream_iterators() -> None:
     A poller every 0.5 s would otherwise grow the process by tens of MB per hour. Callers must make
     their consumers re-acquire iterators afterwards (``EventPump.forget_iterators``).
     """
-    for _account, _region, backend in get_backend("dynamodbstreams").iter_backends():
-        backend.shard_iterators.clear()
+    for account_backends in get_backend("dynamodbstreams").values():
+        for backend in account_backends.values():
+            backend.shard_iterators.clear()
 
 
 # -- snapshot -------------------------------------------------------------------------------------
@@ -144,7 +153,7 @@ def load_snapshot(path: Path) -> SnapshotLoad:
             if fh.read(len(_MAGIC)) != _MAGIC:
                 raise ValueError("not a local AWS snapshot")
             # Trusted input: the file is written by this module into the developer's own checkout.
-            header = pickle.load(fh)
+            header = pickle.load(fh)  # noqa: S301
             found = (header.get("format"), header.get("moto"), header.get("python"))
             wanted = (_FORMAT, moto.__version__, _python_version())
             if found != wanted:
@@ -152,14 +161,14 @@ def load_snapshot(path: Path) -> SnapshotLoad:
                     f"saved by format/moto/python {found[0]}/{found[1]}/{found[2]}, "
                     f"this is {wanted[0]}/{wanted[1]}/{wanted[2]}"
                 ))
-            payload = pickle.load(fh)
+            payload = pickle.load(fh)  # noqa: S301
         services = payload["services"]
         extra = dict(payload.get("extra") or {})
         for name, entries in services.items():
             for _account, _region, backend in entries:
                 if not isinstance(backend, get_backend(name).backend):
                     raise TypeError(f"{name}: unexpected {type(backend).__name__}")
-    except Exception as exc:  # noqa: BLE001 - any failure to read means "corrupt", reported below
+    except Exception as exc:  # any failure to read means "corrupt", reported below
         return _move_aside(path, "corrupt", f"{type(exc).__name__}: {exc}")
     # Only now touch moto, so a file that fails halfway never leaves a half-restored state.
     for name, entries in services.items():

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 # moto accepts any credentials; fixed values keep every client in the same moto account.
 FAKE_ACCESS_KEY_ID = "testing"
-FAKE_SECRET_ACCESS_KEY = "testing"
+FAKE_SECRET_ACCESS_KEY = "testing"  # noqa: S105 - not a secret: moto ignores it
 
 UPLOADS_MAX_RECEIVE_COUNT = 5
 _DLQ_RETENTION_SECONDS = 14 * 24 * 3600
@@ -195,7 +195,7 @@ def _ensure_bucket(s3: Any, bucket: str, region: str, origins: list[str], queue_
 
 
 def _same_notification(current: dict[str, Any], wanted: dict[str, Any]) -> bool:
-    return current.get("QueueArn") == wanted["QueueArn"] and sorted(current.get("Events", [])) == wanted["Events"]
+    return bool(current.get("QueueArn") == wanted["QueueArn"] and sorted(current.get("Events", [])) == wanted["Events"])
 
 
 def _ensure_user_pool(cognito: Any, name: str, client_name: str) -> tuple[str, str]:

@@ -75,6 +75,10 @@ class DrainResult:
     def delivered(self) -> int:
         return self.sqs_messages + self.stream_records
 
+    @property
+    def failed(self) -> int:
+        return self.sqs_failed + self.stream_failed
+
 
 @dataclass
 class _ShardState:
@@ -101,8 +105,8 @@ class _LazyHandler:
             return self._func
         module_name, _, attr = self.dotted.rpartition(".")
         try:
-            func = getattr(importlib.import_module(module_name), attr)
-        except Exception as exc:  # noqa: BLE001 - any import-time error means "not ready yet"
+            func: Handler = getattr(importlib.import_module(module_name), attr)
+        except Exception as exc:  # any import-time error means "not ready yet"
             message = f"{type(exc).__name__}: {exc}"
             if message != self._last_error:  # log once per distinct problem, not on every poll
                 log.warning("handler %s is not importable yet (%s); its events wait", self.dotted, message)
@@ -172,14 +176,17 @@ class EventPump:
         """Drain until ``stop_event`` is set; ``between_polls`` runs on this thread after each drain."""
         while not stop_event.is_set():
             try:
-                delivered = self.drain_once().delivered
+                result = self.drain_once()
+                # Straight on while a backlog drains cleanly; pause when idle or after a failure, so
+                # stream retries are spread out instead of spent in a few milliseconds.
+                backlog = result.delivered > 0 and not result.failed
                 if between_polls is not None:
                     between_polls()
             except Exception:
                 # A bug must not silently end local event delivery: log it and keep polling.
                 log.exception("event pump iteration failed")
-                delivered = 0
-            if not delivered:  # keep going without a pause while there is a backlog
+                backlog = False
+            if not backlog:
                 stop_event.wait(interval)
 
     def checkpoints(self) -> dict[str, str]:
@@ -220,6 +227,7 @@ class EventPump:
                 ])
             result.sqs_messages += len(messages)
             result.sqs_failed += len(failed)
+            log.info("uploads queue: %d message(s) to %s, %d failed", len(messages), self._upload_handler.dotted, len(failed))
 
     def _sqs_record(self, message: dict[str, Any]) -> dict[str, Any]:
         if self._queue_arn is None:
@@ -290,6 +298,7 @@ class EventPump:
         sequence_numbers = [r["dynamodb"]["SequenceNumber"] for r in records]
         failed = self._failed_ids(self._invoke(self._stream_handler, handler, event), sequence_numbers)
         result.stream_records += len(records)
+        log.info("main table stream: %d record(s) to %s, %d failed", len(records), self._stream_handler.dotted, len(failed))
         if not failed:
             state.checkpoint, state.retry_at, state.attempts = sequence_numbers[-1], None, 0
             state.iterator = next_iterator

@@ -1,4 +1,4 @@
-"""Every protected endpoint × every role × own and another tenant's objects.
+"""Every protected endpoint, for every role, on its own and on another tenant's objects.
 
 A caller who may not see an object gets 404; a role that may not use an operation at all gets 403;
 no token gets 401. The matrix must name every protected operation: a new route fails this test
