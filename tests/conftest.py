@@ -51,10 +51,10 @@ def local_aws() -> Iterator[LocalStack]:
     endpoint = f"http://127.0.0.1:{port}"
     saved = dict(os.environ)
     os.environ.update(local_aws_environment(endpoint, "eu-north-1"))
-    settings = Settings()
+    settings = Settings.from_environment()
     resources = ensure_resources(settings)
     os.environ.update(app_environment(settings, resources))
-    container = Container(Settings())
+    container = Container(Settings.from_environment())
     set_container(container)
     try:
         yield LocalStack(endpoint, resources, container)

@@ -1,0 +1,67 @@
+"""Operator commands. Staff users are created here, never through a public endpoint.
+
+    python -m chalicelib.cli [--env-file .local/app.env] create-staff --email E --name N [--password P]
+    python -m chalicelib.cli [--env-file .local/app.env] token --email E [--password P]
+
+Without ``--password`` the password is asked for without echo. ``--env-file`` loads the environment
+that ``make run`` writes for the local stack; against AWS, the deployed stage's variables are used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+from pathlib import Path
+
+
+def _load_env_file(path: Path) -> None:
+    for line in path.read_text(encoding="utf-8").splitlines():
+        name, sep, value = line.strip().partition("=")
+        if sep and name and not name.startswith("#"):
+            os.environ[name.removeprefix("export ").strip()] = value.strip().strip("'\"")
+
+
+def _password(given: str | None) -> str:
+    return given if given is not None else getpass.getpass("Password: ")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__.split("\n")[0] if __doc__ else None)
+    parser.add_argument("--env-file", type=Path, help="load environment variables from this file first (e.g. .local/app.env)")
+    commands = parser.add_subparsers(dest="command", required=True)
+    staff = commands.add_parser("create-staff", help="create a staff user (Cognito user in the staff group + user record)")
+    staff.add_argument("--email", required=True)
+    staff.add_argument("--name", required=True)
+    staff.add_argument("--password")
+    token = commands.add_parser("token", help="sign in and print an access token for the Authorization header")
+    token.add_argument("--email", required=True)
+    token.add_argument("--password")
+    args = parser.parse_args(argv)
+
+    if args.env_file:
+        if not args.env_file.exists():
+            parser.error(f"{args.env_file} does not exist (is `make run` running?)")
+        _load_env_file(args.env_file)
+
+    from chalicelib.container import get_container
+    from chalicelib.errors import DomainError
+    from chalicelib.services import accounts
+
+    ports = get_container().accounts
+    try:
+        if args.command == "create-staff":
+            user = accounts.create_staff_user(ports, email=args.email, name=args.name, password=_password(args.password))
+            print(f"created staff user {user.user_id} ({user.email})")
+        else:
+            print(accounts.login(ports, args.email, _password(args.password)).access_token)
+    except DomainError as exc:
+        details = "; ".join(f"{i.field}: {i.message}" for i in exc.issues)
+        print(f"error: {exc.detail}{' (' + details + ')' if details else ''}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

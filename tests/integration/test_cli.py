@@ -1,0 +1,26 @@
+"""The operator commands against the local stack."""
+
+from __future__ import annotations
+
+import pytest
+
+from chalicelib import cli
+from tests.builders import PASSWORD
+from tests.conftest import LocalStack, unique_email
+
+pytestmark = pytest.mark.integration
+
+
+def test_create_staff_then_get_a_token(local_aws: LocalStack, capsys: pytest.CaptureFixture[str], tmp_path) -> None:  # type: ignore[no-untyped-def]
+    email = unique_email("staff")
+    env_file = tmp_path / "app.env"
+    env_file.write_text(f"COGNITO_CLIENT_ID={local_aws.container.settings.user_pool_client_id}\n")
+    assert cli.main(["--env-file", str(env_file), "create-staff", "--email", email, "--name", "Stina Staff", "--password", PASSWORD]) == 0
+    user_id = capsys.readouterr().out.split()[3]
+    assert cli.main(["token", "--email", email, "--password", PASSWORD]) == 0
+    token = capsys.readouterr().out.strip()
+    verified = local_aws.container.token_verifier.verify(token)
+    assert verified.subject == user_id and {g.value for g in verified.groups} == {"staff"}
+    assert cli.main(["create-staff", "--email", email, "--name", "Again", "--password", PASSWORD]) == 1
+    assert "already registered" in capsys.readouterr().err
+    assert cli.main(["token", "--email", email, "--password", "wrong-password-1"]) == 1
