@@ -12,15 +12,17 @@ from __future__ import annotations
 import argparse
 import getpass
 import os
+import shlex
 import sys
 from pathlib import Path
 
 
 def _load_env_file(path: Path) -> None:
+    """Reads the ``export NAME=value`` lines (shell-quoted) that ``make run`` writes."""
     for line in path.read_text(encoding="utf-8").splitlines():
         name, sep, value = line.strip().partition("=")
         if sep and name and not name.startswith("#"):
-            os.environ[name.removeprefix("export ").strip()] = value.strip().strip("'\"")
+            os.environ[name.removeprefix("export ").strip()] = " ".join(shlex.split(value))
 
 
 def _password(given: str | None) -> str:

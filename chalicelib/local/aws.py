@@ -67,7 +67,10 @@ class LocalAwsServer:
 
     def start(self) -> None:
         app = DomainDispatcherApplication(create_backend_app)
-        self._server = make_server(self._host, self._port, app, threaded=True, request_handler=_QuietRequestHandler)
+        try:
+            self._server = make_server(self._host, self._port, app, threaded=True, request_handler=_QuietRequestHandler)
+        except SystemExit as exc:  # werkzeug prints "Address already in use" and exits instead of raising
+            raise OSError(f"{self._host}:{self._port} is in use") from exc
         self._thread = threading.Thread(target=self._server.serve_forever, name="local-aws", daemon=True)
         self._thread.start()
 
@@ -157,10 +160,11 @@ def load_snapshot(path: Path) -> SnapshotLoad:
             found = (header.get("format"), header.get("moto"), header.get("python"))
             wanted = (_FORMAT, moto.__version__, _python_version())
             if found != wanted:
-                return _move_aside(path, "incompatible", (
-                    f"saved by format/moto/python {found[0]}/{found[1]}/{found[2]}, "
-                    f"this is {wanted[0]}/{wanted[1]}/{wanted[2]}"
-                ))
+                return _move_aside(
+                    path,
+                    "incompatible",
+                    (f"saved by format/moto/python {found[0]}/{found[1]}/{found[2]}, this is {wanted[0]}/{wanted[1]}/{wanted[2]}"),
+                )
             payload = pickle.load(fh)  # noqa: S301
         services = payload["services"]
         extra = dict(payload.get("extra") or {})
@@ -186,7 +190,9 @@ def _move_aside(path: Path, status: str, reason: str) -> SnapshotLoad:
     except OSError as exc:
         return SnapshotLoad(status, f"{status} snapshot {path} ({reason}); could not move it aside: {exc}")
     return SnapshotLoad(
-        status, f"{status} snapshot ({reason}); moved to {target}; starting with empty local data", moved_to=target,
+        status,
+        f"{status} snapshot ({reason}); moved to {target}; starting with empty local data",
+        moved_to=target,
     )
 
 
@@ -213,7 +219,9 @@ class _StatePickler(pickle.Pickler):
             return threading.Lock, ()
         if isinstance(obj, rsa.RSAPrivateKey):
             pem = obj.private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption(),
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
             )
             return _load_private_key, (pem,)
         return NotImplemented

@@ -32,10 +32,18 @@ _CORS_METHODS = ["POST", "PUT", "GET", "HEAD"]
 # Variables from the developer's shell that would send local traffic elsewhere or break credential
 # resolution (a named profile that does not exist raises even when keys are in the environment).
 _SCRUBBED_PREFIXES = ("AWS_ENDPOINT_URL_",)
-_SCRUBBED_NAMES = frozenset({
-    "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
-    "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE",
-})
+_SCRUBBED_NAMES = frozenset(
+    {
+        "AWS_PROFILE",
+        "AWS_DEFAULT_PROFILE",
+        "AWS_SESSION_TOKEN",
+        "AWS_SECURITY_TOKEN",
+        "AWS_CONFIG_FILE",
+        "AWS_SHARED_CREDENTIALS_FILE",
+        "AWS_ROLE_ARN",
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -81,29 +89,28 @@ def app_environment(settings: Settings, resources: LocalResources) -> dict[str, 
     Names are the aliases of ``chalicelib.settings.Settings`` so the app reads them unchanged.
     """
     env = local_aws_environment(resources.endpoint_url, resources.region)
-    env.update({
-        "APP_STAGE": settings.stage,
-        "COGNITO_USER_POOL_ID": resources.user_pool_id,
-        "COGNITO_CLIENT_ID": resources.client_id,
-        "COGNITO_JWKS_URL": resources.jwks_url,
-        "TABLE_MAIN": settings.table_main,
-        "TABLE_CONSENT_LEDGER": settings.table_consent_ledger,
-        "TABLE_AUDIT_LOG": settings.table_audit_log,
-        "DOCUMENTS_BUCKET": settings.documents_bucket,
-        "UPLOADS_QUEUE_NAME": settings.uploads_queue_name,
-        "EMAIL_SENDER": settings.email_sender,
-        "CORS_ALLOWED_ORIGINS": json.dumps(settings.cors_allowed_origins, separators=(",", ":")),
-    })
+    env.update(
+        {
+            "APP_STAGE": settings.stage,
+            "COGNITO_USER_POOL_ID": resources.user_pool_id,
+            "COGNITO_CLIENT_ID": resources.client_id,
+            "COGNITO_JWKS_URL": resources.jwks_url,
+            "TABLE_MAIN": settings.table_main,
+            "TABLE_CONSENT_LEDGER": settings.table_consent_ledger,
+            "TABLE_AUDIT_LOG": settings.table_audit_log,
+            "DOCUMENTS_BUCKET": settings.documents_bucket,
+            "UPLOADS_QUEUE_NAME": settings.uploads_queue_name,
+            "EMAIL_SENDER": settings.email_sender,
+            "CORS_ALLOWED_ORIGINS": json.dumps(settings.cors_allowed_origins, separators=(",", ":")),
+        }
+    )
     return env
 
 
 def scrubbed_environ(base: dict[str, str] | None = None) -> dict[str, str]:
     """A copy of ``base`` (default ``os.environ``) without variables that point AWS clients elsewhere."""
     source = dict(os.environ if base is None else base)
-    return {
-        k: v for k, v in source.items()
-        if k not in _SCRUBBED_NAMES and not k.startswith(_SCRUBBED_PREFIXES)
-    }
+    return {k: v for k, v in source.items() if k not in _SCRUBBED_NAMES and not k.startswith(_SCRUBBED_PREFIXES)}
 
 
 def ensure_resources(settings: Settings) -> LocalResources:
@@ -179,18 +186,26 @@ def _ensure_bucket(s3: Any, bucket: str, region: str, origins: list[str], queue_
         if region != "us-east-1":  # S3 rejects an explicit us-east-1 location constraint
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
         s3.create_bucket(**kwargs)
-    s3.put_bucket_cors(Bucket=bucket, CORSConfiguration={"CORSRules": [{
-        "AllowedOrigins": list(origins),
-        "AllowedMethods": _CORS_METHODS,
-        "AllowedHeaders": ["*"],
-        "ExposeHeaders": ["ETag"],
-        "MaxAgeSeconds": 3000,
-    }]})
+    s3.put_bucket_cors(
+        Bucket=bucket,
+        CORSConfiguration={
+            "CORSRules": [
+                {
+                    "AllowedOrigins": list(origins),
+                    "AllowedMethods": _CORS_METHODS,
+                    "AllowedHeaders": ["*"],
+                    "ExposeHeaders": ["ETag"],
+                    "MaxAgeSeconds": 3000,
+                }
+            ]
+        },
+    )
     wanted = {"Id": _NOTIFICATION_ID, "QueueArn": queue_arn, "Events": ["s3:ObjectCreated:*"]}
     current = s3.get_bucket_notification_configuration(Bucket=bucket).get("QueueConfigurations", [])
     if not any(_same_notification(c, wanted) for c in current):
         s3.put_bucket_notification_configuration(
-            Bucket=bucket, NotificationConfiguration={"QueueConfigurations": [wanted]},
+            Bucket=bucket,
+            NotificationConfiguration={"QueueConfigurations": [wanted]},
         )
 
 
@@ -205,21 +220,19 @@ def _ensure_user_pool(cognito: Any, name: str, client_name: str) -> tuple[str, s
             PoolName=name,
             # The app's own rule is length >= 12 without composition rules; say so explicitly because
             # moto (like Cognito's console) otherwise requires upper/lower/digit/symbol.
-            Policies={"PasswordPolicy": {
-                "MinimumLength": 12,
-                "RequireUppercase": False,
-                "RequireLowercase": False,
-                "RequireNumbers": False,
-                "RequireSymbols": False,
-            }},
+            Policies={
+                "PasswordPolicy": {
+                    "MinimumLength": 12,
+                    "RequireUppercase": False,
+                    "RequireLowercase": False,
+                    "RequireNumbers": False,
+                    "RequireSymbols": False,
+                }
+            },
             # Accounts are created by the API (admin_create_user), never by self sign-up.
             AdminCreateUserConfig={"AllowAdminCreateUserOnly": True},
         )["UserPool"]["Id"]
-    existing_groups = {
-        g["GroupName"]
-        for page in cognito.get_paginator("list_groups").paginate(UserPoolId=pool_id)
-        for g in page["Groups"]
-    }
+    existing_groups = {g["GroupName"] for page in cognito.get_paginator("list_groups").paginate(UserPoolId=pool_id) for g in page["Groups"]}
     for role in Role:
         if role.value not in existing_groups:
             cognito.create_group(UserPoolId=pool_id, GroupName=role.value)

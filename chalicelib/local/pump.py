@@ -154,9 +154,7 @@ class EventPump:
         self._stream_arn: str | None = None
         # Keyed by "<stream arn>|<shard id>": a re-created table has a new stream ARN, so a stale
         # checkpoint can never skip records of the new stream.
-        self._shards: dict[str, _ShardState] = {
-            key: _ShardState(checkpoint=seq) for key, seq in (checkpoints or {}).items()
-        }
+        self._shards: dict[str, _ShardState] = {key: _ShardState(checkpoint=seq) for key, seq in (checkpoints or {}).items()}
 
     # -- public -----------------------------------------------------------------------------------
 
@@ -170,7 +168,9 @@ class EventPump:
         return result
 
     def run_forever(
-        self, stop_event: threading.Event, interval: float = 0.5,
+        self,
+        stop_event: threading.Event,
+        interval: float = 0.5,
         between_polls: Callable[[], None] | None = None,
     ) -> None:
         """Drain until ``stop_event`` is set; ``between_polls`` runs on this thread after each drain."""
@@ -222,9 +222,9 @@ class EventPump:
             failed = self._failed_ids(self._invoke(self._upload_handler, handler, event), ids)
             done = [m for m in messages if m["MessageId"] not in failed]
             if done:
-                self._sqs.delete_message_batch(QueueUrl=self._queue_url, Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
-                ])
+                self._sqs.delete_message_batch(
+                    QueueUrl=self._queue_url, Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)]
+                )
             result.sqs_messages += len(messages)
             result.sqs_failed += len(failed)
             log.info("uploads queue: %d message(s) to %s, %d failed", len(messages), self._upload_handler.dotted, len(failed))
@@ -232,16 +232,15 @@ class EventPump:
     def _sqs_record(self, message: dict[str, Any]) -> dict[str, Any]:
         if self._queue_arn is None:
             self._queue_arn = self._sqs.get_queue_attributes(
-                QueueUrl=self._queue_url, AttributeNames=["QueueArn"],
+                QueueUrl=self._queue_url,
+                AttributeNames=["QueueArn"],
             )["Attributes"]["QueueArn"]
         record: dict[str, Any] = {
             "messageId": message["MessageId"],
             "receiptHandle": message["ReceiptHandle"],
             "body": message["Body"],
             "attributes": dict(message.get("Attributes", {})),
-            "messageAttributes": {
-                name: _lambda_message_attribute(value) for name, value in message.get("MessageAttributes", {}).items()
-            },
+            "messageAttributes": {name: _lambda_message_attribute(value) for name, value in message.get("MessageAttributes", {}).items()},
             "md5OfBody": message["MD5OfBody"],
             "eventSource": "aws:sqs",
             "eventSourceARN": self._queue_arn,

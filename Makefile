@@ -1,0 +1,59 @@
+# Customersonly: every entry point installs what it needs first.
+#   make run     the whole platform locally (API, local AWS, event pump), see README
+#   make test    the whole test suite (lint, unit, integration, functional), offline
+#   make bench-coldstart   import cost of the Lambda entry point against its floor
+
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help:
+	@echo "make run | test | lint | format | bench | bench-coldstart | create-staff EMAIL=... NAME=... | clean"
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstalls whenever a requirements file changes.
+$(VENV)/.installed: requirements.txt requirements-dev.txt | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+.PHONY: install
+install: $(VENV)/.installed
+
+.PHONY: lint
+lint: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+.PHONY: format
+format: $(VENV)/.installed
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .
+
+.PHONY: test
+test: $(VENV)/.installed
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+.PHONY: bench-coldstart
+bench-coldstart: $(VENV)/.installed
+	$(PY) -m bench.coldstart
+
+.PHONY: bench
+bench: bench-coldstart
+
+# A staff user on the local stack started by `make run` (asks for the password).
+.PHONY: create-staff
+create-staff: $(VENV)/.installed
+	@test -n "$(EMAIL)" -a -n "$(NAME)" || (echo "usage: make create-staff EMAIL=you@example.com NAME='Your Name'" && exit 2)
+	$(PY) -m chalicelib.cli --env-file .local/app.env create-staff --email "$(EMAIL)" --name "$(NAME)"
+
+.PHONY: clean
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+
+include chalicelib/local/Makefile.run.mk
