@@ -46,11 +46,11 @@ bench-coldstart: $(VENV)/.installed
 .PHONY: bench
 bench: bench-coldstart
 
-# A staff user on the local stack started by `make run` (asks for the password).
+# A staff user on the local stack started by `make run` (asks for the password unless PASSWORD=... is given).
 .PHONY: create-staff
 create-staff: $(VENV)/.installed
 	@test -n "$(EMAIL)" -a -n "$(NAME)" || (echo "usage: make create-staff EMAIL=you@example.com NAME='Your Name'" && exit 2)
-	$(PY) -m chalicelib.cli --env-file .local/app.env create-staff --email "$(EMAIL)" --name "$(NAME)"
+	$(PY) -m chalicelib.cli --env-file .local/app.env create-staff --email "$(EMAIL)" --name "$(NAME)" $(if $(PASSWORD),--password "$(PASSWORD)")
 
 .PHONY: clean
 clean:

@@ -26,7 +26,12 @@ def _load_env_file(path: Path) -> None:
 
 
 def _password(given: str | None) -> str:
-    return given if given is not None else getpass.getpass("Password: ")
+    if given is not None:
+        return given
+    try:
+        return getpass.getpass("Password: ")
+    except EOFError:
+        raise SystemExit("error: no password given (use --password, or run in a terminal)") from None
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -2,7 +2,7 @@
 # event pump and persistent local data in .local/. Included by the top-level Makefile, which defines
 # VENV, PY and the $(VENV)/.installed target.
 # Ports and state directory: LOCAL_API_PORT, LOCAL_AWS_PORT, LOCAL_STATE_DIR (environment).
-# Extra flags for the stack (e.g. --no-persist, --no-autoreload, --no-api): make run RUN_ARGS='...'
+# Extra flags for the stack (e.g. --no-persist, --autoreload, --no-api): make run RUN_ARGS='...'
 
 RUN_ARGS ?=
 

@@ -68,7 +68,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--api-port", type=int, default=int(os.environ.get("LOCAL_API_PORT", "8000")))
     parser.add_argument("--state-dir", type=Path, default=Path(os.environ.get("LOCAL_STATE_DIR", PROJECT_ROOT / ".local")))
     parser.add_argument("--no-api", action="store_true", help="local AWS and the event pump only (e.g. to debug the API in an IDE)")
-    parser.add_argument("--no-autoreload", action="store_true", help="do not restart the API when code changes")
+    # Off by default: chalice's reloader stats every file under the project (.venv included) each
+    # second and restarts on any write there (pytest caches, .local/), which loops while tests run.
+    parser.add_argument("--autoreload", action="store_true", help="restart the API when any file in the project changes")
     parser.add_argument("--no-pump", action="store_true", help="do not deliver queue messages and stream records")
     parser.add_argument("--no-persist", action="store_true", help="start empty and save nothing")
     return parser.parse_args(argv)
@@ -173,7 +175,7 @@ def _start_api(args: argparse.Namespace, env: dict[str, str]) -> subprocess.Pope
         raise RuntimeError("the chalice command is not installed in this environment (requirements-dev.txt)")
     # chalice's reloader re-executes sys.argv, so it must be the console script, not `python -c`.
     command = [executable, "--project-dir", str(PROJECT_ROOT), "local", "--host", args.host, "--port", str(args.api_port), "--stage", "dev"]
-    if args.no_autoreload:
+    if not args.autoreload:
         command.append("--no-autoreload")
     # Own process group: Ctrl-C reaches only this process, which then stops the group (the reloader
     # and its worker) in order, after the pump and before the state is saved.
