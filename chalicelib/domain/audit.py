@@ -13,6 +13,8 @@ class AuditAction(StrEnum):
     CONSENTS_READ = "consents.read"
     AUDIT_READ = "audit.read"
     USER_READ = "user.read"
+    ORGANISATION_READ = "organisation.read"
+    INVITATION_READ = "invitation.read"
     CONSENT_DOCUMENT_READ = "consent_document.read"
     CONSENT_DOCUMENT_VERIFIED = "consent_document.verified"
     CONSENT_DOCUMENT_REJECTED = "consent_document.rejected"

@@ -36,6 +36,7 @@ from chalicelib.schemas.accounts import (
     ConsultantRegistrationRequest,
     OrganisationIn,
 )
+from chalicelib.services.audit import Read, record_staff_reads
 from chalicelib.services.notices import Notice, accepted_current_notice
 from chalicelib.services.ports import (
     AccountRepository,
@@ -385,18 +386,25 @@ def get_organisation(ports: AccountPorts, principal: Principal, org_id: str) -> 
     org = ports.accounts.get_organisation(org_id)
     if org is None or not (principal.is_staff or principal.org_id == org_id):
         raise NotFound("Organisation not found.")
+    record_staff_reads(ports.uow, principal, ports.now(), AuditAction.ORGANISATION_READ, [Read(org_id, "organisation", org_id)])
     return org
 
 
 def list_members(ports: AccountPorts, principal: Principal, org_id: str) -> list[User]:
     if not (principal.is_staff or principal.administers(org_id)) or ports.accounts.get_organisation(org_id) is None:
         raise NotFound("Organisation not found.")
-    return ports.accounts.list_members(org_id)
+    members = ports.accounts.list_members(org_id)
+    record_staff_reads(ports.uow, principal, ports.now(), AuditAction.USER_READ, [Read(u.user_id, "user", u.user_id) for u in members])
+    return members
 
 
 def list_client_companies(ports: AccountPorts, principal: Principal, status: OrgStatus) -> list[Organisation]:
     _ensure_staff(principal)
-    return ports.accounts.list_organisations(OrgKind.CLIENT, status)
+    orgs = ports.accounts.list_organisations(OrgKind.CLIENT, status)
+    record_staff_reads(
+        ports.uow, principal, ports.now(), AuditAction.ORGANISATION_READ, [Read(o.org_id, "organisation", o.org_id) for o in orgs]
+    )
+    return orgs
 
 
 def review_client_company(ports: AccountPorts, principal: Principal, org_id: str, *, approve: bool, reason: str | None) -> Organisation:
@@ -496,4 +504,8 @@ def invite_consultant(
 def list_invitations(ports: AccountPorts, principal: Principal, agency_id: str) -> list[Invitation]:
     if not (principal.is_staff or principal.administers(agency_id)):
         raise NotFound("Agency not found.")
-    return ports.accounts.list_invitations(agency_id)
+    invitations = ports.accounts.list_invitations(agency_id)
+    # The invitee has no user id yet: the read is filed under the invitation.
+    reads = [Read(i.used_by or i.invitation_id, "invitation", i.invitation_id) for i in invitations]
+    record_staff_reads(ports.uow, principal, ports.now(), AuditAction.INVITATION_READ, reads)
+    return invitations

@@ -19,6 +19,7 @@ from chalicelib.domain.ids import ID_PATTERN, new_id
 from chalicelib.errors import ConcurrencyConflict, Conflict, Forbidden, NotFound
 from chalicelib.schemas.accounts import CreateConsentDocumentRequest
 from chalicelib.services.accounts import AccountPorts, IssuedInvitation, invitation_email, new_invitation, normalise_email
+from chalicelib.services.audit import Read, record_staff_reads
 from chalicelib.services.ports import Changes, DocumentStorage, PresignedPost
 
 PDF_CONTENT_TYPE = "application/pdf"
@@ -127,8 +128,7 @@ def record_upload(ports: AccountPorts, storage: DocumentStorage, policy: UploadP
 
 def get_consent_document(ports: AccountPorts, principal: Principal, document_id: str) -> ConsentDocument:
     document = _visible_document(ports, principal, document_id)
-    if principal.is_staff:
-        ports.uow.commit(Changes().insert(_audit(principal, document, AuditAction.CONSENT_DOCUMENT_READ, ports.now())))
+    _audited_list(ports, principal, [document])
     return document
 
 
@@ -136,21 +136,26 @@ def download_url(ports: AccountPorts, storage: DocumentStorage, principal: Princ
     document = _visible_document(ports, principal, document_id)
     if document.sha256 is None or document.status in (ConsentDocumentStatus.REJECTED, ConsentDocumentStatus.UPLOAD_REJECTED):
         raise NotFound("The document has no stored file.")
-    if principal.is_staff:
-        ports.uow.commit(Changes().insert(_audit(principal, document, AuditAction.CONSENT_DOCUMENT_READ, ports.now(), file="downloaded")))
+    _audited_list(ports, principal, [document])
     return storage.presigned_get(document.object_key, expires_in=expires_in)
 
 
 def list_agency_documents(ports: AccountPorts, principal: Principal, agency_id: str) -> list[ConsentDocument]:
     if not (principal.is_staff or principal.administers(agency_id)):
         raise NotFound("Agency not found.")
-    return ports.accounts.list_consent_documents(agency_id)
+    return _audited_list(ports, principal, ports.accounts.list_consent_documents(agency_id))
 
 
 def list_documents_by_status(ports: AccountPorts, principal: Principal, status: ConsentDocumentStatus) -> list[ConsentDocument]:
     if not principal.is_staff:
         raise Forbidden("Only staff may do this.")
-    return ports.accounts.list_consent_documents_by_status(status)
+    return _audited_list(ports, principal, ports.accounts.list_consent_documents_by_status(status))
+
+
+def _audited_list(ports: AccountPorts, principal: Principal, documents: list[ConsentDocument]) -> list[ConsentDocument]:
+    reads = [Read(d.consultant_user_id or d.document_id, "consent_document", d.document_id) for d in documents]
+    record_staff_reads(ports.uow, principal, ports.now(), AuditAction.CONSENT_DOCUMENT_READ, reads)
+    return documents
 
 
 def verify_consent_document(
@@ -211,7 +216,7 @@ def reject_consent_document(
     return rejected
 
 
-def _audit(principal: Principal, document: ConsentDocument, action: AuditAction, now: datetime, **details: str) -> AuditEntry:
+def _audit(principal: Principal, document: ConsentDocument, action: AuditAction, now: datetime) -> AuditEntry:
     # The consultant has no user id before registering: pre-registration events are filed under the document.
     return AuditEntry(
         subject_id=document.consultant_user_id or document.document_id,
@@ -221,5 +226,5 @@ def _audit(principal: Principal, document: ConsentDocument, action: AuditAction,
         action=action,
         object_type="consent_document",
         object_id=document.document_id,
-        details={"agency_id": document.agency_id, **details},
+        details={"agency_id": document.agency_id},
     )

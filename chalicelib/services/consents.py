@@ -19,9 +19,9 @@ from chalicelib.domain.consent import (
     withdrawal_entry_id,
 )
 from chalicelib.domain.identity import Principal, RequestContext
-from chalicelib.domain.ids import new_id
 from chalicelib.errors import ConcurrencyConflict, Conflict, Forbidden, NotFound
 from chalicelib.services.accounts import AccountPorts, consent_audit, processing_consent
+from chalicelib.services.audit import Read, record_staff_reads
 from chalicelib.services.notices import accepted_current_notice
 from chalicelib.services.ports import AuditLog, Changes, ConsentLedger
 
@@ -102,17 +102,7 @@ def _staff_read(ports: ConsentPorts, principal: Principal, subject_id: str, acti
         raise Forbidden("Only staff may do this.")
     if ports.accounts.accounts.get_user(subject_id) is None and ports.accounts.accounts.get_organisation(subject_id) is None:
         raise NotFound("Subject not found.")
-    ports.audit.append(
-        AuditEntry(
-            subject_id=subject_id,
-            entry_id=new_id(),
-            at=ports.accounts.now(),
-            actor_id=principal.user_id,
-            action=action,
-            object_type="subject",
-            object_id=subject_id,
-        )
-    )
+    record_staff_reads(ports.accounts.uow, principal, ports.accounts.now(), action, [Read(subject_id, "subject", subject_id)])
 
 
 def subject_consents(ports: ConsentPorts, principal: Principal, subject_id: str) -> ConsentOverview:

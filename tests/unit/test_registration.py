@@ -186,7 +186,8 @@ def test_client_company_waits_for_staff_approval(world: World) -> None:
     approved.ensure_can_post_assignments()
     with pytest.raises(Conflict):
         service.review_client_company(world.accounts, staff_principal, client.organisation.org_id, approve=False, reason="late")
-    assert world.consents.audit.list_for_subject(client.organisation.org_id)[0].action.value == "organisation.approved"
+    actions = [e.action.value for e in world.consents.audit.list_for_subject(client.organisation.org_id)]
+    assert actions == ["organisation.read", "organisation.approved"]  # staff's read of the pending list, then the decision
 
 
 def test_organisations_are_visible_to_members_and_staff_only(world: World) -> None:
@@ -200,3 +201,28 @@ def test_organisations_are_visible_to_members_and_staff_only(world: World) -> No
         service.invite_consultant(
             world.accounts, principal_of(mine), other.organisation.org_id, "x@example.com", ttl=timedelta(days=1), web_base_url=""
         )
+
+
+def test_staff_reads_of_people_are_audited_per_person_and_tenant_reads_are_not(world: World) -> None:
+    agency = register_agency(world)
+    issued = invite(world, agency, "cecilia@consultant.example")
+    consultant = service.register_consultant(
+        world.accounts,
+        ConsultantRegistrationRequest.model_validate(builders.consultant_registration("cecilia@consultant.example", issued.code)),
+        CTX,
+    ).user
+    org_id = agency.organisation.org_id
+    service.list_members(world.accounts, principal_of(agency), org_id)
+    service.list_invitations(world.accounts, principal_of(agency), org_id)
+    assert "user.read" not in [e.action.value for e in world.consents.audit.list_for_subject(consultant.user_id)]
+
+    staff = service.create_staff_user(world.accounts, email="staff@customersonly.example", name="Stina", password=builders.PASSWORD)
+    staff_principal = Principal(staff.user_id, staff.roles)
+    service.list_members(world.accounts, staff_principal, org_id)
+    service.list_invitations(world.accounts, staff_principal, org_id)
+    service.get_organisation(world.accounts, staff_principal, org_id)
+    for person in (agency.user.user_id, consultant.user_id):
+        reads = [e for e in world.consents.audit.list_for_subject(person) if e.action.value == "user.read"]
+        assert [r.actor_id for r in reads] == [staff.user_id]
+    assert [e.action.value for e in world.consents.audit.list_for_subject(consultant.user_id)][-1] == "invitation.read"
+    assert [e.action.value for e in world.consents.audit.list_for_subject(org_id)] == ["organisation.read"]
