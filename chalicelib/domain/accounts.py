@@ -71,7 +71,6 @@ class User:
 class InvitationStatus(StrEnum):
     OPEN = "open"
     USED = "used"
-    REVOKED = "revoked"
 
 
 @dataclass

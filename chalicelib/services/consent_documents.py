@@ -166,6 +166,7 @@ def verify_consent_document(
     *,
     invitation_ttl: timedelta,
     web_base_url: str,
+    note: str | None = None,
 ) -> tuple[ConsentDocument, IssuedInvitation]:
     if not principal.is_staff:
         raise Forbidden("Only staff may verify consent documents.")
@@ -177,7 +178,7 @@ def verify_consent_document(
     if agency is None:
         raise NotFound("Consent document not found.")
     now = ports.now()
-    verified = replace(document, status=ConsentDocumentStatus.VERIFIED, reviewed_by=principal.user_id, reviewed_at=now)
+    verified = replace(document, status=ConsentDocumentStatus.VERIFIED, reviewed_by=principal.user_id, reviewed_at=now, review_reason=note)
     issued = new_invitation(document.agency_id, document.consultant_email, principal.user_id, now, invitation_ttl, document.document_id)
     changes = (
         Changes()

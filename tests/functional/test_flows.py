@@ -99,8 +99,8 @@ def test_on_behalf_consent_is_uploaded_verified_and_confirmed(api: Api, pump: Pu
     assert document_id in [d["document_id"] for d in pending]
     download = api.get(f"/consent-documents/{document_id}/file", token=staff.token).body
     assert requests.get(download["url"], timeout=10).content == PDF
-    verified = api.post(f"/consent-documents/{document_id}/verify", {}, token=staff.token)
-    assert verified.status == 200 and verified.body["status"] == "verified"
+    verified = api.post(f"/consent-documents/{document_id}/verify", {"reason": "Signed and dated"}, token=staff.token)
+    assert verified.status == 200 and verified.body["status"] == "verified" and verified.body["review_reason"] == "Signed and dated"
     assert api.post(f"/consent-documents/{document_id}/verify", {}, token=staff.token).status == 409
 
     [mail] = pump.mails_to(consultant_email)
