@@ -1,6 +1,6 @@
 # Customersonly: every entry point installs what it needs first.
 #   make run     the whole platform locally (API, local AWS, event pump), see README
-#   make test    the whole test suite (lint, unit, integration, functional), offline
+#   make test    the whole test suite (ruff, mypy, unit, integration, functional), offline
 #   make bench-coldstart   import cost of the Lambda entry point against its floor
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
@@ -28,6 +28,7 @@ install: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
 
 .PHONY: format
 format: $(VENV)/.installed
@@ -37,6 +38,7 @@ format: $(VENV)/.installed
 .PHONY: test
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 .PHONY: bench-coldstart

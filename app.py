@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from chalice import Chalice
@@ -18,14 +19,14 @@ middleware.install(app)
 # Event handlers. Their triggers (S3 → SQS, the DynamoDB stream) are wired in infra/; locally the
 # event pump (chalicelib.local.pump) calls the same functions.
 @app.lambda_function(name="upload_handler")
-def upload_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def upload_handler(event: dict[str, Any], context: Any) -> Mapping[str, Any]:
     from chalicelib.events.uploads import handle_upload_queue
 
     return handle_upload_queue(event, context)
 
 
 @app.lambda_function(name="stream_handler")
-def stream_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def stream_handler(event: dict[str, Any], context: Any) -> Mapping[str, Any]:
     from chalicelib.events.stream import handle_main_stream
 
     return handle_main_stream(event, context)

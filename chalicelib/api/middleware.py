@@ -26,11 +26,15 @@ def correlation_id(request: Any) -> str:
     return str(request.context.get("requestId") or new_id())
 
 
-def cors_headers(origin: str | None, methods: str | None = None) -> dict[str, str]:
+def cors_headers(origin: str | None, methods: str | None = None) -> dict[str, str | list[str]]:
     """CORS headers for an allowed origin only; Chalice's own CORS supports a single origin."""
     if not origin or origin not in get_container().settings.cors_allowed_origins:
         return {}
-    headers = {"Access-Control-Allow-Origin": origin, "Vary": "Origin", "Access-Control-Expose-Headers": CORRELATION_HEADER}
+    headers: dict[str, str | list[str]] = {
+        "Access-Control-Allow-Origin": origin,
+        "Vary": "Origin",
+        "Access-Control-Expose-Headers": CORRELATION_HEADER,
+    }
     if methods:
         headers |= {
             "Access-Control-Allow-Methods": methods,
@@ -55,7 +59,9 @@ def install(app: Chalice) -> None:
         methods = ", ".join(sorted({op.method for op in REGISTRY if op.path == path} | {"OPTIONS"}))
 
         def preflight(methods: str = methods, **_: str) -> Response:
-            return Response(body="", status_code=204, headers=cors_headers(app.current_request.headers.get("origin"), methods))
+            request = app.current_request
+            assert request is not None  # set by Chalice for every HTTP invocation
+            return Response(body="", status_code=204, headers=cors_headers(request.headers.get("origin"), methods))
 
         preflight.__name__ = f"preflight_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_')}"
         app.route(path, methods=["OPTIONS"], content_types=["*/*"])(preflight)

@@ -7,7 +7,7 @@ from functools import cache
 from typing import Any
 
 from pydantic import BaseModel
-from pydantic.json_schema import models_json_schema
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from chalicelib import __version__
 from chalicelib.api.http import FORM, REGISTRY, Operation
@@ -38,7 +38,7 @@ def _query_parameters(model: type[BaseModel], schema: dict[str, Any]) -> list[di
 
 
 def openapi_dict() -> dict[str, Any]:
-    models: set[tuple[type[BaseModel], str]] = {(ProblemDetails, "serialization")}
+    models: set[tuple[type[BaseModel], JsonSchemaMode]] = {(ProblemDetails, "serialization")}
     for op in REGISTRY:
         if op.request:
             models.add((op.request, "validation"))

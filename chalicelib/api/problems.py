@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from chalice import Response
@@ -28,7 +29,6 @@ class ProblemDetails(BaseModel):
     status: int
     detail: str
     errors: list[FieldError] | None = None
-    correlation_id: str | None = None
 
 
 STATUS_TITLES = {
@@ -51,11 +51,10 @@ def problem_response(
     detail: str,
     *,
     errors: list[FieldError] | None = None,
-    headers: dict[str, str] | None = None,
-    correlation_id: str | None = None,
+    headers: Mapping[str, str | list[str]] | None = None,
 ) -> Response:
     slug, title = STATUS_TITLES.get(status, ("error", "Error"))
-    body = ProblemDetails(type=PROBLEM_BASE + slug, title=title, status=status, detail=detail, errors=errors, correlation_id=correlation_id)
+    body = ProblemDetails(type=PROBLEM_BASE + slug, title=title, status=status, detail=detail, errors=errors)
     return Response(
         body=body.model_dump_json(exclude_none=True),
         status_code=status,

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord, DynamoDBRecordEventName
 
 from chalicelib.container import get_container
@@ -34,6 +35,6 @@ def _send_outbox_message(image: dict[str, Any]) -> None:
         logger.info("outbox message sent", extra={"message_id": message.message_id})
 
 
-def handle_main_stream(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handle_main_stream(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
     return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

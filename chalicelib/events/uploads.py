@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.data_classes import S3Event
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -45,6 +46,6 @@ def handle_record(record: SQSRecord) -> None:
             logger.warning("upload under an unknown prefix ignored", extra={"prefix": key.split("/", 1)[0]})
 
 
-def handle_upload_queue(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handle_upload_queue(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     processor = BatchProcessor(event_type=EventType.SQS)
     return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)

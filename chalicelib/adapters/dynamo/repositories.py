@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import cache
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
@@ -32,13 +32,18 @@ T = TypeVar("T")
 OUTBOX_RETENTION = timedelta(days=7)
 
 
-@cache
+_ADAPTERS: dict[type, TypeAdapter[Any]] = {}
+
+
 def _adapter(cls: type[T]) -> TypeAdapter[T]:
-    return TypeAdapter(cls)
+    if cls not in _ADAPTERS:
+        _ADAPTERS[cls] = TypeAdapter(cls)
+    return _ADAPTERS[cls]
 
 
 def dump(entity: object) -> dict[str, Any]:
-    return _adapter(type(entity)).dump_python(entity, mode="json")  # type: ignore[no-any-return]
+    data: dict[str, Any] = _adapter(type(entity)).dump_python(entity, mode="json")
+    return data
 
 
 def load(cls: type[T], data: dict[str, Any]) -> T:
@@ -68,46 +73,54 @@ def sort_time(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def _keys(entity: Entity) -> dict[str, str | None]:
+@dataclass(frozen=True)
+class _Keys:
+    pk: str
+    sk: str
+    gsi1pk: str | None = None
+    gsi1sk: str | None = None
+    gsi2pk: str | None = None
+    gsi2sk: str | None = None
+
+
+def _keys(entity: Entity) -> _Keys:
     """pk/sk and index keys of a main-table entity."""
     if isinstance(entity, User):
         # gsi1: an organisation's members.
-        return {
-            "pk": user_pk(entity.user_id),
-            "sk": "USER",
-            "gsi1pk": org_pk(entity.org_id) if entity.org_id else None,
-            "gsi1sk": f"USER#{entity.user_id}" if entity.org_id else None,
-        }
+        if entity.org_id is None:
+            return _Keys(user_pk(entity.user_id), "USER")
+        return _Keys(user_pk(entity.user_id), "USER", org_pk(entity.org_id), f"USER#{entity.user_id}")
     if isinstance(entity, Organisation):
         # gsi1: organisations by kind and status (staff: pending client approvals).
-        return {
-            "pk": org_pk(entity.org_id),
-            "sk": "ORG",
-            "gsi1pk": f"ORGS#{entity.kind.value}#{entity.status.value}",
-            "gsi1sk": f"{sort_time(entity.created_at)}#{entity.org_id}",
-        }
+        return _Keys(
+            org_pk(entity.org_id),
+            "ORG",
+            f"ORGS#{entity.kind.value}#{entity.status.value}",
+            f"{sort_time(entity.created_at)}#{entity.org_id}",
+        )
     if isinstance(entity, Invitation):
         # pk: looked up by the hash of the code; gsi1: an agency's invitations.
-        return {
-            "pk": f"INVITE#{entity.code_hash}",
-            "sk": "INVITE",
-            "gsi1pk": org_pk(entity.agency_id),
-            "gsi1sk": f"INVITE#{sort_time(entity.created_at)}#{entity.invitation_id}",
-        }
+        return _Keys(
+            f"INVITE#{entity.code_hash}",
+            "INVITE",
+            org_pk(entity.agency_id),
+            f"INVITE#{sort_time(entity.created_at)}#{entity.invitation_id}",
+        )
     if isinstance(entity, ConsentDocument):
         # gsi1: an agency's on-behalf consent documents; gsi2: by status (staff: pending verifications).
-        return {
-            "pk": f"CONSENTDOC#{entity.document_id}",
-            "sk": "CONSENTDOC",
-            "gsi1pk": org_pk(entity.agency_id),
-            "gsi1sk": f"CONSENTDOC#{sort_time(entity.created_at)}#{entity.document_id}",
-            "gsi2pk": f"CONSENTDOCS#{entity.status.value}",
-            "gsi2sk": f"{sort_time(entity.created_at)}#{entity.document_id}",
-        }
+        created = sort_time(entity.created_at)
+        return _Keys(
+            f"CONSENTDOC#{entity.document_id}",
+            "CONSENTDOC",
+            org_pk(entity.agency_id),
+            f"CONSENTDOC#{created}#{entity.document_id}",
+            f"CONSENTDOCS#{entity.status.value}",
+            f"{created}#{entity.document_id}",
+        )
     if isinstance(entity, UniqueClaim):
-        return {"pk": f"UNIQUE#{entity.namespace}#{entity.value}", "sk": "UNIQUE"}
+        return _Keys(f"UNIQUE#{entity.namespace}#{entity.value}", "UNIQUE")
     if isinstance(entity, OutboxMessage):
-        return {"pk": f"OUTBOX#{entity.message_id}", "sk": "OUTBOX"}
+        return _Keys(f"OUTBOX#{entity.message_id}", "OUTBOX")
     raise TypeError(f"not a main-table entity: {type(entity).__name__}")
 
 
@@ -119,12 +132,15 @@ def to_item(entity: Entity) -> Model:
     keys = _keys(entity)
     status = getattr(entity, "status", None)
     item = MainItem(
-        keys.pop("pk"),
-        keys.pop("sk"),
+        keys.pk,
+        keys.sk,
         kind=_KIND[type(entity)],
         data=dump(entity),
         status=status.value if status is not None else None,
-        **{k: v for k, v in keys.items() if v is not None},
+        gsi1pk=keys.gsi1pk,
+        gsi1sk=keys.gsi1sk,
+        gsi2pk=keys.gsi2pk,
+        gsi2sk=keys.gsi2sk,
     )
     if isinstance(entity, OutboxMessage):
         item.expires = entity.created_at + OUTBOX_RETENTION
@@ -132,9 +148,8 @@ def to_item(entity: Entity) -> Model:
 
 
 def _condition(item: Model, expect: Expect) -> Any:
-    hash_key = getattr(type(item), type(item)._hash_keyname)  # type: ignore[attr-defined]
     if expect.absent:
-        return hash_key.does_not_exist()
+        return type(item)._hash_key_attribute().does_not_exist()
     if isinstance(item, MainItem) and expect.status is not None:
         return MainItem.status == expect.status
     raise ValueError("append-only tables accept inserts only")
