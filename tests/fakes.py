@@ -116,9 +116,6 @@ class InMemoryConsentLedger:
     def __init__(self, db: InMemoryDatabase) -> None:
         self._db = db
 
-    def append(self, entry: ConsentEntry) -> None:
-        self._db.commit(Changes().insert(entry))
-
     def list_for_subject(self, subject_id: str) -> list[ConsentEntry]:
         return [e for e in self._db._all("consent") if e.subject_id == subject_id]
 
@@ -126,9 +123,6 @@ class InMemoryConsentLedger:
 class InMemoryAuditLog:
     def __init__(self, db: InMemoryDatabase) -> None:
         self._db = db
-
-    def append(self, entry: AuditEntry) -> None:
-        self._db.commit(Changes().insert(entry))
 
     def list_for_subject(self, subject_id: str) -> list[AuditEntry]:
         return sorted((e for e in self._db._all("audit") if e.subject_id == subject_id), key=lambda e: e.at)

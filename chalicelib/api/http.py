@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 import re
 import time
+import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qsl
 
@@ -31,7 +32,7 @@ ANY_CONTENT = "*/*"
 ANY_ROLE: frozenset[Role] = frozenset(Role)
 
 B = TypeVar("B", bound=BaseModel)
-View = Callable[["Call[Any, Any]"], "BaseModel | Created | Response"]
+View = Callable[["Call[Any, Any]"], "BaseModel | Response"]
 Q = TypeVar("Q", bound=BaseModel)
 
 _STATUS_FOR = [
@@ -84,14 +85,6 @@ class Call(Generic[B, Q]):
         return self.principal
 
 
-@dataclass
-class Created:
-    """A response with a status and headers other than the operation's default."""
-
-    model: BaseModel
-    headers: dict[str, str] = field(default_factory=dict)
-
-
 class _BadRequest(Exception):
     def __init__(self, status: int, detail: str, errors: list[FieldError] | None = None) -> None:
         super().__init__(detail)
@@ -139,8 +132,11 @@ def _dispatch(op: Operation, bp: Blueprint, view: View, path: dict[str, str]) ->
         response = problem_response(exc.status, exc.detail, errors=exc.errors)
     except DomainError as exc:
         response = _domain_problem(exc)
-    except Exception:
-        logger.exception("unhandled error", extra={"operation": op.name})
+    except Exception as exc:
+        # Type and stack only: exception messages may quote stored personal data.
+        logger.error(
+            "unhandled error", extra={"operation": op.name, "error": type(exc).__name__, "stack": traceback.format_tb(exc.__traceback__)}
+        )
         response = problem_response(500, "An internal error occurred.")
     logger.info(
         "request",
@@ -178,8 +174,6 @@ def _run(op: Operation, request: Any, view: View, path: dict[str, str]) -> Respo
     result = view(Call(container, principal, body, query, path, context))
     if isinstance(result, Response):  # an operation documented with a free-form body (the OpenAPI document)
         return result
-    if isinstance(result, Created):
-        return Response(body=result.model.model_dump_json(), status_code=op.status, headers={"Content-Type": JSON, **result.headers})
     return Response(body=result.model_dump_json(), status_code=op.status, headers={"Content-Type": JSON})
 
 

@@ -38,12 +38,8 @@ def new_id() -> str:
     return "".join(reversed(chars))
 
 
-def is_id(value: str) -> bool:
-    return bool(ID_PATTERN.match(value))
-
-
 def is_path_id(value: str) -> bool:
-    return bool(PATH_ID_PATTERN.match(value))
+    return PATH_ID_PATTERN.fullmatch(value) is not None  # fullmatch: `$` would accept a trailing newline
 
 
 def utcnow() -> datetime:

@@ -6,8 +6,6 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, StringConstraints
 
-from chalicelib.domain.ids import ID_PATTERN
-
 
 class RequestModel(BaseModel):
     # Unknown fields are errors, not silently dropped. Builds are deferred to first use: a Lambda cold
@@ -24,4 +22,3 @@ ShortText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$", to_upper=True)]
 Email = Annotated[EmailStr, StringConstraints(max_length=254)]
 Password = Annotated[SecretStr, Field(min_length=12, max_length=256)]
-Identifier = Annotated[str, StringConstraints(pattern=ID_PATTERN.pattern)]

@@ -82,14 +82,15 @@ class AccountRepository(Protocol):
 
 
 class ConsentLedger(Protocol):
-    """Append-only by construction: there is no update and no delete."""
+    """Read side of the append-only ledger. Entries are written only as inserts through the unit of
+    work (conditional on absence); nothing offers an update or a delete."""
 
-    def append(self, entry: ConsentEntry) -> None: ...
     def list_for_subject(self, subject_id: str) -> list[ConsentEntry]: ...
 
 
 class AuditLog(Protocol):
-    def append(self, entry: AuditEntry) -> None: ...
+    """Read side of the append-only audit log; written like the ledger."""
+
     def list_for_subject(self, subject_id: str) -> list[AuditEntry]: ...
 
 

@@ -14,7 +14,7 @@ from chalicelib.domain.consent import ConsentAction, ConsentEntry, ConsentPurpos
 from chalicelib.domain.identity import Role
 from chalicelib.domain.ids import new_id, utcnow
 from chalicelib.errors import ConcurrencyConflict
-from chalicelib.services.ports import Changes, UniqueClaim
+from chalicelib.services.ports import Changes, Expect, UniqueClaim
 from tests.conftest import LocalStack, unique_email
 
 pytestmark = pytest.mark.integration
@@ -103,21 +103,30 @@ def test_access_patterns_are_queries_on_keys_and_indexes(stack: LocalStack) -> N
 
 
 def test_the_ledger_offers_no_update_or_delete_and_never_overwrites(stack: LocalStack) -> None:
-    public = {name for name, _ in inspect.getmembers(DynamoConsentLedger, inspect.isfunction) if not name.startswith("_")}
-    assert public == {"append", "list_for_subject"}
-    ledger = DynamoConsentLedger()
-    subject = new_id()
+    for repository in (DynamoConsentLedger, DynamoAuditLog):
+        public = {name for name, _ in inspect.getmembers(repository, inspect.isfunction) if not name.startswith("_")}
+        assert public == {"list_for_subject"}  # reads only: writes go through the unit of work
+    uow, ledger, subject = DynamoUnitOfWork("eu-north-1"), DynamoConsentLedger(), new_id()
     entry = consent(subject)
-    ledger.append(entry)
-    with pytest.raises(ConcurrencyConflict):
-        ledger.append(replace(entry, notice_version="forged"))
-    with pytest.raises(ConcurrencyConflict):
-        DynamoUnitOfWork("eu-north-1").commit(Changes().insert(replace(entry, notice_version="forged")))
-    assert ledger.list_for_subject(subject) == [entry]
+    uow.commit(Changes().insert(entry))
+    with pytest.raises(ConcurrencyConflict):  # the put is conditional on absence
+        uow.commit(Changes().insert(replace(entry, notice_version="forged")))
     # The unit of work refuses anything but an insert on the append-only tables.
     with pytest.raises(ValueError, match="append-only"):
-        DynamoUnitOfWork("eu-north-1").commit(Changes(writes=[(entry, Changes().transition(organisation(), "x").writes[0][1])]))
+        uow.commit(Changes(writes=[(replace(entry, notice_version="forged"), Expect(status="given"))]))
+    assert ledger.list_for_subject(subject) == [entry]
     assert ConsentEntryItem.get(subject, entry.entry_id).data["notice_version"] == "v1"
+
+
+def test_nothing_in_the_application_updates_or_deletes_ledger_or_audit_items() -> None:
+    import pathlib
+    import re
+
+    sources = [p for p in pathlib.Path("chalicelib").rglob("*.py") if "local" not in p.parts]
+    for path in sources:
+        text = path.read_text()
+        for model in ("ConsentEntryItem", "AuditEntryItem"):
+            assert not re.search(rf"{model}\b[^\n]*\.(update|delete|batch_write)\(", text), path
 
 
 def test_audit_log_is_queryable_by_subject_in_time_order(stack: LocalStack) -> None:
@@ -137,7 +146,7 @@ def test_audit_log_is_queryable_by_subject_in_time_order(stack: LocalStack) -> N
         for _ in range(3)
     ]
     for entry in entries:
-        log.append(entry)
+        DynamoUnitOfWork("eu-north-1").commit(Changes().insert(entry))
     assert log.list_for_subject(subject) == entries
 
 

@@ -17,7 +17,7 @@ from chalicelib.domain.consent import (
     in_force,
     withdrawal_entry_id,
 )
-from chalicelib.domain.ids import is_id, iso, new_id, parse_iso
+from chalicelib.domain.ids import is_path_id, iso, new_id, parse_iso
 from chalicelib.services import outbox
 from chalicelib.services.ports import OutboxMessage
 from tests.fakes import FakeEmail
@@ -57,8 +57,9 @@ def test_a_consent_is_in_force_exactly_when_no_withdrawal_names_it(plan: list[tu
 
 def test_ids_are_time_sortable_and_validated() -> None:
     first, second = new_id(), new_id()
-    assert is_id(first) and is_id(second) and len(first) == 26
-    assert not is_id("../../etc/passwd") and not is_id(first.lower())
+    assert is_path_id(first) and is_path_id(second) and len(first) == 26
+    assert is_path_id("dfd3124f-e08f-4c49-939a-8c8ded187bdf")  # a Cognito sub
+    assert not is_path_id("../../etc/passwd") and not is_path_id(first.lower()) and not is_path_id(first + "\n")
     assert first[:10] <= second[:10]
 
 

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PutError, TransactWriteError
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -222,21 +222,14 @@ class DynamoAccountRepository:
 
 
 class DynamoConsentLedger:
-    """Append-only: puts conditional on absence, and no update or delete method exists."""
-
-    def append(self, entry: ConsentEntry) -> None:
-        try:
-            to_item(entry).save(condition=ConsentEntryItem.subject_id.does_not_exist())
-        except PutError as exc:
-            raise ConcurrencyConflict("consent entry exists") from exc
+    """Reads the ledger. It is written only through DynamoUnitOfWork, as inserts conditional on absence."""
 
     def list_for_subject(self, subject_id: str) -> list[ConsentEntry]:
         return [load(ConsentEntry, i.data) for i in ConsentEntryItem.query(subject_id, consistent_read=True)]
 
 
 class DynamoAuditLog:
-    def append(self, entry: AuditEntry) -> None:
-        to_item(entry).save(condition=AuditEntryItem.subject_id.does_not_exist())
+    """Reads the audit log; written like the ledger."""
 
     def list_for_subject(self, subject_id: str) -> list[AuditEntry]:
         return [load(AuditEntry, i.data) for i in AuditEntryItem.query(subject_id, consistent_read=True)]
