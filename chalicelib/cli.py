@@ -54,15 +54,15 @@ def main(argv: list[str] | None = None) -> int:
 
     from chalicelib.container import get_container
     from chalicelib.errors import DomainError
-    from chalicelib.services import accounts
+    from chalicelib.services import registration
 
     ports = get_container().accounts
     try:
         if args.command == "create-staff":
-            user = accounts.create_staff_user(ports, email=args.email, name=args.name, password=_password(args.password))
+            user = registration.create_staff_user(ports, email=args.email, name=args.name, password=_password(args.password))
             print(f"created staff user {user.user_id} ({user.email})")
         else:
-            print(accounts.login(ports, args.email, _password(args.password)).access_token)
+            print(registration.login(ports, args.email, _password(args.password)).access_token)
     except DomainError as exc:
         details = "; ".join(f"{i.field}: {i.message}" for i in exc.issues)
         print(f"error: {exc.detail}{' (' + details + ')' if details else ''}", file=sys.stderr)

@@ -107,7 +107,14 @@ class Container:
     def accounts(self) -> AccountPorts:
         from chalicelib.services.accounts import AccountPorts
 
-        return AccountPorts(accounts=self.account_repository, uow=self.uow, identity=self.identity, now=utcnow)
+        return AccountPorts(
+            accounts=self.account_repository,
+            uow=self.uow,
+            identity=self.identity,
+            now=utcnow,
+            web_base_url=self.settings.web_base_url,
+            invitation_ttl=timedelta(days=self.settings.invitation_ttl_days),
+        )
 
     @cached_property
     def consents(self) -> ConsentPorts:
@@ -121,10 +128,6 @@ class Container:
 
         s = self.settings
         return UploadPolicy(max_bytes=s.consent_document_max_bytes, expires_in=s.presigned_post_expiry_seconds)
-
-    @property
-    def invitation_ttl(self) -> timedelta:
-        return timedelta(days=self.settings.invitation_ttl_days)
 
 
 _container: Container | None = None

@@ -7,8 +7,8 @@ preconditions as the DynamoDB adapter (insert = absent, transition = expected st
 from __future__ import annotations
 
 import copy
-import hashlib
 import threading
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -21,7 +21,16 @@ from chalicelib.domain.identity import Role
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, Unauthenticated
 from chalicelib.services.accounts import AccountPorts
 from chalicelib.services.consents import ConsentPorts
-from chalicelib.services.ports import Changes, Entity, OutboxMessage, PresignedPost, StoredObject, Tokens, UniqueClaim, VerifiedToken
+from chalicelib.services.ports import (
+    Changes,
+    Entity,
+    FetchedObject,
+    IdentityUser,
+    OutboxMessage,
+    PresignedPost,
+    Tokens,
+    UniqueClaim,
+)
 
 
 def _key(entity: Entity) -> tuple[str, ...]:
@@ -141,20 +150,23 @@ class FakeIdentity:
             raise Conflict("This e-mail is already registered.")
         if len(password) < 12:
             raise InvalidInput("weak", issues=[FieldIssue("password", "does not meet the password policy", "weak_password")])
-        sub = hashlib.sha256(email.encode()).hexdigest()[:32]
+        sub = str(uuid.uuid4())
         created = self.now() if self.now else datetime.now(UTC)
-        self.users[email] = {"sub": sub, "password": password, "roles": set(roles), "created": created}
+        self.users[email] = {"sub": sub, "password": password, "roles": set(roles), "created": created, "verified": False}
         return sub
 
     def delete_user(self, email: str) -> None:
         self.users.pop(email, None)
 
-    def user_created_at(self, email: str) -> datetime | None:
+    def find_user(self, email: str) -> IdentityUser | None:
         user = self.users.get(email)
-        return user["created"] if user else None
+        return IdentityUser(user["sub"], user["created"]) if user else None
 
-    def add_to_groups(self, email: str, roles: Sequence[Role]) -> None:
-        self.users[email]["roles"] |= set(roles)
+    def mark_email_verified(self, email: str) -> None:
+        self.users[email]["verified"] = True
+
+    def remove_from_group(self, email: str, role: Role) -> None:
+        self.users[email]["roles"].discard(role)
 
     def login(self, email: str, password: str) -> Tokens:
         user = self.users.get(email)
@@ -162,38 +174,41 @@ class FakeIdentity:
             raise Unauthenticated("Wrong e-mail or password.")
         return Tokens(f"id:{user['sub']}", f"access:{user['sub']}", None, 3600)
 
-    def verify(self, token: str) -> VerifiedToken:
-        """Also a token verifier: tokens from ``login`` name the subject."""
-        sub = token.removeprefix("access:")
-        user = next((u for u in self.users.values() if u["sub"] == sub), None)
-        if user is None or not token.startswith("access:"):
-            raise Unauthenticated("invalid token")
-        return VerifiedToken(sub, frozenset(user["roles"]))
-
 
 @dataclass
 class FakeStorage:
-    objects: dict[str, bytes] = field(default_factory=dict)
+    """A versioned bucket: every put adds a version; reads and deletes may name one."""
+
+    versions: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)
+
+    def put(self, key: str, content: bytes) -> str:
+        version = uuid.uuid4().hex
+        self.versions.setdefault(key, []).append((version, content))
+        return version
+
+    def content(self, key: str, version_id: str | None = None) -> bytes | None:
+        for version, content in reversed(self.versions.get(key, [])):
+            if version_id is None or version == version_id:
+                return content
+        return None
 
     def presigned_post(self, key: str, *, content_type: str, max_bytes: int, expires_in: int) -> PresignedPost:
         return PresignedPost(
             "https://uploads.example/", {"key": key, "Content-Type": content_type}, datetime.now(UTC) + timedelta(seconds=expires_in)
         )
 
-    def presigned_get(self, key: str, *, expires_in: int) -> str:
-        return f"https://downloads.example/{key}"
+    def presigned_get(self, key: str, version_id: str | None, *, expires_in: int) -> str:
+        return f"https://downloads.example/{key}?versionId={version_id}"
 
-    def head(self, key: str) -> StoredObject | None:
-        return StoredObject(len(self.objects[key]), None) if key in self.objects else None
+    def fetch(self, key: str, version_id: str | None, max_bytes: int) -> FetchedObject | None:
+        for version, content in reversed(self.versions.get(key, [])):
+            if version_id is None or version == version_id:
+                return FetchedObject(version, len(content), content[: max_bytes + 1])
+        return None
 
-    def read_prefix(self, key: str, length: int) -> bytes:
-        return self.objects[key][:length]
-
-    def sha256(self, key: str) -> str:
-        return hashlib.sha256(self.objects[key]).hexdigest()
-
-    def delete(self, key: str) -> None:
-        self.objects.pop(key, None)
+    def delete(self, key: str, version_id: str | None = None) -> None:
+        kept = [(v, c) for v, c in self.versions.get(key, []) if version_id is not None and v != version_id]
+        self.versions[key] = kept
 
 
 @dataclass

@@ -8,19 +8,17 @@ setting because moto serves the keys locally while ``iss`` names the real AWS UR
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.adapters.aws_errors import aws_error_code
 from chalicelib.domain.identity import Role
 from chalicelib.errors import Conflict, FieldIssue, InvalidInput, Unauthenticated, UpstreamUnavailable
-from chalicelib.services.ports import Tokens, VerifiedToken
+from chalicelib.services.ports import IdentityUser, Tokens, VerifiedToken
 
 if TYPE_CHECKING:
     from jwt import PyJWKClient
 
-
-def _error_code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+_SIGN_IN_REFUSED = ("NotAuthorizedException", "UserNotFoundException", "UserNotConfirmedException", "PasswordResetRequiredException")
 
 
 class CognitoIdentityGateway:
@@ -39,25 +37,28 @@ class CognitoIdentityGateway:
                 MessageAction="SUPPRESS",
                 UserAttributes=[{"Name": "email", "Value": email}, {"Name": "email_verified", "Value": "false"}],
             )
-            self._cognito.admin_set_user_password(UserPoolId=self._pool, Username=email, Password=password, Permanent=True)
         except ClientError as exc:
-            code = _error_code(exc)
-            if code in ("UsernameExistsException", "AliasExistsException"):
+            if aws_error_code(exc) in ("UsernameExistsException", "AliasExistsException"):
                 raise Conflict("This e-mail is already registered.") from exc
-            if code == "InvalidPasswordException":
-                self.delete_user(email)
+            if aws_error_code(exc) == "InvalidParameterException":
+                raise InvalidInput("The e-mail address is not accepted.", issues=[FieldIssue("email", "not accepted")]) from exc
+            raise UpstreamUnavailable("The identity service failed.") from exc
+        try:
+            self._cognito.admin_set_user_password(UserPoolId=self._pool, Username=email, Password=password, Permanent=True)
+            for role in roles:
+                self._cognito.admin_add_user_to_group(UserPoolId=self._pool, Username=email, GroupName=role.value)
+        except BaseException as exc:
+            self.delete_user(email)  # whatever failed, no half-made user stays behind
+            if isinstance(exc, ClientError) and aws_error_code(exc) in ("InvalidPasswordException", "InvalidParameterException"):
                 raise InvalidInput(
                     "The password does not meet the password policy.",
                     issues=[FieldIssue("password", "does not meet the password policy", "weak_password")],
                 ) from exc
-            raise UpstreamUnavailable("The identity service failed.") from exc
-        try:
-            self.add_to_groups(email, roles)
-        except BaseException:
-            self.delete_user(email)
+            if isinstance(exc, ClientError):
+                raise UpstreamUnavailable("The identity service failed.") from exc
             raise
         attributes = {a["Name"]: a["Value"] for a in created["User"]["Attributes"]}
-        return attributes["sub"]
+        return str(attributes["sub"])
 
     def delete_user(self, email: str) -> None:
         from botocore.exceptions import ClientError
@@ -65,24 +66,30 @@ class CognitoIdentityGateway:
         try:
             self._cognito.admin_delete_user(UserPoolId=self._pool, Username=email)
         except ClientError as exc:
-            if _error_code(exc) != "UserNotFoundException":
+            if aws_error_code(exc) != "UserNotFoundException":
                 raise UpstreamUnavailable("The identity service failed.") from exc
 
-    def user_created_at(self, email: str) -> datetime | None:
+    def find_user(self, email: str) -> IdentityUser | None:
         from botocore.exceptions import ClientError
 
         try:
             user = self._cognito.admin_get_user(UserPoolId=self._pool, Username=email)
         except ClientError as exc:
-            if _error_code(exc) == "UserNotFoundException":
+            if aws_error_code(exc) == "UserNotFoundException":
                 return None
             raise UpstreamUnavailable("The identity service failed.") from exc
-        created: datetime = user["UserCreateDate"]
-        return created
+        attributes = {a["Name"]: a["Value"] for a in user.get("UserAttributes", [])}
+        return IdentityUser(subject=str(attributes.get("sub", "")), created_at=user["UserCreateDate"])
 
-    def add_to_groups(self, email: str, roles: Sequence[Role]) -> None:
-        for role in roles:
-            self._cognito.admin_add_user_to_group(UserPoolId=self._pool, Username=email, GroupName=role.value)
+    def mark_email_verified(self, email: str) -> None:
+        self._cognito.admin_update_user_attributes(
+            UserPoolId=self._pool,
+            Username=email,
+            UserAttributes=[{"Name": "email_verified", "Value": "true"}],
+        )
+
+    def remove_from_group(self, email: str, role: Role) -> None:
+        self._cognito.admin_remove_user_from_group(UserPoolId=self._pool, Username=email, GroupName=role.value)
 
     def login(self, email: str, password: str) -> Tokens:
         from botocore.exceptions import ClientError
@@ -94,12 +101,7 @@ class CognitoIdentityGateway:
                 AuthParameters={"USERNAME": email, "PASSWORD": password},
             )
         except ClientError as exc:
-            if _error_code(exc) in (
-                "NotAuthorizedException",
-                "UserNotFoundException",
-                "UserNotConfirmedException",
-                "PasswordResetRequiredException",
-            ):
+            if aws_error_code(exc) in _SIGN_IN_REFUSED:
                 raise Unauthenticated("Wrong e-mail or password.") from exc
             raise UpstreamUnavailable("The identity service failed.") from exc
         auth = result.get("AuthenticationResult")

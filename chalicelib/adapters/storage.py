@@ -1,19 +1,17 @@
-"""S3 document storage: presigned POST for browser uploads, presigned GET for downloads, checks."""
+"""S3 document storage: presigned POST for browser uploads, presigned GET for downloads, bounded reads.
+
+The bucket is versioned; documents refer to the exact version that was checked."""
 
 from __future__ import annotations
 
-import hashlib
 from datetime import timedelta
 from typing import Any
 
+from chalicelib.adapters.aws_errors import aws_error_code
 from chalicelib.domain.ids import utcnow
-from chalicelib.services.ports import PresignedPost, StoredObject
+from chalicelib.services.ports import FetchedObject, PresignedPost
 
-_CHUNK = 1024 * 1024
-
-
-def _error_code(exc: Exception) -> str:
-    return str(getattr(exc, "response", {}).get("Error", {}).get("Code", ""))
+_MISSING = ("404", "NoSuchKey", "NoSuchVersion", "NotFound")
 
 
 class S3DocumentStorage:
@@ -33,30 +31,30 @@ class S3DocumentStorage:
         )
         return PresignedPost(url=post["url"], fields=dict(post["fields"]), expires_at=utcnow() + timedelta(seconds=expires_in))
 
-    def presigned_get(self, key: str, *, expires_in: int) -> str:
-        url: str = self._s3.generate_presigned_url("get_object", Params={"Bucket": self._bucket, "Key": key}, ExpiresIn=expires_in)
+    def presigned_get(self, key: str, version_id: str | None, *, expires_in: int) -> str:
+        params = {"Bucket": self._bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
+        url: str = self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
         return url
 
-    def head(self, key: str) -> StoredObject | None:
+    def fetch(self, key: str, version_id: str | None, max_bytes: int) -> FetchedObject | None:
         from botocore.exceptions import ClientError
 
+        # One ranged GET: never more than max_bytes + 1 bytes in memory, and size, content and version
+        # all come from the same read.
+        params = {"Bucket": self._bucket, "Key": key, "Range": f"bytes=0-{max_bytes}", **({"VersionId": version_id} if version_id else {})}
         try:
-            head = self._s3.head_object(Bucket=self._bucket, Key=key)
+            response = self._s3.get_object(**params)
         except ClientError as exc:
-            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+            if aws_error_code(exc) in _MISSING:
                 return None
+            if aws_error_code(exc) == "InvalidRange":  # S3's answer for a range over an empty object
+                return FetchedObject(version_id=version_id, size=0, content=b"")
             raise
-        return StoredObject(size=int(head["ContentLength"]), content_type=head.get("ContentType"))
+        content: bytes = response["Body"].read()
+        content_range = response.get("ContentRange")  # "bytes 0-N/TOTAL"
+        size = int(content_range.rsplit("/", 1)[1]) if content_range else len(content)
+        found_version = response.get("VersionId")
+        return FetchedObject(version_id=found_version if found_version not in (None, "null") else version_id, size=size, content=content)
 
-    def read_prefix(self, key: str, length: int) -> bytes:
-        body: bytes = self._s3.get_object(Bucket=self._bucket, Key=key, Range=f"bytes=0-{length - 1}")["Body"].read()
-        return body
-
-    def sha256(self, key: str) -> str:
-        digest = hashlib.sha256()
-        for chunk in self._s3.get_object(Bucket=self._bucket, Key=key)["Body"].iter_chunks(_CHUNK):
-            digest.update(chunk)
-        return digest.hexdigest()
-
-    def delete(self, key: str) -> None:
-        self._s3.delete_object(Bucket=self._bucket, Key=key)
+    def delete(self, key: str, version_id: str | None = None) -> None:
+        self._s3.delete_object(Bucket=self._bucket, Key=key, **({"VersionId": version_id} if version_id else {}))

@@ -1,4 +1,4 @@
-"""Registration (public), login, the caller's own account, organisations and invitations."""
+"""Registration and e-mail verification (public), login, the caller's own account, organisations and invitations."""
 
 from __future__ import annotations
 
@@ -10,24 +10,24 @@ from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.domain.identity import Role
 from chalicelib.schemas import accounts as s
 from chalicelib.schemas.mappers import invitation_out, organisation_out, user_out
-from chalicelib.services import accounts as service
+from chalicelib.services import invitations, organisations, registration
 
 bp = Blueprint(__name__)
 STAFF = frozenset({Role.STAFF})
 AGENCY_ADMIN = frozenset({Role.AGENCY_ADMIN})
+STAFF_OR_AGENCY_ADMIN = frozenset({Role.STAFF, Role.AGENCY_ADMIN})
 
 
-def _registered(result: service.Registered) -> s.RegistrationResponse:
-    return s.RegistrationResponse(
-        user=user_out(result.user), organisation=organisation_out(result.organisation) if result.organisation else None
-    )
+def _registered(result: registration.Registered) -> s.RegistrationResponse:
+    org = organisation_out(result.organisation) if result.organisation else None
+    return s.RegistrationResponse(user=user_out(result.user), organisation=org)
 
 
 @operation(
     bp,
     "/registrations/agency",
     "POST",
-    summary="Register an agency and its first admin",
+    summary="Register an agency and its first admin (then confirm the e-mail)",
     tag="registration",
     request=s.AgencyRegistrationRequest,
     response=s.RegistrationResponse,
@@ -36,14 +36,14 @@ def _registered(result: service.Registered) -> s.RegistrationResponse:
     errors=(409,),
 )
 def register_agency(call: Call[s.AgencyRegistrationRequest, Any]) -> s.RegistrationResponse:
-    return _registered(service.register_agency(call.container.accounts, call.body, call.context))
+    return _registered(registration.register_agency(call.container.accounts, call.body, call.context))
 
 
 @operation(
     bp,
     "/registrations/consultant",
     "POST",
-    summary="Register as a consultant (invitation code or independent)",
+    summary="Register as a consultant (invitation code, or independent)",
     tag="registration",
     request=s.ConsultantRegistrationRequest,
     response=s.RegistrationResponse,
@@ -52,7 +52,7 @@ def register_agency(call: Call[s.AgencyRegistrationRequest, Any]) -> s.Registrat
     errors=(409,),
 )
 def register_consultant(call: Call[s.ConsultantRegistrationRequest, Any]) -> s.RegistrationResponse:
-    return _registered(service.register_consultant(call.container.accounts, call.body, call.context))
+    return _registered(registration.register_consultant(call.container.accounts, call.body, call.context))
 
 
 @operation(
@@ -68,7 +68,37 @@ def register_consultant(call: Call[s.ConsultantRegistrationRequest, Any]) -> s.R
     errors=(409,),
 )
 def register_client(call: Call[s.ClientRegistrationRequest, Any]) -> s.RegistrationResponse:
-    return _registered(service.register_client(call.container.accounts, call.body, call.context))
+    return _registered(registration.register_client(call.container.accounts, call.body, call.context))
+
+
+@operation(
+    bp,
+    "/registrations/verify-email",
+    "POST",
+    summary="Confirm the e-mail address with the code that was sent to it",
+    tag="registration",
+    request=s.VerifyEmailRequest,
+    response=s.UserResponse,
+    roles=None,
+)
+def verify_email(call: Call[s.VerifyEmailRequest, Any]) -> s.UserResponse:
+    return user_out(registration.verify_email(call.container.accounts, call.body.email, call.body.code))
+
+
+@operation(
+    bp,
+    "/registrations/resend-verification",
+    "POST",
+    summary="Send a new verification code (answers the same for any address)",
+    tag="registration",
+    request=s.ResendVerificationRequest,
+    response=s.AcceptedResponse,
+    status=202,
+    roles=None,
+)
+def resend_verification(call: Call[s.ResendVerificationRequest, Any]) -> s.AcceptedResponse:
+    registration.resend_verification(call.container.accounts, call.body.email)
+    return s.AcceptedResponse(detail="If the address waits for confirmation, a new code is on its way.")
 
 
 @operation(
@@ -83,7 +113,7 @@ def register_client(call: Call[s.ClientRegistrationRequest, Any]) -> s.Registrat
     errors=(401,),
 )
 def login(call: Call[s.LoginRequest, Any]) -> s.TokensResponse:
-    tokens = service.login(call.container.accounts, call.body.email, call.body.password)
+    tokens = registration.login(call.container.accounts, call.body.email, call.body.password)
     return s.TokensResponse(
         id_token=tokens.id_token, access_token=tokens.access_token, refresh_token=tokens.refresh_token, expires_in=tokens.expires_in
     )
@@ -91,11 +121,29 @@ def login(call: Call[s.LoginRequest, Any]) -> s.TokensResponse:
 
 @operation(bp, "/me", "GET", summary="The caller's user and organisation", tag="auth", response=s.MeResponse, roles=ANY_ROLE)
 def me(call: Call[Any, Any]) -> s.MeResponse:
-    ports = call.container.accounts
-    user = ports.accounts.get_user(call.user.user_id)
+    repository = call.container.accounts.accounts
+    user = repository.get_user(call.user.user_id)
     assert user is not None  # authenticate() loaded it
-    org = ports.accounts.get_organisation(user.org_id) if user.org_id else None
+    org = repository.get_organisation(user.org_id) if user.org_id else None
     return s.MeResponse(user=user_out(user), organisation=organisation_out(org) if org else None)
+
+
+@operation(
+    bp,
+    "/me/invitations/accept",
+    "POST",
+    summary="Join the inviting agency as an already registered (independent) consultant",
+    tag="invitations",
+    request=s.AcceptInvitationRequest,
+    response=s.OrganisationResponse,
+    roles=frozenset({Role.CONSULTANT}),
+    errors=(409,),
+)
+def accept_invitation(call: Call[s.AcceptInvitationRequest, Any]) -> s.OrganisationResponse:
+    agency = invitations.accept_invitation(
+        call.container.accounts, call.user, call.body.invitation_code, call.body.confirm_agency_representation, call.context
+    )
+    return organisation_out(agency)
 
 
 @operation(
@@ -105,10 +153,9 @@ def me(call: Call[Any, Any]) -> s.MeResponse:
     summary="An organisation (members and staff)",
     tag="organisations",
     response=s.OrganisationResponse,
-    errors=(404,),
 )
 def get_organisation(call: Call[Any, Any]) -> s.OrganisationResponse:
-    return organisation_out(service.get_organisation(call.container.accounts, call.user, call.path["org_id"]))
+    return organisation_out(organisations.get_organisation(call.container.accounts, call.user, call.path["org_id"]))
 
 
 @operation(
@@ -118,11 +165,11 @@ def get_organisation(call: Call[Any, Any]) -> s.OrganisationResponse:
     summary="Users of an organisation (its admins and staff)",
     tag="organisations",
     response=s.UserListResponse,
-    roles=frozenset({Role.STAFF, Role.AGENCY_ADMIN}),
-    errors=(404,),
+    roles=STAFF_OR_AGENCY_ADMIN,
 )
 def list_members(call: Call[Any, Any]) -> s.UserListResponse:
-    return s.UserListResponse(items=[user_out(u) for u in service.list_members(call.container.accounts, call.user, call.path["org_id"])])
+    members = organisations.list_members(call.container.accounts, call.user, call.path["org_id"])
+    return s.UserListResponse(items=[user_out(u) for u in members])
 
 
 @operation(
@@ -136,7 +183,7 @@ def list_members(call: Call[Any, Any]) -> s.UserListResponse:
     roles=STAFF,
 )
 def list_client_companies(call: Call[Any, s.OrganisationStatusQuery]) -> s.OrganisationListResponse:
-    orgs = service.list_client_companies(call.container.accounts, call.user, call.query.status)
+    orgs = organisations.list_client_companies(call.container.accounts, call.user, call.query.status)
     return s.OrganisationListResponse(items=[organisation_out(o) for o in orgs])
 
 
@@ -149,10 +196,12 @@ def list_client_companies(call: Call[Any, s.OrganisationStatusQuery]) -> s.Organ
     request=s.ReviewRequest,
     response=s.OrganisationResponse,
     roles=STAFF,
-    errors=(404, 409),
+    errors=(409,),
 )
 def approve_client_company(call: Call[s.ReviewRequest, Any]) -> s.OrganisationResponse:
-    org = service.review_client_company(call.container.accounts, call.user, call.path["org_id"], approve=True, reason=call.body.reason)
+    org = organisations.review_client_company(
+        call.container.accounts, call.user, call.path["org_id"], approve=True, reason=call.body.reason
+    )
     return organisation_out(org)
 
 
@@ -165,10 +214,12 @@ def approve_client_company(call: Call[s.ReviewRequest, Any]) -> s.OrganisationRe
     request=s.RejectRequest,
     response=s.OrganisationResponse,
     roles=STAFF,
-    errors=(404, 409),
+    errors=(409,),
 )
 def reject_client_company(call: Call[s.RejectRequest, Any]) -> s.OrganisationResponse:
-    org = service.review_client_company(call.container.accounts, call.user, call.path["org_id"], approve=False, reason=call.body.reason)
+    org = organisations.review_client_company(
+        call.container.accounts, call.user, call.path["org_id"], approve=False, reason=call.body.reason
+    )
     return organisation_out(org)
 
 
@@ -176,20 +227,16 @@ def reject_client_company(call: Call[s.RejectRequest, Any]) -> s.OrganisationRes
     bp,
     "/agencies/{agency_id}/invitations",
     "POST",
-    summary="Invite a consultant by e-mail (agency admin)",
+    summary="Invite a consultant; the code goes to the consultant by e-mail only",
     tag="invitations",
     request=s.CreateInvitationRequest,
-    response=s.CreatedInvitationResponse,
+    response=s.InvitationResponse,
     status=201,
     roles=AGENCY_ADMIN,
-    errors=(404, 409),
+    errors=(409,),
 )
-def create_invitation(call: Call[s.CreateInvitationRequest, Any]) -> s.CreatedInvitationResponse:
-    c = call.container
-    issued = service.invite_consultant(
-        c.accounts, call.user, call.path["agency_id"], call.body.email, ttl=c.invitation_ttl, web_base_url=c.settings.web_base_url
-    )
-    return s.CreatedInvitationResponse(**invitation_out(issued.invitation).model_dump(), code=issued.code)
+def create_invitation(call: Call[s.CreateInvitationRequest, Any]) -> s.InvitationResponse:
+    return invitation_out(invitations.invite_consultant(call.container.accounts, call.user, call.path["agency_id"], call.body.email))
 
 
 @operation(
@@ -199,9 +246,8 @@ def create_invitation(call: Call[s.CreateInvitationRequest, Any]) -> s.CreatedIn
     summary="An agency's invitations",
     tag="invitations",
     response=s.InvitationListResponse,
-    roles=frozenset({Role.STAFF, Role.AGENCY_ADMIN}),
-    errors=(404,),
+    roles=STAFF_OR_AGENCY_ADMIN,
 )
 def list_invitations(call: Call[Any, Any]) -> s.InvitationListResponse:
-    items = service.list_invitations(call.container.accounts, call.user, call.path["agency_id"])
+    items = invitations.list_invitations(call.container.accounts, call.user, call.path["agency_id"])
     return s.InvitationListResponse(items=[invitation_out(i) for i in items])

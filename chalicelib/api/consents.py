@@ -212,14 +212,8 @@ def consent_document_file(call: Call[Any, Any]) -> a.DownloadResponse:
 )
 def verify_consent_document(call: Call[a.ReviewRequest, Any]) -> a.ConsentDocumentResponse:
     c = call.container
-    document, _ = documents.verify_consent_document(
-        c.accounts,
-        c.storage,
-        call.user,
-        call.path["document_id"],
-        invitation_ttl=c.invitation_ttl,
-        web_base_url=c.settings.web_base_url,
-        note=call.body.reason,
+    document = documents.verify_consent_document(
+        c.accounts, c.storage, c.consent_document_policy, call.user, call.path["document_id"], note=call.body.reason
     )
     return consent_document_out(document)
 

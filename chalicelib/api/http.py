@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.problems import FieldError, problem_response
 from chalicelib.container import Container, get_container
+from chalicelib.domain.accounts import UserStatus
 from chalicelib.domain.identity import Principal, RequestContext, Role
 from chalicelib.domain.ids import is_path_id
 from chalicelib.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthenticated, UpstreamUnavailable
@@ -183,7 +184,9 @@ def authenticate(container: Container, headers: Mapping[str, str]) -> Principal:
         raise Unauthenticated("A bearer token is required.")
     verified = container.token_verifier.verify(token.strip())
     user = container.account_repository.get_user(verified.subject)
-    if user is None or user.status.value != "active":
+    if user is not None and user.status is UserStatus.PENDING_VERIFICATION:
+        raise Unauthenticated("Confirm your e-mail address first: follow the link in the message we sent.")
+    if user is None or user.status is not UserStatus.ACTIVE:
         raise Unauthenticated("The account is not active.")
     # A role counts only if both the token and the stored user have it: removing a role in either place
     # takes effect at once, without waiting for the token to expire.

@@ -53,6 +53,7 @@ class Organisation:
 
 
 class UserStatus(StrEnum):
+    PENDING_VERIFICATION = "pending_verification"  # registered, e-mail address not yet confirmed
     ACTIVE = "active"
     DISABLED = "disabled"
 
@@ -66,6 +67,10 @@ class User:
     created_at: datetime
     org_id: str | None = None
     status: UserStatus = UserStatus.ACTIVE
+    # Only the SHA-256 of the e-mailed verification code is stored; it stays after use so that a
+    # second click on the link is answered as a success.
+    verification_code_hash: str | None = None
+    verification_expires_at: datetime | None = None
 
 
 class InvitationStatus(StrEnum):
@@ -128,6 +133,7 @@ class ConsentDocument:
     created_at: datetime
     status: ConsentDocumentStatus = ConsentDocumentStatus.AWAITING_UPLOAD
     object_key: str = ""
+    object_version: str | None = None  # the S3 version that was checked: later overwrites do not change it
     size_bytes: int | None = None
     sha256: str | None = None
     problem: str | None = None  # why an upload was refused

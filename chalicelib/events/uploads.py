@@ -21,20 +21,26 @@ from chalicelib.services import consent_documents
 CONSENT_DOCUMENT_PREFIX = "consent-documents/"
 
 
-def object_keys(record: SQSRecord) -> list[str]:
-    """The object keys an SQS message announces; none for S3's configuration test event."""
+def created_objects(record: SQSRecord) -> list[tuple[str, str | None]]:
+    """(key, version id) of each object an SQS message announces; none for S3's configuration test event."""
     body = json.loads(record.body)
     if body.get("Event") == "s3:TestEvent":
         return []
     # Keys arrive URL-encoded in S3 notifications, with '+' for spaces.
-    return [unquote_plus(r.s3.get_object.key) for r in S3Event(body).records if r.event_name.startswith("ObjectCreated")]
+    return [
+        (unquote_plus(r.s3.get_object.key), r.s3.get_object.version_id)
+        for r in S3Event(body).records
+        if r.event_name.startswith("ObjectCreated")
+    ]
 
 
 def handle_record(record: SQSRecord) -> None:
     container = get_container()
-    for key in object_keys(record):
+    for key, version_id in created_objects(record):
         if key.startswith(CONSENT_DOCUMENT_PREFIX):
-            document = consent_documents.record_upload(container.accounts, container.storage, container.consent_document_policy, key)
+            document = consent_documents.record_upload(
+                container.accounts, container.storage, container.consent_document_policy, key, version_id
+            )
             logger.info(
                 "consent document upload processed",
                 extra={

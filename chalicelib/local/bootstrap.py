@@ -186,6 +186,8 @@ def _ensure_bucket(s3: Any, bucket: str, region: str, origins: list[str], queue_
         if region != "us-east-1":  # S3 rejects an explicit us-east-1 location constraint
             kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
         s3.create_bucket(**kwargs)
+    # Versioned as in AWS: a checked upload is referred to by its version, which a later overwrite cannot change.
+    s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     s3.put_bucket_cors(
         Bucket=bucket,
         CORSConfiguration={

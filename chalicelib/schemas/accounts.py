@@ -76,6 +76,20 @@ class ConsultantRegistrationRequest(PrivacyConsentIn):
         return self
 
 
+class VerifyEmailRequest(RequestModel):
+    email: Email
+    code: Annotated[str, StringConstraints(min_length=16, max_length=64)]
+
+
+class ResendVerificationRequest(RequestModel):
+    email: Email
+
+
+class AcceptedResponse(ResponseModel):
+    status: Literal["accepted"] = "accepted"
+    detail: str
+
+
 class AcceptInvitationRequest(RequestModel):
     invitation_code: Annotated[str, StringConstraints(min_length=16, max_length=64)]
     confirm_agency_representation: bool = False
@@ -164,11 +178,6 @@ class InvitationResponse(ResponseModel):
     created_at: datetime
     expires_at: datetime
     consent_document_id: str | None
-
-
-class CreatedInvitationResponse(InvitationResponse):
-    # The code is shown once, to the agency admin who created it; only its hash is stored.
-    code: str
 
 
 class InvitationListResponse(ResponseModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, SecretStr, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, EmailStr, Field, SecretStr, StringConstraints
 
 
 class RequestModel(BaseModel):
@@ -20,5 +20,15 @@ class ResponseModel(BaseModel):
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$", to_upper=True)]
-Email = Annotated[EmailStr, StringConstraints(max_length=254)]
-Password = Annotated[SecretStr, Field(min_length=12, max_length=256)]
+Email = Annotated[EmailStr, StringConstraints(max_length=128)]  # Cognito's limit for a username
+
+
+def _no_surrounding_whitespace(value: object) -> object:
+    # Cognito refuses such passwords. Checked before the model's whitespace stripping, which would
+    # otherwise silently store a password other than the one typed.
+    if isinstance(value, str) and value != value.strip():
+        raise ValueError("must not begin or end with whitespace")
+    return value
+
+
+Password = Annotated[SecretStr, Field(min_length=12, max_length=256), BeforeValidator(_no_surrounding_whitespace)]

@@ -1,30 +1,38 @@
 """Agency-on-behalf written consent: upload, automatic file checks, staff verification, invitation.
 
 Flow: the agency admin names the consultant and gets a presigned POST (PDF only, size-limited, key
-bound to the agency and the document) → the upload handler checks the real file and records its
-SHA-256 → staff verify or reject → on verification the consultant is e-mailed an invitation bound to
-the named e-mail → the consultant registers with it and confirms (see accounts.register_consultant).
+bound to the agency and the document) → the upload handler reads the uploaded version once, checks
+size and type, and records that version and its SHA-256 → staff verify or reject → on verification
+the consultant is e-mailed an invitation bound to the named e-mail → the consultant registers (or, if
+registered, accepts) with it and confirms (see registration and invitations).
+
+The bucket is versioned: a document refers to the version that was checked, so overwriting the key
+with the still-valid upload form changes nothing that staff verify or the ledger cites.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, OrgKind
 from chalicelib.domain.audit import AuditAction, AuditEntry
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.ids import ID_PATTERN, new_id
-from chalicelib.errors import ConcurrencyConflict, Conflict, Forbidden, NotFound
+from chalicelib.errors import ConcurrencyConflict, Conflict, NotFound
 from chalicelib.schemas.accounts import CreateConsentDocumentRequest
-from chalicelib.services.accounts import AccountPorts, IssuedInvitation, invitation_email, new_invitation, normalise_email
+from chalicelib.services.accounts import AccountPorts, ensure_staff, normalise_email
 from chalicelib.services.audit import Read, record_staff_reads
-from chalicelib.services.ports import Changes, DocumentStorage, PresignedPost
+from chalicelib.services.invitations import invitation_email, new_invitation
+from chalicelib.services.ports import Changes, DocumentStorage, FetchedObject, PresignedPost
 
 PDF_CONTENT_TYPE = "application/pdf"
 PDF_MAGIC = b"%PDF-"
-_KEY = re.compile(rf"^consent-documents/(?P<agency>{ID_PATTERN.pattern[1:-1]})/(?P<document>{ID_PATTERN.pattern[1:-1]})\.pdf$")
+_ID = ID_PATTERN.pattern.strip("^$")
+_KEY = re.compile(rf"consent-documents/(?P<agency>{_ID})/(?P<document>{_ID})\.pdf")
+_REPLACEABLE = (ConsentDocumentStatus.AWAITING_UPLOAD, ConsentDocumentStatus.UPLOAD_REJECTED)
 
 
 @dataclass(frozen=True)
@@ -37,16 +45,10 @@ def object_key(agency_id: str, document_id: str) -> str:
     return f"consent-documents/{agency_id}/{document_id}.pdf"
 
 
-def _visible_document(ports: AccountPorts, principal: Principal, document_id: str) -> ConsentDocument:
+def _document(ports: AccountPorts, principal: Principal, document_id: str, *, staff_may: bool = True) -> ConsentDocument:
+    """The document if the caller may see it: its agency's admins, and (unless excluded) staff."""
     document = ports.accounts.get_consent_document(document_id)
-    if document is None or not (principal.is_staff or principal.administers(document.agency_id)):
-        raise NotFound("Consent document not found.")
-    return document
-
-
-def _owned_document(ports: AccountPorts, principal: Principal, document_id: str) -> ConsentDocument:
-    document = ports.accounts.get_consent_document(document_id)
-    if document is None or not principal.administers(document.agency_id):
+    if document is None or not (principal.administers(document.agency_id) or (staff_may and principal.is_staff)):
         raise NotFound("Consent document not found.")
     return document
 
@@ -87,57 +89,77 @@ def create_consent_document(
 def renew_upload(
     ports: AccountPorts, storage: DocumentStorage, policy: UploadPolicy, principal: Principal, document_id: str
 ) -> PresignedPost:
-    document = _owned_document(ports, principal, document_id)
-    if document.status not in (ConsentDocumentStatus.AWAITING_UPLOAD, ConsentDocumentStatus.UPLOAD_REJECTED):
+    document = _document(ports, principal, document_id, staff_may=False)
+    if document.status not in _REPLACEABLE:
         raise Conflict(f"The document is {document.status.value}; it can no longer be replaced.")
     return _upload(storage, document, policy)
 
 
-def record_upload(ports: AccountPorts, storage: DocumentStorage, policy: UploadPolicy, key: str) -> ConsentDocument | None:
-    """Called by the upload handler for every new object under ``consent-documents/``.
+def _problem(fetched: FetchedObject, policy: UploadPolicy) -> str | None:
+    if fetched.size == 0 or fetched.size > policy.max_bytes:
+        return f"The file must be between 1 byte and {policy.max_bytes} bytes."
+    if not fetched.content.startswith(PDF_MAGIC):
+        return "The file is not a PDF document."
+    return None
 
-    Checks the real file (size, PDF magic bytes) rather than trusting the upload policy, records the
-    SHA-256 that the consent ledger will cite, and deletes refused files. Returns None for objects
-    that no document awaits (they are deleted too: nothing unexpected stays in the bucket)."""
-    match = _KEY.match(key)
+
+def record_upload(
+    ports: AccountPorts, storage: DocumentStorage, policy: UploadPolicy, key: str, version_id: str | None
+) -> ConsentDocument | None:
+    """Called by the upload handler for every new object version under ``consent-documents/``.
+
+    Reads the uploaded version once (never trusting the upload policy alone), records it with its
+    SHA-256 for the ledger to cite, and deletes versions that are refused or that nobody awaits.
+    Returns None for objects that no document awaits."""
+    match = _KEY.fullmatch(key)
     document = ports.accounts.get_consent_document(match["document"]) if match else None
-    if document is None or match is None or document.agency_id != match["agency"]:
-        storage.delete(key)
+    if document is None or document.object_key != key:
+        storage.delete(key, version_id)
         return None
-    if not document.can_move_to(ConsentDocumentStatus.UPLOADED):
-        return document  # a redelivered event, or an overwrite after upload: verification re-checks the hash
-    stored = storage.head(key)
-    if stored is None:
+    if document.status not in _REPLACEABLE:
+        if version_id and version_id != document.object_version:
+            storage.delete(key, version_id)  # an overwrite after the check: the checked version stays the document
         return document
-    problem = None
-    if stored.size == 0 or stored.size > policy.max_bytes:
-        problem = f"The file must be between 1 byte and {policy.max_bytes} bytes."
-    elif storage.read_prefix(key, len(PDF_MAGIC)) != PDF_MAGIC:
-        problem = "The file is not a PDF document."
+    fetched = storage.fetch(key, version_id, policy.max_bytes)
+    if fetched is None:
+        return document  # deleted again before we got to it
+    problem = _problem(fetched, policy)
     if problem:
-        storage.delete(key)
-        updated = replace(document, status=ConsentDocumentStatus.UPLOAD_REJECTED, problem=problem, size_bytes=stored.size)
+        updated = replace(document, status=ConsentDocumentStatus.UPLOAD_REJECTED, problem=problem, size_bytes=fetched.size)
     else:
-        updated = replace(document, status=ConsentDocumentStatus.UPLOADED, problem=None, size_bytes=stored.size, sha256=storage.sha256(key))
+        updated = replace(
+            document,
+            status=ConsentDocumentStatus.UPLOADED,
+            problem=None,
+            size_bytes=fetched.size,
+            object_version=fetched.version_id,
+            sha256=hashlib.sha256(fetched.content).hexdigest(),
+        )
     try:
         ports.uow.commit(Changes().transition(updated, document.status.value))
     except ConcurrencyConflict:
-        return ports.accounts.get_consent_document(document.document_id)  # processed concurrently
+        # Another version was recorded concurrently; keep only the one the document refers to.
+        current = ports.accounts.get_consent_document(document.document_id)
+        if current is not None and fetched.version_id and fetched.version_id != current.object_version:
+            storage.delete(key, fetched.version_id)
+        return current
+    if problem:
+        storage.delete(key, fetched.version_id)  # only after the refusal is recorded
     return updated
 
 
 def get_consent_document(ports: AccountPorts, principal: Principal, document_id: str) -> ConsentDocument:
-    document = _visible_document(ports, principal, document_id)
+    document = _document(ports, principal, document_id)
     _audited_list(ports, principal, [document])
     return document
 
 
 def download_url(ports: AccountPorts, storage: DocumentStorage, principal: Principal, document_id: str, expires_in: int) -> str:
-    document = _visible_document(ports, principal, document_id)
+    document = _document(ports, principal, document_id)
     if document.sha256 is None or document.status in (ConsentDocumentStatus.REJECTED, ConsentDocumentStatus.UPLOAD_REJECTED):
         raise NotFound("The document has no stored file.")
     _audited_list(ports, principal, [document])
-    return storage.presigned_get(document.object_key, expires_in=expires_in)
+    return storage.presigned_get(document.object_key, document.object_version, expires_in=expires_in)
 
 
 def list_agency_documents(ports: AccountPorts, principal: Principal, agency_id: str) -> list[ConsentDocument]:
@@ -147,8 +169,7 @@ def list_agency_documents(ports: AccountPorts, principal: Principal, agency_id: 
 
 
 def list_documents_by_status(ports: AccountPorts, principal: Principal, status: ConsentDocumentStatus) -> list[ConsentDocument]:
-    if not principal.is_staff:
-        raise Forbidden("Only staff may do this.")
+    ensure_staff(principal)
     return _audited_list(ports, principal, ports.accounts.list_consent_documents_by_status(status))
 
 
@@ -161,45 +182,47 @@ def _audited_list(ports: AccountPorts, principal: Principal, documents: list[Con
 def verify_consent_document(
     ports: AccountPorts,
     storage: DocumentStorage,
+    policy: UploadPolicy,
     principal: Principal,
     document_id: str,
-    *,
-    invitation_ttl: timedelta,
-    web_base_url: str,
     note: str | None = None,
-) -> tuple[ConsentDocument, IssuedInvitation]:
-    if not principal.is_staff:
-        raise Forbidden("Only staff may verify consent documents.")
-    document = _visible_document(ports, principal, document_id)
+) -> ConsentDocument:
+    ensure_staff(principal)
+    document = _document(ports, principal, document_id)
     document.ensure_can_move_to(ConsentDocumentStatus.VERIFIED)
-    if storage.head(document.object_key) is None or storage.sha256(document.object_key) != document.sha256:
-        raise Conflict("The stored file changed after it was checked; ask the agency to upload it again.")
     agency = ports.accounts.get_organisation(document.agency_id)
     if agency is None:
         raise NotFound("Consent document not found.")
     now = ports.now()
+    fetched = storage.fetch(document.object_key, document.object_version, policy.max_bytes)
+    if fetched is None or hashlib.sha256(fetched.content).hexdigest() != document.sha256:
+        # The checked version is gone: the agency must upload again, and can, with a new form.
+        lost = replace(document, status=ConsentDocumentStatus.UPLOAD_REJECTED, problem="The stored file is missing; upload it again.")
+        ports.uow.commit(Changes().transition(lost, document.status.value))
+        raise Conflict("The stored file is missing; the agency has to upload it again.")
     verified = replace(document, status=ConsentDocumentStatus.VERIFIED, reviewed_by=principal.user_id, reviewed_at=now, review_reason=note)
-    issued = new_invitation(document.agency_id, document.consultant_email, principal.user_id, now, invitation_ttl, document.document_id)
+    issued = new_invitation(
+        document.agency_id, document.consultant_email, principal.user_id, now, ports.invitation_ttl, document.document_id
+    )
     changes = (
         Changes()
         .transition(verified, document.status.value)
         .insert(issued.invitation)
-        .insert(invitation_email(agency, issued, web_base_url, now))
+        .insert(invitation_email(agency, issued, ports.web_base_url, now))
         .insert(_audit(principal, document, AuditAction.CONSENT_DOCUMENT_VERIFIED, now))
     )
     try:
         ports.uow.commit(changes)
     except ConcurrencyConflict as exc:
         raise Conflict("The document was reviewed concurrently.") from exc
-    return verified, issued
+    return verified
 
 
 def reject_consent_document(
     ports: AccountPorts, storage: DocumentStorage, principal: Principal, document_id: str, reason: str
 ) -> ConsentDocument:
-    if not principal.is_staff:
-        raise Forbidden("Only staff may reject consent documents.")
-    document = _visible_document(ports, principal, document_id)
+    ensure_staff(principal)
+    document = _document(ports, principal, document_id)
     document.ensure_can_move_to(ConsentDocumentStatus.REJECTED)
     now = ports.now()
     rejected = replace(
@@ -213,7 +236,7 @@ def reject_consent_document(
         )
     except ConcurrencyConflict as exc:
         raise Conflict("The document was reviewed concurrently.") from exc
-    storage.delete(document.object_key)  # no legal basis to keep a refused consent
+    storage.delete(document.object_key, document.object_version)  # no legal basis to keep a refused consent
     return rejected
 
 

@@ -16,11 +16,12 @@ from chalicelib.domain.consent import (
     ConsentSource,
     ConsentState,
     fold_consents,
+    in_force,
     withdrawal_entry_id,
 )
 from chalicelib.domain.identity import Principal, RequestContext
-from chalicelib.errors import ConcurrencyConflict, Conflict, Forbidden, NotFound
-from chalicelib.services.accounts import AccountPorts, consent_audit, processing_consent
+from chalicelib.errors import ConcurrencyConflict, Conflict, NotFound
+from chalicelib.services.accounts import AccountPorts, consent_audit, ensure_staff, processing_consent
 from chalicelib.services.audit import Read, record_staff_reads
 from chalicelib.services.notices import accepted_current_notice
 from chalicelib.services.ports import AuditLog, Changes, ConsentLedger
@@ -51,11 +52,7 @@ def my_consents(ports: ConsentPorts, principal: Principal) -> ConsentOverview:
 
 def give_processing_consent(ports: ConsentPorts, principal: Principal, version: str, accepted: bool, ctx: RequestContext) -> ConsentState:
     notice = accepted_current_notice(version, accepted)
-    current = [
-        s
-        for s in fold_consents(ports.ledger.list_for_subject(principal.user_id))
-        if s.in_force and s.given.purpose is ConsentPurpose.PLATFORM_PROCESSING and s.given.notice_version == notice.version
-    ]
+    current = in_force(ports.ledger.list_for_subject(principal.user_id), ConsentPurpose.PLATFORM_PROCESSING, notice_version=notice.version)
     if current:
         return current[0]  # already in force for this notice: giving it again changes nothing
     entry = processing_consent(principal.user_id, notice, ports.accounts.now(), ctx)
@@ -98,9 +95,10 @@ def withdraw_consent(ports: ConsentPorts, principal: Principal, entry_id: str, c
 
 def _staff_read(ports: ConsentPorts, principal: Principal, subject_id: str, action: AuditAction) -> None:
     """Staff may read anyone's records, and every such read is itself audited."""
-    if not principal.is_staff:
-        raise Forbidden("Only staff may do this.")
-    if ports.accounts.accounts.get_user(subject_id) is None and ports.accounts.accounts.get_organisation(subject_id) is None:
+    ensure_staff(principal)
+    repository = ports.accounts.accounts
+    # Subjects are people and organisations, and consent documents of people not yet registered.
+    if not (repository.get_user(subject_id) or repository.get_organisation(subject_id) or repository.get_consent_document(subject_id)):
         raise NotFound("Subject not found.")
     record_staff_reads(ports.accounts.uow, principal, ports.accounts.now(), action, [Read(subject_id, "subject", subject_id)])
 

@@ -11,5 +11,5 @@ def deliver(outbox: Outbox, email: EmailGateway, message: OutboxMessage) -> bool
     if outbox.already_sent(message.message_id):
         return False
     email.send(message.to, message.subject, message.text)
-    outbox.mark_sent(message.message_id)
+    outbox.mark_sent(message)
     return True

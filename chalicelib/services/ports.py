@@ -52,6 +52,9 @@ class Expect:
 @dataclass
 class Changes:
     writes: list[tuple[Entity, Expect]] = field(default_factory=list)
+    # Makes a retried commit of the same changes (a lost response, a client retry) idempotent for
+    # ten minutes instead of failing its own preconditions. At most 36 characters.
+    request_token: str | None = None
 
     def insert(self, entity: Entity) -> Changes:
         self.writes.append((entity, Expect(absent=True)))
@@ -103,6 +106,12 @@ class Tokens:
 
 
 @dataclass(frozen=True)
+class IdentityUser:
+    subject: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class VerifiedToken:
     subject: str
     groups: frozenset[Role]
@@ -115,10 +124,9 @@ class IdentityGateway(Protocol):
         Raises Conflict if the e-mail is taken, InvalidInput for a password the pool refuses."""
 
     def delete_user(self, email: str) -> None: ...
-    def user_created_at(self, email: str) -> datetime | None:
-        """When the identity provider created this user, or None if there is no such user."""
-
-    def add_to_groups(self, email: str, roles: Sequence[Role]) -> None: ...
+    def find_user(self, email: str) -> IdentityUser | None: ...
+    def mark_email_verified(self, email: str) -> None: ...
+    def remove_from_group(self, email: str, role: Role) -> None: ...
     def login(self, email: str, password: str) -> Tokens: ...
 
 
@@ -135,18 +143,21 @@ class PresignedPost:
 
 
 @dataclass(frozen=True)
-class StoredObject:
+class FetchedObject:
+    """One version of an object, read once: its full size and at most ``max_bytes`` of its content."""
+
+    version_id: str | None
     size: int
-    content_type: str | None
+    content: bytes  # the whole object when size <= max_bytes, else a prefix
 
 
 class DocumentStorage(Protocol):
     def presigned_post(self, key: str, *, content_type: str, max_bytes: int, expires_in: int) -> PresignedPost: ...
-    def presigned_get(self, key: str, *, expires_in: int) -> str: ...
-    def head(self, key: str) -> StoredObject | None: ...
-    def read_prefix(self, key: str, length: int) -> bytes: ...
-    def sha256(self, key: str) -> str: ...
-    def delete(self, key: str) -> None: ...
+    def presigned_get(self, key: str, version_id: str | None, *, expires_in: int) -> str: ...
+    def fetch(self, key: str, version_id: str | None, max_bytes: int) -> FetchedObject | None:
+        """None when the object (or that version) does not exist."""
+
+    def delete(self, key: str, version_id: str | None = None) -> None: ...
 
 
 class EmailGateway(Protocol):
@@ -155,7 +166,8 @@ class EmailGateway(Protocol):
 
 class Outbox(Protocol):
     def already_sent(self, message_id: str) -> bool: ...
-    def mark_sent(self, message_id: str) -> None: ...
+    def mark_sent(self, message: OutboxMessage) -> None:
+        """Record the sending and drop the recipient and text (they may hold a code) from the store."""
 
 
 class Clock(Protocol):

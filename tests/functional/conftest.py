@@ -136,8 +136,8 @@ def pump(local_aws: LocalStack) -> Pump:
     return Pump(local_aws)
 
 
-def invitation_code(mail: dict[str, Any]) -> str:
-    match = re.search(r"invitation code: (\S+)", mail["body"])
+def mailed_code(mail: dict[str, Any], label: str = "invitation") -> str:
+    match = re.search(rf"{label} code: (\S+)", mail["body"])
     assert match, mail
     return match.group(1)
 
@@ -156,30 +156,36 @@ def login(api: Api, email: str) -> str:
     return str(reply.body["access_token"])
 
 
-def register(api: Api, path: str, payload: dict[str, Any], email: str) -> Actor:
+def register(api: Api, path: str, payload: dict[str, Any], email: str, pump: Pump | None = None) -> Actor:
+    """Registers; with ``pump``, also confirms the e-mail address with the mailed code (self-registration)."""
     reply = api.post(path, payload)
     assert reply.status == 201, reply.body
+    if pump is not None:
+        assert reply.body["user"]["status"] == "pending_verification"
+        [mail] = pump.mails_to(email)
+        verified = api.post("/registrations/verify-email", {"email": email, "code": mailed_code(mail, "verification")})
+        assert verified.status == 200 and verified.body["status"] == "active", verified.body
     org = reply.body["organisation"]
     return Actor(reply.body["user"]["user_id"], email, login(api, email), org["org_id"] if org else None)
 
 
-def new_agency(api: Api) -> Actor:
+def new_agency(api: Api, pump: Pump) -> Actor:
     email = unique_email("agency")
-    return register(api, "/registrations/agency", builders.agency_registration(email), email)
+    return register(api, "/registrations/agency", builders.agency_registration(email), email, pump)
 
 
-def new_client(api: Api) -> Actor:
+def new_client(api: Api, pump: Pump) -> Actor:
     email = unique_email("client")
-    return register(api, "/registrations/client", builders.client_registration(email), email)
+    return register(api, "/registrations/client", builders.client_registration(email), email, pump)
 
 
-def new_independent(api: Api) -> Actor:
+def new_independent(api: Api, pump: Pump) -> Actor:
     email = unique_email("independent")
-    return register(api, "/registrations/consultant", builders.consultant_registration(email), email)
+    return register(api, "/registrations/consultant", builders.consultant_registration(email), email, pump)
 
 
 def new_staff(api: Api, local_aws: LocalStack) -> Actor:
-    from chalicelib.services.accounts import create_staff_user
+    from chalicelib.services.registration import create_staff_user
 
     email = unique_email("staff")
     user = create_staff_user(local_aws.container.accounts, email=email, name="Stina Staff", password=builders.PASSWORD)
@@ -190,4 +196,4 @@ def invited_consultant(api: Api, pump: Pump, agency: Actor) -> Actor:
     email = unique_email("consultant")
     assert api.post(f"/agencies/{agency.org_id}/invitations", {"email": email}, token=agency.token).status == 201
     [mail] = pump.mails_to(email)
-    return register(api, "/registrations/consultant", builders.consultant_registration(email, invitation_code(mail)), email)
+    return register(api, "/registrations/consultant", builders.consultant_registration(email, mailed_code(mail)), email)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import boto3
 import pytest
 
 from chalicelib.api.http import REGISTRY
@@ -27,58 +28,59 @@ class Tenants:
     ids: dict[str, str]
 
 
-@pytest.fixture(scope="module")
-def tenants(api: Api, pump: Pump, local_aws: LocalStack) -> Tenants:
+def uploaded_document(api: Api, local_aws: LocalStack, admin: Actor) -> str:
     from chalicelib.services import consent_documents
 
-    admin_a, admin_b = new_agency(api), new_agency(api)
+    document = api.post(
+        f"/agencies/{admin.org_id}/consent-documents", {"consultant_name": "R", "consultant_email": unique_email()}, token=admin.token
+    ).body["document"]
+    container = local_aws.container
+    key = f"consent-documents/{admin.org_id}/{document['document_id']}.pdf"
+    put = boto3.client("s3").put_object(Bucket=container.settings.documents_bucket, Key=key, Body=PDF)
+    consent_documents.record_upload(container.accounts, container.storage, container.consent_document_policy, key, put["VersionId"])
+    return str(document["document_id"])
+
+
+@pytest.fixture(scope="module")
+def tenants(api: Api, pump: Pump, local_aws: LocalStack) -> Tenants:
+    admin_a, admin_b = new_agency(api, pump), new_agency(api, pump)
     actors: dict[str, Actor | None] = {
         "anonymous": None,
         "staff": new_staff(api, local_aws),
         "admin_a": admin_a,
         "consultant_a": invited_consultant(api, pump, admin_a),
         "admin_b": admin_b,
-        "client_c": new_client(api),
-        "independent": new_independent(api),
+        "client_c": new_client(api, pump),
+        "independent": new_independent(api, pump),
     }
-    document = api.post(
-        f"/agencies/{admin_a.org_id}/consent-documents", {"consultant_name": "R", "consultant_email": unique_email()}, token=admin_a.token
-    ).body["document"]
-    container = local_aws.container
-    container.storage._s3.put_object(
-        Bucket=container.settings.documents_bucket, Key=f"consent-documents/{admin_a.org_id}/{document['document_id']}.pdf", Body=PDF
-    )
-    consent_documents.record_upload(
-        container.accounts,
-        container.storage,
-        container.consent_document_policy,
-        f"consent-documents/{admin_a.org_id}/{document['document_id']}.pdf",
-    )
     consultant = actors["consultant_a"]
     assert consultant is not None
     entry = api.get("/me/consents", token=consultant.token).body["consents"][0]["consent"]["entry_id"]
-    return Tenants(
-        actors,
-        {
-            "A": admin_a.org_id or "",
-            "B": admin_b.org_id or "",
-            "C": actors["client_c"].org_id or "",  # type: ignore[union-attr]
-            "doc": document["document_id"],
-            "subject": consultant.user_id,
-            "entry": entry,
-        },
-    )
+    # Rows that change state get objects of their own, so no row depends on another having run.
+    ids = {
+        "A": admin_a.org_id,
+        "B": admin_b.org_id,
+        "C_approve": new_client(api, pump).org_id,
+        "C_reject": new_client(api, pump).org_id,
+        "doc": uploaded_document(api, local_aws, admin_a),
+        "doc_verify": uploaded_document(api, local_aws, admin_a),
+        "doc_reject": uploaded_document(api, local_aws, admin_a),
+        "subject": consultant.user_id,
+        "entry": entry,
+    }
+    return Tenants(actors, {k: v or "" for k, v in ids.items()})
 
 
 # (method, path, body, expected status per actor; actors not named get `default`)
 Row = tuple[str, str, Any, dict[str, int], int]
 MATRIX: list[Row] = [
     ("GET", "/me", None, {"anonymous": 401}, 200),
+    ("POST", "/me/invitations/accept", {"invitation_code": "x" * 32}, {"anonymous": 401, "consultant_a": 422, "independent": 422}, 403),
     ("GET", "/organisations/{A}", None, {"anonymous": 401, "admin_b": 404, "client_c": 404, "independent": 404}, 200),
     ("GET", "/organisations/{A}/members", None, {"anonymous": 401, "staff": 200, "admin_a": 200, "admin_b": 404, "independent": 404}, 403),
     ("GET", "/client-companies", None, {"anonymous": 401, "staff": 200}, 403),
-    ("POST", "/client-companies/{C}/approve", {}, {"anonymous": 401, "staff": 200}, 403),
-    ("POST", "/client-companies/{C}/reject", {"reason": "x"}, {"anonymous": 401, "staff": 409}, 403),
+    ("POST", "/client-companies/{C_approve}/approve", {}, {"anonymous": 401, "staff": 200}, 403),
+    ("POST", "/client-companies/{C_reject}/reject", {"reason": "x"}, {"anonymous": 401, "staff": 200}, 403),
     (
         "POST",
         "/agencies/{A}/invitations",
@@ -111,30 +113,33 @@ MATRIX: list[Row] = [
         403,
     ),
     ("POST", "/consent-documents/{doc}/upload", None, {"anonymous": 401, "admin_a": 409, "admin_b": 404, "independent": 404}, 403),
-    ("POST", "/consent-documents/{doc}/verify", {}, {"anonymous": 401, "staff": 200}, 403),
-    ("POST", "/consent-documents/{doc}/reject", {"reason": "x"}, {"anonymous": 401, "staff": 409}, 403),
+    ("POST", "/consent-documents/{doc_verify}/verify", {}, {"anonymous": 401, "staff": 200}, 403),
+    ("POST", "/consent-documents/{doc_reject}/reject", {"reason": "x"}, {"anonymous": 401, "staff": 200}, 403),
     ("GET", "/me/consents", None, {"anonymous": 401}, 200),
     ("POST", "/me/consents", {"privacy_notice_version": "2026-11-01", "accept_privacy_notice": True}, {"anonymous": 401}, 201),
     ("POST", "/me/consents/{entry}/withdraw", None, {"anonymous": 401, "consultant_a": 200}, 404),
     ("GET", "/subjects/{subject}/consents", None, {"anonymous": 401, "staff": 200}, 403),
     ("GET", "/subjects/{subject}/audit", None, {"anonymous": 401, "staff": 200}, 403),
 ]
+_TEMPLATE = {
+    "A": "agency_id",
+    "C_approve": "org_id",
+    "C_reject": "org_id",
+    "doc": "document_id",
+    "doc_verify": "document_id",
+    "doc_reject": "document_id",
+    "subject": "subject_id",
+    "entry": "entry_id",
+}
 
 
 def test_the_matrix_covers_every_protected_operation(api: Api) -> None:
     protected = {(op.method, op.path) for op in REGISTRY if op.roles is not None}
-    covered = {
-        (
-            method,
-            path.replace("{A}", "{agency_id}")
-            .replace("{C}", "{org_id}")
-            .replace("{doc}", "{document_id}")
-            .replace("{subject}", "{subject_id}")
-            .replace("{entry}", "{entry_id}"),
-        )
-        for method, path, *_ in MATRIX
-    }
-    covered = {(m, p.replace("/organisations/{agency_id}", "/organisations/{org_id}")) for m, p in covered}
+    covered = set()
+    for method, path, *_ in MATRIX:
+        for placeholder, name in _TEMPLATE.items():
+            path = path.replace("{" + placeholder + "}", "{" + name + "}")
+        covered.add((method, path.replace("/organisations/{agency_id}", "/organisations/{org_id}")))
     assert protected == covered
 
 

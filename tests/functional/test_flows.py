@@ -12,9 +12,9 @@ from tests.conftest import LocalStack, unique_email
 from tests.functional.conftest import (
     Api,
     Pump,
-    invitation_code,
     invited_consultant,
     login,
+    mailed_code,
     new_agency,
     new_client,
     new_independent,
@@ -35,13 +35,13 @@ def test_health_and_openapi(api: Api) -> None:
 
 
 def test_agency_invites_a_consultant_who_registers_with_a_web_form_and_both_log_in(api: Api, pump: Pump) -> None:
-    agency = new_agency(api)
+    agency = new_agency(api, pump)
     email = unique_email("consultant")
     invited = api.post(f"/agencies/{agency.org_id}/invitations", {"email": email}, token=agency.token)
-    assert invited.status == 201 and invited.body["status"] == "open" and invited.body["code"]
+    assert invited.status == 201 and invited.body["status"] == "open"
+    assert "code" not in invited.body  # the code reaches the consultant's mailbox only
     [mail] = pump.mails_to(email)
-    code = invitation_code(mail)
-    assert code == invited.body["code"]
+    code = mailed_code(mail)
 
     form = {
         "name": "Cecilia Consultant",
@@ -68,15 +68,33 @@ def test_agency_invites_a_consultant_who_registers_with_a_web_form_and_both_log_
     assert again.status == 422 and again.error_fields == {"invitation_code"}  # used already
 
 
-def test_an_independent_consultant_registers_and_logs_in(api: Api) -> None:
-    independent = new_independent(api)
-    me = api.get("/me", token=independent.token).body
-    assert set(me["user"]["roles"]) == {"consultant", "agency_admin"}
-    assert me["organisation"]["independent"] is True
+def test_an_independent_consultant_confirms_the_email_logs_in_and_later_joins_an_agency(api: Api, pump: Pump) -> None:
+    email = unique_email("independent")
+    registered = api.post("/registrations/consultant", builders.consultant_registration(email))
+    assert registered.status == 201 and registered.body["user"]["status"] == "pending_verification"
+    pending = api.get("/me", token=login(api, email))
+    assert pending.status == 401 and "Confirm your e-mail" in pending.body["detail"]
+    [mail] = pump.mails_to(email)
+    assert api.post("/registrations/verify-email", {"email": email, "code": "y" * 32}).status == 422
+    assert api.post("/registrations/resend-verification", {"email": unique_email()}).status == 202  # says nothing about the address
+    verified = api.post("/registrations/verify-email", {"email": email, "code": mailed_code(mail, "verification")})
+    assert verified.status == 200 and verified.body["status"] == "active"
+    token = login(api, email)
+    me = api.get("/me", token=token).body
+    assert set(me["user"]["roles"]) == {"consultant", "agency_admin"} and me["organisation"]["independent"] is True
+
+    agency = new_agency(api, pump)
+    assert api.post(f"/agencies/{agency.org_id}/invitations", {"email": email}, token=agency.token).status == 201
+    code = mailed_code(pump.mails_to(email)[-1])
+    joined = api.post("/me/invitations/accept", {"invitation_code": code}, token=token)
+    assert joined.status == 200 and joined.body["org_id"] == agency.org_id
+    me = api.get("/me", token=login(api, email)).body
+    assert me["user"]["roles"] == ["consultant"] and me["organisation"]["org_id"] == agency.org_id
+    assert api.post("/me/invitations/accept", {"invitation_code": code}, token=token).status == 422  # used
 
 
 def test_on_behalf_consent_is_uploaded_verified_and_confirmed(api: Api, pump: Pump, local_aws: LocalStack) -> None:
-    agency, staff = new_agency(api), new_staff(api, local_aws)
+    agency, staff = new_agency(api, pump), new_staff(api, local_aws)
     consultant_email = unique_email("represented")
     created = api.post(
         f"/agencies/{agency.org_id}/consent-documents",
@@ -105,7 +123,7 @@ def test_on_behalf_consent_is_uploaded_verified_and_confirmed(api: Api, pump: Pu
 
     [mail] = pump.mails_to(consultant_email)
     assert "represent you" in mail["subject"]
-    code = invitation_code(mail)
+    code = mailed_code(mail)
     unconfirmed = api.post("/registrations/consultant", builders.consultant_registration(consultant_email, code))
     assert unconfirmed.status == 422 and unconfirmed.error_fields == {"confirm_agency_representation"}
     consultant = register(
@@ -136,7 +154,7 @@ def test_on_behalf_consent_is_uploaded_verified_and_confirmed(api: Api, pump: Pu
 
 
 def test_a_refused_file_is_reported_and_can_be_replaced(api: Api, pump: Pump) -> None:
-    agency = new_agency(api)
+    agency = new_agency(api, pump)
     created = api.post(
         f"/agencies/{agency.org_id}/consent-documents", {"consultant_name": "Rita", "consultant_email": unique_email()}, token=agency.token
     ).body
@@ -153,8 +171,8 @@ def test_a_refused_file_is_reported_and_can_be_replaced(api: Api, pump: Pump) ->
 
 
 def test_every_person_sees_and_withdraws_their_own_consents(api: Api, pump: Pump) -> None:
-    agency = new_agency(api)
-    people = [agency, new_client(api), new_independent(api), invited_consultant(api, pump, agency)]
+    agency = new_agency(api, pump)
+    people = [agency, new_client(api, pump), new_independent(api, pump), invited_consultant(api, pump, agency)]
     for person in people:
         consents = api.get("/me/consents", token=person.token).body
         assert consents["subject_id"] == person.user_id
@@ -166,8 +184,8 @@ def test_every_person_sees_and_withdraws_their_own_consents(api: Api, pump: Pump
         assert again.status == 201 and again.body["in_force"]
 
 
-def test_staff_approve_a_client_company(api: Api, local_aws: LocalStack) -> None:
-    client, staff = new_client(api), new_staff(api, local_aws)
+def test_staff_approve_a_client_company(api: Api, pump: Pump, local_aws: LocalStack) -> None:
+    client, staff = new_client(api, pump), new_staff(api, local_aws)
     assert api.get(f"/organisations/{client.org_id}", token=client.token).body["status"] == "pending_approval"
     pending = api.get("/client-companies", token=staff.token).body["items"]
     assert client.org_id in [o["org_id"] for o in pending]

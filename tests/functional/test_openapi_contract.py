@@ -10,7 +10,7 @@ import app as application  # registers every route, so REGISTRY is complete when
 from chalicelib.api.http import REGISTRY
 from chalicelib.domain.ids import new_id
 from tests.conftest import LocalStack
-from tests.functional.conftest import Actor, Api, new_agency, new_staff
+from tests.functional.conftest import Actor, Api, Pump, invited_consultant, new_agency, new_client, new_staff
 
 pytestmark = pytest.mark.functional
 
@@ -48,9 +48,14 @@ def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def callers(api: Api, local_aws: LocalStack) -> dict[str, Actor]:
-    agency = new_agency(api)
-    return {"staff": new_staff(api, local_aws), "agency_admin": agency, "consultant": agency, "client": agency}
+def callers(api: Api, pump: Pump, local_aws: LocalStack) -> dict[str, Actor]:
+    agency = new_agency(api, pump)
+    return {
+        "staff": new_staff(api, local_aws),
+        "agency_admin": agency,
+        "consultant": invited_consultant(api, pump, agency),
+        "client": new_client(api, pump),
+    }
 
 
 @pytest.mark.parametrize("op", [op for op in REGISTRY if op.request is not None], ids=lambda op: f"{op.method} {op.path}")

@@ -33,7 +33,11 @@ def test_create_login_and_verify_a_user(identity, verifier: JwtTokenVerifier) ->
     verified = verifier.verify(tokens.access_token)
     assert verified.subject == sub
     assert verified.groups == {Role.CONSULTANT, Role.AGENCY_ADMIN}
-    assert identity.user_created_at(email) is not None
+    found = identity.find_user(email)
+    assert found is not None and found.subject == sub
+    identity.mark_email_verified(email)
+    identity.remove_from_group(email, Role.AGENCY_ADMIN)
+    assert verifier.verify(identity.login(email, PASSWORD).access_token).groups == {Role.CONSULTANT}
 
 
 def test_duplicates_weak_passwords_and_wrong_passwords(identity) -> None:  # type: ignore[no-untyped-def]
@@ -44,14 +48,14 @@ def test_duplicates_weak_passwords_and_wrong_passwords(identity) -> None:  # typ
     weak = unique_email()
     with pytest.raises(InvalidInput):
         identity.create_user(weak, "short", [Role.CLIENT])
-    assert identity.user_created_at(weak) is None  # the half-created user was removed
+    assert identity.find_user(weak) is None  # the half-created user was removed
     with pytest.raises(Unauthenticated):
         identity.login(email, PASSWORD + "x")
     with pytest.raises(Unauthenticated):
         identity.login(unique_email(), PASSWORD)
     identity.delete_user(email)
     identity.delete_user(email)  # deleting twice is fine (compensation may repeat)
-    assert identity.user_created_at(email) is None
+    assert identity.find_user(email) is None
 
 
 def test_the_verifier_refuses_id_tokens_forged_tokens_and_other_clients(

@@ -31,24 +31,26 @@ def test_the_presigned_post_policy_binds_key_type_and_size(storage: S3DocumentSt
     assert post.fields["key"] == "consent-documents/A/B.pdf" and post.fields["Content-Type"] == "application/pdf"
 
 
-def test_a_browser_style_upload_lands_and_can_be_checked(storage: S3DocumentStorage) -> None:
+def test_a_browser_style_upload_lands_and_versions_are_kept_apart(storage: S3DocumentStorage) -> None:
     key = "consent-documents/test/upload.pdf"
     post = storage.presigned_post(key, content_type="application/pdf", max_bytes=5000, expires_in=600)
     response = requests.post(post.url, data=post.fields, files={"file": ("consent.pdf", PDF, "application/pdf")}, timeout=10)
     assert response.status_code in (200, 204), response.text
-    stored = storage.head(key)
-    assert stored is not None and stored.size == len(PDF)
-    assert storage.read_prefix(key, 5) == b"%PDF-"
-    import hashlib
-
-    assert storage.sha256(key) == hashlib.sha256(PDF).hexdigest()
-    assert requests.get(storage.presigned_get(key, expires_in=60), timeout=10).content == PDF
-    storage.delete(key)
-    assert storage.head(key) is None
+    first = storage.fetch(key, None, 5000)
+    assert first is not None and first.size == len(PDF) and first.content == PDF and first.version_id
+    requests.post(post.url, data=post.fields, files={"file": ("consent.pdf", PDF + b"%more", "application/pdf")}, timeout=10)
+    assert storage.fetch(key, None, 5000).content == PDF + b"%more"  # type: ignore[union-attr]
+    assert storage.fetch(key, first.version_id, 5000).content == PDF  # type: ignore[union-attr]
+    assert requests.get(storage.presigned_get(key, first.version_id, expires_in=60), timeout=10).content == PDF
+    prefix = storage.fetch(key, None, 4)
+    assert prefix is not None and prefix.size == len(PDF) + 5 and prefix.content == PDF[:5]  # a bounded read knows the full size
+    storage.delete(key, first.version_id)
+    assert storage.fetch(key, first.version_id, 5000) is None
+    assert storage.fetch("consent-documents/test/missing.pdf", None, 10) is None
 
 
 def test_uploads_reach_the_queue_that_feeds_the_upload_handler(local_aws: LocalStack, storage: S3DocumentStorage) -> None:
-    from chalicelib.events.uploads import object_keys
+    from chalicelib.events.uploads import created_objects
 
     key = "consent-documents/test/with space+plus.pdf"
     post = storage.presigned_post(key, content_type="application/pdf", max_bytes=5000, expires_in=600)
@@ -60,8 +62,15 @@ def test_uploads_reach_the_queue_that_feeds_the_upload_handler(local_aws: LocalS
         for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get("Messages", []):
             from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-            keys += object_keys(SQSRecord({"messageId": message["MessageId"], "body": message["Body"]}))
+            keys += [k for k, _ in created_objects(SQSRecord({"messageId": message["MessageId"], "body": message["Body"]}))]
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
         if key in keys:
             break
     assert key in keys  # decoded from the URL-encoded key in the notification
+
+
+def test_an_empty_upload_reads_as_size_zero(storage: S3DocumentStorage, local_aws: LocalStack) -> None:
+    key = "consent-documents/test/empty.pdf"
+    boto3.client("s3").put_object(Bucket=local_aws.container.settings.documents_bucket, Key=key, Body=b"")
+    fetched = storage.fetch(key, None, 5000)
+    assert fetched is not None and fetched.size == 0 and fetched.content == b""

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
-from chalicelib.domain.accounts import ConsentDocumentStatus
+from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus
 from chalicelib.domain.consent import ConsentPurpose, ConsentSource, in_force
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chalicelib.schemas.accounts import ConsultantRegistrationRequest, CreateConsentDocumentRequest
-from chalicelib.services import accounts
 from chalicelib.services import consent_documents as docs
+from chalicelib.services import invitations, registration
 from tests import builders
 from tests.fakes import World, make_world
-from tests.unit.test_registration import CTX, principal_of, register_agency
+from tests.unit.test_registration import CTX, mail_code, principal_of, register_agency, register_invited, verify
 
 POLICY = docs.UploadPolicy(max_bytes=1024, expires_in=600)
 PDF = b"%PDF-1.7\n1 0 obj <<>> endobj\n%%EOF\n"
-TTL = timedelta(days=14)
 
 
 @pytest.fixture
@@ -28,58 +25,54 @@ def world() -> World:
 
 
 @pytest.fixture
-def agency(world: World) -> accounts.Registered:
+def agency(world: World) -> registration.Registered:
     return register_agency(world)
 
 
 @pytest.fixture
 def staff(world: World) -> Principal:
-    user = accounts.create_staff_user(world.accounts, email="staff@customersonly.example", name="Stina", password=builders.PASSWORD)
+    user = registration.create_staff_user(world.accounts, email="staff@customersonly.example", name="Stina", password=builders.PASSWORD)
     return Principal(user.user_id, user.roles)
 
 
-def create(world: World, agency: accounts.Registered) -> docs.ConsentDocument:
+def create(world: World, agency: registration.Registered) -> ConsentDocument:
     body = CreateConsentDocumentRequest(consultant_name="Cecilia Consultant", consultant_email="Cecilia@Consultant.example")
-    document, post = docs.create_consent_document(
-        world.accounts, world.storage, POLICY, principal_of(agency), agency.organisation.org_id, body
-    )
-    assert post.fields["key"] == document.object_key == f"consent-documents/{agency.organisation.org_id}/{document.document_id}.pdf"
+    org_id = agency.organisation.org_id
+    document, post = docs.create_consent_document(world.accounts, world.storage, POLICY, principal_of(agency), org_id, body)
+    assert post.fields["key"] == document.object_key == f"consent-documents/{org_id}/{document.document_id}.pdf"
     return document
 
 
-def upload(world: World, document: docs.ConsentDocument, content: bytes = PDF) -> docs.ConsentDocument:
-    world.storage.objects[document.object_key] = content
-    result = docs.record_upload(world.accounts, world.storage, POLICY, document.object_key)
+def upload(world: World, document: ConsentDocument, content: bytes = PDF) -> ConsentDocument:
+    version = world.storage.put(document.object_key, content)
+    result = docs.record_upload(world.accounts, world.storage, POLICY, document.object_key, version)
     assert result is not None
     return result
 
 
-def test_full_flow_from_upload_to_confirmed_representation(world: World, agency: accounts.Registered, staff: Principal) -> None:
+def verify_document(world: World, staff: Principal, document: ConsentDocument) -> ConsentDocument:
+    return docs.verify_consent_document(world.accounts, world.storage, POLICY, staff, document.document_id)
+
+
+def test_full_flow_from_upload_to_confirmed_representation(world: World, agency: registration.Registered, staff: Principal) -> None:
     document = upload(world, create(world, agency))
     assert document.status is ConsentDocumentStatus.UPLOADED and document.sha256 and document.size_bytes == len(PDF)
-    assert [d.document_id for d in docs.list_documents_by_status(world.accounts, staff, ConsentDocumentStatus.UPLOADED)] == [
-        document.document_id
-    ]
+    pending = docs.list_documents_by_status(world.accounts, staff, ConsentDocumentStatus.UPLOADED)
+    assert [d.document_id for d in pending] == [document.document_id]
 
-    verified, issued = docs.verify_consent_document(
-        world.accounts, world.storage, staff, document.document_id, invitation_ttl=TTL, web_base_url="https://app.example"
-    )
-    assert verified.status is ConsentDocumentStatus.VERIFIED
-    [mail] = world.db.outbox()
-    assert mail.to == "cecilia@consultant.example" and issued.code in mail.text and "represent you" in mail.subject
+    assert verify_document(world, staff, document).status is ConsentDocumentStatus.VERIFIED
+    [mail] = [m for m in world.db.outbox() if m.to == "cecilia@consultant.example"]
+    assert "represent you" in mail.subject
+    code = mail_code(world, "cecilia@consultant.example", "invitation")
 
-    unconfirmed = ConsultantRegistrationRequest.model_validate(builders.consultant_registration("cecilia@consultant.example", issued.code))
     with pytest.raises(InvalidInput) as raised:
-        accounts.register_consultant(world.accounts, unconfirmed, CTX)
+        register_invited(world, "cecilia@consultant.example", code)
     assert raised.value.issues[0].field == "confirm_agency_representation"
 
-    confirmed = ConsultantRegistrationRequest.model_validate(
-        builders.consultant_registration("cecilia@consultant.example", issued.code, confirm_agency_representation=True)
-    )
-    consultant = accounts.register_consultant(world.accounts, confirmed, CTX).user
+    consultant = register_invited(world, "cecilia@consultant.example", code, confirm_agency_representation=True).user
     assert consultant.org_id == agency.organisation.org_id
     stored = world.db.get_consent_document(document.document_id)
-    assert stored.status is ConsentDocumentStatus.CONFIRMED and stored.consultant_user_id == consultant.user_id
+    assert stored is not None and stored.status is ConsentDocumentStatus.CONFIRMED and stored.consultant_user_id == consultant.user_id
 
     entries = world.consents.ledger.list_for_subject(consultant.user_id)
     [representation] = in_force(entries, ConsentPurpose.AGENCY_REPRESENTATION, agency_id=agency.organisation.org_id)
@@ -89,46 +82,77 @@ def test_full_flow_from_upload_to_confirmed_representation(world: World, agency:
     assert {"consent.given", "consent_document.confirmed"} <= actions
 
 
+def test_a_registered_consultant_confirms_by_accepting_the_invitation(
+    world: World, agency: registration.Registered, staff: Principal
+) -> None:
+    body = ConsultantRegistrationRequest.model_validate(builders.consultant_registration("cecilia@consultant.example"))
+    independent = verify(world, registration.register_consultant(world.accounts, body, CTX))
+    document = verify_document(world, staff, upload(world, create(world, agency)))
+    code = mail_code(world, "cecilia@consultant.example", "invitation")
+    with pytest.raises(InvalidInput):
+        invitations.accept_invitation(world.accounts, principal_of(independent), code, False, CTX)
+    invitations.accept_invitation(world.accounts, principal_of(independent), code, True, CTX)
+    stored = world.db.get_consent_document(document.document_id)
+    assert stored is not None and stored.status is ConsentDocumentStatus.CONFIRMED
+    entries = world.consents.ledger.list_for_subject(independent.user.user_id)
+    assert in_force(entries, ConsentPurpose.AGENCY_REPRESENTATION, agency_id=agency.organisation.org_id)
+
+
 @pytest.mark.parametrize(("content", "problem"), [(b"MZ\x90\x00 not a pdf", "not a PDF"), (PDF + b"x" * 2048, "between"), (b"", "between")])
 def test_refused_files_are_deleted_and_may_be_uploaded_again(
-    world: World, agency: accounts.Registered, content: bytes, problem: str
+    world: World, agency: registration.Registered, content: bytes, problem: str
 ) -> None:
     document = upload(world, create(world, agency), content)
     assert document.status is ConsentDocumentStatus.UPLOAD_REJECTED and problem in (document.problem or "")
-    assert document.object_key not in world.storage.objects
+    assert world.storage.content(document.object_key) is None
     docs.renew_upload(world.accounts, world.storage, POLICY, principal_of(agency), document.document_id)
     assert upload(world, document).status is ConsentDocumentStatus.UPLOADED
 
 
-def test_objects_nobody_awaits_are_deleted(world: World, agency: accounts.Registered) -> None:
+def test_objects_nobody_awaits_are_deleted(world: World, agency: registration.Registered) -> None:
     document = create(world, agency)
-    foreign = f"consent-documents/{'0' * 26}/{document.document_id}.pdf"  # right document, wrong agency
-    world.storage.objects[foreign] = PDF
-    assert docs.record_upload(world.accounts, world.storage, POLICY, foreign) is None
-    assert foreign not in world.storage.objects
-    assert world.db.get_consent_document(document.document_id).status is ConsentDocumentStatus.AWAITING_UPLOAD
+    for foreign in (f"consent-documents/{'0' * 26}/{document.document_id}.pdf", document.object_key + "\n"):
+        version = world.storage.put(foreign, PDF)
+        assert docs.record_upload(world.accounts, world.storage, POLICY, foreign, version) is None
+        assert world.storage.content(foreign) is None
+    stored = world.db.get_consent_document(document.document_id)
+    assert stored is not None and stored.status is ConsentDocumentStatus.AWAITING_UPLOAD
 
 
-def test_a_file_replaced_after_the_check_cannot_be_verified(world: World, agency: accounts.Registered, staff: Principal) -> None:
+def test_an_overwrite_after_the_check_changes_nothing(world: World, agency: registration.Registered, staff: Principal) -> None:
     document = upload(world, create(world, agency))
-    world.storage.objects[document.object_key] = PDF + b"% tampered"
+    forged = world.storage.put(document.object_key, b"%PDF-1.7 forged")  # the upload form is still valid
+    assert docs.record_upload(world.accounts, world.storage, POLICY, document.object_key, forged) == document
+    assert world.storage.content(document.object_key, forged) is None  # the overwrite was removed
+    assert verify_document(world, staff, document).sha256 == document.sha256
+    assert docs.download_url(world.accounts, world.storage, staff, document.document_id, 60).endswith(
+        f"versionId={document.object_version}"
+    )
+
+
+def test_a_vanished_file_sends_the_document_back_for_a_new_upload(world: World, agency: registration.Registered, staff: Principal) -> None:
+    document = upload(world, create(world, agency))
+    world.storage.delete(document.object_key, document.object_version)
     with pytest.raises(Conflict):
-        docs.verify_consent_document(world.accounts, world.storage, staff, document.document_id, invitation_ttl=TTL, web_base_url="")
-    assert world.db.outbox() == []
+        verify_document(world, staff, document)
+    stored = world.db.get_consent_document(document.document_id)
+    assert stored is not None and stored.status is ConsentDocumentStatus.UPLOAD_REJECTED
+    docs.renew_upload(world.accounts, world.storage, POLICY, principal_of(agency), document.document_id)
+    assert [m for m in world.db.outbox() if m.to == "cecilia@consultant.example"] == []  # nobody was invited
 
 
-def test_only_uploaded_documents_can_be_reviewed_and_only_once(world: World, agency: accounts.Registered, staff: Principal) -> None:
+def test_only_uploaded_documents_can_be_reviewed_and_only_once(world: World, agency: registration.Registered, staff: Principal) -> None:
     document = create(world, agency)
     with pytest.raises(Conflict):
-        docs.verify_consent_document(world.accounts, world.storage, staff, document.document_id, invitation_ttl=TTL, web_base_url="")
+        verify_document(world, staff, document)
     upload(world, document)
     rejected = docs.reject_consent_document(world.accounts, world.storage, staff, document.document_id, "Not signed")
-    assert rejected.status is ConsentDocumentStatus.REJECTED and document.object_key not in world.storage.objects
+    assert rejected.status is ConsentDocumentStatus.REJECTED and world.storage.content(document.object_key) is None
     with pytest.raises(Conflict):
-        docs.verify_consent_document(world.accounts, world.storage, staff, document.document_id, invitation_ttl=TTL, web_base_url="")
+        verify_document(world, staff, document)
 
 
-def test_documents_are_visible_to_their_agency_and_staff_only(world: World, agency: accounts.Registered, staff: Principal) -> None:
+def test_documents_are_visible_to_their_agency_and_staff_only(world: World, agency: registration.Registered, staff: Principal) -> None:
     document = upload(world, create(world, agency))
     other = principal_of(register_agency(world, email="boss@other.example"))
     consultant = Principal("someone", frozenset({Role.CONSULTANT}))
@@ -141,18 +165,18 @@ def test_documents_are_visible_to_their_agency_and_staff_only(world: World, agen
             docs.list_agency_documents(world.accounts, outsider, agency.organisation.org_id)
     with pytest.raises(NotFound):
         docs.renew_upload(world.accounts, world.storage, POLICY, other, document.document_id)
+    with pytest.raises(NotFound):
+        docs.renew_upload(world.accounts, world.storage, POLICY, staff, document.document_id)  # staff do not upload for agencies
     with pytest.raises(Forbidden):
-        docs.verify_consent_document(
-            world.accounts, world.storage, principal_of(agency), document.document_id, invitation_ttl=TTL, web_base_url=""
-        )
+        verify_document(world, principal_of(agency), document)
     with pytest.raises(Forbidden):
         docs.list_documents_by_status(world.accounts, principal_of(agency), ConsentDocumentStatus.UPLOADED)
+    create_body = CreateConsentDocumentRequest(consultant_name="X", consultant_email="x@example.com")
     with pytest.raises(NotFound):
-        create_body = CreateConsentDocumentRequest(consultant_name="X", consultant_email="x@example.com")
         docs.create_consent_document(world.accounts, world.storage, POLICY, other, agency.organisation.org_id, create_body)
 
 
-def test_staff_reads_of_a_document_are_audited(world: World, agency: accounts.Registered, staff: Principal) -> None:
+def test_staff_reads_of_a_document_are_audited(world: World, agency: registration.Registered, staff: Principal) -> None:
     document = upload(world, create(world, agency))
     docs.get_consent_document(world.accounts, principal_of(agency), document.document_id)
     assert world.consents.audit.list_for_subject(document.document_id) == []

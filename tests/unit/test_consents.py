@@ -7,7 +7,7 @@ import pytest
 from chalicelib.domain.consent import ConsentAction, ConsentPurpose, ConsentState
 from chalicelib.domain.identity import Principal
 from chalicelib.errors import Forbidden, InvalidInput, NotFound
-from chalicelib.services import accounts, consents
+from chalicelib.services import consents, registration
 from chalicelib.services.ports import Changes
 from tests import builders
 from tests.fakes import World, make_world
@@ -79,7 +79,9 @@ def test_nobody_withdraws_someone_elses_consent(world: World) -> None:
 
 def test_staff_read_consents_and_audit_and_every_read_is_audited(world: World) -> None:
     subject = register_agency(world).user.user_id
-    staff_user = accounts.create_staff_user(world.accounts, email="staff@customersonly.example", name="Stina", password=builders.PASSWORD)
+    staff_user = registration.create_staff_user(
+        world.accounts, email="staff@customersonly.example", name="Stina", password=builders.PASSWORD
+    )
     staff = Principal(staff_user.user_id, staff_user.roles)
     assert len(consents.subject_consents(world.consents, staff, subject).states) == 1
     log = consents.subject_audit_log(world.consents, staff, subject)

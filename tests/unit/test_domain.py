@@ -84,8 +84,8 @@ class MemoryOutbox:
     def already_sent(self, message_id: str) -> bool:
         return message_id in self.sent
 
-    def mark_sent(self, message_id: str) -> None:
-        self.sent.add(message_id)
+    def mark_sent(self, message: OutboxMessage) -> None:
+        self.sent.add(message.message_id)
 
 
 def test_an_outbox_message_is_sent_once_even_when_redelivered() -> None:

@@ -1,17 +1,18 @@
-"""Registration services on in-memory fakes: happy paths, duplicates, compensation, invitations."""
+"""Registration, verification, invitations and organisations on in-memory fakes."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+import re
 
 import pytest
 
-from chalicelib.domain.accounts import InvitationStatus, OrgStatus
+from chalicelib.domain.accounts import InvitationStatus, OrgStatus, UserStatus
 from chalicelib.domain.consent import ConsentPurpose
 from chalicelib.domain.identity import Principal, RequestContext, Role
 from chalicelib.errors import ConcurrencyConflict, Conflict, Forbidden, InvalidInput, NotFound
 from chalicelib.schemas.accounts import AgencyRegistrationRequest, ClientRegistrationRequest, ConsultantRegistrationRequest
-from chalicelib.services import accounts as service
+from chalicelib.services import invitations, organisations, registration
+from chalicelib.services.ports import Changes
 from tests import builders
 from tests.fakes import World, make_world
 
@@ -23,33 +24,84 @@ def world() -> World:
     return make_world()
 
 
-def register_agency(world: World, email: str = "admin@acme.example", number: str | None = None) -> service.Registered:
+def mail_code(world: World, to: str, label: str) -> str:
+    """The code in the newest outbox message to ``to`` (label: 'invitation' or 'verification')."""
+    [*_, mail] = [m for m in world.db.outbox() if m.to == to]
+    match = re.search(rf"{label} code: (\S+)", mail.text)
+    assert match, mail.text
+    return match.group(1)
+
+
+def verify(world: World, registered: registration.Registered) -> registration.Registered:
+    user = registration.verify_email(world.accounts, registered.user.email, mail_code(world, registered.user.email, "verification"))
+    return registration.Registered(user, registered.organisation)
+
+
+def register_agency(world: World, email: str = "admin@acme.example", number: str | None = None) -> registration.Registered:
     body = AgencyRegistrationRequest.model_validate(builders.agency_registration(email, number))
-    return service.register_agency(world.accounts, body, CTX)
+    return verify(world, registration.register_agency(world.accounts, body, CTX))
 
 
-def principal_of(registered: service.Registered) -> Principal:
+def principal_of(registered: registration.Registered) -> Principal:
     return Principal(registered.user.user_id, registered.user.roles, registered.user.org_id)
 
 
-def invite(world: World, agency: service.Registered, email: str) -> service.IssuedInvitation:
-    return service.invite_consultant(
-        world.accounts, principal_of(agency), agency.organisation.org_id, email, ttl=timedelta(days=14), web_base_url="https://app.example"
-    )
+def invite(world: World, agency: registration.Registered, email: str) -> str:
+    assert agency.organisation is not None
+    invitations.invite_consultant(world.accounts, principal_of(agency), agency.organisation.org_id, email)
+    return mail_code(world, email.lower(), "invitation")
+
+
+def register_invited(world: World, email: str, code: str, **extra: object) -> registration.Registered:
+    body = ConsultantRegistrationRequest.model_validate(builders.consultant_registration(email, code, **extra))
+    return registration.register_consultant(world.accounts, body, CTX)
 
 
 def test_agency_registration_stores_everything_and_records_processing_consent(world: World) -> None:
-    result = register_agency(world)
+    body = AgencyRegistrationRequest.model_validate(builders.agency_registration())
+    result = registration.register_agency(world.accounts, body, CTX)
 
     assert result.organisation is not None and result.organisation.status is OrgStatus.ACTIVE
     assert result.user.roles == {Role.AGENCY_ADMIN} and result.user.org_id == result.organisation.org_id
-    assert world.db.get_user(result.user.user_id) == result.user
+    stored = world.db.get_user(result.user.user_id)
+    assert stored is not None and stored.status is UserStatus.PENDING_VERIFICATION
     assert world.db.claim_owner("email", "admin@acme.example") == result.user.user_id
     [entry] = world.consents.ledger.list_for_subject(result.user.user_id)
     assert entry.purpose is ConsentPurpose.PLATFORM_PROCESSING
     assert entry.notice_version == builders.consent_fields()["privacy_notice_version"] and len(entry.notice_sha256 or "") == 64
     assert (entry.ip, entry.user_agent) == ("203.0.113.7", "pytest")
     assert [a.action.value for a in world.consents.audit.list_for_subject(result.user.user_id)] == ["consent.given"]
+
+
+def test_a_self_registered_account_becomes_active_with_the_mailed_code_only(world: World) -> None:
+    body = AgencyRegistrationRequest.model_validate(builders.agency_registration())
+    pending = registration.register_agency(world.accounts, body, CTX)
+    code = mail_code(world, "admin@acme.example", "verification")
+    stored = world.db.get_user(pending.user.user_id)
+    assert stored is not None and code not in repr(stored)  # only the hash is kept
+    with pytest.raises(InvalidInput):
+        registration.verify_email(world.accounts, "admin@acme.example", "x" * 32)
+    with pytest.raises(InvalidInput):
+        registration.verify_email(world.accounts, "nobody@acme.example", code)
+    active = registration.verify_email(world.accounts, "Admin@Acme.example", code)
+    assert active.status is UserStatus.ACTIVE and world.identity.users["admin@acme.example"]["verified"]
+    assert registration.verify_email(world.accounts, "admin@acme.example", code).status is UserStatus.ACTIVE  # a second click
+
+
+def test_verification_codes_expire_and_can_be_sent_again(world: World) -> None:
+    body = AgencyRegistrationRequest.model_validate(builders.agency_registration())
+    registration.register_agency(world.accounts, body, CTX)
+    old = mail_code(world, "admin@acme.example", "verification")
+    world.clock.advance(days=8)
+    with pytest.raises(InvalidInput):
+        registration.verify_email(world.accounts, "admin@acme.example", old)
+    registration.resend_verification(world.accounts, "admin@acme.example")
+    registration.resend_verification(world.accounts, "unknown@acme.example")  # says nothing, sends nothing
+    new = mail_code(world, "admin@acme.example", "verification")
+    assert new != old and len([m for m in world.db.outbox() if m.to == "unknown@acme.example"]) == 0
+    with pytest.raises(InvalidInput):
+        registration.verify_email(world.accounts, "admin@acme.example", old)
+    assert registration.verify_email(world.accounts, "admin@acme.example", new).status is UserStatus.ACTIVE
 
 
 def test_duplicate_email_is_a_conflict_and_creates_nothing(world: World) -> None:
@@ -78,11 +130,25 @@ def test_failed_database_write_deletes_the_cognito_user_again(world: World) -> N
 
 def test_lost_race_on_the_email_claim_is_a_conflict_and_compensated(world: World) -> None:
     # Another registration committed the same e-mail between our pre-check and our transaction.
-    world.db.fail_next_commit = ConcurrencyConflict("lost", [None, None, "ConditionalCheckFailed", None, None, None])
+    world.db.fail_next_commit = ConcurrencyConflict("lost", ["ConditionalCheckFailed"])
     with pytest.raises(Conflict) as raised:
         register_agency(world)
     assert raised.value.issues[0].field == "admin.email"
     assert world.identity.users == {}
+
+
+def test_a_commit_that_landed_despite_an_error_is_a_success_not_compensated(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    commit = world.db.commit
+
+    def lands_then_times_out(changes: Changes) -> None:
+        commit(changes)
+        raise TimeoutError("response lost")
+
+    monkeypatch.setattr(world.db, "commit", lands_then_times_out)
+    body = AgencyRegistrationRequest.model_validate(builders.agency_registration())
+    result = registration.register_agency(world.accounts, body, CTX)
+    assert "admin@acme.example" in world.identity.users
+    assert world.db.get_user(result.user.user_id) is not None
 
 
 def test_cognito_failure_writes_nothing(world: World) -> None:
@@ -100,127 +166,137 @@ def test_an_old_orphaned_cognito_user_is_replaced_but_a_young_one_is_not(world: 
     assert register_agency(world).user.email == "admin@acme.example"
 
 
-def test_outdated_or_unaccepted_privacy_notice_is_refused(world: World) -> None:
+def test_outdated_or_unaccepted_privacy_notice_is_refused_before_anything_exists(world: World) -> None:
     body = AgencyRegistrationRequest.model_validate({**builders.agency_registration(), "privacy_notice_version": "2020-01-01"})
     with pytest.raises(InvalidInput) as raised:
-        service.register_agency(world.accounts, body, CTX)
+        registration.register_agency(world.accounts, body, CTX)
     assert raised.value.issues[0].code == "outdated"
     body = AgencyRegistrationRequest.model_validate({**builders.agency_registration(), "accept_privacy_notice": False})
     with pytest.raises(InvalidInput):
-        service.register_agency(world.accounts, body, CTX)
-    assert world.identity.users == {}
+        registration.register_agency(world.accounts, body, CTX)
+    assert world.identity.users == {} and world.db.items == {}
 
 
-def test_consultant_joins_an_agency_with_its_invitation_once(world: World) -> None:
+def test_consultant_joins_an_agency_with_its_mailed_invitation_once(world: World) -> None:
     agency = register_agency(world)
-    issued = invite(world, agency, "Cecilia@Consultant.example")
-    [mail] = world.db.outbox()
-    assert mail.to == "cecilia@consultant.example" and issued.code in mail.text
-
-    body = ConsultantRegistrationRequest.model_validate(builders.consultant_registration("cecilia@consultant.example", issued.code))
-    consultant = service.register_consultant(world.accounts, body, CTX)
+    code = invite(world, agency, "Cecilia@Consultant.example")
+    consultant = register_invited(world, "cecilia@consultant.example", code)
     assert consultant.user.roles == {Role.CONSULTANT} and consultant.user.org_id == agency.organisation.org_id
-    assert world.db.get_invitation(issued.invitation.code_hash).status is InvitationStatus.USED
-    members = service.list_members(world.accounts, principal_of(agency), agency.organisation.org_id)
+    stored = world.db.get_user(consultant.user.user_id)
+    assert stored is not None and stored.status is UserStatus.ACTIVE  # the code proved the address
+    assert world.identity.users["cecilia@consultant.example"]["verified"]
+    [used] = world.db.list_invitations(agency.organisation.org_id)
+    assert used.status is InvitationStatus.USED and used.used_by == consultant.user.user_id
+    members = organisations.list_members(world.accounts, principal_of(agency), agency.organisation.org_id)
     assert {u.user_id for u in members} == {agency.user.user_id, consultant.user.user_id}
-
-    again = ConsultantRegistrationRequest.model_validate(builders.consultant_registration("cecilia@consultant.example", issued.code))
-    with pytest.raises((InvalidInput, Conflict)):
-        service.register_consultant(world.accounts, again, CTX)
+    with pytest.raises(InvalidInput):
+        register_invited(world, "cecilia@consultant.example", code)
 
 
 @pytest.mark.parametrize("case", ["unknown", "other_email", "expired"])
 def test_unusable_invitations_are_refused_before_anything_is_created(world: World, case: str) -> None:
     agency = register_agency(world)
-    issued = invite(world, agency, "cecilia@consultant.example")
-    code, email = issued.code, "cecilia@consultant.example"
+    code, email = invite(world, agency, "cecilia@consultant.example"), "cecilia@consultant.example"
     if case == "unknown":
         code = "x" * 32
     elif case == "other_email":
         email = "mallory@evil.example"
     else:
         world.clock.advance(days=15)
-    body = ConsultantRegistrationRequest.model_validate(builders.consultant_registration(email, code))
     with pytest.raises(InvalidInput):
-        service.register_consultant(world.accounts, body, CTX)
+        register_invited(world, email, code)
     assert set(world.identity.users) == {"admin@acme.example"}
 
 
 def test_invitation_used_concurrently_is_a_conflict_and_compensated(world: World) -> None:
     agency = register_agency(world)
-    issued = invite(world, agency, "cecilia@consultant.example")
-    body = ConsultantRegistrationRequest.model_validate(builders.consultant_registration("cecilia@consultant.example", issued.code))
+    code = invite(world, agency, "cecilia@consultant.example")
     # claim, user, consent, audit, then the invitation transition: the last precondition fails.
     world.db.fail_next_commit = ConcurrencyConflict("lost", [None, None, None, None, "ConditionalCheckFailed"])
     with pytest.raises(Conflict) as raised:
-        service.register_consultant(world.accounts, body, CTX)
+        register_invited(world, "cecilia@consultant.example", code)
     assert raised.value.issues[0].field == "invitation_code"
     assert "cecilia@consultant.example" not in world.identity.users
 
 
 def test_independent_consultant_gets_a_one_person_agency(world: World) -> None:
     body = ConsultantRegistrationRequest.model_validate(builders.consultant_registration(company_name="Cecilia AB"))
-    result = service.register_consultant(world.accounts, body, CTX)
+    result = verify(world, registration.register_consultant(world.accounts, body, CTX))
     assert result.organisation is not None and result.organisation.independent and result.organisation.name == "Cecilia AB"
     assert result.user.roles == {Role.CONSULTANT, Role.AGENCY_ADMIN}
     with pytest.raises(Conflict):
-        invite(world, result, "friend@example.com")  # a one-person company does not invite others
+        invitations.invite_consultant(world.accounts, principal_of(result), result.organisation.org_id, "friend@example.com")
+
+
+def test_an_independent_consultant_accepts_an_agency_invitation(world: World) -> None:
+    body = ConsultantRegistrationRequest.model_validate(builders.consultant_registration("cecilia@consultant.example"))
+    independent = verify(world, registration.register_consultant(world.accounts, body, CTX))
+    agency = register_agency(world)
+    code = invite(world, agency, "cecilia@consultant.example")
+    with pytest.raises(Forbidden):
+        invitations.accept_invitation(world.accounts, principal_of(agency), code, False, CTX)
+    joined = invitations.accept_invitation(world.accounts, principal_of(independent), code, False, CTX)
+    assert joined.org_id == agency.organisation.org_id
+    member = world.db.get_user(independent.user.user_id)
+    assert member is not None and member.org_id == agency.organisation.org_id and member.roles == {Role.CONSULTANT}
+    assert world.identity.users["cecilia@consultant.example"]["roles"] == {Role.CONSULTANT}
+    with pytest.raises(InvalidInput):  # used
+        invitations.accept_invitation(world.accounts, Principal(member.user_id, member.roles, member.org_id), code, False, CTX)
+    second = invite(world, register_agency(world, email="boss@other.example"), "cecilia@consultant.example")
+    with pytest.raises(Conflict):  # already in an agency
+        invitations.accept_invitation(world.accounts, Principal(member.user_id, member.roles, member.org_id), second, False, CTX)
 
 
 def test_client_company_waits_for_staff_approval(world: World) -> None:
     body = ClientRegistrationRequest.model_validate(builders.client_registration())
-    client = service.register_client(world.accounts, body, CTX)
-    assert client.organisation.status is OrgStatus.PENDING_APPROVAL
+    client = verify(world, registration.register_client(world.accounts, body, CTX))
+    assert client.organisation is not None and client.organisation.status is OrgStatus.PENDING_APPROVAL
     with pytest.raises(Conflict):
         client.organisation.ensure_can_post_assignments()
 
-    staff = service.create_staff_user(world.accounts, email="staff@customersonly.example", name="Stina Staff", password=builders.PASSWORD)
+    staff = registration.create_staff_user(world.accounts, email="staff@customersonly.example", name="Stina", password=builders.PASSWORD)
     staff_principal = Principal(staff.user_id, staff.roles)
-    assert [o.org_id for o in service.list_client_companies(world.accounts, staff_principal, OrgStatus.PENDING_APPROVAL)] == [
-        client.organisation.org_id
-    ]
+    org_id = client.organisation.org_id
+    assert [o.org_id for o in organisations.list_client_companies(world.accounts, staff_principal, OrgStatus.PENDING_APPROVAL)] == [org_id]
     with pytest.raises(Forbidden):
-        service.review_client_company(world.accounts, principal_of(client), client.organisation.org_id, approve=True, reason=None)
-    approved = service.review_client_company(world.accounts, staff_principal, client.organisation.org_id, approve=True, reason=None)
+        organisations.review_client_company(world.accounts, principal_of(client), org_id, approve=True, reason=None)
+    approved = organisations.review_client_company(world.accounts, staff_principal, org_id, approve=True, reason=None)
     assert approved.status is OrgStatus.ACTIVE
     approved.ensure_can_post_assignments()
     with pytest.raises(Conflict):
-        service.review_client_company(world.accounts, staff_principal, client.organisation.org_id, approve=False, reason="late")
-    actions = [e.action.value for e in world.consents.audit.list_for_subject(client.organisation.org_id)]
+        organisations.review_client_company(world.accounts, staff_principal, org_id, approve=False, reason="late")
+    actions = [e.action.value for e in world.consents.audit.list_for_subject(org_id)]
     assert actions == ["organisation.read", "organisation.approved"]  # staff's read of the pending list, then the decision
 
 
 def test_organisations_are_visible_to_members_and_staff_only(world: World) -> None:
     mine, other = register_agency(world), register_agency(world, email="boss@other.example")
-    assert service.get_organisation(world.accounts, principal_of(mine), mine.organisation.org_id).org_id == mine.organisation.org_id
+    assert mine.organisation is not None and other.organisation is not None
+    me = principal_of(mine)
+    assert organisations.get_organisation(world.accounts, me, mine.organisation.org_id).org_id == mine.organisation.org_id
     with pytest.raises(NotFound):
-        service.get_organisation(world.accounts, principal_of(mine), other.organisation.org_id)
+        organisations.get_organisation(world.accounts, me, other.organisation.org_id)
     with pytest.raises(NotFound):
-        service.list_members(world.accounts, principal_of(mine), other.organisation.org_id)
+        organisations.list_members(world.accounts, me, other.organisation.org_id)
     with pytest.raises(NotFound):
-        service.invite_consultant(
-            world.accounts, principal_of(mine), other.organisation.org_id, "x@example.com", ttl=timedelta(days=1), web_base_url=""
-        )
+        invitations.invite_consultant(world.accounts, me, other.organisation.org_id, "x@example.com")
+    with pytest.raises(NotFound):
+        invitations.list_invitations(world.accounts, me, other.organisation.org_id)
 
 
 def test_staff_reads_of_people_are_audited_per_person_and_tenant_reads_are_not(world: World) -> None:
     agency = register_agency(world)
-    issued = invite(world, agency, "cecilia@consultant.example")
-    consultant = service.register_consultant(
-        world.accounts,
-        ConsultantRegistrationRequest.model_validate(builders.consultant_registration("cecilia@consultant.example", issued.code)),
-        CTX,
-    ).user
+    consultant = register_invited(world, "cecilia@consultant.example", invite(world, agency, "cecilia@consultant.example")).user
     org_id = agency.organisation.org_id
-    service.list_members(world.accounts, principal_of(agency), org_id)
-    service.list_invitations(world.accounts, principal_of(agency), org_id)
+    organisations.list_members(world.accounts, principal_of(agency), org_id)
+    invitations.list_invitations(world.accounts, principal_of(agency), org_id)
     assert "user.read" not in [e.action.value for e in world.consents.audit.list_for_subject(consultant.user_id)]
 
-    staff = service.create_staff_user(world.accounts, email="staff@customersonly.example", name="Stina", password=builders.PASSWORD)
+    staff = registration.create_staff_user(world.accounts, email="staff@customersonly.example", name="Stina", password=builders.PASSWORD)
     staff_principal = Principal(staff.user_id, staff.roles)
-    service.list_members(world.accounts, staff_principal, org_id)
-    service.list_invitations(world.accounts, staff_principal, org_id)
-    service.get_organisation(world.accounts, staff_principal, org_id)
+    organisations.list_members(world.accounts, staff_principal, org_id)
+    invitations.list_invitations(world.accounts, staff_principal, org_id)
+    organisations.get_organisation(world.accounts, staff_principal, org_id)
     for person in (agency.user.user_id, consultant.user_id):
         reads = [e for e in world.consents.audit.list_for_subject(person) if e.action.value == "user.read"]
         assert [r.actor_id for r in reads] == [staff.user_id]

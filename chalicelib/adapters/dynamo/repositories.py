@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from contextlib import suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -29,7 +29,7 @@ from chalicelib.services.ports import Changes, Entity, Expect, OutboxMessage, Un
 T = TypeVar("T")
 
 # How long a sent outbox message is kept before DynamoDB's TTL removes it (it holds an e-mail address).
-OUTBOX_RETENTION = timedelta(days=7)
+OUTBOX_RETENTION = timedelta(days=1)
 
 
 _ADAPTERS: dict[type, TypeAdapter[Any]] = {}
@@ -163,7 +163,7 @@ class DynamoUnitOfWork:
         if not changes.writes:
             return
         try:
-            with TransactWrite(connection=self._connection) as transaction:
+            with TransactWrite(connection=self._connection, client_request_token=changes.request_token) as transaction:
                 for entity, expect in changes.writes:
                     item = to_item(entity)
                     transaction.save(item, condition=_condition(item, expect))
@@ -244,13 +244,17 @@ class DynamoOutbox:
         except MainItem.DoesNotExist:
             return True  # removed by TTL, long after it was sent
 
-    def mark_sent(self, message_id: str) -> None:
+    def mark_sent(self, message: OutboxMessage) -> None:
         from pynamodb.exceptions import UpdateError
 
-        item = MainItem(f"OUTBOX#{message_id}", "OUTBOX")
+        redacted = replace(message, to="", text="")
+        item = MainItem(f"OUTBOX#{message.message_id}", "OUTBOX")
         # A concurrent delivery of the same record may have marked it already.
         with suppress(UpdateError):
-            item.update(actions=[MainItem.status.set("sent")], condition=MainItem.pk.exists() & MainItem.status.does_not_exist())
+            item.update(
+                actions=[MainItem.status.set("sent"), MainItem.data.set(dump(redacted))],
+                condition=MainItem.pk.exists() & MainItem.status.does_not_exist(),
+            )
 
 
 def outbox_message_from_image(image: dict[str, Any]) -> OutboxMessage:

@@ -1,0 +1,302 @@
+"""Registration of agencies, consultants and client companies; e-mail verification; staff; login.
+
+Registration spans two systems. The Cognito user is created first (it yields the user id); then every
+DynamoDB write of the registration is committed in one transaction with an idempotency token. If the
+commit fails and did not land, the Cognito user is deleted again (compensation), so a duplicate e-mail
+or organisation number leaves nothing half-created.
+
+Self-registered accounts start ``pending_verification`` and become active when the code e-mailed to
+them comes back. Registering with an invitation code needs no separate verification: the code was
+sent to that address.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from chalicelib.domain.accounts import Address, Organisation, OrgKind, OrgStatus, User, UserStatus
+from chalicelib.domain.identity import RequestContext, Role
+from chalicelib.domain.ids import new_id
+from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput
+from chalicelib.schemas.accounts import (
+    AgencyRegistrationRequest,
+    ClientRegistrationRequest,
+    ConsultantRegistrationRequest,
+    NewUserIn,
+    OrganisationIn,
+    PrivacyConsentIn,
+)
+from chalicelib.services.accounts import AccountPorts, consent_audit, hash_code, normalise_email, normalise_org_number, processing_consent
+from chalicelib.services.invitations import usable_invitation, use_invitation
+from chalicelib.services.notices import accepted_current_notice
+from chalicelib.services.ports import Changes, OutboxMessage, Tokens, UniqueClaim
+
+# A Cognito user without a DynamoDB record younger than this may belong to a registration still in
+# flight; only older ones are treated as orphans of a failed compensation and replaced.
+ORPHAN_AGE = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class Registered:
+    user: User
+    organisation: Organisation | None
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """One registration: who, with which roles, which unique values it claims, and how to build its writes."""
+
+    email: str
+    password: str
+    roles: list[Role]
+    email_field: str
+    claims: list[tuple[UniqueClaim, str]]  # with the request field each belongs to
+    build: Callable[[str], tuple[Changes, User, Organisation | None]]
+
+
+def _register(ports: AccountPorts, plan: _Plan) -> Registered:
+    for claim, field in [(UniqueClaim("email", plan.email, ""), plan.email_field), *plan.claims]:
+        if ports.accounts.claim_owner(claim.namespace, claim.value) is not None:
+            raise Conflict("Already registered.", issues=[FieldIssue(field, "already registered", "duplicate")])
+    user_id = _create_identity(ports, plan)
+    changes = Changes()
+    try:
+        changes, user, organisation = plan.build(user_id)
+        changes.request_token = user_id  # a Cognito sub: 36 characters, unique per attempt
+        ports.uow.commit(changes)
+    except BaseException as exc:
+        # A lost response or a retried request may hide a commit that landed: then this is a success.
+        if changes.writes and ports.accounts.claim_owner("email", plan.email) == user_id:
+            return Registered(user, organisation)
+        ports.identity.delete_user(plan.email)  # compensate: no Cognito user without its records
+        if isinstance(exc, ConcurrencyConflict):
+            raise _conflict_from(changes, exc, plan) from exc
+        raise
+    return Registered(user, organisation)
+
+
+def _create_identity(ports: AccountPorts, plan: _Plan) -> str:
+    duplicate = Conflict("Already registered.", issues=[FieldIssue(plan.email_field, "already registered", "duplicate")])
+    try:
+        return ports.identity.create_user(plan.email, plan.password, plan.roles)
+    except Conflict:
+        existing = ports.identity.find_user(plan.email)
+        if existing is None or ports.now() - existing.created_at <= ORPHAN_AGE or ports.accounts.claim_owner("email", plan.email):
+            raise duplicate from None  # a real account, or a registration still in flight
+        # Delete only the orphan itself: a concurrent registration may have replaced it meanwhile.
+        current = ports.identity.find_user(plan.email)
+        if current is None or current.subject != existing.subject:
+            raise duplicate from None
+        ports.identity.delete_user(plan.email)
+        return ports.identity.create_user(plan.email, plan.password, plan.roles)
+
+
+def _conflict_from(changes: Changes, exc: ConcurrencyConflict, plan: _Plan) -> Conflict:
+    """Name the field whose precondition lost the race (cancellation reasons follow the write order)."""
+    fields = {claim.value: field for claim, field in plan.claims}
+    for (entity, _), reason in zip(changes.writes, exc.cancellation_reasons, strict=False):
+        if reason != "ConditionalCheckFailed":
+            continue
+        if isinstance(entity, UniqueClaim):
+            field = plan.email_field if entity.namespace == "email" else fields.get(entity.value, entity.namespace)
+            return Conflict("Already registered.", issues=[FieldIssue(field, "already registered", "duplicate")])
+        return Conflict("The invitation has already been used.", issues=[FieldIssue("invitation_code", "already used", "used")])
+    return Conflict("The registration conflicted with a concurrent change; try again.")
+
+
+def _verification(ports: AccountPorts, user: User) -> tuple[User, OutboxMessage]:
+    code = secrets.token_urlsafe(24)
+    pending = replace(
+        user,
+        status=UserStatus.PENDING_VERIFICATION,
+        verification_code_hash=hash_code(code),
+        verification_expires_at=ports.now() + ports.verification_ttl,
+    )
+    link = f"{ports.web_base_url}/verify-email?email={user.email}&code={code}"
+    text = (
+        f"Welcome to Customersonly, {user.name}.\n\nConfirm your e-mail address to activate your account: {link}\n"
+        f"Or enter the verification code: {code}\n\nIf you did not register, ignore this message.\n"
+    )
+    mail = OutboxMessage(message_id=new_id(), to=user.email, subject="Confirm your e-mail address", text=text, created_at=ports.now())
+    return pending, mail
+
+
+def _new_account(
+    ports: AccountPorts, user: User, consent: PrivacyConsentIn, ctx: RequestContext, *, verified: bool
+) -> tuple[Changes, User]:
+    """The writes every registration makes: the e-mail claim, the user, the processing consent, and
+    (unless the address is already proven) the verification e-mail. Returns them with the user as stored."""
+    notice = accepted_current_notice(consent.privacy_notice_version, consent.accept_privacy_notice)
+    changes = Changes().insert(UniqueClaim("email", user.email, user.user_id))
+    if not verified:
+        user, mail = _verification(ports, user)
+        changes.insert(mail)
+    entry = processing_consent(user.user_id, notice, user.created_at, ctx)
+    return changes.insert(user).insert(entry).insert(consent_audit(entry)), user
+
+
+def _organisation(body: OrganisationIn, kind: OrgKind, status: OrgStatus, now: datetime) -> Organisation:
+    address = Address(body.address.line1, body.address.postal_code, body.address.city, body.address.country, body.address.line2)
+    return Organisation(
+        org_id=new_id(),
+        kind=kind,
+        name=body.name,
+        country=body.country,
+        status=status,
+        created_at=now,
+        organisation_number=body.organisation_number,
+        vat_number=body.vat_number,
+        address=address,
+        billing_email=normalise_email(body.billing_email),
+    )
+
+
+def _org_claim(org: Organisation) -> UniqueClaim:
+    assert org.organisation_number is not None
+    return UniqueClaim("organisation_number", normalise_org_number(org.country, org.organisation_number), org.org_id)
+
+
+def _register_organisation(
+    ports: AccountPorts,
+    body: AgencyRegistrationRequest | ClientRegistrationRequest,
+    org: Organisation,
+    person: NewUserIn,
+    role: Role,
+    fields: tuple[str, str],
+    ctx: RequestContext,
+) -> Registered:
+    """An organisation with its first user: ``fields`` name the request's e-mail and organisation-number fields."""
+    accepted_current_notice(body.privacy_notice_version, body.accept_privacy_notice)  # before anything is created
+    email = normalise_email(person.email)
+    claim = _org_claim(org)
+
+    def build(user_id: str) -> tuple[Changes, User, Organisation]:
+        user = User(user_id=user_id, email=email, name=person.name, roles=frozenset({role}), created_at=org.created_at, org_id=org.org_id)
+        changes, user = _new_account(ports, user, body, ctx, verified=False)
+        return changes.insert(claim).insert(org), user, org
+
+    plan = _Plan(email, person.password.get_secret_value(), [role], fields[0], [(claim, fields[1])], build)
+    return _register(ports, plan)
+
+
+def register_agency(ports: AccountPorts, body: AgencyRegistrationRequest, ctx: RequestContext) -> Registered:
+    org = _organisation(body.organisation, OrgKind.AGENCY, OrgStatus.ACTIVE, ports.now())
+    return _register_organisation(ports, body, org, body.admin, Role.AGENCY_ADMIN, ("admin.email", "organisation.organisation_number"), ctx)
+
+
+def register_client(ports: AccountPorts, body: ClientRegistrationRequest, ctx: RequestContext) -> Registered:
+    """A client company starts pending: staff approve it before it can post assignments."""
+    org = _organisation(body.company, OrgKind.CLIENT, OrgStatus.PENDING_APPROVAL, ports.now())
+    return _register_organisation(ports, body, org, body.user, Role.CLIENT, ("user.email", "company.organisation_number"), ctx)
+
+
+def register_consultant(ports: AccountPorts, body: ConsultantRegistrationRequest, ctx: RequestContext) -> Registered:
+    """Self-registration: with an agency's invitation code, or as an independent (one-person agency)."""
+    accepted_current_notice(body.privacy_notice_version, body.accept_privacy_notice)
+    now = ports.now()
+    email = normalise_email(body.email)
+    password = body.password.get_secret_value()
+    if body.independent:
+        return _register_independent(ports, body, email, password, now, ctx)
+
+    assert body.invitation_code is not None
+    usable = usable_invitation(ports, body.invitation_code, email)
+    usable.ensure_confirmed(body.confirm_agency_representation)
+
+    def build(user_id: str) -> tuple[Changes, User, Organisation]:
+        user = User(
+            user_id=user_id, email=email, name=body.name, roles=frozenset({Role.CONSULTANT}), created_at=now, org_id=usable.agency.org_id
+        )
+        changes, user = _new_account(ports, user, body, ctx, verified=True)
+        return use_invitation(changes, usable, user_id, ctx, now), user, usable.agency
+
+    registered = _register(ports, _Plan(email, password, [Role.CONSULTANT], "email", [], build))
+    ports.identity.mark_email_verified(email)  # the invitation code reached this address
+    return registered
+
+
+def _register_independent(
+    ports: AccountPorts,
+    body: ConsultantRegistrationRequest,
+    email: str,
+    password: str,
+    now: datetime,
+    ctx: RequestContext,
+) -> Registered:
+    roles = [Role.CONSULTANT, Role.AGENCY_ADMIN]  # they set their own rates and confirm their own time
+    org = Organisation(
+        org_id=new_id(),
+        kind=OrgKind.AGENCY,
+        name=body.company_name or body.name,
+        country=body.country,
+        status=OrgStatus.ACTIVE,
+        created_at=now,
+        organisation_number=body.organisation_number,
+        billing_email=email,
+        independent=True,
+    )
+    claims = [(_org_claim(org), "organisation_number")] if org.organisation_number else []
+
+    def build(user_id: str) -> tuple[Changes, User, Organisation]:
+        user = User(user_id=user_id, email=email, name=body.name, roles=frozenset(roles), created_at=now, org_id=org.org_id)
+        changes, user = _new_account(ports, user, body, ctx, verified=False)
+        for claim, _ in claims:
+            changes.insert(claim)
+        return changes.insert(org), user, org
+
+    return _register(ports, _Plan(email, password, roles, "email", claims, build))
+
+
+def verify_email(ports: AccountPorts, email: str, code: str) -> User:
+    """Activates a self-registered account. A repeated, valid confirmation is answered as a success."""
+    invalid = InvalidInput("The verification code is invalid or expired.", issues=[FieldIssue("code", "invalid or expired")])
+    owner = ports.accounts.claim_owner("email", normalise_email(email))
+    user = ports.accounts.get_user(owner) if owner else None
+    if user is None or user.verification_code_hash is None or not hmac.compare_digest(user.verification_code_hash, hash_code(code)):
+        raise invalid
+    if user.status is UserStatus.ACTIVE:
+        return user
+    if user.status is not UserStatus.PENDING_VERIFICATION or (user.verification_expires_at and ports.now() > user.verification_expires_at):
+        raise invalid
+    active = replace(user, status=UserStatus.ACTIVE, verification_expires_at=None)
+    try:
+        ports.uow.commit(Changes().transition(active, UserStatus.PENDING_VERIFICATION.value))
+    except ConcurrencyConflict:
+        return verify_email(ports, email, code)  # confirmed concurrently: answer as the replay
+    ports.identity.mark_email_verified(user.email)
+    return active
+
+
+def resend_verification(ports: AccountPorts, email: str) -> None:
+    """Sends a fresh code to a pending account. Says nothing about whether the address is registered."""
+    owner = ports.accounts.claim_owner("email", normalise_email(email))
+    user = ports.accounts.get_user(owner) if owner else None
+    if user is None or user.status is not UserStatus.PENDING_VERIFICATION:
+        return
+    pending, mail = _verification(ports, user)
+    try:
+        ports.uow.commit(Changes().transition(pending, UserStatus.PENDING_VERIFICATION.value).insert(mail))
+    except ConcurrencyConflict:
+        return  # verified meanwhile
+
+
+def create_staff_user(ports: AccountPorts, *, email: str, name: str, password: str) -> User:
+    """Staff are created by an operator command only, never through a public endpoint."""
+    email = normalise_email(email)
+    now = ports.now()
+
+    def build(user_id: str) -> tuple[Changes, User, None]:
+        user = User(user_id=user_id, email=email, name=name, roles=frozenset({Role.STAFF}), created_at=now)
+        return Changes().insert(UniqueClaim("email", email, user_id)).insert(user), user, None
+
+    user = _register(ports, _Plan(email, password, [Role.STAFF], "email", [], build)).user
+    ports.identity.mark_email_verified(email)
+    return user
+
+
+def login(ports: AccountPorts, email: str, password: str) -> Tokens:
+    return ports.identity.login(normalise_email(email), password)
