@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 
 .PHONY: help
 help:
-	@echo "make run | test | lint | format | bench | bench-coldstart | create-staff EMAIL=... NAME=... | clean"
+	@echo "make run | test | lint | format | bench | bench-coldstart | create-staff EMAIL=... NAME=... | infra-check | clean"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -59,3 +59,4 @@ clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
 
 include chalicelib/local/Makefile.run.mk
+include infra/Makefile.infra.mk

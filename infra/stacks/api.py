@@ -1,0 +1,282 @@
+"""The code: the Chalice app (REST API + two event handlers), their IAM roles and their triggers.
+
+Roles. Chalice would generate one role whose policy comes from a static scan of ``app.py`` for boto3
+calls; this app's calls live in ``chalicelib/adapters`` (the scan sees none), and one role would be
+shared by all three functions. Instead ``manage_iam_role`` is off and each function gets its own role
+built here, holding only what that function's code path calls (traced in the README, "IAM").
+
+Triggers. ``@app.on_s3_event`` / ``@app.on_sqs_message`` / ``@app.on_dynamodb_record`` cannot be used
+with ``chalice.cdk`` here (it refuses S3 events; the stream decorator needs a literal ARN), so the app
+declares plain ``@app.lambda_function`` handlers and their event source mappings are created below.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aws_cdk as cdk
+from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from stacks.chalice_app import StagedChalice
+from stacks.config import API_TIMEOUT, APP_NAME, EVENT_HANDLER_TIMEOUT, LAMBDA_MEMORY_MB, PROJECT_ROOT, StageConfig
+from stacks.data import DLQ_RETENTION, DataStack
+from stacks.identity import IdentityStack
+
+# Logical ids chalice gives the packaged functions: the REST handler, then @app.lambda_function names.
+API_HANDLER = "APIHandler"
+UPLOAD_HANDLER = "UploadHandler"
+STREAM_HANDLER = "StreamHandler"
+
+# Read/write on the main table and its indexes. No Scan (no request path may scan: DESIGN.md §2) and no
+# DescribeTable (PynamoDB 6 builds table metadata from the models and never calls it).
+MAIN_TABLE_ACTIONS = (
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:ConditionCheckItem",
+)
+# The consent ledger and audit log are append-only evidence. The app writes them with PutItem
+# conditional on absence (alone or inside TransactWriteItems, which IAM checks per item action) and
+# reads them with GetItem/Query. Without UpdateItem/DeleteItem even a bug cannot rewrite history.
+APPEND_ONLY_TABLE_ACTIONS = (
+    "dynamodb:PutItem",
+    "dynamodb:GetItem",
+    "dynamodb:Query",
+    "dynamodb:ConditionCheckItem",
+)
+# What CognitoIdentityGateway calls (chalicelib/adapters/identity.py); tests/test_stack.py fails when the
+# adapter starts calling something that is not listed here.
+COGNITO_ACTIONS = (
+    "cognito-idp:AdminCreateUser",
+    "cognito-idp:AdminSetUserPassword",
+    "cognito-idp:AdminAddUserToGroup",
+    "cognito-idp:AdminRemoveUserFromGroup",
+    "cognito-idp:AdminUpdateUserAttributes",
+    "cognito-idp:AdminDeleteUser",
+    "cognito-idp:AdminGetUser",
+    # InitiateAuth is a public API that Cognito does not authorise with IAM; granted anyway so the
+    # policy reads as the list of calls the code makes.
+    "cognito-idp:InitiateAuth",
+)
+# DynamoDB stream batches: how hard to retry a poisoned batch before its position goes to the DLQ.
+STREAM_RETRY_ATTEMPTS = 5
+STREAM_BATCH_SIZE = 100
+UPLOADS_BATCH_SIZE = 10
+
+
+class ApiStack(cdk.Stack):
+    chalice: StagedChalice
+    api_role: iam.Role
+    upload_role: iam.Role
+    stream_role: iam.Role
+    stream_failures_queue: sqs.Queue
+    function_environment: dict[str, str]
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        data: DataStack,
+        identity: IdentityStack,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self._config = config
+        names = {
+            API_HANDLER: config.name("api-handler"),
+            UPLOAD_HANDLER: config.name("upload-handler"),
+            STREAM_HANDLER: config.name("stream-handler"),
+        }
+
+        self.api_role = self._lambda_role("ApiHandlerRole", names[API_HANDLER], "REST API handler")
+        self.upload_role = self._lambda_role("UploadHandlerRole", names[UPLOAD_HANDLER], "S3 upload queue handler")
+        self.stream_role = self._lambda_role("StreamHandlerRole", names[STREAM_HANDLER], "main table stream handler")
+
+        # REST API: accounts, consents and consent documents (presigned POST/GET, delete on rejection),
+        # Cognito user administration and login. E-mail goes through the outbox, not from here.
+        self._grant_main_table(self.api_role, data.main_table)
+        self._grant_append_only(self.api_role, data.consent_ledger_table, data.audit_log_table)
+        self._grant_documents(self.api_role, data.documents_bucket.bucket_arn, put=True)
+        self.api_role.add_to_policy(iam.PolicyStatement(actions=list(COGNITO_ACTIONS), resources=[identity.user_pool.user_pool_arn]))
+
+        # Upload handler: reads the consent document record, checks the uploaded version (one bounded
+        # GET for size, first bytes and SHA-256), deletes refused versions and records the outcome.
+        self._grant_main_table(self.upload_role, data.main_table)
+        self._grant_documents(self.upload_role, data.documents_bucket.bucket_arn, put=False)
+        data.uploads_queue.grant_consume_messages(self.upload_role)
+
+        # Stream handler: delivers outbox messages (GetItem + conditional UpdateItem on the main table)
+        # through SES, from the configured sender only.
+        self._grant_main_table(self.stream_role, data.main_table)
+        self.stream_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["ses:SendEmail"],
+                # identity/* because, in the SES sandbox, the recipient's identity is authorised too;
+                # the condition pins the sender.
+                resources=[self.format_arn(service="ses", resource="identity", resource_name="*")],
+                conditions={"StringEquals": {"ses:FromAddress": config.email_sender}},
+            ),
+        )
+        data.main_table.grant_stream_read(self.stream_role)
+
+        # What the app reads from its environment (chalicelib/settings.py). COGNITO_JWKS_URL stays unset:
+        # the app derives it from the issuer. AWS_REGION is set by Lambda itself (and reserved).
+        self.function_environment = {
+            "APP_STAGE": config.stage,
+            "POWERTOOLS_SERVICE_NAME": APP_NAME,
+            "TABLE_MAIN": data.main_table.table_name,
+            "TABLE_CONSENT_LEDGER": data.consent_ledger_table.table_name,
+            "TABLE_AUDIT_LOG": data.audit_log_table.table_name,
+            "DOCUMENTS_BUCKET": data.documents_bucket.bucket_name,
+            "UPLOADS_QUEUE_NAME": data.uploads_queue.queue_name,
+            "COGNITO_USER_POOL_ID": identity.user_pool.user_pool_id,
+            "COGNITO_CLIENT_ID": identity.user_pool_client.user_pool_client_id,
+            "EMAIL_SENDER": config.email_sender,
+            "WEB_BASE_URL": config.web_base_url,
+            "CORS_ALLOWED_ORIGINS": json.dumps(list(config.web_origins), separators=(",", ":")),
+        }
+        self.chalice = StagedChalice(
+            self,
+            "ChaliceApp",
+            source_dir=str(PROJECT_ROOT),
+            stage=config.stage,
+            stage_config={
+                "manage_iam_role": False,
+                # Global to all functions (see chalice_app.py); the event handlers are re-pointed below.
+                "iam_role_arn": self.api_role.role_arn,
+                "environment_variables": self.function_environment,
+                "lambda_memory_size": LAMBDA_MEMORY_MB,
+                "lambda_timeout": int(API_TIMEOUT.to_seconds()),
+                # Not chalice's `log_retention_in_days`: with a REST API its SAM output references the
+                # API handler's pre-rename logical id and CfnInclude rejects the template. The log
+                # groups are created below instead.
+            },
+        )
+        # Explicit names make the log-group ARNs in the roles exact (and the functions easy to find).
+        self.chalice.override_function(API_HANDLER, FunctionName=names[API_HANDLER])
+        for logical_id, role in ((UPLOAD_HANDLER, self.upload_role), (STREAM_HANDLER, self.stream_role)):
+            self.chalice.override_function(
+                logical_id,
+                FunctionName=names[logical_id],
+                Role=role.role_arn,
+                Timeout=int(EVENT_HANDLER_TIMEOUT.to_seconds()),
+            )
+
+        # Each function's log group, with a retention. The roles may write to it but not create groups, so
+        # the group must exist before the function can run: hence the dependency.
+        for logical_id, function_name in names.items():
+            log_group = logs.LogGroup(
+                self,
+                f"{logical_id}Logs",
+                log_group_name=f"/aws/lambda/{function_name}",
+                retention=config.log_retention,
+                removal_policy=config.removal_policy,
+            )
+            self.chalice.get_resource(logical_id).node.add_dependency(log_group)
+
+        # S3 ObjectCreated → uploads queue → upload_handler. The handler returns batchItemFailures, so
+        # one bad object does not make the other nine in the batch run again.
+        upload_mapping = lambda_.EventSourceMapping(
+            self,
+            "UploadsQueueMapping",
+            target=self._function_ref(UPLOAD_HANDLER, self.upload_role),
+            event_source_arn=data.uploads_queue.queue_arn,
+            batch_size=UPLOADS_BATCH_SIZE,
+            report_batch_item_failures=True,
+        )
+
+        # Main table stream → stream_handler. A failing record is isolated by bisecting the batch and
+        # retried; after that its shard position (not the record itself) lands in this queue, so the
+        # shard moves on instead of blocking for 24 hours.
+        self.stream_failures_queue = sqs.Queue(
+            self,
+            "StreamFailuresQueue",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=DLQ_RETENTION,
+        )
+        stream_mapping = lambda_.EventSourceMapping(
+            self,
+            "MainTableStreamMapping",
+            target=self._function_ref(STREAM_HANDLER, self.stream_role),
+            event_source_arn=data.main_table.table_stream_arn,
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=STREAM_BATCH_SIZE,
+            bisect_batch_on_error=True,
+            retry_attempts=STREAM_RETRY_ATTEMPTS,
+            report_batch_item_failures=True,
+            # SqsDlq also grants the stream role sqs:SendMessage on the queue.
+            on_failure=event_sources.SqsDlq(self.stream_failures_queue),
+        )
+        # Lambda checks the role's permissions when the mapping is created: the policies must exist first.
+        upload_mapping.node.add_dependency(self.upload_role)
+        stream_mapping.node.add_dependency(self.stream_role)
+
+        endpoint = self.chalice.sam_template.get_output("EndpointURL")
+        cdk.CfnOutput(self, "ApiUrl", value=endpoint.value, description="Base URL of the REST API (stage 'api')")
+        cdk.CfnOutput(self, "StreamFailuresQueueUrl", value=self.stream_failures_queue.queue_url)
+
+    def _lambda_role(self, construct_id: str, function_name: str, purpose: str) -> iam.Role:
+        role = iam.Role(
+            self,
+            construct_id,
+            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+            description=f"{APP_NAME} {self._config.stage}: {purpose}",
+        )
+        # Instead of AWSLambdaBasicExecutionRole (logs:* verbs on every log group): the function's own
+        # group, which the stack creates.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["logs:CreateLogStream", "logs:PutLogEvents"],
+                resources=[
+                    self.format_arn(
+                        service="logs",
+                        resource="log-group",
+                        resource_name=f"/aws/lambda/{function_name}:*",
+                        arn_format=cdk.ArnFormat.COLON_RESOURCE_NAME,
+                    ),
+                ],
+            ),
+        )
+        return role
+
+    def _function_ref(self, logical_id: str, role: iam.IRole) -> lambda_.IFunction:
+        # A reference that knows its role, so CDK's own grants (e.g. SqsDlq) land in that role's policy.
+        arn = self.chalice.get_resource(logical_id).get_att("Arn").to_string()
+        return lambda_.Function.from_function_attributes(self, f"{logical_id}Ref", function_arn=arn, role=role, same_environment=True)
+
+    @staticmethod
+    def _grant_main_table(role: iam.Role, table: dynamodb.ITable) -> None:
+        role.add_to_policy(
+            iam.PolicyStatement(actions=list(MAIN_TABLE_ACTIONS), resources=[table.table_arn, f"{table.table_arn}/index/*"]),
+        )
+
+    @staticmethod
+    def _grant_append_only(role: iam.Role, *tables: dynamodb.ITable) -> None:
+        role.add_to_policy(iam.PolicyStatement(actions=list(APPEND_ONLY_TABLE_ACTIONS), resources=[t.table_arn for t in tables]))
+
+    @staticmethod
+    def _grant_documents(role: iam.Role, bucket_arn: str, *, put: bool) -> None:
+        # A presigned URL carries the signer's permissions: the API role needs PutObject for the upload
+        # POST it signs and GetObject for download links. Documents refer to the exact object version
+        # that was checked (chalicelib/adapters/storage.py), so reads and deletes name a VersionId,
+        # which S3 authorises with the *Version actions.
+        actions = ["s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:DeleteObjectVersion", *(["s3:PutObject"] if put else [])]
+        role.add_to_policy(iam.PolicyStatement(actions=sorted(actions), resources=[f"{bucket_arn}/*"]))
+        # Without ListBucket, S3 answers HEAD/GET of a missing key with 403 instead of 404; the storage
+        # adapter treats 404 as "gone" (e.g. already refused and deleted) and anything else as a failure
+        # to retry, which would send redelivered upload events to the DLQ.
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket_arn]))

@@ -1,0 +1,147 @@
+"""Deployment settings read from CDK context (``cdk.json`` holds the dev defaults; ``-c key=value`` overrides).
+
+Everything that differs between stages is decided here, once, so the stacks only ask questions such as
+``config.protected`` instead of comparing stage names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import aws_cdk as cdk
+from aws_cdk import aws_logs as logs
+
+INFRA_DIR = Path(__file__).resolve().parent.parent
+# The Chalice project (app.py, chalicelib/, requirements.txt, .chalice/config.json).
+PROJECT_ROOT = INFRA_DIR.parent
+
+APP_NAME = "customersonly"
+DEFAULT_REGION = "eu-north-1"
+
+# Lambda timeouts. API Gateway gives up after 29 s, so a longer API timeout would only burn money; the
+# event handlers read whole S3 objects and may wait on SES, so they get more. The uploads queue's
+# visibility timeout is derived from the handler's (AWS requires >= timeout and recommends 6x).
+API_TIMEOUT = cdk.Duration.seconds(29)
+EVENT_HANDLER_TIMEOUT = cdk.Duration.seconds(60)
+# pydantic-core, cryptography and botocore are CPU-bound at cold start; Lambda CPU scales with memory.
+LAMBDA_MEMORY_MB = 512
+
+
+class ConfigError(ValueError):
+    """A context setting is missing or unusable; raised before anything is synthesized."""
+
+
+def chalice_stages(project_root: Path = PROJECT_ROOT) -> frozenset[str]:
+    """Stages declared in .chalice/config.json: chalice ignores an unknown stage silently, we do not."""
+    config = json.loads((project_root / ".chalice" / "config.json").read_text())
+    return frozenset(config.get("stages", {}))
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    stage: str
+    region: str
+    account: str | None
+    web_origins: tuple[str, ...]
+    web_base_url: str
+    email_sender: str
+    # Cognito composition rules (upper/lower/digit/symbol) on top of the 12-character minimum. The app's
+    # own schema and the local stack only require the length; see README "Password policy".
+    password_requires_character_classes: bool
+
+    @property
+    def protected(self) -> bool:
+        """Production data: retained on stack deletion and guarded by deletion protection."""
+        return self.stage == "prod"
+
+    @property
+    def removal_policy(self) -> cdk.RemovalPolicy:
+        return cdk.RemovalPolicy.RETAIN if self.protected else cdk.RemovalPolicy.DESTROY
+
+    @property
+    def log_retention(self) -> logs.RetentionDays:
+        # The logs hold no personal data (DESIGN.md conventions), only ids and outcomes.
+        return logs.RetentionDays.ONE_YEAR if self.protected else logs.RetentionDays.ONE_MONTH
+
+    @property
+    def env(self) -> cdk.Environment:
+        return cdk.Environment(account=self.account, region=self.region)
+
+    def name(self, suffix: str) -> str:
+        """Physical-name prefix shared by stacks and named resources: ``customersonly-<stage>-<suffix>``."""
+        return f"{APP_NAME}-{self.stage}-{suffix}"
+
+    def stack_name(self, seam: str) -> str:
+        return self.name(seam)
+
+    @classmethod
+    def from_context(cls, node: Any, project_root: Path = PROJECT_ROOT) -> StageConfig:
+        """Build and validate the settings from a construct node's context (``app.node``)."""
+        stage = str(_get(node, "stage", "dev")).strip()
+        stages = chalice_stages(project_root)
+        if stage not in stages:
+            raise ConfigError(f"stage {stage!r} is not a stage of .chalice/config.json ({', '.join(sorted(stages))})")
+
+        origins = _string_list(_get(node, "webOrigins", []), "webOrigins")
+        web_base_url = str(_get(node, "webBaseUrl", "")).strip()
+        email_sender = str(_get(node, "emailSender", "")).strip()
+        config = cls(
+            stage=stage,
+            region=str(_get(node, "region", "") or os.environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION),
+            # None keeps the stacks environment-agnostic for offline synth; `cdk deploy` fills it in.
+            account=_get(node, "account", None) or os.environ.get("CDK_DEFAULT_ACCOUNT"),
+            web_origins=tuple(origins),
+            web_base_url=web_base_url,
+            email_sender=email_sender,
+            password_requires_character_classes=_boolean(_get(node, "passwordRequiresCharacterClasses", False)),
+        )
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        if not self.web_origins:
+            raise ConfigError("webOrigins must list at least one origin (the web front end's)")
+        for origin in self.web_origins:
+            parsed = urlparse(origin)
+            # CORS compares exact origins: scheme://host[:port], nothing else.
+            if parsed.scheme not in ("http", "https") or not parsed.netloc or parsed.path not in ("", "/") or origin.endswith("/"):
+                raise ConfigError(f"webOrigins entry {origin!r} is not an origin such as https://app.example.com")
+        if urlparse(self.web_base_url).scheme not in ("http", "https"):
+            raise ConfigError("webBaseUrl must be an http(s) URL")
+        local, _, domain = self.email_sender.partition("@")
+        if not local or "." not in domain:
+            raise ConfigError("emailSender must be an e-mail address")
+        if self.protected:
+            # The dev defaults in cdk.json point at localhost: refuse to ship them to production.
+            insecure = sorted({u for u in (*self.web_origins, self.web_base_url) if urlparse(u).scheme != "https"})
+            if insecure:
+                raise ConfigError(f"prod needs https origins and webBaseUrl; got {', '.join(insecure)}")
+            if any(urlparse(u).hostname in ("localhost", "127.0.0.1") for u in (*self.web_origins, self.web_base_url)):
+                raise ConfigError("prod must not allow localhost origins")
+
+
+def _get(node: Any, key: str, default: Any) -> Any:
+    value = node.try_get_context(key)
+    return default if value is None else value
+
+
+def _string_list(value: Any, key: str) -> list[str]:
+    """A list from cdk.json, or from ``-c key=...`` as a JSON list or comma-separated text."""
+    if isinstance(value, str):
+        text = value.strip()
+        value = json.loads(text) if text.startswith("[") else [v.strip() for v in text.split(",") if v.strip()]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{key} must be a list of strings")
+    return [v.strip() for v in value]
+
+
+def _boolean(value: Any) -> bool:
+    # `-c key=false` arrives as the string "false".
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on")
+    return bool(value)

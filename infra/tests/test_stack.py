@@ -1,0 +1,432 @@
+"""CDK assertions on the synthesized templates (dev as in cdk.json, and prod)."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_cdk.assertions import Match, Template
+from conftest import PROD_CONTEXT, Synth, cdk_json_context
+from stacks.api import API_HANDLER, APPEND_ONLY_TABLE_ACTIONS, STREAM_HANDLER, UPLOAD_HANDLER
+from stacks.config import PROJECT_ROOT, ConfigError, StageConfig
+
+from chalicelib.adapters.dynamo import models
+from chalicelib.domain.identity import Role
+from chalicelib.settings import Settings
+
+IAM_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role")
+FUNCTIONS = (API_HANDLER, UPLOAD_HANDLER, STREAM_HANDLER)
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def allow_statements(template: Template) -> Iterator[dict[str, Any]]:
+    """Every Allow statement of the identity policies in a template (inline role policies included)."""
+    for resource_type in IAM_POLICY_TYPES:
+        for resource in template.find_resources(resource_type).values():
+            props = resource.get("Properties", {})
+            documents = [props["PolicyDocument"]] if "PolicyDocument" in props else [p["PolicyDocument"] for p in props.get("Policies", [])]
+            for document in documents:
+                for statement in _as_list(document["Statement"]):
+                    if statement["Effect"] == "Allow":
+                        yield statement
+
+
+def logical_id(stack: Any, construct: Any) -> str:
+    return str(stack.get_logical_id(construct.node.default_child))
+
+
+def mentions(statement: dict[str, Any], table_logical_id: str) -> bool:
+    # Cross-stack references (Fn::GetStackOutput / Fn::ImportValue) carry the producer's logical id.
+    return table_logical_id in json.dumps(statement.get("Resource"))
+
+
+def _keys(key_schema: list[dict[str, str]]) -> set[tuple[str, str]]:
+    return {(k["AttributeName"], k["KeyType"]) for k in key_schema}
+
+
+def function_properties(synth: Synth, function: str) -> dict[str, Any]:
+    props: dict[str, Any] = synth.api.find_resources("AWS::Serverless::Function")[function]["Properties"]
+    return props
+
+
+# --- data --------------------------------------------------------------------------------------------
+
+
+def test_every_table_is_on_demand_encrypted_and_point_in_time_recoverable(dev: Synth) -> None:
+    tables = dev.data.find_resources("AWS::DynamoDB::Table")
+    assert len(tables) == 3
+    for table in tables.values():
+        props = table["Properties"]
+        assert props["BillingMode"] == "PAY_PER_REQUEST"
+        assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+        # SSEEnabled without a KMS key id is the AWS managed key (aws/dynamodb).
+        assert props["SSESpecification"] == {"SSEEnabled": True}
+
+
+@pytest.mark.parametrize("model", models.TABLE_MODELS, ids=lambda m: m.__name__)
+def test_tables_match_the_pynamodb_models(dev: Synth, model: Any) -> None:
+    data = dev.deployment.data
+    table = {
+        models.MainItem: data.main_table,
+        models.ConsentEntryItem: data.consent_ledger_table,
+        models.AuditEntryItem: data.audit_log_table,
+    }[model]
+    props = dev.data.find_resources("AWS::DynamoDB::Table")[logical_id(data, table)]["Properties"]
+    schema = model._get_schema()
+    assert _keys(props["KeySchema"]) == _keys(schema["key_schema"])
+    indexes = {i["IndexName"]: i for i in props.get("GlobalSecondaryIndexes", [])}
+    assert set(indexes) == {i["index_name"] for i in schema["global_secondary_indexes"]}
+    for index in schema["global_secondary_indexes"]:
+        assert _keys(indexes[index["index_name"]]["KeySchema"]) == _keys(index["key_schema"])
+        assert indexes[index["index_name"]]["Projection"] == index["projection"]
+    if model is models.MainItem:
+        assert props["StreamSpecification"] == {"StreamViewType": model.Meta.stream_view_type}
+        assert props["TimeToLiveSpecification"] == {"AttributeName": model.expires.attr_name, "Enabled": True}
+
+
+def test_documents_bucket_is_private_encrypted_versioned_and_ssl_only(dev: Synth) -> None:
+    dev.data.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "PublicAccessBlockConfiguration": {
+                "BlockPublicAcls": True,
+                "BlockPublicPolicy": True,
+                "IgnorePublicAcls": True,
+                "RestrictPublicBuckets": True,
+            },
+            "BucketEncryption": {"ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
+            "VersioningConfiguration": {"Status": "Enabled"},
+            "CorsConfiguration": {
+                "CorsRules": [
+                    Match.object_like(
+                        {"AllowedMethods": ["POST", "PUT", "GET", "HEAD"], "AllowedOrigins": cdk_json_context()["webOrigins"]},
+                    ),
+                ],
+            },
+            "LifecycleConfiguration": {
+                "Rules": Match.array_with([Match.object_like({"NoncurrentVersionExpiration": Match.object_like({}), "Status": "Enabled"})]),
+            },
+        },
+    )
+    dev.data.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {"Effect": "Deny", "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+                        ),
+                    ],
+                ),
+            },
+        },
+    )
+
+
+def test_object_created_events_go_to_the_encrypted_uploads_queue_with_a_dead_letter_queue(dev: Synth) -> None:
+    data = dev.deployment.data
+    queue_id = logical_id(data, data.uploads_queue)
+    dev.data.has_resource_properties(
+        "Custom::S3BucketNotifications",
+        {
+            "NotificationConfiguration": {
+                "QueueConfigurations": [{"Events": ["s3:ObjectCreated:*"], "QueueArn": {"Fn::GetAtt": [queue_id, "Arn"]}}],
+            },
+        },
+    )
+    queue = dev.data.find_resources("AWS::SQS::Queue")[queue_id]["Properties"]
+    assert queue["SqsManagedSseEnabled"] is True
+    dlq_arn = {"Fn::GetAtt": [logical_id(data, data.uploads_dlq), "Arn"]}
+    assert queue["RedrivePolicy"] == {"deadLetterTargetArn": dlq_arn, "maxReceiveCount": 5}
+    # Every queue (uploads, its DLQ, and the stream-failure DLQ) refuses plain HTTP.
+    for synth_template in (dev.data, dev.api):
+        for queue_id in synth_template.find_resources("AWS::SQS::Queue"):
+            assert synth_template.find_resources("AWS::SQS::Queue")[queue_id]["Properties"]["SqsManagedSseEnabled"] is True
+            synth_template.has_resource_properties(
+                "AWS::SQS::QueuePolicy",
+                {
+                    "Queues": [{"Ref": queue_id}],
+                    "PolicyDocument": {
+                        "Statement": Match.array_with(
+                            [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})],
+                        ),
+                    },
+                },
+            )
+
+
+# --- IAM ---------------------------------------------------------------------------------------------
+
+
+def test_no_identity_policy_grants_wildcard_actions_on_data(dev: Synth) -> None:
+    checked = 0
+    for name, template in dev.templates.items():
+        for statement in allow_statements(template):
+            for action in _as_list(statement["Action"]):
+                checked += 1
+                assert action != "*", f"{name}: {statement}"
+                service, _, verb = action.partition(":")
+                if service in ("dynamodb", "s3", "sqs", "cognito-idp", "ses"):
+                    assert "*" not in verb, f"{name}: wildcard action {action} in {statement}"
+            # dynamodb:ListStreams is the one data action AWS only grants on "*" (Lambda's stream poller).
+            if statement.get("Resource") == "*":
+                assert _as_list(statement["Action"]) == ["dynamodb:ListStreams"], f"{name}: {statement}"
+    assert checked > 20
+
+
+def test_ledger_and_audit_tables_are_append_only_for_every_role(dev: Synth) -> None:
+    data = dev.deployment.data
+    append_only = {logical_id(data, data.consent_ledger_table), logical_id(data, data.audit_log_table)}
+    granted: set[str] = set()
+    for statement in allow_statements(dev.api):
+        if any(mentions(statement, table) for table in append_only):
+            actions = set(_as_list(statement["Action"]))
+            assert actions <= set(APPEND_ONLY_TABLE_ACTIONS), statement
+            assert not actions & {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+            granted |= actions
+    assert granted == set(APPEND_ONLY_TABLE_ACTIONS)
+
+
+def test_each_function_runs_under_its_own_role(dev: Synth) -> None:
+    api = dev.deployment.api
+    expected = {API_HANDLER: api.api_role, UPLOAD_HANDLER: api.upload_role, STREAM_HANDLER: api.stream_role}
+    for function, role in expected.items():
+        assert function_properties(dev, function)["Role"] == {"Fn::GetAtt": [logical_id(api, role), "Arn"]}
+    # chalice must not have generated a role of its own.
+    assert set(dev.api.find_resources("AWS::IAM::Role")) == {logical_id(api, r) for r in expected.values()}
+
+
+def test_only_the_api_role_administers_cognito_and_only_the_stream_role_sends_mail(dev: Synth) -> None:
+    api = dev.deployment.api
+    api_actions, upload_actions, stream_actions = (_role_actions(dev, r) for r in (api.api_role, api.upload_role, api.stream_role))
+    assert "cognito-idp:AdminCreateUser" in api_actions
+    assert not any(a.startswith("cognito-idp:") for a in upload_actions | stream_actions)
+    assert "ses:SendEmail" in stream_actions
+    assert "ses:SendEmail" not in api_actions | upload_actions
+    assert "s3:PutObject" in api_actions
+    assert "s3:PutObject" not in upload_actions
+    assert "sqs:ReceiveMessage" in upload_actions
+    dev.api.has_resource_properties(
+        "AWS::IAM::Policy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [
+                        Match.object_like(
+                            {
+                                "Action": "ses:SendEmail",
+                                "Condition": {"StringEquals": {"ses:FromAddress": cdk_json_context()["emailSender"]}},
+                            },
+                        ),
+                    ],
+                ),
+            },
+        },
+    )
+
+
+# The boto3 calls each adapter makes, and the IAM actions that authorise them (presigned URLs are
+# authorised as the operation they sign; calls naming a VersionId need the *Version action too).
+S3_CALL_ACTIONS = {
+    "get_object": ("s3:GetObject", "s3:GetObjectVersion"),
+    "head_object": ("s3:GetObject", "s3:GetObjectVersion"),
+    "delete_object": ("s3:DeleteObject", "s3:DeleteObjectVersion"),
+    "generate_presigned_post": ("s3:PutObject",),
+    "generate_presigned_url": ("s3:GetObject", "s3:GetObjectVersion"),
+}
+
+
+def _calls(adapter: str, client_attribute: str) -> set[str]:
+    source = (PROJECT_ROOT / "chalicelib" / "adapters" / adapter).read_text()
+    return set(re.findall(rf"self\.{client_attribute}\.([a-z_]+)\(", source))
+
+
+def _role_actions(synth: Synth, role: Any) -> set[str]:
+    role_ref = {"Ref": logical_id(synth.deployment.api, role)}
+    return {
+        action
+        for policy in synth.api.find_resources("AWS::IAM::Policy").values()
+        if role_ref in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in _as_list(statement["Action"])
+    }
+
+
+def test_the_api_role_allows_every_cognito_and_s3_call_the_adapters_make(dev: Synth) -> None:
+    granted = _role_actions(dev, dev.deployment.api.api_role)
+    cognito_calls = _calls("identity.py", "_cognito")
+    assert cognito_calls, "no Cognito calls found: did the adapter move?"
+    for call in cognito_calls:
+        action = "cognito-idp:" + "".join(part.capitalize() for part in call.split("_"))
+        assert action in granted, f"CognitoIdentityGateway calls {call}: add {action} to COGNITO_ACTIONS"
+    s3_calls = _calls("storage.py", "_s3")
+    assert s3_calls
+    for call in s3_calls:
+        assert call in S3_CALL_ACTIONS, f"S3DocumentStorage calls {call}: map it to its IAM action here and in the roles"
+        assert set(S3_CALL_ACTIONS[call]) <= granted, call
+    assert _calls("email.py", "_ses") == {"send_email"}
+
+
+# --- triggers ----------------------------------------------------------------------------------------
+
+
+def _mapping_for(synth: Synth, function: str) -> dict[str, Any]:
+    mappings = [
+        m["Properties"]
+        for m in synth.api.find_resources("AWS::Lambda::EventSourceMapping").values()
+        if function in json.dumps(m["Properties"]["FunctionName"])
+    ]
+    assert len(mappings) == 1, mappings
+    return mappings[0]
+
+
+def test_upload_handler_consumes_the_uploads_queue_with_partial_batch_responses(dev: Synth) -> None:
+    mapping = _mapping_for(dev, UPLOAD_HANDLER)
+    assert mapping["BatchSize"] == 10
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert logical_id(dev.deployment.data, dev.deployment.data.uploads_queue) in json.dumps(mapping["EventSourceArn"])
+
+
+def test_stream_handler_reads_the_main_table_stream_and_parks_failures_in_a_queue(dev: Synth) -> None:
+    mapping = _mapping_for(dev, STREAM_HANDLER)
+    assert mapping["StartingPosition"] == "TRIM_HORIZON"
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert mapping["BisectBatchOnFunctionError"] is True
+    assert mapping["MaximumRetryAttempts"] > 0
+    api = dev.deployment.api
+    failures_arn = {"Fn::GetAtt": [logical_id(api, api.stream_failures_queue), "Arn"]}
+    assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": failures_arn}}
+    main_table = logical_id(dev.deployment.data, dev.deployment.data.main_table)
+    assert main_table in json.dumps(mapping["EventSourceArn"]) and "StreamArn" in json.dumps(mapping["EventSourceArn"])
+
+
+# --- the Chalice app ---------------------------------------------------------------------------------
+
+
+def test_functions_get_every_setting_the_app_reads_and_nothing_it_does_not(dev: Synth) -> None:
+    aliases = {field.alias for field in Settings.model_fields.values() if field.alias}
+    required = {
+        "APP_STAGE", "TABLE_MAIN", "TABLE_CONSENT_LEDGER", "TABLE_AUDIT_LOG", "DOCUMENTS_BUCKET", "UPLOADS_QUEUE_NAME",
+        "COGNITO_USER_POOL_ID", "COGNITO_CLIENT_ID", "EMAIL_SENDER", "WEB_BASE_URL", "CORS_ALLOWED_ORIGINS",
+    }  # fmt: skip
+    assert required <= aliases, "a setting was renamed in chalicelib/settings.py"
+    for function in FUNCTIONS:
+        variables = function_properties(dev, function)["Environment"]["Variables"]
+        assert required <= set(variables), function
+        assert set(variables) - aliases == {"POWERTOOLS_SERVICE_NAME"}, function
+        # Lambda reserves AWS_REGION; the app derives the JWKS URL from the issuer in AWS.
+        assert "AWS_REGION" not in variables and "COGNITO_JWKS_URL" not in variables
+        assert variables["APP_STAGE"] == "dev"
+        assert json.loads(variables["CORS_ALLOWED_ORIGINS"]) == cdk_json_context()["webOrigins"]
+        settings = Settings.from_environment({k: v for k, v in variables.items() if isinstance(v, str)})
+        assert settings.cors_allowed_origins == cdk_json_context()["webOrigins"]
+
+
+def test_functions_are_named_have_log_groups_and_the_event_handlers_a_longer_timeout(dev: Synth) -> None:
+    log_groups = {g["Properties"]["LogGroupName"] for g in dev.api.find_resources("AWS::Logs::LogGroup").values()}
+    for function in FUNCTIONS:
+        props = function_properties(dev, function)
+        assert props["Runtime"] == "python3.11"
+        assert f"/aws/lambda/{props['FunctionName']}" in log_groups
+    assert function_properties(dev, API_HANDLER)["Timeout"] <= 29
+    assert function_properties(dev, UPLOAD_HANDLER)["Timeout"] > function_properties(dev, API_HANDLER)["Timeout"]
+
+
+# --- identity ----------------------------------------------------------------------------------------
+
+
+def test_user_pool_is_admin_created_with_the_apps_password_policy(dev: Synth) -> None:
+    pool = next(iter(dev.identity.find_resources("AWS::Cognito::UserPool").values()))["Properties"]
+    assert pool["AdminCreateUserConfig"] == {"AllowAdminCreateUserOnly": True}
+    # The app uses Username=<e-mail>: the e-mail must not be a username attribute.
+    assert "UsernameAttributes" not in pool and "AliasAttributes" not in pool
+    # Length, not composition, as the app's schema and the local pool: a password valid locally is valid here.
+    assert pool["Policies"]["PasswordPolicy"] == {
+        "MinimumLength": 12,
+        "RequireLowercase": False,
+        "RequireNumbers": False,
+        "RequireSymbols": False,
+        "RequireUppercase": False,
+        "TemporaryPasswordValidityDays": 3,
+    }
+    assert pool["AccountRecoverySetting"] == {"RecoveryMechanisms": [{"Name": "verified_email", "Priority": 1}]}
+    groups = {g["Properties"]["GroupName"] for g in dev.identity.find_resources("AWS::Cognito::UserPoolGroup").values()}
+    assert groups == {role.value for role in Role} == {"staff", "agency_admin", "consultant", "client"}
+    client = next(iter(dev.identity.find_resources("AWS::Cognito::UserPoolClient").values()))["Properties"]
+    assert client["GenerateSecret"] is False
+    assert sorted(client["ExplicitAuthFlows"]) == ["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_PASSWORD_AUTH"]
+    assert "AllowedOAuthFlows" not in client
+    dev.identity.has_resource_properties("AWS::SES::EmailIdentity", {"EmailIdentity": cdk_json_context()["emailSender"]})
+
+
+def test_outputs_name_what_a_deployer_needs(dev: Synth) -> None:
+    assert {"ApiUrl"} <= set(dev.api.find_outputs("*"))
+    assert {"UserPoolId", "UserPoolClientId"} <= set(dev.identity.find_outputs("*"))
+    assert {"MainTableName", "ConsentLedgerTableName", "AuditLogTableName", "DocumentsBucketName"} <= set(dev.data.find_outputs("*"))
+
+
+# --- stages ------------------------------------------------------------------------------------------
+
+
+def test_prod_retains_and_protects_its_data_and_users(prod: Synth) -> None:
+    for table in prod.data.find_resources("AWS::DynamoDB::Table").values():
+        assert table["DeletionPolicy"] == "Retain"
+        assert table["Properties"]["DeletionProtectionEnabled"] is True
+    for bucket in prod.data.find_resources("AWS::S3::Bucket").values():
+        assert bucket["DeletionPolicy"] == "Retain"
+    for pool in prod.identity.find_resources("AWS::Cognito::UserPool").values():
+        assert pool["DeletionPolicy"] == "Retain"
+        assert pool["Properties"]["DeletionProtection"] == "ACTIVE"
+    variables = function_properties(prod, API_HANDLER)["Environment"]["Variables"]
+    assert variables["APP_STAGE"] == "prod"
+    # The stack's table names win over the fixed names in .chalice/config.json's prod stage.
+    assert not isinstance(variables["TABLE_MAIN"], str)
+    assert json.loads(variables["CORS_ALLOWED_ORIGINS"]) == PROD_CONTEXT["webOrigins"]
+
+
+def test_dev_data_can_be_torn_down(dev: Synth) -> None:
+    for table in dev.data.find_resources("AWS::DynamoDB::Table").values():
+        assert table["DeletionPolicy"] == "Delete"
+        assert table["Properties"]["DeletionProtectionEnabled"] is False
+
+
+class _Node:
+    def __init__(self, context: dict[str, Any]) -> None:
+        self._context = context
+
+    def try_get_context(self, key: str) -> Any:
+        return self._context.get(key)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"stage": "staging"}, "not a stage of .chalice/config.json"),
+        ({"stage": "prod"}, "https"),
+        ({**PROD_CONTEXT, "webOrigins": ["https://localhost:3000"]}, "localhost"),
+        ({"webOrigins": "https://app.example.com/path"}, "is not an origin"),
+        ({"webOrigins": []}, "at least one origin"),
+        ({"emailSender": "nobody"}, "e-mail address"),
+    ],
+)
+def test_unusable_context_is_refused_before_synthesis(overrides: dict[str, Any], message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        StageConfig.from_context(_Node({**cdk_json_context(), **overrides}))
+
+
+def test_context_from_the_command_line_is_parsed_like_cdk_json() -> None:
+    config = StageConfig.from_context(
+        _Node({**cdk_json_context(), "webOrigins": "https://a.example, https://b.example", "passwordRequiresCharacterClasses": "false"}),
+    )
+    assert config.web_origins == ("https://a.example", "https://b.example")
+    assert config.password_requires_character_classes is False
+    assert StageConfig.from_context(_Node({**cdk_json_context(), "webOrigins": '["https://c.example"]'})).web_origins == (
+        "https://c.example",
+    )
