@@ -156,3 +156,19 @@ def test_tables_have_the_indexes_stream_and_ttl_the_app_relies_on(stack: LocalSt
     assert description["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     ttl = MainItem._get_connection().connection.client.describe_time_to_live(TableName=MainItem.Meta.table_name)
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "ttl"
+
+
+def test_a_sent_outbox_message_keeps_no_recipient_or_text(stack: LocalStack) -> None:
+    from chalicelib.adapters.dynamo.repositories import DynamoOutbox
+    from chalicelib.services.ports import OutboxMessage
+
+    message = OutboxMessage(new_id(), unique_email(), "Your code", "invitation code: secret-code-123", utcnow())
+    DynamoUnitOfWork("eu-north-1").commit(Changes().insert(message))
+    outbox = DynamoOutbox()
+    assert not outbox.already_sent(message.message_id)
+    outbox.mark_sent(message)
+    outbox.mark_sent(message)  # a redelivery marks nothing twice and fails nothing
+    assert outbox.already_sent(message.message_id)
+    stored = MainItem.get(f"OUTBOX#{message.message_id}", "OUTBOX")
+    assert stored.data["to"] == "" and stored.data["text"] == "" and stored.data["subject"] == "Your code"
+    assert stored.expires is not None

@@ -12,7 +12,7 @@ from chalicelib.domain.identity import Principal, RequestContext, Role
 from chalicelib.errors import ConcurrencyConflict, Conflict, Forbidden, InvalidInput, NotFound
 from chalicelib.schemas.accounts import AgencyRegistrationRequest, ClientRegistrationRequest, ConsultantRegistrationRequest
 from chalicelib.services import invitations, organisations, registration
-from chalicelib.services.ports import Changes
+from chalicelib.services.ports import Changes, IdentityUser
 from tests import builders
 from tests.fakes import World, make_world
 
@@ -302,3 +302,25 @@ def test_staff_reads_of_people_are_audited_per_person_and_tenant_reads_are_not(w
         assert [r.actor_id for r in reads] == [staff.user_id]
     assert [e.action.value for e in world.consents.audit.list_for_subject(consultant.user_id)][-1] == "invitation.read"
     assert [e.action.value for e in world.consents.audit.list_for_subject(org_id)] == ["organisation.read"]
+
+
+def test_orphan_clean_up_never_deletes_a_user_that_replaced_the_orphan(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    world.identity.create_user("admin@acme.example", builders.PASSWORD, [Role.AGENCY_ADMIN])  # an old orphan
+    world.clock.advance(minutes=16)
+    find_user = world.identity.find_user
+    replacement: list[object] = []
+
+    def replaced_between_looks(email: str) -> IdentityUser | None:
+        if len(replacement) == 0 and find_user(email) is not None and world.identity.users[email].get("looked"):
+            # A concurrent registration deleted the orphan and created its own user between our two looks.
+            world.identity.users.pop(email)
+            world.identity.create_user(email, builders.PASSWORD, [Role.AGENCY_ADMIN])
+            replacement.append(world.identity.users[email])
+        elif email in world.identity.users:
+            world.identity.users[email]["looked"] = True
+        return find_user(email)
+
+    monkeypatch.setattr(world.identity, "find_user", replaced_between_looks)
+    with pytest.raises(Conflict):
+        register_agency(world)
+    assert replacement and world.identity.users["admin@acme.example"] is replacement[0]  # the newcomer's user survives
