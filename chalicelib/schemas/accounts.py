@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import StringConstraints, model_validator
+from pydantic import BeforeValidator, StringConstraints, model_validator
 
 from chalicelib.domain.accounts import ConsentDocumentStatus, InvitationStatus, OrgKind, OrgStatus
 from chalicelib.domain.identity import Role
-from chalicelib.schemas.base import CountryCode, Email, Name, Password, RequestModel, ResponseModel, ShortText
+from chalicelib.schemas.base import CountryCode, Email, Name, Password, RequestModel, ResponseModel, ShortText, upper_case
 
 OrganisationNumber = Annotated[str, StringConstraints(pattern=r"^[0-9A-Za-z][0-9A-Za-z -]{3,30}$")]
-VatNumber = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}[0-9A-Za-z+*.]{2,13}$", to_upper=True)]
+VatNumber = Annotated[str, BeforeValidator(upper_case), StringConstraints(pattern=r"^[A-Z]{2}[0-9A-Z+*.]{2,13}$")]
 NoticeVersion = Annotated[str, StringConstraints(min_length=1, max_length=32)]
 
 

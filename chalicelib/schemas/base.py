@@ -19,7 +19,14 @@ class ResponseModel(BaseModel):
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
-CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$", to_upper=True)]
+
+
+def upper_case(value: object) -> object:
+    # Before the pattern: pydantic checks a pattern ahead of its own to_upper.
+    return value.upper() if isinstance(value, str) else value
+
+
+CountryCode = Annotated[str, BeforeValidator(upper_case), StringConstraints(pattern=r"^[A-Z]{2}$")]
 Email = Annotated[EmailStr, StringConstraints(max_length=128)]  # Cognito's limit for a username
 
 

@@ -142,3 +142,29 @@ def test_cors_only_for_configured_origins(api: Api) -> None:
     assert "Access-Control-Allow-Origin" not in refused.headers
     assert api.get("/health", headers={"Origin": "https://evil.example"}).headers.get("Access-Control-Allow-Origin") is None
     assert api.get("/health", headers={"Origin": "http://localhost:3000"}).headers["Access-Control-Allow-Origin"] == "http://localhost:3000"
+
+
+def test_an_agency_registers_from_a_plain_web_form_with_dotted_field_names(api: Api) -> None:
+    email = unique_email("form")
+    form = {
+        "organisation.name": "Form Consulting AB",
+        "organisation.organisation_number": builders.unique_org_number(),
+        "organisation.country": "se",
+        "organisation.address.line1": "Storgatan 2",
+        "organisation.address.postal_code": "41101",
+        "organisation.address.city": "Göteborg",
+        "organisation.address.country": "SE",
+        "organisation.billing_email": "billing@form.example",
+        "organisation.vat_number": "",
+        "admin.name": "Frida Form",
+        "admin.email": email,
+        "admin.password": builders.PASSWORD,
+        "privacy_notice_version": builders.consent_fields()["privacy_notice_version"],
+        "accept_privacy_notice": "on",
+    }
+    reply = api.request("POST", REGISTER, form=form)
+    assert reply.status == 201, reply.body
+    assert reply.body["organisation"]["address"]["city"] == "Göteborg" and reply.body["organisation"]["vat_number"] is None
+    assert reply.body["organisation"]["country"] == "SE"
+    missing = api.request("POST", REGISTER, form={k: v for k, v in form.items() if k != "admin.email"})
+    assert missing.status == 422 and missing.error_fields == {"admin.email"}
