@@ -168,11 +168,17 @@ class FakeIdentity:
     def remove_from_group(self, email: str, role: Role) -> None:
         self.users[email]["roles"].discard(role)
 
+    def refresh(self, refresh_token: str) -> Tokens:
+        user = next((u for u in self.users.values() if f"refresh:{u['sub']}" == refresh_token), None)
+        if user is None:
+            raise Unauthenticated("Sign in again.")
+        return Tokens(f"id:{user['sub']}", f"access:{user['sub']}", refresh_token, 3600)
+
     def login(self, email: str, password: str) -> Tokens:
         user = self.users.get(email)
         if user is None or user["password"] != password:
             raise Unauthenticated("Wrong e-mail or password.")
-        return Tokens(f"id:{user['sub']}", f"access:{user['sub']}", None, 3600)
+        return Tokens(f"id:{user['sub']}", f"access:{user['sub']}", f"refresh:{user['sub']}", 3600)
 
 
 @dataclass

@@ -92,17 +92,21 @@ class CognitoIdentityGateway:
         self._cognito.admin_remove_user_from_group(UserPoolId=self._pool, Username=email, GroupName=role.value)
 
     def login(self, email: str, password: str) -> Tokens:
+        return self._initiate_auth("USER_PASSWORD_AUTH", {"USERNAME": email, "PASSWORD": password}, "Wrong e-mail or password.")
+
+    def refresh(self, refresh_token: str) -> Tokens:
+        tokens = self._initiate_auth("REFRESH_TOKEN_AUTH", {"REFRESH_TOKEN": refresh_token}, "Sign in again.")
+        # Cognito does not rotate the refresh token on this flow: the caller keeps the one it sent.
+        return Tokens(tokens.id_token, tokens.access_token, tokens.refresh_token or refresh_token, tokens.expires_in)
+
+    def _initiate_auth(self, flow: str, parameters: dict[str, str], refused: str) -> Tokens:
         from botocore.exceptions import ClientError
 
         try:
-            result = self._cognito.initiate_auth(
-                ClientId=self._client_id,
-                AuthFlow="USER_PASSWORD_AUTH",
-                AuthParameters={"USERNAME": email, "PASSWORD": password},
-            )
+            result = self._cognito.initiate_auth(ClientId=self._client_id, AuthFlow=flow, AuthParameters=parameters)
         except ClientError as exc:
             if aws_error_code(exc) in _SIGN_IN_REFUSED:
-                raise Unauthenticated("Wrong e-mail or password.") from exc
+                raise Unauthenticated(refused) from exc
             raise UpstreamUnavailable("The identity service failed.") from exc
         auth = result.get("AuthenticationResult")
         if not auth:

@@ -11,6 +11,7 @@ from chalicelib.domain.identity import Role
 from chalicelib.schemas import accounts as s
 from chalicelib.schemas.mappers import invitation_out, organisation_out, user_out
 from chalicelib.services import invitations, organisations, registration
+from chalicelib.services.ports import Tokens
 
 bp = Blueprint(__name__)
 STAFF = frozenset({Role.STAFF})
@@ -113,7 +114,25 @@ def resend_verification(call: Call[s.ResendVerificationRequest, Any]) -> s.Accep
     errors=(401,),
 )
 def login(call: Call[s.LoginRequest, Any]) -> s.TokensResponse:
-    tokens = registration.login(call.container.accounts, call.body.email, call.body.password)
+    return _tokens(registration.login(call.container.accounts, call.body.email, call.body.password))
+
+
+@operation(
+    bp,
+    "/auth/refresh",
+    "POST",
+    summary="New access and id tokens for the refresh token from /auth/login",
+    tag="auth",
+    request=s.RefreshRequest,
+    response=s.TokensResponse,
+    roles=None,
+    errors=(401,),
+)
+def refresh(call: Call[s.RefreshRequest, Any]) -> s.TokensResponse:
+    return _tokens(registration.refresh(call.container.accounts, call.body.refresh_token))
+
+
+def _tokens(tokens: Tokens) -> s.TokensResponse:
     return s.TokensResponse(
         id_token=tokens.id_token, access_token=tokens.access_token, refresh_token=tokens.refresh_token, expires_in=tokens.expires_in
     )

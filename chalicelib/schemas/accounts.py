@@ -100,6 +100,10 @@ class LoginRequest(RequestModel):
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
+class RefreshRequest(RequestModel):
+    refresh_token: Annotated[str, StringConstraints(min_length=1, max_length=8192)]
+
+
 class TokensResponse(ResponseModel):
     id_token: str
     access_token: str

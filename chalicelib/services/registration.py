@@ -300,3 +300,7 @@ def create_staff_user(ports: AccountPorts, *, email: str, name: str, password: s
 
 def login(ports: AccountPorts, email: str, password: str) -> Tokens:
     return ports.identity.login(normalise_email(email), password)
+
+
+def refresh(ports: AccountPorts, refresh_token: str) -> Tokens:
+    return ports.identity.refresh(refresh_token)

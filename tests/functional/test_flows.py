@@ -193,3 +193,13 @@ def test_staff_approve_a_client_company(api: Api, pump: Pump, local_aws: LocalSt
     assert approved.status == 200 and approved.body["status"] == "active"
     assert api.post(f"/client-companies/{client.org_id}/reject", {"reason": "late"}, token=staff.token).status == 409
     assert api.get(f"/organisations/{client.org_id}", token=client.token).body["status"] == "active"
+
+
+def test_a_web_form_stays_signed_in_with_the_refresh_token(api: Api, pump: Pump) -> None:
+    agency = new_agency(api, pump)
+    tokens = api.post("/auth/login", {"email": agency.email, "password": builders.PASSWORD}).body
+    refreshed = api.post("/auth/refresh", {"refresh_token": tokens["refresh_token"]})
+    assert refreshed.status == 200 and refreshed.body["token_type"] == "Bearer"
+    assert api.get("/me", token=refreshed.body["access_token"]).body["user"]["user_id"] == agency.user_id
+    assert api.post("/auth/refresh", {"refresh_token": "forged"}).status == 401
+    assert api.post("/auth/login", {"email": agency.email, "password": "wrong-password-123"}).status == 401

@@ -32,6 +32,10 @@ def test_create_login_and_verify_a_user(identity, verifier: JwtTokenVerifier) ->
     tokens = identity.login(email, PASSWORD)
     verified = verifier.verify(tokens.access_token)
     assert verified.subject == sub
+    refreshed = identity.refresh(tokens.refresh_token)
+    assert verifier.verify(refreshed.access_token).subject == sub and refreshed.refresh_token == tokens.refresh_token
+    with pytest.raises(Unauthenticated):
+        identity.refresh("not-a-refresh-token")
     assert verified.groups == {Role.CONSULTANT, Role.AGENCY_ADMIN}
     found = identity.find_user(email)
     assert found is not None and found.subject == sub
