@@ -70,15 +70,22 @@ class InMemoryDatabase:
             reasons: list[str | None] = []
             for entity, expect in changes.writes:
                 stored = self.items.get(_key(entity))
+                if isinstance(entity, (ConsentEntry, AuditEntry)) and (expect.delete or not expect.absent):
+                    raise ValueError("append-only tables accept inserts only")
                 if expect.absent:
                     ok = stored is None
+                elif expect.status is None:
+                    ok = stored is not None
                 else:
                     ok = stored is not None and getattr(stored, "status", None) is not None and stored.status.value == expect.status
                 reasons.append(None if ok else "ConditionalCheckFailed")
             if any(reasons):
                 raise ConcurrencyConflict("a precondition failed", reasons)
-            for entity, _ in changes.writes:
-                self.items[_key(entity)] = copy.deepcopy(entity)
+            for entity, expect in changes.writes:
+                if expect.delete:
+                    del self.items[_key(entity)]
+                else:
+                    self.items[_key(entity)] = copy.deepcopy(entity)
             self.commits += 1
 
     def _all(self, kind: str) -> list[Any]:

@@ -43,10 +43,12 @@ Entity = User | Organisation | Invitation | ConsentDocument | ConsentEntry | Aud
 
 @dataclass(frozen=True)
 class Expect:
-    """Precondition on the stored item: absent (an insert) or present in a given status."""
+    """Precondition on the stored item: absent (an insert), or present, in a given status if one is named.
+    ``delete`` removes the item instead of storing it."""
 
     absent: bool = False
     status: str | None = None
+    delete: bool = False
 
 
 @dataclass
@@ -63,6 +65,12 @@ class Changes:
     def transition(self, entity: User | Organisation | Invitation | ConsentDocument, expected_status: str) -> Changes:
         """Store ``entity`` only if the stored copy is still in ``expected_status``."""
         self.writes.append((entity, Expect(status=expected_status)))
+        return self
+
+    def delete(self, entity: User | Organisation | UniqueClaim, expected_status: str | None = None) -> Changes:
+        """Remove ``entity`` if it is stored (and still in ``expected_status``, when given). Never on the
+        append-only ledger and audit log."""
+        self.writes.append((entity, Expect(status=expected_status, delete=True)))
         return self
 
 

@@ -60,7 +60,8 @@ class _Plan:
 
 def _register(ports: AccountPorts, plan: _Plan) -> Registered:
     for claim, field in [(UniqueClaim("email", plan.email, ""), plan.email_field), *plan.claims]:
-        if ports.accounts.claim_owner(claim.namespace, claim.value) is not None:
+        owner = ports.accounts.claim_owner(claim.namespace, claim.value)
+        if owner is not None and not _release_if_abandoned(ports, claim.namespace, owner):
             raise Conflict("Already registered.", issues=[FieldIssue(field, "already registered", "duplicate")])
     user_id = _create_identity(ports, plan)
     changes = Changes()
@@ -108,13 +109,45 @@ def _conflict_from(changes: Changes, exc: ConcurrencyConflict, plan: _Plan) -> C
     return Conflict("The registration conflicted with a concurrent change; try again.")
 
 
+def _release_if_abandoned(ports: AccountPorts, namespace: str, owner_id: str) -> bool:
+    """Frees an e-mail or organisation number held by a registration that was never confirmed and whose
+    code has expired, so nobody can block someone else's address or company by registering it first.
+    Returns whether the value is free now. The consent ledger keeps its entries: it is append-only."""
+    if namespace == "email":
+        user = ports.accounts.get_user(owner_id)
+        org = ports.accounts.get_organisation(user.org_id) if user and user.org_id else None
+    else:
+        org = ports.accounts.get_organisation(owner_id)
+        members = ports.accounts.list_members(owner_id) if org else []
+        user = members[0] if len(members) == 1 else None
+    expires = user.verification_expires_at if user else None
+    if user is None or user.status is not UserStatus.PENDING_VERIFICATION or expires is None or ports.now() <= expires:
+        return False
+    changes = Changes().delete(user, UserStatus.PENDING_VERIFICATION.value).delete(UniqueClaim("email", user.email, user.user_id))
+    # The organisation registered together with the abandoned account goes too (nobody else can be in it).
+    if org is not None and [m.user_id for m in ports.accounts.list_members(org.org_id)] == [user.user_id]:
+        changes.delete(org, org.status.value)
+        if org.organisation_number:
+            changes.delete(_org_claim(org))
+    try:
+        ports.uow.commit(changes)
+    except ConcurrencyConflict:
+        return False  # confirmed or released concurrently
+    identity = ports.identity.find_user(user.email)
+    if identity is not None and identity.subject == user.user_id:
+        ports.identity.delete_user(user.email)
+    return True
+
+
 def _verification(ports: AccountPorts, user: User) -> tuple[User, OutboxMessage]:
+    """A new code for ``user``. The deadline is set once, at registration: sending the code again does not
+    extend it, so an abandoned registration cannot be kept alive by someone who cannot read the mailbox."""
     code = secrets.token_urlsafe(24)
     pending = replace(
         user,
         status=UserStatus.PENDING_VERIFICATION,
         verification_code_hash=hash_code(code),
-        verification_expires_at=ports.now() + ports.verification_ttl,
+        verification_expires_at=user.verification_expires_at or ports.now() + ports.verification_ttl,
     )
     link = f"{ports.web_base_url}/verify-email?email={user.email}&code={code}"
     text = (
@@ -275,8 +308,9 @@ def resend_verification(ports: AccountPorts, email: str) -> None:
     """Sends a fresh code to a pending account. Says nothing about whether the address is registered."""
     owner = ports.accounts.claim_owner("email", normalise_email(email))
     user = ports.accounts.get_user(owner) if owner else None
-    if user is None or user.status is not UserStatus.PENDING_VERIFICATION:
-        return
+    expires = user.verification_expires_at if user else None
+    if user is None or user.status is not UserStatus.PENDING_VERIFICATION or (expires and ports.now() > expires):
+        return  # nothing to confirm, or too late: registering again releases an expired registration
     pending, mail = _verification(ports, user)
     try:
         ports.uow.commit(Changes().transition(pending, UserStatus.PENDING_VERIFICATION.value).insert(mail))

@@ -172,3 +172,22 @@ def test_a_sent_outbox_message_keeps_no_recipient_or_text(stack: LocalStack) -> 
     stored = MainItem.get(f"OUTBOX#{message.message_id}", "OUTBOX")
     assert stored.data["to"] == "" and stored.data["text"] == "" and stored.data["subject"] == "Your code"
     assert stored.expires is not None
+
+
+def test_deletes_are_conditional_and_never_reach_the_ledger(stack: LocalStack) -> None:
+    uow, repo = DynamoUnitOfWork("eu-north-1"), DynamoAccountRepository()
+    org = organisation()
+    claim = UniqueClaim("organisation_number", f"SE:{new_id()}", org.org_id)
+    uow.commit(Changes().insert(org).insert(claim))
+    with pytest.raises(ConcurrencyConflict):
+        uow.commit(Changes().delete(org, OrgStatus.ACTIVE.value).delete(claim))  # the status differs: nothing is deleted
+    assert repo.get_organisation(org.org_id) == org and repo.claim_owner(claim.namespace, claim.value) == org.org_id
+    uow.commit(Changes().delete(org, OrgStatus.PENDING_APPROVAL.value).delete(claim))
+    assert repo.get_organisation(org.org_id) is None and repo.claim_owner(claim.namespace, claim.value) is None
+    with pytest.raises(ConcurrencyConflict):
+        uow.commit(Changes().delete(claim))  # already gone
+    entry = consent(new_id())
+    uow.commit(Changes().insert(entry))
+    with pytest.raises(ValueError, match="append-only"):
+        uow.commit(Changes(writes=[(entry, Expect(delete=True))]))
+    assert DynamoConsentLedger().list_for_subject(entry.subject_id) == [entry]

@@ -88,20 +88,53 @@ def test_a_self_registered_account_becomes_active_with_the_mailed_code_only(worl
     assert registration.verify_email(world.accounts, "admin@acme.example", code).status is UserStatus.ACTIVE  # a second click
 
 
-def test_verification_codes_expire_and_can_be_sent_again(world: World) -> None:
+def test_a_code_can_be_sent_again_but_the_deadline_stays(world: World) -> None:
     body = AgencyRegistrationRequest.model_validate(builders.agency_registration())
     registration.register_agency(world.accounts, body, CTX)
     old = mail_code(world, "admin@acme.example", "verification")
-    world.clock.advance(days=8)
-    with pytest.raises(InvalidInput):
-        registration.verify_email(world.accounts, "admin@acme.example", old)
+    world.clock.advance(days=3)
     registration.resend_verification(world.accounts, "admin@acme.example")
     registration.resend_verification(world.accounts, "unknown@acme.example")  # says nothing, sends nothing
     new = mail_code(world, "admin@acme.example", "verification")
-    assert new != old and len([m for m in world.db.outbox() if m.to == "unknown@acme.example"]) == 0
+    assert new != old and [m for m in world.db.outbox() if m.to == "unknown@acme.example"] == []
     with pytest.raises(InvalidInput):
         registration.verify_email(world.accounts, "admin@acme.example", old)
-    assert registration.verify_email(world.accounts, "admin@acme.example", new).status is UserStatus.ACTIVE
+    world.clock.advance(days=5)  # 8 days after registering: past the deadline, resending did not move it
+    with pytest.raises(InvalidInput):
+        registration.verify_email(world.accounts, "admin@acme.example", new)
+    registration.resend_verification(world.accounts, "admin@acme.example")
+    assert mail_code(world, "admin@acme.example", "verification") == new  # nothing more was sent
+
+
+def test_an_abandoned_registration_frees_its_email_and_organisation_number(world: World) -> None:
+    squat = AgencyRegistrationRequest.model_validate(builders.agency_registration("admin@acme.example", "556677-8899"))
+    abandoned = registration.register_agency(world.accounts, squat, CTX)
+    with pytest.raises(Conflict):  # still waiting for confirmation: the values stay taken
+        registration.register_agency(world.accounts, squat, CTX)
+    world.clock.advance(days=8)
+    real = registration.register_agency(world.accounts, squat, CTX)
+    assert real.user.user_id != abandoned.user.user_id
+    assert world.db.get_user(abandoned.user.user_id) is None and world.db.get_organisation(abandoned.organisation.org_id) is None
+    assert world.db.claim_owner("email", "admin@acme.example") == real.user.user_id
+    assert world.db.claim_owner("organisation_number", "SE:5566778899") == real.organisation.org_id
+    assert world.identity.find_user("admin@acme.example").subject == real.user.user_id  # type: ignore[union-attr]
+    assert world.consents.ledger.list_for_subject(abandoned.user.user_id)  # the ledger forgets nothing
+
+    # The same organisation number under another e-mail is freed the same way.
+    other = AgencyRegistrationRequest.model_validate(builders.agency_registration("someone@else.example", "556677-0000"))
+    registration.register_agency(world.accounts, other, CTX)
+    world.clock.advance(days=8)
+    again = AgencyRegistrationRequest.model_validate(builders.agency_registration("owner@else.example", "556677-0000"))
+    assert registration.register_agency(world.accounts, again, CTX).organisation is not None
+
+
+def test_a_confirmed_account_is_never_released(world: World) -> None:
+    register_agency(world, number="556677-8899")
+    world.clock.advance(days=30)
+    with pytest.raises(Conflict):
+        register_agency(world, number="556677-8899")
+    with pytest.raises(Conflict):
+        register_agency(world, email="other@acme.example", number="556677-8899")
 
 
 def test_duplicate_email_is_a_conflict_and_creates_nothing(world: World) -> None:

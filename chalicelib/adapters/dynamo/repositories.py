@@ -148,10 +148,10 @@ def to_item(entity: Entity) -> Model:
 
 
 def _condition(item: Model, expect: Expect) -> Any:
-    if expect.absent:
+    if expect.absent and not expect.delete:
         return type(item)._hash_key_attribute().does_not_exist()
-    if isinstance(item, MainItem) and expect.status is not None:
-        return MainItem.status == expect.status
+    if isinstance(item, MainItem):
+        return MainItem.status == expect.status if expect.status is not None else MainItem.pk.exists()
     raise ValueError("append-only tables accept inserts only")
 
 
@@ -166,7 +166,10 @@ class DynamoUnitOfWork:
             with TransactWrite(connection=self._connection, client_request_token=changes.request_token) as transaction:
                 for entity, expect in changes.writes:
                     item = to_item(entity)
-                    transaction.save(item, condition=_condition(item, expect))
+                    if expect.delete:
+                        transaction.delete(item, condition=_condition(item, expect))
+                    else:
+                        transaction.save(item, condition=_condition(item, expect))
         except TransactWriteError as exc:
             reasons = [r.code if r else None for r in (exc.cancellation_reasons or [])]
             if any(code == "ConditionalCheckFailed" for code in reasons):
