@@ -38,17 +38,16 @@ class LocalStack:
 
 @pytest.fixture(scope="session")
 def local_aws() -> Iterator[LocalStack]:
-    from moto.server import ThreadedMotoServer
-
     from chalicelib.container import Container, set_container
+    from chalicelib.local.aws import LocalAwsServer
     from chalicelib.local.bootstrap import app_environment, ensure_resources, local_aws_environment
     from chalicelib.settings import Settings
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per AWS call drowns test output
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    # The same in-process moto as `make run`, with DynamoDB writes serialised as DynamoDB's are.
+    server = LocalAwsServer()
     server.start()
-    _, port = server.get_host_and_port()
-    endpoint = f"http://127.0.0.1:{port}"
+    endpoint = server.endpoint_url
     saved = dict(os.environ)
     os.environ.update(local_aws_environment(endpoint, "eu-north-1"))
     settings = Settings.from_environment()

@@ -52,6 +52,33 @@ class _QuietRequestHandler(MotoRequestHandler):
         pass  # one line per API call drowns the API's own log; errors are still logged
 
 
+_DYNAMODB_WRITES = threading.RLock()
+
+
+def serialise_dynamodb_writes() -> None:
+    """Make moto's DynamoDB writes atomic with respect to each other, as DynamoDB's are.
+
+    moto applies a TransactWriteItems without a lock and rolls a failed one back by restoring a copy of
+    the whole table: under concurrent requests two transactions both pass their conditions, or a
+    rollback erases another request's write. Measured here: five concurrent registrations of one
+    organisation number all "succeeded". One lock around every write restores DynamoDB's guarantee.
+    Idempotent; affects this process's moto only.
+    """
+    from moto.dynamodb.models import DynamoDBBackend
+
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
+        original = getattr(DynamoDBBackend, name)
+        if getattr(original, "_serialised", False):
+            continue
+
+        def serialised(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            with _DYNAMODB_WRITES:
+                return _original(self, *args, **kwargs)
+
+        serialised._serialised = True  # type: ignore[attr-defined]
+        setattr(DynamoDBBackend, name, serialised)
+
+
 class LocalAwsServer:
     """moto's WSGI app on a werkzeug server in a daemon thread of this process.
 
@@ -66,6 +93,7 @@ class LocalAwsServer:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        serialise_dynamodb_writes()
         app = DomainDispatcherApplication(create_backend_app)
         try:
             self._server = make_server(self._host, self._port, app, threaded=True, request_handler=_QuietRequestHandler)
