@@ -53,8 +53,22 @@ def _key(entity: Entity) -> tuple[str, ...]:
     raise TypeError(type(entity))
 
 
+def _placement(entity: Any) -> tuple[Any, ...]:
+    """What the DynamoDB adapter's index keys encode: membership, kind and status, owning agency."""
+    if isinstance(entity, User):
+        return (entity.org_id,)
+    if isinstance(entity, Organisation):
+        return (entity.kind, entity.status)
+    if isinstance(entity, ConsentDocument):
+        return (entity.agency_id, entity.status)
+    if isinstance(entity, Invitation):
+        return (entity.agency_id,)
+    return ()
+
+
 class InMemoryDatabase:
     def __init__(self) -> None:
+        self.request_tokens: set[str] = set()
         self.items: dict[tuple[str, ...], Any] = {}
         self.sent: set[str] = set()
         self.fail_next_commit: Exception | None = None
@@ -67,6 +81,8 @@ class InMemoryDatabase:
             if self.fail_next_commit is not None:
                 exc, self.fail_next_commit = self.fail_next_commit, None
                 raise exc
+            if changes.request_token is not None and changes.request_token in self.request_tokens:
+                return  # DynamoDB answers a repeated ClientRequestToken as the success it was
             reasons: list[str | None] = []
             for entity, expect in changes.writes:
                 stored = self.items.get(_key(entity))
@@ -78,6 +94,8 @@ class InMemoryDatabase:
                     ok = stored is not None
                 else:
                     ok = stored is not None and getattr(stored, "status", None) is not None and stored.status.value == expect.status
+                if ok and expect.was is not None:
+                    ok = _placement(stored) == _placement(expect.was)
                 reasons.append(None if ok else "ConditionalCheckFailed")
             if any(reasons):
                 raise ConcurrencyConflict("a precondition failed", reasons)
@@ -86,6 +104,8 @@ class InMemoryDatabase:
                     del self.items[_key(entity)]
                 else:
                     self.items[_key(entity)] = copy.deepcopy(entity)
+            if changes.request_token is not None:
+                self.request_tokens.add(changes.request_token)
             self.commits += 1
 
     def _all(self, kind: str) -> list[Any]:
@@ -192,9 +212,13 @@ class FakeIdentity:
 class FakeStorage:
     """A versioned bucket: every put adds a version; reads and deletes may name one."""
 
-    versions: dict[str, list[tuple[str, bytes]]] = field(default_factory=dict)
+    versions: dict[str, list[tuple[str | None, bytes]]] = field(default_factory=dict)
+    versioned: bool = True  # False: one object per key, overwritten in place, with no version ids
 
-    def put(self, key: str, content: bytes) -> str:
+    def put(self, key: str, content: bytes) -> str | None:
+        if not self.versioned:
+            self.versions[key] = [(None, content)]
+            return None
         version = uuid.uuid4().hex
         self.versions.setdefault(key, []).append((version, content))
         return version

@@ -82,14 +82,22 @@ class CognitoIdentityGateway:
         return IdentityUser(subject=str(attributes.get("sub", "")), created_at=user["UserCreateDate"])
 
     def mark_email_verified(self, email: str) -> None:
-        self._cognito.admin_update_user_attributes(
-            UserPoolId=self._pool,
-            Username=email,
-            UserAttributes=[{"Name": "email_verified", "Value": "true"}],
-        )
+        from botocore.exceptions import ClientError
+
+        try:
+            self._cognito.admin_update_user_attributes(
+                UserPoolId=self._pool, Username=email, UserAttributes=[{"Name": "email_verified", "Value": "true"}]
+            )
+        except ClientError as exc:
+            raise UpstreamUnavailable("The identity service failed.") from exc
 
     def remove_from_group(self, email: str, role: Role) -> None:
-        self._cognito.admin_remove_user_from_group(UserPoolId=self._pool, Username=email, GroupName=role.value)
+        from botocore.exceptions import ClientError
+
+        try:
+            self._cognito.admin_remove_user_from_group(UserPoolId=self._pool, Username=email, GroupName=role.value)
+        except ClientError as exc:
+            raise UpstreamUnavailable("The identity service failed.") from exc
 
     def login(self, email: str, password: str) -> Tokens:
         return self._initiate_auth("USER_PASSWORD_AUTH", {"USERNAME": email, "PASSWORD": password}, "Wrong e-mail or password.")

@@ -19,6 +19,7 @@ class OrgStatus(StrEnum):
     ACTIVE = "active"
     PENDING_APPROVAL = "pending_approval"
     REJECTED = "rejected"
+    CLOSED = "closed"  # e.g. an independent consultant's one-person agency after joining an agency
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ class User:
     # second click on the link is answered as a success.
     verification_code_hash: str | None = None
     verification_expires_at: datetime | None = None
+    verification_sent_at: datetime | None = None
 
 
 class InvitationStatus(StrEnum):

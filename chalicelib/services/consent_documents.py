@@ -104,7 +104,7 @@ def _problem(fetched: FetchedObject, policy: UploadPolicy) -> str | None:
 
 
 def record_upload(
-    ports: AccountPorts, storage: DocumentStorage, policy: UploadPolicy, key: str, version_id: str | None
+    ports: AccountPorts, storage: DocumentStorage, policy: UploadPolicy, key: str, version_id: str | None, *, retried: bool = False
 ) -> ConsentDocument | None:
     """Called by the upload handler for every new object version under ``consent-documents/``.
 
@@ -138,8 +138,11 @@ def record_upload(
     try:
         ports.uow.commit(Changes().transition(updated, document.status.value))
     except ConcurrencyConflict:
-        # Another version was recorded concurrently; keep only the one the document refers to.
         current = ports.accounts.get_consent_document(document.document_id)
+        if current is not None and current.status in _REPLACEABLE and not retried:
+            # A refused file was recorded concurrently: this version may be the good one, so look again.
+            return record_upload(ports, storage, policy, key, fetched.version_id, retried=True)
+        # Another version was recorded concurrently; keep only the one the document refers to.
         if current is not None and fetched.version_id and fetched.version_id != current.object_version:
             storage.delete(key, fetched.version_id)
         return current
@@ -197,7 +200,14 @@ def verify_consent_document(
     fetched = storage.fetch(document.object_key, document.object_version, policy.max_bytes)
     if fetched is None or hashlib.sha256(fetched.content).hexdigest() != document.sha256:
         # The checked version is gone: the agency must upload again, and can, with a new form.
-        lost = replace(document, status=ConsentDocumentStatus.UPLOAD_REJECTED, problem="The stored file is missing; upload it again.")
+        lost = replace(
+            document,
+            status=ConsentDocumentStatus.UPLOAD_REJECTED,
+            problem="The stored file is missing; upload it again.",
+            object_version=None,
+            sha256=None,
+            size_bytes=None,
+        )
         ports.uow.commit(Changes().transition(lost, document.status.value))
         raise Conflict("The stored file is missing; the agency has to upload it again.")
     verified = replace(document, status=ConsentDocumentStatus.VERIFIED, reviewed_by=principal.user_id, reviewed_at=now, review_reason=note)

@@ -21,11 +21,11 @@ from chalicelib.domain.audit import AuditAction, AuditEntry
 from chalicelib.domain.consent import ConsentAction, ConsentEntry, ConsentPurpose, ConsentSource
 from chalicelib.domain.identity import Principal, RequestContext, Role
 from chalicelib.domain.ids import new_id
-from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
+from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Forbidden, InvalidInput, NotFound, UpstreamUnavailable
 from chalicelib.logging import logger
-from chalicelib.services.accounts import AccountPorts, consent_audit, hash_code, normalise_email
+from chalicelib.services.accounts import AccountPorts, consent_audit, hash_code, normalise_email, normalise_org_number
 from chalicelib.services.audit import Read, record_staff_reads
-from chalicelib.services.ports import Changes, OutboxMessage
+from chalicelib.services.ports import Changes, OutboxMessage, UniqueClaim
 
 
 @dataclass(frozen=True)
@@ -180,17 +180,26 @@ def accept_invitation(
     if current is not None and not current.independent:
         raise Conflict("You already belong to an agency; leave it before joining another.")
     now = ports.now()
-    # Joining an agency ends the one-person agency's administration: the agency sets rates from now on.
+    # Joining an agency ends the one-person agency: the agency sets rates from now on. The user must
+    # still be where we read it (``was``), so two invitations accepted at once cannot both succeed.
     member = replace(user, org_id=usable.agency.org_id, roles=frozenset({Role.CONSULTANT}))
-    changes = use_invitation(Changes().transition(member, user.status.value), usable, user.user_id, ctx, now)
+    changes = use_invitation(Changes().transition(member, user.status.value, was=user), usable, user.user_id, ctx, now)
+    if current is not None:
+        changes.transition(replace(current, status=OrgStatus.CLOSED), current.status.value)
+        if current.organisation_number:
+            claim = UniqueClaim("organisation_number", normalise_org_number(current.country, current.organisation_number), current.org_id)
+            changes.delete(claim)  # free again, should the consultant one day go independent anew
     try:
         ports.uow.commit(changes)
     except ConcurrencyConflict as exc:
-        raise Conflict("The invitation has already been used.", issues=[FieldIssue("invitation_code", "already used", "used")]) from exc
+        raise Conflict(
+            "The invitation was used, or your membership changed, meanwhile.",
+            issues=[FieldIssue("invitation_code", "already used", "used")],
+        ) from exc
     if Role.AGENCY_ADMIN in user.roles:
         try:
             ports.identity.remove_from_group(user.email, Role.AGENCY_ADMIN)
-        except Exception as exc:
+        except UpstreamUnavailable:
             # Harmless if it lingers: a role counts only when the stored user has it too.
-            logger.warning("stale identity group left", extra={"user_id": user.user_id, "error": type(exc).__name__})
+            logger.warning("stale identity group left", extra={"user_id": user.user_id})
     return usable.agency

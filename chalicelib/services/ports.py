@@ -49,6 +49,8 @@ class Expect:
     absent: bool = False
     status: str | None = None
     delete: bool = False
+    # The entity as it was read: its index keys (an organisation membership, say) must be unchanged too.
+    was: Entity | None = None
 
 
 @dataclass
@@ -62,9 +64,12 @@ class Changes:
         self.writes.append((entity, Expect(absent=True)))
         return self
 
-    def transition(self, entity: User | Organisation | Invitation | ConsentDocument, expected_status: str) -> Changes:
-        """Store ``entity`` only if the stored copy is still in ``expected_status``."""
-        self.writes.append((entity, Expect(status=expected_status)))
+    def transition(
+        self, entity: User | Organisation | Invitation | ConsentDocument, expected_status: str, *, was: Entity | None = None
+    ) -> Changes:
+        """Store ``entity`` only if the stored copy is still in ``expected_status`` (and, given ``was``,
+        still filed under the same index keys, e.g. still a member of the same organisation)."""
+        self.writes.append((entity, Expect(status=expected_status, was=was)))
         return self
 
     def delete(self, entity: User | Organisation | UniqueClaim, expected_status: str | None = None) -> Changes:

@@ -17,11 +17,13 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from chalicelib.domain.accounts import Address, Organisation, OrgKind, OrgStatus, User, UserStatus
 from chalicelib.domain.identity import RequestContext, Role
 from chalicelib.domain.ids import new_id
-from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput
+from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, UpstreamUnavailable
+from chalicelib.logging import logger
 from chalicelib.schemas.accounts import (
     AgencyRegistrationRequest,
     ClientRegistrationRequest,
@@ -34,6 +36,9 @@ from chalicelib.services.accounts import AccountPorts, consent_audit, hash_code,
 from chalicelib.services.invitations import usable_invitation, use_invitation
 from chalicelib.services.notices import accepted_current_notice
 from chalicelib.services.ports import Changes, OutboxMessage, Tokens, UniqueClaim
+
+# How often a verification code may be sent again to one address.
+RESEND_INTERVAL = timedelta(minutes=1)
 
 # A Cognito user without a DynamoDB record younger than this may belong to a registration still in
 # flight; only older ones are treated as orphans of a failed compensation and replaced.
@@ -64,20 +69,36 @@ def _register(ports: AccountPorts, plan: _Plan) -> Registered:
         if owner is not None and not _release_if_abandoned(ports, claim.namespace, owner):
             raise Conflict("Already registered.", issues=[FieldIssue(field, "already registered", "duplicate")])
     user_id = _create_identity(ports, plan)
-    changes = Changes()
     try:
         changes, user, organisation = plan.build(user_id)
-        changes.request_token = user_id  # a Cognito sub: 36 characters, unique per attempt
-        ports.uow.commit(changes)
-    except BaseException as exc:
-        # A lost response or a retried request may hide a commit that landed: then this is a success.
-        if changes.writes and ports.accounts.claim_owner("email", plan.email) == user_id:
-            return Registered(user, organisation)
+    except BaseException:
         ports.identity.delete_user(plan.email)  # compensate: no Cognito user without its records
-        if isinstance(exc, ConcurrencyConflict):
-            raise _conflict_from(changes, exc, plan) from exc
         raise
+    changes.request_token = user_id  # a Cognito sub: 36 characters, unique per attempt
+    try:
+        _commit_once(ports, changes)
+    except ConcurrencyConflict as exc:
+        ports.identity.delete_user(plan.email)  # it did not land: compensate
+        raise _conflict_from(changes, exc, plan) from exc
     return Registered(user, organisation)
+
+
+def _commit_once(ports: AccountPorts, changes: Changes) -> None:
+    """Commit, and when the outcome is unknown (a timeout, a lost response) ask again with the same
+    request token: DynamoDB answers a commit that landed as a success and applies one that did not.
+    Only a definite refusal (ConcurrencyConflict) may be compensated; if even the second answer is
+    unknown the Cognito user is left for the orphan clean-up, since the commit may still land."""
+    try:
+        ports.uow.commit(changes)
+    except ConcurrencyConflict:
+        raise
+    except Exception:
+        try:
+            ports.uow.commit(changes)
+        except ConcurrencyConflict:
+            raise
+        except Exception as exc:
+            raise UpstreamUnavailable("The registration could not be confirmed; try again in a few minutes.") from exc
 
 
 def _create_identity(ports: AccountPorts, plan: _Plan) -> str:
@@ -148,8 +169,9 @@ def _verification(ports: AccountPorts, user: User) -> tuple[User, OutboxMessage]
         status=UserStatus.PENDING_VERIFICATION,
         verification_code_hash=hash_code(code),
         verification_expires_at=user.verification_expires_at or ports.now() + ports.verification_ttl,
+        verification_sent_at=ports.now(),
     )
-    link = f"{ports.web_base_url}/verify-email?email={user.email}&code={code}"
+    link = f"{ports.web_base_url}/verify-email?{urlencode({'email': user.email, 'code': code})}"
     text = (
         f"Welcome to Customersonly, {user.name}.\n\nConfirm your e-mail address to activate your account: {link}\n"
         f"Or enter the verification code: {code}\n\nIf you did not register, ignore this message.\n"
@@ -248,7 +270,7 @@ def register_consultant(ports: AccountPorts, body: ConsultantRegistrationRequest
         return use_invitation(changes, usable, user_id, ctx, now), user, usable.agency
 
     registered = _register(ports, _Plan(email, password, [Role.CONSULTANT], "email", [], build))
-    ports.identity.mark_email_verified(email)  # the invitation code reached this address
+    _mark_verified(ports, email)  # the invitation code reached this address
     return registered
 
 
@@ -292,6 +314,7 @@ def verify_email(ports: AccountPorts, email: str, code: str) -> User:
     if user is None or user.verification_code_hash is None or not hmac.compare_digest(user.verification_code_hash, hash_code(code)):
         raise invalid
     if user.status is UserStatus.ACTIVE:
+        _mark_verified(ports, user.email)  # again: the first attempt may have failed after the commit
         return user
     if user.status is not UserStatus.PENDING_VERIFICATION or (user.verification_expires_at and ports.now() > user.verification_expires_at):
         raise invalid
@@ -300,8 +323,17 @@ def verify_email(ports: AccountPorts, email: str, code: str) -> User:
         ports.uow.commit(Changes().transition(active, UserStatus.PENDING_VERIFICATION.value))
     except ConcurrencyConflict:
         return verify_email(ports, email, code)  # confirmed concurrently: answer as the replay
-    ports.identity.mark_email_verified(user.email)
+    _mark_verified(ports, user.email)
     return active
+
+
+def _mark_verified(ports: AccountPorts, email: str) -> None:
+    """Tell Cognito the address is proven (it gates Cognito's own password reset). The account is
+    already stored as confirmed, so a failure here must not fail the request; a repeat fixes it."""
+    try:
+        ports.identity.mark_email_verified(email)
+    except UpstreamUnavailable:
+        logger.warning("e-mail not marked verified in the identity provider")
 
 
 def resend_verification(ports: AccountPorts, email: str) -> None:
@@ -311,6 +343,8 @@ def resend_verification(ports: AccountPorts, email: str) -> None:
     expires = user.verification_expires_at if user else None
     if user is None or user.status is not UserStatus.PENDING_VERIFICATION or (expires and ports.now() > expires):
         return  # nothing to confirm, or too late: registering again releases an expired registration
+    if user.verification_sent_at and ports.now() - user.verification_sent_at < RESEND_INTERVAL:
+        return  # one message a minute at most: the endpoint is public
     pending, mail = _verification(ports, user)
     try:
         ports.uow.commit(Changes().transition(pending, UserStatus.PENDING_VERIFICATION.value).insert(mail))
@@ -328,7 +362,7 @@ def create_staff_user(ports: AccountPorts, *, email: str, name: str, password: s
         return Changes().insert(UniqueClaim("email", email, user_id)).insert(user), user, None
 
     user = _register(ports, _Plan(email, password, [Role.STAFF], "email", [], build)).user
-    ports.identity.mark_email_verified(email)
+    _mark_verified(ports, email)
     return user
 
 

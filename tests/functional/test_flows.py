@@ -203,3 +203,27 @@ def test_a_web_form_stays_signed_in_with_the_refresh_token(api: Api, pump: Pump)
     assert api.get("/me", token=refreshed.body["access_token"]).body["user"]["user_id"] == agency.user_id
     assert api.post("/auth/refresh", {"refresh_token": "forged"}).status == 401
     assert api.post("/auth/login", {"email": agency.email, "password": "wrong-password-123"}).status == 401
+
+
+def test_a_role_left_in_the_token_counts_for_nothing_once_the_stored_user_lost_it(
+    api: Api, pump: Pump, local_aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.errors import UpstreamUnavailable
+
+    independent = new_independent(api, pump)
+    agency = new_agency(api, pump)
+    assert api.post(f"/agencies/{agency.org_id}/invitations", {"email": independent.email}, token=agency.token).status == 201
+    code = mailed_code(pump.mails_to(independent.email)[-1])
+
+    def identity_down(email: str, role: object) -> None:
+        raise UpstreamUnavailable("down")
+
+    monkeypatch.setattr(local_aws.container.identity, "remove_from_group", identity_down)
+    assert api.post("/me/invitations/accept", {"invitation_code": code}, token=independent.token).status == 200
+    token = login(api, independent.email)  # Cognito still puts agency_admin in the token
+    import jwt
+
+    assert "agency_admin" in jwt.decode(token, options={"verify_signature": False})["cognito:groups"]
+    # As an agency admin of its new agency it could invite people; the stored user says consultant only.
+    assert api.post(f"/agencies/{agency.org_id}/invitations", {"email": unique_email()}, token=token).status == 403
+    assert api.get("/me", token=token).body["user"]["roles"] == ["consultant"]

@@ -191,3 +191,14 @@ def test_deletes_are_conditional_and_never_reach_the_ledger(stack: LocalStack) -
     with pytest.raises(ValueError, match="append-only"):
         uow.commit(Changes(writes=[(entry, Expect(delete=True))]))
     assert DynamoConsentLedger().list_for_subject(entry.subject_id) == [entry]
+
+
+def test_a_transition_can_require_the_item_to_be_filed_where_it_was_read(stack: LocalStack) -> None:
+    uow, repo = DynamoUnitOfWork("eu-north-1"), DynamoAccountRepository()
+    user = User(user_id=new_id(), email=unique_email(), name="U", roles=frozenset({Role.CONSULTANT}), created_at=utcnow(), org_id="A" * 26)
+    uow.commit(Changes().insert(user))
+    moved = replace(user, org_id="B" * 26)
+    uow.commit(Changes().transition(moved, "active", was=user))
+    with pytest.raises(ConcurrencyConflict):  # a second writer that read the user in organisation A
+        uow.commit(Changes().transition(replace(user, org_id="C" * 26), "active", was=user))
+    assert repo.get_user(user.user_id) == moved

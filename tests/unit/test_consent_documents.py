@@ -11,6 +11,7 @@ from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chalicelib.schemas.accounts import ConsultantRegistrationRequest, CreateConsentDocumentRequest
 from chalicelib.services import consent_documents as docs
 from chalicelib.services import invitations, registration
+from chalicelib.services.ports import Changes
 from tests import builders
 from tests.fakes import World, make_world
 from tests.unit.test_registration import CTX, mail_code, principal_of, register_agency, register_invited, verify
@@ -185,3 +186,68 @@ def test_staff_reads_of_a_document_are_audited(world: World, agency: registratio
     reads = world.consents.audit.list_for_subject(document.document_id)
     assert [r.action.value for r in reads] == ["consent_document.read", "consent_document.read"]
     assert all(r.actor_id == staff.user_id for r in reads)
+
+
+def test_verification_reads_the_checked_version_even_when_a_newer_one_waits(
+    world: World, agency: registration.Registered, staff: Principal
+) -> None:
+    document = create(world, agency)
+    checked = world.storage.put(document.object_key, PDF)
+    recorded = docs.record_upload(world.accounts, world.storage, POLICY, document.object_key, checked)
+    assert recorded is not None and recorded.object_version == checked
+    world.storage.put(document.object_key, b"%PDF-1.7 something else")  # its upload event is not processed yet
+    assert verify_document(world, staff, recorded).sha256 == recorded.sha256
+    assert docs.download_url(world.accounts, world.storage, staff, document.document_id, 60).endswith(f"versionId={checked}")
+
+
+def test_without_versioning_an_overwrite_is_caught_by_the_hash(world: World, agency: registration.Registered, staff: Principal) -> None:
+    world.storage.versioned = False
+    document = upload(world, create(world, agency))
+    world.storage.put(document.object_key, b"%PDF-1.7 swapped after the check")
+    with pytest.raises(Conflict):
+        verify_document(world, staff, document)
+    stored = world.db.get_consent_document(document.document_id)
+    assert stored is not None and stored.status is ConsentDocumentStatus.UPLOAD_REJECTED and stored.sha256 is None
+    assert [m for m in world.db.outbox() if m.to == "cecilia@consultant.example"] == []  # nobody was invited
+
+
+def test_a_good_file_racing_a_refused_one_is_still_recorded(
+    world: World, agency: registration.Registered, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = create(world, agency)
+    bad = world.storage.put(document.object_key, b"not a pdf")
+    good = world.storage.put(document.object_key, PDF)
+    commit, raced = world.db.commit, []
+
+    def refused_file_recorded_first(changes: Changes) -> None:
+        if not raced:
+            raced.append(True)
+            monkeypatch.setattr(world.db, "commit", commit)
+            docs.record_upload(world.accounts, world.storage, POLICY, document.object_key, bad)
+        commit(changes)
+
+    monkeypatch.setattr(world.db, "commit", refused_file_recorded_first)
+    recorded = docs.record_upload(world.accounts, world.storage, POLICY, document.object_key, good)
+    assert raced and recorded is not None and recorded.status is ConsentDocumentStatus.UPLOADED and recorded.object_version == good
+    assert world.storage.content(document.object_key, good) == PDF
+
+
+def test_an_overwrite_that_loses_the_race_is_removed(
+    world: World, agency: registration.Registered, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    document = create(world, agency)
+    first = world.storage.put(document.object_key, PDF)
+    second = world.storage.put(document.object_key, PDF + b"%2")
+    commit, raced = world.db.commit, []
+
+    def other_version_recorded_first(changes: Changes) -> None:
+        if not raced:
+            raced.append(True)
+            monkeypatch.setattr(world.db, "commit", commit)
+            docs.record_upload(world.accounts, world.storage, POLICY, document.object_key, first)
+        commit(changes)
+
+    monkeypatch.setattr(world.db, "commit", other_version_recorded_first)
+    recorded = docs.record_upload(world.accounts, world.storage, POLICY, document.object_key, second)
+    assert recorded is not None and recorded.object_version == first
+    assert world.storage.content(document.object_key, second) is None and world.storage.content(document.object_key, first) == PDF

@@ -9,7 +9,7 @@ import pytest
 from chalicelib.domain.accounts import InvitationStatus, OrgStatus, UserStatus
 from chalicelib.domain.consent import ConsentPurpose
 from chalicelib.domain.identity import Principal, RequestContext, Role
-from chalicelib.errors import ConcurrencyConflict, Conflict, Forbidden, InvalidInput, NotFound
+from chalicelib.errors import ConcurrencyConflict, Conflict, Forbidden, InvalidInput, NotFound, UpstreamUnavailable
 from chalicelib.schemas.accounts import AgencyRegistrationRequest, ClientRegistrationRequest, ConsultantRegistrationRequest
 from chalicelib.services import invitations, organisations, registration
 from chalicelib.services.ports import Changes, IdentityUser
@@ -154,11 +154,30 @@ def test_duplicate_organisation_number_is_a_conflict(world: World) -> None:
     assert "other@acme.example" not in world.identity.users
 
 
-def test_failed_database_write_deletes_the_cognito_user_again(world: World) -> None:
-    world.db.fail_next_commit = RuntimeError("DynamoDB unavailable")
-    with pytest.raises(RuntimeError):
+def test_a_transient_database_error_is_retried_with_the_same_request_token(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    commit, tokens = world.db.commit, []
+
+    def fails_once(changes: Changes) -> None:
+        tokens.append(changes.request_token)
+        if len(tokens) == 1:
+            raise TimeoutError("no answer")
+        commit(changes)
+
+    monkeypatch.setattr(world.db, "commit", fails_once)
+    registered = register_agency(world)
+    assert tokens[0] == tokens[1] == registered.user.user_id
+    assert world.db.get_user(registered.user.user_id) is not None
+
+
+def test_an_unknown_outcome_is_not_compensated_but_reported(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    def never_answers(changes: Changes) -> None:
+        raise TimeoutError("no answer")
+
+    monkeypatch.setattr(world.db, "commit", never_answers)
+    with pytest.raises(UpstreamUnavailable):
         register_agency(world)
-    assert world.identity.users == {} and world.db.items == {}
+    # The commit may still land, so the Cognito user stays: the orphan clean-up removes it if it did not.
+    assert "admin@acme.example" in world.identity.users and world.db.items == {}
 
 
 def test_lost_race_on_the_email_claim_is_a_conflict_and_compensated(world: World) -> None:
@@ -171,11 +190,13 @@ def test_lost_race_on_the_email_claim_is_a_conflict_and_compensated(world: World
 
 
 def test_a_commit_that_landed_despite_an_error_is_a_success_not_compensated(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    commit = world.db.commit
+    commit, calls = world.db.commit, []
 
     def lands_then_times_out(changes: Changes) -> None:
+        calls.append(changes)
         commit(changes)
-        raise TimeoutError("response lost")
+        if len(calls) == 1:
+            raise TimeoutError("response lost")
 
     monkeypatch.setattr(world.db, "commit", lands_then_times_out)
     body = AgencyRegistrationRequest.model_validate(builders.agency_registration())
@@ -357,3 +378,51 @@ def test_orphan_clean_up_never_deletes_a_user_that_replaced_the_orphan(world: Wo
     with pytest.raises(Conflict):
         register_agency(world)
     assert replacement and world.identity.users["admin@acme.example"] is replacement[0]  # the newcomer's user survives
+
+
+def test_two_invitations_accepted_at_once_cannot_both_move_the_consultant(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    body = ConsultantRegistrationRequest.model_validate(
+        builders.consultant_registration("cecilia@consultant.example", organisation_number="5599001122")
+    )
+    independent = verify(world, registration.register_consultant(world.accounts, body, CTX))
+    first = invite(world, register_agency(world), "cecilia@consultant.example")
+    second = invite(world, register_agency(world, email="boss@other.example"), "cecilia@consultant.example")
+    stale = world.db.get_user(independent.user.user_id)
+    invitations.accept_invitation(world.accounts, principal_of(independent), first, False, CTX)
+    # The second request read the user before the first one committed.
+    get_organisation = world.db.get_organisation
+    monkeypatch.setattr(world.db, "get_user", lambda user_id: stale)
+    monkeypatch.setattr(
+        world.db, "get_organisation", lambda org_id: independent.organisation if org_id == stale.org_id else get_organisation(org_id)
+    )
+    with pytest.raises(Conflict):
+        invitations.accept_invitation(world.accounts, principal_of(independent), second, False, CTX)
+
+
+def test_joining_an_agency_closes_the_one_person_agency_and_frees_its_number(world: World) -> None:
+    body = ConsultantRegistrationRequest.model_validate(
+        builders.consultant_registration("cecilia@consultant.example", organisation_number="5599001122")
+    )
+    independent = verify(world, registration.register_consultant(world.accounts, body, CTX))
+    invitations.accept_invitation(
+        world.accounts, principal_of(independent), invite(world, register_agency(world), "cecilia@consultant.example"), False, CTX
+    )
+    closed = world.db.get_organisation(independent.organisation.org_id)
+    assert closed is not None and closed.status is OrgStatus.CLOSED
+    assert world.db.claim_owner("organisation_number", "SE:5599001122") is None
+
+
+def test_resending_is_limited_and_only_for_pending_accounts(world: World) -> None:
+    body = AgencyRegistrationRequest.model_validate(builders.agency_registration("a+b@acme.example"))
+    registration.register_agency(world.accounts, body, CTX)
+    [mail] = world.db.outbox()
+    assert "email=a%2Bb%40acme.example" in mail.text  # the link survives a '+' in the address
+    registration.resend_verification(world.accounts, "a+b@acme.example")
+    assert len(world.db.outbox()) == 1  # within a minute of the last message: nothing
+    world.clock.advance(minutes=2)
+    registration.resend_verification(world.accounts, "a+b@acme.example")
+    assert len(world.db.outbox()) == 2
+    registration.verify_email(world.accounts, "a+b@acme.example", mail_code(world, "a+b@acme.example", "verification"))
+    world.clock.advance(minutes=2)
+    registration.resend_verification(world.accounts, "a+b@acme.example")
+    assert len(world.db.outbox()) == 2  # confirmed accounts get no codes

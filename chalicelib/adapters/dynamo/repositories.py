@@ -150,9 +150,14 @@ def to_item(entity: Entity) -> Model:
 def _condition(item: Model, expect: Expect) -> Any:
     if expect.absent and not expect.delete:
         return type(item)._hash_key_attribute().does_not_exist()
-    if isinstance(item, MainItem):
-        return MainItem.status == expect.status if expect.status is not None else MainItem.pk.exists()
-    raise ValueError("append-only tables accept inserts only")
+    if not isinstance(item, MainItem):
+        raise ValueError("append-only tables accept inserts only")
+    condition = MainItem.status == expect.status if expect.status is not None else MainItem.pk.exists()
+    if expect.was is not None:
+        before = _keys(expect.was)
+        for attribute, value in ((MainItem.gsi1pk, before.gsi1pk), (MainItem.gsi2pk, before.gsi2pk)):
+            condition &= attribute == value if value is not None else attribute.does_not_exist()
+    return condition
 
 
 class DynamoUnitOfWork:
@@ -172,7 +177,8 @@ class DynamoUnitOfWork:
                         transaction.save(item, condition=_condition(item, expect))
         except TransactWriteError as exc:
             reasons = [r.code if r else None for r in (exc.cancellation_reasons or [])]
-            if any(code == "ConditionalCheckFailed" for code in reasons):
+            # TransactionConflict: another transaction was writing one of the items; nothing was written.
+            if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in reasons):
                 raise ConcurrencyConflict("a precondition failed", reasons) from exc
             raise
 
