@@ -211,22 +211,30 @@ def test_without_versioning_an_overwrite_is_caught_by_the_hash(world: World, age
     assert [m for m in world.db.outbox() if m.to == "cecilia@consultant.example"] == []  # nobody was invited
 
 
+def _another_version_recorded_first(
+    world: World, monkeypatch: pytest.MonkeyPatch, document: ConsentDocument, version: str | None
+) -> list[bool]:
+    """Makes the next commit lose a race: the upload of ``version`` is recorded just before it."""
+    commit, raced = world.db.commit, []
+
+    def recorded_first(changes: Changes) -> None:
+        if not raced:
+            raced.append(True)
+            monkeypatch.setattr(world.db, "commit", commit)
+            docs.record_upload(world.accounts, world.storage, POLICY, document.object_key, version)
+        commit(changes)
+
+    monkeypatch.setattr(world.db, "commit", recorded_first)
+    return raced
+
+
 def test_a_good_file_racing_a_refused_one_is_still_recorded(
     world: World, agency: registration.Registered, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     document = create(world, agency)
     bad = world.storage.put(document.object_key, b"not a pdf")
     good = world.storage.put(document.object_key, PDF)
-    commit, raced = world.db.commit, []
-
-    def refused_file_recorded_first(changes: Changes) -> None:
-        if not raced:
-            raced.append(True)
-            monkeypatch.setattr(world.db, "commit", commit)
-            docs.record_upload(world.accounts, world.storage, POLICY, document.object_key, bad)
-        commit(changes)
-
-    monkeypatch.setattr(world.db, "commit", refused_file_recorded_first)
+    raced = _another_version_recorded_first(world, monkeypatch, document, bad)
     recorded = docs.record_upload(world.accounts, world.storage, POLICY, document.object_key, good)
     assert raced and recorded is not None and recorded.status is ConsentDocumentStatus.UPLOADED and recorded.object_version == good
     assert world.storage.content(document.object_key, good) == PDF
@@ -238,16 +246,7 @@ def test_an_overwrite_that_loses_the_race_is_removed(
     document = create(world, agency)
     first = world.storage.put(document.object_key, PDF)
     second = world.storage.put(document.object_key, PDF + b"%2")
-    commit, raced = world.db.commit, []
-
-    def other_version_recorded_first(changes: Changes) -> None:
-        if not raced:
-            raced.append(True)
-            monkeypatch.setattr(world.db, "commit", commit)
-            docs.record_upload(world.accounts, world.storage, POLICY, document.object_key, first)
-        commit(changes)
-
-    monkeypatch.setattr(world.db, "commit", other_version_recorded_first)
+    raced = _another_version_recorded_first(world, monkeypatch, document, first)
     recorded = docs.record_upload(world.accounts, world.storage, POLICY, document.object_key, second)
-    assert recorded is not None and recorded.object_version == first
+    assert raced and recorded is not None and recorded.object_version == first
     assert world.storage.content(document.object_key, second) is None and world.storage.content(document.object_key, first) == PDF
