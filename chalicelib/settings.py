@@ -50,6 +50,9 @@ class Settings(BaseModel):
 
     invitation_ttl_days: int = Field(14, alias="INVITATION_TTL_DAYS")
 
+    # An extra skill taxonomy file (e.g. ESCO, written by `python -m chalicelib.taxonomy.esco`) laid over the built-in one.
+    skill_taxonomy_file: str | None = Field(None, alias="SKILL_TAXONOMY_FILE")
+
     @field_validator("cors_allowed_origins", mode="before")
     @classmethod
     def _origins(cls, value: object) -> object:
