@@ -25,9 +25,11 @@ if TYPE_CHECKING:
         EmailGateway,
         IdentityGateway,
         Outbox,
+        ProfileRepository,
         TokenVerifier,
         UnitOfWork,
     )
+    from chalicelib.services.profiles import ProfilePorts
 
 
 class Container:
@@ -54,6 +56,19 @@ class Container:
 
         _ = self.uow  # binds the table names
         return DynamoAccountRepository()
+
+    @cached_property
+    def profile_repository(self) -> ProfileRepository:
+        from chalicelib.adapters.dynamo.repositories import DynamoProfileRepository
+
+        _ = self.uow
+        return DynamoProfileRepository()
+
+    @cached_property
+    def profiles(self) -> ProfilePorts:
+        from chalicelib.services.profiles import ProfilePorts
+
+        return ProfilePorts(accounts=self.accounts, profiles=self.profile_repository, ledger=self.consent_ledger)
 
     @cached_property
     def consent_ledger(self) -> ConsentLedger:

@@ -18,6 +18,7 @@ from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, I
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
 from chalicelib.domain.identity import Role
+from chalicelib.domain.profiles import Profile
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, Unauthenticated
 from chalicelib.services.accounts import AccountPorts
 from chalicelib.services.consents import ConsentPorts
@@ -31,6 +32,7 @@ from chalicelib.services.ports import (
     Tokens,
     UniqueClaim,
 )
+from chalicelib.services.profiles import ProfilePorts
 
 
 def _key(entity: Entity) -> tuple[str, ...]:
@@ -46,6 +48,8 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("unique", entity.namespace, entity.value)
     if isinstance(entity, OutboxMessage):
         return ("outbox", entity.message_id)
+    if isinstance(entity, Profile):
+        return ("profile", entity.user_id)
     if isinstance(entity, ConsentEntry):
         return ("consent", entity.subject_id, entity.entry_id)
     if isinstance(entity, AuditEntry):
@@ -61,7 +65,7 @@ def _placement(entity: Any) -> tuple[Any, ...]:
         return (entity.kind, entity.status)
     if isinstance(entity, ConsentDocument):
         return (entity.agency_id, entity.status)
-    if isinstance(entity, Invitation):
+    if isinstance(entity, Invitation | Profile):
         return (entity.agency_id,)
     return ()
 
@@ -142,6 +146,10 @@ class InMemoryDatabase:
 
     def list_consent_documents_by_status(self, status: ConsentDocumentStatus) -> list[ConsentDocument]:
         return [d for d in self._all("consent_document") if d.status is status]
+
+    # --- ProfileRepository ---
+    def get_profile(self, user_id: str) -> Profile | None:
+        return copy.deepcopy(self.items.get(("profile", user_id)))
 
     # --- outbox ---
     def outbox(self) -> list[OutboxMessage]:
@@ -278,6 +286,7 @@ class World:
     clock: FakeClock
     accounts: AccountPorts
     consents: ConsentPorts
+    profiles: ProfilePorts
 
 
 def make_world() -> World:
@@ -285,5 +294,7 @@ def make_world() -> World:
     clock = FakeClock()
     identity = FakeIdentity(now=clock)
     accounts = AccountPorts(accounts=db, uow=db, identity=identity, now=clock)
-    consents = ConsentPorts(accounts=accounts, ledger=InMemoryConsentLedger(db), audit=InMemoryAuditLog(db))
-    return World(db, identity, FakeStorage(), FakeEmail(), clock, accounts, consents)
+    ledger = InMemoryConsentLedger(db)
+    consents = ConsentPorts(accounts=accounts, ledger=ledger, audit=InMemoryAuditLog(db))
+    profiles = ProfilePorts(accounts=accounts, profiles=db, ledger=ledger)
+    return World(db, identity, FakeStorage(), FakeEmail(), clock, accounts, consents, profiles)

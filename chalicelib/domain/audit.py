@@ -13,6 +13,7 @@ class AuditAction(StrEnum):
     CONSENTS_READ = "consents.read"
     AUDIT_READ = "audit.read"
     USER_READ = "user.read"
+    PROFILE_READ = "profile.read"
     ORGANISATION_READ = "organisation.read"
     INVITATION_READ = "invitation.read"
     CONSENT_DOCUMENT_READ = "consent_document.read"

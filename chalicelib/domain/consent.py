@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from chalicelib.domain.money import HourlyRate
+
 
 class ConsentPurpose(StrEnum):
     PLATFORM_PROCESSING = "platform_processing"  # captured at every registration
@@ -25,12 +27,6 @@ class ConsentAction(StrEnum):
 class ConsentSource(StrEnum):
     FORM = "form"
     UPLOADED_DOCUMENT = "uploaded_document"
-
-
-@dataclass(frozen=True)
-class HourlyRate:
-    amount_minor: int
-    currency: str
 
 
 @dataclass(frozen=True)

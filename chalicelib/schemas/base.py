@@ -21,6 +21,10 @@ Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=500)]
 
 
+def lower_case(value: object) -> object:
+    return value.lower() if isinstance(value, str) else value
+
+
 def upper_case(value: object) -> object:
     # Before the pattern: pydantic checks a pattern ahead of its own to_upper.
     return value.upper() if isinstance(value, str) else value

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from chalicelib.domain.accounts import ConsentDocument, Invitation, Organisation, User
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry, ConsentState
+from chalicelib.domain.profiles import Profile
 from chalicelib.schemas.accounts import (
     AddressOut,
     ConsentDocumentResponse,
@@ -15,6 +16,25 @@ from chalicelib.schemas.accounts import (
     UserResponse,
 )
 from chalicelib.schemas.consents import AuditEntryResponse, ConsentEntryResponse, ConsentResponse, HourlyRateOut
+from chalicelib.schemas.profiles import AvailabilityOut, LanguageOut, ProfileResponse
+
+
+def profile_out(profile: Profile, *, stored: bool = True) -> ProfileResponse:
+    return ProfileResponse(
+        user_id=profile.user_id,
+        agency_id=profile.agency_id,
+        name=profile.name,
+        title=profile.title,
+        summary=profile.summary,
+        city=profile.city,
+        country=profile.country,
+        remote_preference=profile.remote_preference,
+        languages=[LanguageOut(code=lang.code, level=lang.level) for lang in profile.languages],
+        availability=AvailabilityOut(**asdict(profile.availability)) if profile.availability else None,
+        expected_hourly_rate=HourlyRateOut(**asdict(profile.expected_hourly_rate)) if profile.expected_hourly_rate else None,
+        stored=stored,
+        updated_at=profile.updated_at if stored else None,
+    )
 
 
 def user_out(user: User) -> UserResponse:

@@ -16,6 +16,7 @@ from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, I
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
 from chalicelib.domain.identity import Role
+from chalicelib.domain.profiles import Profile
 
 
 @dataclass(frozen=True)
@@ -38,7 +39,7 @@ class OutboxMessage:
     created_at: datetime
 
 
-Entity = User | Organisation | Invitation | ConsentDocument | ConsentEntry | AuditEntry | UniqueClaim | OutboxMessage
+Entity = User | Organisation | Invitation | ConsentDocument | ConsentEntry | AuditEntry | UniqueClaim | OutboxMessage | Profile
 
 
 @dataclass(frozen=True)
@@ -65,7 +66,7 @@ class Changes:
         return self
 
     def transition(
-        self, entity: User | Organisation | Invitation | ConsentDocument, expected_status: str, *, was: Entity | None = None
+        self, entity: User | Organisation | Invitation | ConsentDocument | Profile, expected_status: str, *, was: Entity | None = None
     ) -> Changes:
         """Store ``entity`` only if the stored copy is still in ``expected_status`` (and, given ``was``,
         still filed under the same index keys, e.g. still a member of the same organisation)."""
@@ -95,6 +96,10 @@ class AccountRepository(Protocol):
     def get_consent_document(self, document_id: str) -> ConsentDocument | None: ...
     def list_consent_documents(self, agency_id: str) -> list[ConsentDocument]: ...
     def list_consent_documents_by_status(self, status: ConsentDocumentStatus) -> list[ConsentDocument]: ...
+
+
+class ProfileRepository(Protocol):
+    def get_profile(self, user_id: str) -> Profile | None: ...
 
 
 class ConsentLedger(Protocol):

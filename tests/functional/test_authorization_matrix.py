@@ -66,6 +66,7 @@ def tenants(api: Api, pump: Pump, local_aws: LocalStack) -> Tenants:
         "doc_verify": uploaded_document(api, local_aws, admin_a),
         "doc_reject": uploaded_document(api, local_aws, admin_a),
         "subject": consultant.user_id,
+        "consultant": consultant.user_id,
         "entry": entry,
     }
     return Tenants(actors, {k: v or "" for k, v in ids.items()})
@@ -120,6 +121,23 @@ MATRIX: list[Row] = [
     ("POST", "/me/consents/{entry}/withdraw", None, {"anonymous": 401, "consultant_a": 200}, 404),
     ("GET", "/subjects/{subject}/consents", None, {"anonymous": 401, "staff": 200}, 403),
     ("GET", "/subjects/{subject}/audit", None, {"anonymous": 401, "staff": 200}, 403),
+    ("GET", "/me/profile", None, {"anonymous": 401, "consultant_a": 200, "independent": 200}, 403),
+    ("PUT", "/me/profile", {"name": "Renamed"}, {"anonymous": 401, "consultant_a": 200, "independent": 200}, 403),
+    (
+        "GET",
+        "/consultants/{consultant}/profile",
+        None,
+        {"anonymous": 401, "staff": 200, "admin_a": 200, "consultant_a": 200, "admin_b": 404, "independent": 404},
+        403,
+    ),
+    # admin_a sees the consultant but holds no written consent to edit: 403; other agencies do not see it: 404.
+    (
+        "PUT",
+        "/consultants/{consultant}/profile",
+        {"name": "Renamed"},
+        {"anonymous": 401, "admin_a": 403, "admin_b": 404, "independent": 404},
+        403,
+    ),
 ]
 _TEMPLATE = {
     "A": "agency_id",
@@ -130,6 +148,7 @@ _TEMPLATE = {
     "doc_reject": "document_id",
     "subject": "subject_id",
     "entry": "entry_id",
+    "consultant": "user_id",
 }
 
 

@@ -227,3 +227,30 @@ def test_a_role_left_in_the_token_counts_for_nothing_once_the_stored_user_lost_i
     # As an agency admin of its new agency it could invite people; the stored user says consultant only.
     assert api.post(f"/agencies/{agency.org_id}/invitations", {"email": unique_email()}, token=token).status == 403
     assert api.get("/me", token=token).body["user"]["roles"] == ["consultant"]
+
+
+def test_a_consultant_fills_in_my_profile_and_its_agency_and_staff_read_it(api: Api, pump: Pump, local_aws: LocalStack) -> None:
+    agency = new_agency(api, pump)
+    consultant = invited_consultant(api, pump, agency)
+    blank = api.get("/me/profile", token=consultant.token).body
+    assert blank["stored"] is False and blank["name"] == "Cecilia Consultant"
+    profile = {
+        "name": "Cecilia Consultant",
+        "title": "Data engineer",
+        "summary": "Pipelines that do not break.",
+        "city": "Umeå",
+        "country": "SE",
+        "remote_preference": "remote",
+        "languages": [{"code": "sv", "level": "native"}, {"code": "en", "level": "C1"}],
+        "availability": {"available_from": "2027-02-01", "share_of_full_time": 100},
+        "expected_hourly_rate": {"amount_minor": 95_000, "currency": "SEK"},
+    }
+    saved = api.request("PUT", "/me/profile", json_body=profile, token=consultant.token)
+    assert saved.status == 200 and saved.body["stored"] and saved.body["agency_id"] == agency.org_id
+    assert api.request("PUT", "/me/profile", json_body={**profile, "surprise": 1}, token=consultant.token).status == 422
+    seen = api.get(f"/consultants/{consultant.user_id}/profile", token=agency.token).body
+    assert seen["title"] == "Data engineer" and seen["expected_hourly_rate"] == {"amount_minor": 95_000, "currency": "SEK"}
+    staff = new_staff(api, local_aws)
+    assert api.get(f"/consultants/{consultant.user_id}/profile", token=staff.token).status == 200
+    audit = api.get(f"/subjects/{consultant.user_id}/audit", token=staff.token).body["items"]
+    assert [a["actor_id"] for a in audit if a["action"] == "profile.read"] == [staff.user_id]

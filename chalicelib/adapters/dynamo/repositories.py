@@ -23,6 +23,7 @@ from chalicelib.adapters.dynamo.models import AuditEntryItem, ConsentEntryItem, 
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
+from chalicelib.domain.profiles import Profile
 from chalicelib.errors import ConcurrencyConflict
 from chalicelib.services.ports import Changes, Entity, Expect, OutboxMessage, UniqueClaim
 
@@ -57,6 +58,7 @@ _KIND = {
     ConsentDocument: "consent_document",
     UniqueClaim: "unique_claim",
     OutboxMessage: "outbox",
+    Profile: "profile",
 }
 
 
@@ -117,6 +119,11 @@ def _keys(entity: Entity) -> _Keys:
             f"CONSENTDOCS#{entity.status.value}",
             f"{created}#{entity.document_id}",
         )
+    if isinstance(entity, Profile):
+        # Under the person's partition (GDPR: found from the id alone); gsi1: an agency's consultants' profiles.
+        if entity.agency_id is None:
+            return _Keys(user_pk(entity.user_id), "PROFILE")
+        return _Keys(user_pk(entity.user_id), "PROFILE", org_pk(entity.agency_id), f"PROFILE#{entity.user_id}")
     if isinstance(entity, UniqueClaim):
         return _Keys(f"UNIQUE#{entity.namespace}#{entity.value}", "UNIQUE")
     if isinstance(entity, OutboxMessage):
@@ -228,6 +235,11 @@ class DynamoAccountRepository:
 
     def list_consent_documents_by_status(self, status: ConsentDocumentStatus) -> list[ConsentDocument]:
         return [load(ConsentDocument, i.data) for i in MainItem.by_gsi2.query(f"CONSENTDOCS#{status.value}")]
+
+
+class DynamoProfileRepository:
+    def get_profile(self, user_id: str) -> Profile | None:
+        return _get(Profile, user_pk(user_id), "PROFILE")
 
 
 class DynamoConsentLedger:

@@ -1,0 +1,71 @@
+"""My Profile, and a consultant's profile as its agency and staff see it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api.http import Call, operation
+from chalicelib.domain.identity import Role
+from chalicelib.schemas.mappers import profile_out
+from chalicelib.schemas.profiles import ProfileIn, ProfileResponse
+from chalicelib.services import profiles as service
+
+bp = Blueprint(__name__)
+CONSULTANT = frozenset({Role.CONSULTANT})
+# Clients never read profiles here: a proposal shows them a redacted one, with consent.
+PROFILE_READERS = frozenset({Role.STAFF, Role.AGENCY_ADMIN, Role.CONSULTANT})
+
+
+@operation(
+    bp, "/me/profile", "GET", summary="My profile (blank until first saved)", tag="profiles", response=ProfileResponse, roles=CONSULTANT
+)
+def my_profile(call: Call[Any, Any]) -> ProfileResponse:
+    view = service.my_profile(call.container.profiles, call.user)
+    return profile_out(view.profile, stored=view.stored)
+
+
+@operation(
+    bp,
+    "/me/profile",
+    "PUT",
+    summary="Save my profile (replaces it)",
+    tag="profiles",
+    request=ProfileIn,
+    response=ProfileResponse,
+    roles=CONSULTANT,
+    errors=(409,),
+)
+def save_my_profile(call: Call[ProfileIn, Any]) -> ProfileResponse:
+    return profile_out(service.save_my_profile(call.container.profiles, call.user, call.body))
+
+
+@operation(
+    bp,
+    "/consultants/{user_id}/profile",
+    "GET",
+    summary="A consultant's profile (the consultant, its agency, staff; audited)",
+    tag="profiles",
+    response=ProfileResponse,
+    roles=PROFILE_READERS,
+)
+def consultant_profile(call: Call[Any, Any]) -> ProfileResponse:
+    view = service.consultant_profile(call.container.profiles, call.user, call.path["user_id"])
+    return profile_out(view.profile, stored=view.stored)
+
+
+@operation(
+    bp,
+    "/consultants/{user_id}/profile",
+    "PUT",
+    summary="Save a consultant's profile (its agency, only with the consultant's written consent in force)",
+    tag="profiles",
+    request=ProfileIn,
+    response=ProfileResponse,
+    roles=frozenset({Role.AGENCY_ADMIN}),
+    errors=(409,),
+)
+def save_consultant_profile(call: Call[ProfileIn, Any]) -> ProfileResponse:
+    profile = service.save_consultant_profile(call.container.profiles, call.user, call.path["user_id"], call.body)
+    return profile_out(profile)

@@ -1,0 +1,116 @@
+"""My Profile: the consultant edits its own; its agency reads it, and edits it only with the consultant's
+written consent in force; staff read everything, and each staff read is audited. Clients never see a
+profile here (a proposal shows a redacted one, later)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from chalicelib.domain.accounts import User
+from chalicelib.domain.audit import AuditAction
+from chalicelib.domain.consent import ConsentPurpose, in_force
+from chalicelib.domain.identity import Principal, Role
+from chalicelib.domain.money import HourlyRate
+from chalicelib.domain.profiles import Availability, Language, Profile, ProfileStatus
+from chalicelib.errors import ConcurrencyConflict, Conflict, Forbidden, NotFound
+from chalicelib.schemas.profiles import ProfileIn
+from chalicelib.services.accounts import AccountPorts
+from chalicelib.services.audit import Read, record_staff_reads
+from chalicelib.services.ports import Changes, ConsentLedger, ProfileRepository
+
+
+@dataclass(frozen=True)
+class ProfilePorts:
+    accounts: AccountPorts
+    profiles: ProfileRepository
+    ledger: ConsentLedger
+
+
+@dataclass(frozen=True)
+class ProfileView:
+    profile: Profile
+    stored: bool  # False: nothing saved yet; the view is the blank profile with the user's name
+
+
+def _consultant(ports: ProfilePorts, user_id: str) -> User:
+    user = ports.accounts.accounts.get_user(user_id)
+    if user is None or Role.CONSULTANT not in user.roles:
+        raise NotFound("Consultant not found.")
+    return user
+
+
+def _view(ports: ProfilePorts, user: User) -> ProfileView:
+    stored = ports.profiles.get_profile(user.user_id)
+    if stored is not None:
+        return ProfileView(stored, True)
+    now = ports.accounts.now()
+    return ProfileView(Profile(user.user_id, user.org_id, user.name, now, now, user.user_id), False)
+
+
+def _may_read(principal: Principal, user: User) -> bool:
+    return principal.user_id == user.user_id or principal.is_staff or (user.org_id is not None and principal.administers(user.org_id))
+
+
+def my_profile(ports: ProfilePorts, principal: Principal) -> ProfileView:
+    if not principal.has(Role.CONSULTANT):
+        raise Forbidden("Only consultants have a profile.")
+    return _view(ports, _consultant(ports, principal.user_id))
+
+
+def consultant_profile(ports: ProfilePorts, principal: Principal, user_id: str) -> ProfileView:
+    user = _consultant(ports, user_id)
+    if not _may_read(principal, user):
+        raise NotFound("Consultant not found.")
+    view = _view(ports, user)
+    if principal.user_id != user_id:
+        record_staff_reads(
+            ports.accounts.uow, principal, ports.accounts.now(), AuditAction.PROFILE_READ, [Read(user_id, "profile", user_id)]
+        )
+    return view
+
+
+def save_my_profile(ports: ProfilePorts, principal: Principal, body: ProfileIn) -> Profile:
+    if not principal.has(Role.CONSULTANT):
+        raise Forbidden("Only consultants have a profile.")
+    return _save(ports, _consultant(ports, principal.user_id), body, principal)
+
+
+def save_consultant_profile(ports: ProfilePorts, principal: Principal, user_id: str, body: ProfileIn) -> Profile:
+    """An agency edits a consultant's profile only while the consultant's written consent for it is in force."""
+    user = _consultant(ports, user_id)
+    if principal.user_id == user_id:
+        return _save(ports, user, body, principal)
+    if user.org_id is None or not principal.administers(user.org_id):
+        raise NotFound("Consultant not found.")
+    if not in_force(ports.ledger.list_for_subject(user_id), ConsentPurpose.AGENCY_REPRESENTATION, agency_id=user.org_id):
+        raise Forbidden("The consultant edits this profile; an agency may only with the consultant's written consent in force.")
+    return _save(ports, user, body, principal)
+
+
+def _save(ports: ProfilePorts, user: User, body: ProfileIn, principal: Principal) -> Profile:
+    now = ports.accounts.now()
+    current = ports.profiles.get_profile(user.user_id)
+    profile = Profile(
+        user_id=user.user_id,
+        agency_id=user.org_id,
+        name=body.name,
+        created_at=current.created_at if current else now,
+        updated_at=now,
+        updated_by=principal.user_id,
+        title=body.title,
+        summary=body.summary,
+        city=body.city,
+        country=body.country,
+        remote_preference=body.remote_preference,
+        languages=[Language(lang.code, lang.level) for lang in body.languages],
+        availability=Availability(body.availability.available_from, body.availability.share_of_full_time) if body.availability else None,
+        expected_hourly_rate=(
+            HourlyRate(body.expected_hourly_rate.amount_minor, body.expected_hourly_rate.currency) if body.expected_hourly_rate else None
+        ),
+    )
+    changes = Changes().insert(profile) if current is None else Changes().transition(profile, ProfileStatus.ACTIVE.value, was=current)
+    try:
+        ports.accounts.uow.commit(changes)
+    except ConcurrencyConflict as exc:
+        raise Conflict("The profile was changed at the same time; load it again and retry.") from exc
+    return replace(profile)
