@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from functools import cached_property
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.ids import utcnow
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
         UnitOfWork,
     )
     from chalicelib.services.profiles import ProfilePorts
+    from chalicelib.taxonomy import SkillTaxonomy
 
 
 class Container:
@@ -63,6 +65,13 @@ class Container:
 
         _ = self.uow
         return DynamoProfileRepository()
+
+    @cached_property
+    def taxonomy(self) -> SkillTaxonomy:
+        from chalicelib.taxonomy import load_taxonomy
+
+        extra = self.settings.skill_taxonomy_file
+        return load_taxonomy(Path(extra) if extra else None)
 
     @cached_property
     def profiles(self) -> ProfilePorts:

@@ -19,6 +19,7 @@ from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
 from chalicelib.domain.identity import Role
 from chalicelib.domain.profiles import Profile
+from chalicelib.domain.resume import ResumeItem, ResumePart
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, Unauthenticated
 from chalicelib.services.accounts import AccountPorts
 from chalicelib.services.consents import ConsentPorts
@@ -50,6 +51,8 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("outbox", entity.message_id)
     if isinstance(entity, Profile):
         return ("profile", entity.user_id)
+    if isinstance(entity, ResumeItem):
+        return ("resume", entity.user_id, entity.part.value, entity.item_id)
     if isinstance(entity, ConsentEntry):
         return ("consent", entity.subject_id, entity.entry_id)
     if isinstance(entity, AuditEntry):
@@ -150,6 +153,12 @@ class InMemoryDatabase:
     # --- ProfileRepository ---
     def get_profile(self, user_id: str) -> Profile | None:
         return copy.deepcopy(self.items.get(("profile", user_id)))
+
+    def list_resume_items(self, user_id: str) -> list[ResumeItem]:
+        return [i for i in self._all("resume") if i.user_id == user_id]
+
+    def get_resume_item(self, user_id: str, part: ResumePart, item_id: str) -> ResumeItem | None:
+        return copy.deepcopy(self.items.get(("resume", user_id, part.value, item_id)))
 
     # --- outbox ---
     def outbox(self) -> list[OutboxMessage]:

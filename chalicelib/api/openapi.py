@@ -68,7 +68,9 @@ def openapi_dict() -> dict[str, Any]:
                 "content": {ct: {"schema": ref} for ct in op.content_types if ct in ("application/json", FORM)},
             }
         success: dict[str, Any] = {"description": "Success"}
-        if op.response:
+        if op.status == 204:
+            pass  # no content
+        elif op.response:
             success["content"] = {"application/json": {"schema": keyed[(op.response, "serialization")]}}
         else:
             success["content"] = {"application/json": {"schema": {"type": "object"}}}

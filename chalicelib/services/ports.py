@@ -17,6 +17,7 @@ from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
 from chalicelib.domain.identity import Role
 from chalicelib.domain.profiles import Profile
+from chalicelib.domain.resume import ResumeItem, ResumePart
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class OutboxMessage:
     created_at: datetime
 
 
-Entity = User | Organisation | Invitation | ConsentDocument | ConsentEntry | AuditEntry | UniqueClaim | OutboxMessage | Profile
+Entity = User | Organisation | Invitation | ConsentDocument | ConsentEntry | AuditEntry | UniqueClaim | OutboxMessage | Profile | ResumeItem
 
 
 @dataclass(frozen=True)
@@ -66,14 +67,18 @@ class Changes:
         return self
 
     def transition(
-        self, entity: User | Organisation | Invitation | ConsentDocument | Profile, expected_status: str, *, was: Entity | None = None
+        self,
+        entity: User | Organisation | Invitation | ConsentDocument | Profile | ResumeItem,
+        expected_status: str,
+        *,
+        was: Entity | None = None,
     ) -> Changes:
         """Store ``entity`` only if the stored copy is still in ``expected_status`` (and, given ``was``,
         still filed under the same index keys, e.g. still a member of the same organisation)."""
         self.writes.append((entity, Expect(status=expected_status, was=was)))
         return self
 
-    def delete(self, entity: User | Organisation | UniqueClaim, expected_status: str | None = None) -> Changes:
+    def delete(self, entity: User | Organisation | UniqueClaim | ResumeItem, expected_status: str | None = None) -> Changes:
         """Remove ``entity`` if it is stored (and still in ``expected_status``, when given). Never on the
         append-only ledger and audit log."""
         self.writes.append((entity, Expect(status=expected_status, delete=True)))
@@ -99,7 +104,11 @@ class AccountRepository(Protocol):
 
 
 class ProfileRepository(Protocol):
+    """A consultant's profile and resume, all under the person's own partition."""
+
     def get_profile(self, user_id: str) -> Profile | None: ...
+    def list_resume_items(self, user_id: str) -> list[ResumeItem]: ...
+    def get_resume_item(self, user_id: str, part: ResumePart, item_id: str) -> ResumeItem | None: ...
 
 
 class ConsentLedger(Protocol):

@@ -47,8 +47,25 @@ def _view(ports: ProfilePorts, user: User) -> ProfileView:
     return ProfileView(Profile(user.user_id, user.org_id, user.name, now, now, user.user_id), False)
 
 
-def _may_read(principal: Principal, user: User) -> bool:
-    return principal.user_id == user.user_id or principal.is_staff or (user.org_id is not None and principal.administers(user.org_id))
+def consultant_for_read(ports: ProfilePorts, principal: Principal, user_id: str) -> User:
+    """The consultant whose profile and resume the caller may read: itself, its agency's admins, staff."""
+    user = _consultant(ports, user_id)
+    if not (principal.user_id == user_id or principal.is_staff or (user.org_id is not None and principal.administers(user.org_id))):
+        raise NotFound("Consultant not found.")
+    return user
+
+
+def consultant_for_edit(ports: ProfilePorts, principal: Principal, user_id: str) -> User:
+    """The consultant whose profile and resume the caller may edit: itself, or its agency while the
+    consultant's written consent for that agency is in force (withdrawing it ends that at once)."""
+    user = _consultant(ports, user_id)
+    if principal.user_id == user_id:
+        return user
+    if user.org_id is None or not principal.administers(user.org_id):
+        raise NotFound("Consultant not found.")
+    if not in_force(ports.ledger.list_for_subject(user_id), ConsentPurpose.AGENCY_REPRESENTATION, agency_id=user.org_id):
+        raise Forbidden("The consultant edits this profile; an agency may only with the consultant's written consent in force.")
+    return user
 
 
 def my_profile(ports: ProfilePorts, principal: Principal) -> ProfileView:
@@ -58,10 +75,7 @@ def my_profile(ports: ProfilePorts, principal: Principal) -> ProfileView:
 
 
 def consultant_profile(ports: ProfilePorts, principal: Principal, user_id: str) -> ProfileView:
-    user = _consultant(ports, user_id)
-    if not _may_read(principal, user):
-        raise NotFound("Consultant not found.")
-    view = _view(ports, user)
+    view = _view(ports, consultant_for_read(ports, principal, user_id))
     if principal.user_id != user_id:
         record_staff_reads(
             ports.accounts.uow, principal, ports.accounts.now(), AuditAction.PROFILE_READ, [Read(user_id, "profile", user_id)]
@@ -76,15 +90,7 @@ def save_my_profile(ports: ProfilePorts, principal: Principal, body: ProfileIn) 
 
 
 def save_consultant_profile(ports: ProfilePorts, principal: Principal, user_id: str, body: ProfileIn) -> Profile:
-    """An agency edits a consultant's profile only while the consultant's written consent for it is in force."""
-    user = _consultant(ports, user_id)
-    if principal.user_id == user_id:
-        return _save(ports, user, body, principal)
-    if user.org_id is None or not principal.administers(user.org_id):
-        raise NotFound("Consultant not found.")
-    if not in_force(ports.ledger.list_for_subject(user_id), ConsentPurpose.AGENCY_REPRESENTATION, agency_id=user.org_id):
-        raise Forbidden("The consultant edits this profile; an agency may only with the consultant's written consent in force.")
-    return _save(ports, user, body, principal)
+    return _save(ports, consultant_for_edit(ports, principal, user_id), body, principal)
 
 
 def _save(ports: ProfilePorts, user: User, body: ProfileIn, principal: Principal) -> Profile:

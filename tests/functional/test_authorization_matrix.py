@@ -67,6 +67,7 @@ def tenants(api: Api, pump: Pump, local_aws: LocalStack) -> Tenants:
         "doc_reject": uploaded_document(api, local_aws, admin_a),
         "subject": consultant.user_id,
         "consultant": consultant.user_id,
+        "missing": "01JZZZZZZZZZZZZZZZZZZZZZZZ",
         "entry": entry,
     }
     return Tenants(actors, {k: v or "" for k, v in ids.items()})
@@ -149,7 +150,49 @@ _TEMPLATE = {
     "subject": "subject_id",
     "entry": "entry_id",
     "consultant": "user_id",
+    "missing": "item_id",
 }
+
+
+def _resume_rows() -> list[Row]:
+    """The resume's operations, part by part: the consultant's own under /me, the agency's under /consultants."""
+    from chalicelib.domain.resume import ResumePart
+    from tests.unit.test_resume import EXAMPLES
+
+    own = {"anonymous": 401, "consultant_a": 200, "independent": 200}
+    # admin_a sees consultant_a but holds no written consent: 403; agencies that do not see it: 404.
+    agency = {"anonymous": 401, "admin_a": 403, "admin_b": 404, "independent": 404}
+    rows: list[Row] = [
+        ("GET", "/me/resume", None, own, 403),
+        (
+            "GET",
+            "/consultants/{consultant}/resume",
+            None,
+            {"anonymous": 401, "staff": 200, "admin_a": 200, "consultant_a": 200, "admin_b": 404, "independent": 404},
+            403,
+        ),
+    ]
+    for part in ResumePart:
+        body = EXAMPLES[part]
+        for prefix, allowed in (("/me", own), ("/consultants/{consultant}", agency)):
+            base = f"{prefix}/resume/{part.value}"
+            if part is ResumePart.LETTER:
+                rows += [
+                    ("PUT", base, body, allowed, 403),
+                    ("DELETE", base, None, {**allowed, **{k: 204 for k, v in allowed.items() if v == 200}}, 403),
+                ]
+                continue
+            created = {k: 201 if v == 200 else v for k, v in allowed.items()}
+            missing = {k: 404 if v == 200 else v for k, v in allowed.items()}
+            rows += [
+                ("POST", base, body, created, 403),
+                ("PUT", base + "/{missing}", body, missing, 403),
+                ("DELETE", base + "/{missing}", None, missing, 403),
+            ]
+    return rows
+
+
+MATRIX += _resume_rows()
 
 
 def test_the_matrix_covers_every_protected_operation(api: Api) -> None:

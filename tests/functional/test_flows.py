@@ -254,3 +254,35 @@ def test_a_consultant_fills_in_my_profile_and_its_agency_and_staff_read_it(api: 
     assert api.get(f"/consultants/{consultant.user_id}/profile", token=staff.token).status == 200
     audit = api.get(f"/subjects/{consultant.user_id}/audit", token=staff.token).body["items"]
     assert [a["actor_id"] for a in audit if a["action"] == "profile.read"] == [staff.user_id]
+
+
+def test_a_consultant_fills_every_part_of_the_resume(api: Api, pump: Pump) -> None:
+    from tests.unit.test_resume import EXAMPLES
+
+    agency = new_agency(api, pump)
+    consultant = invited_consultant(api, pump, agency)
+    for part, body in EXAMPLES.items():
+        if part.value == "letter":
+            reply = api.request("PUT", "/me/resume/letter", json_body=body, token=consultant.token)
+            assert reply.status == 200, reply.body
+        else:
+            reply = api.post(f"/me/resume/{part.value}", body, token=consultant.token)
+            assert reply.status == 201, (part, reply.body)
+    whole = api.get("/me/resume", token=consultant.token).body
+    assert whole["letter"]["text"] == EXAMPLES["letter"]["text"]  # type: ignore[index]
+    assert whole["skills"][0]["skill_id"] == "microsoft-sql-server"
+    assert [s["skill_id"] for s in whole["experience"][0]["skills_used"]] == ["kubernetes", "python", None]
+    item_id = whole["education"][0]["item_id"]
+    changed = api.request(
+        "PUT",
+        f"/me/resume/education/{item_id}",
+        json_body={**EXAMPLES["education"], "degree": "PhD"},  # type: ignore[index]
+        token=consultant.token,
+    )
+    assert changed.status == 200 and changed.body["degree"] == "PhD"
+    bad = api.post("/me/resume/education", {**EXAMPLES["education"], "end": "2001-01-01"}, token=consultant.token)  # type: ignore[index]
+    assert bad.status == 422 and bad.error_fields == {"end"}
+    assert api.request("DELETE", f"/me/resume/education/{item_id}", token=consultant.token).status == 204
+    assert api.request("DELETE", f"/me/resume/education/{item_id}", token=consultant.token).status == 404
+    seen = api.get(f"/consultants/{consultant.user_id}/resume", token=agency.token).body
+    assert seen["education"] == [] and seen["certificates"][0]["name"] == "AWS Solutions Architect"

@@ -24,6 +24,7 @@ from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, I
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
 from chalicelib.domain.profiles import Profile
+from chalicelib.domain.resume import ResumeItem, ResumePart
 from chalicelib.errors import ConcurrencyConflict
 from chalicelib.services.ports import Changes, Entity, Expect, OutboxMessage, UniqueClaim
 
@@ -59,11 +60,16 @@ _KIND = {
     UniqueClaim: "unique_claim",
     OutboxMessage: "outbox",
     Profile: "profile",
+    ResumeItem: "resume_item",
 }
 
 
 def user_pk(user_id: str) -> str:
     return f"USER#{user_id}"
+
+
+def resume_sk(part: ResumePart, item_id: str) -> str:
+    return f"RESUME#{part.value}#{item_id}"
 
 
 def org_pk(org_id: str) -> str:
@@ -124,6 +130,8 @@ def _keys(entity: Entity) -> _Keys:
         if entity.agency_id is None:
             return _Keys(user_pk(entity.user_id), "PROFILE")
         return _Keys(user_pk(entity.user_id), "PROFILE", org_pk(entity.agency_id), f"PROFILE#{entity.user_id}")
+    if isinstance(entity, ResumeItem):
+        return _Keys(user_pk(entity.user_id), resume_sk(entity.part, entity.item_id))
     if isinstance(entity, UniqueClaim):
         return _Keys(f"UNIQUE#{entity.namespace}#{entity.value}", "UNIQUE")
     if isinstance(entity, OutboxMessage):
@@ -240,6 +248,13 @@ class DynamoAccountRepository:
 class DynamoProfileRepository:
     def get_profile(self, user_id: str) -> Profile | None:
         return _get(Profile, user_pk(user_id), "PROFILE")
+
+    def list_resume_items(self, user_id: str) -> list[ResumeItem]:
+        items = MainItem.query(user_pk(user_id), MainItem.sk.startswith("RESUME#"), consistent_read=True)
+        return [load(ResumeItem, i.data) for i in items]
+
+    def get_resume_item(self, user_id: str, part: ResumePart, item_id: str) -> ResumeItem | None:
+        return _get(ResumeItem, user_pk(user_id), resume_sk(part, item_id))
 
 
 class DynamoConsentLedger:

@@ -1,0 +1,120 @@
+"""The resume, part by part: the consultant edits its own; its agency reads it and edits it only with the
+consultant's written consent in force; staff read it (audited). Skills are normalised to the taxonomy
+(unknown ones are kept as written)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from chalicelib.domain.accounts import User
+from chalicelib.domain.audit import AuditAction
+from chalicelib.domain.identity import Principal
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.resume import DEFAULT_MAX_ITEMS, LETTER_ITEM_ID, MAX_ITEMS, ResumeItem, ResumeItemStatus, ResumePart
+from chalicelib.errors import ConcurrencyConflict, Conflict, NotFound
+from chalicelib.schemas.resume import SkillIn
+from chalicelib.services.audit import Read, record_staff_reads
+from chalicelib.services.ports import Changes
+
+if TYPE_CHECKING:
+    from chalicelib.taxonomy import SkillTaxonomy  # loaded on first use, not at cold start
+from chalicelib.services.profiles import ProfilePorts, consultant_for_edit, consultant_for_read
+
+
+@dataclass(frozen=True)
+class Resume:
+    user_id: str
+    items: list[ResumeItem]
+
+    def part(self, part: ResumePart) -> list[ResumeItem]:
+        return sorted((i for i in self.items if i.part is part), key=lambda i: i.created_at)
+
+
+def get_resume(ports: ProfilePorts, principal: Principal, user_id: str) -> Resume:
+    user = consultant_for_read(ports, principal, user_id)
+    if principal.user_id != user_id:
+        record_staff_reads(
+            ports.accounts.uow, principal, ports.accounts.now(), AuditAction.PROFILE_READ, [Read(user_id, "resume", user_id)]
+        )
+    return Resume(user.user_id, ports.profiles.list_resume_items(user.user_id))
+
+
+def _content(part: ResumePart, body: BaseModel, taxonomy: SkillTaxonomy) -> dict[str, Any]:
+    content: dict[str, Any] = body.model_dump(mode="json")
+    if part is ResumePart.SKILLS:
+        skill = taxonomy.normalise(content["name"])
+        content.update(skill_id=skill.skill_id, name=skill.name if skill.known else skill.text)
+    if part is ResumePart.EXPERIENCE:
+        used = [taxonomy.normalise(name) for name in content["skills_used"]]
+        content["skills_used"] = [{"skill_id": s.skill_id, "name": s.name if s.known else s.text} for s in used]
+    return content
+
+
+def add_item(
+    ports: ProfilePorts, taxonomy: SkillTaxonomy, principal: Principal, user_id: str, part: ResumePart, body: BaseModel
+) -> ResumeItem:
+    user = consultant_for_edit(ports, principal, user_id)
+    existing = [i for i in ports.profiles.list_resume_items(user.user_id) if i.part is part]
+    if part is ResumePart.LETTER:
+        if existing:
+            return update_item(ports, taxonomy, principal, user_id, part, LETTER_ITEM_ID, body)
+        item_id = LETTER_ITEM_ID
+    else:
+        item_id = new_id()
+    if len(existing) >= MAX_ITEMS.get(part, DEFAULT_MAX_ITEMS):
+        raise Conflict(f"The resume holds the most {part.value} items it may; remove one first.")
+    if part is ResumePart.SKILLS:
+        _ensure_new_skill(taxonomy, existing, body)
+    now = ports.accounts.now()
+    item = ResumeItem(user.user_id, part, item_id, now, now, principal.user_id, _content(part, body, taxonomy))
+    try:
+        ports.accounts.uow.commit(Changes().insert(item))
+    except ConcurrencyConflict as exc:
+        raise Conflict("The letter was written at the same time; load it again.") from exc
+    return item
+
+
+def _ensure_new_skill(taxonomy: SkillTaxonomy, existing: list[ResumeItem], body: BaseModel, except_id: str | None = None) -> None:
+    assert isinstance(body, SkillIn)
+    wanted = taxonomy.normalise(body.name)
+    key = wanted.skill_id or wanted.text.casefold()
+    for item in existing:
+        if item.item_id != except_id and (item.content.get("skill_id") or str(item.content.get("name", "")).casefold()) == key:
+            raise Conflict(f"{wanted.name if wanted.known else wanted.text} is already among the skills; edit that one.")
+
+
+def _item(ports: ProfilePorts, user: User, part: ResumePart, item_id: str) -> ResumeItem:
+    item = ports.profiles.get_resume_item(user.user_id, part, item_id)
+    if item is None:
+        raise NotFound("Resume item not found.")
+    return item
+
+
+def update_item(
+    ports: ProfilePorts, taxonomy: SkillTaxonomy, principal: Principal, user_id: str, part: ResumePart, item_id: str, body: BaseModel
+) -> ResumeItem:
+    user = consultant_for_edit(ports, principal, user_id)
+    current = _item(ports, user, part, item_id)
+    if part is ResumePart.SKILLS:
+        _ensure_new_skill(taxonomy, [i for i in ports.profiles.list_resume_items(user.user_id) if i.part is part], body, item_id)
+    updated = replace(current, content=_content(part, body, taxonomy), updated_at=ports.accounts.now(), updated_by=principal.user_id)
+    try:
+        ports.accounts.uow.commit(Changes().transition(updated, ResumeItemStatus.ACTIVE.value))
+    except ConcurrencyConflict as exc:
+        raise NotFound("Resume item not found.") from exc  # removed meanwhile
+    return updated
+
+
+def delete_item(ports: ProfilePorts, principal: Principal, user_id: str, part: ResumePart, item_id: str) -> None:
+    """Removes an item; the letter, which has no id of its own to get wrong, may be removed when absent."""
+    user = consultant_for_edit(ports, principal, user_id)
+    if part is ResumePart.LETTER and ports.profiles.get_resume_item(user.user_id, part, item_id) is None:
+        return
+    item = _item(ports, user, part, item_id)
+    try:
+        ports.accounts.uow.commit(Changes().delete(item, ResumeItemStatus.ACTIVE.value))
+    except ConcurrencyConflict:
+        return  # removed meanwhile: deleting is idempotent
