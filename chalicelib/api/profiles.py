@@ -9,7 +9,7 @@ from chalice import Blueprint
 from chalicelib.api.http import Call, operation
 from chalicelib.domain.identity import Role
 from chalicelib.schemas.mappers import profile_out
-from chalicelib.schemas.profiles import ProfileIn, ProfileResponse
+from chalicelib.schemas.profiles import CompletenessResponse, MissingItem, ProfileIn, ProfileResponse
 from chalicelib.services import profiles as service
 
 bp = Blueprint(__name__)
@@ -39,6 +39,21 @@ def my_profile(call: Call[Any, Any]) -> ProfileResponse:
 )
 def save_my_profile(call: Call[ProfileIn, Any]) -> ProfileResponse:
     return profile_out(service.save_my_profile(call.container.profiles, call.user, call.body))
+
+
+@operation(
+    bp,
+    "/me/profile/completeness",
+    "GET",
+    summary="How complete my profile and resume are, and what is missing",
+    tag="profiles",
+    response=CompletenessResponse,
+    roles=CONSULTANT,
+)
+def my_completeness(call: Call[Any, Any]) -> CompletenessResponse:
+    result = service.my_completeness(call.container.profiles, call.user)
+    missing = [MissingItem(key=r.key, label=r.label, weight=r.weight) for r in result.missing]
+    return CompletenessResponse(score=result.score, missing=missing)
 
 
 @operation(

@@ -63,6 +63,17 @@ class AvailabilityOut(ResponseModel):
     share_of_full_time: int
 
 
+class MissingItem(ResponseModel):
+    key: str
+    label: str
+    weight: int
+
+
+class CompletenessResponse(ResponseModel):
+    score: int = Field(ge=0, le=100)
+    missing: list[MissingItem]
+
+
 class ProfileResponse(ResponseModel):
     user_id: str
     agency_id: str | None

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 
 from chalicelib.domain.accounts import User
 from chalicelib.domain.audit import AuditAction
+from chalicelib.domain.completeness import Completeness, completeness
 from chalicelib.domain.consent import ConsentPurpose, in_force
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.money import HourlyRate
@@ -81,6 +82,14 @@ def consultant_profile(ports: ProfilePorts, principal: Principal, user_id: str) 
             ports.accounts.uow, principal, ports.accounts.now(), AuditAction.PROFILE_READ, [Read(user_id, "profile", user_id)]
         )
     return view
+
+
+def my_completeness(ports: ProfilePorts, principal: Principal) -> Completeness:
+    """The consultant's to-do list: what its profile and resume still lack."""
+    if not principal.has(Role.CONSULTANT):
+        raise Forbidden("Only consultants have a profile.")
+    user = _consultant(ports, principal.user_id)
+    return completeness(ports.profiles.get_profile(user.user_id), ports.profiles.list_resume_items(user.user_id))
 
 
 def save_my_profile(ports: ProfilePorts, principal: Principal, body: ProfileIn) -> Profile:

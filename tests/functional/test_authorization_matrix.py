@@ -123,6 +123,7 @@ MATRIX: list[Row] = [
     ("GET", "/subjects/{subject}/consents", None, {"anonymous": 401, "staff": 200}, 403),
     ("GET", "/subjects/{subject}/audit", None, {"anonymous": 401, "staff": 200}, 403),
     ("GET", "/me/profile", None, {"anonymous": 401, "consultant_a": 200, "independent": 200}, 403),
+    ("GET", "/me/profile/completeness", None, {"anonymous": 401, "consultant_a": 200, "independent": 200}, 403),
     ("PUT", "/me/profile", {"name": "Renamed"}, {"anonymous": 401, "consultant_a": 200, "independent": 200}, 403),
     (
         "GET",

@@ -140,3 +140,30 @@ def _future(days: int = 30) -> str:
 def test_invalid_items_are_refused(part: ResumePart, change: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):
         PART_MODELS[part].model_validate({**EXAMPLES[part], **change})
+
+
+def test_completeness_grows_as_the_consultant_fills_things_in_and_names_what_is_missing(world: World) -> None:
+    from chalicelib.schemas.profiles import ProfileIn
+    from chalicelib.services import profiles
+    from tests.unit.test_profiles import FULL
+
+    me, _ = consultant(world)
+    empty = profiles.my_completeness(world.profiles, me)
+    assert empty.score == 0 and [r.key for r in empty.missing][:2] == ["title", "summary"]
+    profiles.save_my_profile(world.profiles, me, ProfileIn.model_validate(FULL))
+    after_profile = profiles.my_completeness(world.profiles, me)
+    assert after_profile.score == 55 and {r.key for r in after_profile.missing} == {
+        "letter",
+        "experience",
+        "education",
+        "skills",
+        "portfolio",
+    }
+    for part, data in EXAMPLES.items():
+        add(world, me, me.user_id, part, data)
+    almost = profiles.my_completeness(world.profiles, me)
+    assert [r.key for r in almost.missing] == ["skills"] and almost.score == 90  # one skill of the five asked for
+    for name in ("Python", "Kubernetes", "Terraform", "Go"):
+        add(world, me, me.user_id, ResumePart.SKILLS, {"name": name, "level": 3})
+    done = profiles.my_completeness(world.profiles, me)
+    assert done.score == 100 and done.missing == []
