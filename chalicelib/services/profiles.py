@@ -43,7 +43,8 @@ def _consultant(ports: ProfilePorts, user_id: str) -> User:
 def _view(ports: ProfilePorts, user: User) -> ProfileView:
     stored = ports.profiles.get_profile(user.user_id)
     if stored is not None:
-        return ProfileView(stored, True)
+        # The agency is the user's current one: a consultant who joined an agency after saving keeps its profile.
+        return ProfileView(replace(stored, agency_id=user.org_id), True)
     now = ports.accounts.now()
     return ProfileView(Profile(user.user_id, user.org_id, user.name, now, now, user.user_id), False)
 

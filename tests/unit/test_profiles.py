@@ -139,3 +139,16 @@ def test_invalid_profiles_are_refused_field_by_field(change: dict[str, object]) 
 
     with pytest.raises(ValidationError):
         ProfileIn.model_validate({**FULL, **change})
+
+
+def test_a_profile_follows_its_consultant_into_a_new_agency(world: World) -> None:
+    body = ConsultantRegistrationRequest.model_validate(builders.consultant_registration("cecilia@consultant.example"))
+    independent = verify(world, registration.register_consultant(world.accounts, body, CTX))
+    me = principal_of(independent)
+    profiles.save_my_profile(world.profiles, me, ProfileIn.model_validate(FULL))
+    agency = register_agency(world)
+    from chalicelib.services import invitations
+
+    invitations.accept_invitation(world.accounts, me, invite(world, agency, "cecilia@consultant.example"), False, CTX)
+    view = profiles.consultant_profile(world.profiles, principal_of(agency), independent.user.user_id)
+    assert view.stored and view.profile.agency_id == agency.organisation.org_id and view.profile.title == "Cloud architect"
