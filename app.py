@@ -7,11 +7,11 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib.api import accounts, consents, middleware, profiles, resume, system
+from chalicelib.api import accounts, consents, files, middleware, profiles, resume, system
 
 app = Chalice(app_name="customersonly")
 
-for area in (system, accounts, consents, profiles, resume):
+for area in (system, accounts, consents, profiles, resume, files):
     app.register_blueprint(area.bp)
 middleware.install(app)
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 class Settings(BaseModel):
     # A plain model read from os.environ: pydantic-settings would cost ~40 ms of cold start (it pulls
     # in asyncio and dotenv) for what a dict comprehension does here.
-    model_config = ConfigDict(populate_by_name=True, frozen=True)
+    model_config = ConfigDict(populate_by_name=True, frozen=True, defer_build=True)
 
     stage: str = Field("dev", alias="APP_STAGE")
     aws_region: str = Field("eu-north-1", alias="AWS_REGION")

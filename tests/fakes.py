@@ -17,6 +17,7 @@ from typing import Any
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
+from chalicelib.domain.files import UploadedFile
 from chalicelib.domain.identity import Role
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.resume import ResumeItem, ResumePart
@@ -53,6 +54,8 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("profile", entity.user_id)
     if isinstance(entity, ResumeItem):
         return ("resume", entity.user_id, entity.part.value, entity.item_id)
+    if isinstance(entity, UploadedFile):
+        return ("file", entity.user_id, entity.file_id)
     if isinstance(entity, ConsentEntry):
         return ("consent", entity.subject_id, entity.entry_id)
     if isinstance(entity, AuditEntry):
@@ -159,6 +162,12 @@ class InMemoryDatabase:
 
     def get_resume_item(self, user_id: str, part: ResumePart, item_id: str) -> ResumeItem | None:
         return copy.deepcopy(self.items.get(("resume", user_id, part.value, item_id)))
+
+    def list_files(self, user_id: str) -> list[UploadedFile]:
+        return [f for f in self._all("file") if f.user_id == user_id]
+
+    def get_file(self, user_id: str, file_id: str) -> UploadedFile | None:
+        return copy.deepcopy(self.items.get(("file", user_id, file_id)))
 
     # --- outbox ---
     def outbox(self) -> list[OutboxMessage]:

@@ -97,8 +97,10 @@ def subject_audit(call: Call[Any, Any]) -> s.AuditListResponse:
     return s.AuditListResponse(subject_id=call.path["subject_id"], items=[audit_out(e) for e in entries])
 
 
-def _upload_out(post: PresignedPost, max_bytes: int) -> a.PresignedUploadResponse:
-    return a.PresignedUploadResponse(url=post.url, fields=post.fields, expires_at=post.expires_at, max_bytes=max_bytes)
+def upload_out(post: PresignedPost, max_bytes: int, content_type: str = "application/pdf") -> a.PresignedUploadResponse:
+    return a.PresignedUploadResponse(
+        url=post.url, fields=post.fields, expires_at=post.expires_at, max_bytes=max_bytes, content_type=content_type
+    )
 
 
 @operation(
@@ -119,7 +121,7 @@ def create_consent_document(call: Call[a.CreateConsentDocumentRequest, Any]) -> 
         c.accounts, c.storage, c.consent_document_policy, call.user, call.path["agency_id"], call.body
     )
     return a.ConsentDocumentCreatedResponse(
-        document=consent_document_out(document), upload=_upload_out(post, c.consent_document_policy.max_bytes)
+        document=consent_document_out(document), upload=upload_out(post, c.consent_document_policy.max_bytes)
     )
 
 
@@ -180,7 +182,7 @@ def get_consent_document(call: Call[Any, Any]) -> a.ConsentDocumentResponse:
 def renew_consent_document_upload(call: Call[Any, Any]) -> a.PresignedUploadResponse:
     c = call.container
     post = documents.renew_upload(c.accounts, c.storage, c.consent_document_policy, call.user, call.path["document_id"])
-    return _upload_out(post, c.consent_document_policy.max_bytes)
+    return upload_out(post, c.consent_document_policy.max_bytes)
 
 
 @operation(

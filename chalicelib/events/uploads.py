@@ -16,9 +16,10 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.container import get_container
 from chalicelib.logging import logger
-from chalicelib.services import consent_documents
+from chalicelib.services import consent_documents, files
 
 CONSENT_DOCUMENT_PREFIX = "consent-documents/"
+FILES_PREFIX = "files/"
 
 
 def created_objects(record: SQSRecord) -> list[tuple[str, str | None]]:
@@ -47,6 +48,12 @@ def handle_record(record: SQSRecord) -> None:
                     "document_id": document.document_id if document else None,
                     "status": document.status.value if document else "discarded",
                 },
+            )
+        elif key.startswith(FILES_PREFIX):
+            file = files.record_file_upload(container.profiles, container.storage, container.taxonomy, key, version_id)
+            logger.info(
+                "file upload processed",
+                extra={"file_id": file.file_id if file else None, "status": file.status.value if file else "discarded"},
             )
         else:
             logger.warning("upload under an unknown prefix ignored", extra={"prefix": key.split("/", 1)[0]})

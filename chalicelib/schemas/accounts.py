@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BeforeValidator, StringConstraints, model_validator
+from pydantic import BeforeValidator, Field, StringConstraints, model_validator
 
 from chalicelib.domain.accounts import ConsentDocumentStatus, InvitationStatus, OrgKind, OrgStatus
 from chalicelib.domain.identity import Role
@@ -198,7 +198,7 @@ class PresignedUploadResponse(ResponseModel):
     fields: dict[str, str]
     expires_at: datetime
     max_bytes: int
-    content_type: Literal["application/pdf"] = "application/pdf"
+    content_type: str = Field(description="the Content-Type the form must send (the policy binds it)")
 
 
 class ConsentDocumentResponse(ResponseModel):

@@ -15,6 +15,7 @@ from typing import Protocol
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
+from chalicelib.domain.files import UploadedFile
 from chalicelib.domain.identity import Role
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.resume import ResumeItem, ResumePart
@@ -40,7 +41,19 @@ class OutboxMessage:
     created_at: datetime
 
 
-Entity = User | Organisation | Invitation | ConsentDocument | ConsentEntry | AuditEntry | UniqueClaim | OutboxMessage | Profile | ResumeItem
+Entity = (
+    User
+    | Organisation
+    | Invitation
+    | ConsentDocument
+    | ConsentEntry
+    | AuditEntry
+    | UniqueClaim
+    | OutboxMessage
+    | Profile
+    | ResumeItem
+    | UploadedFile
+)
 
 
 @dataclass(frozen=True)
@@ -68,7 +81,7 @@ class Changes:
 
     def transition(
         self,
-        entity: User | Organisation | Invitation | ConsentDocument | Profile | ResumeItem,
+        entity: User | Organisation | Invitation | ConsentDocument | Profile | ResumeItem | UploadedFile,
         expected_status: str,
         *,
         was: Entity | None = None,
@@ -78,7 +91,7 @@ class Changes:
         self.writes.append((entity, Expect(status=expected_status, was=was)))
         return self
 
-    def delete(self, entity: User | Organisation | UniqueClaim | ResumeItem, expected_status: str | None = None) -> Changes:
+    def delete(self, entity: User | Organisation | UniqueClaim | ResumeItem | UploadedFile, expected_status: str | None = None) -> Changes:
         """Remove ``entity`` if it is stored (and still in ``expected_status``, when given). Never on the
         append-only ledger and audit log."""
         self.writes.append((entity, Expect(status=expected_status, delete=True)))
@@ -109,6 +122,8 @@ class ProfileRepository(Protocol):
     def get_profile(self, user_id: str) -> Profile | None: ...
     def list_resume_items(self, user_id: str) -> list[ResumeItem]: ...
     def get_resume_item(self, user_id: str, part: ResumePart, item_id: str) -> ResumeItem | None: ...
+    def list_files(self, user_id: str) -> list[UploadedFile]: ...
+    def get_file(self, user_id: str, file_id: str) -> UploadedFile | None: ...
 
 
 class ConsentLedger(Protocol):

@@ -68,6 +68,7 @@ def tenants(api: Api, pump: Pump, local_aws: LocalStack) -> Tenants:
         "subject": consultant.user_id,
         "consultant": consultant.user_id,
         "missing": "01JZZZZZZZZZZZZZZZZZZZZZZZ",
+        "missing_file": "01JZZZZZZZZZZZZZZZZZZZZZZZ",
         "entry": entry,
     }
     return Tenants(actors, {k: v or "" for k, v in ids.items()})
@@ -124,6 +125,25 @@ MATRIX: list[Row] = [
     ("GET", "/subjects/{subject}/audit", None, {"anonymous": 401, "staff": 200}, 403),
     ("GET", "/me/profile", None, {"anonymous": 401, "consultant_a": 200, "independent": 200}, 403),
     ("GET", "/me/profile/completeness", None, {"anonymous": 401, "consultant_a": 200, "independent": 200}, 403),
+    (
+        "POST",
+        "/me/files",
+        {"purpose": "cv", "content_type": "application/pdf", "filename": "cv.pdf"},
+        {"anonymous": 401, "consultant_a": 201, "independent": 201},
+        403,
+    ),
+    ("GET", "/me/files", None, {"anonymous": 401, "consultant_a": 200, "independent": 200}, 403),
+    # Files are addressed under the caller's own id: another person's file id is simply not found.
+    ("GET", "/me/files/{missing_file}", None, {"anonymous": 401, "consultant_a": 404, "independent": 404}, 403),
+    ("GET", "/me/files/{missing_file}/download", None, {"anonymous": 401, "consultant_a": 404, "independent": 404}, 403),
+    ("DELETE", "/me/files/{missing_file}", None, {"anonymous": 401, "consultant_a": 404, "independent": 404}, 403),
+    (
+        "POST",
+        "/me/files/{missing_file}/suggestions",
+        {"skill_id": "python", "decision": "accept"},
+        {"anonymous": 401, "consultant_a": 404, "independent": 404},
+        403,
+    ),
     ("PUT", "/me/profile", {"name": "Renamed"}, {"anonymous": 401, "consultant_a": 200, "independent": 200}, 403),
     (
         "GET",
@@ -152,6 +172,7 @@ _TEMPLATE = {
     "entry": "entry_id",
     "consultant": "user_id",
     "missing": "item_id",
+    "missing_file": "file_id",
 }
 
 

@@ -286,3 +286,36 @@ def test_a_consultant_fills_every_part_of_the_resume(api: Api, pump: Pump) -> No
     assert api.request("DELETE", f"/me/resume/education/{item_id}", token=consultant.token).status == 404
     seen = api.get(f"/consultants/{consultant.user_id}/resume", token=agency.token).body
     assert seen["education"] == [] and seen["certificates"][0]["name"] == "AWS Solutions Architect"
+
+
+def test_a_consultant_uploads_a_real_pdf_cv_and_sees_its_text_and_suggested_skills(api: Api, pump: Pump) -> None:
+    from tests.documents import pdf_with_text
+
+    agency = new_agency(api, pump)
+    consultant = invited_consultant(api, pump, agency)
+    cv = pdf_with_text("Cecilia Consultant - data engineer", "Skills: Apache Kafka, Kubernetes, Python, dbt")
+    created = api.post("/me/files", {"purpose": "cv", "content_type": "application/pdf", "filename": "cv.pdf"}, token=consultant.token)
+    assert created.status == 201 and created.body["file"]["status"] == "pending"
+    upload, file_id = created.body["upload"], created.body["file"]["file_id"]
+    assert upload["max_bytes"] == 10 * 1024 * 1024 and upload["content_type"] == "application/pdf"
+    requests.post(upload["url"], data=upload["fields"], files={"file": ("cv.pdf", cv, "application/pdf")}, timeout=10).raise_for_status()
+    pump.drain()
+    file = api.get(f"/me/files/{file_id}", token=consultant.token).body
+    assert file["status"] == "accepted" and "data engineer" in file["text_excerpt"]
+    assert {"kafka", "kubernetes", "python", "dbt"} <= {s["skill_id"] for s in file["suggestions"]}
+    decided = api.post(f"/me/files/{file_id}/suggestions", {"skill_id": "kafka", "decision": "accept"}, token=consultant.token)
+    assert decided.status == 200
+    assert [s["skill_id"] for s in api.get("/me/resume", token=consultant.token).body["skills"]] == ["kafka"]
+    download = api.get(f"/me/files/{file_id}/download", token=consultant.token).body
+    assert requests.get(download["url"], timeout=10).content == cv
+
+    # An executable renamed .pdf is refused with a reason and its bytes removed.
+    hostile = api.post("/me/files", {"purpose": "cv", "content_type": "application/pdf", "filename": "cv.pdf"}, token=consultant.token).body
+    form = hostile["upload"]
+    requests.post(
+        form["url"], data=form["fields"], files={"file": ("cv.pdf", b"MZ\x90\x00" + b"\x00" * 500, "application/pdf")}, timeout=10
+    ).raise_for_status()
+    pump.drain()
+    refused = api.get(f"/me/files/{hostile['file']['file_id']}", token=consultant.token).body
+    assert refused["status"] == "rejected" and "program" in refused["problem"]
+    assert api.request("DELETE", f"/me/files/{file_id}", token=consultant.token).status == 204

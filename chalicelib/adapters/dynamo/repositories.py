@@ -23,6 +23,7 @@ from chalicelib.adapters.dynamo.models import AuditEntryItem, ConsentEntryItem, 
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
+from chalicelib.domain.files import UploadedFile
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.resume import ResumeItem, ResumePart
 from chalicelib.errors import ConcurrencyConflict
@@ -61,6 +62,7 @@ _KIND = {
     OutboxMessage: "outbox",
     Profile: "profile",
     ResumeItem: "resume_item",
+    UploadedFile: "file",
 }
 
 
@@ -130,6 +132,8 @@ def _keys(entity: Entity) -> _Keys:
         if entity.agency_id is None:
             return _Keys(user_pk(entity.user_id), "PROFILE")
         return _Keys(user_pk(entity.user_id), "PROFILE", org_pk(entity.agency_id), f"PROFILE#{entity.user_id}")
+    if isinstance(entity, UploadedFile):
+        return _Keys(user_pk(entity.user_id), f"FILE#{entity.file_id}")
     if isinstance(entity, ResumeItem):
         return _Keys(user_pk(entity.user_id), resume_sk(entity.part, entity.item_id))
     if isinstance(entity, UniqueClaim):
@@ -255,6 +259,12 @@ class DynamoProfileRepository:
 
     def get_resume_item(self, user_id: str, part: ResumePart, item_id: str) -> ResumeItem | None:
         return _get(ResumeItem, user_pk(user_id), resume_sk(part, item_id))
+
+    def list_files(self, user_id: str) -> list[UploadedFile]:
+        return [load(UploadedFile, i.data) for i in MainItem.query(user_pk(user_id), MainItem.sk.startswith("FILE#"), consistent_read=True)]
+
+    def get_file(self, user_id: str, file_id: str) -> UploadedFile | None:
+        return _get(UploadedFile, user_pk(user_id), f"FILE#{file_id}")
 
 
 class DynamoConsentLedger:

@@ -1,0 +1,112 @@
+"""A consultant's CV and portfolio files: upload forms, what the checks found, and suggested skills."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.api.consents import upload_out
+from chalicelib.api.http import Call, operation
+from chalicelib.domain.files import MAX_BYTES, UploadedFile
+from chalicelib.domain.identity import Role
+from chalicelib.schemas.accounts import DownloadResponse
+from chalicelib.schemas.files import (
+    TEXT_EXCERPT_CHARS,
+    FileListResponse,
+    FileUploadResponse,
+    RequestUploadRequest,
+    SuggestedSkillOut,
+    SuggestionDecisionRequest,
+    UploadedFileResponse,
+)
+from chalicelib.services import files as service
+
+bp = Blueprint(__name__)
+CONSULTANT = frozenset({Role.CONSULTANT})
+
+
+def file_out(file: UploadedFile) -> UploadedFileResponse:
+    return UploadedFileResponse(
+        file_id=file.file_id,
+        purpose=file.purpose,
+        content_type=file.kind.value,
+        filename=file.filename,
+        status=file.status,
+        created_at=file.created_at,
+        size_bytes=file.size_bytes,
+        problem=file.problem,
+        text_excerpt=file.text[:TEXT_EXCERPT_CHARS],
+        suggestions=[SuggestedSkillOut(skill_id=s.skill_id, name=s.name, mentions=s.mentions, state=s.state) for s in file.suggestions],
+    )
+
+
+@operation(
+    bp,
+    "/me/files",
+    "POST",
+    summary="An upload form for a CV (PDF, DOCX; 10 MB) or a portfolio file (also images; 25 MB)",
+    tag="files",
+    request=RequestUploadRequest,
+    response=FileUploadResponse,
+    status=201,
+    roles=CONSULTANT,
+)
+def request_upload(call: Call[RequestUploadRequest, Any]) -> FileUploadResponse:
+    c, body = call.container, call.body
+    file, post = service.request_upload(c.profiles, c.storage, call.user, body.purpose, body.content_type, body.filename)
+    return FileUploadResponse(file=file_out(file), upload=upload_out(post, MAX_BYTES[file.purpose], file.kind.value))
+
+
+@operation(bp, "/me/files", "GET", summary="My files, newest first", tag="files", response=FileListResponse, roles=CONSULTANT)
+def list_files(call: Call[Any, Any]) -> FileListResponse:
+    return FileListResponse(items=[file_out(f) for f in service.list_files(call.container.profiles, call.user)])
+
+
+@operation(
+    bp,
+    "/me/files/{file_id}",
+    "GET",
+    summary="One of my files: its status, text and suggested skills",
+    tag="files",
+    response=UploadedFileResponse,
+    roles=CONSULTANT,
+)
+def get_file(call: Call[Any, Any]) -> UploadedFileResponse:
+    return file_out(service.get_file(call.container.profiles, call.user, call.path["file_id"]))
+
+
+@operation(
+    bp,
+    "/me/files/{file_id}/download",
+    "GET",
+    summary="A short-lived download link for an accepted file",
+    tag="files",
+    response=DownloadResponse,
+    roles=CONSULTANT,
+)
+def download_file(call: Call[Any, Any]) -> DownloadResponse:
+    url = service.download_url(call.container.profiles, call.container.storage, call.user, call.path["file_id"])
+    return DownloadResponse(url=url, expires_in=300)
+
+
+@operation(bp, "/me/files/{file_id}", "DELETE", summary="Delete one of my files", tag="files", status=204, roles=CONSULTANT, errors=(409,))
+def delete_file(call: Call[Any, Any]) -> Response:
+    service.delete_file(call.container.profiles, call.container.storage, call.user, call.path["file_id"])
+    return Response(body="", status_code=204)
+
+
+@operation(
+    bp,
+    "/me/files/{file_id}/suggestions",
+    "POST",
+    summary="Accept a suggested skill into my resume, or dismiss it",
+    tag="files",
+    request=SuggestionDecisionRequest,
+    response=UploadedFileResponse,
+    roles=CONSULTANT,
+)
+def decide_suggestion(call: Call[SuggestionDecisionRequest, Any]) -> UploadedFileResponse:
+    c, body = call.container, call.body
+    file = service.decide_suggestion(c.profiles, c.taxonomy, call.user, call.path["file_id"], body.skill_id, body.decision == "accept")
+    return file_out(file)

@@ -1,0 +1,65 @@
+"""Files a consultant uploads (a CV, portfolio files): what may be uploaded, and what became of it.
+
+A file is `pending` until the upload handler has checked the bytes S3 really holds; then it is
+`accepted` (with its text and the skills found in it, which the consultant accepts or dismisses) or
+`rejected` with a reason the person can act on. Nothing is attached half-way."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+
+from chalicelib.documents.inspection import FileKind
+
+
+class FilePurpose(StrEnum):
+    CV = "cv"
+    PORTFOLIO = "portfolio"
+
+
+ALLOWED_KINDS: dict[FilePurpose, frozenset[FileKind]] = {
+    FilePurpose.CV: frozenset({FileKind.PDF, FileKind.DOCX}),
+    FilePurpose.PORTFOLIO: frozenset({FileKind.PDF, FileKind.DOCX, FileKind.PNG, FileKind.JPEG}),
+}
+MAX_BYTES: dict[FilePurpose, int] = {FilePurpose.CV: 10 * 1024 * 1024, FilePurpose.PORTFOLIO: 25 * 1024 * 1024}
+# Extracted text is kept with the file for the profile and matching; bounded to stay far below an item's 400 KB.
+MAX_STORED_TEXT = 100_000
+
+
+class FileStatus(StrEnum):
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+class SuggestionState(StrEnum):
+    SUGGESTED = "suggested"
+    ACCEPTED = "accepted"
+    DISMISSED = "dismissed"
+
+
+@dataclass
+class SuggestedSkill:
+    skill_id: str
+    name: str
+    mentions: int
+    state: SuggestionState = SuggestionState.SUGGESTED
+
+
+@dataclass
+class UploadedFile:
+    user_id: str
+    file_id: str
+    purpose: FilePurpose
+    kind: FileKind
+    filename: str
+    created_at: datetime
+    object_key: str
+    status: FileStatus = FileStatus.PENDING
+    object_version: str | None = None
+    size_bytes: int | None = None
+    sha256: str | None = None
+    problem: str | None = None
+    text: str = ""
+    suggestions: list[SuggestedSkill] = field(default_factory=list)

@@ -1,0 +1,174 @@
+"""Uploading a CV or portfolio file: a presigned POST bound to the owner, the upload handler's check of
+the real bytes (chalicelib.documents.inspection), and the skills found in a CV, which the consultant
+accepts into the resume or dismisses.
+
+Files are addressed by the S3 version that was checked, as consent documents are: an overwrite with a
+still-valid upload form changes nothing that was accepted."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from contextlib import suppress
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from chalicelib.documents.inspection import InspectionLimits, inspect_file
+from chalicelib.domain.files import (
+    ALLOWED_KINDS,
+    MAX_BYTES,
+    MAX_STORED_TEXT,
+    FilePurpose,
+    FileStatus,
+    SuggestedSkill,
+    SuggestionState,
+    UploadedFile,
+)
+from chalicelib.domain.identity import Principal, Role
+from chalicelib.domain.ids import ID_PATTERN, PATH_ID_PATTERN, new_id
+from chalicelib.domain.resume import ResumePart
+from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
+from chalicelib.schemas.resume import SkillIn
+from chalicelib.services import resume
+from chalicelib.services.ports import Changes, DocumentStorage, PresignedPost
+from chalicelib.services.profiles import ProfilePorts
+
+if TYPE_CHECKING:
+    from chalicelib.taxonomy import SkillTaxonomy
+
+UPLOAD_FORM_SECONDS = 600
+SUGGESTED_LEVEL = 3  # a skill accepted from a CV starts at "proficient"; the consultant adjusts it
+_KEY = re.compile(rf"files/(?P<user>{PATH_ID_PATTERN.pattern.strip('^$')})/(?P<file>{ID_PATTERN.pattern.strip('^$')})")
+
+
+def object_key(user_id: str, file_id: str) -> str:
+    return f"files/{user_id}/{file_id}"
+
+
+def _consultant(principal: Principal) -> None:
+    if not principal.has(Role.CONSULTANT):
+        raise Forbidden("Only consultants upload CVs and portfolio files.")
+
+
+def request_upload(
+    ports: ProfilePorts, storage: DocumentStorage, principal: Principal, purpose: FilePurpose, content_type: str, filename: str
+) -> tuple[UploadedFile, PresignedPost]:
+    _consultant(principal)
+    kind = next((k for k in ALLOWED_KINDS[purpose] if k.value == content_type), None)
+    if kind is None:
+        allowed = ", ".join(sorted(k.value for k in ALLOWED_KINDS[purpose]))
+        raise InvalidInput(
+            f"A {purpose.value} may be one of: {allowed}.", issues=[FieldIssue("content_type", "not accepted for this purpose")]
+        )
+    file_id = new_id()
+    file = UploadedFile(
+        user_id=principal.user_id,
+        file_id=file_id,
+        purpose=purpose,
+        kind=kind,
+        filename=filename,
+        created_at=ports.accounts.now(),
+        object_key=object_key(principal.user_id, file_id),
+    )
+    ports.accounts.uow.commit(Changes().insert(file))
+    post = storage.presigned_post(file.object_key, content_type=kind.value, max_bytes=MAX_BYTES[purpose], expires_in=UPLOAD_FORM_SECONDS)
+    return file, post
+
+
+def record_file_upload(
+    ports: ProfilePorts, storage: DocumentStorage, taxonomy: SkillTaxonomy, key: str, version_id: str | None
+) -> UploadedFile | None:
+    """Called by the upload handler for every new object version under ``files/``."""
+    match = _KEY.fullmatch(key)
+    file = ports.profiles.get_file(match["user"], match["file"]) if match else None
+    if file is None or file.object_key != key:
+        storage.delete(key, version_id)  # nobody awaits it
+        return None
+    if file.status is not FileStatus.PENDING:
+        if version_id and version_id != file.object_version:
+            storage.delete(key, version_id)  # an overwrite after the check changes nothing
+        return file
+    max_bytes = MAX_BYTES[file.purpose]
+    fetched = storage.fetch(key, version_id, max_bytes)
+    if fetched is None:
+        return file
+    # A bounded read holds at most max_bytes + 1 bytes: an oversized file is refused for its size.
+    result = inspect_file(fetched.content, file.kind, InspectionLimits(max_bytes))
+    if result.accepted:
+        text = result.text[:MAX_STORED_TEXT]
+        suggestions = (
+            [SuggestedSkill(s.skill_id, s.name, s.count) for s in taxonomy.suggest(text)] if file.purpose is FilePurpose.CV else []
+        )
+        updated = replace(
+            file,
+            status=FileStatus.ACCEPTED,
+            object_version=fetched.version_id,
+            size_bytes=fetched.size,
+            sha256=hashlib.sha256(fetched.content).hexdigest(),
+            text=text,
+            suggestions=suggestions,
+        )
+    else:
+        updated = replace(file, status=FileStatus.REJECTED, size_bytes=fetched.size, problem=result.problem)
+    try:
+        ports.accounts.uow.commit(Changes().transition(updated, FileStatus.PENDING.value))
+    except ConcurrencyConflict:
+        current = ports.profiles.get_file(file.user_id, file.file_id)
+        if current is not None and fetched.version_id and fetched.version_id != current.object_version:
+            storage.delete(key, fetched.version_id)
+        return current
+    if not result.accepted:
+        storage.delete(key, fetched.version_id)  # refused bytes are not kept
+    return updated
+
+
+def list_files(ports: ProfilePorts, principal: Principal) -> list[UploadedFile]:
+    _consultant(principal)
+    return sorted(ports.profiles.list_files(principal.user_id), key=lambda f: f.created_at, reverse=True)
+
+
+def get_file(ports: ProfilePorts, principal: Principal, file_id: str) -> UploadedFile:
+    _consultant(principal)
+    file = ports.profiles.get_file(principal.user_id, file_id)
+    if file is None:
+        raise NotFound("File not found.")
+    return file
+
+
+def download_url(ports: ProfilePorts, storage: DocumentStorage, principal: Principal, file_id: str) -> str:
+    file = get_file(ports, principal, file_id)
+    if file.status is not FileStatus.ACCEPTED:
+        raise NotFound("The file has no stored content.")
+    return storage.presigned_get(file.object_key, file.object_version, expires_in=300)
+
+
+def delete_file(ports: ProfilePorts, storage: DocumentStorage, principal: Principal, file_id: str) -> None:
+    file = get_file(ports, principal, file_id)
+    try:
+        ports.accounts.uow.commit(Changes().delete(file, file.status.value))
+    except ConcurrencyConflict as exc:
+        raise Conflict("The file is being checked right now; try again in a moment.") from exc
+    if file.object_version:
+        storage.delete(file.object_key, file.object_version)
+
+
+def decide_suggestion(
+    ports: ProfilePorts, taxonomy: SkillTaxonomy, principal: Principal, file_id: str, skill_id: str, accept: bool
+) -> UploadedFile:
+    """Accepting adds the skill to the resume (once); dismissing only records the choice."""
+    file = get_file(ports, principal, file_id)
+    suggestion = next((s for s in file.suggestions if s.skill_id == skill_id), None)
+    if suggestion is None:
+        raise NotFound("No such suggestion for this file.")
+    if accept:
+        # Already among the skills: accepting it again changes nothing.
+        with suppress(Conflict):
+            skill = SkillIn(name=suggestion.name, level=SUGGESTED_LEVEL)
+            resume.add_item(ports, taxonomy, principal, principal.user_id, ResumePart.SKILLS, skill)
+    state = SuggestionState.ACCEPTED if accept else SuggestionState.DISMISSED
+    decided = replace(file, suggestions=[replace(s, state=state) if s.skill_id == skill_id else s for s in file.suggestions])
+    try:
+        ports.accounts.uow.commit(Changes().transition(decided, FileStatus.ACCEPTED.value))
+    except ConcurrencyConflict as exc:
+        raise NotFound("File not found.") from exc
+    return decided
