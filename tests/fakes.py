@@ -241,7 +241,7 @@ class FakeStorage:
     versions: dict[str, list[tuple[str | None, bytes]]] = field(default_factory=dict)
     versioned: bool = True  # False: one object per key, overwritten in place, with no version ids
 
-    def put(self, key: str, content: bytes) -> str | None:
+    def put(self, key: str, content: bytes, content_type: str | None = None) -> str | None:
         if not self.versioned:
             self.versions[key] = [(None, content)]
             return None

@@ -56,5 +56,8 @@ class S3DocumentStorage:
         found_version = response.get("VersionId")
         return FetchedObject(version_id=found_version if found_version not in (None, "null") else version_id, size=size, content=content)
 
+    def put(self, key: str, content: bytes, content_type: str) -> None:
+        self._s3.put_object(Bucket=self._bucket, Key=key, Body=content, ContentType=content_type)
+
     def delete(self, key: str, version_id: str | None = None) -> None:
         self._s3.delete_object(Bucket=self._bucket, Key=key, **({"VersionId": version_id} if version_id else {}))

@@ -20,6 +20,7 @@ from chalicelib.services import consent_documents, files
 
 CONSENT_DOCUMENT_PREFIX = "consent-documents/"
 FILES_PREFIX = "files/"
+EXPORTS_PREFIX = "exports/"  # the platform's own GDPR export archives: nothing to check
 
 
 def created_objects(record: SQSRecord) -> list[tuple[str, str | None]]:
@@ -55,7 +56,7 @@ def handle_record(record: SQSRecord) -> None:
                 "file upload processed",
                 extra={"file_id": file.file_id if file else None, "status": file.status.value if file else "discarded"},
             )
-        else:
+        elif not key.startswith(EXPORTS_PREFIX):
             logger.warning("upload under an unknown prefix ignored", extra={"prefix": key.split("/", 1)[0]})
 
 

@@ -201,6 +201,7 @@ class DocumentStorage(Protocol):
         """None when the object (or that version) does not exist."""
 
     def delete(self, key: str, version_id: str | None = None) -> None: ...
+    def put(self, key: str, content: bytes, content_type: str) -> None: ...
 
 
 class EmailGateway(Protocol):

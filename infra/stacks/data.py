@@ -107,6 +107,13 @@ class DataStack(cdk.Stack):
                     abort_incomplete_multipart_upload_after=cdk.Duration.days(1),
                 ),
                 s3.LifecycleRule(id="remove-expired-delete-markers", expired_object_delete_marker=True),
+                # GDPR export archives (chalicelib/services/privacy.py) are linked for 15 minutes; keep them a day at most.
+                s3.LifecycleRule(
+                    id="expire-exports",
+                    prefix="exports/",
+                    expiration=cdk.Duration.days(1),
+                    noncurrent_version_expiration=cdk.Duration.days(1),
+                ),
             ],
             # A non-empty bucket makes `cdk destroy` of dev fail rather than silently losing documents.
             removal_policy=config.removal_policy,

@@ -110,7 +110,13 @@ def test_documents_bucket_is_private_encrypted_versioned_and_ssl_only(dev: Synth
                 ],
             },
             "LifecycleConfiguration": {
-                "Rules": Match.array_with([Match.object_like({"NoncurrentVersionExpiration": Match.object_like({}), "Status": "Enabled"})]),
+                "Rules": Match.array_with(
+                    [
+                        Match.object_like({"NoncurrentVersionExpiration": Match.object_like({}), "Status": "Enabled"}),
+                        # GDPR export archives do not outlive a day.
+                        Match.object_like({"Prefix": "exports/", "ExpirationInDays": 1, "Status": "Enabled"}),
+                    ]
+                ),
             },
         },
     )
@@ -239,6 +245,7 @@ S3_CALL_ACTIONS = {
     "head_object": ("s3:GetObject", "s3:GetObjectVersion"),
     "delete_object": ("s3:DeleteObject", "s3:DeleteObjectVersion"),
     "generate_presigned_post": ("s3:PutObject",),
+    "put_object": ("s3:PutObject",),
     "generate_presigned_url": ("s3:GetObject", "s3:GetObjectVersion"),
 }
 

@@ -133,6 +133,7 @@ MATRIX: list[Row] = [
         403,
     ),
     ("GET", "/me/files", None, {"anonymous": 401, "consultant_a": 200, "independent": 200}, 403),
+    ("GET", "/me/export", None, {"anonymous": 401}, 200),
     # Files are addressed under the caller's own id: another person's file id is simply not found.
     ("GET", "/me/files/{missing_file}", None, {"anonymous": 401, "consultant_a": 404, "independent": 404}, 403),
     ("GET", "/me/files/{missing_file}/download", None, {"anonymous": 401, "consultant_a": 404, "independent": 404}, 403),

@@ -319,3 +319,32 @@ def test_a_consultant_uploads_a_real_pdf_cv_and_sees_its_text_and_suggested_skil
     refused = api.get(f"/me/files/{hostile['file']['file_id']}", token=consultant.token).body
     assert refused["status"] == "rejected" and "program" in refused["problem"]
     assert api.request("DELETE", f"/me/files/{file_id}", token=consultant.token).status == 204
+
+
+def test_a_consultant_downloads_the_export_of_everything_held_about_them(api: Api, pump: Pump) -> None:
+    import io
+    import zipfile
+
+    from tests.documents import pdf_with_text
+
+    agency = new_agency(api, pump)
+    consultant = invited_consultant(api, pump, agency)
+    api.request("PUT", "/me/profile", json_body={"name": "Cecilia Consultant", "title": "Architect"}, token=consultant.token)
+    api.post("/me/resume/skills", {"name": "k8s", "level": 4}, token=consultant.token)
+    cv = pdf_with_text("Cecilia - architect")
+    form = api.post("/me/files", {"purpose": "cv", "content_type": "application/pdf", "filename": "cv.pdf"}, token=consultant.token).body
+    requests.post(
+        form["upload"]["url"], data=form["upload"]["fields"], files={"file": ("cv.pdf", cv, "application/pdf")}, timeout=10
+    ).raise_for_status()
+    pump.drain()
+
+    export = api.get("/me/export", token=consultant.token)
+    assert export.status == 200
+    body = export.body
+    assert body["user"]["email"] == consultant.email and body["profile"]["title"] == "Architect"
+    assert body["resume"]["skills"][0]["skill_id"] == "kubernetes" and body["files"][0]["text"].startswith("Cecilia")
+    assert body["consents"][0]["purpose"] == "platform_processing" and body["disclosures"] == []
+    assert body["audit"][-1]["action"] == "data.exported"
+    archive = zipfile.ZipFile(io.BytesIO(requests.get(body["archive"]["url"], timeout=10).content))
+    assert cv in [archive.read(name) for name in archive.namelist() if name != "index.json"]
+    assert api.get("/me/export", token=agency.token).body["resume"]["skills"] == []  # everyone may export; each only their own

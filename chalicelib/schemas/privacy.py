@@ -1,0 +1,43 @@
+"""The personal-data export (GDPR Art. 15/20) as the API shows it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import Field
+
+from chalicelib.schemas.accounts import DownloadResponse, OrganisationResponse, UserResponse
+from chalicelib.schemas.base import ResponseModel
+from chalicelib.schemas.consents import AuditEntryResponse, ConsentEntryResponse
+from chalicelib.schemas.files import UploadedFileResponse
+from chalicelib.schemas.profiles import ProfileResponse
+from chalicelib.schemas.resume import ResumeResponse
+
+
+class ConsentEvidenceResponse(ConsentEntryResponse):
+    ip: str | None
+    user_agent: str | None
+
+
+class ExportedFileResponse(UploadedFileResponse):
+    text: str = Field(description="all text read from the file")
+
+
+class DisclosureResponse(ResponseModel):
+    client_id: str
+    assignment_id: str
+    disclosed_at: datetime
+    consent_entry_ids: list[str]
+
+
+class PersonalDataExportResponse(ResponseModel):
+    generated_at: datetime
+    user: UserResponse
+    organisation: OrganisationResponse | None = Field(description="the person's own one-person agency, if any")
+    profile: ProfileResponse | None
+    resume: ResumeResponse
+    files: list[ExportedFileResponse]
+    archive: DownloadResponse | None = Field(description="the files' content as a zip, behind a short-lived link")
+    consents: list[ConsentEvidenceResponse]
+    disclosures: list[DisclosureResponse] = Field(description="every time the profile was shown to a client")
+    audit: list[AuditEntryResponse]
