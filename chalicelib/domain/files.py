@@ -6,6 +6,7 @@ A file is `pending` until the upload handler has checked the bytes S3 really hol
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -23,8 +24,16 @@ ALLOWED_KINDS: dict[FilePurpose, frozenset[FileKind]] = {
     FilePurpose.PORTFOLIO: frozenset({FileKind.PDF, FileKind.DOCX, FileKind.PNG, FileKind.JPEG}),
 }
 MAX_BYTES: dict[FilePurpose, int] = {FilePurpose.CV: 10 * 1024 * 1024, FilePurpose.PORTFOLIO: 25 * 1024 * 1024}
-# Extracted text is kept with the file for the profile and matching; bounded to stay far below an item's 400 KB.
-MAX_STORED_TEXT = 100_000
+# Extracted text is kept with the file for the profile and matching. DynamoDB items hold at most 400 KB,
+# and the text is stored as JSON, where a non-Latin character takes six bytes (\uXXXX): bound the encoding.
+MAX_STORED_TEXT_BYTES = 150_000
+
+
+def storable_text(text: str) -> str:
+    """``text``, cut so that its JSON encoding stays within MAX_STORED_TEXT_BYTES."""
+    while len(json.dumps(text)) > MAX_STORED_TEXT_BYTES:
+        text = text[: len(text) * 4 // 5]
+    return text
 
 
 class FileStatus(StrEnum):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from contextlib import suppress
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -17,12 +16,12 @@ from chalicelib.documents.inspection import InspectionLimits, inspect_file
 from chalicelib.domain.files import (
     ALLOWED_KINDS,
     MAX_BYTES,
-    MAX_STORED_TEXT,
     FilePurpose,
     FileStatus,
     SuggestedSkill,
     SuggestionState,
     UploadedFile,
+    storable_text,
 )
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.ids import ID_PATTERN, PATH_ID_PATTERN, new_id
@@ -95,7 +94,7 @@ def record_file_upload(
     # A bounded read holds at most max_bytes + 1 bytes: an oversized file is refused for its size.
     result = inspect_file(fetched.content, file.kind, InspectionLimits(max_bytes))
     if result.accepted:
-        text = result.text[:MAX_STORED_TEXT]
+        text = storable_text(result.text)
         suggestions = (
             [SuggestedSkill(s.skill_id, s.name, s.count) for s in taxonomy.suggest(text)] if file.purpose is FilePurpose.CV else []
         )
@@ -152,6 +151,10 @@ def delete_file(ports: ProfilePorts, storage: DocumentStorage, principal: Princi
         storage.delete(file.object_key, file.object_version)
 
 
+def _has_skill(ports: ProfilePorts, user_id: str, skill_id: str) -> bool:
+    return any(i.part is ResumePart.SKILLS and i.content.get("skill_id") == skill_id for i in ports.profiles.list_resume_items(user_id))
+
+
 def decide_suggestion(
     ports: ProfilePorts, taxonomy: SkillTaxonomy, principal: Principal, file_id: str, skill_id: str, accept: bool
 ) -> UploadedFile:
@@ -160,11 +163,13 @@ def decide_suggestion(
     suggestion = next((s for s in file.suggestions if s.skill_id == skill_id), None)
     if suggestion is None:
         raise NotFound("No such suggestion for this file.")
-    if accept:
-        # Already among the skills: accepting it again changes nothing.
-        with suppress(Conflict):
+    if accept and not _has_skill(ports, principal.user_id, skill_id):
+        try:
             skill = SkillIn(name=suggestion.name, level=SUGGESTED_LEVEL)
             resume.add_item(ports, taxonomy, principal, principal.user_id, ResumePart.SKILLS, skill)
+        except Conflict:
+            if not _has_skill(ports, principal.user_id, skill_id):
+                raise  # not a concurrent accept of the same skill: e.g. the resume holds the most skills it may
     state = SuggestionState.ACCEPTED if accept else SuggestionState.DISMISSED
     decided = replace(file, suggestions=[replace(s, state=state) if s.skill_id == skill_id else s for s in file.suggestions])
     try:

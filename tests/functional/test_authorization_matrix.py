@@ -68,7 +68,12 @@ def tenants(api: Api, pump: Pump, local_aws: LocalStack) -> Tenants:
         "subject": consultant.user_id,
         "consultant": consultant.user_id,
         "missing": "01JZZZZZZZZZZZZZZZZZZZZZZZ",
-        "missing_file": "01JZZZZZZZZZZZZZZZZZZZZZZZ",
+        # A file of someone who is none of the actors: every actor must get 404 for it.
+        "others_file": api.post(
+            "/me/files",
+            {"purpose": "cv", "content_type": "application/pdf", "filename": "cv.pdf"},
+            token=invited_consultant(api, pump, admin_b).token,
+        ).body["file"]["file_id"],
         "entry": entry,
     }
     return Tenants(actors, {k: v or "" for k, v in ids.items()})
@@ -134,13 +139,13 @@ MATRIX: list[Row] = [
     ),
     ("GET", "/me/files", None, {"anonymous": 401, "consultant_a": 200, "independent": 200}, 403),
     ("GET", "/me/export", None, {"anonymous": 401}, 200),
-    # Files are addressed under the caller's own id: another person's file id is simply not found.
-    ("GET", "/me/files/{missing_file}", None, {"anonymous": 401, "consultant_a": 404, "independent": 404}, 403),
-    ("GET", "/me/files/{missing_file}/download", None, {"anonymous": 401, "consultant_a": 404, "independent": 404}, 403),
-    ("DELETE", "/me/files/{missing_file}", None, {"anonymous": 401, "consultant_a": 404, "independent": 404}, 403),
+    # Files are addressed under the caller's own id: another person's file is simply not found.
+    ("GET", "/me/files/{others_file}", None, {"anonymous": 401, "consultant_a": 404, "independent": 404}, 403),
+    ("GET", "/me/files/{others_file}/download", None, {"anonymous": 401, "consultant_a": 404, "independent": 404}, 403),
+    ("DELETE", "/me/files/{others_file}", None, {"anonymous": 401, "consultant_a": 404, "independent": 404}, 403),
     (
         "POST",
-        "/me/files/{missing_file}/suggestions",
+        "/me/files/{others_file}/suggestions",
         {"skill_id": "python", "decision": "accept"},
         {"anonymous": 401, "consultant_a": 404, "independent": 404},
         403,
@@ -173,7 +178,7 @@ _TEMPLATE = {
     "entry": "entry_id",
     "consultant": "user_id",
     "missing": "item_id",
-    "missing_file": "file_id",
+    "others_file": "file_id",
 }
 
 

@@ -78,6 +78,45 @@ def test_hostile_files_are_refused_with_a_reason(content: bytes, declared: FileK
     assert result.text == ""
 
 
+def _pdf_with_stream_filter(filter_name: str) -> bytes:
+    # The text stream claims a filter the reader cannot (or may not) decode.
+    return pdf_with_text("filtered").replace(b"<< /Length ", f"<< /Filter /{filter_name} /Length ".encode(), 1)
+
+
+def _docx_entries_tweaked(**attributes: int) -> bytes:
+    archive = zipfile.ZipFile(io.BytesIO(docx_with_text("x")))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as rewritten:
+        for info in archive.infolist():
+            rewritten.writestr(info, archive.read(info.filename))
+    raw = bytearray(out.getvalue())
+    if "flag" in attributes:  # set the "encrypted" bit in the first local header and its central directory entry
+        raw[6] |= attributes["flag"]
+        central = raw.find(b"PK\x01\x02")
+        raw[central + 8] |= attributes["flag"]
+    if "method" in attributes:
+        raw[8] = attributes["method"]
+        central = raw.find(b"PK\x01\x02")
+        raw[central + 10] = attributes["method"]
+    return bytes(raw)
+
+
+@pytest.mark.parametrize(
+    ("content", "declared", "reason"),
+    [
+        (_pdf_with_stream_filter("FooDecode"), FileKind.PDF, "damaged"),
+        (_pdf_with_stream_filter("JBIG2Decode"), FileKind.PDF, "damaged"),
+        (_docx_entries_tweaked(flag=0x1), FileKind.DOCX, "encrypted or packed unusually"),
+        (_docx_entries_tweaked(method=99), FileKind.DOCX, "encrypted or packed unusually"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 64 + zip_of({"payload.js": b"alert(1)"}), FileKind.PNG, "also contains an archive"),
+    ],
+    ids=["unknown-filter", "jbig2", "encrypted-entry", "unknown-compression", "png-zip-polyglot"],
+)
+def test_parser_surprises_are_refusals_not_crashes(content: bytes, declared: FileKind, reason: str) -> None:
+    result = inspect_file(content, declared, LIMITS)
+    assert not result.accepted and reason in (result.problem or ""), result.problem
+
+
 def test_oversized_files_are_refused_before_they_are_parsed() -> None:
     result = inspect_file(pdf_with_text("cv") + b"%" * 2048, FileKind.PDF, InspectionLimits(max_bytes=1024))
     assert not result.accepted and "larger than" in (result.problem or "")

@@ -114,3 +114,79 @@ def test_files_are_private_and_deletable(world: World, me: Principal) -> None:
     assert [f.file_id for f in files.list_files(world.profiles, me)] == [file.file_id]
     files.delete_file(world.profiles, world.storage, me, file.file_id)
     assert files.list_files(world.profiles, me) == [] and world.storage.content(file.object_key) is None
+
+
+def test_long_text_in_any_script_is_kept_within_what_an_item_can_hold(world: World, me: Principal) -> None:
+    import json
+    import random
+
+    from chalicelib.domain.files import MAX_STORED_TEXT_BYTES, storable_text
+
+    letters = [chr(c) for c in range(0x430, 0x450)]  # Cyrillic: six bytes each once JSON-escaped
+    rng = random.Random(7)
+    cyrillic = " ".join("".join(rng.choices(letters, k=rng.randint(3, 10))) for _ in range(25_000))
+    assert len(json.dumps(storable_text(cyrillic))) <= MAX_STORED_TEXT_BYTES
+    assert storable_text("short") == "short"
+    file = upload(world, me, docx_with_text(cyrillic), DOCX_MIME)
+    assert file.status is FileStatus.ACCEPTED and len(json.dumps(file.text)) <= MAX_STORED_TEXT_BYTES
+
+
+def test_a_portfolio_item_may_link_only_ones_own_accepted_portfolio_file(world: World, me: Principal) -> None:
+    from chalicelib.schemas.resume import PortfolioIn
+
+    other = principal_of(
+        register_invited(world, "dan@x.example", invite(world, register_agency(world, email="b@o.example"), "dan@x.example"))
+    )
+    theirs = upload(world, other, b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png", FilePurpose.PORTFOLIO)
+    mine = upload(world, me, b"\x89PNG\r\n\x1a\n" + b"\x01" * 64, "image/png", FilePurpose.PORTFOLIO)
+    cv = upload(world, me, CV)
+    for file_id in (theirs.file_id, cv.file_id, "01JZZZZZZZZZZZZZZZZZZZZZZZ"):
+        with pytest.raises(InvalidInput):
+            resume.add_item(
+                world.profiles, default_taxonomy(), me, me.user_id, ResumePart.PORTFOLIO, PortfolioIn(title="Work", file_id=file_id)
+            )
+    item = resume.add_item(
+        world.profiles, default_taxonomy(), me, me.user_id, ResumePart.PORTFOLIO, PortfolioIn(title="Work", file_id=mine.file_id)
+    )
+    assert item.content["file_id"] == mine.file_id
+
+
+def test_unreadable_skill_names_are_refused_not_crashed_on(world: World, me: Principal) -> None:
+    from chalicelib.schemas.resume import ExperienceIn, SkillIn
+
+    with pytest.raises(InvalidInput):
+        resume.add_item(world.profiles, default_taxonomy(), me, me.user_id, ResumePart.SKILLS, SkillIn(name="\u200b", level=3))
+    with pytest.raises(InvalidInput) as raised:
+        resume.add_item(
+            world.profiles,
+            default_taxonomy(),
+            me,
+            me.user_id,
+            ResumePart.EXPERIENCE,
+            ExperienceIn(organisation="Acme", role="Dev", start="2020-01-01", skills_used=["Python", "\x00"]),
+        )
+    assert raised.value.issues[0].field == "skills_used.1"
+
+
+def test_the_same_skill_added_twice_at_once_is_stored_once(world: World, me: Principal, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.errors import Conflict
+    from chalicelib.schemas.resume import SkillIn
+
+    resume.add_item(world.profiles, default_taxonomy(), me, me.user_id, ResumePart.SKILLS, SkillIn(name="Kubernetes", level=3))
+    monkeypatch.setattr(world.db, "list_resume_items", lambda user_id: [])  # the second request read before the first wrote
+    with pytest.raises(Conflict):
+        resume.add_item(world.profiles, default_taxonomy(), me, me.user_id, ResumePart.SKILLS, SkillIn(name="k8s", level=5))
+
+
+def test_accepting_a_suggestion_into_a_full_resume_says_so_and_changes_nothing(world: World, me: Principal) -> None:
+    from chalicelib.domain.resume import MAX_ITEMS
+    from chalicelib.errors import Conflict
+    from chalicelib.schemas.resume import SkillIn
+
+    file = upload(world, me, CV)
+    for n in range(MAX_ITEMS[ResumePart.SKILLS]):
+        resume.add_item(world.profiles, default_taxonomy(), me, me.user_id, ResumePart.SKILLS, SkillIn(name=f"Skill number {n}", level=1))
+    with pytest.raises(Conflict):
+        files.decide_suggestion(world.profiles, default_taxonomy(), me, file.file_id, "terraform", accept=True)
+    stored = files.get_file(world.profiles, me, file.file_id)
+    assert {s.state for s in stored.suggestions} == {SuggestionState.SUGGESTED}
