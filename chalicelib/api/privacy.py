@@ -11,7 +11,7 @@ from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.api.resume import resume_out
 from chalicelib.schemas.accounts import DownloadResponse
 from chalicelib.schemas.mappers import audit_out, consent_entry_out, organisation_out, profile_out, user_out
-from chalicelib.schemas.privacy import ConsentEvidenceResponse, ExportedFileResponse, PersonalDataExportResponse
+from chalicelib.schemas.privacy import ConsentEvidenceResponse, PersonalDataExportResponse
 from chalicelib.services import privacy as service
 from chalicelib.services.privacy import ARCHIVE_LINK_SECONDS
 from chalicelib.services.resume import Resume
@@ -37,7 +37,7 @@ def export_my_data(call: Call[Any, Any]) -> PersonalDataExportResponse:
         organisation=organisation_out(export.organisation) if export.organisation else None,
         profile=profile_out(export.profile) if export.profile else None,
         resume=resume_out(Resume(export.user.user_id, export.resume)),
-        files=[ExportedFileResponse(**file_out(f).model_dump(), text=f.text) for f in export.files],
+        files=[file_out(f) for f in export.files],
         archive=DownloadResponse(url=export.archive_url, expires_in=ARCHIVE_LINK_SECONDS) if export.archive_url else None,
         consents=[ConsentEvidenceResponse(**consent_entry_out(e).model_dump(), ip=e.ip, user_agent=e.user_agent) for e in export.consents],
         disclosures=[],  # proposals (issue 5) record disclosures; none can exist before them

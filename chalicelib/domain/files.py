@@ -36,6 +36,10 @@ def storable_text(text: str) -> str:
     return text
 
 
+# Files one consultant may hold at once: bounds storage, the list and the export archive.
+MAX_FILES_PER_PERSON = 50
+
+
 class FileStatus(StrEnum):
     PENDING = "pending"
     ACCEPTED = "accepted"

@@ -19,10 +19,6 @@ class ConsentEvidenceResponse(ConsentEntryResponse):
     user_agent: str | None
 
 
-class ExportedFileResponse(UploadedFileResponse):
-    text: str = Field(description="all text read from the file")
-
-
 class DisclosureResponse(ResponseModel):
     client_id: str
     assignment_id: str
@@ -36,7 +32,7 @@ class PersonalDataExportResponse(ResponseModel):
     organisation: OrganisationResponse | None = Field(description="the person's own one-person agency, if any")
     profile: ProfileResponse | None
     resume: ResumeResponse
-    files: list[ExportedFileResponse]
+    files: list[UploadedFileResponse] = Field(description="each with an excerpt of its text; the full text is in the archive")
     archive: DownloadResponse | None = Field(description="the files' content as a zip, behind a short-lived link")
     consents: list[ConsentEvidenceResponse]
     disclosures: list[DisclosureResponse] = Field(description="every time the profile was shown to a client")

@@ -16,6 +16,7 @@ from chalicelib.documents.inspection import InspectionLimits, inspect_file
 from chalicelib.domain.files import (
     ALLOWED_KINDS,
     MAX_BYTES,
+    MAX_FILES_PER_PERSON,
     FilePurpose,
     FileStatus,
     SuggestedSkill,
@@ -59,6 +60,8 @@ def request_upload(
         raise InvalidInput(
             f"A {purpose.value} may be one of: {allowed}.", issues=[FieldIssue("content_type", "not accepted for this purpose")]
         )
+    if len(ports.profiles.list_files(principal.user_id)) >= MAX_FILES_PER_PERSON:
+        raise Conflict(f"You have {MAX_FILES_PER_PERSON} files already; delete one before uploading another.")
     file_id = new_id()
     file = UploadedFile(
         user_id=principal.user_id,

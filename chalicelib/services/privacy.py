@@ -87,7 +87,18 @@ def _archive(storage: DocumentStorage, user: User, files: list[UploadedFile], ex
                 continue
             name = f"{file.file_id}-{file.filename}"
             archive.writestr(name, fetched.content)
-            index.append({"file": name, "purpose": file.purpose.value, "uploaded_at": iso(file.created_at), "sha256": file.sha256})
+            # The full text read from each file travels in the archive; the JSON answer carries excerpts
+            # (an answer with every CV's text could pass Lambda's 6 MB response limit).
+            archive.writestr(f"{file.file_id}.txt", file.text)
+            index.append(
+                {
+                    "file": name,
+                    "text": f"{file.file_id}.txt",
+                    "purpose": file.purpose.value,
+                    "uploaded_at": iso(file.created_at),
+                    "sha256": file.sha256,
+                }
+            )
         archive.writestr("index.json", json.dumps(index, indent=2))
     key = f"exports/{user.user_id}/{export_id}.zip"
     storage.put(key, buffer.getvalue(), "application/zip")

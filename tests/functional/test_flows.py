@@ -342,7 +342,7 @@ def test_a_consultant_downloads_the_export_of_everything_held_about_them(api: Ap
     assert export.status == 200
     body = export.body
     assert body["user"]["email"] == consultant.email and body["profile"]["title"] == "Architect"
-    assert body["resume"]["skills"][0]["skill_id"] == "kubernetes" and body["files"][0]["text"].startswith("Cecilia")
+    assert body["resume"]["skills"][0]["skill_id"] == "kubernetes" and body["files"][0]["text_excerpt"].startswith("Cecilia")
     assert body["consents"][0]["purpose"] == "platform_processing" and body["disclosures"] == []
     assert body["audit"][-1]["action"] == "data.exported"
     archive = zipfile.ZipFile(io.BytesIO(requests.get(body["archive"]["url"], timeout=10).content))

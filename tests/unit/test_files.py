@@ -190,3 +190,13 @@ def test_accepting_a_suggestion_into_a_full_resume_says_so_and_changes_nothing(w
         files.decide_suggestion(world.profiles, default_taxonomy(), me, file.file_id, "terraform", accept=True)
     stored = files.get_file(world.profiles, me, file.file_id)
     assert {s.state for s in stored.suggestions} == {SuggestionState.SUGGESTED}
+
+
+def test_a_person_holds_a_bounded_number_of_files(world: World, me: Principal, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.domain.files import MAX_FILES_PER_PERSON
+    from chalicelib.errors import Conflict
+
+    for _ in range(MAX_FILES_PER_PERSON):
+        files.request_upload(world.profiles, world.storage, me, FilePurpose.CV, PDF_MIME, "cv.pdf")
+    with pytest.raises(Conflict):
+        files.request_upload(world.profiles, world.storage, me, FilePurpose.CV, PDF_MIME, "cv.pdf")

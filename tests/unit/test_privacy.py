@@ -42,6 +42,7 @@ def test_the_export_holds_account_profile_resume_files_consents_and_audit() -> N
     index = json.loads(archive.read("index.json"))
     assert [entry["sha256"] for entry in index] == [cv.sha256]
     assert archive.read(index[0]["file"]) == CV
+    assert "Kubernetes" in archive.read(index[0]["text"]).decode()
 
 
 def test_a_person_without_files_gets_no_archive() -> None:
