@@ -25,7 +25,7 @@ ALLOWED_KINDS: dict[FilePurpose, frozenset[FileKind]] = {
 }
 MAX_BYTES: dict[FilePurpose, int] = {FilePurpose.CV: 10 * 1024 * 1024, FilePurpose.PORTFOLIO: 25 * 1024 * 1024}
 # Extracted text is kept with the file for the profile and matching. DynamoDB items hold at most 400 KB,
-# and the text is stored as JSON, where a non-Latin character takes six bytes (\uXXXX): bound the encoding.
+# and the text is stored as JSON, where a non-Latin character takes six bytes (a \u escape): bound the encoding.
 MAX_STORED_TEXT_BYTES = 150_000
 
 
