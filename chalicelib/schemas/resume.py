@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
-from pydantic import AnyHttpUrl, Field, StringConstraints, ValidationInfo, create_model, field_validator, model_validator
+from pydantic import AfterValidator, AnyHttpUrl, Field, StringConstraints, ValidationInfo, create_model, field_validator, model_validator
 
 from chalicelib.domain.resume import ResumePart
 from chalicelib.schemas.base import RequestModel, ResponseModel
@@ -21,30 +21,32 @@ def _today() -> date:
     return datetime.now(UTC).date()
 
 
-def _not_in_future(value: date | None, what: str) -> None:
-    if value is not None and value > _today():
-        raise ValueError(f"{what} cannot be in the future")
+def _not_in_future(value: date) -> date:
+    if value > _today():
+        raise ValueError("cannot be in the future")
+    return value
+
+
+PastDate = Annotated[date, AfterValidator(_not_in_future)]
+
+
+def _not_before(value: date | None, info: ValidationInfo, earlier: str, message: str) -> date | None:
+    """A date field that must not come before an earlier field of the same model."""
+    first = info.data.get(earlier)
+    if value is not None and first is not None and value < first:
+        raise ValueError(message)
+    return value
 
 
 class _Period(RequestModel):
-    start: date
-    end: date | None = Field(None, description="empty while ongoing")
+    start: PastDate
+    end: PastDate | None = Field(None, description="empty while ongoing")
 
     # Field validators (not a model validator) so that an error names the field it is about.
-    @field_validator("start")
-    @classmethod
-    def _start_past(cls, value: date) -> date:
-        _not_in_future(value, "the start")
-        return value
-
     @field_validator("end")
     @classmethod
-    def _end_after_start_and_past(cls, value: date | None, info: ValidationInfo) -> date | None:
-        _not_in_future(value, "the end")
-        start = info.data.get("start")
-        if value is not None and start is not None and value < start:
-            raise ValueError("the end comes before the start")
-        return value
+    def _end_after_start(cls, value: date | None, info: ValidationInfo) -> date | None:
+        return _not_before(value, info, "start", "the end comes before the start")
 
 
 class LetterIn(RequestModel):
@@ -87,37 +89,22 @@ class PortfolioIn(RequestModel):
 class AwardIn(RequestModel):
     title: Text
     issuer: Text | None = None
-    awarded_on: date
+    awarded_on: PastDate
     description: LongText | None = None
-
-    @field_validator("awarded_on")
-    @classmethod
-    def _past(cls, value: date) -> date:
-        _not_in_future(value, "the award date")
-        return value
 
 
 class CertificateIn(RequestModel):
     name: Text
     issuer: Text
-    issued_on: date
+    issued_on: PastDate
     expires_on: date | None = None
     credential_id: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
     url: Link | None = None
 
-    @field_validator("issued_on")
-    @classmethod
-    def _issued_past(cls, value: date) -> date:
-        _not_in_future(value, "the issue date")
-        return value
-
     @field_validator("expires_on")
     @classmethod
     def _expires_after_issue(cls, value: date | None, info: ValidationInfo) -> date | None:
-        issued = info.data.get("issued_on")
-        if value is not None and issued is not None and value < issued:
-            raise ValueError("the certificate expires before it was issued")
-        return value
+        return _not_before(value, info, "issued_on", "the certificate expires before it was issued")
 
 
 PART_MODELS: dict[ResumePart, type[RequestModel]] = {

@@ -129,4 +129,4 @@ def _save(ports: ProfilePorts, user: User, body: ProfileIn, principal: Principal
         ports.accounts.uow.commit(changes)
     except ConcurrencyConflict as exc:
         raise Conflict("The profile was changed at the same time; load it again and retry.") from exc
-    return replace(profile)
+    return profile
