@@ -11,7 +11,7 @@ PY := $(VENV)/bin/python
 
 .PHONY: help
 help:
-	@echo "make run | test | lint | format | bench | bench-coldstart | create-staff EMAIL=... NAME=... | infra-check | clean"
+	@echo "make run | test | lint | format | bench | bench-coldstart | create-staff EMAIL=... NAME=... | privacy-jobs | infra-check | clean"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench: bench-coldstart
 create-staff: $(VENV)/.installed
 	@test -n "$(EMAIL)" -a -n "$(NAME)" || (echo "usage: make create-staff EMAIL=you@example.com NAME='Your Name'" && exit 2)
 	$(PY) -m chalicelib.cli --env-file .local/app.env create-staff --email "$(EMAIL)" --name "$(NAME)" $(if $(PASSWORD),--password "$(PASSWORD)")
+
+# The daily scheduled jobs (pending erasures, retention) against the local stack, now.
+.PHONY: privacy-jobs
+privacy-jobs: $(VENV)/.installed
+	$(PY) -m chalicelib.cli --env-file .local/app.env privacy-jobs
 
 .PHONY: clean
 clean:

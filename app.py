@@ -7,11 +7,11 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib.api import accounts, consents, files, middleware, privacy, profiles, resume, system
+from chalicelib.api import accounts, consents, erasure, files, middleware, privacy, profiles, resume, system
 
 app = Chalice(app_name="customersonly")
 
-for area in (system, accounts, consents, profiles, resume, files, privacy):
+for area in (system, accounts, consents, profiles, resume, files, privacy, erasure):
     app.register_blueprint(area.bp)
 middleware.install(app)
 
@@ -30,3 +30,10 @@ def stream_handler(event: dict[str, Any], context: Any) -> Mapping[str, Any]:
     from chalicelib.events.stream import handle_main_stream
 
     return handle_main_stream(event, context)
+
+
+@app.lambda_function(name="privacy_jobs")
+def privacy_jobs(event: dict[str, Any], context: Any) -> Mapping[str, Any]:
+    from chalicelib.events.jobs import run_privacy_jobs
+
+    return run_privacy_jobs(event, context)

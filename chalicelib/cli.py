@@ -2,6 +2,7 @@
 
     python -m chalicelib.cli [--env-file .local/app.env] create-staff --email E --name N [--password P]
     python -m chalicelib.cli [--env-file .local/app.env] token --email E [--password P]
+    python -m chalicelib.cli [--env-file .local/app.env] privacy-jobs
 
 Without ``--password`` the password is asked for without echo. ``--env-file`` loads the environment
 that ``make run`` writes for the local stack; against AWS, the deployed stage's variables are used.
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     token = commands.add_parser("token", help="sign in and print an access token for the Authorization header")
     token.add_argument("--email", required=True)
     token.add_argument("--password")
+    commands.add_parser("privacy-jobs", help="run the daily jobs now: pending erasures, then retention")
     args = parser.parse_args(argv)
 
     if args.env_file:
@@ -58,7 +60,11 @@ def main(argv: list[str] | None = None) -> int:
 
     ports = get_container().accounts
     try:
-        if args.command == "create-staff":
+        if args.command == "privacy-jobs":
+            from chalicelib.events.jobs import run_privacy_jobs
+
+            print(run_privacy_jobs())
+        elif args.command == "create-staff":
             user = registration.create_staff_user(ports, email=args.email, name=args.name, password=_password(args.password))
             print(f"created staff user {user.user_id} ({user.email})")
         else:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from chalicelib.services.accounts import AccountPorts
     from chalicelib.services.consent_documents import UploadPolicy
     from chalicelib.services.consents import ConsentPorts
+    from chalicelib.services.erasure import ErasurePorts
     from chalicelib.services.ports import (
         AccountRepository,
         AuditLog,
@@ -145,6 +146,21 @@ class Container:
         from chalicelib.services.consents import ConsentPorts
 
         return ConsentPorts(accounts=self.accounts, ledger=self.consent_ledger, audit=self.audit_log)
+
+    @cached_property
+    def erasure(self) -> ErasurePorts:
+        from chalicelib.adapters.dynamo.repositories import DynamoAppendOnlyEraser, DynamoErasureRepository
+        from chalicelib.services.erasure import ErasurePorts
+
+        _ = self.uow
+        return ErasurePorts(
+            accounts=self.accounts,
+            erasures=DynamoErasureRepository(),
+            ledger=self.consent_ledger,
+            audit_log=self.audit_log,
+            append_only=DynamoAppendOnlyEraser(self.settings.aws_region),
+            storage=self.storage,
+        )
 
     @cached_property
     def consent_document_policy(self) -> UploadPolicy:

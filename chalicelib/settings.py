@@ -50,6 +50,10 @@ class Settings(BaseModel):
 
     invitation_ttl_days: int = Field(14, alias="INVITATION_TTL_DAYS")
 
+    # Retention: consultants inactive this long are asked to sign in, and erased after the grace period.
+    retention_inactive_months: int = Field(24, ge=1, alias="RETENTION_INACTIVE_MONTHS")
+    retention_grace_days: int = Field(30, ge=1, alias="RETENTION_GRACE_DAYS")
+
     # An extra skill taxonomy file (e.g. ESCO, written by `python -m chalicelib.taxonomy.esco`) laid over the built-in one.
     skill_taxonomy_file: str | None = Field(None, alias="SKILL_TAXONOMY_FILE")
 

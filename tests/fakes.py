@@ -17,6 +17,7 @@ from typing import Any
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
+from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.files import UploadedFile
 from chalicelib.domain.identity import Role
 from chalicelib.domain.profiles import Profile
@@ -24,6 +25,7 @@ from chalicelib.domain.resume import ResumeItem, ResumePart
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, Unauthenticated
 from chalicelib.services.accounts import AccountPorts
 from chalicelib.services.consents import ConsentPorts
+from chalicelib.services.erasure import ErasurePorts
 from chalicelib.services.ports import (
     Changes,
     Entity,
@@ -60,6 +62,8 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("consent", entity.subject_id, entity.entry_id)
     if isinstance(entity, AuditEntry):
         return ("audit", entity.subject_id, entity.entry_id)
+    if isinstance(entity, Erasure):
+        return ("erasure", entity.user_id)
     raise TypeError(type(entity))
 
 
@@ -169,6 +173,33 @@ class InMemoryDatabase:
     def get_file(self, user_id: str, file_id: str) -> UploadedFile | None:
         return copy.deepcopy(self.items.get(("file", user_id, file_id)))
 
+    # --- ErasureRepository ---
+    def get_erasure(self, user_id: str) -> Erasure | None:
+        return copy.deepcopy(self.items.get(("erasure", user_id)))
+
+    def list_pending_erasures(self) -> list[Erasure]:
+        return self._all("erasure")
+
+    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile]:
+        kinds = {"user": User, "profile": Profile, "resume": ResumeItem, "file": UploadedFile}
+        return [copy.deepcopy(v) for k, v in self.items.items() if k[0] in kinds and k[1] == user_id]
+
+    def list_invitations_for_email(self, email: str) -> list[Invitation]:
+        return [i for i in self._all("invitation") if i.email == email]
+
+    def list_consultants_inactive_since(self, moment: datetime) -> list[User]:
+        return sorted(
+            (u for u in self._all("user") if Role.CONSULTANT in u.roles and u.active_since < moment), key=lambda u: u.active_since
+        )
+
+    # --- AppendOnlyEraser ---
+    def replace(self, original: ConsentEntry | AuditEntry, copy_: ConsentEntry | AuditEntry) -> None:
+        with self._lock:
+            if _key(copy_) in self.items or _key(original) not in self.items:
+                raise ConcurrencyConflict("the entry was replaced meanwhile", ["ConditionalCheckFailed"])
+            del self.items[_key(original)]
+            self.items[_key(copy_)] = copy.deepcopy(copy_)
+
     # --- outbox ---
     def outbox(self) -> list[OutboxMessage]:
         return self._all("outbox")
@@ -273,6 +304,10 @@ class FakeStorage:
         kept = [(v, c) for v, c in self.versions.get(key, []) if version_id is not None and v != version_id]
         self.versions[key] = kept
 
+    def erase(self, prefix: str) -> int:
+        keys = [k for k in self.versions if k.startswith(prefix)]
+        return sum(len(self.versions.pop(k)) for k in keys)
+
 
 @dataclass
 class FakeEmail:
@@ -305,6 +340,7 @@ class World:
     accounts: AccountPorts
     consents: ConsentPorts
     profiles: ProfilePorts
+    erasure: ErasurePorts
 
 
 def make_world() -> World:
@@ -315,4 +351,6 @@ def make_world() -> World:
     ledger = InMemoryConsentLedger(db)
     consents = ConsentPorts(accounts=accounts, ledger=ledger, audit=InMemoryAuditLog(db))
     profiles = ProfilePorts(accounts=accounts, profiles=db, ledger=ledger)
-    return World(db, identity, FakeStorage(), FakeEmail(), clock, accounts, consents, profiles)
+    storage = FakeStorage()
+    erasure = ErasurePorts(accounts=accounts, erasures=db, ledger=ledger, audit_log=consents.audit, append_only=db, storage=storage)
+    return World(db, identity, storage, FakeEmail(), clock, accounts, consents, profiles, erasure)

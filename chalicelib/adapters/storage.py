@@ -61,3 +61,21 @@ class S3DocumentStorage:
 
     def delete(self, key: str, version_id: str | None = None) -> None:
         self._s3.delete_object(Bucket=self._bucket, Key=key, **({"VersionId": version_id} if version_id else {}))
+
+    def erase(self, prefix: str) -> int:
+        # Every version and delete marker: deleting only the current version of a versioned object
+        # would leave its content behind a delete marker.
+        if not prefix:
+            raise ValueError("refusing to erase the whole bucket")
+        erased = 0
+        for page in self._s3.get_paginator("list_object_versions").paginate(Bucket=self._bucket, Prefix=prefix):
+            objects = [{"Key": v["Key"], "VersionId": v["VersionId"]} for v in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]]
+            if not objects:
+                continue
+            # A page holds at most 1000 entries, DeleteObjects' own limit.
+            response = self._s3.delete_objects(Bucket=self._bucket, Delete={"Objects": objects, "Quiet": True})
+            if response.get("Errors"):
+                first = response["Errors"][0]
+                raise RuntimeError(f"S3 kept {len(response['Errors'])} object versions, e.g. {first.get('Code')}: {first.get('Message')}")
+            erased += len(objects)
+        return erased

@@ -26,6 +26,7 @@ from chalicelib.domain.identity import Principal, RequestContext, Role
 from chalicelib.domain.ids import is_path_id
 from chalicelib.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthenticated, UpstreamUnavailable
 from chalicelib.logging import logger
+from chalicelib.services.accounts import note_activity
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -188,6 +189,7 @@ def authenticate(container: Container, headers: Mapping[str, str]) -> Principal:
         raise Unauthenticated("Confirm your e-mail address first: follow the link in the message we sent.")
     if user is None or user.status is not UserStatus.ACTIVE:
         raise Unauthenticated("The account is not active.")
+    note_activity(container.accounts, user)
     # A role counts only if both the token and the stored user have it: removing a role in either place
     # takes effect at once, without waiting for the token to expire.
     return Principal(user_id=user.user_id, roles=verified.groups & user.roles, org_id=user.org_id)

@@ -73,6 +73,14 @@ class User:
     verification_code_hash: str | None = None
     verification_expires_at: datetime | None = None
     verification_sent_at: datetime | None = None
+    # Retention (GDPR storage limitation): the last authenticated request (recorded at most daily), and
+    # when the person was last asked to sign in to keep their account.
+    last_active_at: datetime | None = None
+    retention_notice_at: datetime | None = None
+
+    @property
+    def active_since(self) -> datetime:
+        return self.last_active_at or self.created_at
 
 
 class InvitationStatus(StrEnum):

@@ -23,6 +23,8 @@ class AuditAction(StrEnum):
     CONSENT_DOCUMENT_CONFIRMED = "consent_document.confirmed"
     ORGANISATION_APPROVED = "organisation.approved"
     ORGANISATION_REJECTED = "organisation.rejected"
+    ERASURE_REQUESTED = "erasure.requested"
+    ERASURE_COMPLETED = "erasure.completed"  # filed under the pseudonym
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,10 @@
 """The main table's DynamoDB stream → this handler.
 
-Today it delivers the outbox: e-mails committed in the same transaction as the change that caused
-them (an invitation, a verified consent document), so a mail goes out if and only if the change is
-stored. Later capabilities (search indexing) add their projections here.
+It delivers the outbox: e-mails committed in the same transaction as the change that caused them (an
+invitation, a verified consent document), so a mail goes out if and only if the change is stored. It
+carries out erasure requests (GDPR Art. 17) as they are stored; a failed record is retried, and the
+scheduled job finishes whatever is still pending. Later capabilities (search indexing) add their
+projections here.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ def handle_record(record: DynamoDBRecord) -> None:
     image = record.dynamodb.new_image
     if image.get("kind") == "outbox":
         _send_outbox_message(image)
+    elif image.get("kind") == "erasure":
+        _erase(image)
 
 
 def _send_outbox_message(image: dict[str, Any]) -> None:
@@ -33,6 +37,14 @@ def _send_outbox_message(image: dict[str, Any]) -> None:
     message = outbox_message_from_image(image)
     if outbox.deliver(container.outbox, container.email, message):
         logger.info("outbox message sent", extra={"message_id": message.message_id})
+
+
+def _erase(image: dict[str, Any]) -> None:
+    from chalicelib.services.erasure import run_erasure
+
+    user_id = str(image["pk"]).removeprefix("ERASURE#")
+    if run_erasure(get_container().erasure, user_id):
+        logger.info("erasure completed")  # no id: the log would otherwise keep the erased person's id
 
 
 def handle_main_stream(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:

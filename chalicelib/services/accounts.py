@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from contextlib import suppress
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
+from chalicelib.domain.accounts import User
 from chalicelib.domain.audit import AuditAction, AuditEntry
 from chalicelib.domain.consent import ConsentAction, ConsentEntry, ConsentPurpose, ConsentSource
 from chalicelib.domain.identity import Principal, RequestContext
 from chalicelib.domain.ids import new_id
-from chalicelib.errors import Forbidden
+from chalicelib.errors import ConcurrencyConflict, Forbidden
 from chalicelib.services.notices import Notice
-from chalicelib.services.ports import AccountRepository, Clock, IdentityGateway, UnitOfWork
+from chalicelib.services.ports import AccountRepository, Changes, Clock, IdentityGateway, UnitOfWork
 
 
 @dataclass(frozen=True)
@@ -72,3 +74,15 @@ def consent_audit(entry: ConsentEntry) -> AuditEntry:
 def ensure_staff(principal: Principal) -> None:
     if not principal.is_staff:
         raise Forbidden("Only staff may do this.")
+
+
+ACTIVITY_RESOLUTION = timedelta(days=1)  # one write a day at most per person
+
+
+def note_activity(ports: AccountPorts, user: User) -> None:
+    """Records that the person used the platform (the retention job counts inactivity from it)."""
+    now = ports.now()
+    if user.last_active_at is not None and now - user.last_active_at < ACTIVITY_RESOLUTION:
+        return
+    with suppress(ConcurrencyConflict):  # the user changed meanwhile; the next request records it
+        ports.uow.commit(Changes().transition(replace(user, last_active_at=now), user.status.value, was=user))

@@ -15,6 +15,7 @@ from typing import Protocol
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
+from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.files import UploadedFile
 from chalicelib.domain.identity import Role
 from chalicelib.domain.profiles import Profile
@@ -53,7 +54,10 @@ Entity = (
     | Profile
     | ResumeItem
     | UploadedFile
+    | Erasure
 )
+# What may be deleted: never the append-only ledger and audit log, nor the outbox (its TTL removes it).
+Deletable = User | Organisation | UniqueClaim | Invitation | ConsentDocument | Profile | ResumeItem | UploadedFile | Erasure
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ class Changes:
         self.writes.append((entity, Expect(status=expected_status, was=was)))
         return self
 
-    def delete(self, entity: User | Organisation | UniqueClaim | ResumeItem | UploadedFile, expected_status: str | None = None) -> Changes:
+    def delete(self, entity: Deletable, expected_status: str | None = None) -> Changes:
         """Remove ``entity`` if it is stored (and still in ``expected_status``, when given). Never on the
         append-only ledger and audit log."""
         self.writes.append((entity, Expect(status=expected_status, delete=True)))
@@ -124,6 +128,27 @@ class ProfileRepository(Protocol):
     def get_resume_item(self, user_id: str, part: ResumePart, item_id: str) -> ResumeItem | None: ...
     def list_files(self, user_id: str) -> list[UploadedFile]: ...
     def get_file(self, user_id: str, file_id: str) -> UploadedFile | None: ...
+
+
+class ErasureRepository(Protocol):
+    """What erasure needs to find: pending requests, and everything filed under a person."""
+
+    def get_erasure(self, user_id: str) -> Erasure | None: ...
+    def list_pending_erasures(self) -> list[Erasure]: ...
+    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile]:
+        """Every item in the person's own partition, whatever its kind."""
+
+    def list_invitations_for_email(self, email: str) -> list[Invitation]: ...
+    def list_consultants_inactive_since(self, moment: datetime) -> list[User]:
+        """Consultants whose last activity (or registration) is before ``moment``."""
+
+
+class AppendOnlyEraser(Protocol):
+    """The one exception to the append-only ledger and audit log, used by erasure alone (and granted in
+    IAM to the function that runs it alone): an entry is replaced by its pseudonymised copy, both in one
+    transaction, so the entry is never lost nor kept twice."""
+
+    def replace(self, original: ConsentEntry | AuditEntry, copy: ConsentEntry | AuditEntry) -> None: ...
 
 
 class ConsentLedger(Protocol):
@@ -202,6 +227,8 @@ class DocumentStorage(Protocol):
 
     def delete(self, key: str, version_id: str | None = None) -> None: ...
     def put(self, key: str, content: bytes, content_type: str) -> None: ...
+    def erase(self, prefix: str) -> int:
+        """Deletes every version and delete marker of every object under ``prefix``; returns how many."""
 
 
 class EmailGateway(Protocol):

@@ -1,8 +1,8 @@
-"""The code: the Chalice app (REST API + two event handlers), their IAM roles and their triggers.
+"""The code: the Chalice app (REST API, two event handlers, a scheduled job), their IAM roles and triggers.
 
 Roles. Chalice would generate one role whose policy comes from a static scan of ``app.py`` for boto3
 calls; this app's calls live in ``chalicelib/adapters`` (the scan sees none), and one role would be
-shared by all three functions. Instead ``manage_iam_role`` is off and each function gets its own role
+shared by all the functions. Instead ``manage_iam_role`` is off and each function gets its own role
 built here, holding only what that function's code path calls (traced in the README, "IAM").
 
 Triggers. ``@app.on_s3_event`` / ``@app.on_sqs_message`` / ``@app.on_dynamodb_record`` cannot be used
@@ -17,6 +17,8 @@ from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
@@ -33,6 +35,9 @@ from stacks.identity import IdentityStack
 API_HANDLER = "APIHandler"
 UPLOAD_HANDLER = "UploadHandler"
 STREAM_HANDLER = "StreamHandler"
+PRIVACY_JOBS = "PrivacyJobs"
+# When the daily privacy jobs run (UTC): pending erasures, then retention (chalicelib/events/jobs.py).
+PRIVACY_JOBS_SCHEDULE = {"hour": "3", "minute": "15"}
 
 # Read/write on the main table and its indexes. No Scan (no request path may scan: DESIGN.md §2) and no
 # DescribeTable (PynamoDB 6 builds table metadata from the models and never calls it).
@@ -55,6 +60,11 @@ APPEND_ONLY_TABLE_ACTIONS = (
     "dynamodb:Query",
     "dynamodb:ConditionCheckItem",
 )
+# Erasure (chalicelib/services/erasure.py, run by the stream handler) replaces each ledger and audit entry
+# about the person by its pseudonymised copy: the one role that may delete from those tables.
+ERASURE_LEDGER_ACTIONS = ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem")
+# Where a person's objects live (chalicelib/services/files.py, privacy.py, consent_documents.py).
+PERSONAL_OBJECT_PREFIXES = ("files/", "exports/", "consent-documents/")
 # What CognitoIdentityGateway calls (chalicelib/adapters/identity.py); tests/test_stack.py fails when the
 # adapter starts calling something that is not listed here.
 COGNITO_ACTIONS = (
@@ -80,6 +90,7 @@ class ApiStack(cdk.Stack):
     api_role: iam.Role
     upload_role: iam.Role
     stream_role: iam.Role
+    jobs_role: iam.Role
     stream_failures_queue: sqs.Queue
     function_environment: dict[str, str]
 
@@ -99,11 +110,13 @@ class ApiStack(cdk.Stack):
             API_HANDLER: config.name("api-handler"),
             UPLOAD_HANDLER: config.name("upload-handler"),
             STREAM_HANDLER: config.name("stream-handler"),
+            PRIVACY_JOBS: config.name("privacy-jobs"),
         }
 
         self.api_role = self._lambda_role("ApiHandlerRole", names[API_HANDLER], "REST API handler")
         self.upload_role = self._lambda_role("UploadHandlerRole", names[UPLOAD_HANDLER], "S3 upload queue handler")
         self.stream_role = self._lambda_role("StreamHandlerRole", names[STREAM_HANDLER], "main table stream handler")
+        self.jobs_role = self._lambda_role("PrivacyJobsRole", names[PRIVACY_JOBS], "daily privacy jobs")
 
         # REST API: accounts, consents and consent documents (presigned POST/GET, delete on rejection),
         # Cognito user administration and login. E-mail goes through the outbox, not from here.
@@ -119,7 +132,7 @@ class ApiStack(cdk.Stack):
         data.uploads_queue.grant_consume_messages(self.upload_role)
 
         # Stream handler: delivers outbox messages (GetItem + conditional UpdateItem on the main table)
-        # through SES, from the configured sender only.
+        # through SES, from the configured sender only; carries out erasure requests.
         self._grant_main_table(self.stream_role, data.main_table)
         self.stream_role.add_to_policy(
             iam.PolicyStatement(
@@ -131,6 +144,12 @@ class ApiStack(cdk.Stack):
             ),
         )
         data.main_table.grant_stream_read(self.stream_role)
+        self._grant_erasure(self.stream_role, data, identity)
+
+        # Privacy jobs: finish pending erasures (as the stream handler does) and apply retention (reads
+        # consultants by activity, writes notices to the outbox and erasure requests: main table only).
+        self._grant_main_table(self.jobs_role, data.main_table)
+        self._grant_erasure(self.jobs_role, data, identity)
 
         # What the app reads from its environment (chalicelib/settings.py). COGNITO_JWKS_URL stays unset:
         # the app derives it from the issuer. AWS_REGION is set by Lambda itself (and reserved).
@@ -167,7 +186,7 @@ class ApiStack(cdk.Stack):
         )
         # Explicit names make the log-group ARNs in the roles exact (and the functions easy to find).
         self.chalice.override_function(API_HANDLER, FunctionName=names[API_HANDLER])
-        for logical_id, role in ((UPLOAD_HANDLER, self.upload_role), (STREAM_HANDLER, self.stream_role)):
+        for logical_id, role in ((UPLOAD_HANDLER, self.upload_role), (STREAM_HANDLER, self.stream_role), (PRIVACY_JOBS, self.jobs_role)):
             self.chalice.override_function(
                 logical_id,
                 FunctionName=names[logical_id],
@@ -225,6 +244,16 @@ class ApiStack(cdk.Stack):
         upload_mapping.node.add_dependency(self.upload_role)
         stream_mapping.node.add_dependency(self.stream_role)
 
+        schedule = events.Rule(
+            self,
+            "PrivacyJobsSchedule",
+            description="Daily: finish pending erasures, then apply retention",
+            schedule=events.Schedule.cron(**PRIVACY_JOBS_SCHEDULE),
+            targets=[targets.LambdaFunction(self._function_ref(PRIVACY_JOBS, self.jobs_role), retry_attempts=2)],
+        )
+        # The rule and its function are in this stack, so their environments cannot differ.
+        cdk.Annotations.of(schedule).acknowledge_warning("@aws-cdk/aws-events:ruleUnresolvedEnvironment", "same stack as the function")
+
         endpoint = self.chalice.sam_template.get_output("EndpointURL")
         cdk.CfnOutput(self, "ApiUrl", value=endpoint.value, description="Base URL of the REST API (stage 'api')")
         cdk.CfnOutput(self, "StreamFailuresQueueUrl", value=self.stream_failures_queue.queue_url)
@@ -263,6 +292,22 @@ class ApiStack(cdk.Stack):
         role.add_to_policy(
             iam.PolicyStatement(actions=list(MAIN_TABLE_ACTIONS), resources=[table.table_arn, f"{table.table_arn}/index/*"]),
         )
+
+    @staticmethod
+    def _grant_erasure(role: iam.Role, data: DataStack, identity: IdentityStack) -> None:
+        """What erasure needs beyond the main table: the Cognito user, every version of the person's
+        objects (listed, then deleted by version id), and the append-only entries it pseudonymises."""
+        role.add_to_policy(iam.PolicyStatement(actions=["cognito-idp:AdminDeleteUser"], resources=[identity.user_pool.user_pool_arn]))
+        bucket_arn = data.documents_bucket.bucket_arn
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucketVersions"], resources=[bucket_arn]))
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                resources=[f"{bucket_arn}/{prefix}*" for prefix in PERSONAL_OBJECT_PREFIXES],
+            ),
+        )
+        tables = (data.consent_ledger_table, data.audit_log_table)
+        role.add_to_policy(iam.PolicyStatement(actions=list(ERASURE_LEDGER_ACTIONS), resources=[t.table_arn for t in tables]))
 
     @staticmethod
     def _grant_append_only(role: iam.Role, *tables: dynamodb.ITable) -> None:

@@ -10,7 +10,15 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Match, Template
 from conftest import PROD_CONTEXT, Synth, cdk_json_context
-from stacks.api import API_HANDLER, APPEND_ONLY_TABLE_ACTIONS, STREAM_HANDLER, UPLOAD_HANDLER
+from stacks.api import (
+    API_HANDLER,
+    APPEND_ONLY_TABLE_ACTIONS,
+    ERASURE_LEDGER_ACTIONS,
+    PRIVACY_JOBS,
+    PRIVACY_JOBS_SCHEDULE,
+    STREAM_HANDLER,
+    UPLOAD_HANDLER,
+)
 from stacks.config import PROJECT_ROOT, ConfigError, StageConfig
 
 from chalicelib.adapters.dynamo import models
@@ -18,7 +26,7 @@ from chalicelib.domain.identity import Role
 from chalicelib.settings import Settings
 
 IAM_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role")
-FUNCTIONS = (API_HANDLER, UPLOAD_HANDLER, STREAM_HANDLER)
+FUNCTIONS = (API_HANDLER, UPLOAD_HANDLER, STREAM_HANDLER, PRIVACY_JOBS)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -187,22 +195,34 @@ def test_no_identity_policy_grants_wildcard_actions_on_data(dev: Synth) -> None:
     assert checked > 20
 
 
-def test_ledger_and_audit_tables_are_append_only_for_every_role(dev: Synth) -> None:
-    data = dev.deployment.data
+def _statements_of(synth: Synth, role: Any) -> Iterator[dict[str, Any]]:
+    role_ref = {"Ref": logical_id(synth.deployment.api, role)}
+    for policy in synth.api.find_resources("AWS::IAM::Policy").values():
+        if role_ref in policy["Properties"]["Roles"]:
+            yield from _as_list(policy["Properties"]["PolicyDocument"]["Statement"])
+
+
+def test_ledger_and_audit_tables_are_append_only_for_every_role_but_erasures(dev: Synth) -> None:
+    data, api = dev.deployment.data, dev.deployment.api
     append_only = {logical_id(data, data.consent_ledger_table), logical_id(data, data.audit_log_table)}
-    granted: set[str] = set()
-    for statement in allow_statements(dev.api):
-        if any(mentions(statement, table) for table in append_only):
-            actions = set(_as_list(statement["Action"]))
-            assert actions <= set(APPEND_ONLY_TABLE_ACTIONS), statement
-            assert not actions & {"dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
-            granted |= actions
-    assert granted == set(APPEND_ONLY_TABLE_ACTIONS)
+    granted: dict[str, set[str]] = {}
+    roles = (("api", api.api_role), ("upload", api.upload_role), ("stream", api.stream_role), ("jobs", api.jobs_role))
+    for name, role in roles:
+        granted[name] = set()
+        for statement in _statements_of(dev, role):
+            if any(mentions(statement, table) for table in append_only):
+                actions = set(_as_list(statement["Action"]))
+                assert not actions & {"dynamodb:UpdateItem", "dynamodb:BatchWriteItem"}, statement
+                granted[name] |= actions
+    assert granted["api"] == set(APPEND_ONLY_TABLE_ACTIONS)
+    assert granted["upload"] == set()
+    # Erasure, run by the stream handler and the daily jobs alone, replaces entries by pseudonymised copies.
+    assert granted["stream"] == granted["jobs"] == set(ERASURE_LEDGER_ACTIONS)
 
 
 def test_each_function_runs_under_its_own_role(dev: Synth) -> None:
     api = dev.deployment.api
-    expected = {API_HANDLER: api.api_role, UPLOAD_HANDLER: api.upload_role, STREAM_HANDLER: api.stream_role}
+    expected = {API_HANDLER: api.api_role, UPLOAD_HANDLER: api.upload_role, STREAM_HANDLER: api.stream_role, PRIVACY_JOBS: api.jobs_role}
     for function, role in expected.items():
         assert function_properties(dev, function)["Role"] == {"Fn::GetAtt": [logical_id(api, role), "Arn"]}
     # chalice must not have generated a role of its own.
@@ -213,7 +233,11 @@ def test_only_the_api_role_administers_cognito_and_only_the_stream_role_sends_ma
     api = dev.deployment.api
     api_actions, upload_actions, stream_actions = (_role_actions(dev, r) for r in (api.api_role, api.upload_role, api.stream_role))
     assert "cognito-idp:AdminCreateUser" in api_actions
-    assert not any(a.startswith("cognito-idp:") for a in upload_actions | stream_actions)
+    assert not any(a.startswith("cognito-idp:") for a in upload_actions)
+    jobs_actions = _role_actions(dev, api.jobs_role)
+    for erasing in (stream_actions, jobs_actions):
+        assert {a for a in erasing if a.startswith("cognito-idp:")} == {"cognito-idp:AdminDeleteUser"}  # erasure
+    assert "ses:SendEmail" not in jobs_actions  # notices go through the outbox
     assert "ses:SendEmail" in stream_actions
     assert "ses:SendEmail" not in api_actions | upload_actions
     assert "s3:PutObject" in api_actions
@@ -248,6 +272,12 @@ S3_CALL_ACTIONS = {
     "put_object": ("s3:PutObject",),
     "generate_presigned_url": ("s3:GetObject", "s3:GetObjectVersion"),
 }
+# Erasure's calls (S3DocumentStorage.erase), made by the stream handler only: DeleteObjects is authorised
+# per object, as DeleteObjectVersion when a version is named.
+S3_ERASURE_CALL_ACTIONS = {
+    "get_paginator": ("s3:ListBucketVersions",),
+    "delete_objects": ("s3:DeleteObject", "s3:DeleteObjectVersion"),
+}
 
 
 def _calls(adapter: str, client_attribute: str) -> set[str]:
@@ -256,14 +286,7 @@ def _calls(adapter: str, client_attribute: str) -> set[str]:
 
 
 def _role_actions(synth: Synth, role: Any) -> set[str]:
-    role_ref = {"Ref": logical_id(synth.deployment.api, role)}
-    return {
-        action
-        for policy in synth.api.find_resources("AWS::IAM::Policy").values()
-        if role_ref in policy["Properties"]["Roles"]
-        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
-        for action in _as_list(statement["Action"])
-    }
+    return {action for statement in _statements_of(synth, role) for action in _as_list(statement["Action"])}
 
 
 def test_the_api_role_allows_every_cognito_and_s3_call_the_adapters_make(dev: Synth) -> None:
@@ -275,7 +298,11 @@ def test_the_api_role_allows_every_cognito_and_s3_call_the_adapters_make(dev: Sy
         assert action in granted, f"CognitoIdentityGateway calls {call}: add {action} to COGNITO_ACTIONS"
     s3_calls = _calls("storage.py", "_s3")
     assert s3_calls
+    stream_granted = _role_actions(dev, dev.deployment.api.stream_role)
     for call in s3_calls:
+        if call in S3_ERASURE_CALL_ACTIONS:
+            assert set(S3_ERASURE_CALL_ACTIONS[call]) <= stream_granted, call
+            continue
         assert call in S3_CALL_ACTIONS, f"S3DocumentStorage calls {call}: map it to its IAM action here and in the roles"
         assert set(S3_CALL_ACTIONS[call]) <= granted, call
     assert _calls("email.py", "_ses") == {"send_email"}
@@ -312,6 +339,15 @@ def test_stream_handler_reads_the_main_table_stream_and_parks_failures_in_a_queu
     assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": failures_arn}}
     main_table = logical_id(dev.deployment.data, dev.deployment.data.main_table)
     assert main_table in json.dumps(mapping["EventSourceArn"]) and "StreamArn" in json.dumps(mapping["EventSourceArn"])
+
+
+def test_the_privacy_jobs_run_daily(dev: Synth) -> None:
+    [rule] = dev.api.find_resources("AWS::Events::Rule").values()
+    schedule = PRIVACY_JOBS_SCHEDULE
+    assert rule["Properties"]["ScheduleExpression"] == f"cron({schedule['minute']} {schedule['hour']} * * ? *)"
+    [target] = rule["Properties"]["Targets"]
+    assert target["Arn"] == {"Fn::GetAtt": [PRIVACY_JOBS, "Arn"]}
+    dev.api.has_resource_properties("AWS::Lambda::Permission", {"Principal": "events.amazonaws.com"})
 
 
 # --- the Chalice app ---------------------------------------------------------------------------------

@@ -75,6 +75,7 @@ def tenants(api: Api, pump: Pump, local_aws: LocalStack) -> Tenants:
             token=invited_consultant(api, pump, admin_b).token,
         ).body["file"]["file_id"],
         "entry": entry,
+        "victim": invited_consultant(api, pump, admin_b).user_id,  # erased by staff's row
     }
     return Tenants(actors, {k: v or "" for k, v in ids.items()})
 
@@ -139,6 +140,9 @@ MATRIX: list[Row] = [
     ),
     ("GET", "/me/files", None, {"anonymous": 401, "consultant_a": 200, "independent": 200}, 403),
     ("GET", "/me/export", None, {"anonymous": 401}, 200),
+    # A wrong password: the consultants' own requests are refused (422) and erase nothing.
+    ("POST", "/me/erasure", {"password": "not-the-password-1"}, {"anonymous": 401, "consultant_a": 422, "independent": 422}, 403),
+    ("POST", "/consultants/{victim}/erasure", None, {"anonymous": 401, "staff": 202}, 403),
     # Files are addressed under the caller's own id: another person's file is simply not found.
     ("GET", "/me/files/{others_file}", None, {"anonymous": 401, "consultant_a": 404, "independent": 404}, 403),
     ("GET", "/me/files/{others_file}/download", None, {"anonymous": 401, "consultant_a": 404, "independent": 404}, 403),
@@ -179,6 +183,7 @@ _TEMPLATE = {
     "consultant": "user_id",
     "missing": "item_id",
     "others_file": "file_id",
+    "victim": "user_id",
 }
 
 

@@ -348,3 +348,67 @@ def test_a_consultant_downloads_the_export_of_everything_held_about_them(api: Ap
     archive = zipfile.ZipFile(io.BytesIO(requests.get(body["archive"]["url"], timeout=10).content))
     assert cv in [archive.read(name) for name in archive.namelist() if name != "index.json"]
     assert api.get("/me/export", token=agency.token).body["resume"]["skills"] == []  # everyone may export; each only their own
+
+
+def _traces_everywhere(local_aws: LocalStack, needles: list[str]) -> list[str]:
+    """Every place any needle is still stored: every item of every table, every version of every object
+    (key and content), and every user of the user pool."""
+    import boto3
+
+    settings = local_aws.container.settings  # type: ignore[attr-defined]
+    lowered = [n.lower() for n in needles]
+    found: list[str] = []
+    dynamodb = boto3.client("dynamodb")
+    for table in (settings.table_main, settings.table_consent_ledger, settings.table_audit_log):
+        for page in dynamodb.get_paginator("scan").paginate(TableName=table, ConsistentRead=True):
+            for item in page["Items"]:
+                text = str(item).lower()
+                found += [f"{table} {item['pk' if 'pk' in item else 'subject_id']}: {n}" for n in lowered if n in text]
+    s3 = boto3.client("s3")
+    bucket = settings.documents_bucket
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket):
+        for version in [*page.get("Versions", []), *page.get("DeleteMarkers", [])]:
+            key = version["Key"]
+            content = b"" if "Size" not in version else s3.get_object(Bucket=bucket, Key=key, VersionId=version["VersionId"])["Body"].read()
+            found += [f"s3 {key}: {n}" for n in lowered if n in key.lower() or n.encode() in content.lower()]
+    cognito = boto3.client("cognito-idp")
+    for page in cognito.get_paginator("list_users").paginate(UserPoolId=settings.user_pool_id):
+        found += [f"cognito: {n}" for user in page["Users"] for n in lowered if n in str(user).lower()]
+    return found
+
+
+def test_a_consultant_asks_to_be_erased_and_nothing_is_left_behind(api: Api, pump: Pump, local_aws: LocalStack) -> None:
+    import uuid
+
+    agency = new_agency(api, pump)
+    consultant = invited_consultant(api, pump, agency)
+    name = f"Erika Erasable {uuid.uuid4().hex[:8]}"
+    assert api.request("PUT", "/me/profile", json_body={"name": name, "title": "Architect"}, token=consultant.token).status == 200
+    api.post("/me/resume/skills", {"name": "k8s", "level": 4}, token=consultant.token)
+    api.post("/me/resume/experience", {"organisation": "Volvo", "role": "Architect", "start": "2020-01-01"}, token=consultant.token)
+    from tests.documents import pdf_with_text
+
+    cv = pdf_with_text(f"{name} - architect")
+    form = api.post(
+        "/me/files", {"purpose": "portfolio", "content_type": "application/pdf", "filename": "work.pdf"}, token=consultant.token
+    )
+    requests.post(
+        form.body["upload"]["url"], data=form.body["upload"]["fields"], files={"file": ("work.pdf", cv, "application/pdf")}, timeout=10
+    ).raise_for_status()
+    pump.drain()
+    assert api.get("/me/export", token=consultant.token).body["archive"] is not None
+    needles = [consultant.user_id, consultant.email, name]
+    assert len(_traces_everywhere(local_aws, needles)) >= 5  # the scan finds what it looks for
+
+    wrong = api.post("/me/erasure", {"password": "not-my-password-1"}, token=consultant.token)
+    assert wrong.status == 422 and wrong.error_fields == {"password"}
+    assert api.get("/me", token=consultant.token).status == 200  # nothing happened
+    erased = api.post("/me/erasure", {"password": builders.PASSWORD}, token=consultant.token)
+    assert erased.status == 202 and erased.body["status"] == "pending" and erased.body["reason"] == "requested"
+    assert api.get("/me", token=consultant.token).status == 401  # disabled at once
+
+    pump.drain()  # the stream handler carries the erasure out
+    assert _traces_everywhere(local_aws, needles) == []
+    assert api.post("/auth/login", {"email": consultant.email, "password": builders.PASSWORD}).status == 401
+    members = api.get(f"/organisations/{agency.org_id}/members", token=agency.token).body
+    assert consultant.user_id not in str(members)

@@ -202,3 +202,43 @@ def test_a_transition_can_require_the_item_to_be_filed_where_it_was_read(stack: 
     with pytest.raises(ConcurrencyConflict):  # a second writer that read the user in organisation A
         uow.commit(Changes().transition(replace(user, org_id="C" * 26), "active", was=user))
     assert repo.get_user(user.user_id) == moved
+
+
+def test_consultants_are_found_by_last_activity_and_others_never(stack: LocalStack) -> None:
+    from datetime import timedelta
+
+    from chalicelib.adapters.dynamo.repositories import DynamoErasureRepository
+
+    uow, erasures, now = DynamoUnitOfWork("eu-north-1"), DynamoErasureRepository(), utcnow()
+    # Far in the past, so that no other test's consultant is older.
+    long_ago = now - timedelta(days=365 * 40)
+
+    def user(roles: set[Role], active: timedelta) -> User:
+        return User(new_id(), unique_email(), "N", frozenset(roles), created_at=long_ago, last_active_at=long_ago + active)
+
+    asleep, awake, admin = (
+        user({Role.CONSULTANT}, timedelta(0)),
+        user({Role.CONSULTANT}, timedelta(days=300)),
+        user({Role.AGENCY_ADMIN}, timedelta(0)),
+    )
+    uow.commit(Changes().insert(asleep).insert(awake).insert(admin))
+    found = [u.user_id for u in erasures.list_consultants_inactive_since(long_ago + timedelta(days=100))]
+    assert found == [asleep.user_id]
+    # Recorded activity moves the consultant in the index: the transition rewrites its key.
+    uow.commit(Changes().transition(replace(asleep, last_active_at=now), asleep.status.value, was=asleep))
+    assert erasures.list_consultants_inactive_since(long_ago + timedelta(days=100)) == []
+
+
+def test_an_append_only_entry_is_replaced_by_its_copy_once(stack: LocalStack) -> None:
+    from chalicelib.adapters.dynamo.repositories import DynamoAppendOnlyEraser
+
+    uow, ledger, eraser = DynamoUnitOfWork("eu-north-1"), DynamoConsentLedger(), DynamoAppendOnlyEraser("eu-north-1")
+    original = consent(new_id())
+    uow.commit(Changes().insert(original))
+    copy = replace(original, subject_id=f"erased-{new_id()}", ip=None)
+    eraser.replace(original, copy)
+    assert ledger.list_for_subject(original.subject_id) == []
+    assert ledger.list_for_subject(copy.subject_id) == [copy]
+    with pytest.raises(ConcurrencyConflict):  # a second run finds the copy already there and changes nothing
+        eraser.replace(original, copy)
+    assert ledger.list_for_subject(copy.subject_id) == [copy]

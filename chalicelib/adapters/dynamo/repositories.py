@@ -23,7 +23,9 @@ from chalicelib.adapters.dynamo.models import AuditEntryItem, ConsentEntryItem, 
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
+from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.files import UploadedFile
+from chalicelib.domain.identity import Role
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.resume import ResumeItem, ResumePart
 from chalicelib.errors import ConcurrencyConflict
@@ -63,7 +65,9 @@ _KIND = {
     Profile: "profile",
     ResumeItem: "resume_item",
     UploadedFile: "file",
+    Erasure: "erasure",
 }
+_CLASS_OF_KIND = {kind: cls for cls, kind in _KIND.items()}
 
 
 def user_pk(user_id: str) -> str:
@@ -76,6 +80,13 @@ def resume_sk(part: ResumePart, item_id: str) -> str:
 
 def org_pk(org_id: str) -> str:
     return f"ORG#{org_id}"
+
+
+CONSULTANT_ACTIVITY = "ACTIVITY#consultant"
+
+
+def invitee_pk(email: str) -> str:
+    return f"INVITEE#{email}"
 
 
 def sort_time(moment: datetime) -> str:
@@ -96,10 +107,12 @@ class _Keys:
 def _keys(entity: Entity) -> _Keys:
     """pk/sk and index keys of a main-table entity."""
     if isinstance(entity, User):
-        # gsi1: an organisation's members.
-        if entity.org_id is None:
-            return _Keys(user_pk(entity.user_id), "USER")
-        return _Keys(user_pk(entity.user_id), "USER", org_pk(entity.org_id), f"USER#{entity.user_id}")
+        # gsi1: an organisation's members; gsi2: consultants by last activity (the retention job).
+        members = (org_pk(entity.org_id), f"USER#{entity.user_id}") if entity.org_id else (None, None)
+        activity = (
+            (CONSULTANT_ACTIVITY, f"{sort_time(entity.active_since)}#{entity.user_id}") if Role.CONSULTANT in entity.roles else (None, None)
+        )
+        return _Keys(user_pk(entity.user_id), "USER", *members, *activity)
     if isinstance(entity, Organisation):
         # gsi1: organisations by kind and status (staff: pending client approvals).
         return _Keys(
@@ -109,13 +122,9 @@ def _keys(entity: Entity) -> _Keys:
             f"{sort_time(entity.created_at)}#{entity.org_id}",
         )
     if isinstance(entity, Invitation):
-        # pk: looked up by the hash of the code; gsi1: an agency's invitations.
-        return _Keys(
-            f"INVITE#{entity.code_hash}",
-            "INVITE",
-            org_pk(entity.agency_id),
-            f"INVITE#{sort_time(entity.created_at)}#{entity.invitation_id}",
-        )
+        # pk: looked up by the hash of the code; gsi1: an agency's invitations; gsi2: an invitee's (erasure).
+        created = f"INVITE#{sort_time(entity.created_at)}#{entity.invitation_id}"
+        return _Keys(f"INVITE#{entity.code_hash}", "INVITE", org_pk(entity.agency_id), created, invitee_pk(entity.email), created)
     if isinstance(entity, ConsentDocument):
         # gsi1: an agency's on-behalf consent documents; gsi2: by status (staff: pending verifications).
         created = sort_time(entity.created_at)
@@ -136,6 +145,9 @@ def _keys(entity: Entity) -> _Keys:
         return _Keys(user_pk(entity.user_id), f"FILE#{entity.file_id}")
     if isinstance(entity, ResumeItem):
         return _Keys(user_pk(entity.user_id), resume_sk(entity.part, entity.item_id))
+    if isinstance(entity, Erasure):
+        # Outside the person's partition, which it outlives; gsi2: the pending ones (the resume job).
+        return _Keys(f"ERASURE#{entity.user_id}", "ERASURE", None, None, f"ERASURES#{entity.status.value}", sort_time(entity.requested_at))
     if isinstance(entity, UniqueClaim):
         return _Keys(f"UNIQUE#{entity.namespace}#{entity.value}", "UNIQUE")
     if isinstance(entity, OutboxMessage):
@@ -265,6 +277,42 @@ class DynamoProfileRepository:
 
     def get_file(self, user_id: str, file_id: str) -> UploadedFile | None:
         return _get(UploadedFile, user_pk(user_id), f"FILE#{file_id}")
+
+
+class DynamoErasureRepository:
+    def get_erasure(self, user_id: str) -> Erasure | None:
+        return _get(Erasure, f"ERASURE#{user_id}", "ERASURE")
+
+    def list_pending_erasures(self) -> list[Erasure]:
+        return [load(Erasure, i.data) for i in MainItem.by_gsi2.query("ERASURES#pending")]
+
+    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile]:
+        return [load(_CLASS_OF_KIND[i.kind], i.data) for i in MainItem.query(user_pk(user_id), consistent_read=True)]
+
+    def list_invitations_for_email(self, email: str) -> list[Invitation]:
+        return [load(Invitation, i.data) for i in MainItem.by_gsi2.query(invitee_pk(email))]
+
+    def list_consultants_inactive_since(self, moment: datetime) -> list[User]:
+        items = MainItem.by_gsi2.query(CONSULTANT_ACTIVITY, MainItem.gsi2sk < sort_time(moment))
+        return [load(User, i.data) for i in items]
+
+
+class DynamoAppendOnlyEraser:
+    """Replaces a ledger or audit entry by its pseudonymised copy in one transaction (see the port)."""
+
+    def __init__(self, region: str | None = None) -> None:
+        self._connection = Connection(region=region)
+
+    def replace(self, original: ConsentEntry | AuditEntry, copy: ConsentEntry | AuditEntry) -> None:
+        old, new = to_item(original), to_item(copy)
+        try:
+            with TransactWrite(connection=self._connection) as transaction:
+                transaction.save(new, condition=type(new)._hash_key_attribute().does_not_exist())
+                transaction.delete(old)
+        except TransactWriteError as exc:
+            raise ConcurrencyConflict(
+                "the entry was replaced meanwhile", [r.code if r else None for r in exc.cancellation_reasons or []]
+            ) from exc
 
 
 class DynamoConsentLedger:

@@ -1,0 +1,27 @@
+"""Scheduled jobs (an EventBridge schedule → ``privacy_jobs``; locally ``make privacy-jobs``).
+
+Daily: finish erasures left pending (a stream record that failed for good, say), then apply retention.
+Both are idempotent, so a retried or doubled invocation changes nothing more.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from chalicelib.container import get_container
+from chalicelib.logging import logger
+
+
+def run_privacy_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
+    from chalicelib.services.erasure import resume_pending_erasures
+    from chalicelib.services.retention import RetentionPolicy, run_retention
+
+    container = get_container()
+    settings = container.settings
+    finished = resume_pending_erasures(container.erasure)
+    policy = RetentionPolicy(settings.retention_inactive_months, timedelta(days=settings.retention_grace_days))
+    report = run_retention(container.erasure, policy)
+    outcome = {"erasures_finished": finished, "retention_notified": report.notified, "retention_erased": report.erased}
+    logger.info("privacy jobs ran", extra=outcome)
+    return outcome

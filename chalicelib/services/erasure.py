@@ -1,0 +1,196 @@
+"""Erasure (GDPR Art. 17): a consultant is forgotten.
+
+``request_*`` stores the request and disables the account at once (one transaction); the main table's
+stream then runs ``run_erasure``, and a scheduled job re-runs any request still pending (a crash, a
+throttled call). Every step is idempotent and the request is removed last, so a run may stop anywhere
+and the next one finishes the work.
+
+What goes: the Cognito user; everything in the person's partition (account, profile, resume, files'
+records); every S3 version of their files, exports and signed consent documents; the invitations
+addressed to them; the e-mail claim; a one-person agency with its claims. What stays, pseudonymised:
+the consent ledger and the audit entries about them, filed under a random pseudonym with the network
+evidence (IP, user agent) removed, so that what was consented to and disclosed remains provable
+without saying who. Contracts and invoices (later issues) are kept the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from contextlib import suppress
+from dataclasses import dataclass, replace
+
+from chalicelib.domain.accounts import User, UserStatus
+from chalicelib.domain.audit import AuditAction, AuditEntry
+from chalicelib.domain.consent import ConsentEntry
+from chalicelib.domain.erasure import Erasure, ErasureReason, pseudonymised_audit, pseudonymised_consent
+from chalicelib.domain.identity import Principal, Role
+from chalicelib.domain.ids import iso, new_id
+from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, NotFound, Unauthenticated
+from chalicelib.services.accounts import AccountPorts, ensure_staff, normalise_org_number
+from chalicelib.services.ports import (
+    AppendOnlyEraser,
+    AuditLog,
+    Changes,
+    ConsentLedger,
+    Deletable,
+    DocumentStorage,
+    ErasureRepository,
+    UniqueClaim,
+)
+
+SYSTEM_ACTOR = "system"  # the retention job
+
+
+@dataclass(frozen=True)
+class ErasurePorts:
+    accounts: AccountPorts
+    erasures: ErasureRepository
+    ledger: ConsentLedger
+    audit_log: AuditLog
+    append_only: AppendOnlyEraser
+    storage: DocumentStorage
+
+
+def request_my_erasure(ports: ErasurePorts, principal: Principal, password: str) -> Erasure:
+    """The consultant's own request, confirmed with the password: the step cannot be undone."""
+    user = ports.accounts.accounts.get_user(principal.user_id)
+    assert user is not None  # the caller was authenticated from this record
+    try:
+        ports.accounts.identity.login(user.email, password)
+    except Unauthenticated:
+        raise InvalidInput("The password is not right.", issues=[FieldIssue("password", "not your password")]) from None
+    return _request(ports, _erasable(ports, user), ErasureReason.REQUESTED, principal.user_id)
+
+
+def request_erasure_by_staff(ports: ErasurePorts, principal: Principal, user_id: str) -> Erasure:
+    ensure_staff(principal)
+    user = ports.accounts.accounts.get_user(user_id)
+    if user is None:
+        existing = ports.erasures.get_erasure(user_id)
+        if existing is not None:
+            return existing  # a replay while the erasure runs
+        raise NotFound("User not found.")
+    return _request(ports, _erasable(ports, user), ErasureReason.STAFF, principal.user_id)
+
+
+def request_erasure_for_retention(ports: ErasurePorts, user: User) -> Erasure:
+    return _request(ports, _erasable(ports, user), ErasureReason.RETENTION, SYSTEM_ACTOR)
+
+
+def _erasable(ports: ErasurePorts, user: User) -> User:
+    """Consultants only. An organisation's admins and client users stay until staff close the organisation:
+    an agency or a client company is not left without anyone who can act for it."""
+    if Role.CONSULTANT not in user.roles:
+        raise Conflict("Only a consultant's account is erased this way; write to us to close an organisation's account.")
+    if Role.AGENCY_ADMIN in user.roles:
+        org = ports.accounts.accounts.get_organisation(user.org_id) if user.org_id else None
+        if org is None or not org.independent:
+            raise Conflict("You administer an agency: hand it over to another admin first.")
+    return user
+
+
+def _request(ports: ErasurePorts, user: User, reason: ErasureReason, requested_by: str) -> Erasure:
+    existing = ports.erasures.get_erasure(user.user_id)
+    if existing is not None:
+        return existing
+    now = ports.accounts.now()
+    erasure = Erasure(
+        user_id=user.user_id,
+        email=user.email,
+        org_id=user.org_id,
+        pseudonym=f"erased-{new_id()}",
+        reason=reason,
+        requested_at=now,
+        requested_by=requested_by,
+    )
+    audit = AuditEntry(
+        subject_id=user.user_id,
+        entry_id=new_id(),
+        at=now,
+        actor_id=requested_by,
+        action=AuditAction.ERASURE_REQUESTED,
+        object_type="user",
+        object_id=user.user_id,
+        details={"reason": reason.value},
+    )
+    # Disabled in the same transaction: from now on no token of the person is accepted.
+    changes = Changes().insert(erasure).transition(replace(user, status=UserStatus.DISABLED), user.status.value).insert(audit)
+    try:
+        ports.accounts.uow.commit(changes)
+    except ConcurrencyConflict as exc:
+        existing = ports.erasures.get_erasure(user.user_id)
+        if existing is not None:
+            return existing  # a concurrent request won
+        raise Conflict("The account changed meanwhile; try again.") from exc
+    return erasure
+
+
+def run_erasure(ports: ErasurePorts, user_id: str) -> bool:
+    """Carries out a pending erasure; False when there is none (already done, or never requested)."""
+    erasure = ports.erasures.get_erasure(user_id)
+    if erasure is None:
+        return False
+    repository = ports.accounts.accounts
+    ports.accounts.identity.delete_user(erasure.email)
+
+    invitations = ports.erasures.list_invitations_for_email(erasure.email)
+    consents = ports.ledger.list_for_subject(user_id)
+    document_ids = {e.document_id for e in consents if e.document_id} | {
+        i.consent_document_id for i in invitations if i.consent_document_id
+    }
+    documents = [d for d in (repository.get_consent_document(i) for i in sorted(document_ids)) if d is not None]
+    for prefix in (f"files/{user_id}/", f"exports/{user_id}/", *(d.object_key for d in documents)):
+        ports.storage.erase(prefix)
+
+    for entry in consents:
+        _replace(ports.append_only, entry, pseudonymised_consent(entry, erasure))
+    for audit in ports.audit_log.list_for_subject(user_id):
+        _replace(ports.append_only, audit, pseudonymised_audit(audit, erasure))
+
+    doomed: list[Deletable] = [
+        *ports.erasures.list_person_items(user_id),
+        *invitations,
+        *documents,
+    ]
+    if repository.claim_owner("email", erasure.email) == user_id:
+        doomed.append(UniqueClaim("email", erasure.email, user_id))
+    org = repository.get_organisation(erasure.org_id) if erasure.org_id else None
+    if org is not None and org.independent:
+        doomed.append(org)
+        if org.organisation_number:
+            doomed.append(UniqueClaim("organisation_number", normalise_org_number(org.country, org.organisation_number), org.org_id))
+    _delete_all(ports, doomed)
+
+    completed = AuditEntry(
+        subject_id=erasure.pseudonym,
+        entry_id=new_id(),
+        at=ports.accounts.now(),
+        actor_id=erasure.pseudonym if erasure.requested_by == user_id else erasure.requested_by,
+        action=AuditAction.ERASURE_COMPLETED,
+        object_type="erasure",
+        object_id=erasure.pseudonym,
+        details={"reason": erasure.reason.value, "requested_at": iso(erasure.requested_at)},
+    )
+    try:
+        ports.accounts.uow.commit(Changes().delete(erasure).insert(completed))
+    except ConcurrencyConflict:
+        return False  # a concurrent run finished first
+    return True
+
+
+def resume_pending_erasures(ports: ErasurePorts) -> int:
+    """The scheduled safety net: finishes erasures a crash or a failing dependency left pending."""
+    return sum(run_erasure(ports, e.user_id) for e in ports.erasures.list_pending_erasures())
+
+
+def _replace(eraser: AppendOnlyEraser, original: ConsentEntry | AuditEntry, copy: ConsentEntry | AuditEntry) -> None:
+    with suppress(ConcurrencyConflict):  # a concurrent run replaced it first
+        eraser.replace(original, copy)
+
+
+def _delete_all(ports: ErasurePorts, entities: Iterable[Deletable]) -> None:
+    """Deletes each item that is still there: one at a time, so an item a concurrent run already removed
+    does not fail the others."""
+    for entity in entities:
+        with suppress(ConcurrencyConflict):
+            ports.accounts.uow.commit(Changes().delete(entity))
