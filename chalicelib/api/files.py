@@ -24,6 +24,8 @@ from chalicelib.services import files as service
 
 bp = Blueprint(__name__)
 CONSULTANT = frozenset({Role.CONSULTANT})
+# Like the profile: the consultant, its agency's admins and staff read; clients never do.
+FILE_READERS = frozenset({Role.STAFF, Role.AGENCY_ADMIN, Role.CONSULTANT})
 
 
 def file_out(file: UploadedFile) -> UploadedFileResponse:
@@ -87,7 +89,7 @@ def get_file(call: Call[Any, Any]) -> UploadedFileResponse:
 )
 def download_file(call: Call[Any, Any]) -> DownloadResponse:
     url = service.download_url(call.container.profiles, call.container.storage, call.user, call.path["file_id"])
-    return DownloadResponse(url=url, expires_in=300)
+    return DownloadResponse(url=url, expires_in=service.DOWNLOAD_LINK_SECONDS)
 
 
 @operation(bp, "/me/files/{file_id}", "DELETE", summary="Delete one of my files", tag="files", status=204, roles=CONSULTANT, errors=(409,))
@@ -110,3 +112,32 @@ def decide_suggestion(call: Call[SuggestionDecisionRequest, Any]) -> UploadedFil
     c, body = call.container, call.body
     file = service.decide_suggestion(c.profiles, c.taxonomy, call.user, call.path["file_id"], body.skill_id, body.decision == "accept")
     return file_out(file)
+
+
+@operation(
+    bp,
+    "/consultants/{user_id}/files",
+    "GET",
+    summary="A consultant's files (the consultant, its agency, staff; audited), newest first",
+    tag="files",
+    response=FileListResponse,
+    roles=FILE_READERS,
+)
+def list_consultant_files(call: Call[Any, Any]) -> FileListResponse:
+    files = service.list_consultant_files(call.container.profiles, call.user, call.path["user_id"])
+    return FileListResponse(items=[file_out(f) for f in files])
+
+
+@operation(
+    bp,
+    "/consultants/{user_id}/files/{file_id}/download",
+    "GET",
+    summary="A short-lived download link for a consultant's accepted file (its agency, staff; audited)",
+    tag="files",
+    response=DownloadResponse,
+    roles=FILE_READERS,
+)
+def download_consultant_file(call: Call[Any, Any]) -> DownloadResponse:
+    c = call.container
+    url = service.consultant_file_download_url(c.profiles, c.storage, call.user, call.path["user_id"], call.path["file_id"])
+    return DownloadResponse(url=url, expires_in=service.DOWNLOAD_LINK_SECONDS)

@@ -13,6 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from chalicelib.documents.inspection import InspectionLimits, inspect_file
+from chalicelib.domain.audit import AuditAction
 from chalicelib.domain.files import (
     ALLOWED_KINDS,
     MAX_BYTES,
@@ -30,13 +31,15 @@ from chalicelib.domain.resume import ResumePart
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
 from chalicelib.schemas.resume import SkillIn
 from chalicelib.services import resume
+from chalicelib.services.audit import Read, record_staff_reads
 from chalicelib.services.ports import Changes, DocumentStorage, PresignedPost
-from chalicelib.services.profiles import ProfilePorts
+from chalicelib.services.profiles import ProfilePorts, consultant_for_read
 
 if TYPE_CHECKING:
     from chalicelib.taxonomy import SkillTaxonomy
 
 UPLOAD_FORM_SECONDS = 600
+DOWNLOAD_LINK_SECONDS = 300
 SUGGESTED_LEVEL = 3  # a skill accepted from a CV starts at "proficient"; the consultant adjusts it
 _KEY = re.compile(rf"files/(?P<user>{PATH_ID_PATTERN.pattern.strip('^$')})/(?P<file>{ID_PATTERN.pattern.strip('^$')})")
 
@@ -131,17 +134,41 @@ def list_files(ports: ProfilePorts, principal: Principal) -> list[UploadedFile]:
 
 def get_file(ports: ProfilePorts, principal: Principal, file_id: str) -> UploadedFile:
     _consultant(principal)
-    file = ports.profiles.get_file(principal.user_id, file_id)
+    return _file(ports, principal.user_id, file_id)
+
+
+def _file(ports: ProfilePorts, user_id: str, file_id: str) -> UploadedFile:
+    file = ports.profiles.get_file(user_id, file_id)
     if file is None:
         raise NotFound("File not found.")
     return file
 
 
 def download_url(ports: ProfilePorts, storage: DocumentStorage, principal: Principal, file_id: str) -> str:
-    file = get_file(ports, principal, file_id)
+    return _download_link(storage, get_file(ports, principal, file_id))
+
+
+def _download_link(storage: DocumentStorage, file: UploadedFile) -> str:
     if file.status is not FileStatus.ACCEPTED:
         raise NotFound("The file has no stored content.")
-    return storage.presigned_get(file.object_key, file.object_version, expires_in=300)
+    return storage.presigned_get(file.object_key, file.object_version, expires_in=DOWNLOAD_LINK_SECONDS)
+
+
+def list_consultant_files(ports: ProfilePorts, principal: Principal, user_id: str) -> list[UploadedFile]:
+    """A consultant's files as its agency and staff see them (staff reads audited); read-only."""
+    user = consultant_for_read(ports, principal, user_id)
+    files = sorted(ports.profiles.list_files(user.user_id), key=lambda f: f.created_at, reverse=True)
+    if principal.user_id != user_id:
+        record_staff_reads(ports.accounts.uow, principal, ports.accounts.now(), AuditAction.FILE_READ, [Read(user_id, "files", user_id)])
+    return files
+
+
+def consultant_file_download_url(ports: ProfilePorts, storage: DocumentStorage, principal: Principal, user_id: str, file_id: str) -> str:
+    user = consultant_for_read(ports, principal, user_id)
+    link = _download_link(storage, _file(ports, user.user_id, file_id))
+    if principal.user_id != user_id:
+        record_staff_reads(ports.accounts.uow, principal, ports.accounts.now(), AuditAction.FILE_READ, [Read(user_id, "file", file_id)])
+    return link
 
 
 def delete_file(ports: ProfilePorts, storage: DocumentStorage, principal: Principal, file_id: str) -> None:

@@ -68,6 +68,7 @@ def tenants(api: Api, pump: Pump, local_aws: LocalStack) -> Tenants:
         "subject": consultant.user_id,
         "consultant": consultant.user_id,
         "missing": "01JZZZZZZZZZZZZZZZZZZZZZZZ",
+        "missing_file": "01JZZZZZZZZZZZZZZZZZZZZZZZ",
         # A file of someone who is none of the actors: every actor must get 404 for it.
         "others_file": api.post(
             "/me/files",
@@ -154,6 +155,20 @@ MATRIX: list[Row] = [
         {"anonymous": 401, "consultant_a": 404, "independent": 404},
         403,
     ),
+    (
+        "GET",
+        "/consultants/{consultant}/files",
+        None,
+        {"anonymous": 401, "staff": 200, "admin_a": 200, "consultant_a": 200, "admin_b": 404, "independent": 404},
+        403,
+    ),
+    (
+        "GET",
+        "/consultants/{consultant}/files/{missing_file}/download",
+        None,
+        {"anonymous": 401, "client_c": 403},
+        404,
+    ),
     ("PUT", "/me/profile", {"name": "Renamed"}, {"anonymous": 401, "consultant_a": 200, "independent": 200}, 403),
     (
         "GET",
@@ -182,6 +197,7 @@ _TEMPLATE = {
     "entry": "entry_id",
     "consultant": "user_id",
     "missing": "item_id",
+    "missing_file": "file_id",
     "others_file": "file_id",
     "victim": "user_id",
 }

@@ -116,6 +116,33 @@ def test_files_are_private_and_deletable(world: World, me: Principal) -> None:
     assert files.list_files(world.profiles, me) == [] and world.storage.content(file.object_key) is None
 
 
+def test_the_agency_and_staff_read_a_consultants_files_and_staff_reads_are_audited(world: World, me: Principal) -> None:
+    from chalicelib.services import registration
+    from tests import builders
+
+    file = upload(world, me, CV)
+    admin = world.db.list_members(me.org_id or "")[0]
+    agency = Principal(admin.user_id, admin.roles, admin.org_id)
+    assert [f.file_id for f in files.list_consultant_files(world.profiles, agency, me.user_id)] == [file.file_id]
+    assert file.object_key in files.consultant_file_download_url(world.profiles, world.storage, agency, me.user_id, file.file_id)
+    other_agency = principal_of(register_agency(world, email="b@o.example"))
+    with pytest.raises(NotFound):
+        files.list_consultant_files(world.profiles, other_agency, me.user_id)
+    with pytest.raises(NotFound):
+        files.consultant_file_download_url(world.profiles, world.storage, other_agency, me.user_id, file.file_id)
+
+    staff_user = registration.create_staff_user(world.accounts, email="s@customersonly.example", name="S", password=builders.PASSWORD)
+    staff = Principal(staff_user.user_id, staff_user.roles)
+    files.list_consultant_files(world.profiles, staff, me.user_id)
+    files.consultant_file_download_url(world.profiles, world.storage, staff, me.user_id, file.file_id)
+    reads = [
+        (a.action.value, a.object_type, a.actor_id)
+        for a in world.consents.audit.list_for_subject(me.user_id)
+        if a.action.value == "file.read"
+    ]
+    assert reads == [("file.read", "files", staff.user_id), ("file.read", "file", staff.user_id)]  # the agency's reads are its own tenant's
+
+
 def test_long_text_in_any_script_is_kept_within_what_an_item_can_hold(world: World, me: Principal) -> None:
     import json
     import random
