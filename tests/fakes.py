@@ -110,6 +110,8 @@ class InMemoryDatabase:
                     ok = stored is not None and getattr(stored, "status", None) is not None and stored.status.value == expect.status
                 if ok and expect.was is not None:
                     ok = _placement(stored) == _placement(expect.was)
+                if ok and expect.revision is not None:
+                    ok = getattr(stored, "revision", None) == expect.revision
                 reasons.append(None if ok else "ConditionalCheckFailed")
             if any(reasons):
                 raise ConcurrencyConflict("a precondition failed", reasons)

@@ -76,3 +76,4 @@ class UploadedFile:
     problem: str | None = None
     text: str = ""
     suggestions: list[SuggestedSkill] = field(default_factory=list)
+    revision: int = 0  # suggestion decisions are optimistic updates of one item

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 UPLOAD_FORM_SECONDS = 600
 DOWNLOAD_LINK_SECONDS = 300
+_DECISION_ATTEMPTS = 5
 SUGGESTED_LEVEL = 3  # a skill accepted from a CV starts at "proficient"; the consultant adjusts it
 _KEY = re.compile(rf"files/(?P<user>{PATH_ID_PATTERN.pattern.strip('^$')})/(?P<file>{ID_PATTERN.pattern.strip('^$')})")
 
@@ -201,9 +202,14 @@ def decide_suggestion(
             if not _has_skill(ports, principal.user_id, skill_id):
                 raise  # not a concurrent accept of the same skill: e.g. the resume holds the most skills it may
     state = SuggestionState.ACCEPTED if accept else SuggestionState.DISMISSED
-    decided = replace(file, suggestions=[replace(s, state=state) if s.skill_id == skill_id else s for s in file.suggestions])
-    try:
-        ports.accounts.uow.commit(Changes().transition(decided, FileStatus.ACCEPTED.value))
-    except ConcurrencyConflict as exc:
-        raise NotFound("File not found.") from exc
-    return decided
+    # Decisions on other suggestions of the same file may land meanwhile: apply this one to the copy as
+    # stored now, so that none of them is lost.
+    for _ in range(_DECISION_ATTEMPTS):
+        suggestions = [replace(s, state=state) if s.skill_id == skill_id else s for s in file.suggestions]
+        decided = replace(file, suggestions=suggestions, revision=file.revision + 1)
+        try:
+            ports.accounts.uow.commit(Changes().transition(decided, FileStatus.ACCEPTED.value, revision=file.revision))
+            return decided
+        except ConcurrencyConflict:
+            file = _file(ports, principal.user_id, file_id)  # NotFound when it was deleted meanwhile
+    raise Conflict("The file is being changed right now; try again.")

@@ -70,6 +70,8 @@ class Expect:
     delete: bool = False
     # The entity as it was read: its index keys (an organisation membership, say) must be unchanged too.
     was: Entity | None = None
+    # Optimistic lock: the stored copy must still be at this revision (entities with a ``revision`` field).
+    revision: int | None = None
 
 
 @dataclass
@@ -89,10 +91,12 @@ class Changes:
         expected_status: str,
         *,
         was: Entity | None = None,
+        revision: int | None = None,
     ) -> Changes:
         """Store ``entity`` only if the stored copy is still in ``expected_status`` (and, given ``was``,
-        still filed under the same index keys, e.g. still a member of the same organisation)."""
-        self.writes.append((entity, Expect(status=expected_status, was=was)))
+        still filed under the same index keys, e.g. still a member of the same organisation; given
+        ``revision``, still at that revision: the caller stores ``entity`` with the next one)."""
+        self.writes.append((entity, Expect(status=expected_status, was=was, revision=revision)))
         return self
 
     def delete(self, entity: Deletable, expected_status: str | None = None) -> Changes:

@@ -242,3 +242,19 @@ def test_an_append_only_entry_is_replaced_by_its_copy_once(stack: LocalStack) ->
     with pytest.raises(ConcurrencyConflict):  # a second run finds the copy already there and changes nothing
         eraser.replace(original, copy)
     assert ledger.list_for_subject(copy.subject_id) == [copy]
+
+
+def test_a_write_at_a_stale_revision_is_refused(stack: LocalStack) -> None:
+    from chalicelib.adapters.dynamo.repositories import DynamoProfileRepository
+    from chalicelib.domain.files import FileKind, FilePurpose, FileStatus, UploadedFile
+
+    uow, profiles, user_id, file_id = DynamoUnitOfWork("eu-north-1"), DynamoProfileRepository(), new_id(), new_id()
+    file = UploadedFile(
+        user_id, file_id, FilePurpose.CV, FileKind.PDF, "cv.pdf", utcnow(), f"files/{user_id}/{file_id}", FileStatus.ACCEPTED
+    )
+    uow.commit(Changes().insert(file))
+    uow.commit(Changes().transition(replace(file, filename="a.pdf", revision=1), "accepted", revision=0))
+    with pytest.raises(ConcurrencyConflict):  # written from the copy read before the first change
+        uow.commit(Changes().transition(replace(file, filename="b.pdf", revision=1), "accepted", revision=0))
+    stored = profiles.get_file(user_id, file_id)
+    assert stored is not None and (stored.filename, stored.revision) == ("a.pdf", 1)

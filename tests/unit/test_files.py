@@ -59,6 +59,19 @@ def test_a_real_cv_is_accepted_with_its_text_and_suggested_skills(world: World, 
         files.decide_suggestion(world.profiles, default_taxonomy(), me, file.file_id, "cobol", accept=True)
 
 
+def test_decisions_made_at_the_same_time_on_one_file_are_all_kept(world: World, me: Principal, monkeypatch: pytest.MonkeyPatch) -> None:
+    file = upload(world, me, CV)
+    stale = files.get_file(world.profiles, me, file.file_id)
+    # Another tab dismisses "python" between this request's read and its write.
+    files.decide_suggestion(world.profiles, default_taxonomy(), me, file.file_id, "python", accept=False)
+    monkeypatch.setattr(files, "get_file", lambda *_: stale)
+    files.decide_suggestion(world.profiles, default_taxonomy(), me, file.file_id, "terraform", accept=False)
+    stored = world.db.get_file(me.user_id, file.file_id)
+    assert stored is not None and stored.revision == 2
+    states = {s.skill_id: s.state for s in stored.suggestions}
+    assert states["python"] is SuggestionState.DISMISSED and states["terraform"] is SuggestionState.DISMISSED
+
+
 def test_a_docx_cv_and_a_portfolio_image(world: World, me: Principal) -> None:
     assert upload(world, me, docx_with_text("Experienced in Azure"), DOCX_MIME).status is FileStatus.ACCEPTED
     image = upload(world, me, b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "image/png", FilePurpose.PORTFOLIO)

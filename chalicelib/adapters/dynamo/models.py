@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 
-from pynamodb.attributes import JSONAttribute, TTLAttribute, UnicodeAttribute
+from pynamodb.attributes import JSONAttribute, NumberAttribute, TTLAttribute, UnicodeAttribute
 from pynamodb.indexes import AllProjection, GlobalSecondaryIndex
 from pynamodb.models import Model
 
@@ -52,6 +52,7 @@ class MainItem(Model):
     sk = UnicodeAttribute(range_key=True)
     kind = UnicodeAttribute()  # entity type, e.g. "user", "organisation"
     status = UnicodeAttribute(null=True)
+    revision = NumberAttribute(null=True)  # optimistic lock of entities that have one (Expect.revision)
     data = JSONAttribute()
     gsi1pk = UnicodeAttribute(null=True)
     gsi1sk = UnicodeAttribute(null=True)

@@ -168,6 +168,7 @@ def to_item(entity: Entity) -> Model:
         kind=_KIND[type(entity)],
         data=dump(entity),
         status=status.value if status is not None else None,
+        revision=getattr(entity, "revision", None),
         gsi1pk=keys.gsi1pk,
         gsi1sk=keys.gsi1sk,
         gsi2pk=keys.gsi2pk,
@@ -184,6 +185,8 @@ def _condition(item: Model, expect: Expect) -> Any:
     if not isinstance(item, MainItem):
         raise ValueError("append-only tables accept inserts only")
     condition = MainItem.status == expect.status if expect.status is not None else MainItem.pk.exists()
+    if expect.revision is not None:
+        condition &= MainItem.revision == expect.revision
     if expect.was is not None:
         before = _keys(expect.was)
         for attribute, value in ((MainItem.gsi1pk, before.gsi1pk), (MainItem.gsi2pk, before.gsi2pk)):
