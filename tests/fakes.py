@@ -18,7 +18,7 @@ from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, I
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
 from chalicelib.domain.erasure import Erasure
-from chalicelib.domain.files import UploadedFile
+from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Role
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.resume import ResumeItem, ResumePart
@@ -174,6 +174,9 @@ class InMemoryDatabase:
 
     def get_file(self, user_id: str, file_id: str) -> UploadedFile | None:
         return copy.deepcopy(self.items.get(("file", user_id, file_id)))
+
+    def list_pending_files(self, created_before: datetime) -> list[UploadedFile]:
+        return [f for f in self._all("file") if f.status is FileStatus.PENDING and f.created_at < created_before]
 
     # --- ErasureRepository ---
     def get_erasure(self, user_id: str) -> Erasure | None:

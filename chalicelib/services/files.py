@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import replace
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from chalicelib.documents.inspection import InspectionLimits, inspect_file
@@ -41,6 +42,9 @@ if TYPE_CHECKING:
 UPLOAD_FORM_SECONDS = 600
 DOWNLOAD_LINK_SECONDS = 300
 _DECISION_ATTEMPTS = 5
+# A file still pending this long after its form was issued will not be checked any more: its form has
+# expired and the upload handler's retries are over (the message sits in the dead-letter queue).
+STALE_UPLOAD_AFTER = timedelta(days=1)
 SUGGESTED_LEVEL = 3  # a skill accepted from a CV starts at "proficient"; the consultant adjusts it
 _KEY = re.compile(rf"files/(?P<user>{PATH_ID_PATTERN.pattern.strip('^$')})/(?P<file>{ID_PATTERN.pattern.strip('^$')})")
 
@@ -213,3 +217,24 @@ def decide_suggestion(
         except ConcurrencyConflict:
             file = _file(ports, principal.user_id, file_id)  # NotFound when it was deleted meanwhile
     raise Conflict("The file is being changed right now; try again.")
+
+
+def sweep_stale_uploads(ports: ProfilePorts, storage: DocumentStorage) -> int:
+    """Settles files that will never be checked: a form never used is forgotten; an upload that could not
+    be checked is refused with a reason the consultant can act on, and its bytes removed. Either way it
+    stops counting against the person's file limit. Returns how many were settled."""
+    settled = 0
+    for file in ports.profiles.list_pending_files(ports.accounts.now() - STALE_UPLOAD_AFTER):
+        uploaded = storage.fetch(file.object_key, None, 0) is not None
+        if uploaded:
+            problem = "We could not check this upload. Please delete it and upload the file again."
+            changes = Changes().transition(replace(file, status=FileStatus.REJECTED, problem=problem), FileStatus.PENDING.value, was=file)
+        else:
+            changes = Changes().delete(file, FileStatus.PENDING.value)
+        try:
+            ports.accounts.uow.commit(changes)
+        except ConcurrencyConflict:
+            continue  # checked at the last moment
+        storage.erase(file.object_key)
+        settled += 1
+    return settled

@@ -146,10 +146,16 @@ class ApiStack(cdk.Stack):
         data.main_table.grant_stream_read(self.stream_role)
         self._grant_erasure(self.stream_role, data, identity)
 
-        # Privacy jobs: finish pending erasures (as the stream handler does) and apply retention (reads
-        # consultants by activity, writes notices to the outbox and erasure requests: main table only).
+        # Privacy jobs: finish pending erasures (as the stream handler does), apply retention (reads
+        # consultants by activity, writes notices to the outbox and erasure requests: main table only) and
+        # settle stale uploads.
         self._grant_main_table(self.jobs_role, data.main_table)
         self._grant_erasure(self.jobs_role, data, identity)
+        # Settling uploads that will never be checked: is anything stored under the file's key? (ListBucket
+        # makes S3 answer 404, not 403, when nothing is.)
+        bucket_arn = data.documents_bucket.bucket_arn
+        self.jobs_role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{bucket_arn}/files/*"]))
+        self.jobs_role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket_arn]))
 
         # What the app reads from its environment (chalicelib/settings.py). COGNITO_JWKS_URL stays unset:
         # the app derives it from the issuer. AWS_REGION is set by Lambda itself (and reserved).

@@ -238,6 +238,7 @@ def test_only_the_api_role_administers_cognito_and_only_the_stream_role_sends_ma
     for erasing in (stream_actions, jobs_actions):
         assert {a for a in erasing if a.startswith("cognito-idp:")} == {"cognito-idp:AdminDeleteUser"}  # erasure
     assert "ses:SendEmail" not in jobs_actions  # notices go through the outbox
+    assert {"s3:GetObject", "s3:ListBucket"} <= jobs_actions and "s3:PutObject" not in jobs_actions  # stale uploads
     assert "ses:SendEmail" in stream_actions
     assert "ses:SendEmail" not in api_actions | upload_actions
     assert "s3:PutObject" in api_actions

@@ -24,3 +24,10 @@ def test_create_staff_then_get_a_token(local_aws: LocalStack, capsys: pytest.Cap
     assert cli.main(["create-staff", "--email", email, "--name", "Again", "--password", PASSWORD]) == 1
     assert "already registered" in capsys.readouterr().err
     assert cli.main(["token", "--email", email, "--password", "wrong-password-1"]) == 1
+
+
+def test_the_daily_privacy_jobs_run_on_demand(local_aws: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["privacy-jobs"]) == 0
+    printed = capsys.readouterr().out
+    for figure in ("erasures_finished", "retention_notified", "retention_erased", "stale_uploads_settled"):
+        assert figure in printed

@@ -258,3 +258,19 @@ def test_a_write_at_a_stale_revision_is_refused(stack: LocalStack) -> None:
         uow.commit(Changes().transition(replace(file, filename="b.pdf", revision=1), "accepted", revision=0))
     stored = profiles.get_file(user_id, file_id)
     assert stored is not None and (stored.filename, stored.revision) == ("a.pdf", 1)
+
+
+def test_pending_files_are_listed_until_checked(stack: LocalStack) -> None:
+    from datetime import timedelta
+
+    from chalicelib.adapters.dynamo.repositories import DynamoProfileRepository
+    from chalicelib.domain.files import FileKind, FilePurpose, FileStatus, UploadedFile
+
+    uow, profiles, user_id, file_id = DynamoUnitOfWork("eu-north-1"), DynamoProfileRepository(), new_id(), new_id()
+    created = utcnow() - timedelta(days=365 * 30)  # older than any other test's file
+    file = UploadedFile(user_id, file_id, FilePurpose.CV, FileKind.PDF, "cv.pdf", created, f"files/{user_id}/{file_id}")
+    uow.commit(Changes().insert(file))
+    assert [f.file_id for f in profiles.list_pending_files(created + timedelta(seconds=1))] == [file_id]
+    assert profiles.list_pending_files(created) == []
+    uow.commit(Changes().transition(replace(file, status=FileStatus.ACCEPTED), "pending", was=file))
+    assert profiles.list_pending_files(created + timedelta(seconds=1)) == []

@@ -240,3 +240,25 @@ def test_a_person_holds_a_bounded_number_of_files(world: World, me: Principal, m
         files.request_upload(world.profiles, world.storage, me, FilePurpose.CV, PDF_MIME, "cv.pdf")
     with pytest.raises(Conflict):
         files.request_upload(world.profiles, world.storage, me, FilePurpose.CV, PDF_MIME, "cv.pdf")
+
+
+def test_uploads_that_will_never_be_checked_are_settled(world: World, me: Principal) -> None:
+    abandoned, _ = files.request_upload(world.profiles, world.storage, me, FilePurpose.CV, PDF_MIME, "cv.pdf")
+    unchecked, _ = files.request_upload(world.profiles, world.storage, me, FilePurpose.CV, PDF_MIME, "cv.pdf")
+    world.storage.put(unchecked.object_key, CV)  # arrived, but its check failed for good (dead-letter queue)
+    checked = upload(world, me, CV)
+    world.clock.advance(hours=23)
+    fresh, _ = files.request_upload(world.profiles, world.storage, me, FilePurpose.CV, PDF_MIME, "cv.pdf")
+    assert files.sweep_stale_uploads(world.profiles, world.storage) == 0  # a day is the stated patience
+    world.clock.advance(hours=2)
+
+    assert files.sweep_stale_uploads(world.profiles, world.storage) == 2
+    assert world.db.get_file(me.user_id, abandoned.file_id) is None
+    refused = world.db.get_file(me.user_id, unchecked.file_id)
+    assert refused is not None and refused.status is FileStatus.REJECTED and refused.problem and "upload the file again" in refused.problem
+    assert world.storage.content(unchecked.object_key) is None
+    stored = world.db.get_file(me.user_id, fresh.file_id)
+    assert stored is not None and stored.status is FileStatus.PENDING
+    kept = world.db.get_file(me.user_id, checked.file_id)
+    assert kept is not None and kept.status is FileStatus.ACCEPTED and world.storage.content(checked.object_key) == CV
+    assert files.sweep_stale_uploads(world.profiles, world.storage) == 0

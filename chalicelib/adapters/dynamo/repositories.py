@@ -24,7 +24,7 @@ from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, I
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
 from chalicelib.domain.erasure import Erasure
-from chalicelib.domain.files import UploadedFile
+from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Role
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.resume import ResumeItem, ResumePart
@@ -83,6 +83,7 @@ def org_pk(org_id: str) -> str:
 
 
 CONSULTANT_ACTIVITY = "ACTIVITY#consultant"
+PENDING_FILES = "FILES#pending"
 
 
 def invitee_pk(email: str) -> str:
@@ -142,7 +143,11 @@ def _keys(entity: Entity) -> _Keys:
             return _Keys(user_pk(entity.user_id), "PROFILE")
         return _Keys(user_pk(entity.user_id), "PROFILE", org_pk(entity.agency_id), f"PROFILE#{entity.user_id}")
     if isinstance(entity, UploadedFile):
-        return _Keys(user_pk(entity.user_id), f"FILE#{entity.file_id}")
+        # gsi2: files still waiting for their upload's check (the daily job sweeps stale ones).
+        if entity.status is not FileStatus.PENDING:
+            return _Keys(user_pk(entity.user_id), f"FILE#{entity.file_id}")
+        waiting = f"{sort_time(entity.created_at)}#{entity.user_id}#{entity.file_id}"
+        return _Keys(user_pk(entity.user_id), f"FILE#{entity.file_id}", None, None, PENDING_FILES, waiting)
     if isinstance(entity, ResumeItem):
         return _Keys(user_pk(entity.user_id), resume_sk(entity.part, entity.item_id))
     if isinstance(entity, Erasure):
@@ -280,6 +285,9 @@ class DynamoProfileRepository:
 
     def get_file(self, user_id: str, file_id: str) -> UploadedFile | None:
         return _get(UploadedFile, user_pk(user_id), f"FILE#{file_id}")
+
+    def list_pending_files(self, created_before: datetime) -> list[UploadedFile]:
+        return [load(UploadedFile, i.data) for i in MainItem.by_gsi2.query(PENDING_FILES, MainItem.gsi2sk < sort_time(created_before))]
 
 
 class DynamoErasureRepository:
