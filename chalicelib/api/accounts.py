@@ -159,8 +159,9 @@ def me(call: Call[Any, Any]) -> s.MeResponse:
     errors=(409,),
 )
 def accept_invitation(call: Call[s.AcceptInvitationRequest, Any]) -> s.OrganisationResponse:
+    c, body = call.container, call.body
     agency = invitations.accept_invitation(
-        call.container.accounts, call.user, call.body.invitation_code, call.body.confirm_agency_representation, call.context
+        c.accounts, call.user, body.invitation_code, body.confirm_agency_representation, call.context, c.profile_repository
     )
     return organisation_out(agency)
 

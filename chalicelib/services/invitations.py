@@ -25,7 +25,7 @@ from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Forbidd
 from chalicelib.logging import logger
 from chalicelib.services.accounts import AccountPorts, consent_audit, hash_code, normalise_email, normalise_org_number
 from chalicelib.services.audit import Read, record_staff_reads
-from chalicelib.services.ports import Changes, OutboxMessage, UniqueClaim
+from chalicelib.services.ports import Changes, OutboxMessage, ProfileRepository, UniqueClaim
 
 
 @dataclass(frozen=True)
@@ -167,7 +167,12 @@ def use_invitation(changes: Changes, usable: UsableInvitation, user_id: str, ctx
 
 
 def accept_invitation(
-    ports: AccountPorts, principal: Principal, code: str, confirm_agency_representation: bool, ctx: RequestContext
+    ports: AccountPorts,
+    principal: Principal,
+    code: str,
+    confirm_agency_representation: bool,
+    ctx: RequestContext,
+    profiles: ProfileRepository,
 ) -> Organisation:
     """An already registered independent consultant joins the inviting agency (and confirms an on-behalf consent)."""
     if not principal.has(Role.CONSULTANT):
@@ -184,6 +189,9 @@ def accept_invitation(
     # still be where we read it (``was``), so two invitations accepted at once cannot both succeed.
     member = replace(user, org_id=usable.agency.org_id, roles=frozenset({Role.CONSULTANT}))
     changes = use_invitation(Changes().transition(member, user.status.value, was=user), usable, user.user_id, ctx, now)
+    profile = profiles.get_profile(user.user_id)
+    if profile is not None:  # the profile is filed under its agency (for the agency's lists and the search index)
+        changes.transition(replace(profile, agency_id=usable.agency.org_id), profile.status.value, was=profile)
     if current is not None:
         changes.transition(replace(current, status=OrgStatus.CLOSED), current.status.value)
         if current.organisation_number:

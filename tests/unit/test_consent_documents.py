@@ -91,8 +91,8 @@ def test_a_registered_consultant_confirms_by_accepting_the_invitation(
     document = verify_document(world, staff, upload(world, create(world, agency)))
     code = mail_code(world, "cecilia@consultant.example", "invitation")
     with pytest.raises(InvalidInput):
-        invitations.accept_invitation(world.accounts, principal_of(independent), code, False, CTX)
-    invitations.accept_invitation(world.accounts, principal_of(independent), code, True, CTX)
+        invitations.accept_invitation(world.accounts, principal_of(independent), code, False, CTX, world.db)
+    invitations.accept_invitation(world.accounts, principal_of(independent), code, True, CTX, world.db)
     stored = world.db.get_consent_document(document.document_id)
     assert stored is not None and stored.status is ConsentDocumentStatus.CONFIRMED
     entries = world.consents.ledger.list_for_subject(independent.user.user_id)

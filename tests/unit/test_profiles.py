@@ -149,6 +149,8 @@ def test_a_profile_follows_its_consultant_into_a_new_agency(world: World) -> Non
     agency = register_agency(world)
     from chalicelib.services import invitations
 
-    invitations.accept_invitation(world.accounts, me, invite(world, agency, "cecilia@consultant.example"), False, CTX)
+    invitations.accept_invitation(world.accounts, me, invite(world, agency, "cecilia@consultant.example"), False, CTX, world.db)
     view = profiles.consultant_profile(world.profiles, principal_of(agency), independent.user.user_id)
     assert view.stored and view.profile.agency_id == agency.organisation.org_id and view.profile.title == "Cloud architect"
+    stored = world.db.get_profile(independent.user.user_id)  # filed under the new agency, not only shown so
+    assert stored is not None and stored.agency_id == agency.organisation.org_id

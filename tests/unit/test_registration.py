@@ -288,17 +288,17 @@ def test_an_independent_consultant_accepts_an_agency_invitation(world: World) ->
     agency = register_agency(world)
     code = invite(world, agency, "cecilia@consultant.example")
     with pytest.raises(Forbidden):
-        invitations.accept_invitation(world.accounts, principal_of(agency), code, False, CTX)
-    joined = invitations.accept_invitation(world.accounts, principal_of(independent), code, False, CTX)
+        invitations.accept_invitation(world.accounts, principal_of(agency), code, False, CTX, world.db)
+    joined = invitations.accept_invitation(world.accounts, principal_of(independent), code, False, CTX, world.db)
     assert joined.org_id == agency.organisation.org_id
     member = world.db.get_user(independent.user.user_id)
     assert member is not None and member.org_id == agency.organisation.org_id and member.roles == {Role.CONSULTANT}
     assert world.identity.users["cecilia@consultant.example"]["roles"] == {Role.CONSULTANT}
     with pytest.raises(InvalidInput):  # used
-        invitations.accept_invitation(world.accounts, Principal(member.user_id, member.roles, member.org_id), code, False, CTX)
+        invitations.accept_invitation(world.accounts, Principal(member.user_id, member.roles, member.org_id), code, False, CTX, world.db)
     second = invite(world, register_agency(world, email="boss@other.example"), "cecilia@consultant.example")
     with pytest.raises(Conflict):  # already in an agency
-        invitations.accept_invitation(world.accounts, Principal(member.user_id, member.roles, member.org_id), second, False, CTX)
+        invitations.accept_invitation(world.accounts, Principal(member.user_id, member.roles, member.org_id), second, False, CTX, world.db)
 
 
 def test_client_company_waits_for_staff_approval(world: World) -> None:
@@ -388,7 +388,7 @@ def test_two_invitations_accepted_at_once_cannot_both_move_the_consultant(world:
     first = invite(world, register_agency(world), "cecilia@consultant.example")
     second = invite(world, register_agency(world, email="boss@other.example"), "cecilia@consultant.example")
     stale = world.db.get_user(independent.user.user_id)
-    invitations.accept_invitation(world.accounts, principal_of(independent), first, False, CTX)
+    invitations.accept_invitation(world.accounts, principal_of(independent), first, False, CTX, world.db)
     # The second request read the user before the first one committed.
     get_organisation = world.db.get_organisation
     monkeypatch.setattr(world.db, "get_user", lambda user_id: stale)
@@ -396,7 +396,7 @@ def test_two_invitations_accepted_at_once_cannot_both_move_the_consultant(world:
         world.db, "get_organisation", lambda org_id: independent.organisation if org_id == stale.org_id else get_organisation(org_id)
     )
     with pytest.raises(Conflict):
-        invitations.accept_invitation(world.accounts, principal_of(independent), second, False, CTX)
+        invitations.accept_invitation(world.accounts, principal_of(independent), second, False, CTX, world.db)
 
 
 def test_joining_an_agency_closes_the_one_person_agency_and_frees_its_number(world: World) -> None:
@@ -405,7 +405,7 @@ def test_joining_an_agency_closes_the_one_person_agency_and_frees_its_number(wor
     )
     independent = verify(world, registration.register_consultant(world.accounts, body, CTX))
     invitations.accept_invitation(
-        world.accounts, principal_of(independent), invite(world, register_agency(world), "cecilia@consultant.example"), False, CTX
+        world.accounts, principal_of(independent), invite(world, register_agency(world), "cecilia@consultant.example"), False, CTX, world.db
     )
     closed = world.db.get_organisation(independent.organisation.org_id)
     assert closed is not None and closed.status is OrgStatus.CLOSED
