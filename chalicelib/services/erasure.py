@@ -152,8 +152,6 @@ def run_erasure(ports: ErasurePorts, user_id: str) -> bool:
         *invitations,
         *documents,
     ]
-    if repository.claim_owner("email", erasure.email) == user_id:
-        doomed.append(UniqueClaim("email", erasure.email, user_id))
     org = repository.get_organisation(erasure.org_id) if erasure.org_id else None
     if org is not None and org.independent:
         doomed.append(org)
@@ -171,8 +169,13 @@ def run_erasure(ports: ErasurePorts, user_id: str) -> bool:
         object_id=erasure.pseudonym,
         details={"reason": erasure.reason.value, "requested_at": iso(erasure.requested_at)},
     )
+    finished = Changes().delete(erasure).insert(completed)
+    # The address is freed last, with the request: until then nobody can register it, so a run resumed
+    # after a crash cannot delete a newcomer's Cognito user or invitations.
+    if repository.claim_owner("email", erasure.email) == user_id:
+        finished.delete(UniqueClaim("email", erasure.email, user_id))
     try:
-        ports.accounts.uow.commit(Changes().delete(erasure).insert(completed))
+        ports.accounts.uow.commit(finished)
     except ConcurrencyConflict:
         return False  # a concurrent run finished first
     return True

@@ -45,8 +45,11 @@ def run_retention(ports: ErasurePorts, policy: RetentionPolicy) -> RetentionRepo
         if user.retention_notice_at is None or user.retention_notice_at < user.active_since:
             notified += _notify(ports, user, now, policy)
         elif now >= user.retention_notice_at + policy.grace:
+            fresh = ports.accounts.accounts.get_user(user.user_id)  # the index lags behind a sign-in
+            if fresh is None or fresh.active_since >= user.retention_notice_at:
+                continue
             try:
-                request_erasure_for_retention(ports, user)
+                request_erasure_for_retention(ports, fresh)
                 erased += 1
             except Conflict as exc:  # e.g. the admin of an agency with other members: staff decide
                 logger.warning("retention erasure refused", extra={"reason": exc.detail})

@@ -12,7 +12,7 @@ import pytest
 from chalicelib.domain.accounts import UserStatus
 from chalicelib.domain.audit import AuditAction
 from chalicelib.domain.consent import ConsentEntry
-from chalicelib.domain.erasure import ErasureReason
+from chalicelib.domain.erasure import Erasure, ErasureReason
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.resume import ResumePart
 from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -205,3 +205,25 @@ def test_the_kept_entries_still_fold_to_the_same_consents(world: World) -> None:
             entry.notice_sha256,
             entry.document_sha256,
         )
+
+
+def test_the_address_stays_taken_until_the_erasure_is_finished(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    me = consultant_with_everything(world)
+    erasure.request_my_erasure(world.erasure, me, builders.PASSWORD)
+    real_commit = world.db.commit
+
+    def crash_at_the_end(changes: Any) -> None:
+        if any(isinstance(entity, Erasure) for entity, _ in changes.writes):
+            raise RuntimeError("crash before the last step")
+        real_commit(changes)
+
+    monkeypatch.setattr(world.db, "commit", crash_at_the_end)
+    with pytest.raises(RuntimeError):
+        erasure.run_erasure(world.erasure, me.user_id)
+    monkeypatch.setattr(world.db, "commit", real_commit)
+    # A newcomer cannot take the address yet, so the resumed run cannot touch their account.
+    again = ConsultantRegistrationRequest.model_validate(builders.consultant_registration(EMAIL))
+    with pytest.raises(Conflict):
+        registration.register_consultant(world.accounts, again, CTX)
+    assert erasure.resume_pending_erasures(world.erasure) == 1
+    assert registration.register_consultant(world.accounts, again, CTX).user.email == EMAIL
