@@ -351,7 +351,7 @@ def test_a_consultant_downloads_the_export_of_everything_held_about_them(api: Ap
     assert api.get("/me/export", token=agency.token).body["resume"]["skills"] == []  # everyone may export; each only their own
 
 
-def test_a_consultant_imports_a_json_resume_and_exports_it(api: Api, pump: Pump) -> None:
+def test_a_consultant_imports_a_json_resume_exports_it_and_finds_it_in_the_personal_data_export(api: Api, pump: Pump) -> None:
     from tests.unit.test_json_resume import SAMPLE, assert_kept, assert_valid_json_resume
 
     agency = new_agency(api, pump)
@@ -381,3 +381,7 @@ def test_a_consultant_imports_a_json_resume_and_exports_it(api: Api, pump: Pump)
     refused = api.request("PUT", "/me/resume/json-resume", json_body=bad, token=consultant.token)
     assert refused.status == 422 and refused.error_fields == {"work.0.endDate", "work.1.position", "work.1.startDate"}
     assert api.get("/me/resume/json-resume", token=consultant.token).body["padding"] == big["padding"]  # nothing stored
+
+    personal = api.get("/me/export", token=consultant.token).body
+    assert personal["json_resume"] == api.get("/me/resume/json-resume", token=consultant.token).body
+    assert api.get("/me/export", token=agency.token).body["json_resume"] is None

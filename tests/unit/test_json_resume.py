@@ -22,7 +22,7 @@ from chalicelib.errors import ConcurrencyConflict, Conflict, Forbidden, InvalidI
 from chalicelib.schemas.json_resume import JsonResume, language_code, language_level, skill_level
 from chalicelib.schemas.profiles import ProfileIn
 from chalicelib.schemas.resume import PART_MODELS
-from chalicelib.services import json_resume, profiles, resume
+from chalicelib.services import json_resume, privacy, profiles, resume
 from chalicelib.taxonomy import default_taxonomy
 from tests.fakes import World, make_world
 from tests.unit.test_profiles import staff
@@ -443,6 +443,14 @@ def test_who_may_export_and_import(world: World) -> None:
     do_export(world, stina, me.user_id)
     reads = [e for e in world.consents.audit.list_for_subject(me.user_id) if e.actor_id == stina.user_id]
     assert {e.object_type for e in reads} == {"profile", "resume"}
+
+
+def test_the_personal_data_export_holds_the_json_resume(world: World) -> None:
+    me, agency = consultant(world)
+    assert privacy.export_personal_data(world.profiles, world.consents.audit, world.storage, me).json_resume is None
+    exported = do_import(world, me, me.user_id, SAMPLE)
+    assert privacy.export_personal_data(world.profiles, world.consents.audit, world.storage, me).json_resume == exported
+    assert privacy.export_personal_data(world.profiles, world.consents.audit, world.storage, agency).json_resume is None
 
 
 # --- the fixed point, on generated documents ------------------------------------------------------------
