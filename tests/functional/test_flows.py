@@ -385,3 +385,15 @@ def test_a_consultant_imports_a_json_resume_exports_it_and_finds_it_in_the_perso
     personal = api.get("/me/export", token=consultant.token).body
     assert personal["json_resume"] == api.get("/me/resume/json-resume", token=consultant.token).body
     assert api.get("/me/export", token=agency.token).body["json_resume"] is None
+
+
+def test_an_import_of_more_than_one_transaction_replaces_the_whole_resume_on_dynamodb(api: Api, pump: Pump) -> None:
+    from tests.unit.test_json_resume import large
+
+    consultant = invited_consultant(api, pump, new_agency(api, pump))
+    for tag in ("old", "new"):  # the second import writes 51 items and removes 50: two transactions
+        reply = api.request("PUT", "/me/resume/json-resume", json_body=large(tag, 40, 10), token=consultant.token)
+        assert reply.status == 200, reply.body
+    whole = api.get("/me/resume", token=consultant.token).body
+    assert [w["organisation"] for w in whole["experience"]] == [f"new {n}" for n in range(40)]
+    assert len(whole["skills"]) == 10 and all(s["name"].startswith("new") for s in whole["skills"])

@@ -399,9 +399,9 @@ class FailingOnce:
         self.world.db.commit(changes)
 
 
-def large(tag: str) -> dict[str, Any]:
-    work = [{"name": f"{tag} {n}", "position": "Developer", "startDate": "2020-01"} for n in range(100)]
-    return {"basics": {"name": tag}, "work": work, "skills": [{"name": tag, "keywords": [f"{tag} skill {n}" for n in range(60)]}]}
+def large(tag: str, jobs: int = 100, skills: int = 60) -> dict[str, Any]:
+    work = [{"name": f"{tag} {n}", "position": "Developer", "startDate": "2020-01"} for n in range(jobs)]
+    return {"basics": {"name": tag}, "work": work, "skills": [{"name": tag, "keywords": [f"{tag} skill {n}" for n in range(skills)]}]}
 
 
 def test_an_import_larger_than_one_transaction_loses_nothing_on_a_crash_and_a_retry_converges(world: World) -> None:
