@@ -10,7 +10,7 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.accounts import User
@@ -126,7 +126,7 @@ def _canonical_skill(taxonomy: SkillTaxonomy, planned: ImportedItem) -> Any:
     return planned.body.model_copy(update={"name": skill.name})
 
 
-def _profile(user: User, principal: Principal, plan: ImportPlan, current: Profile | None, now: Any) -> Profile:
+def _profile(user: User, principal: Principal, plan: ImportPlan, current: Profile | None, now: datetime) -> Profile:
     body = plan.profile
     rate = body.expected_hourly_rate
     return Profile(
