@@ -61,6 +61,7 @@ class Operation:
     roles: frozenset[Role] | None  # None: public
     content_types: tuple[str, ...]
     errors: tuple[int, ...]
+    max_body_bytes: int | None = None  # None: the MAX_BODY_BYTES setting
 
     @property
     def path_params(self) -> list[str]:
@@ -108,11 +109,14 @@ def operation(
     status: int = 200,
     roles: frozenset[Role] | None = ANY_ROLE,
     errors: tuple[int, ...] = (),
+    max_body_bytes: int | None = None,
 ) -> Callable[[View], Callable[..., Response]]:
     content_types = (JSON, FORM) if request is not None else (ANY_CONTENT,)
 
     def decorate(view: View) -> Callable[..., Response]:
-        op = Operation(path, method, view.__name__, summary, tag, request, query, response, status, roles, content_types, errors)
+        op = Operation(
+            path, method, view.__name__, summary, tag, request, query, response, status, roles, content_types, errors, max_body_bytes
+        )
         REGISTRY.append(op)
 
         def handle(**path_params: str) -> Response:
@@ -169,7 +173,8 @@ def _run(op: Operation, request: Any, view: View, path: dict[str, str]) -> Respo
     principal = authenticate(container, request.headers) if op.roles is not None else None
     if principal is not None and op.roles is not None and not (principal.roles & op.roles):
         raise Forbidden("Your role may not use this operation.")
-    body = _parse_body(op.request, request, container.settings.max_body_bytes) if op.request else None
+    limit = op.max_body_bytes or container.settings.max_body_bytes
+    body = _parse_body(op.request, request, limit) if op.request else None
     query = _validate(op.query, _query_dict(request.query_params), prefix="query") if op.query else None
     headers = request.headers
     context = RequestContext(ip=_client_ip(request), user_agent=(headers.get("user-agent") or "")[:512] or None)

@@ -37,6 +37,7 @@ def export_my_data(call: Call[Any, Any]) -> PersonalDataExportResponse:
         organisation=organisation_out(export.organisation) if export.organisation else None,
         profile=profile_out(export.profile) if export.profile else None,
         resume=resume_out(Resume(export.user.user_id, export.resume)),
+        json_resume=export.json_resume,
         files=[file_out(f) for f in export.files],
         archive=DownloadResponse(url=export.archive_url, expires_in=ARCHIVE_LINK_SECONDS) if export.archive_url else None,
         consents=[ConsentEvidenceResponse(**consent_entry_out(e).model_dump(), ip=e.ip, user_agent=e.user_agent) for e in export.consents],

@@ -5,6 +5,7 @@ its own documented request and response schema."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from chalice import Blueprint, Response
@@ -13,7 +14,9 @@ from pydantic import BaseModel
 from chalicelib.api.http import Call, operation
 from chalicelib.domain.identity import Role
 from chalicelib.domain.resume import LETTER_ITEM_ID, ResumeItem, ResumePart
+from chalicelib.schemas.json_resume import MAX_IMPORT_BYTES, JsonResume
 from chalicelib.schemas.resume import PART_MODELS, PART_RESPONSES, ResumeResponse
+from chalicelib.services import json_resume
 from chalicelib.services import resume as service
 
 bp = Blueprint(__name__)
@@ -109,3 +112,41 @@ for _part in ResumePart:
     _declare("/me", "my", CONSULTANT, _part)
     # An agency edits only with the consultant's written consent in force (checked in the service).
     _declare("/consultants/{user_id}", "consultant", AGENCY_ADMIN, _part)
+
+
+# The resume as JSON Resume. The document is answered as built (not through the model), so that absent
+# fields stay absent: JSON Resume has no nulls.
+def _document(export: json_resume.JsonResumeExport) -> Response:
+    return Response(body=json.dumps(export.document), status_code=200, headers={"Content-Type": "application/json"})
+
+
+def _declare_json_resume(prefix: str, owner: str, readers: frozenset[Role], editors: frozenset[Role]) -> None:
+    path = f"{prefix}/resume/json-resume"
+
+    def read(call: Call[Any, Any]) -> Response:
+        return _document(json_resume.export_json_resume(call.container.profiles, call.user, _owner(call)))
+
+    def write(call: Call[JsonResume, Any]) -> Response:
+        c = call.container
+        return _document(json_resume.import_json_resume(c.profiles, c.taxonomy, call.user, _owner(call), call.body))
+
+    read.__name__, write.__name__ = f"export_{owner}_json_resume", f"import_{owner}_json_resume"
+    audited = " (audited for staff)" if Role.STAFF in readers else ""
+    operation(bp, path, "GET", summary=f"The resume as JSON Resume{audited}", tag="resume", response=JsonResume, roles=readers)(read)
+    operation(
+        bp,
+        path,
+        "PUT",
+        summary="Import a JSON Resume: replaces the profile's basics and the whole resume; unknown fields are kept",
+        tag="resume",
+        request=JsonResume,
+        response=JsonResume,
+        roles=editors,
+        errors=(409,),
+        max_body_bytes=MAX_IMPORT_BYTES,
+    )(write)
+
+
+_declare_json_resume("/me", "my", CONSULTANT, CONSULTANT)
+# An agency imports only with the consultant's written consent in force (checked in the service).
+_declare_json_resume("/consultants/{user_id}", "consultant", frozenset({Role.STAFF, Role.AGENCY_ADMIN, Role.CONSULTANT}), AGENCY_ADMIN)

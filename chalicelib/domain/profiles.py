@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
+from typing import Any
 
 from chalicelib.domain.money import HourlyRate
 
@@ -64,3 +65,7 @@ class Profile:
     availability: Availability | None = None
     expected_hourly_rate: HourlyRate | None = None
     status: ProfileStatus = ProfileStatus.ACTIVE
+    # What the last imported JSON Resume held that the profile and resume have no field for (other
+    # sections, phone, social profiles, words as written), so that an export gives it back. Kept
+    # across profile edits; see chalicelib.schemas.json_resume.
+    json_resume_extras: dict[str, Any] | None = None

@@ -39,3 +39,6 @@ class ResumeItem:
     updated_by: str
     content: dict[str, Any] = field(default_factory=dict)  # the validated fields of the part, as JSON
     status: ResumeItemStatus = ResumeItemStatus.ACTIVE
+    # From a JSON Resume import: the entry's fields the part has no place for, and values as written
+    # (a partial date, a level word), given back by an export. Kept across form edits of the item.
+    imported: dict[str, Any] | None = None

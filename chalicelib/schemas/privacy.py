@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import Field
 
@@ -32,6 +33,9 @@ class PersonalDataExportResponse(ResponseModel):
     organisation: OrganisationResponse | None = Field(description="the person's own one-person agency, if any")
     profile: ProfileResponse | None
     resume: ResumeResponse
+    json_resume: dict[str, Any] | None = Field(
+        description="the profile and resume as JSON Resume (as GET /me/resume/json-resume gives it); null without either"
+    )
     files: list[UploadedFileResponse] = Field(description="each with an excerpt of its text; the full text is in the archive")
     archive: DownloadResponse | None = Field(description="the files' content as a zip, behind a short-lived link")
     consents: list[ConsentEvidenceResponse]

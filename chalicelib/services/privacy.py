@@ -12,6 +12,7 @@ import json
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from chalicelib.domain.accounts import Organisation, User
 from chalicelib.domain.audit import AuditAction, AuditEntry
@@ -21,6 +22,7 @@ from chalicelib.domain.identity import Principal
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.resume import ResumeItem
+from chalicelib.services.json_resume import json_resume_of
 from chalicelib.services.ports import AuditLog, Changes, DocumentStorage
 from chalicelib.services.profiles import ProfilePorts
 
@@ -34,6 +36,7 @@ class PersonalDataExport:
     organisation: Organisation | None
     profile: Profile | None
     resume: list[ResumeItem]
+    json_resume: dict[str, Any] | None  # the profile and resume again, portable; None when neither is stored
     files: list[UploadedFile]
     consents: list[ConsentEntry]
     audit: list[AuditEntry]
@@ -69,6 +72,7 @@ def export_personal_data(ports: ProfilePorts, audit_log: AuditLog, storage: Docu
         organisation=org if org is not None and org.independent else None,
         profile=ports.profiles.get_profile(user.user_id),
         resume=ports.profiles.list_resume_items(user.user_id),
+        json_resume=json_resume_of(ports, user),
         files=files,
         consents=sorted(ports.ledger.list_for_subject(user.user_id), key=lambda e: e.at),
         audit=audit_log.list_for_subject(user.user_id),

@@ -40,7 +40,7 @@ def _consultant(ports: ProfilePorts, user_id: str) -> User:
     return user
 
 
-def _view(ports: ProfilePorts, user: User) -> ProfileView:
+def profile_view(ports: ProfilePorts, user: User) -> ProfileView:
     stored = ports.profiles.get_profile(user.user_id)
     if stored is not None:
         # The agency is the user's current one: a consultant who joined an agency after saving keeps its profile.
@@ -73,11 +73,11 @@ def consultant_for_edit(ports: ProfilePorts, principal: Principal, user_id: str)
 def my_profile(ports: ProfilePorts, principal: Principal) -> ProfileView:
     if not principal.has(Role.CONSULTANT):
         raise Forbidden("Only consultants have a profile.")
-    return _view(ports, _consultant(ports, principal.user_id))
+    return profile_view(ports, _consultant(ports, principal.user_id))
 
 
 def consultant_profile(ports: ProfilePorts, principal: Principal, user_id: str) -> ProfileView:
-    view = _view(ports, consultant_for_read(ports, principal, user_id))
+    view = profile_view(ports, consultant_for_read(ports, principal, user_id))
     if principal.user_id != user_id:
         record_staff_reads(
             ports.accounts.uow, principal, ports.accounts.now(), AuditAction.PROFILE_READ, [Read(user_id, "profile", user_id)]
@@ -123,6 +123,7 @@ def _save(ports: ProfilePorts, user: User, body: ProfileIn, principal: Principal
         expected_hourly_rate=(
             HourlyRate(body.expected_hourly_rate.amount_minor, body.expected_hourly_rate.currency) if body.expected_hourly_rate else None
         ),
+        json_resume_extras=current.json_resume_extras if current else None,
     )
     changes = Changes().insert(profile) if current is None else Changes().transition(profile, ProfileStatus.ACTIVE.value, was=current)
     try:

@@ -53,7 +53,7 @@ def _normalise(taxonomy: SkillTaxonomy, text: str, field: str) -> NormalisedSkil
         raise InvalidInput("A skill must have a readable name.", issues=[FieldIssue(field, "no readable text")]) from None
 
 
-def _content(ports: ProfilePorts, user: User, part: ResumePart, body: BaseModel, taxonomy: SkillTaxonomy) -> dict[str, Any]:
+def item_content(ports: ProfilePorts, user: User, part: ResumePart, body: BaseModel, taxonomy: SkillTaxonomy) -> dict[str, Any]:
     content: dict[str, Any] = body.model_dump(mode="json")
     if part is ResumePart.SKILLS:
         skill = _normalise(taxonomy, content["name"], "name")
@@ -85,7 +85,7 @@ def add_item(
         return update_item(ports, taxonomy, principal, user_id, part, LETTER_ITEM_ID, body)
     if len(existing) >= MAX_ITEMS.get(part, DEFAULT_MAX_ITEMS):
         raise Conflict(f"The resume holds the most {part.value} items it may; remove one first.")
-    content = _content(ports, user, part, body, taxonomy)
+    content = item_content(ports, user, part, body, taxonomy)
     if part is ResumePart.SKILLS:
         _ensure_new_skill(taxonomy, existing, body)
         item_id = skill_item_id(user.user_id, _normalise(taxonomy, content["name"], "name"))
@@ -123,7 +123,7 @@ def update_item(
     current = _item(ports, user, part, item_id)
     if part is ResumePart.SKILLS:
         _ensure_new_skill(taxonomy, [i for i in ports.profiles.list_resume_items(user.user_id) if i.part is part], body, item_id)
-    content = _content(ports, user, part, body, taxonomy)
+    content = item_content(ports, user, part, body, taxonomy)
     updated = replace(current, content=content, updated_at=ports.accounts.now(), updated_by=principal.user_id)
     try:
         ports.accounts.uow.commit(Changes().transition(updated, ResumeItemStatus.ACTIVE.value))

@@ -221,6 +221,20 @@ def _resume_rows() -> list[Row]:
             403,
         ),
     ]
+    # JSON Resume: an import replaces the profile's basics and resume (a minimal document keeps the rest).
+    document = {"basics": {"name": "Imported Name"}}
+    rows += [
+        ("GET", "/me/resume/json-resume", None, own, 403),
+        ("PUT", "/me/resume/json-resume", document, own, 403),
+        (
+            "GET",
+            "/consultants/{consultant}/resume/json-resume",
+            None,
+            {"anonymous": 401, "staff": 200, "admin_a": 200, "consultant_a": 200, "admin_b": 404, "independent": 404},
+            403,
+        ),
+        ("PUT", "/consultants/{consultant}/resume/json-resume", document, agency, 403),
+    ]
     for part in ResumePart:
         body = EXAMPLES[part]
         for prefix, allowed in (("/me", own), ("/consultants/{consultant}", agency)):

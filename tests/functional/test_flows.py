@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlparse
 
 import pytest
@@ -412,3 +413,51 @@ def test_a_consultant_asks_to_be_erased_and_nothing_is_left_behind(api: Api, pum
     assert api.post("/auth/login", {"email": consultant.email, "password": builders.PASSWORD}).status == 401
     members = api.get(f"/organisations/{agency.org_id}/members", token=agency.token).body
     assert consultant.user_id not in str(members)
+
+
+def test_a_consultant_imports_a_json_resume_exports_it_and_finds_it_in_the_personal_data_export(api: Api, pump: Pump) -> None:
+    from tests.unit.test_json_resume import SAMPLE, assert_kept, assert_valid_json_resume
+
+    agency = new_agency(api, pump)
+    consultant = invited_consultant(api, pump, agency)
+    document = {**SAMPLE, "basics": {**SAMPLE["basics"], "email": consultant.email}, "skills": SAMPLE["skills"][:2]}
+    assert len(json.dumps(document)) < 65536 < len(json.dumps(big := {**document, "padding": "x" * 70_000}))
+
+    imported = api.request("PUT", "/me/resume/json-resume", json_body=document, token=consultant.token)
+    assert imported.status == 200, imported.body
+    assert_kept(document, imported.body)
+    assert_valid_json_resume(imported.body)
+    exported = api.get("/me/resume/json-resume", token=consultant.token)
+    assert exported.status == 200 and exported.body == imported.body
+    assert api.get("/me/resume", token=consultant.token).body["experience"][0]["start"] == "2013-12-01"
+    assert api.get(f"/consultants/{consultant.user_id}/resume/json-resume", token=agency.token).body == imported.body
+
+    # A whole resume may exceed the 64 KB of a form; the import takes up to 1 MiB.
+    assert api.request("PUT", "/me/resume/json-resume", json_body=big, token=consultant.token).body["padding"] == big["padding"]
+    huge = {**document, "padding": "x" * (1024 * 1024)}
+    assert api.request("PUT", "/me/resume/json-resume", json_body=huge, token=consultant.token).status == 413
+
+    bad = {**document, "work": [{**SAMPLE["work"][0], "endDate": "2001"}, {"name": "Hooli"}], "awards": [{"title": "T", "date": "20-1"}]}
+    refused = api.request("PUT", "/me/resume/json-resume", json_body=bad, token=consultant.token)
+    assert refused.status == 422 and refused.headers["Content-Type"] == "application/problem+json"
+    assert refused.error_fields == {"awards.0.date"}  # the document's own shape is checked first
+    del bad["awards"]
+    refused = api.request("PUT", "/me/resume/json-resume", json_body=bad, token=consultant.token)
+    assert refused.status == 422 and refused.error_fields == {"work.0.endDate", "work.1.position", "work.1.startDate"}
+    assert api.get("/me/resume/json-resume", token=consultant.token).body["padding"] == big["padding"]  # nothing stored
+
+    personal = api.get("/me/export", token=consultant.token).body
+    assert personal["json_resume"] == api.get("/me/resume/json-resume", token=consultant.token).body
+    assert api.get("/me/export", token=agency.token).body["json_resume"] is None
+
+
+def test_an_import_of_more_than_one_transaction_replaces_the_whole_resume_on_dynamodb(api: Api, pump: Pump) -> None:
+    from tests.unit.test_json_resume import large
+
+    consultant = invited_consultant(api, pump, new_agency(api, pump))
+    for tag in ("old", "new"):  # the second import writes 51 items and removes 50: two transactions
+        reply = api.request("PUT", "/me/resume/json-resume", json_body=large(tag, 40, 10), token=consultant.token)
+        assert reply.status == 200, reply.body
+    whole = api.get("/me/resume", token=consultant.token).body
+    assert [w["organisation"] for w in whole["experience"]] == [f"new {n}" for n in range(40)]
+    assert len(whole["skills"]) == 10 and all(s["name"].startswith("new") for s in whole["skills"])
