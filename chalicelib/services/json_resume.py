@@ -10,14 +10,13 @@ import hashlib
 import json
 import uuid
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.accounts import User
 from chalicelib.domain.audit import AuditAction
 from chalicelib.domain.identity import Principal
-from chalicelib.domain.money import HourlyRate
-from chalicelib.domain.profiles import Availability, Language, Profile, ProfileStatus
+from chalicelib.domain.profiles import Profile, ProfileStatus
 from chalicelib.domain.resume import LETTER_ITEM_ID, ResumeItem, ResumeItemStatus, ResumePart
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput
 from chalicelib.schemas.json_resume import JsonResume
@@ -25,7 +24,7 @@ from chalicelib.schemas.json_resume_mapping import ImportedItem, ImportPlan, fro
 from chalicelib.schemas.resume import SkillIn
 from chalicelib.services.audit import Read, record_staff_reads
 from chalicelib.services.ports import Changes
-from chalicelib.services.profiles import ProfilePorts, consultant_for_edit, consultant_for_read, profile_view
+from chalicelib.services.profiles import ProfilePorts, consultant_for_edit, consultant_for_read, profile_from, profile_view
 from chalicelib.services.resume import Resume, item_content, skill_item_id
 
 if TYPE_CHECKING:
@@ -71,7 +70,7 @@ def import_json_resume(
     current = ports.profiles.get_profile(user.user_id)
     plan = from_json_resume(document, current)
     items = _items(ports, taxonomy, user, principal, plan, _digest(document))
-    profile = _profile(user, principal, plan, current, ports.accounts.now())
+    profile = profile_from(plan.profile, user, principal, current, ports.accounts.now(), plan.extras)
     _write(ports, user, profile, current, items, keep_letter=not plan.extension_given)
     return JsonResumeExport(user.user_id, _document(ports, user))
 
@@ -124,28 +123,6 @@ def _canonical_skill(taxonomy: SkillTaxonomy, planned: ImportedItem) -> Any:
     if skill is None or taxonomy.normalise(planned.body.name).skill_id == skill.skill_id:
         return planned.body
     return planned.body.model_copy(update={"name": skill.name})
-
-
-def _profile(user: User, principal: Principal, plan: ImportPlan, current: Profile | None, now: datetime) -> Profile:
-    body = plan.profile
-    rate = body.expected_hourly_rate
-    return Profile(
-        user_id=user.user_id,
-        agency_id=user.org_id,
-        name=body.name,
-        created_at=current.created_at if current else now,
-        updated_at=now,
-        updated_by=principal.user_id,
-        title=body.title,
-        summary=body.summary,
-        city=body.city,
-        country=body.country,
-        remote_preference=body.remote_preference,
-        languages=[Language(lang.code, lang.level) for lang in body.languages],
-        availability=Availability(body.availability.available_from, body.availability.share_of_full_time) if body.availability else None,
-        expected_hourly_rate=HourlyRate(rate.amount_minor, rate.currency) if rate else None,
-        json_resume_extras=plan.extras,
-    )
 
 
 def _write(ports: ProfilePorts, user: User, profile: Profile, current: Profile | None, items: list[ResumeItem], keep_letter: bool) -> None:

@@ -5,6 +5,8 @@ profile here (a proposal shows a redacted one, later)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
 
 from chalicelib.domain.accounts import User
 from chalicelib.domain.audit import AuditAction
@@ -93,20 +95,12 @@ def my_completeness(ports: ProfilePorts, principal: Principal) -> Completeness:
     return completeness(ports.profiles.get_profile(user.user_id), ports.profiles.list_resume_items(user.user_id))
 
 
-def save_my_profile(ports: ProfilePorts, principal: Principal, body: ProfileIn) -> Profile:
-    if not principal.has(Role.CONSULTANT):
-        raise Forbidden("Only consultants have a profile.")
-    return _save(ports, _consultant(ports, principal.user_id), body, principal)
-
-
-def save_consultant_profile(ports: ProfilePorts, principal: Principal, user_id: str, body: ProfileIn) -> Profile:
-    return _save(ports, consultant_for_edit(ports, principal, user_id), body, principal)
-
-
-def _save(ports: ProfilePorts, user: User, body: ProfileIn, principal: Principal) -> Profile:
-    now = ports.accounts.now()
-    current = ports.profiles.get_profile(user.user_id)
-    profile = Profile(
+def profile_from(
+    body: ProfileIn, user: User, principal: Principal, current: Profile | None, now: datetime, json_resume_extras: dict[str, Any] | None
+) -> Profile:
+    """The profile as a whole: the form's fields (or an import's), replacing what was stored."""
+    rate = body.expected_hourly_rate
+    return Profile(
         user_id=user.user_id,
         agency_id=user.org_id,
         name=body.name,
@@ -120,11 +114,25 @@ def _save(ports: ProfilePorts, user: User, body: ProfileIn, principal: Principal
         remote_preference=body.remote_preference,
         languages=[Language(lang.code, lang.level) for lang in body.languages],
         availability=Availability(body.availability.available_from, body.availability.share_of_full_time) if body.availability else None,
-        expected_hourly_rate=(
-            HourlyRate(body.expected_hourly_rate.amount_minor, body.expected_hourly_rate.currency) if body.expected_hourly_rate else None
-        ),
-        json_resume_extras=current.json_resume_extras if current else None,
+        expected_hourly_rate=HourlyRate(rate.amount_minor, rate.currency) if rate else None,
+        json_resume_extras=json_resume_extras,
     )
+
+
+def save_my_profile(ports: ProfilePorts, principal: Principal, body: ProfileIn) -> Profile:
+    if not principal.has(Role.CONSULTANT):
+        raise Forbidden("Only consultants have a profile.")
+    return _save(ports, _consultant(ports, principal.user_id), body, principal)
+
+
+def save_consultant_profile(ports: ProfilePorts, principal: Principal, user_id: str, body: ProfileIn) -> Profile:
+    return _save(ports, consultant_for_edit(ports, principal, user_id), body, principal)
+
+
+def _save(ports: ProfilePorts, user: User, body: ProfileIn, principal: Principal) -> Profile:
+    current = ports.profiles.get_profile(user.user_id)
+    extras = current.json_resume_extras if current else None  # a form edit keeps what an import kept
+    profile = profile_from(body, user, principal, current, ports.accounts.now(), extras)
     changes = Changes().insert(profile) if current is None else Changes().transition(profile, ProfileStatus.ACTIVE.value, was=current)
     try:
         ports.accounts.uow.commit(changes)
