@@ -7,9 +7,11 @@ preconditions as the DynamoDB adapter (insert = absent, transition = expected st
 from __future__ import annotations
 
 import copy
+import io
 import threading
 import uuid
-from collections.abc import Sequence
+import zipfile
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +20,7 @@ from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, I
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
 from chalicelib.domain.erasure import Erasure
+from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Role
 from chalicelib.domain.profiles import Profile
@@ -27,6 +30,7 @@ from chalicelib.services.accounts import AccountPorts
 from chalicelib.services.consents import ConsentPorts
 from chalicelib.services.erasure import ErasurePorts
 from chalicelib.services.ports import (
+    ArchiveMember,
     Changes,
     Entity,
     FetchedObject,
@@ -64,6 +68,8 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("audit", entity.subject_id, entity.entry_id)
     if isinstance(entity, Erasure):
         return ("erasure", entity.user_id)
+    if isinstance(entity, ExportArchive):
+        return ("archive", entity.user_id, entity.archive_id)
     raise TypeError(type(entity))
 
 
@@ -175,6 +181,12 @@ class InMemoryDatabase:
     def get_file(self, user_id: str, file_id: str) -> UploadedFile | None:
         return copy.deepcopy(self.items.get(("file", user_id, file_id)))
 
+    def get_archive(self, user_id: str, archive_id: str) -> ExportArchive | None:
+        return copy.deepcopy(self.items.get(("archive", user_id, archive_id)))
+
+    def list_archives(self, user_id: str) -> list[ExportArchive]:
+        return [a for a in self._all("archive") if a.user_id == user_id]
+
     def list_pending_files(self, created_before: datetime) -> list[UploadedFile]:
         return [f for f in self._all("file") if f.status is FileStatus.PENDING and f.created_at < created_before]
 
@@ -185,8 +197,8 @@ class InMemoryDatabase:
     def list_pending_erasures(self) -> list[Erasure]:
         return self._all("erasure")
 
-    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile]:
-        kinds = {"user": User, "profile": Profile, "resume": ResumeItem, "file": UploadedFile}
+    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile | ExportArchive]:
+        kinds = {"user": User, "profile": Profile, "resume": ResumeItem, "file": UploadedFile, "archive": ExportArchive}
         return [copy.deepcopy(v) for k, v in self.items.items() if k[0] in kinds and k[1] == user_id]
 
     def list_invitations_for_email(self, email: str) -> list[Invitation]:
@@ -308,6 +320,14 @@ class FakeStorage:
     def delete(self, key: str, version_id: str | None = None) -> None:
         kept = [(v, c) for v, c in self.versions.get(key, []) if version_id is not None and v != version_id]
         self.versions[key] = kept
+
+    def write_archive(self, key: str, members: Iterable[ArchiveMember]) -> None:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for member in members:
+                content = member.content if member.content is not None else self.content(member.source_key or "", member.source_version)
+                archive.writestr(member.name, content or b"")
+        self.put(key, buffer.getvalue())
 
     def erase(self, prefix: str) -> int:
         keys = [k for k in self.versions if k.startswith(prefix)]

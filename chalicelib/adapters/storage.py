@@ -4,14 +4,19 @@ The bucket is versioned; documents refer to the exact version that was checked."
 
 from __future__ import annotations
 
+import io
+import zipfile
+from collections.abc import Iterable, Iterator
 from datetime import timedelta
 from typing import Any
 
 from chalicelib.adapters.aws_errors import aws_error_code
 from chalicelib.domain.ids import utcnow
-from chalicelib.services.ports import FetchedObject, PresignedPost
+from chalicelib.services.ports import ArchiveMember, FetchedObject, PresignedPost
 
 _MISSING = ("404", "NoSuchKey", "NoSuchVersion", "NotFound")
+_PART_BYTES = 8 * 1024 * 1024  # S3 wants every part but the last to hold at least 5 MiB
+_CHUNK_BYTES = 1024 * 1024
 
 
 class S3DocumentStorage:
@@ -56,8 +61,29 @@ class S3DocumentStorage:
         found_version = response.get("VersionId")
         return FetchedObject(version_id=found_version if found_version not in (None, "null") else version_id, size=size, content=content)
 
-    def put(self, key: str, content: bytes, content_type: str) -> None:
-        self._s3.put_object(Bucket=self._bucket, Key=key, Body=content, ContentType=content_type)
+    def write_archive(self, key: str, members: Iterable[ArchiveMember]) -> None:
+        # A multipart upload fed by zipfile as it writes: memory holds one part and one chunk, whatever
+        # the archive's size. zipfile writes to an unseekable stream with data descriptors.
+        upload_id = self._s3.create_multipart_upload(Bucket=self._bucket, Key=key, ContentType="application/zip")["UploadId"]
+        stream = _MultipartStream(self._s3, self._bucket, key, upload_id)
+        try:
+            with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+                for member in members:
+                    with archive.open(member.name, "w", force_zip64=True) as entry:
+                        for chunk in self._chunks(member):
+                            entry.write(chunk)
+            stream.complete()
+        except BaseException:
+            self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
+            raise
+
+    def _chunks(self, member: ArchiveMember) -> Iterator[bytes]:
+        if member.content is not None:
+            yield member.content
+            return
+        version = {"VersionId": member.source_version} if member.source_version else {}
+        body = self._s3.get_object(Bucket=self._bucket, Key=member.source_key, **version)["Body"]
+        yield from body.iter_chunks(_CHUNK_BYTES)
 
     def delete(self, key: str, version_id: str | None = None) -> None:
         self._s3.delete_object(Bucket=self._bucket, Key=key, **({"VersionId": version_id} if version_id else {}))
@@ -79,3 +105,39 @@ class S3DocumentStorage:
                 raise RuntimeError(f"S3 kept {len(response['Errors'])} object versions, e.g. {first.get('Code')}: {first.get('Message')}")
             erased += len(objects)
         return erased
+
+
+class _MultipartStream(io.RawIOBase):
+    """A write-only, unseekable file whose bytes become the parts of an S3 multipart upload."""
+
+    def __init__(self, s3: Any, bucket: str, key: str, upload_id: str) -> None:
+        self._s3, self._bucket, self._key, self._upload_id = s3, bucket, key, upload_id
+        self._buffer = bytearray()
+        self._parts: list[dict[str, Any]] = []
+        self._written = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._written
+
+    def write(self, data: Any) -> int:
+        self._buffer += data
+        self._written += len(data)
+        while len(self._buffer) >= _PART_BYTES:
+            self._upload(bytes(self._buffer[:_PART_BYTES]))
+            del self._buffer[:_PART_BYTES]
+        return len(data)
+
+    def complete(self) -> None:
+        self._upload(bytes(self._buffer))  # the last part may be small
+        self._buffer.clear()
+        self._s3.complete_multipart_upload(
+            Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, MultipartUpload={"Parts": self._parts}
+        )
+
+    def _upload(self, data: bytes) -> None:
+        number = len(self._parts) + 1
+        response = self._s3.upload_part(Bucket=self._bucket, Key=self._key, UploadId=self._upload_id, PartNumber=number, Body=data)
+        self._parts.append({"PartNumber": number, "ETag": response["ETag"]})

@@ -1,7 +1,8 @@
-"""The data subject's rights: the personal-data export."""
+"""The data subject's rights: the personal-data export, and the archive of one's files."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from chalice import Blueprint
@@ -9,9 +10,10 @@ from chalice import Blueprint
 from chalicelib.api.files import file_out
 from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.api.resume import resume_out
+from chalicelib.domain.exports import ArchiveStatus, ExportArchive
 from chalicelib.schemas.accounts import DownloadResponse
 from chalicelib.schemas.mappers import audit_out, consent_entry_out, organisation_out, profile_out, user_out
-from chalicelib.schemas.privacy import ConsentEvidenceResponse, PersonalDataExportResponse
+from chalicelib.schemas.privacy import ConsentEvidenceResponse, ExportArchiveResponse, PersonalDataExportResponse
 from chalicelib.services import privacy as service
 from chalicelib.services.privacy import ARCHIVE_LINK_SECONDS
 from chalicelib.services.resume import Resume
@@ -30,7 +32,7 @@ bp = Blueprint(__name__)
 )
 def export_my_data(call: Call[Any, Any]) -> PersonalDataExportResponse:
     c = call.container
-    export = service.export_personal_data(c.profiles, c.audit_log, c.storage, call.user)
+    export = service.export_personal_data(c.profiles, c.audit_log, call.user)
     return PersonalDataExportResponse(
         generated_at=export.generated_at,
         user=user_out(export.user),
@@ -39,8 +41,48 @@ def export_my_data(call: Call[Any, Any]) -> PersonalDataExportResponse:
         resume=resume_out(Resume(export.user.user_id, export.resume)),
         json_resume=export.json_resume,
         files=[file_out(f) for f in export.files],
-        archive=DownloadResponse(url=export.archive_url, expires_in=ARCHIVE_LINK_SECONDS) if export.archive_url else None,
         consents=[ConsentEvidenceResponse(**consent_entry_out(e).model_dump(), ip=e.ip, user_agent=e.user_agent) for e in export.consents],
         disclosures=[],  # proposals (issue 5) record disclosures; none can exist before them
         audit=[audit_out(e) for e in export.audit],
     )
+
+
+def archive_out(archive: ExportArchive, link: str | None, now: datetime) -> ExportArchiveResponse:
+    return ExportArchiveResponse(
+        archive_id=archive.archive_id,
+        status="failed" if archive.failed(now) else archive.status.value,
+        created_at=archive.created_at,
+        file_count=archive.file_count if archive.status is ArchiveStatus.READY else None,
+        download=DownloadResponse(url=link, expires_in=ARCHIVE_LINK_SECONDS) if link else None,
+    )
+
+
+@operation(
+    bp,
+    "/me/export/archive",
+    "POST",
+    summary="Zip my files for the export (built in the background; returns the one already usable, if any)",
+    tag="privacy",
+    response=ExportArchiveResponse,
+    status=202,
+    roles=ANY_ROLE,
+)
+def request_archive(call: Call[Any, Any]) -> ExportArchiveResponse:
+    c = call.container
+    archive = service.request_archive(c.profiles, call.user)
+    return archive_out(archive, service.archive_link(c.storage, archive), c.profiles.accounts.now())
+
+
+@operation(
+    bp,
+    "/me/export/archive/{archive_id}",
+    "GET",
+    summary="The archive of my files: its state and, once ready, a short-lived download link",
+    tag="privacy",
+    response=ExportArchiveResponse,
+    roles=ANY_ROLE,
+)
+def get_archive(call: Call[Any, Any]) -> ExportArchiveResponse:
+    c = call.container
+    archive = service.get_archive(c.profiles, call.user, call.path["archive_id"])
+    return archive_out(archive, service.archive_link(c.storage, archive), c.profiles.accounts.now())

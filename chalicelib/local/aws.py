@@ -94,6 +94,7 @@ class LocalAwsServer:
 
     def start(self) -> None:
         serialise_dynamodb_writes()
+        keep_object_states_still()
         app = DomainDispatcherApplication(create_backend_app)
         try:
             self._server = make_server(self._host, self._port, app, threaded=True, request_handler=_QuietRequestHandler)
@@ -115,6 +116,16 @@ class LocalAwsServer:
         if self._thread is not None:
             self._thread.join(timeout=10)
         self._server = self._thread = None
+
+
+def keep_object_states_still() -> None:
+    """moto advances an S3 object's restore state on every read of it, and for the parts of a multipart
+    upload (which name no bucket) that read fails: /moto-api/data.json, where local mail is read, then
+    answers 500 once any multipart upload was made. Nothing here restores from Glacier, so the state
+    is held still."""
+    from moto.moto_api import state_manager
+
+    state_manager.set_transition(model_name="s3::keyrestore", transition={"progression": "manual", "times": 2**31})
 
 
 def discard_stream_iterators() -> None:

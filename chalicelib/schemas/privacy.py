@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field
 
@@ -36,8 +36,17 @@ class PersonalDataExportResponse(ResponseModel):
     json_resume: dict[str, Any] | None = Field(
         description="the profile and resume as JSON Resume (as GET /me/resume/json-resume gives it); null without either"
     )
-    files: list[UploadedFileResponse] = Field(description="each with an excerpt of its text; the full text is in the archive")
-    archive: DownloadResponse | None = Field(description="the files' content as a zip, behind a short-lived link")
+    files: list[UploadedFileResponse] = Field(
+        description="each with an excerpt of its text; their content and full texts come zipped: POST /me/export/archive"
+    )
     consents: list[ConsentEvidenceResponse]
     disclosures: list[DisclosureResponse] = Field(description="every time the profile was shown to a client")
     audit: list[AuditEntryResponse]
+
+
+class ExportArchiveResponse(ResponseModel):
+    archive_id: str
+    status: Literal["preparing", "ready", "failed"] = Field(description="failed: ask for a new archive")
+    created_at: datetime
+    file_count: int | None = Field(description="once ready")
+    download: DownloadResponse | None = Field(description="once ready: the zip behind a short-lived link")

@@ -7,7 +7,7 @@ and commits them atomically (one DynamoDB transaction), each with its preconditi
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -16,6 +16,7 @@ from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, I
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
 from chalicelib.domain.erasure import Erasure
+from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import UploadedFile
 from chalicelib.domain.identity import Role
 from chalicelib.domain.profiles import Profile
@@ -55,9 +56,10 @@ Entity = (
     | ResumeItem
     | UploadedFile
     | Erasure
+    | ExportArchive
 )
 # What may be deleted: never the append-only ledger and audit log, nor the outbox (its TTL removes it).
-Deletable = User | Organisation | UniqueClaim | Invitation | ConsentDocument | Profile | ResumeItem | UploadedFile | Erasure
+Deletable = User | Organisation | UniqueClaim | Invitation | ConsentDocument | Profile | ResumeItem | UploadedFile | Erasure | ExportArchive
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,7 @@ class Changes:
 
     def transition(
         self,
-        entity: User | Organisation | Invitation | ConsentDocument | Profile | ResumeItem | UploadedFile,
+        entity: User | Organisation | Invitation | ConsentDocument | Profile | ResumeItem | UploadedFile | ExportArchive,
         expected_status: str,
         *,
         was: Entity | None = None,
@@ -135,13 +137,16 @@ class ProfileRepository(Protocol):
     def list_pending_files(self, created_before: datetime) -> list[UploadedFile]:
         """Everyone's files still waiting for their upload's check, created before ``created_before``."""
 
+    def get_archive(self, user_id: str, archive_id: str) -> ExportArchive | None: ...
+    def list_archives(self, user_id: str) -> list[ExportArchive]: ...
+
 
 class ErasureRepository(Protocol):
     """What erasure needs to find: pending requests, and everything filed under a person."""
 
     def get_erasure(self, user_id: str) -> Erasure | None: ...
     def list_pending_erasures(self) -> list[Erasure]: ...
-    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile]:
+    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile | ExportArchive]:
         """Every item in the person's own partition, whatever its kind."""
 
     def list_invitations_for_email(self, email: str) -> list[Invitation]: ...
@@ -217,6 +222,16 @@ class PresignedPost:
 
 
 @dataclass(frozen=True)
+class ArchiveMember:
+    """One file of an archive: given ``content``, or the stored object ``source_key`` at ``source_version``."""
+
+    name: str
+    content: bytes | None = None
+    source_key: str | None = None
+    source_version: str | None = None
+
+
+@dataclass(frozen=True)
 class FetchedObject:
     """One version of an object, read once: its full size and at most ``max_bytes`` of its content."""
 
@@ -232,7 +247,10 @@ class DocumentStorage(Protocol):
         """None when the object (or that version) does not exist."""
 
     def delete(self, key: str, version_id: str | None = None) -> None: ...
-    def put(self, key: str, content: bytes, content_type: str) -> None: ...
+    def write_archive(self, key: str, members: Iterable[ArchiveMember]) -> None:
+        """Stores a zip of ``members`` at ``key``, streamed: never the whole archive, nor a whole member
+        read from storage, in memory."""
+
     def erase(self, prefix: str) -> int:
         """Deletes every version and delete marker of every object under ``prefix``; returns how many."""
 

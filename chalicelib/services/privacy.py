@@ -1,29 +1,31 @@
 """GDPR access and portability (Art. 15/20): everything the platform holds about a person, in one export.
 
 The export holds the account, the person's own organisation when it is a one-person agency, the
-profile and resume, the uploaded files (their content in a zip behind a short-lived link), every
-consent entry with its evidence, every disclosure of the profile to a client, and the audit entries
-about the person. Producing it is itself audited."""
+profile and resume (also as JSON Resume), the uploaded files, every consent entry with its evidence,
+every disclosure of the profile to a client, and the audit entries about the person. The files'
+content comes as a zip built in the background (``request_archive``, then a short-lived link). Both
+are audited."""
 
 from __future__ import annotations
 
-import io
 import json
-import zipfile
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 from chalicelib.domain.accounts import Organisation, User
 from chalicelib.domain.audit import AuditAction, AuditEntry
 from chalicelib.domain.consent import ConsentEntry
+from chalicelib.domain.exports import ArchiveStatus, ExportArchive, archive_key
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.resume import ResumeItem
+from chalicelib.errors import ConcurrencyConflict, NotFound
 from chalicelib.services.json_resume import json_resume_of
-from chalicelib.services.ports import AuditLog, Changes, DocumentStorage
+from chalicelib.services.ports import ArchiveMember, AuditLog, Changes, DocumentStorage
 from chalicelib.services.profiles import ProfilePorts
 
 ARCHIVE_LINK_SECONDS = 900
@@ -40,10 +42,9 @@ class PersonalDataExport:
     files: list[UploadedFile]
     consents: list[ConsentEntry]
     audit: list[AuditEntry]
-    archive_url: str | None  # the files' content, zipped; None when there are no files
 
 
-def export_personal_data(ports: ProfilePorts, audit_log: AuditLog, storage: DocumentStorage, principal: Principal) -> PersonalDataExport:
+def export_personal_data(ports: ProfilePorts, audit_log: AuditLog, principal: Principal) -> PersonalDataExport:
     repository = ports.accounts.accounts
     user = repository.get_user(principal.user_id)
     assert user is not None  # the caller was authenticated from this record
@@ -51,7 +52,6 @@ def export_personal_data(ports: ProfilePorts, audit_log: AuditLog, storage: Docu
     files = [f for f in ports.profiles.list_files(user.user_id) if f.status is FileStatus.ACCEPTED]
     now = ports.accounts.now()
     export_id = new_id()
-    archive_url = _archive(storage, user, files, export_id) if files else None
     # Audited before the read of the audit log, so the export lists its own making.
     ports.accounts.uow.commit(
         Changes().insert(
@@ -76,34 +76,75 @@ def export_personal_data(ports: ProfilePorts, audit_log: AuditLog, storage: Docu
         files=files,
         consents=sorted(ports.ledger.list_for_subject(user.user_id), key=lambda e: e.at),
         audit=audit_log.list_for_subject(user.user_id),
-        archive_url=archive_url,
     )
 
 
-def _archive(storage: DocumentStorage, user: User, files: list[UploadedFile], export_id: str) -> str:
-    """The files' content, zipped, stored under exports/ (which expires within a day) and linked briefly."""
-    buffer = io.BytesIO()
+def request_archive(ports: ProfilePorts, principal: Principal) -> ExportArchive:
+    """Asks for the archive of one's files; one already usable (ready, or still being built) is answered
+    instead of starting another."""
+    now = ports.accounts.now()
+    usable = [a for a in ports.profiles.list_archives(principal.user_id) if a.usable(now)]
+    if usable:
+        return max(usable, key=lambda a: a.created_at)
+    archive = ExportArchive(principal.user_id, new_id(), now)
+    audit = AuditEntry(
+        subject_id=principal.user_id,
+        entry_id=new_id(),
+        at=now,
+        actor_id=principal.user_id,
+        action=AuditAction.DATA_EXPORTED,
+        object_type="archive",
+        object_id=archive.archive_id,
+    )
+    ports.accounts.uow.commit(Changes().insert(archive).insert(audit))
+    return archive
+
+
+def get_archive(ports: ProfilePorts, principal: Principal, archive_id: str) -> ExportArchive:
+    archive = ports.profiles.get_archive(principal.user_id, archive_id)
+    if archive is None or archive.expired(ports.accounts.now()):  # TTL removes expired records only lazily
+        raise NotFound("Archive not found; archives are kept a day: ask for a new one.")
+    return archive
+
+
+def archive_link(storage: DocumentStorage, archive: ExportArchive) -> str | None:
+    if archive.status is not ArchiveStatus.READY:
+        return None
+    return storage.presigned_get(archive.object_key, None, expires_in=ARCHIVE_LINK_SECONDS)
+
+
+def build_archive(ports: ProfilePorts, storage: DocumentStorage, user_id: str, archive_id: str) -> bool:
+    """Run from the main table's stream: zips the person's accepted files with their texts and an index.
+    Rebuilding is harmless (the same key is written again), so a retried record needs no guard."""
+    archive = ports.profiles.get_archive(user_id, archive_id)
+    if archive is None or archive.status is not ArchiveStatus.PREPARING:
+        return False
+    files = [f for f in ports.profiles.list_files(user_id) if f.status is FileStatus.ACCEPTED]
+    key = archive_key(user_id, archive_id)
+    storage.write_archive(key, _members(files))
+    ready = replace(archive, status=ArchiveStatus.READY, object_key=key, file_count=len(files), ready_at=ports.accounts.now())
+    try:
+        ports.accounts.uow.commit(Changes().transition(ready, ArchiveStatus.PREPARING.value))
+    except ConcurrencyConflict:
+        return False  # a concurrent build finished first, or the person was erased meanwhile
+    return True
+
+
+def _members(files: list[UploadedFile]) -> Iterator[ArchiveMember]:
     index = []
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for file in files:
-            fetched = storage.fetch(file.object_key, file.object_version, file.size_bytes or 0)
-            if fetched is None:
-                continue
-            name = f"{file.file_id}-{file.filename}"
-            archive.writestr(name, fetched.content)
-            # The full text read from each file travels in the archive; the JSON answer carries excerpts
-            # (an answer with every CV's text could pass Lambda's 6 MB response limit).
-            archive.writestr(f"{file.file_id}.txt", file.text)
-            index.append(
-                {
-                    "file": name,
-                    "text": f"{file.file_id}.txt",
-                    "purpose": file.purpose.value,
-                    "uploaded_at": iso(file.created_at),
-                    "sha256": file.sha256,
-                }
-            )
-        archive.writestr("index.json", json.dumps(index, indent=2))
-    key = f"exports/{user.user_id}/{export_id}.zip"
-    storage.put(key, buffer.getvalue(), "application/zip")
-    return storage.presigned_get(key, None, expires_in=ARCHIVE_LINK_SECONDS)
+    for file in files:
+        name = f"{file.file_id}-{file.filename}"
+        yield ArchiveMember(name, source_key=file.object_key, source_version=file.object_version)
+        # The full text read from each file travels in the archive; the JSON export carries excerpts (an
+        # answer with every CV's text could pass Lambda's 6 MB response limit).
+        yield ArchiveMember(f"{file.file_id}.txt", content=file.text.encode())
+        index.append(
+            {
+                "file": name,
+                "text": f"{file.file_id}.txt",
+                "purpose": file.purpose.value,
+                "uploaded_at": iso(file.created_at),
+                "sha256": file.sha256,
+            }
+        )
+    yield ArchiveMember("index.json", content=json.dumps(index, indent=2).encode())

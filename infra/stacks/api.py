@@ -132,7 +132,7 @@ class ApiStack(cdk.Stack):
         data.uploads_queue.grant_consume_messages(self.upload_role)
 
         # Stream handler: delivers outbox messages (GetItem + conditional UpdateItem on the main table)
-        # through SES, from the configured sender only; carries out erasure requests.
+        # through SES, from the configured sender only; carries out erasure requests; builds export archives.
         self._grant_main_table(self.stream_role, data.main_table)
         self.stream_role.add_to_policy(
             iam.PolicyStatement(
@@ -145,6 +145,14 @@ class ApiStack(cdk.Stack):
         )
         data.main_table.grant_stream_read(self.stream_role)
         self._grant_erasure(self.stream_role, data, identity)
+        # ...and builds export archives: reads the person's files, streams the zip to exports/ in parts.
+        bucket_arn = data.documents_bucket.bucket_arn
+        self.stream_role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[f"{bucket_arn}/files/*"]),
+        )
+        self.stream_role.add_to_policy(
+            iam.PolicyStatement(actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[f"{bucket_arn}/exports/*"]),
+        )
 
         # Privacy jobs: finish pending erasures (as the stream handler does), apply retention (reads
         # consultants by activity, writes notices to the outbox and erasure requests: main table only) and

@@ -270,8 +270,15 @@ S3_CALL_ACTIONS = {
     "head_object": ("s3:GetObject", "s3:GetObjectVersion"),
     "delete_object": ("s3:DeleteObject", "s3:DeleteObjectVersion"),
     "generate_presigned_post": ("s3:PutObject",),
-    "put_object": ("s3:PutObject",),
     "generate_presigned_url": ("s3:GetObject", "s3:GetObjectVersion"),
+}
+# Export archives (S3DocumentStorage.write_archive), built by the stream handler only: a multipart upload
+# is authorised as PutObject, its abort as AbortMultipartUpload.
+S3_ARCHIVE_CALL_ACTIONS = {
+    "create_multipart_upload": ("s3:PutObject",),
+    "upload_part": ("s3:PutObject",),
+    "complete_multipart_upload": ("s3:PutObject",),
+    "abort_multipart_upload": ("s3:AbortMultipartUpload",),
 }
 # Erasure's calls (S3DocumentStorage.erase), made by the stream handler only: DeleteObjects is authorised
 # per object, as DeleteObjectVersion when a version is named.
@@ -290,7 +297,7 @@ def _role_actions(synth: Synth, role: Any) -> set[str]:
     return {action for statement in _statements_of(synth, role) for action in _as_list(statement["Action"])}
 
 
-def test_the_api_role_allows_every_cognito_and_s3_call_the_adapters_make(dev: Synth) -> None:
+def test_the_roles_allow_every_cognito_and_s3_call_the_adapters_make(dev: Synth) -> None:
     granted = _role_actions(dev, dev.deployment.api.api_role)
     cognito_calls = _calls("identity.py", "_cognito")
     assert cognito_calls, "no Cognito calls found: did the adapter move?"
@@ -301,8 +308,9 @@ def test_the_api_role_allows_every_cognito_and_s3_call_the_adapters_make(dev: Sy
     assert s3_calls
     stream_granted = _role_actions(dev, dev.deployment.api.stream_role)
     for call in s3_calls:
-        if call in S3_ERASURE_CALL_ACTIONS:
-            assert set(S3_ERASURE_CALL_ACTIONS[call]) <= stream_granted, call
+        stream_only = S3_ERASURE_CALL_ACTIONS | S3_ARCHIVE_CALL_ACTIONS
+        if call in stream_only:
+            assert set(stream_only[call]) <= stream_granted, call
             continue
         assert call in S3_CALL_ACTIONS, f"S3DocumentStorage calls {call}: map it to its IAM action here and in the roles"
         assert set(S3_CALL_ACTIONS[call]) <= granted, call

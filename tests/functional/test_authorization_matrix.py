@@ -69,6 +69,7 @@ def tenants(api: Api, pump: Pump, local_aws: LocalStack) -> Tenants:
         "consultant": consultant.user_id,
         "missing": "01JZZZZZZZZZZZZZZZZZZZZZZZ",
         "missing_file": "01JZZZZZZZZZZZZZZZZZZZZZZZ",
+        "missing_archive": "01JZZZZZZZZZZZZZZZZZZZZZZZ",
         # A file of someone who is none of the actors: every actor must get 404 for it.
         "others_file": api.post(
             "/me/files",
@@ -141,6 +142,8 @@ MATRIX: list[Row] = [
     ),
     ("GET", "/me/files", None, {"anonymous": 401, "consultant_a": 200, "independent": 200}, 403),
     ("GET", "/me/export", None, {"anonymous": 401}, 200),
+    ("POST", "/me/export/archive", None, {"anonymous": 401}, 202),
+    ("GET", "/me/export/archive/{missing_archive}", None, {"anonymous": 401}, 404),
     # A wrong password: the consultants' own requests are refused (422) and erase nothing.
     ("POST", "/me/erasure", {"password": "not-the-password-1"}, {"anonymous": 401, "consultant_a": 422, "independent": 422}, 403),
     ("POST", "/consultants/{victim}/erasure", None, {"anonymous": 401, "staff": 202}, 403),
@@ -198,6 +201,7 @@ _TEMPLATE = {
     "consultant": "user_id",
     "missing": "item_id",
     "missing_file": "file_id",
+    "missing_archive": "archive_id",
     "others_file": "file_id",
     "victim": "user_id",
 }

@@ -346,8 +346,17 @@ def test_a_consultant_downloads_the_export_of_everything_held_about_them(api: Ap
     assert body["resume"]["skills"][0]["skill_id"] == "kubernetes" and body["files"][0]["text_excerpt"].startswith("Cecilia")
     assert body["consents"][0]["purpose"] == "platform_processing" and body["disclosures"] == []
     assert body["audit"][-1]["action"] == "data.exported"
-    archive = zipfile.ZipFile(io.BytesIO(requests.get(body["archive"]["url"], timeout=10).content))
+
+    # The files come zipped, built in the background by the stream handler (streamed to S3 in parts).
+    requested = api.post("/me/export/archive", token=consultant.token)
+    assert requested.status == 202 and requested.body["status"] == "preparing" and requested.body["download"] is None
+    archive_id = requested.body["archive_id"]
+    pump.drain()
+    ready = api.get(f"/me/export/archive/{archive_id}", token=consultant.token).body
+    assert ready["status"] == "ready" and ready["file_count"] == 1
+    archive = zipfile.ZipFile(io.BytesIO(requests.get(ready["download"]["url"], timeout=10).content))
     assert cv in [archive.read(name) for name in archive.namelist() if name != "index.json"]
+    assert api.get(f"/me/export/archive/{archive_id}", token=agency.token).status == 404  # each person their own
     assert api.get("/me/export", token=agency.token).body["resume"]["skills"] == []  # everyone may export; each only their own
 
 
@@ -397,7 +406,9 @@ def test_a_consultant_asks_to_be_erased_and_nothing_is_left_behind(api: Api, pum
         form.body["upload"]["url"], data=form.body["upload"]["fields"], files={"file": ("work.pdf", cv, "application/pdf")}, timeout=10
     ).raise_for_status()
     pump.drain()
-    assert api.get("/me/export", token=consultant.token).body["archive"] is not None
+    assert api.get("/me/export", token=consultant.token).status == 200
+    api.post("/me/export/archive", token=consultant.token)
+    pump.drain()  # the zip of the files is built under exports/
     needles = [consultant.user_id, consultant.email, name]
     assert len(_traces_everywhere(local_aws, needles)) >= 5  # the scan finds what it looks for
 

@@ -74,3 +74,39 @@ def test_an_empty_upload_reads_as_size_zero(storage: S3DocumentStorage, local_aw
     boto3.client("s3").put_object(Bucket=local_aws.container.settings.documents_bucket, Key=key, Body=b"")
     fetched = storage.fetch(key, None, 5000)
     assert fetched is not None and fetched.size == 0 and fetched.content == b""
+
+
+def test_an_archive_is_streamed_to_s3_in_parts_and_reads_back_whole(storage: S3DocumentStorage, local_aws: LocalStack) -> None:
+    import io
+    import os
+    import uuid
+    import zipfile
+
+    from chalicelib.services.ports import ArchiveMember
+
+    s3, bucket = boto3.client("s3"), local_aws.container.settings.documents_bucket  # type: ignore[attr-defined]
+    source = f"files/test-{uuid.uuid4().hex}/big"
+    big = os.urandom(12 * 1024 * 1024)  # incompressible: the zip needs two parts
+    version = s3.put_object(Bucket=bucket, Key=source, Body=big)["VersionId"]
+    key = f"exports/test-{uuid.uuid4().hex}.zip"
+    storage.write_archive(key, [ArchiveMember("big.bin", source_key=source, source_version=version), ArchiveMember("a.txt", content=b"hi")])
+    assert s3.head_object(Bucket=bucket, Key=key, PartNumber=1)["PartsCount"] == 2
+    assert s3.head_object(Bucket=bucket, Key=key)["ContentType"] == "application/zip"
+    archive = zipfile.ZipFile(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+    assert archive.read("big.bin") == big and archive.read("a.txt") == b"hi"
+    assert requests.get(f"{local_aws.endpoint}/moto-api/data.json", timeout=30).status_code == 200  # local mail stays readable
+
+
+def test_an_archive_that_fails_half_way_leaves_no_object_and_no_open_upload(storage: S3DocumentStorage, local_aws: LocalStack) -> None:
+    import uuid
+
+    from botocore.exceptions import ClientError
+
+    from chalicelib.services.ports import ArchiveMember
+
+    s3, bucket = boto3.client("s3"), local_aws.container.settings.documents_bucket  # type: ignore[attr-defined]
+    key = f"exports/test-{uuid.uuid4().hex}.zip"
+    with pytest.raises(ClientError):
+        storage.write_archive(key, [ArchiveMember("a.txt", content=b"hi"), ArchiveMember("gone", source_key=f"files/{uuid.uuid4().hex}")])
+    assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=key)
+    assert [u for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) if u["Key"] == key] == []

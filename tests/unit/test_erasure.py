@@ -56,7 +56,9 @@ def consultant_with_everything(world: World) -> Principal:
     for part in ResumePart:
         add(world, me, me.user_id, part, EXAMPLES[part])
     upload_file(world, me, CV)
-    privacy.export_personal_data(world.profiles, world.consents.audit, world.storage, me)
+    privacy.export_personal_data(world.profiles, world.consents.audit, me)
+    archive = privacy.request_archive(world.profiles, me)
+    assert privacy.build_archive(world.profiles, world.storage, me.user_id, archive.archive_id)
     return me
 
 

@@ -24,6 +24,7 @@ from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, I
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
 from chalicelib.domain.erasure import Erasure
+from chalicelib.domain.exports import ARCHIVE_RETENTION, ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Role
 from chalicelib.domain.profiles import Profile
@@ -66,6 +67,7 @@ _KIND = {
     ResumeItem: "resume_item",
     UploadedFile: "file",
     Erasure: "erasure",
+    ExportArchive: "export_archive",
 }
 _CLASS_OF_KIND = {kind: cls for cls, kind in _KIND.items()}
 
@@ -150,6 +152,8 @@ def _keys(entity: Entity) -> _Keys:
         return _Keys(user_pk(entity.user_id), f"FILE#{entity.file_id}", None, None, PENDING_FILES, waiting)
     if isinstance(entity, ResumeItem):
         return _Keys(user_pk(entity.user_id), resume_sk(entity.part, entity.item_id))
+    if isinstance(entity, ExportArchive):
+        return _Keys(user_pk(entity.user_id), f"ARCHIVE#{entity.archive_id}")
     if isinstance(entity, Erasure):
         # Outside the person's partition, which it outlives; gsi2: the pending ones (the resume job).
         return _Keys(f"ERASURE#{entity.user_id}", "ERASURE", None, None, f"ERASURES#{entity.status.value}", sort_time(entity.requested_at))
@@ -181,6 +185,8 @@ def to_item(entity: Entity) -> Model:
     )
     if isinstance(entity, OutboxMessage):
         item.expires = entity.created_at + OUTBOX_RETENTION
+    if isinstance(entity, ExportArchive):
+        item.expires = entity.created_at + ARCHIVE_RETENTION
     return item
 
 
@@ -286,6 +292,13 @@ class DynamoProfileRepository:
     def get_file(self, user_id: str, file_id: str) -> UploadedFile | None:
         return _get(UploadedFile, user_pk(user_id), f"FILE#{file_id}")
 
+    def get_archive(self, user_id: str, archive_id: str) -> ExportArchive | None:
+        return _get(ExportArchive, user_pk(user_id), f"ARCHIVE#{archive_id}")
+
+    def list_archives(self, user_id: str) -> list[ExportArchive]:
+        items = MainItem.query(user_pk(user_id), MainItem.sk.startswith("ARCHIVE#"), consistent_read=True)
+        return [load(ExportArchive, i.data) for i in items]
+
     def list_pending_files(self, created_before: datetime) -> list[UploadedFile]:
         return [load(UploadedFile, i.data) for i in MainItem.by_gsi2.query(PENDING_FILES, MainItem.gsi2sk < sort_time(created_before))]
 
@@ -297,7 +310,7 @@ class DynamoErasureRepository:
     def list_pending_erasures(self) -> list[Erasure]:
         return [load(Erasure, i.data) for i in MainItem.by_gsi2.query("ERASURES#pending")]
 
-    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile]:
+    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile | ExportArchive]:
         return [load(_CLASS_OF_KIND[i.kind], i.data) for i in MainItem.query(user_pk(user_id), consistent_read=True)]
 
     def list_invitations_for_email(self, email: str) -> list[Invitation]:
