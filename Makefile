@@ -6,6 +6,8 @@
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
+# Where `make run` keeps its state and writes app.env (the same variable chalicelib/local/stack.py reads).
+LOCAL_STATE_DIR ?= .local
 
 .DEFAULT_GOAL := help
 
@@ -52,12 +54,12 @@ bench: bench-coldstart
 .PHONY: create-staff
 create-staff: $(VENV)/.installed
 	@test -n "$(EMAIL)" -a -n "$(NAME)" || (echo "usage: make create-staff EMAIL=you@example.com NAME='Your Name'" && exit 2)
-	$(PY) -m chalicelib.cli --env-file .local/app.env create-staff --email "$(EMAIL)" --name "$(NAME)" $(if $(PASSWORD),--password "$(PASSWORD)")
+	$(PY) -m chalicelib.cli --env-file $(LOCAL_STATE_DIR)/app.env create-staff --email "$(EMAIL)" --name "$(NAME)" $(if $(PASSWORD),--password "$(PASSWORD)")
 
 # The daily scheduled jobs (pending erasures, retention) against the local stack, now.
 .PHONY: privacy-jobs
 privacy-jobs: $(VENV)/.installed
-	$(PY) -m chalicelib.cli --env-file .local/app.env privacy-jobs
+	$(PY) -m chalicelib.cli --env-file $(LOCAL_STATE_DIR)/app.env privacy-jobs
 
 .PHONY: clean
 clean:
