@@ -6,7 +6,7 @@ its own documented request and response schema."""
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 from pydantic import BaseModel
@@ -16,8 +16,10 @@ from chalicelib.domain.identity import Role
 from chalicelib.domain.resume import LETTER_ITEM_ID, ResumeItem, ResumePart
 from chalicelib.schemas.json_resume import MAX_IMPORT_BYTES, JsonResume
 from chalicelib.schemas.resume import PART_MODELS, PART_RESPONSES, ResumeResponse
-from chalicelib.services import json_resume
 from chalicelib.services import resume as service
+
+if TYPE_CHECKING:
+    from chalicelib.services.json_resume import JsonResumeExport
 
 bp = Blueprint(__name__)
 CONSULTANT = frozenset({Role.CONSULTANT})
@@ -116,17 +118,22 @@ for _part in ResumePart:
 
 # The resume as JSON Resume. The document is answered as built (not through the model), so that absent
 # fields stay absent: JSON Resume has no nulls.
-def _document(export: json_resume.JsonResumeExport) -> Response:
+def _document(export: JsonResumeExport) -> Response:
     return Response(body=json.dumps(export.document), status_code=200, headers={"Content-Type": "application/json"})
 
 
 def _declare_json_resume(prefix: str, owner: str, readers: frozenset[Role], editors: frozenset[Role]) -> None:
     path = f"{prefix}/resume/json-resume"
 
+    # The mapping is loaded on first use, not at cold start.
     def read(call: Call[Any, Any]) -> Response:
+        from chalicelib.services import json_resume
+
         return _document(json_resume.export_json_resume(call.container.profiles, call.user, _owner(call)))
 
     def write(call: Call[JsonResume, Any]) -> Response:
+        from chalicelib.services import json_resume
+
         c = call.container
         return _document(json_resume.import_json_resume(c.profiles, c.taxonomy, call.user, _owner(call), call.body))
 

@@ -13,15 +13,8 @@ import io
 import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class FileKind(StrEnum):
-    PDF = "application/pdf"
-    DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
-    PNG = "image/png"
-    JPEG = "image/jpeg"
-
+from chalicelib.documents.kinds import FileKind
 
 _LABELS = {FileKind.PDF: "PDF document", FileKind.DOCX: "Word document (DOCX)", FileKind.PNG: "PNG image", FileKind.JPEG: "JPEG image"}
 _PROGRAM_MAGIC = (b"MZ", b"\x7fELF", b"\xcf\xfa\xed\xfe", b"\xfe\xed\xfa\xcf", b"#!")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from chalicelib.documents.inspection import FileKind
+from chalicelib.documents.kinds import FileKind
 
 
 class FilePurpose(StrEnum):

@@ -13,7 +13,6 @@ from dataclasses import replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
-from chalicelib.documents.inspection import InspectionLimits, inspect_file
 from chalicelib.domain.audit import AuditAction
 from chalicelib.domain.files import (
     ALLOWED_KINDS,
@@ -103,6 +102,8 @@ def record_file_upload(
     if fetched is None:
         return file
     # A bounded read holds at most max_bytes + 1 bytes: an oversized file is refused for its size.
+    from chalicelib.documents.inspection import InspectionLimits, inspect_file  # the upload handler's work: not at API cold start
+
     result = inspect_file(fetched.content, file.kind, InspectionLimits(max_bytes))
     if result.accepted:
         text = storable_text(result.text)

@@ -24,7 +24,6 @@ from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.resume import ResumeItem
 from chalicelib.errors import ConcurrencyConflict, NotFound
-from chalicelib.services.json_resume import json_resume_of
 from chalicelib.services.ports import ArchiveMember, AuditLog, Changes, DocumentStorage
 from chalicelib.services.profiles import ProfilePorts
 
@@ -72,7 +71,7 @@ def export_personal_data(ports: ProfilePorts, audit_log: AuditLog, principal: Pr
         organisation=org if org is not None and org.independent else None,
         profile=ports.profiles.get_profile(user.user_id),
         resume=ports.profiles.list_resume_items(user.user_id),
-        json_resume=json_resume_of(ports, user),
+        json_resume=_json_resume_of(ports, user),
         files=files,
         consents=sorted(ports.ledger.list_for_subject(user.user_id), key=lambda e: e.at),
         audit=audit_log.list_for_subject(user.user_id),
@@ -148,3 +147,9 @@ def _members(files: list[UploadedFile]) -> Iterator[ArchiveMember]:
             }
         )
     yield ArchiveMember("index.json", content=json.dumps(index, indent=2).encode())
+
+
+def _json_resume_of(ports: ProfilePorts, user: User) -> dict[str, Any] | None:
+    from chalicelib.services.json_resume import json_resume_of  # the mapping: loaded on first use
+
+    return json_resume_of(ports, user)
