@@ -104,6 +104,11 @@ class S3DocumentStorage:
                 first = response["Errors"][0]
                 raise RuntimeError(f"S3 kept {len(response['Errors'])} object versions, e.g. {first.get('Code')}: {first.get('Message')}")
             erased += len(objects)
+        # Parts of an upload never completed (an archive build cut short) hold content too.
+        for page in self._s3.get_paginator("list_multipart_uploads").paginate(Bucket=self._bucket, Prefix=prefix):
+            for upload in page.get("Uploads", []):
+                self._s3.abort_multipart_upload(Bucket=self._bucket, Key=upload["Key"], UploadId=upload["UploadId"])
+                erased += 1
         return erased
 
 

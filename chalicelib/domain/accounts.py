@@ -77,6 +77,9 @@ class User:
     # when the person was last asked to sign in to keep their account.
     last_active_at: datetime | None = None
     retention_notice_at: datetime | None = None
+    # One-person agencies the person closed by joining an agency: kept (their invoices may need them),
+    # and erased with the person.
+    former_org_ids: tuple[str, ...] = ()
 
     @property
     def active_since(self) -> datetime:

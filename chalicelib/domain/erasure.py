@@ -30,7 +30,7 @@ class ErasureStatus(StrEnum):
 class Erasure:
     user_id: str
     email: str
-    org_id: str | None
+    org_ids: tuple[str, ...]  # the person's organisation and the one-person agencies they closed
     pseudonym: str
     reason: ErasureReason
     requested_at: datetime

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 
-from chalicelib.domain.accounts import User, UserStatus
+from chalicelib.domain.accounts import ConsentDocumentStatus, User, UserStatus
 from chalicelib.domain.audit import AuditAction, AuditEntry
 from chalicelib.domain.consent import ConsentEntry
 from chalicelib.domain.erasure import Erasure, ErasureReason, pseudonymised_audit, pseudonymised_consent
@@ -39,6 +39,13 @@ from chalicelib.services.ports import (
 )
 
 SYSTEM_ACTOR = "system"  # the retention job
+# Consent documents in these states have neither an invitation nor a ledger entry pointing at them.
+_UNREFERENCED_DOCUMENT_STATES = (
+    ConsentDocumentStatus.AWAITING_UPLOAD,
+    ConsentDocumentStatus.UPLOAD_REJECTED,
+    ConsentDocumentStatus.UPLOADED,
+    ConsentDocumentStatus.REJECTED,
+)
 
 
 @dataclass(frozen=True)
@@ -97,7 +104,7 @@ def _request(ports: ErasurePorts, user: User, reason: ErasureReason, requested_b
     erasure = Erasure(
         user_id=user.user_id,
         email=user.email,
-        org_id=user.org_id,
+        org_ids=(*((user.org_id,) if user.org_id else ()), *user.former_org_ids),
         pseudonym=f"erased-{new_id()}",
         reason=reason,
         requested_at=now,
@@ -135,12 +142,19 @@ def run_erasure(ports: ErasurePorts, user_id: str) -> bool:
 
     invitations = ports.erasures.list_invitations_for_email(erasure.email)
     consents = ports.ledger.list_for_subject(user_id)
-    document_ids = {e.document_id for e in consents if e.document_id} | {
-        i.consent_document_id for i in invitations if i.consent_document_id
-    }
+    # The consent documents about the person: named by the ledger once confirmed, by the invitation once
+    # verified, and otherwise (awaiting upload, refused, rejected) found by the address they name.
+    document_ids = {e.document_id for e in consents if e.document_id}
+    document_ids |= {i.consent_document_id for i in invitations if i.consent_document_id}
     documents = [d for d in (repository.get_consent_document(i) for i in sorted(document_ids)) if d is not None]
-    for prefix in (f"files/{user_id}/", f"exports/{user_id}/", *(d.object_key for d in documents)):
-        ports.storage.erase(prefix)
+    documents += [
+        d
+        for status in _UNREFERENCED_DOCUMENT_STATES
+        for d in repository.list_consent_documents_by_status(status)
+        if d.consultant_email == erasure.email and d.document_id not in document_ids
+    ]
+    prefixes = (f"files/{user_id}/", f"exports/{user_id}/", *(d.object_key for d in documents if d.object_key))
+    _erase_objects(ports, prefixes)
 
     for entry in consents:
         _replace(ports.append_only, entry, pseudonymised_consent(entry, erasure))
@@ -152,12 +166,15 @@ def run_erasure(ports: ErasurePorts, user_id: str) -> bool:
         *invitations,
         *documents,
     ]
-    org = repository.get_organisation(erasure.org_id) if erasure.org_id else None
-    if org is not None and org.independent:
-        doomed.append(org)
-        if org.organisation_number:
-            doomed.append(UniqueClaim("organisation_number", normalise_org_number(org.country, org.organisation_number), org.org_id))
+    for org in (repository.get_organisation(org_id) for org_id in erasure.org_ids):
+        if org is not None and org.independent:  # a one-person agency is the person's; an agency is not
+            doomed.append(org)
+            if org.organisation_number:
+                doomed.append(UniqueClaim("organisation_number", normalise_org_number(org.country, org.organisation_number), org.org_id))
     _delete_all(ports, doomed)
+    # Again: an export archive whose build read the person's files before their records went may have
+    # written its zip after the first pass (its own commit then fails, and it removes the zip too).
+    _erase_objects(ports, prefixes)
 
     completed = AuditEntry(
         subject_id=erasure.pseudonym,
@@ -184,6 +201,11 @@ def run_erasure(ports: ErasurePorts, user_id: str) -> bool:
 def resume_pending_erasures(ports: ErasurePorts) -> int:
     """The scheduled safety net: finishes erasures a crash or a failing dependency left pending."""
     return sum(run_erasure(ports, e.user_id) for e in ports.erasures.list_pending_erasures())
+
+
+def _erase_objects(ports: ErasurePorts, prefixes: Iterable[str]) -> None:
+    for prefix in prefixes:
+        ports.storage.erase(prefix)
 
 
 def _replace(eraser: AppendOnlyEraser, original: ConsentEntry | AuditEntry, copy: ConsentEntry | AuditEntry) -> None:

@@ -187,7 +187,8 @@ def accept_invitation(
     now = ports.now()
     # Joining an agency ends the one-person agency: the agency sets rates from now on. The user must
     # still be where we read it (``was``), so two invitations accepted at once cannot both succeed.
-    member = replace(user, org_id=usable.agency.org_id, roles=frozenset({Role.CONSULTANT}))
+    former = (*user.former_org_ids, current.org_id) if current is not None else user.former_org_ids
+    member = replace(user, org_id=usable.agency.org_id, roles=frozenset({Role.CONSULTANT}), former_org_ids=former)
     changes = use_invitation(Changes().transition(member, user.status.value, was=user), usable, user.user_id, ctx, now)
     profile = profiles.get_profile(user.user_id)
     if profile is not None:  # the profile is filed under its agency (for the agency's lists and the search index)

@@ -252,7 +252,8 @@ class DocumentStorage(Protocol):
         read from storage, in memory."""
 
     def erase(self, prefix: str) -> int:
-        """Deletes every version and delete marker of every object under ``prefix``; returns how many."""
+        """Deletes every version and delete marker of every object under ``prefix``, and aborts uploads
+        left incomplete there; returns how many."""
 
 
 class EmailGateway(Protocol):

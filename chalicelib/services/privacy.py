@@ -125,7 +125,9 @@ def build_archive(ports: ProfilePorts, storage: DocumentStorage, user_id: str, a
     try:
         ports.accounts.uow.commit(Changes().transition(ready, ArchiveStatus.PREPARING.value))
     except ConcurrencyConflict:
-        return False  # a concurrent build finished first, or the person was erased meanwhile
+        if ports.profiles.get_archive(user_id, archive_id) is None:
+            storage.erase(key)  # the person was erased meanwhile: their files must not outlive them in a zip
+        return False  # or a concurrent build finished first
     return True
 
 

@@ -310,13 +310,14 @@ class ApiStack(cdk.Stack):
     @staticmethod
     def _grant_erasure(role: iam.Role, data: DataStack, identity: IdentityStack) -> None:
         """What erasure needs beyond the main table: the Cognito user, every version of the person's
-        objects (listed, then deleted by version id), and the append-only entries it pseudonymises."""
+        objects (listed, then deleted by version id) and uploads left incomplete, and the append-only
+        entries it pseudonymises."""
         role.add_to_policy(iam.PolicyStatement(actions=["cognito-idp:AdminDeleteUser"], resources=[identity.user_pool.user_pool_arn]))
         bucket_arn = data.documents_bucket.bucket_arn
-        role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucketVersions"], resources=[bucket_arn]))
+        role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucketVersions", "s3:ListBucketMultipartUploads"], resources=[bucket_arn]))
         role.add_to_policy(
             iam.PolicyStatement(
-                actions=["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                actions=["s3:DeleteObject", "s3:DeleteObjectVersion", "s3:AbortMultipartUpload"],
                 resources=[f"{bucket_arn}/{prefix}*" for prefix in PERSONAL_OBJECT_PREFIXES],
             ),
         )

@@ -283,7 +283,7 @@ S3_ARCHIVE_CALL_ACTIONS = {
 # Erasure's calls (S3DocumentStorage.erase), made by the stream handler only: DeleteObjects is authorised
 # per object, as DeleteObjectVersion when a version is named.
 S3_ERASURE_CALL_ACTIONS = {
-    "get_paginator": ("s3:ListBucketVersions",),
+    "get_paginator": ("s3:ListBucketVersions", "s3:ListBucketMultipartUploads"),
     "delete_objects": ("s3:DeleteObject", "s3:DeleteObjectVersion"),
 }
 

@@ -110,3 +110,23 @@ def test_an_archive_that_fails_half_way_leaves_no_object_and_no_open_upload(stor
         storage.write_archive(key, [ArchiveMember("a.txt", content=b"hi"), ArchiveMember("gone", source_key=f"files/{uuid.uuid4().hex}")])
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=key)
     assert [u for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) if u["Key"] == key] == []
+
+
+def test_erase_removes_every_version_delete_marker_and_unfinished_upload(storage: S3DocumentStorage, local_aws: LocalStack) -> None:
+    import uuid
+
+    s3, bucket = boto3.client("s3"), local_aws.container.settings.documents_bucket  # type: ignore[attr-defined]
+    prefix = f"files/test-{uuid.uuid4().hex}/"
+    s3.put_object(Bucket=bucket, Key=prefix + "a", Body=b"1")
+    s3.put_object(Bucket=bucket, Key=prefix + "a", Body=b"2")
+    s3.delete_object(Bucket=bucket, Key=prefix + "a")  # a delete marker over two versions
+    upload = s3.create_multipart_upload(Bucket=bucket, Key=prefix + "b")["UploadId"]
+    s3.upload_part(Bucket=bucket, Key=prefix + "b", UploadId=upload, PartNumber=1, Body=b"part")
+    s3.put_object(Bucket=bucket, Key=f"files/test-{uuid.uuid4().hex}/other", Body=b"kept")
+
+    assert storage.erase(prefix) == 4
+    listed = s3.list_object_versions(Bucket=bucket, Prefix=prefix)
+    assert "Versions" not in listed and "DeleteMarkers" not in listed
+    assert [u for u in s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", [])] == []
+    with pytest.raises(ValueError):
+        storage.erase("")

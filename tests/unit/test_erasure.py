@@ -21,7 +21,7 @@ from chalicelib.schemas.profiles import ProfileIn
 from chalicelib.services import erasure, privacy, profiles, registration
 from tests import builders
 from tests.fakes import World, make_world
-from tests.unit.test_consent_documents import create, verify_document
+from tests.unit.test_consent_documents import POLICY, create, verify_document
 from tests.unit.test_consent_documents import upload as upload_consent_document
 from tests.unit.test_files import CV
 from tests.unit.test_files import upload as upload_file
@@ -229,3 +229,54 @@ def test_the_address_stays_taken_until_the_erasure_is_finished(world: World, mon
         registration.register_consultant(world.accounts, again, CTX)
     assert erasure.resume_pending_erasures(world.erasure) == 1
     assert registration.register_consultant(world.accounts, again, CTX).user.email == EMAIL
+
+
+def test_a_one_person_agency_closed_by_joining_an_agency_goes_too(world: World) -> None:
+    from chalicelib.services import invitations
+
+    form = builders.consultant_registration(EMAIL, company_name="Cecilia AB", organisation_number="556677-8899")
+    independent = verify(world, registration.register_consultant(world.accounts, ConsultantRegistrationRequest.model_validate(form), CTX))
+    assert independent.organisation is not None
+    closed = independent.organisation.org_id
+    agency = register_agency(world)
+    invitations.accept_invitation(world.accounts, principal_of(independent), invite(world, agency, EMAIL), False, CTX, world.db)
+    member = world.db.get_user(independent.user.user_id)
+    assert member is not None and member.former_org_ids == (closed,)
+
+    erasure.request_erasure_by_staff(world.erasure, staff(world), member.user_id)
+    erasure.run_erasure(world.erasure, member.user_id)
+    assert world.db.get_organisation(closed) is None
+    assert world.db.get_organisation(agency.organisation.org_id) is not None  # the agency is not the person's
+    assert traces(world, member.user_id, EMAIL, "Cecilia AB", closed) == []
+
+
+def test_consent_documents_nobody_points_to_yet_are_found_by_the_address(world: World) -> None:
+    from chalicelib.schemas.accounts import CreateConsentDocumentRequest
+    from chalicelib.services import consent_documents as docs
+
+    me = consultant_with_everything(world)
+    agency = register_agency(world, "other@agency.example")
+    body = CreateConsentDocumentRequest(consultant_name="Cecilia Consultant", consultant_email=EMAIL)
+    awaiting, _ = docs.create_consent_document(
+        world.accounts, world.storage, POLICY, principal_of(agency), agency.organisation.org_id, body
+    )
+    erasure.request_my_erasure(world.erasure, me, builders.PASSWORD)
+    erasure.run_erasure(world.erasure, me.user_id)
+    assert world.db.get_consent_document(awaiting.document_id) is None
+
+
+def test_an_archive_built_while_the_person_is_erased_leaves_no_zip(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    me = principal_of(register_invited(world, EMAIL, invite(world, register_agency(world), EMAIL)))
+    upload_file(world, me, CV)
+    archive = privacy.request_archive(world.profiles, me)
+    erasure.request_my_erasure(world.erasure, me, builders.PASSWORD)
+    real_write = world.storage.write_archive
+
+    def erased_meanwhile(key: str, members: Any) -> None:
+        zipped = list(members)  # the build has read the files...
+        erasure.run_erasure(world.erasure, me.user_id)  # ...when the erasure runs to its end
+        real_write(key, zipped)
+
+    monkeypatch.setattr(world.storage, "write_archive", erased_meanwhile)
+    assert privacy.build_archive(world.profiles, world.storage, me.user_id, archive.archive_id) is False
+    assert [k for k, versions in world.storage.versions.items() if versions and me.user_id in k] == []
