@@ -76,7 +76,7 @@ def _key(entity: Entity) -> tuple[str, ...]:
 def _placement(entity: Any) -> tuple[Any, ...]:
     """What the DynamoDB adapter's index keys encode: membership, kind and status, owning agency."""
     if isinstance(entity, User):
-        return (entity.org_id,)
+        return (entity.org_id, entity.active_since)
     if isinstance(entity, Organisation):
         return (entity.kind, entity.status)
     if isinstance(entity, ConsentDocument):

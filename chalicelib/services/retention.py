@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import calendar
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from chalicelib.domain.accounts import User
-from chalicelib.domain.ids import new_id
 from chalicelib.errors import ConcurrencyConflict, Conflict
 from chalicelib.logging import logger
 from chalicelib.services.erasure import ErasurePorts, request_erasure_for_retention
@@ -44,7 +43,7 @@ def run_retention(ports: ErasurePorts, policy: RetentionPolicy) -> RetentionRepo
     for user in ports.erasures.list_consultants_inactive_since(months_before(now, policy.inactive_months)):
         if user.retention_notice_at is None or user.retention_notice_at < user.active_since:
             notified += _notify(ports, user, now, policy)
-        elif now >= user.retention_notice_at + policy.grace:
+        elif now.date() > _deadline(user.retention_notice_at, policy):  # the whole stated day is theirs
             fresh = ports.accounts.accounts.get_user(user.user_id)  # the index lags behind a sign-in
             if fresh is None or fresh.active_since >= user.retention_notice_at:
                 continue
@@ -56,15 +55,21 @@ def run_retention(ports: ErasurePorts, policy: RetentionPolicy) -> RetentionRepo
     return RetentionReport(notified, erased)
 
 
+def _deadline(notified_at: datetime, policy: RetentionPolicy) -> date:
+    return (notified_at + policy.grace).date()
+
+
 def _notify(ports: ErasurePorts, user: User, now: datetime, policy: RetentionPolicy) -> bool:
-    deadline = (now + policy.grace).date().isoformat()
+    deadline = _deadline(now, policy).isoformat()
     text = (
         f"Hello {user.name},\n\n"
         f"you have not used Customersonly for {policy.inactive_months} months. We keep personal data only while it is "
         f"used, so unless you sign in by {deadline}, your account, profile, resume and files will be erased.\n\n"
         f"To keep them, sign in at {ports.accounts.web_base_url}/login . To be erased sooner, you need to do nothing.\n"
     )
-    mail = OutboxMessage(message_id=new_id(), to=user.email, subject="Keep your Customersonly account?", text=text, created_at=now)
+    # One notice per period of inactivity: a second run at the same time finds the message already there.
+    message_id = f"retention-{user.user_id}-{int(user.active_since.timestamp())}"
+    mail = OutboxMessage(message_id=message_id, to=user.email, subject="Keep your Customersonly account?", text=text, created_at=now)
     changes = Changes().transition(replace(user, retention_notice_at=now), user.status.value, was=user).insert(mail)
     try:
         ports.accounts.uow.commit(changes)

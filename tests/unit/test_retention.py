@@ -58,9 +58,9 @@ def test_an_inactive_consultant_is_asked_once_then_erased_after_the_grace_period
     assert notices(world, "dan@consultant.example") == []
     assert run_retention(world.erasure, POLICY).notified == 0  # asked once, not every day
 
-    world.clock.advance(days=29)
-    assert run_retention(world.erasure, POLICY).erased == 0  # still within the grace period
-    world.clock.advance(days=2)
+    world.clock.advance(days=30, hours=1)
+    assert run_retention(world.erasure, POLICY).erased == 0  # the stated day itself is still theirs
+    world.clock.advance(days=1)
     assert run_retention(world.erasure, POLICY).erased == 1
     pending = world.db.get_erasure(sleeper)
     assert pending is not None and pending.reason is ErasureReason.RETENTION
@@ -100,3 +100,28 @@ def test_activity_is_recorded_at_most_daily() -> None:
     world.clock.advance(hours=2)
     note_activity(world.accounts, stored)
     assert world.db.commits == commits + 1
+
+
+def test_a_sign_in_during_the_run_is_not_set_back_and_two_runs_send_one_notice(monkeypatch: pytest.MonkeyPatch) -> None:
+    world = make_world()
+    sleeper = consultant(world)
+    world.clock.advance(days=365 * 2 + 10)
+    list_inactive = world.db.list_consultants_inactive_since
+    listed = list_inactive(world.clock())
+
+    # The consultant signs in after the job listed them: the job's copy is stale.
+    user = world.db.get_user(sleeper)
+    assert user is not None
+    note_activity(world.accounts, user)
+    monkeypatch.setattr(world.db, "list_consultants_inactive_since", lambda _moment: listed)
+    assert run_retention(world.erasure, POLICY).notified == 0
+    stored = world.db.get_user(sleeper)
+    assert stored is not None and stored.last_active_at == world.clock() and stored.retention_notice_at is None
+
+    # Two runs that read the same inactive consultant send one notice between them.
+    world.clock.advance(days=365 * 2 + 10)
+    both = list_inactive(world.clock())
+    monkeypatch.setattr(world.db, "list_consultants_inactive_since", lambda _moment: both)
+    assert run_retention(world.erasure, POLICY).notified == 1
+    assert run_retention(world.erasure, POLICY).notified == 0
+    assert len(notices(world, "cecilia@consultant.example")) == 1

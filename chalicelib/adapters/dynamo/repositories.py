@@ -199,8 +199,16 @@ def _condition(item: Model, expect: Expect) -> Any:
     if expect.revision is not None:
         condition &= MainItem.revision == expect.revision
     if expect.was is not None:
+        # Sort keys too: a user's activity time, say, is filed there, so a write from a copy read before
+        # a sign-in cannot set it back.
         before = _keys(expect.was)
-        for attribute, value in ((MainItem.gsi1pk, before.gsi1pk), (MainItem.gsi2pk, before.gsi2pk)):
+        filed = (
+            (MainItem.gsi1pk, before.gsi1pk),
+            (MainItem.gsi1sk, before.gsi1sk),
+            (MainItem.gsi2pk, before.gsi2pk),
+            (MainItem.gsi2sk, before.gsi2sk),
+        )
+        for attribute, value in filed:
             condition &= attribute == value if value is not None else attribute.does_not_exist()
     return condition
 
