@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     token = commands.add_parser("token", help="sign in and print an access token for the Authorization header")
     token.add_argument("--email", required=True)
     token.add_argument("--password")
-    commands.add_parser("privacy-jobs", help="run the daily jobs now: pending erasures, then retention")
+    commands.add_parser("privacy-jobs", help="run the daily jobs now: pending erasures, retention, stale uploads")
     args = parser.parse_args(argv)
 
     if args.env_file:

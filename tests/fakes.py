@@ -117,7 +117,7 @@ class InMemoryDatabase:
                 if ok and expect.was is not None:
                     ok = _placement(stored) == _placement(expect.was)
                 if ok and expect.revision is not None:
-                    ok = getattr(stored, "revision", None) == expect.revision
+                    ok = (getattr(stored, "revision", None) or 0) == expect.revision
                 reasons.append(None if ok else "ConditionalCheckFailed")
             if any(reasons):
                 raise ConcurrencyConflict("a precondition failed", reasons)

@@ -6,8 +6,9 @@ throttled call). Every step is idempotent and the request is removed last, so a 
 and the next one finishes the work.
 
 What goes: the Cognito user; everything in the person's partition (account, profile, resume, files'
-records); every S3 version of their files, exports and signed consent documents; the invitations
-addressed to them; the e-mail claim; a one-person agency with its claims. What stays, pseudonymised:
+records, export archives); every S3 version (and unfinished upload) of their files, exports and consent
+documents, and those documents' records; the invitations addressed to them; the e-mail claim; their
+one-person agencies (current or closed) with their claims. What stays, pseudonymised:
 the consent ledger and the audit entries about them, filed under a random pseudonym with the network
 evidence (IP, user agent) removed, so that what was consented to and disclosed remains provable
 without saying who. Contracts and invoices (later issues) are kept the same way.

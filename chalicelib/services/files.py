@@ -221,9 +221,9 @@ def decide_suggestion(
 
 
 def sweep_stale_uploads(ports: ProfilePorts, storage: DocumentStorage) -> int:
-    """Settles files that will never be checked: a form never used is forgotten; an upload that could not
-    be checked is refused with a reason the consultant can act on, and its bytes removed. Either way it
-    stops counting against the person's file limit. Returns how many were settled."""
+    """Settles files that will never be checked: a form never used is forgotten (and stops counting against
+    the person's file limit); an upload that could not be checked is refused with a reason the consultant
+    can act on (delete it, upload again), and its bytes removed. Returns how many were settled."""
     settled = 0
     for file in ports.profiles.list_pending_files(ports.accounts.now() - STALE_UPLOAD_AFTER):
         uploaded = storage.fetch(file.object_key, None, 0) is not None

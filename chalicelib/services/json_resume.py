@@ -120,7 +120,11 @@ def _canonical_skill(taxonomy: SkillTaxonomy, planned: ImportedItem) -> Any:
         return planned.body
     skill = taxonomy.get(planned.skill_id)
     assert isinstance(planned.body, SkillIn)
-    if skill is None or taxonomy.normalise(planned.body.name).skill_id == skill.skill_id:
+    try:
+        named = taxonomy.normalise(planned.body.name).skill_id
+    except ValueError:  # nothing readable in the name: item_content reports it at the entry's path
+        return planned.body
+    if skill is None or named == skill.skill_id:
         return planned.body
     return planned.body.model_copy(update={"name": skill.name})
 
@@ -154,4 +158,5 @@ def _write(ports: ProfilePorts, user: User, profile: Profile, current: Profile |
         for start in range(0, len(writes), TRANSACTION_LIMIT):
             ports.accounts.uow.commit(replace(changes, writes=writes[start : start + TRANSACTION_LIMIT]))
     except ConcurrencyConflict as exc:
-        raise Conflict("The profile or resume was changed at the same time; load it again and retry the import.") from exc
+        # Batches already written stay: the same import, sent again, finishes the replacement.
+        raise Conflict("The profile or resume was changed at the same time; send the same import again to finish it.") from exc

@@ -261,7 +261,7 @@ class ApiStack(cdk.Stack):
         schedule = events.Rule(
             self,
             "PrivacyJobsSchedule",
-            description="Daily: finish pending erasures, then apply retention",
+            description="Daily: finish pending erasures, apply retention, settle stale uploads",
             schedule=events.Schedule.cron(**PRIVACY_JOBS_SCHEDULE),
             targets=[targets.LambdaFunction(self._function_ref(PRIVACY_JOBS, self.jobs_role), retry_attempts=2)],
         )

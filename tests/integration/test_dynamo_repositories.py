@@ -274,3 +274,19 @@ def test_pending_files_are_listed_until_checked(stack: LocalStack) -> None:
     assert profiles.list_pending_files(created) == []
     uow.commit(Changes().transition(replace(file, status=FileStatus.ACCEPTED), "pending", was=file))
     assert profiles.list_pending_files(created + timedelta(seconds=1)) == []
+
+
+def test_an_item_stored_before_it_had_a_revision_counts_as_revision_zero(stack: LocalStack) -> None:
+    from chalicelib.adapters.dynamo.repositories import DynamoProfileRepository, to_item
+    from chalicelib.domain.files import FileKind, FilePurpose, FileStatus, UploadedFile
+
+    uow, profiles, user_id, file_id = DynamoUnitOfWork("eu-north-1"), DynamoProfileRepository(), new_id(), new_id()
+    file = UploadedFile(
+        user_id, file_id, FilePurpose.CV, FileKind.PDF, "cv.pdf", utcnow(), f"files/{user_id}/{file_id}", FileStatus.ACCEPTED
+    )
+    legacy = to_item(file)
+    legacy.revision = None  # as written before revisions existed
+    legacy.save()
+    uow.commit(Changes().transition(replace(file, filename="a.pdf", revision=1), "accepted", revision=0))
+    stored = profiles.get_file(user_id, file_id)
+    assert stored is not None and stored.revision == 1

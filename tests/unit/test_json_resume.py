@@ -547,3 +547,15 @@ def test_export_import_export_is_a_fixed_point(document: dict[str, Any]) -> None
     first = do_import(world, me, me.user_id, document)
     assert do_import(world, me, me.user_id, first) == first
     assert do_export(world, me, me.user_id) == first
+
+
+def test_a_skill_without_readable_text_is_a_field_error_even_with_a_known_skill_id(world: World) -> None:
+    me, _ = consultant(world)
+    document = {
+        "basics": {"name": "R"},
+        "skills": [
+            {"name": "G", "keywords": ["\u200b"], "x-customersonly": {"skills": [{"name": "\u200b", "skillId": "python", "level": 3}]}}
+        ],
+    }
+    issues = invalid(world, me, document)
+    assert list(issues) == ["skills.0.keywords.0"]

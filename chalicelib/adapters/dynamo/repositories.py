@@ -197,7 +197,9 @@ def _condition(item: Model, expect: Expect) -> Any:
         raise ValueError("append-only tables accept inserts only")
     condition = MainItem.status == expect.status if expect.status is not None else MainItem.pk.exists()
     if expect.revision is not None:
-        condition &= MainItem.revision == expect.revision
+        # Items stored before they had a revision count as revision 0.
+        current = MainItem.revision == expect.revision
+        condition &= current | MainItem.revision.does_not_exist() if expect.revision == 0 else current
     if expect.was is not None:
         # Sort keys too: a user's activity time, say, is filed there, so a write from a copy read before
         # a sign-in cannot set it back.
