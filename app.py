@@ -32,6 +32,13 @@ def stream_handler(event: dict[str, Any], context: Any) -> Mapping[str, Any]:
     return handle_main_stream(event, context)
 
 
+@app.lambda_function(name="privacy_worker")
+def privacy_worker(event: dict[str, Any], context: Any) -> Mapping[str, Any]:
+    from chalicelib.events.privacy import handle_privacy_stream
+
+    return handle_privacy_stream(event, context)
+
+
 @app.lambda_function(name="privacy_jobs")
 def privacy_jobs(event: dict[str, Any], context: Any) -> Mapping[str, Any]:
     from chalicelib.events.jobs import run_privacy_jobs

@@ -326,7 +326,8 @@ class FakeStorage:
         with zipfile.ZipFile(buffer, "w") as archive:
             for member in members:
                 content = member.content if member.content is not None else self.content(member.source_key or "", member.source_version)
-                archive.writestr(member.name, content or b"")
+                if content is not None:  # a stored object deleted meanwhile is left out
+                    archive.writestr(member.name, content)
         self.put(key, buffer.getvalue())
 
     def erase(self, prefix: str) -> int:

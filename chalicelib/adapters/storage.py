@@ -12,6 +12,7 @@ from typing import Any
 
 from chalicelib.adapters.aws_errors import aws_error_code
 from chalicelib.domain.ids import utcnow
+from chalicelib.logging import logger
 from chalicelib.services.ports import ArchiveMember, FetchedObject, PresignedPost
 
 _MISSING = ("404", "NoSuchKey", "NoSuchVersion", "NotFound")
@@ -69,21 +70,33 @@ class S3DocumentStorage:
         try:
             with zipfile.ZipFile(stream, "w", compression=zipfile.ZIP_DEFLATED) as archive:
                 for member in members:
+                    chunks = self._chunks(member)
+                    if chunks is None:
+                        logger.warning("archive member gone; left out", extra={"member": member.name})
+                        continue  # deleted since the archive was asked for
                     with archive.open(member.name, "w", force_zip64=True) as entry:
-                        for chunk in self._chunks(member):
+                        for chunk in chunks:
                             entry.write(chunk)
             stream.complete()
         except BaseException:
             self._s3.abort_multipart_upload(Bucket=self._bucket, Key=key, UploadId=upload_id)
             raise
 
-    def _chunks(self, member: ArchiveMember) -> Iterator[bytes]:
+    def _chunks(self, member: ArchiveMember) -> Iterable[bytes] | None:
+        """The member's bytes, streamed; None when its stored object no longer exists."""
+        from botocore.exceptions import ClientError
+
         if member.content is not None:
-            yield member.content
-            return
+            return [member.content]
         version = {"VersionId": member.source_version} if member.source_version else {}
-        body = self._s3.get_object(Bucket=self._bucket, Key=member.source_key, **version)["Body"]
-        yield from body.iter_chunks(_CHUNK_BYTES)
+        try:
+            body = self._s3.get_object(Bucket=self._bucket, Key=member.source_key, **version)["Body"]
+        except ClientError as exc:
+            if aws_error_code(exc) in _MISSING:
+                return None
+            raise
+        chunks: Iterator[bytes] = body.iter_chunks(_CHUNK_BYTES)
+        return chunks
 
     def delete(self, key: str, version_id: str | None = None) -> None:
         self._s3.delete_object(Bucket=self._bucket, Key=key, **({"VersionId": version_id} if version_id else {}))

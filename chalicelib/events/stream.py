@@ -1,11 +1,9 @@
 """The main table's DynamoDB stream → this handler.
 
 It delivers the outbox: e-mails committed in the same transaction as the change that caused them (an
-invitation, a verified consent document), so a mail goes out if and only if the change is stored. It
-builds the archives of people's files for their personal-data export, and carries out erasure requests
-(GDPR Art. 17) as they are stored; a failed record is retried, and the
-scheduled job finishes whatever is still pending. Later capabilities (search indexing) add their
-projections here.
+invitation, a verified consent document), so a mail goes out if and only if the change is stored. Later
+capabilities (search indexing) add their projections here. Long privacy work (erasures, export
+archives) has its own consumer of the same stream: chalicelib/events/privacy.py.
 """
 
 from __future__ import annotations
@@ -27,10 +25,6 @@ def handle_record(record: DynamoDBRecord) -> None:
     image = record.dynamodb.new_image
     if image.get("kind") == "outbox":
         _send_outbox_message(image)
-    elif image.get("kind") == "erasure":
-        _erase(image)
-    elif image.get("kind") == "export_archive":
-        _build_archive(image)
 
 
 def _send_outbox_message(image: dict[str, Any]) -> None:
@@ -40,23 +34,6 @@ def _send_outbox_message(image: dict[str, Any]) -> None:
     message = outbox_message_from_image(image)
     if outbox.deliver(container.outbox, container.email, message):
         logger.info("outbox message sent", extra={"message_id": message.message_id})
-
-
-def _build_archive(image: dict[str, Any]) -> None:
-    from chalicelib.services.privacy import build_archive
-
-    container = get_container()
-    user_id, archive_id = str(image["pk"]).removeprefix("USER#"), str(image["sk"]).removeprefix("ARCHIVE#")
-    if build_archive(container.profiles, container.storage, user_id, archive_id):
-        logger.info("export archive built", extra={"archive_id": archive_id})
-
-
-def _erase(image: dict[str, Any]) -> None:
-    from chalicelib.services.erasure import run_erasure
-
-    user_id = str(image["pk"]).removeprefix("ERASURE#")
-    if run_erasure(get_container().erasure, user_id):
-        logger.info("erasure completed")  # no id: the log would otherwise keep the erased person's id
 
 
 def handle_main_stream(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:

@@ -35,7 +35,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 log = logging.getLogger("customersonly.local.pump")
 
 DEFAULT_UPLOAD_HANDLER = "chalicelib.events.uploads.handle_upload_queue"
-DEFAULT_STREAM_HANDLER = "chalicelib.events.stream.handle_main_stream"
+# Every consumer of the stream that AWS runs (chalicelib/local/streams.py).
+DEFAULT_STREAM_HANDLER = "chalicelib.local.streams.handle_main_stream_locally"
 
 Handler = Callable[[dict[str, Any], Any], Any]
 

@@ -27,7 +27,16 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from stacks.chalice_app import StagedChalice
-from stacks.config import API_TIMEOUT, APP_NAME, EVENT_HANDLER_TIMEOUT, LAMBDA_MEMORY_MB, PROJECT_ROOT, StageConfig
+from stacks.config import (
+    API_TIMEOUT,
+    APP_NAME,
+    EVENT_HANDLER_TIMEOUT,
+    LAMBDA_MEMORY_MB,
+    PRIVACY_WORKER_MEMORY_MB,
+    PRIVACY_WORKER_TIMEOUT,
+    PROJECT_ROOT,
+    StageConfig,
+)
 from stacks.data import DLQ_RETENTION, DataStack
 from stacks.identity import IdentityStack
 
@@ -36,6 +45,7 @@ API_HANDLER = "APIHandler"
 UPLOAD_HANDLER = "UploadHandler"
 STREAM_HANDLER = "StreamHandler"
 PRIVACY_JOBS = "PrivacyJobs"
+PRIVACY_WORKER = "PrivacyWorker"
 # When the daily privacy jobs run (UTC): pending erasures, then retention (chalicelib/events/jobs.py).
 PRIVACY_JOBS_SCHEDULE = {"hour": "3", "minute": "15"}
 
@@ -82,6 +92,8 @@ COGNITO_ACTIONS = (
 # DynamoDB stream batches: how hard to retry a poisoned batch before its position goes to the DLQ.
 STREAM_RETRY_ATTEMPTS = 5
 STREAM_BATCH_SIZE = 100
+# The records the privacy worker acts on (chalicelib/events/privacy.py KINDS; a test keeps them equal).
+PRIVACY_WORKER_KINDS = ("erasure", "export_archive")
 UPLOADS_BATCH_SIZE = 10
 
 
@@ -91,6 +103,7 @@ class ApiStack(cdk.Stack):
     upload_role: iam.Role
     stream_role: iam.Role
     jobs_role: iam.Role
+    worker_role: iam.Role
     stream_failures_queue: sqs.Queue
     function_environment: dict[str, str]
 
@@ -111,12 +124,14 @@ class ApiStack(cdk.Stack):
             UPLOAD_HANDLER: config.name("upload-handler"),
             STREAM_HANDLER: config.name("stream-handler"),
             PRIVACY_JOBS: config.name("privacy-jobs"),
+            PRIVACY_WORKER: config.name("privacy-worker"),
         }
 
         self.api_role = self._lambda_role("ApiHandlerRole", names[API_HANDLER], "REST API handler")
         self.upload_role = self._lambda_role("UploadHandlerRole", names[UPLOAD_HANDLER], "S3 upload queue handler")
         self.stream_role = self._lambda_role("StreamHandlerRole", names[STREAM_HANDLER], "main table stream handler")
         self.jobs_role = self._lambda_role("PrivacyJobsRole", names[PRIVACY_JOBS], "daily privacy jobs")
+        self.worker_role = self._lambda_role("PrivacyWorkerRole", names[PRIVACY_WORKER], "erasures and export archives")
 
         # REST API: accounts, consents and consent documents (presigned POST/GET, delete on rejection),
         # Cognito user administration and login. E-mail goes through the outbox, not from here.
@@ -132,7 +147,7 @@ class ApiStack(cdk.Stack):
         data.uploads_queue.grant_consume_messages(self.upload_role)
 
         # Stream handler: delivers outbox messages (GetItem + conditional UpdateItem on the main table)
-        # through SES, from the configured sender only; carries out erasure requests; builds export archives.
+        # through SES, from the configured sender only.
         self._grant_main_table(self.stream_role, data.main_table)
         self.stream_role.add_to_policy(
             iam.PolicyStatement(
@@ -144,24 +159,27 @@ class ApiStack(cdk.Stack):
             ),
         )
         data.main_table.grant_stream_read(self.stream_role)
-        self._grant_erasure(self.stream_role, data, identity)
-        # ...and builds export archives: reads the person's files, streams the zip to exports/ in parts.
+
+        # Privacy worker: carries out erasure requests and builds export archives (reads the person's
+        # files, streams the zip to exports/ in parts), from its own filtered reading of the stream.
         bucket_arn = data.documents_bucket.bucket_arn
-        self.stream_role.add_to_policy(
+        self._grant_main_table(self.worker_role, data.main_table)
+        data.main_table.grant_stream_read(self.worker_role)
+        self._grant_erasure(self.worker_role, data, identity)
+        self.worker_role.add_to_policy(
             iam.PolicyStatement(actions=["s3:GetObject", "s3:GetObjectVersion"], resources=[f"{bucket_arn}/files/*"]),
         )
-        self.stream_role.add_to_policy(
+        self.worker_role.add_to_policy(
             iam.PolicyStatement(actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[f"{bucket_arn}/exports/*"]),
         )
 
-        # Privacy jobs: finish pending erasures (as the stream handler does), apply retention (reads
+        # Privacy jobs: finish pending erasures (as the privacy worker does), apply retention (reads
         # consultants by activity, writes notices to the outbox and erasure requests: main table only) and
         # settle stale uploads.
         self._grant_main_table(self.jobs_role, data.main_table)
         self._grant_erasure(self.jobs_role, data, identity)
         # Settling uploads that will never be checked: is anything stored under the file's key? (ListBucket
         # makes S3 answer 404, not 403, when nothing is.)
-        bucket_arn = data.documents_bucket.bucket_arn
         self.jobs_role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{bucket_arn}/files/*"]))
         self.jobs_role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket_arn]))
 
@@ -207,6 +225,13 @@ class ApiStack(cdk.Stack):
                 Role=role.role_arn,
                 Timeout=int(EVENT_HANDLER_TIMEOUT.to_seconds()),
             )
+        self.chalice.override_function(
+            PRIVACY_WORKER,
+            FunctionName=names[PRIVACY_WORKER],
+            Role=self.worker_role.role_arn,
+            Timeout=int(PRIVACY_WORKER_TIMEOUT.to_seconds()),
+            MemorySize=PRIVACY_WORKER_MEMORY_MB,
+        )
 
         # Each function's log group, with a retention. The roles may write to it but not create groups, so
         # the group must exist before the function can run: hence the dependency.
@@ -254,9 +279,31 @@ class ApiStack(cdk.Stack):
             # SqsDlq also grants the stream role sqs:SendMessage on the queue.
             on_failure=event_sources.SqsDlq(self.stream_failures_queue),
         )
+        # The same stream → privacy_worker, filtered to the records it acts on (erasure requests, export
+        # archives), one at a time: each may take minutes, and a failure retries only its own record.
+        worker_mapping = lambda_.EventSourceMapping(
+            self,
+            "PrivacyWorkerStreamMapping",
+            target=self._function_ref(PRIVACY_WORKER, self.worker_role),
+            event_source_arn=data.main_table.table_stream_arn,
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=1,
+            retry_attempts=STREAM_RETRY_ATTEMPTS,
+            report_batch_item_failures=True,
+            filters=[
+                lambda_.FilterCriteria.filter(
+                    {
+                        "eventName": lambda_.FilterRule.is_equal("INSERT"),
+                        "dynamodb": {"NewImage": {"kind": {"S": list(PRIVACY_WORKER_KINDS)}}},
+                    },
+                ),
+            ],
+            on_failure=event_sources.SqsDlq(self.stream_failures_queue),
+        )
         # Lambda checks the role's permissions when the mapping is created: the policies must exist first.
         upload_mapping.node.add_dependency(self.upload_role)
         stream_mapping.node.add_dependency(self.stream_role)
+        worker_mapping.node.add_dependency(self.worker_role)
 
         schedule = events.Rule(
             self,

@@ -28,6 +28,10 @@ DEFAULT_REGION = "eu-north-1"
 # visibility timeout is derived from the handler's (AWS requires >= timeout and recommends 6x).
 API_TIMEOUT = cdk.Duration.seconds(29)
 EVENT_HANDLER_TIMEOUT = cdk.Duration.seconds(60)
+# The privacy worker zips up to 50 files of 25 MB, or erases a person with all their records: Lambda's
+# longest timeout, and more memory (which is also more CPU for deflating).
+PRIVACY_WORKER_TIMEOUT = cdk.Duration.minutes(15)
+PRIVACY_WORKER_MEMORY_MB = 1024
 # pydantic-core, cryptography and botocore are CPU-bound at cold start; Lambda CPU scales with memory.
 LAMBDA_MEMORY_MB = 512
 

@@ -16,6 +16,8 @@ from stacks.api import (
     ERASURE_LEDGER_ACTIONS,
     PRIVACY_JOBS,
     PRIVACY_JOBS_SCHEDULE,
+    PRIVACY_WORKER,
+    PRIVACY_WORKER_KINDS,
     STREAM_HANDLER,
     UPLOAD_HANDLER,
 )
@@ -26,7 +28,7 @@ from chalicelib.domain.identity import Role
 from chalicelib.settings import Settings
 
 IAM_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role")
-FUNCTIONS = (API_HANDLER, UPLOAD_HANDLER, STREAM_HANDLER, PRIVACY_JOBS)
+FUNCTIONS = (API_HANDLER, UPLOAD_HANDLER, STREAM_HANDLER, PRIVACY_JOBS, PRIVACY_WORKER)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -206,7 +208,13 @@ def test_ledger_and_audit_tables_are_append_only_for_every_role_but_erasures(dev
     data, api = dev.deployment.data, dev.deployment.api
     append_only = {logical_id(data, data.consent_ledger_table), logical_id(data, data.audit_log_table)}
     granted: dict[str, set[str]] = {}
-    roles = (("api", api.api_role), ("upload", api.upload_role), ("stream", api.stream_role), ("jobs", api.jobs_role))
+    roles = (
+        ("api", api.api_role),
+        ("upload", api.upload_role),
+        ("stream", api.stream_role),
+        ("jobs", api.jobs_role),
+        ("worker", api.worker_role),
+    )
     for name, role in roles:
         granted[name] = set()
         for statement in _statements_of(dev, role):
@@ -215,14 +223,20 @@ def test_ledger_and_audit_tables_are_append_only_for_every_role_but_erasures(dev
                 assert not actions & {"dynamodb:UpdateItem", "dynamodb:BatchWriteItem"}, statement
                 granted[name] |= actions
     assert granted["api"] == set(APPEND_ONLY_TABLE_ACTIONS)
-    assert granted["upload"] == set()
-    # Erasure, run by the stream handler and the daily jobs alone, replaces entries by pseudonymised copies.
-    assert granted["stream"] == granted["jobs"] == set(ERASURE_LEDGER_ACTIONS)
+    assert granted["upload"] == granted["stream"] == set()
+    # Erasure, run by the privacy worker and the daily jobs alone, replaces entries by pseudonymised copies.
+    assert granted["worker"] == granted["jobs"] == set(ERASURE_LEDGER_ACTIONS)
 
 
 def test_each_function_runs_under_its_own_role(dev: Synth) -> None:
     api = dev.deployment.api
-    expected = {API_HANDLER: api.api_role, UPLOAD_HANDLER: api.upload_role, STREAM_HANDLER: api.stream_role, PRIVACY_JOBS: api.jobs_role}
+    expected = {
+        API_HANDLER: api.api_role,
+        UPLOAD_HANDLER: api.upload_role,
+        STREAM_HANDLER: api.stream_role,
+        PRIVACY_JOBS: api.jobs_role,
+        PRIVACY_WORKER: api.worker_role,
+    }
     for function, role in expected.items():
         assert function_properties(dev, function)["Role"] == {"Fn::GetAtt": [logical_id(api, role), "Arn"]}
     # chalice must not have generated a role of its own.
@@ -234,10 +248,11 @@ def test_only_the_api_role_administers_cognito_and_only_the_stream_role_sends_ma
     api_actions, upload_actions, stream_actions = (_role_actions(dev, r) for r in (api.api_role, api.upload_role, api.stream_role))
     assert "cognito-idp:AdminCreateUser" in api_actions
     assert not any(a.startswith("cognito-idp:") for a in upload_actions)
-    jobs_actions = _role_actions(dev, api.jobs_role)
-    for erasing in (stream_actions, jobs_actions):
+    jobs_actions, worker_actions = _role_actions(dev, api.jobs_role), _role_actions(dev, api.worker_role)
+    assert not any(a.startswith("cognito-idp:") for a in stream_actions)
+    for erasing in (worker_actions, jobs_actions):
         assert {a for a in erasing if a.startswith("cognito-idp:")} == {"cognito-idp:AdminDeleteUser"}  # erasure
-    assert "ses:SendEmail" not in jobs_actions  # notices go through the outbox
+    assert "ses:SendEmail" not in jobs_actions | worker_actions  # notices go through the outbox
     assert {"s3:GetObject", "s3:ListBucket"} <= jobs_actions and "s3:PutObject" not in jobs_actions  # stale uploads
     assert "ses:SendEmail" in stream_actions
     assert "ses:SendEmail" not in api_actions | upload_actions
@@ -272,7 +287,7 @@ S3_CALL_ACTIONS = {
     "generate_presigned_post": ("s3:PutObject",),
     "generate_presigned_url": ("s3:GetObject", "s3:GetObjectVersion"),
 }
-# Export archives (S3DocumentStorage.write_archive), built by the stream handler only: a multipart upload
+# Export archives (S3DocumentStorage.write_archive), built by the privacy worker only: a multipart upload
 # is authorised as PutObject, its abort as AbortMultipartUpload.
 S3_ARCHIVE_CALL_ACTIONS = {
     "create_multipart_upload": ("s3:PutObject",),
@@ -280,7 +295,7 @@ S3_ARCHIVE_CALL_ACTIONS = {
     "complete_multipart_upload": ("s3:PutObject",),
     "abort_multipart_upload": ("s3:AbortMultipartUpload",),
 }
-# Erasure's calls (S3DocumentStorage.erase), made by the stream handler only: DeleteObjects is authorised
+# Erasure's calls (S3DocumentStorage.erase), made by the privacy worker (and the daily jobs) only: DeleteObjects is authorised
 # per object, as DeleteObjectVersion when a version is named.
 S3_ERASURE_CALL_ACTIONS = {
     "get_paginator": ("s3:ListBucketVersions", "s3:ListBucketMultipartUploads"),
@@ -306,11 +321,11 @@ def test_the_roles_allow_every_cognito_and_s3_call_the_adapters_make(dev: Synth)
         assert action in granted, f"CognitoIdentityGateway calls {call}: add {action} to COGNITO_ACTIONS"
     s3_calls = _calls("storage.py", "_s3")
     assert s3_calls
-    stream_granted = _role_actions(dev, dev.deployment.api.stream_role)
+    worker_granted = _role_actions(dev, dev.deployment.api.worker_role)
     for call in s3_calls:
-        stream_only = S3_ERASURE_CALL_ACTIONS | S3_ARCHIVE_CALL_ACTIONS
-        if call in stream_only:
-            assert set(stream_only[call]) <= stream_granted, call
+        worker_only = S3_ERASURE_CALL_ACTIONS | S3_ARCHIVE_CALL_ACTIONS
+        if call in worker_only:
+            assert set(worker_only[call]) <= worker_granted, call
             continue
         assert call in S3_CALL_ACTIONS, f"S3DocumentStorage calls {call}: map it to its IAM action here and in the roles"
         assert set(S3_CALL_ACTIONS[call]) <= granted, call
@@ -348,6 +363,20 @@ def test_stream_handler_reads_the_main_table_stream_and_parks_failures_in_a_queu
     assert mapping["DestinationConfig"] == {"OnFailure": {"Destination": failures_arn}}
     main_table = logical_id(dev.deployment.data, dev.deployment.data.main_table)
     assert main_table in json.dumps(mapping["EventSourceArn"]) and "StreamArn" in json.dumps(mapping["EventSourceArn"])
+
+
+def test_the_privacy_worker_reads_only_its_records_one_at_a_time_with_a_long_timeout(dev: Synth) -> None:
+    from chalicelib.events.privacy import KINDS
+
+    assert PRIVACY_WORKER_KINDS == KINDS
+    mapping = _mapping_for(dev, PRIVACY_WORKER)
+    assert mapping["BatchSize"] == 1 and mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    [pattern] = [json.loads(f["Pattern"]) for f in mapping["FilterCriteria"]["Filters"]]
+    assert pattern == {"eventName": ["INSERT"], "dynamodb": {"NewImage": {"kind": {"S": list(KINDS)}}}}
+    assert "DestinationConfig" in mapping
+    props = function_properties(dev, PRIVACY_WORKER)
+    assert props["Timeout"] == 900 and props["MemorySize"] >= 1024
+    assert function_properties(dev, STREAM_HANDLER)["Timeout"] < props["Timeout"]
 
 
 def test_the_privacy_jobs_run_daily(dev: Synth) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -97,17 +98,36 @@ def test_an_archive_is_streamed_to_s3_in_parts_and_reads_back_whole(storage: S3D
     assert requests.get(f"{local_aws.endpoint}/moto-api/data.json", timeout=30).status_code == 200  # local mail stays readable
 
 
-def test_an_archive_that_fails_half_way_leaves_no_object_and_no_open_upload(storage: S3DocumentStorage, local_aws: LocalStack) -> None:
+def test_an_archive_leaves_out_a_file_deleted_meanwhile(storage: S3DocumentStorage, local_aws: LocalStack) -> None:
+    import io
     import uuid
-
-    from botocore.exceptions import ClientError
+    import zipfile
 
     from chalicelib.services.ports import ArchiveMember
 
     s3, bucket = boto3.client("s3"), local_aws.container.settings.documents_bucket  # type: ignore[attr-defined]
     key = f"exports/test-{uuid.uuid4().hex}.zip"
-    with pytest.raises(ClientError):
-        storage.write_archive(key, [ArchiveMember("a.txt", content=b"hi"), ArchiveMember("gone", source_key=f"files/{uuid.uuid4().hex}")])
+    storage.write_archive(key, [ArchiveMember("a.txt", content=b"hi"), ArchiveMember("gone", source_key=f"files/{uuid.uuid4().hex}")])
+    archive = zipfile.ZipFile(io.BytesIO(s3.get_object(Bucket=bucket, Key=key)["Body"].read()))
+    assert archive.namelist() == ["a.txt"]
+
+
+def test_an_archive_that_fails_half_way_leaves_no_object_and_no_open_upload(
+    storage: S3DocumentStorage, local_aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uuid
+
+    from chalicelib.services.ports import ArchiveMember
+
+    s3, bucket = boto3.client("s3"), local_aws.container.settings.documents_bucket  # type: ignore[attr-defined]
+    key = f"exports/test-{uuid.uuid4().hex}.zip"
+
+    def members() -> Iterator[ArchiveMember]:
+        yield ArchiveMember("a.txt", content=b"hi")
+        raise RuntimeError("the build was cut short")
+
+    with pytest.raises(RuntimeError):
+        storage.write_archive(key, members())
     assert "Contents" not in s3.list_objects_v2(Bucket=bucket, Prefix=key)
     assert [u for u in s3.list_multipart_uploads(Bucket=bucket).get("Uploads", []) if u["Key"] == key] == []
 
