@@ -9,7 +9,8 @@ written for as long as it still means the stored value.
 Stored shapes (JSON, camelCase like JSON Resume):
 
 * ``Profile.json_resume_extras``: ``{"document": <the document without what we map>,
-  "asWritten": {"name": ..., "countryCode": ...}, "languages": [{"code": "sv", "entry": {...}}]}``
+  "asWritten": {"name": ..., "countryCode": ...}, "languages": [{"code": "sv", "index": 0, "entry": {...}}],
+  "otherLanguages": [{"index": 1, "entry": {...}}]}`` (entries that are no language the profile can hold)
 * ``ResumeItem.imported``: ``{"extra": {<unmapped fields of the entry>}, "asWritten": {...}}``, and for
   skills ``"group"`` (the entry a keyword came from) and ``"name"`` (the stored name it was imported as).
 """
@@ -156,8 +157,8 @@ def to_json_resume(profile: Profile, items: Iterable[ResumeItem], email: str) ->
             doc[section] = [_entry(part, item) for item in by_part[part]]
     if by_part[ResumePart.SKILLS]:
         doc["skills"] = _skill_entries(by_part[ResumePart.SKILLS])
-    if profile.languages:
-        doc["languages"] = _language_entries(profile, extras.get("languages") or [])
+    if profile.languages or extras.get("otherLanguages"):
+        doc["languages"] = _language_entries(profile, extras.get("languages") or [], extras.get("otherLanguages") or [])
 
     extension: dict[str, Any] = {}
     if by_part[ResumePart.LETTER]:
@@ -269,17 +270,21 @@ def _skill_name(item: ResumeItem) -> str:
     return written if isinstance(written, str) and imported.get("name") == name else name
 
 
-def _language_entries(profile: Profile, stored: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    given = {s["code"]: s["entry"] for s in stored}
-    entries = []
+def _language_entries(profile: Profile, stored: list[dict[str, Any]], others: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The profile's languages, and the entries an import could not read as one (kept as given), in the
+    document's order; languages added since come last."""
+    given = {s["code"]: s for s in stored}
+    placed: list[tuple[float, dict[str, Any]]] = []
     for language in profile.languages:
-        entry = copy.deepcopy(given.get(language.code) or {})
+        imported = given.get(language.code) or {}
+        entry = copy.deepcopy(imported.get("entry") or {})
         entry["language"] = _as_written(entry.get("language"), language.code, language_code) or language_name(language.code)
         written_level = entry.get("fluency")
         keep = isinstance(written_level, str) and language_level(written_level) == language.level
         entry["fluency"] = written_level if keep else FLUENCY_WORDS[language.level]
-        entries.append(entry)
-    return entries
+        placed.append((imported.get("index", float("inf")), entry))
+    placed += [(other["index"], copy.deepcopy(other["entry"])) for other in others]
+    return [entry for _, entry in sorted(placed, key=lambda p: p[0])]
 
 
 # --- import --------------------------------------------------------------------------------------------
@@ -466,17 +471,19 @@ def _import_profile(issues: _Issues, doc: dict[str, Any], current: Profile | Non
     else:
         basics.pop("location", None)
 
-    languages, given = [], []
+    # A language the profile can hold (a known language, a readable level, listed once) becomes one; any
+    # other entry (Klingon, no fluency, Cantonese after Mandarin) is kept as given and exported in place.
+    languages: list[dict[str, str]] = []
+    given: list[dict[str, Any]] = []
+    others: list[dict[str, Any]] = []
     for n, entry in enumerate(doc.get("languages") or []):
-        code = language_code(entry["language"]) if entry.get("language") else None
-        level = language_level(entry["fluency"]) if entry.get("fluency") else None
-        if code is None:
-            issues.add(f"languages.{n}.language", "unknown language: give its English name or its ISO 639-1 code")
-        if level is None:
-            issues.add(f"languages.{n}.fluency", "unknown fluency: give a CEFR level (A1-C2), Native, Fluent, Conversational or Basic")
-        if code is not None and level is not None:
-            languages.append({"code": code, "level": level.value})
-            given.append({"code": code, "entry": entry})
+        code = language_code(entry["language"]) if isinstance(entry.get("language"), str) else None
+        level = language_level(entry["fluency"]) if isinstance(entry.get("fluency"), str) else None
+        if code is None or level is None or any(known["code"] == code for known in languages):
+            others.append({"index": n, "entry": entry})
+            continue
+        languages.append({"code": code, "level": level.value})
+        given.append({"code": code, "index": n, "entry": entry})
     data["languages"] = languages
 
     extension = doc.get(EXTENSION)
@@ -490,10 +497,13 @@ def _import_profile(issues: _Issues, doc: dict[str, Any], current: Profile | Non
         )
     profile = issues.validate(ProfileIn, data, _profile_path)
 
-    rest = {k: v for k, v in doc.items() if k not in (*SECTIONS, "skills", "languages", "basics", EXTENSION)}
+    mapped = (*SECTIONS, "skills", "languages")
+    # An empty mapped section ("awards": []) is kept as given: an export then shows it until it fills.
+    rest = {k: v for k, v in doc.items() if k not in (*mapped, "basics", EXTENSION) or (k in mapped and v == [])}
     if basics:
         rest["basics"] = basics
-    extras = {k: v for k, v in {"document": rest, "asWritten": written, "languages": given}.items() if v}
+    kept = {"document": rest, "asWritten": written, "languages": given, "otherLanguages": others}
+    extras = {k: v for k, v in kept.items() if v}
     return profile, extras or None
 
 

@@ -299,8 +299,6 @@ def test_an_invalid_document_is_refused_whole_with_json_resume_paths(world: Worl
     del bad["work"][0]["startDate"]
     bad["education"][0]["startDate"] = "2099-01-01"
     bad["projects"][0].pop("url")
-    bad["languages"][0]["language"] = "Klingon"
-    bad["languages"][1]["fluency"] = "so-so"
     bad["certificates"][0]["x-customersonly"] = {"expiresOn": "2019-01-01"}
     bad["basics"]["location"]["countryCode"] = "USA"
     bad["skills"][0]["x-customersonly"] = {"skills": [{"name": "CSS", "level": 9}]}
@@ -310,8 +308,6 @@ def test_an_invalid_document_is_refused_whole_with_json_resume_paths(world: Worl
         "work.1.endDate",
         "education.0.startDate",
         "projects.0",
-        "languages.0.language",
-        "languages.1.fluency",
         "certificates.0.x-customersonly.expiresOn",
         "basics.location.countryCode",
         "skills.0.x-customersonly.skills.0.level",
@@ -559,3 +555,23 @@ def test_a_skill_without_readable_text_is_a_field_error_even_with_a_known_skill_
     }
     issues = invalid(world, me, document)
     assert list(issues) == ["skills.0.keywords.0"]
+
+
+def test_languages_the_profile_cannot_hold_are_kept_in_place_and_empty_sections_stay(world: World) -> None:
+    me, _ = consultant(world)
+    document = {
+        "basics": {"name": "R"},
+        "awards": [],
+        "languages": [
+            {"language": "Klingon", "fluency": "Fluent"},
+            {"language": "Mandarin", "fluency": "Native speaker"},
+            {"language": "Swedish"},
+            {"language": "Cantonese", "fluency": "Conversational"},
+            {"language": "English", "fluency": "so-so"},
+            {"language": "German", "fluency": "B2"},
+        ],
+    }
+    exported = do_import(world, me, me.user_id, document)
+    assert exported["languages"] == document["languages"] and exported["awards"] == []
+    profile = world.db.get_profile(me.user_id)
+    assert profile is not None and [(lang.code, lang.level.value) for lang in profile.languages] == [("zh", "native"), ("de", "B2")]
