@@ -74,16 +74,12 @@ def _key(entity: Entity) -> tuple[str, ...]:
 
 
 def _placement(entity: Any) -> tuple[Any, ...]:
-    """What the DynamoDB adapter's index keys encode: membership, kind and status, owning agency."""
-    if isinstance(entity, User):
-        return (entity.org_id, entity.active_since)
-    if isinstance(entity, Organisation):
-        return (entity.kind, entity.status)
-    if isinstance(entity, ConsentDocument):
-        return (entity.agency_id, entity.status)
-    if isinstance(entity, Invitation | Profile):
-        return (entity.agency_id,)
-    return ()
+    """Where the DynamoDB adapter files an entity in its indexes: exactly what its ``was`` condition
+    compares, taken from the adapter itself so that the fake cannot drift from it."""
+    from chalicelib.adapters.dynamo.repositories import _keys
+
+    keys = _keys(entity)
+    return (keys.gsi1pk, keys.gsi1sk, keys.gsi2pk, keys.gsi2sk)
 
 
 class InMemoryDatabase:

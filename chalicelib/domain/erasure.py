@@ -30,12 +30,12 @@ class ErasureStatus(StrEnum):
 class Erasure:
     user_id: str
     email: str
-    org_ids: tuple[str, ...]  # the person's organisation and the one-person agencies they closed
     pseudonym: str
     reason: ErasureReason
     requested_at: datetime
     requested_by: str
     status: ErasureStatus = ErasureStatus.PENDING
+    org_ids: tuple[str, ...] = ()  # the person's organisation and the one-person agencies they closed
 
 
 def pseudonymised_consent(entry: ConsentEntry, erasure: Erasure) -> ConsentEntry:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-# An archive still preparing after this long will not be finished (its builds failed): say so, so that
-# the person asks for a new one.
-BUILD_PATIENCE = timedelta(minutes=15)
+# An archive still preparing after this long will not be finished: the worker's 15-minute runs, retried
+# five times, plus time queued behind other archives, are over. Say so, so that the person asks again.
+BUILD_PATIENCE = timedelta(hours=2)
 # Records and zips live a day (the bucket's lifecycle removes exports/ objects on the same schedule).
 ARCHIVE_RETENTION = timedelta(days=1)
 

@@ -7,29 +7,45 @@ changes nothing more.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.container import get_container
 from chalicelib.logging import logger
 
+if TYPE_CHECKING:
+    from chalicelib.services.retention import RetentionReport
+
 
 def run_privacy_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
+    """Runs every job even when one fails, then fails the invocation if any did (so that it is retried
+    and alarmed on); each job is idempotent."""
     from chalicelib.services.erasure import resume_pending_erasures
     from chalicelib.services.files import sweep_stale_uploads
     from chalicelib.services.retention import RetentionPolicy, run_retention
 
     container = get_container()
     settings = container.settings
-    finished = resume_pending_erasures(container.erasure)
     policy = RetentionPolicy(settings.retention_inactive_months, timedelta(days=settings.retention_grace_days))
-    report = run_retention(container.erasure, policy)
-    swept = sweep_stale_uploads(container.profiles, container.storage)
-    outcome = {
-        "erasures_finished": finished,
-        "retention_notified": report.notified,
-        "retention_erased": report.erased,
-        "stale_uploads_settled": swept,
+    jobs: dict[str, Callable[[], dict[str, int]]] = {
+        "erasures": lambda: {"erasures_finished": resume_pending_erasures(container.erasure)},
+        "retention": lambda: _retention_figures(run_retention(container.erasure, policy)),
+        "stale uploads": lambda: {"stale_uploads_settled": sweep_stale_uploads(container.profiles, container.storage)},
     }
+    outcome: dict[str, int] = {}
+    failed = []
+    for name, job in jobs.items():
+        try:
+            outcome |= job()
+        except Exception:
+            logger.exception("privacy job failed", extra={"job": name})
+            failed.append(name)
     logger.info("privacy jobs ran", extra=outcome)
+    if failed:
+        raise RuntimeError(f"privacy jobs failed: {', '.join(failed)}")
     return outcome
+
+
+def _retention_figures(report: RetentionReport) -> dict[str, int]:
+    return {"retention_notified": report.notified, "retention_erased": report.erased}

@@ -10,7 +10,8 @@ Stored shapes (JSON, camelCase like JSON Resume):
 
 * ``Profile.json_resume_extras``: ``{"document": <the document without what we map>,
   "asWritten": {"name": ..., "countryCode": ...}, "languages": [{"code": "sv", "index": 0, "entry": {...}}],
-  "otherLanguages": [{"index": 1, "entry": {...}}]}`` (entries that are no language the profile can hold)
+  "otherLanguages": [{"index": 1, "entry": {...}, "second": true}]}`` (entries that are no language the
+  profile can hold; ``second``: a second entry of a language it holds)
 * ``ResumeItem.imported``: ``{"extra": {<unmapped fields of the entry>}, "asWritten": {...}}``, and for
   skills ``"group"`` (the entry a keyword came from) and ``"name"`` (the stored name it was imported as).
 """
@@ -157,8 +158,9 @@ def to_json_resume(profile: Profile, items: Iterable[ResumeItem], email: str) ->
             doc[section] = [_entry(part, item) for item in by_part[part]]
     if by_part[ResumePart.SKILLS]:
         doc["skills"] = _skill_entries(by_part[ResumePart.SKILLS])
-    if profile.languages or extras.get("otherLanguages"):
-        doc["languages"] = _language_entries(profile, extras.get("languages") or [], extras.get("otherLanguages") or [])
+    languages = _language_entries(profile, extras.get("languages") or [], extras.get("otherLanguages") or [])
+    if languages:
+        doc["languages"] = languages
 
     extension: dict[str, Any] = {}
     if by_part[ResumePart.LETTER]:
@@ -271,20 +273,38 @@ def _skill_name(item: ResumeItem) -> str:
 
 
 def _language_entries(profile: Profile, stored: list[dict[str, Any]], others: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The profile's languages, and the entries an import could not read as one (kept as given), in the
-    document's order; languages added since come last."""
+    """The profile's languages, and the entries an import could not read as one, in the document's order;
+    languages added since come last.
+
+    A kept entry the platform could not read (an unknown language, no or an unknown fluency) stays, until the
+    form adds its language: then it is that language's entry, in its place. A second entry of a language
+    the profile holds (Cantonese beside Mandarin) stays beside it, and goes when the form removes it."""
     given = {s["code"]: s for s in stored}
+    held = {language.code for language in profile.languages}
     placed: list[tuple[float, dict[str, Any]]] = []
+    adopted: dict[str, dict[str, Any]] = {}
+    for other in others:
+        code = _entry_language(other["entry"])
+        if other.get("second") and code in held:
+            placed.append((other["index"], copy.deepcopy(other["entry"])))
+        elif not other.get("second") and code in held and code not in given:
+            adopted.setdefault(code, other)
+        elif not other.get("second"):
+            placed.append((other["index"], copy.deepcopy(other["entry"])))
     for language in profile.languages:
-        imported = given.get(language.code) or {}
-        entry = copy.deepcopy(imported.get("entry") or {})
-        entry["language"] = _as_written(entry.get("language"), language.code, language_code) or language_name(language.code)
+        source = given.get(language.code) or adopted.get(language.code) or {}
+        entry = copy.deepcopy(source.get("entry") or {})
+        if _entry_language(entry) != language.code:
+            entry["language"] = language_name(language.code)
         written_level = entry.get("fluency")
         keep = isinstance(written_level, str) and language_level(written_level) == language.level
         entry["fluency"] = written_level if keep else FLUENCY_WORDS[language.level]
-        placed.append((imported.get("index", float("inf")), entry))
-    placed += [(other["index"], copy.deepcopy(other["entry"])) for other in others]
+        placed.append((source.get("index", float("inf")), entry))
     return [entry for _, entry in sorted(placed, key=lambda p: p[0])]
+
+
+def _entry_language(entry: dict[str, Any]) -> str | None:
+    return language_code(entry["language"]) if isinstance(entry.get("language"), str) else None
 
 
 # --- import --------------------------------------------------------------------------------------------
@@ -477,10 +497,11 @@ def _import_profile(issues: _Issues, doc: dict[str, Any], current: Profile | Non
     given: list[dict[str, Any]] = []
     others: list[dict[str, Any]] = []
     for n, entry in enumerate(doc.get("languages") or []):
-        code = language_code(entry["language"]) if isinstance(entry.get("language"), str) else None
+        code = _entry_language(entry)
         level = language_level(entry["fluency"]) if isinstance(entry.get("fluency"), str) else None
-        if code is None or level is None or any(known["code"] == code for known in languages):
-            others.append({"index": n, "entry": entry})
+        second = any(known["code"] == code for known in languages)
+        if code is None or level is None or second:
+            others.append({"index": n, "entry": entry, **({"second": True} if second else {})})
             continue
         languages.append({"code": code, "level": level.value})
         given.append({"code": code, "index": n, "entry": entry})

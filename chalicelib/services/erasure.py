@@ -27,6 +27,7 @@ from chalicelib.domain.erasure import Erasure, ErasureReason, pseudonymised_audi
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, NotFound, Unauthenticated
+from chalicelib.logging import logger
 from chalicelib.services.accounts import AccountPorts, ensure_staff, normalise_org_number
 from chalicelib.services.ports import (
     AppendOnlyEraser,
@@ -122,7 +123,9 @@ def _request(ports: ErasurePorts, user: User, reason: ErasureReason, requested_b
         details={"reason": reason.value},
     )
     # Disabled in the same transaction: from now on no token of the person is accepted.
-    changes = Changes().insert(erasure).transition(replace(user, status=UserStatus.DISABLED), user.status.value).insert(audit)
+    # ``was``: a sign-in since the user was read (activity is filed in its index key) makes this fail.
+    disabled = replace(user, status=UserStatus.DISABLED)
+    changes = Changes().insert(erasure).transition(disabled, user.status.value, was=user).insert(audit)
     try:
         ports.accounts.uow.commit(changes)
     except ConcurrencyConflict as exc:
@@ -170,8 +173,10 @@ def run_erasure(ports: ErasurePorts, user_id: str) -> bool:
     for org in (repository.get_organisation(org_id) for org_id in erasure.org_ids):
         if org is not None and org.independent:  # a one-person agency is the person's; an agency is not
             doomed.append(org)
-            if org.organisation_number:
-                doomed.append(UniqueClaim("organisation_number", normalise_org_number(org.country, org.organisation_number), org.org_id))
+            number = normalise_org_number(org.country, org.organisation_number) if org.organisation_number else None
+            # A closed agency's number was freed when it closed and may be someone else's now.
+            if number is not None and repository.claim_owner("organisation_number", number) == org.org_id:
+                doomed.append(UniqueClaim("organisation_number", number, org.org_id))
     _delete_all(ports, doomed)
     # Again: an export archive whose build read the person's files before their records went may have
     # written its zip after the first pass (its own commit then fails, and it removes the zip too).
@@ -200,8 +205,15 @@ def run_erasure(ports: ErasurePorts, user_id: str) -> bool:
 
 
 def resume_pending_erasures(ports: ErasurePorts) -> int:
-    """The scheduled safety net: finishes erasures a crash or a failing dependency left pending."""
-    return sum(run_erasure(ports, e.user_id) for e in ports.erasures.list_pending_erasures())
+    """The scheduled safety net: finishes erasures a crash or a failing dependency left pending. One that
+    fails again does not keep the others from finishing; it is tried again the next day."""
+    finished = 0
+    for pending in ports.erasures.list_pending_erasures():
+        try:
+            finished += run_erasure(ports, pending.user_id)
+        except Exception:
+            logger.exception("pending erasure failed again")
+    return finished
 
 
 def _erase_objects(ports: ErasurePorts, prefixes: Iterable[str]) -> None:

@@ -116,7 +116,10 @@ def build_archive(ports: ProfilePorts, storage: DocumentStorage, user_id: str, a
     """Run from the main table's stream: zips the person's accepted files with their texts and an index.
     Rebuilding is harmless (the same key is written again), so a retried record needs no guard."""
     archive = ports.profiles.get_archive(user_id, archive_id)
-    if archive is None or archive.status is not ArchiveStatus.PREPARING:
+    if archive is None:
+        storage.erase(archive_key(user_id, archive_id))  # a zip a crashed earlier attempt left after an erasure
+        return False
+    if archive.status is not ArchiveStatus.PREPARING:
         return False
     files = [f for f in ports.profiles.list_files(user_id) if f.status is FileStatus.ACCEPTED]
     key = archive_key(user_id, archive_id)

@@ -64,7 +64,7 @@ def _notify(ports: ErasurePorts, user: User, now: datetime, policy: RetentionPol
     text = (
         f"Hello {user.name},\n\n"
         f"you have not used Customersonly for {policy.inactive_months} months. We keep personal data only while it is "
-        f"used, so unless you sign in by {deadline}, your account, profile, resume and files will be erased.\n\n"
+        f"used, so unless you sign in by {deadline} (UTC), your account, profile, resume and files will be erased.\n\n"
         f"To keep them, sign in at {ports.accounts.web_base_url}/login . To be erased sooner, you need to do nothing.\n"
     )
     # One notice per period of inactivity: a second run at the same time finds the message already there.

@@ -172,6 +172,8 @@ class ApiStack(cdk.Stack):
         self.worker_role.add_to_policy(
             iam.PolicyStatement(actions=["s3:PutObject", "s3:AbortMultipartUpload"], resources=[f"{bucket_arn}/exports/*"]),
         )
+        # So that S3 answers 404, not 403, for a file deleted since its archive was asked for (left out).
+        self.worker_role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket_arn]))
 
         # Privacy jobs: finish pending erasures (as the privacy worker does), apply retention (reads
         # consultants by activity, writes notices to the outbox and erasure requests: main table only) and
@@ -218,20 +220,22 @@ class ApiStack(cdk.Stack):
         )
         # Explicit names make the log-group ARNs in the roles exact (and the functions easy to find).
         self.chalice.override_function(API_HANDLER, FunctionName=names[API_HANDLER])
-        for logical_id, role in ((UPLOAD_HANDLER, self.upload_role), (STREAM_HANDLER, self.stream_role), (PRIVACY_JOBS, self.jobs_role)):
+        for logical_id, role in ((UPLOAD_HANDLER, self.upload_role), (STREAM_HANDLER, self.stream_role)):
             self.chalice.override_function(
                 logical_id,
                 FunctionName=names[logical_id],
                 Role=role.role_arn,
                 Timeout=int(EVENT_HANDLER_TIMEOUT.to_seconds()),
             )
-        self.chalice.override_function(
-            PRIVACY_WORKER,
-            FunctionName=names[PRIVACY_WORKER],
-            Role=self.worker_role.role_arn,
-            Timeout=int(PRIVACY_WORKER_TIMEOUT.to_seconds()),
-            MemorySize=PRIVACY_WORKER_MEMORY_MB,
-        )
+        # The daily jobs finish erasures the worker could not: they get the worker's time and memory.
+        for logical_id, role in ((PRIVACY_WORKER, self.worker_role), (PRIVACY_JOBS, self.jobs_role)):
+            self.chalice.override_function(
+                logical_id,
+                FunctionName=names[logical_id],
+                Role=role.role_arn,
+                Timeout=int(PRIVACY_WORKER_TIMEOUT.to_seconds()),
+                MemorySize=PRIVACY_WORKER_MEMORY_MB,
+            )
 
         # Each function's log group, with a retention. The roles may write to it but not create groups, so
         # the group must exist before the function can run: hence the dependency.

@@ -31,3 +31,19 @@ def test_the_daily_privacy_jobs_run_on_demand(local_aws: LocalStack, capsys: pyt
     printed = capsys.readouterr().out
     for figure in ("erasures_finished", "retention_notified", "retention_erased", "stale_uploads_settled"):
         assert figure in printed
+
+
+def test_one_failing_privacy_job_does_not_stop_the_others_but_fails_the_run(local_aws: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.events import jobs
+    from chalicelib.services import files, retention
+
+    swept = []
+
+    def failing(*_: object) -> None:
+        raise RuntimeError("retention is broken")
+
+    monkeypatch.setattr(retention, "run_retention", failing)
+    monkeypatch.setattr(files, "sweep_stale_uploads", lambda *_: swept.append(True) or 0)
+    with pytest.raises(RuntimeError, match="retention"):
+        jobs.run_privacy_jobs()
+    assert swept == [True]  # the job after the failing one still ran

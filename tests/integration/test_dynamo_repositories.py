@@ -290,3 +290,14 @@ def test_an_item_stored_before_it_had_a_revision_counts_as_revision_zero(stack: 
     uow.commit(Changes().transition(replace(file, filename="a.pdf", revision=1), "accepted", revision=0))
     stored = profiles.get_file(user_id, file_id)
     assert stored is not None and stored.revision == 1
+
+
+def test_a_write_from_a_user_copy_read_before_a_sign_in_is_refused(stack: LocalStack) -> None:
+    uow, repo = DynamoUnitOfWork("eu-north-1"), DynamoAccountRepository()
+    user = User(new_id(), unique_email(), "N", frozenset({Role.CONSULTANT}), created_at=utcnow())
+    uow.commit(Changes().insert(user))
+    uow.commit(Changes().transition(replace(user, last_active_at=utcnow()), user.status.value, was=user))  # a sign-in
+    with pytest.raises(ConcurrencyConflict):  # e.g. the retention job's notice, from the copy it listed earlier
+        uow.commit(Changes().transition(replace(user, retention_notice_at=utcnow()), user.status.value, was=user))
+    stored = repo.get_user(user.user_id)
+    assert stored is not None and stored.last_active_at is not None and stored.retention_notice_at is None

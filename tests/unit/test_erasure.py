@@ -280,3 +280,61 @@ def test_an_archive_built_while_the_person_is_erased_leaves_no_zip(world: World,
     monkeypatch.setattr(world.storage, "write_archive", erased_meanwhile)
     assert privacy.build_archive(world.profiles, world.storage, me.user_id, archive.archive_id) is False
     assert [k for k, versions in world.storage.versions.items() if versions and me.user_id in k] == []
+
+
+def test_a_zip_written_after_the_first_pass_is_removed_by_the_second(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    me = consultant_with_everything(world)
+    erasure.request_my_erasure(world.erasure, me, builders.PASSWORD)
+    real_erase = world.storage.erase
+    late = f"exports/{me.user_id}/late.zip"
+    passes = []
+
+    def first_pass_then_a_build_writes(prefix: str) -> int:
+        erased = real_erase(prefix)
+        if prefix == f"exports/{me.user_id}/":
+            passes.append(prefix)
+            if len(passes) == 1:
+                world.storage.put(late, b"a zip of the person's files")  # an archive build finishing just now
+        return erased
+
+    monkeypatch.setattr(world.storage, "erase", first_pass_then_a_build_writes)
+    erasure.run_erasure(world.erasure, me.user_id)
+    assert world.storage.content(late) is None
+
+
+def test_a_closed_agency_number_now_held_by_someone_else_stays_theirs(world: World) -> None:
+    from chalicelib.services import invitations
+
+    form = builders.consultant_registration(EMAIL, company_name="Cecilia AB", organisation_number="556677-8899")
+    independent = verify(world, registration.register_consultant(world.accounts, ConsultantRegistrationRequest.model_validate(form), CTX))
+    invitations.accept_invitation(
+        world.accounts, principal_of(independent), invite(world, register_agency(world), EMAIL), False, CTX, world.db
+    )
+    newcomer_form = builders.consultant_registration("new@consultant.example", company_name="New AB", organisation_number="556677-8899")
+    newcomer = verify(
+        world, registration.register_consultant(world.accounts, ConsultantRegistrationRequest.model_validate(newcomer_form), CTX)
+    )
+    assert newcomer.organisation is not None
+
+    erasure.request_erasure_by_staff(world.erasure, staff(world), independent.user.user_id)
+    erasure.run_erasure(world.erasure, independent.user.user_id)
+    assert world.db.claim_owner("organisation_number", "SE:5566778899") == newcomer.organisation.org_id
+
+
+def test_one_pending_erasure_that_fails_does_not_stop_the_others(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    me = consultant_with_everything(world)
+    other = principal_of(
+        register_invited(world, "dan@consultant.example", invite(world, register_agency(world, "b@beta.example"), "dan@consultant.example"))
+    )
+    erasure.request_my_erasure(world.erasure, me, builders.PASSWORD)
+    erasure.request_my_erasure(world.erasure, other, builders.PASSWORD)
+    real_run = erasure.run_erasure
+
+    def first_fails(ports: Any, user_id: str) -> bool:
+        if user_id == me.user_id:
+            raise RuntimeError("still failing")
+        return real_run(ports, user_id)
+
+    monkeypatch.setattr(erasure, "run_erasure", first_fails)
+    assert erasure.resume_pending_erasures(world.erasure) == 1
+    assert world.db.get_user(other.user_id) is None and world.db.get_erasure(me.user_id) is not None

@@ -575,3 +575,32 @@ def test_languages_the_profile_cannot_hold_are_kept_in_place_and_empty_sections_
     assert exported["languages"] == document["languages"] and exported["awards"] == []
     profile = world.db.get_profile(me.user_id)
     assert profile is not None and [(lang.code, lang.level.value) for lang in profile.languages] == [("zh", "native"), ("de", "B2")]
+
+
+def test_kept_language_entries_follow_later_edits_of_the_profile(world: World) -> None:
+    me, _ = consultant(world)
+    do_import(
+        world, me, me.user_id, {"basics": {"name": "R"}, "languages": [{"language": "Swedish"}, {"language": "English", "fluency": "C1"}]}
+    )
+    # The form adds Swedish: the kept entry becomes its entry, in its place.
+    form = {"name": "R", "languages": [{"code": "en", "level": "C1"}, {"code": "sv", "level": "C2"}]}
+    profiles.save_my_profile(world.profiles, me, ProfileIn.model_validate(form))
+    assert do_export(world, me, me.user_id)["languages"] == [
+        {"language": "Swedish", "fluency": "Full professional (C2)"},
+        {"language": "English", "fluency": "C1"},
+    ]
+    # A language the form adds that no import mentioned is named, not coded, and comes last.
+    form["languages"].append({"code": "de", "level": "B1"})
+    profiles.save_my_profile(world.profiles, me, ProfileIn.model_validate(form))
+    assert do_export(world, me, me.user_id)["languages"][-1] == {"language": "German", "fluency": "Intermediate (B1)"}
+
+    do_import(
+        world,
+        me,
+        me.user_id,
+        {"basics": {"name": "R"}, "languages": [{"language": "Mandarin", "fluency": "Native"}, {"language": "Cantonese", "fluency": "B1"}]},
+    )
+    assert [e["language"] for e in do_export(world, me, me.user_id)["languages"]] == ["Mandarin", "Cantonese"]
+    # The form removes Chinese: the second entry of it goes too, so a re-import cannot bring it back.
+    profiles.save_my_profile(world.profiles, me, ProfileIn.model_validate({"name": "R", "languages": []}))
+    assert "languages" not in do_export(world, me, me.user_id)
