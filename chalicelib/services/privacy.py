@@ -52,19 +52,7 @@ def export_personal_data(ports: ProfilePorts, audit_log: AuditLog, principal: Pr
     now = ports.accounts.now()
     export_id = new_id()
     # Audited before the read of the audit log, so the export lists its own making.
-    ports.accounts.uow.commit(
-        Changes().insert(
-            AuditEntry(
-                subject_id=user.user_id,
-                entry_id=new_id(),
-                at=now,
-                actor_id=user.user_id,
-                action=AuditAction.DATA_EXPORTED,
-                object_type="export",
-                object_id=export_id,
-            )
-        )
-    )
+    ports.accounts.uow.commit(Changes().insert(_exported(user.user_id, "export", export_id, now)))
     return PersonalDataExport(
         generated_at=now,
         user=user,
@@ -86,17 +74,21 @@ def request_archive(ports: ProfilePorts, principal: Principal) -> ExportArchive:
     if usable:
         return max(usable, key=lambda a: a.created_at)
     archive = ExportArchive(principal.user_id, new_id(), now)
-    audit = AuditEntry(
-        subject_id=principal.user_id,
+    ports.accounts.uow.commit(Changes().insert(archive).insert(_exported(principal.user_id, "archive", archive.archive_id, now)))
+    return archive
+
+
+def _exported(user_id: str, object_type: str, object_id: str, now: datetime) -> AuditEntry:
+    """The person took their own data out (the export, or the archive of their files)."""
+    return AuditEntry(
+        subject_id=user_id,
         entry_id=new_id(),
         at=now,
-        actor_id=principal.user_id,
+        actor_id=user_id,
         action=AuditAction.DATA_EXPORTED,
-        object_type="archive",
-        object_id=archive.archive_id,
+        object_type=object_type,
+        object_id=object_id,
     )
-    ports.accounts.uow.commit(Changes().insert(archive).insert(audit))
-    return archive
 
 
 def get_archive(ports: ProfilePorts, principal: Principal, archive_id: str) -> ExportArchive:
