@@ -16,6 +16,7 @@ from chalicelib.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from chalicelib.services.accounts import AccountPorts
+    from chalicelib.services.assignments import AssignmentPorts
     from chalicelib.services.consent_documents import UploadPolicy
     from chalicelib.services.consents import ConsentPorts
     from chalicelib.services.erasure import ErasurePorts
@@ -146,6 +147,14 @@ class Container:
         from chalicelib.services.consents import ConsentPorts
 
         return ConsentPorts(accounts=self.accounts, ledger=self.consent_ledger, audit=self.audit_log)
+
+    @cached_property
+    def assignments(self) -> AssignmentPorts:
+        from chalicelib.adapters.dynamo.repositories import DynamoAssignmentRepository
+        from chalicelib.services.assignments import AssignmentPorts
+
+        _ = self.uow
+        return AssignmentPorts(accounts=self.accounts, assignments=DynamoAssignmentRepository())
 
     @cached_property
     def erasure(self) -> ErasurePorts:

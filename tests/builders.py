@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chalicelib.services.notices import CURRENT_PRIVACY_NOTICE_VERSION
@@ -54,3 +55,24 @@ def consultant_registration(email: str = "cecilia@consultant.example", code: str
     else:
         body["invitation_code"] = code
     return body
+
+
+def assignment_form(start: date | None = None, **change: Any) -> dict[str, Any]:
+    """A valid assignment; it starts six weeks from today unless told otherwise."""
+    begins = start or datetime.now(UTC).date() + timedelta(weeks=6)
+    return {
+        "title": "Platform engineer for a payments migration",
+        "description": "Move our payment services to Kubernetes on AWS.",
+        "required_skills": ["k8s", "Terraform", "AWS"],
+        "nice_to_have_skills": ["Go"],
+        "seniority": "senior",
+        "start_date": begins.isoformat(),
+        "end_date": (begins + timedelta(days=180)).isoformat(),
+        "share_of_full_time": 80,
+        "city": "Stockholm",
+        "country": "se",
+        "work_modes": ["hybrid", "remote"],
+        "languages": [{"code": "sv", "min_level": "B2"}, {"code": "en", "min_level": "C1"}],
+        "max_hourly_rate": {"amount_minor": 120000, "currency": "SEK"},
+        **change,
+    }

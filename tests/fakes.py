@@ -17,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
+from chalicelib.domain.assignments import Assignment, AssignmentStatus
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
 from chalicelib.domain.erasure import Erasure
@@ -27,6 +28,7 @@ from chalicelib.domain.profiles import Profile
 from chalicelib.domain.resume import ResumeItem, ResumePart
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, Unauthenticated
 from chalicelib.services.accounts import AccountPorts
+from chalicelib.services.assignments import AssignmentPorts
 from chalicelib.services.consents import ConsentPorts
 from chalicelib.services.erasure import ErasurePorts
 from chalicelib.services.ports import (
@@ -70,6 +72,8 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("erasure", entity.user_id)
     if isinstance(entity, ExportArchive):
         return ("archive", entity.user_id, entity.archive_id)
+    if isinstance(entity, Assignment):
+        return ("assignment", entity.assignment_id)
     raise TypeError(type(entity))
 
 
@@ -80,6 +84,10 @@ def _placement(entity: Any) -> tuple[Any, ...]:
 
     keys = _keys(entity)
     return (keys.gsi1pk, keys.gsi1sk, keys.gsi2pk, keys.gsi2sk)
+
+
+def _newest_first(assignment: Assignment) -> tuple[datetime, str]:
+    return (assignment.created_at, assignment.assignment_id)
 
 
 class InMemoryDatabase:
@@ -185,6 +193,17 @@ class InMemoryDatabase:
 
     def list_pending_files(self, created_before: datetime) -> list[UploadedFile]:
         return [f for f in self._all("file") if f.status is FileStatus.PENDING and f.created_at < created_before]
+
+    # --- AssignmentRepository ---
+    def get_assignment(self, assignment_id: str) -> Assignment | None:
+        return copy.deepcopy(self.items.get(("assignment", assignment_id)))
+
+    def list_client_assignments(self, client_id: str, status: AssignmentStatus | None) -> list[Assignment]:
+        found = [a for a in self._all("assignment") if a.client_id == client_id and (status is None or a.status is status)]
+        return sorted(found, key=_newest_first, reverse=True)
+
+    def list_assignments_by_status(self, status: AssignmentStatus) -> list[Assignment]:
+        return sorted((a for a in self._all("assignment") if a.status is status), key=_newest_first, reverse=True)
 
     # --- ErasureRepository ---
     def get_erasure(self, user_id: str) -> Erasure | None:
@@ -363,6 +382,7 @@ class World:
     consents: ConsentPorts
     profiles: ProfilePorts
     erasure: ErasurePorts
+    assignments: AssignmentPorts
 
 
 def make_world() -> World:
@@ -375,4 +395,4 @@ def make_world() -> World:
     profiles = ProfilePorts(accounts=accounts, profiles=db, ledger=ledger)
     storage = FakeStorage()
     erasure = ErasurePorts(accounts=accounts, erasures=db, ledger=ledger, audit_log=consents.audit, append_only=db, storage=storage)
-    return World(db, identity, storage, FakeEmail(), clock, accounts, consents, profiles, erasure)
+    return World(db, identity, storage, FakeEmail(), clock, accounts, consents, profiles, erasure, AssignmentPorts(accounts, db))

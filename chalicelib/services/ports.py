@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
+from chalicelib.domain.assignments import Assignment, AssignmentStatus
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
 from chalicelib.domain.erasure import Erasure
@@ -57,6 +58,7 @@ Entity = (
     | UploadedFile
     | Erasure
     | ExportArchive
+    | Assignment
 )
 # What may be deleted: never the append-only ledger and audit log, nor the outbox (its TTL removes it).
 Deletable = User | Organisation | UniqueClaim | Invitation | ConsentDocument | Profile | ResumeItem | UploadedFile | Erasure | ExportArchive
@@ -89,7 +91,7 @@ class Changes:
 
     def transition(
         self,
-        entity: User | Organisation | Invitation | ConsentDocument | Profile | ResumeItem | UploadedFile | ExportArchive,
+        entity: User | Organisation | Invitation | ConsentDocument | Profile | ResumeItem | UploadedFile | ExportArchive | Assignment,
         expected_status: str,
         *,
         was: Entity | None = None,
@@ -139,6 +141,15 @@ class ProfileRepository(Protocol):
 
     def get_archive(self, user_id: str, archive_id: str) -> ExportArchive | None: ...
     def list_archives(self, user_id: str) -> list[ExportArchive]: ...
+
+
+class AssignmentRepository(Protocol):
+    def get_assignment(self, assignment_id: str) -> Assignment | None: ...
+    def list_client_assignments(self, client_id: str, status: AssignmentStatus | None) -> list[Assignment]:
+        """A client company's assignments, newest first; only those in ``status`` when given."""
+
+    def list_assignments_by_status(self, status: AssignmentStatus) -> list[Assignment]:
+        """Every client's assignments in ``status``, newest first (staff's lists)."""
 
 
 class ErasureRepository(Protocol):

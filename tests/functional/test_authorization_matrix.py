@@ -14,6 +14,7 @@ import boto3
 import pytest
 
 from chalicelib.api.http import REGISTRY
+from tests import builders
 from tests.conftest import LocalStack, unique_email
 from tests.functional.conftest import Actor, Api, Pump, invited_consultant, new_agency, new_client, new_independent, new_staff
 
@@ -53,8 +54,17 @@ def tenants(api: Api, pump: Pump, local_aws: LocalStack) -> Tenants:
         "client_c": new_client(api, pump),
         "independent": new_independent(api, pump),
     }
-    consultant = actors["consultant_a"]
-    assert consultant is not None
+    consultant, client_c, staff = actors["consultant_a"], actors["client_c"], actors["staff"]
+    assert consultant is not None and client_c is not None and staff is not None
+    assert api.post(f"/client-companies/{client_c.org_id}/approve", {}, token=staff.token).status == 200
+
+    def assignment(*moves: str) -> str:
+        posted = api.post(f"/client-companies/{client_c.org_id}/assignments", builders.assignment_form(), token=client_c.token)
+        assert posted.status == 201, posted.body
+        for move in moves:
+            assert api.post(f"/assignments/{posted.body['assignment_id']}/{move}", token=client_c.token).status == 200
+        return str(posted.body["assignment_id"])
+
     entry = api.get("/me/consents", token=consultant.token).body["consents"][0]["consent"]["entry_id"]
     # Rows that change state get objects of their own, so no row depends on another having run.
     ids = {
@@ -78,6 +88,12 @@ def tenants(api: Api, pump: Pump, local_aws: LocalStack) -> Tenants:
         ).body["file"]["file_id"],
         "entry": entry,
         "victim": invited_consultant(api, pump, admin_b).user_id,  # erased by staff's row
+        "C": client_c.org_id,
+        "assignment": assignment(),
+        "a_publish": assignment(),
+        "a_fill": assignment("publish"),
+        "a_close": assignment("publish"),
+        "a_cancel": assignment(),
     }
     return Tenants(actors, {k: v or "" for k, v in ids.items()})
 
@@ -142,6 +158,16 @@ MATRIX: list[Row] = [
     ),
     ("GET", "/me/files", None, {"anonymous": 401, "consultant_a": 200, "independent": 200}, 403),
     ("GET", "/me/export", None, {"anonymous": 401}, 200),
+    # Assignments: the client company's users and staff; an agency or consultant role may not (403).
+    ("POST", "/client-companies/{C}/assignments", builders.assignment_form(), {"anonymous": 401, "staff": 201, "client_c": 201}, 403),
+    ("GET", "/client-companies/{C}/assignments", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 403),
+    ("GET", "/assignments", None, {"anonymous": 401, "staff": 200}, 403),
+    ("GET", "/assignments/{assignment}", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 403),
+    ("PUT", "/assignments/{assignment}", builders.assignment_form(), {"anonymous": 401, "staff": 200, "client_c": 200}, 403),
+    ("POST", "/assignments/{a_publish}/publish", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 403),
+    ("POST", "/assignments/{a_fill}/fill", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 403),
+    ("POST", "/assignments/{a_close}/close", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 403),
+    ("POST", "/assignments/{a_cancel}/cancel", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 403),
     ("POST", "/me/export/archive", None, {"anonymous": 401}, 202),
     ("GET", "/me/export/archive/{missing_archive}", None, {"anonymous": 401}, 404),
     # A wrong password: the consultants' own requests are refused (422) and erase nothing.
@@ -204,6 +230,12 @@ _TEMPLATE = {
     "missing_archive": "archive_id",
     "others_file": "file_id",
     "victim": "user_id",
+    "C": "org_id",
+    "assignment": "assignment_id",
+    "a_publish": "assignment_id",
+    "a_fill": "assignment_id",
+    "a_close": "assignment_id",
+    "a_cancel": "assignment_id",
 }
 
 

@@ -472,3 +472,33 @@ def test_an_import_of_more_than_one_transaction_replaces_the_whole_resume_on_dyn
     whole = api.get("/me/resume", token=consultant.token).body
     assert [w["organisation"] for w in whole["experience"]] == [f"new {n}" for n in range(40)]
     assert len(whole["skills"]) == 10 and all(s["name"].startswith("new") for s in whole["skills"])
+
+
+def test_an_approved_client_posts_and_publishes_an_assignment_that_staff_see_open(api: Api, pump: Pump, local_aws: LocalStack) -> None:
+    client, other, staff = new_client(api, pump), new_client(api, pump), new_staff(api, local_aws)
+    form = builders.assignment_form()
+    assert api.post(f"/client-companies/{client.org_id}/assignments", form, token=client.token).status == 409  # not approved yet
+    for company in (client, other):
+        assert api.post(f"/client-companies/{company.org_id}/approve", {}, token=staff.token).status == 200
+
+    posted = api.post(f"/client-companies/{client.org_id}/assignments", form, token=client.token)
+    assert posted.status == 201 and posted.body["status"] == "draft"
+    assert [s["skill_id"] for s in posted.body["required_skills"]] == ["kubernetes", "terraform", "aws"]
+    assignment_id = posted.body["assignment_id"]
+    published = api.post(f"/assignments/{assignment_id}/publish", token=client.token)
+    assert published.status == 200 and published.body["status"] == "open" and published.body["published_at"]
+    assert assignment_id in [a["assignment_id"] for a in api.get("/assignments?status=open", token=staff.token).body["items"]]
+    mine = api.get(f"/client-companies/{client.org_id}/assignments?status=open", token=client.token).body["items"]
+    assert [a["assignment_id"] for a in mine] == [assignment_id]
+
+    # Another company's users do not see it, nor can they post for this company.
+    assert api.get(f"/assignments/{assignment_id}", token=other.token).status == 404
+    assert api.post(f"/client-companies/{client.org_id}/assignments", form, token=other.token).status == 404
+    # A broken form is a 422 naming its fields, with nothing stored.
+    broken = api.post(
+        f"/client-companies/{client.org_id}/assignments", {**form, "fixed_fee": {"amount_minor": 1, "currency": "SEK"}}, token=client.token
+    )
+    assert broken.status == 422
+    assert len(api.get(f"/client-companies/{client.org_id}/assignments", token=client.token).body["items"]) == 1
+    assert api.post(f"/assignments/{assignment_id}/fill", token=client.token).body["status"] == "filled"
+    assert api.post(f"/assignments/{assignment_id}/cancel", token=client.token).status == 409

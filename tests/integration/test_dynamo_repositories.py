@@ -301,3 +301,33 @@ def test_a_write_from_a_user_copy_read_before_a_sign_in_is_refused(stack: LocalS
         uow.commit(Changes().transition(replace(user, retention_notice_at=utcnow()), user.status.value, was=user))
     stored = repo.get_user(user.user_id)
     assert stored is not None and stored.last_active_at is not None and stored.retention_notice_at is None
+
+
+def test_assignments_are_listed_per_company_and_status_and_move_between_lists(stack: LocalStack) -> None:
+    from datetime import date
+
+    from chalicelib.adapters.dynamo.repositories import DynamoAssignmentRepository
+    from chalicelib.domain.assignments import Assignment, AssignmentStatus, Seniority, SkillRequirement
+    from chalicelib.domain.money import HourlyRate
+
+    uow, repo, client_id, now = DynamoUnitOfWork("eu-north-1"), DynamoAssignmentRepository(), new_id(), utcnow()
+
+    def assignment(title: str) -> Assignment:
+        return Assignment(
+            new_id(), client_id, title, "d", [SkillRequirement("python", "Python")], Seniority.SENIOR, date(2030, 1, 1), None, 100,
+            now, "u", now, "u", max_hourly_rate=HourlyRate(100000, "SEK"),
+        )  # fmt: skip
+
+    first, second = assignment("first"), assignment("second")
+    uow.commit(Changes().insert(first).insert(second))
+    opened = replace(first, status=AssignmentStatus.OPEN, published_at=now)
+    uow.commit(Changes().transition(opened, "draft", was=first))
+    assert [a.title for a in repo.list_client_assignments(client_id, None)] == ["second", "first"]  # newest first
+    assert [a.title for a in repo.list_client_assignments(client_id, AssignmentStatus.OPEN)] == ["first"]
+    assert [a.title for a in repo.list_client_assignments(client_id, AssignmentStatus.DRAFT)] == ["second"]
+    assert first.assignment_id in [a.assignment_id for a in repo.list_assignments_by_status(AssignmentStatus.OPEN)]
+    assert first.assignment_id not in [a.assignment_id for a in repo.list_assignments_by_status(AssignmentStatus.DRAFT)]
+    with pytest.raises(ConcurrencyConflict):  # moved from the copy read as a draft, after it opened
+        uow.commit(Changes().transition(replace(first, status=AssignmentStatus.CANCELLED), "draft", was=first))
+    stored = repo.get_assignment(first.assignment_id)
+    assert stored is not None and stored.status is AssignmentStatus.OPEN

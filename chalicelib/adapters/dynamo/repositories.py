@@ -21,6 +21,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.models import AuditEntryItem, ConsentEntryItem, MainItem
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
+from chalicelib.domain.assignments import Assignment, AssignmentStatus
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry
 from chalicelib.domain.erasure import Erasure
@@ -68,6 +69,7 @@ _KIND = {
     UploadedFile: "file",
     Erasure: "erasure",
     ExportArchive: "export_archive",
+    Assignment: "assignment",
 }
 _CLASS_OF_KIND = {kind: cls for cls, kind in _KIND.items()}
 
@@ -154,6 +156,17 @@ def _keys(entity: Entity) -> _Keys:
         return _Keys(user_pk(entity.user_id), resume_sk(entity.part, entity.item_id))
     if isinstance(entity, ExportArchive):
         return _Keys(user_pk(entity.user_id), f"ARCHIVE#{entity.archive_id}")
+    if isinstance(entity, Assignment):
+        # gsi1: a client's assignments by status; gsi2: everyone's by status (staff: open assignments).
+        created = f"{sort_time(entity.created_at)}#{entity.assignment_id}"
+        return _Keys(
+            f"ASSIGNMENT#{entity.assignment_id}",
+            "ASSIGNMENT",
+            org_pk(entity.client_id),
+            f"ASSIGNMENT#{entity.status.value}#{created}",
+            f"ASSIGNMENTS#{entity.status.value}",
+            created,
+        )
     if isinstance(entity, Erasure):
         # Outside the person's partition, which it outlives; gsi2: the pending ones (the resume job).
         return _Keys(f"ERASURE#{entity.user_id}", "ERASURE", None, None, f"ERASURES#{entity.status.value}", sort_time(entity.requested_at))
@@ -311,6 +324,19 @@ class DynamoProfileRepository:
 
     def list_pending_files(self, created_before: datetime) -> list[UploadedFile]:
         return [load(UploadedFile, i.data) for i in MainItem.by_gsi2.query(PENDING_FILES, MainItem.gsi2sk < sort_time(created_before))]
+
+
+class DynamoAssignmentRepository:
+    def get_assignment(self, assignment_id: str) -> Assignment | None:
+        return _get(Assignment, f"ASSIGNMENT#{assignment_id}", "ASSIGNMENT")
+
+    def list_client_assignments(self, client_id: str, status: AssignmentStatus | None) -> list[Assignment]:
+        prefix = f"ASSIGNMENT#{status.value}#" if status is not None else "ASSIGNMENT#"
+        items = MainItem.by_gsi1.query(org_pk(client_id), MainItem.gsi1sk.startswith(prefix))
+        return sorted((load(Assignment, i.data) for i in items), key=lambda a: (a.created_at, a.assignment_id), reverse=True)
+
+    def list_assignments_by_status(self, status: AssignmentStatus) -> list[Assignment]:
+        return [load(Assignment, i.data) for i in MainItem.by_gsi2.query(f"ASSIGNMENTS#{status.value}", scan_index_forward=False)]
 
 
 class DynamoErasureRepository:

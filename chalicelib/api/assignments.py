@@ -1,0 +1,158 @@
+"""Assignments: posted by a client company's users (or staff on its behalf), listed, edited and moved
+through their lifecycle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api.http import Call, operation
+from chalicelib.domain.assignments import Assignment, AssignmentStatus
+from chalicelib.domain.identity import Role
+from chalicelib.schemas.assignments import (
+    AssignmentIn,
+    AssignmentListResponse,
+    AssignmentResponse,
+    AssignmentStatusQuery,
+    FixedFeeOut,
+    LanguageRequirementOut,
+    OpenAssignmentsQuery,
+)
+from chalicelib.schemas.consents import HourlyRateOut
+from chalicelib.schemas.resume import NormalisedSkillOut
+from chalicelib.services import assignments as service
+
+bp = Blueprint(__name__)
+CLIENTS_AND_STAFF = frozenset({Role.CLIENT, Role.STAFF})
+
+
+def assignment_out(a: Assignment) -> AssignmentResponse:
+    rate, fee = a.max_hourly_rate, a.fixed_fee
+    return AssignmentResponse(
+        assignment_id=a.assignment_id,
+        client_id=a.client_id,
+        status=a.status,
+        title=a.title,
+        description=a.description,
+        required_skills=[NormalisedSkillOut(skill_id=s.skill_id, name=s.name) for s in a.required_skills],
+        nice_to_have_skills=[NormalisedSkillOut(skill_id=s.skill_id, name=s.name) for s in a.nice_to_have_skills],
+        seniority=a.seniority,
+        start_date=a.start_date,
+        end_date=a.end_date,
+        share_of_full_time=a.share_of_full_time,
+        city=a.city,
+        country=a.country,
+        work_modes=a.work_modes,
+        languages=[LanguageRequirementOut(code=lang.code, min_level=lang.min_level) for lang in a.languages],
+        max_hourly_rate=HourlyRateOut(amount_minor=rate.amount_minor, currency=rate.currency) if rate else None,
+        fixed_fee=FixedFeeOut(amount_minor=fee.amount_minor, currency=fee.currency) if fee else None,
+        created_at=a.created_at,
+        updated_at=a.updated_at,
+        published_at=a.published_at,
+    )
+
+
+@operation(
+    bp,
+    "/client-companies/{org_id}/assignments",
+    "POST",
+    summary="Post an assignment as a draft (the company's users, or staff on its behalf; the company must be approved)",
+    tag="assignments",
+    request=AssignmentIn,
+    response=AssignmentResponse,
+    status=201,
+    roles=CLIENTS_AND_STAFF,
+    errors=(409,),
+)
+def create_assignment(call: Call[AssignmentIn, Any]) -> AssignmentResponse:
+    c = call.container
+    return assignment_out(service.create_assignment(c.assignments, c.taxonomy, call.user, call.path["org_id"], call.body))
+
+
+@operation(
+    bp,
+    "/client-companies/{org_id}/assignments",
+    "GET",
+    summary="A client company's assignments, newest first",
+    tag="assignments",
+    query=AssignmentStatusQuery,
+    response=AssignmentListResponse,
+    roles=CLIENTS_AND_STAFF,
+)
+def list_client_assignments(call: Call[Any, AssignmentStatusQuery]) -> AssignmentListResponse:
+    items = service.list_client_assignments(call.container.assignments, call.user, call.path["org_id"], call.query.status)
+    return AssignmentListResponse(items=[assignment_out(a) for a in items])
+
+
+@operation(
+    bp,
+    "/assignments",
+    "GET",
+    summary="Every client's assignments in a state, newest first (staff; open ones by default)",
+    tag="assignments",
+    query=OpenAssignmentsQuery,
+    response=AssignmentListResponse,
+    roles=frozenset({Role.STAFF}),
+)
+def list_assignments(call: Call[Any, OpenAssignmentsQuery]) -> AssignmentListResponse:
+    items = service.list_assignments(call.container.assignments, call.user, call.query.status)
+    return AssignmentListResponse(items=[assignment_out(a) for a in items])
+
+
+@operation(
+    bp,
+    "/assignments/{assignment_id}",
+    "GET",
+    summary="An assignment (its company's users, staff)",
+    tag="assignments",
+    response=AssignmentResponse,
+    roles=CLIENTS_AND_STAFF,
+)
+def get_assignment(call: Call[Any, Any]) -> AssignmentResponse:
+    return assignment_out(service.get_assignment(call.container.assignments, call.user, call.path["assignment_id"]))
+
+
+@operation(
+    bp,
+    "/assignments/{assignment_id}",
+    "PUT",
+    summary="Change an assignment while it is a draft or open (replaces it)",
+    tag="assignments",
+    request=AssignmentIn,
+    response=AssignmentResponse,
+    roles=CLIENTS_AND_STAFF,
+    errors=(409,),
+)
+def update_assignment(call: Call[AssignmentIn, Any]) -> AssignmentResponse:
+    c = call.container
+    return assignment_out(service.update_assignment(c.assignments, c.taxonomy, call.user, call.path["assignment_id"], call.body))
+
+
+_MOVES = {
+    "publish": (AssignmentStatus.OPEN, "Publish a draft: it is open for matching"),
+    "fill": (AssignmentStatus.FILLED, "Mark an open assignment as filled"),
+    "close": (AssignmentStatus.CLOSED, "Close an open assignment without filling it"),
+    "cancel": (AssignmentStatus.CANCELLED, "Cancel a draft or open assignment"),
+}
+
+
+def _declare_move(action: str, target: AssignmentStatus, summary: str) -> None:
+    def move(call: Call[Any, Any]) -> AssignmentResponse:
+        return assignment_out(service.move_assignment(call.container.assignments, call.user, call.path["assignment_id"], target))
+
+    move.__name__ = f"{action}_assignment"
+    operation(
+        bp,
+        f"/assignments/{{assignment_id}}/{action}",
+        "POST",
+        summary=summary,
+        tag="assignments",
+        response=AssignmentResponse,
+        roles=CLIENTS_AND_STAFF,
+        errors=(409,),
+    )(move)
+
+
+for _action, (_target, _summary) in _MOVES.items():
+    _declare_move(_action, _target, _summary)
