@@ -1,0 +1,1 @@
+"""Search engines behind the MatchIndex port (chalicelib/matching/index.py)."""

@@ -1,0 +1,110 @@
+"""The embedded match index: tantivy (BM25 per field) in a local directory, or in memory.
+
+The local default and the engine of the matching benchmark. Skills are indexed as exact keys (canonical
+ids from the taxonomy, or the free text), so "k8s" in a resume and "Kubernetes" in an assignment meet;
+title, skill names and the rest are stemmed English text. The candidate itself is stored with its
+entry, so a search answers with everything the shared ranking needs.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from chalicelib.matching.candidates import Candidate
+from chalicelib.matching.index import Hit, TextQuery
+
+# Field weights of the text part, and of a skill key matched exactly.
+TITLE_BOOST = 2.0
+SKILL_TEXT_BOOST = 1.5
+BODY_BOOST = 1.0
+REQUIRED_SKILL_BOOST = 3.0
+NICE_SKILL_BOOST = 1.0
+
+_CANDIDATE = TypeAdapter(Candidate)
+
+
+class EmbeddedMatchIndex:
+    def __init__(self, directory: Path | None = None) -> None:
+        import tantivy  # a local and test dependency only: production searches OpenSearch
+
+        self._tantivy = tantivy
+        builder = tantivy.SchemaBuilder()
+        builder.add_text_field("user_id", stored=True, tokenizer_name="raw")
+        builder.add_text_field("skills", tokenizer_name="raw", index_option="freq")
+        builder.add_text_field("skill_text", tokenizer_name="en_stem")
+        builder.add_text_field("title", tokenizer_name="en_stem")
+        builder.add_text_field("body", tokenizer_name="en_stem")
+        builder.add_text_field("candidate", stored=True, index_option="basic")
+        self._schema = builder.build()
+        if directory is not None:
+            directory.mkdir(parents=True, exist_ok=True)
+        self._index = tantivy.Index(self._schema, path=str(directory) if directory else None)
+        # Opened on the first write: tantivy allows one writer per index directory, and locally the API
+        # process only searches while the event pump's process writes.
+        self._writer: Any = None
+        self._lock = threading.Lock()
+
+    def upsert(self, candidate: Candidate) -> None:
+        self.upsert_many([candidate])
+
+    def upsert_many(self, candidates: list[Candidate]) -> None:
+        """One commit for the lot (a full reindex)."""
+        with self._lock:
+            writer = self._open_writer()
+            for candidate in candidates:
+                writer.delete_documents("user_id", candidate.user_id)
+                writer.add_document(self._document(candidate))
+            self._commit()
+
+    def delete(self, user_id: str) -> None:
+        with self._lock:
+            self._open_writer().delete_documents("user_id", user_id)
+            self._commit()
+
+    def search(self, query: TextQuery, limit: int) -> list[Hit]:
+        tantivy = self._tantivy
+        clauses: list[tuple[Any, Any]] = []
+        for keys, boost in ((query.required, REQUIRED_SKILL_BOOST), (query.nice, NICE_SKILL_BOOST)):
+            for key in keys:
+                term = tantivy.Query.term_query(self._schema, "skills", key)
+                clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(term, boost)))
+        words = _plain_words(query.words)
+        if words:
+            boosts = {"title": TITLE_BOOST, "skill_text": SKILL_TEXT_BOOST, "body": BODY_BOOST}
+            text, _errors = self._index.parse_query_lenient(words, list(boosts), field_boosts=boosts)
+            clauses.append((tantivy.Occur.Should, text))
+        if not clauses:
+            return []
+        self._index.reload()  # what another process (the indexer) committed since
+        searcher = self._index.searcher()
+        found = searcher.search(tantivy.Query.boolean_query(clauses), limit)
+        return [Hit(_CANDIDATE.validate_python(json.loads(searcher.doc(address)["candidate"][0])), score) for score, address in found.hits]
+
+    def _document(self, candidate: Candidate) -> Any:
+        return self._tantivy.Document(
+            user_id=candidate.user_id,
+            skills=[s.key for s in candidate.skills],
+            skill_text=" ".join(s.name for s in candidate.skills),
+            title=candidate.title,
+            body="\n".join([candidate.summary, candidate.experience]),
+            candidate=json.dumps(_CANDIDATE.dump_python(candidate, mode="json")),
+        )
+
+    def _open_writer(self) -> Any:
+        if self._writer is None:
+            self._writer = self._index.writer()
+        return self._writer
+
+    def _commit(self) -> None:
+        self._writer.commit()
+        self._index.reload()
+
+
+def _plain_words(text: str) -> str:
+    """The query language's operators taken out: an assignment's text is words, not a query."""
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())

@@ -1,0 +1,46 @@
+"""The MatchIndex port: where candidates are kept for retrieval, and the text query an assignment makes.
+
+Engines (the embedded tantivy index locally, OpenSearch in production) only retrieve and score text;
+filters, reasons and the business adjustment are shared (chalicelib/matching/candidates.py, ranking.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from chalicelib.domain.assignments import Assignment
+from chalicelib.matching.candidates import Candidate, skill_key
+
+
+@dataclass(frozen=True)
+class TextQuery:
+    required: tuple[str, ...]  # skill keys (canonical ids, or "text:<free text>")
+    nice: tuple[str, ...]
+    words: str  # the assignment's title, description and skill names, for the text fields
+
+
+def text_query(assignment: Assignment) -> TextQuery:
+    skills = [*assignment.required_skills, *assignment.nice_to_have_skills]
+    return TextQuery(
+        required=tuple(skill_key(s.skill_id, s.name) for s in assignment.required_skills),
+        nice=tuple(skill_key(s.skill_id, s.name) for s in assignment.nice_to_have_skills),
+        words=" ".join([assignment.title, assignment.description, *(s.name for s in skills)]),
+    )
+
+
+@dataclass(frozen=True)
+class Hit:
+    candidate: Candidate
+    relevance: float  # the engine's own score; comparable only within one search
+
+
+class MatchIndex(Protocol):
+    def upsert(self, candidate: Candidate) -> None:
+        """Adds the candidate, or replaces what was indexed for the same consultant."""
+
+    def delete(self, user_id: str) -> None:
+        """Removes the consultant; nothing happens when they are not indexed."""
+
+    def search(self, query: TextQuery, limit: int) -> list[Hit]:
+        """The best ``limit`` candidates for the query's text and skills, best first."""

@@ -1,0 +1,35 @@
+"""Ranking an assignment's candidates: retrieve from any engine, drop those failing a hard constraint,
+adjust, explain. The same for every engine, so that they rank alike on the same input."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from chalicelib.domain.assignments import Assignment
+from chalicelib.matching.candidates import Candidate, MatchReasons, adjusted_score, explain
+from chalicelib.matching.index import MatchIndex, text_query
+
+# How many the engine retrieves before the constraints and the adjustment: enough that filtering and
+# re-ranking have room, few enough to stay fast.
+RETRIEVE = 500
+
+
+@dataclass(frozen=True)
+class RankedCandidate:
+    candidate: Candidate
+    score: float  # after the adjustment; comparable within one run
+    relevance: float  # the engine's text score, normalised to 0..1 over the run
+    reasons: MatchReasons
+
+
+def rank(index: MatchIndex, assignment: Assignment) -> list[RankedCandidate]:
+    hits = index.search(text_query(assignment), RETRIEVE)
+    best = max((hit.relevance for hit in hits), default=0.0) or 1.0
+    ranked = []
+    for hit in hits:
+        reasons = explain(hit.candidate, assignment)
+        if reasons.passes_hard_constraints:
+            relevance = hit.relevance / best
+            ranked.append(RankedCandidate(hit.candidate, adjusted_score(relevance, reasons), relevance, reasons))
+    # Ties broken by id, so that a run is repeatable.
+    return sorted(ranked, key=lambda r: (-r.score, r.candidate.user_id))
