@@ -3,6 +3,10 @@
     python -m chalicelib.cli [--env-file .local/app.env] create-staff --email E --name N [--password P]
     python -m chalicelib.cli [--env-file .local/app.env] token --email E [--password P]
     python -m chalicelib.cli [--env-file .local/app.env] privacy-jobs
+    python -m chalicelib.cli [--env-file .local/app.env] reindex-matching
+
+``reindex-matching`` rebuilds the search index from the tables (``make run`` does that at every start and
+holds the embedded index's one writer while it runs: use it against a stopped stack, or against AWS).
 
 Without ``--password`` the password is asked for without echo. ``--env-file`` loads the environment
 that ``make run`` writes for the local stack; against AWS, the deployed stage's variables are used.
@@ -47,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--email", required=True)
     token.add_argument("--password")
     commands.add_parser("privacy-jobs", help="run the daily jobs now: pending erasures, retention, stale uploads")
+    commands.add_parser("reindex-matching", help="rebuild the search index of consultants from the tables")
     args = parser.parse_args(argv)
 
     if args.env_file:
@@ -60,7 +65,11 @@ def main(argv: list[str] | None = None) -> int:
 
     ports = get_container().accounts
     try:
-        if args.command == "privacy-jobs":
+        if args.command == "reindex-matching":
+            from chalicelib.services.matching import reindex_all
+
+            print(f"{reindex_all(get_container().indexing)} consultant(s) findable")
+        elif args.command == "privacy-jobs":
             from chalicelib.events.jobs import run_privacy_jobs
 
             print(run_privacy_jobs())

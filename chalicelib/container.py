@@ -15,11 +15,13 @@ from chalicelib.domain.ids import utcnow
 from chalicelib.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from chalicelib.matching.index import MatchIndex
     from chalicelib.services.accounts import AccountPorts
     from chalicelib.services.assignments import AssignmentPorts
     from chalicelib.services.consent_documents import UploadPolicy
     from chalicelib.services.consents import ConsentPorts
     from chalicelib.services.erasure import ErasurePorts
+    from chalicelib.services.matching import IndexingPorts
     from chalicelib.services.ports import (
         AccountRepository,
         AuditLog,
@@ -147,6 +149,25 @@ class Container:
         from chalicelib.services.consents import ConsentPorts
 
         return ConsentPorts(accounts=self.accounts, ledger=self.consent_ledger, audit=self.audit_log)
+
+    @cached_property
+    def match_index(self) -> MatchIndex:
+        if self.settings.search_engine == "none":
+            from chalicelib.matching.index import NoMatchIndex
+
+            return NoMatchIndex()
+        from chalicelib.adapters.search.embedded import EmbeddedMatchIndex
+
+        directory = self.settings.match_index_dir
+        return EmbeddedMatchIndex(Path(directory) if directory else None)
+
+    @cached_property
+    def indexing(self) -> IndexingPorts:
+        from chalicelib.services.matching import IndexingPorts
+
+        return IndexingPorts(
+            accounts=self.account_repository, profiles=self.profile_repository, ledger=self.consent_ledger, index=self.match_index
+        )
 
     @cached_property
     def assignments(self) -> AssignmentPorts:

@@ -10,6 +10,7 @@ import json
 import os
 from collections.abc import Mapping
 from functools import lru_cache
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -53,6 +54,11 @@ class Settings(BaseModel):
     # Retention: consultants inactive this long are asked to sign in, and erased after the grace period.
     retention_inactive_months: int = Field(24, ge=1, alias="RETENTION_INACTIVE_MONTHS")
     retention_grace_days: int = Field(30, ge=1, alias="RETENTION_GRACE_DAYS")
+
+    # Where consultants are searched: the embedded index (tantivy; a directory shared by the processes of
+    # `make run`, in memory when unset), or none yet in AWS until the OpenSearch adapter lands.
+    search_engine: Literal["embedded", "none"] = Field("embedded", alias="SEARCH_ENGINE")
+    match_index_dir: str | None = Field(None, alias="MATCH_INDEX_DIR")
 
     # An extra skill taxonomy file (e.g. ESCO, written by `python -m chalicelib.taxonomy.esco`) laid over the built-in one.
     skill_taxonomy_file: str | None = Field(None, alias="SKILL_TAXONOMY_FILE")

@@ -19,7 +19,7 @@ from typing import Any
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
 from chalicelib.domain.assignments import Assignment, AssignmentStatus
 from chalicelib.domain.audit import AuditEntry
-from chalicelib.domain.consent import ConsentEntry
+from chalicelib.domain.consent import ConsentChanged, ConsentEntry
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
@@ -74,6 +74,8 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("archive", entity.user_id, entity.archive_id)
     if isinstance(entity, Assignment):
         return ("assignment", entity.assignment_id)
+    if isinstance(entity, ConsentChanged):
+        return ("consent_changed", entity.user_id, entity.entry_id)
     raise TypeError(type(entity))
 
 
@@ -166,6 +168,9 @@ class InMemoryDatabase:
     def list_consent_documents(self, agency_id: str) -> list[ConsentDocument]:
         return [d for d in self._all("consent_document") if d.agency_id == agency_id]
 
+    def list_consultants(self) -> list[User]:
+        return [u for u in self._all("user") if Role.CONSULTANT in u.roles]
+
     def list_consent_documents_by_status(self, status: ConsentDocumentStatus) -> list[ConsentDocument]:
         return [d for d in self._all("consent_document") if d.status is status]
 
@@ -212,8 +217,15 @@ class InMemoryDatabase:
     def list_pending_erasures(self) -> list[Erasure]:
         return self._all("erasure")
 
-    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile | ExportArchive]:
-        kinds = {"user": User, "profile": Profile, "resume": ResumeItem, "file": UploadedFile, "archive": ExportArchive}
+    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile | ExportArchive | ConsentChanged]:
+        kinds = {
+            "user": User,
+            "profile": Profile,
+            "resume": ResumeItem,
+            "file": UploadedFile,
+            "archive": ExportArchive,
+            "consent_changed": ConsentChanged,
+        }
         return [copy.deepcopy(v) for k, v in self.items.items() if k[0] in kinds and k[1] == user_id]
 
     def list_invitations_for_email(self, email: str) -> list[Invitation]:
@@ -396,3 +408,25 @@ def make_world() -> World:
     storage = FakeStorage()
     erasure = ErasurePorts(accounts=accounts, erasures=db, ledger=ledger, audit_log=consents.audit, append_only=db, storage=storage)
     return World(db, identity, storage, FakeEmail(), clock, accounts, consents, profiles, erasure, AssignmentPorts(accounts, db))
+
+
+class InMemoryMatchIndex:
+    """The MatchIndex port as a dict: what is indexed, for tests of what gets indexed (the engines have
+    their own tests)."""
+
+    def __init__(self) -> None:
+        self.candidates: dict[str, Any] = {}
+
+    def upsert(self, candidate: Any) -> None:
+        self.candidates[candidate.user_id] = candidate
+
+    def delete(self, user_id: str) -> None:
+        self.candidates.pop(user_id, None)
+
+    def search(self, query: Any, limit: int) -> list[Any]:
+        """Candidates sharing a skill key with the query, by how many they share (no text scoring)."""
+        from chalicelib.matching.index import Hit
+
+        wanted = set(query.required) | set(query.nice)
+        shared = [(len(wanted & {s.key for s in c.skills}), c) for c in self.candidates.values()]
+        return [Hit(c, float(n)) for n, c in sorted(shared, key=lambda p: -p[0]) if n][:limit]

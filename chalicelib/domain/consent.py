@@ -81,3 +81,13 @@ def in_force(entries: list[ConsentEntry], purpose: ConsentPurpose, **scope: str 
         for s in fold_consents(entries)
         if s.in_force and s.given.purpose is purpose and all(getattr(s.given, name) == value for name, value in scope.items())
     ]
+
+
+@dataclass(frozen=True)
+class ConsentChanged:
+    """Written with every consent entry of a person, in their partition of the main table: the ledger has
+    no stream of its own, and what depends on consent (the search index) follows the main table's."""
+
+    user_id: str
+    entry_id: str  # the ledger entry that changed it
+    at: datetime

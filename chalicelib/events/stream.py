@@ -1,8 +1,9 @@
 """The main table's DynamoDB stream → this handler.
 
 It delivers the outbox: e-mails committed in the same transaction as the change that caused them (an
-invitation, a verified consent document), so a mail goes out if and only if the change is stored. Later
-capabilities (search indexing) add their projections here. Long privacy work (erasures, export
+invitation, a verified consent document), so a mail goes out if and only if the change is stored. And it
+keeps the search index true: any change to a consultant's account, profile, resume or consents (inserted,
+modified or removed) reindexes that consultant, which also removes them when they must not be found. Long privacy work (erasures, export
 archives) has its own consumer of the same stream: chalicelib/events/privacy.py.
 """
 
@@ -18,13 +19,25 @@ from chalicelib.container import get_container
 from chalicelib.logging import logger
 from chalicelib.services import outbox
 
+# The kinds whose change can change how (or whether) a consultant is found.
+INDEXED_KINDS = frozenset({"user", "profile", "resume_item", "consent_changed"})
+
 
 def handle_record(record: DynamoDBRecord) -> None:
-    if record.dynamodb is None or record.event_name is not DynamoDBRecordEventName.INSERT:
+    if record.dynamodb is None:
         return
-    image = record.dynamodb.new_image
-    if image.get("kind") == "outbox":
+    image = record.dynamodb.new_image or record.dynamodb.old_image  # a removal has only the old one
+    kind = image.get("kind")
+    if kind == "outbox" and record.event_name is DynamoDBRecordEventName.INSERT:
         _send_outbox_message(image)
+    elif kind in INDEXED_KINDS and str(image.get("pk", "")).startswith("USER#"):
+        _reindex(str(image["pk"]).removeprefix("USER#"))
+
+
+def _reindex(user_id: str) -> None:
+    from chalicelib.services.matching import reindex_consultant
+
+    reindex_consultant(get_container().indexing, user_id)
 
 
 def _send_outbox_message(image: dict[str, Any]) -> None:

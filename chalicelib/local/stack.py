@@ -76,6 +76,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _rebuild_search_index() -> None:
+    from chalicelib.container import get_container
+    from chalicelib.services.matching import reindex_all
+
+    log.info("search index: %d consultant(s) findable", reindex_all(get_container().indexing))
+
+
 def _run(args: argparse.Namespace, state_dir: Path) -> int:
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
@@ -112,8 +119,14 @@ def _run(args: argparse.Namespace, state_dir: Path) -> int:
         settings = Settings.from_environment()
         resources = bootstrap.ensure_resources(settings)
         app_env = bootstrap.app_environment(settings, resources)
+        # The embedded search index, shared by the API (reads) and the event pump (writes); rebuilt from
+        # the tables at every start, so it never disagrees with restored (or fresh) data.
+        index_dir = state_dir / "match-index"
+        shutil.rmtree(index_dir, ignore_errors=True)
+        app_env["MATCH_INDEX_DIR"] = str(index_dir)
         os.environ.update(app_env)
         _write_env_file(env_file, app_env)
+        _rebuild_search_index()
 
         if not args.no_pump:
             pump = EventPump(

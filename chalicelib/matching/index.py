@@ -44,3 +44,17 @@ class MatchIndex(Protocol):
 
     def search(self, query: TextQuery, limit: int) -> list[Hit]:
         """The best ``limit`` candidates for the query's text and skills, best first."""
+
+
+class NoMatchIndex:
+    """Search switched off (``SEARCH_ENGINE=none``): nothing is kept and nothing is found. Where no engine
+    is deployed yet, so that indexing events are acknowledged instead of failing the stream."""
+
+    def upsert(self, candidate: Candidate) -> None:
+        return None
+
+    def delete(self, user_id: str) -> None:
+        return None
+
+    def search(self, query: TextQuery, limit: int) -> list[Hit]:
+        return []

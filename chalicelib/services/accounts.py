@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from chalicelib.domain.accounts import User
 from chalicelib.domain.audit import AuditAction, AuditEntry
-from chalicelib.domain.consent import ConsentAction, ConsentEntry, ConsentPurpose, ConsentSource
+from chalicelib.domain.consent import ConsentAction, ConsentChanged, ConsentEntry, ConsentPurpose, ConsentSource
 from chalicelib.domain.identity import Principal, RequestContext
 from chalicelib.domain.ids import new_id
 from chalicelib.errors import ConcurrencyConflict, Forbidden
@@ -55,6 +55,10 @@ def processing_consent(subject_id: str, notice: Notice, at: datetime, ctx: Reque
         ip=ctx.ip,
         user_agent=ctx.user_agent,
     )
+
+
+def consent_changed(entry: ConsentEntry) -> ConsentChanged:
+    return ConsentChanged(user_id=entry.subject_id, entry_id=entry.entry_id, at=entry.at)
 
 
 def consent_audit(entry: ConsentEntry) -> AuditEntry:

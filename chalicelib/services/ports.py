@@ -15,7 +15,7 @@ from typing import Protocol
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
 from chalicelib.domain.assignments import Assignment, AssignmentStatus
 from chalicelib.domain.audit import AuditEntry
-from chalicelib.domain.consent import ConsentEntry
+from chalicelib.domain.consent import ConsentChanged, ConsentEntry
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import UploadedFile
@@ -59,9 +59,22 @@ Entity = (
     | Erasure
     | ExportArchive
     | Assignment
+    | ConsentChanged
 )
 # What may be deleted: never the append-only ledger and audit log, nor the outbox (its TTL removes it).
-Deletable = User | Organisation | UniqueClaim | Invitation | ConsentDocument | Profile | ResumeItem | UploadedFile | Erasure | ExportArchive
+Deletable = (
+    User
+    | Organisation
+    | UniqueClaim
+    | Invitation
+    | ConsentDocument
+    | Profile
+    | ResumeItem
+    | UploadedFile
+    | Erasure
+    | ExportArchive
+    | ConsentChanged
+)
 
 
 @dataclass(frozen=True)
@@ -126,6 +139,8 @@ class AccountRepository(Protocol):
     def get_consent_document(self, document_id: str) -> ConsentDocument | None: ...
     def list_consent_documents(self, agency_id: str) -> list[ConsentDocument]: ...
     def list_consent_documents_by_status(self, status: ConsentDocumentStatus) -> list[ConsentDocument]: ...
+    def list_consultants(self) -> list[User]:
+        """Every consultant (a full reindex of the search index)."""
 
 
 class ProfileRepository(Protocol):
@@ -157,7 +172,7 @@ class ErasureRepository(Protocol):
 
     def get_erasure(self, user_id: str) -> Erasure | None: ...
     def list_pending_erasures(self) -> list[Erasure]: ...
-    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile | ExportArchive]:
+    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile | ExportArchive | ConsentChanged]:
         """Every item in the person's own partition, whatever its kind."""
 
     def list_invitations_for_email(self, email: str) -> list[Invitation]: ...

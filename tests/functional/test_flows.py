@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from urllib.parse import urlparse
+from uuid import uuid4
 
 import pytest
 import requests
@@ -502,3 +503,30 @@ def test_an_approved_client_posts_and_publishes_an_assignment_that_staff_see_ope
     assert len(api.get(f"/client-companies/{client.org_id}/assignments", token=client.token).body["items"]) == 1
     assert api.post(f"/assignments/{assignment_id}/fill", token=client.token).body["status"] == "filled"
     assert api.post(f"/assignments/{assignment_id}/cancel", token=client.token).status == 409
+
+
+def test_the_search_index_follows_profiles_consents_and_erasure_through_the_stream(api: Api, pump: Pump, local_aws: LocalStack) -> None:
+    from chalicelib.matching.index import TextQuery
+
+    index = local_aws.container.match_index  # type: ignore[attr-defined]
+    unique = f"skill-{uuid4().hex[:8]}"
+
+    def findable(user_id: str) -> bool:
+        pump.drain()
+        return user_id in [h.candidate.user_id for h in index.search(TextQuery((f"text:{unique}",), (), unique), 50)]
+
+    consultant = invited_consultant(api, pump, new_agency(api, pump))
+    assert api.request("PUT", "/me/profile", json_body={"name": "Ivy Indexed", "title": "Engineer"}, token=consultant.token).status == 200
+    assert not findable(consultant.user_id)  # not yet with the skill
+    api.post("/me/resume/skills", {"name": unique, "level": 4}, token=consultant.token)
+    assert findable(consultant.user_id)
+
+    processing = api.get("/me/consents", token=consultant.token).body["consents"][0]["consent"]
+    assert processing["purpose"] == "platform_processing"
+    assert api.post(f"/me/consents/{processing['entry_id']}/withdraw", token=consultant.token).status == 200
+    assert not findable(consultant.user_id)  # withdrawn: no longer found
+    given = api.post("/me/consents", {"privacy_notice_version": "2026-11-01", "accept_privacy_notice": True}, token=consultant.token)
+    assert given.status == 201 and findable(consultant.user_id)
+
+    assert api.post("/me/erasure", {"password": builders.PASSWORD}, token=consultant.token).status == 202
+    assert not findable(consultant.user_id)

@@ -47,3 +47,8 @@ def test_one_failing_privacy_job_does_not_stop_the_others_but_fails_the_run(loca
     with pytest.raises(RuntimeError, match="retention"):
         jobs.run_privacy_jobs()
     assert swept == [True]  # the job after the failing one still ran
+
+
+def test_the_search_index_is_rebuilt_on_demand(local_aws: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["reindex-matching"]) == 0
+    assert "findable" in capsys.readouterr().out

@@ -23,7 +23,7 @@ from chalicelib.adapters.dynamo.models import AuditEntryItem, ConsentEntryItem, 
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
 from chalicelib.domain.assignments import Assignment, AssignmentStatus
 from chalicelib.domain.audit import AuditEntry
-from chalicelib.domain.consent import ConsentEntry
+from chalicelib.domain.consent import ConsentChanged, ConsentEntry
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ARCHIVE_RETENTION, ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
@@ -70,6 +70,7 @@ _KIND = {
     Erasure: "erasure",
     ExportArchive: "export_archive",
     Assignment: "assignment",
+    ConsentChanged: "consent_changed",
 }
 _CLASS_OF_KIND = {kind: cls for cls, kind in _KIND.items()}
 
@@ -156,6 +157,8 @@ def _keys(entity: Entity) -> _Keys:
         return _Keys(user_pk(entity.user_id), resume_sk(entity.part, entity.item_id))
     if isinstance(entity, ExportArchive):
         return _Keys(user_pk(entity.user_id), f"ARCHIVE#{entity.archive_id}")
+    if isinstance(entity, ConsentChanged):
+        return _Keys(user_pk(entity.user_id), f"CONSENTCHANGED#{entity.entry_id}")
     if isinstance(entity, Assignment):
         # gsi1: a client's assignments by status; gsi2: everyone's by status (staff: open assignments).
         created = f"{sort_time(entity.created_at)}#{entity.assignment_id}"
@@ -200,6 +203,8 @@ def to_item(entity: Entity) -> Model:
         item.expires = entity.created_at + OUTBOX_RETENTION
     if isinstance(entity, ExportArchive):
         item.expires = entity.created_at + ARCHIVE_RETENTION
+    if isinstance(entity, ConsentChanged):
+        item.expires = entity.at + OUTBOX_RETENTION  # it has done its work once the stream delivered it
     return item
 
 
@@ -297,6 +302,9 @@ class DynamoAccountRepository:
     def list_consent_documents_by_status(self, status: ConsentDocumentStatus) -> list[ConsentDocument]:
         return [load(ConsentDocument, i.data) for i in MainItem.by_gsi2.query(f"CONSENTDOCS#{status.value}")]
 
+    def list_consultants(self) -> list[User]:
+        return [load(User, i.data) for i in MainItem.by_gsi2.query(CONSULTANT_ACTIVITY)]
+
 
 class DynamoProfileRepository:
     def get_profile(self, user_id: str) -> Profile | None:
@@ -346,7 +354,7 @@ class DynamoErasureRepository:
     def list_pending_erasures(self) -> list[Erasure]:
         return [load(Erasure, i.data) for i in MainItem.by_gsi2.query("ERASURES#pending")]
 
-    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile | ExportArchive]:
+    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile | ExportArchive | ConsentChanged]:
         return [load(_CLASS_OF_KIND[i.kind], i.data) for i in MainItem.query(user_pk(user_id), consistent_read=True)]
 
     def list_invitations_for_email(self, email: str) -> list[Invitation]:

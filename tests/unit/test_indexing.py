@@ -1,0 +1,57 @@
+"""Who is findable: an active consultant with a saved profile and the processing consent in force."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from chalicelib.domain.accounts import UserStatus
+from chalicelib.domain.identity import RequestContext
+from chalicelib.domain.resume import ResumePart
+from chalicelib.schemas.profiles import ProfileIn
+from chalicelib.services import consents, matching, profiles
+from chalicelib.services.matching import IndexingPorts
+from chalicelib.services.ports import Changes
+from tests.fakes import InMemoryMatchIndex, World, make_world
+from tests.unit.test_profiles import FULL
+from tests.unit.test_registration import invite, principal_of, register_agency, register_invited
+from tests.unit.test_resume import EXAMPLES, add
+
+
+def setup() -> tuple[World, IndexingPorts, InMemoryMatchIndex]:
+    world = make_world()
+    index = InMemoryMatchIndex()
+    return world, IndexingPorts(world.db, world.db, world.consents.ledger, index), index
+
+
+def test_a_consultant_is_findable_with_a_profile_and_consent_and_not_otherwise() -> None:
+    world, ports, index = setup()
+    agency = register_agency(world)
+    me = principal_of(register_invited(world, "cecilia@consultant.example", invite(world, agency, "cecilia@consultant.example")))
+    assert matching.reindex_consultant(ports, me.user_id) is False  # no profile yet
+    profiles.save_my_profile(world.profiles, me, ProfileIn.model_validate(FULL))
+    add(world, me, me.user_id, ResumePart.SKILLS, EXAMPLES[ResumePart.SKILLS])
+    assert matching.reindex_consultant(ports, me.user_id) is True
+    assert [s.skill_id for s in index.candidates[me.user_id].skills] == ["microsoft-sql-server"]  # "MSSQL", normalised
+    assert matching.reindex_consultant(ports, agency.user.user_id) is False  # an agency admin is no candidate
+
+    # Withdrawing the processing consent removes them, and leaves the marker the stream reindexes on.
+    entry = consents.my_consents(world.consents, me).states[0].given
+    consents.withdraw_consent(world.consents, me, entry.entry_id, RequestContext())
+    assert [k for k in world.db.items if k[0] == "consent_changed" and k[1] == me.user_id]
+    assert matching.reindex_consultant(ports, me.user_id) is False and me.user_id not in index.candidates
+
+
+def test_a_disabled_account_is_not_findable_and_a_full_reindex_follows_the_table() -> None:
+    world, ports, index = setup()
+    agency = register_agency(world)
+    people = [
+        principal_of(register_invited(world, email, invite(world, agency, email)))
+        for email in ("a@consultant.example", "b@consultant.example")
+    ]
+    for person in people:
+        profiles.save_my_profile(world.profiles, person, ProfileIn.model_validate(FULL))
+    assert matching.reindex_all(ports) == 2
+    user = world.db.get_user(people[0].user_id)
+    assert user is not None
+    world.db.commit(Changes().transition(replace(user, status=UserStatus.DISABLED), user.status.value))
+    assert matching.reindex_all(ports) == 1 and set(index.candidates) == {people[1].user_id}
