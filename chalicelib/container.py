@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from chalicelib.services.consent_documents import UploadPolicy
     from chalicelib.services.consents import ConsentPorts
     from chalicelib.services.erasure import ErasurePorts
-    from chalicelib.services.matching import IndexingPorts
+    from chalicelib.services.matching import IndexingPorts, MatchingPorts
     from chalicelib.services.ports import (
         AccountRepository,
         AuditLog,
@@ -167,6 +167,14 @@ class Container:
 
         return IndexingPorts(
             accounts=self.account_repository, profiles=self.profile_repository, ledger=self.consent_ledger, index=self.match_index
+        )
+
+    @cached_property
+    def matching(self) -> MatchingPorts:
+        from chalicelib.services.matching import MatchingPorts
+
+        return MatchingPorts(
+            assignments=self.assignments, index=self.match_index, engine=self.settings.search_engine, taxonomy_version=self.taxonomy.version
         )
 
     @cached_property

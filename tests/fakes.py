@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
-from chalicelib.domain.assignments import Assignment, AssignmentStatus
+from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentChanged, ConsentEntry
 from chalicelib.domain.erasure import Erasure
@@ -76,6 +76,8 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("assignment", entity.assignment_id)
     if isinstance(entity, ConsentChanged):
         return ("consent_changed", entity.user_id, entity.entry_id)
+    if isinstance(entity, MatchRun):
+        return ("match_run", entity.assignment_id, entity.run_id)
     raise TypeError(type(entity))
 
 
@@ -206,6 +208,10 @@ class InMemoryDatabase:
     def list_client_assignments(self, client_id: str, status: AssignmentStatus | None) -> list[Assignment]:
         found = [a for a in self._all("assignment") if a.client_id == client_id and (status is None or a.status is status)]
         return sorted(found, key=_newest_first, reverse=True)
+
+    def list_match_runs(self, assignment_id: str) -> list[MatchRun]:
+        runs = [r for r in self._all("match_run") if r.assignment_id == assignment_id]
+        return sorted(runs, key=lambda r: (r.at, r.run_id), reverse=True)
 
     def list_assignments_by_status(self, status: AssignmentStatus) -> list[Assignment]:
         return sorted((a for a in self._all("assignment") if a.status is status), key=_newest_first, reverse=True)

@@ -3,12 +3,13 @@ through their lifecycle."""
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from chalicelib.api.http import Call, operation
-from chalicelib.domain.assignments import Assignment, AssignmentStatus
+from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.identity import Role
 from chalicelib.schemas.assignments import (
     AssignmentIn,
@@ -17,11 +18,20 @@ from chalicelib.schemas.assignments import (
     AssignmentStatusQuery,
     FixedFeeOut,
     LanguageRequirementOut,
+    MatchCandidateOut,
+    MatchQuery,
+    MatchReasonsOut,
+    MatchRunResponse,
     OpenAssignmentsQuery,
+    SkillMatchOut,
 )
 from chalicelib.schemas.consents import HourlyRateOut
 from chalicelib.schemas.resume import NormalisedSkillOut
 from chalicelib.services import assignments as service
+
+if TYPE_CHECKING:
+    from chalicelib.matching.candidates import SkillMatch
+    from chalicelib.matching.ranking import RankedCandidate
 
 bp = Blueprint(__name__)
 CLIENTS_AND_STAFF = frozenset({Role.CLIENT, Role.STAFF})
@@ -156,3 +166,73 @@ def _declare_move(action: str, target: AssignmentStatus, summary: str) -> None:
 
 for _action, (_target, _summary) in _MOVES.items():
     _declare_move(_action, _target, _summary)
+
+
+def _skill_matches(matches: tuple[SkillMatch, ...]) -> list[SkillMatchOut]:
+    return [SkillMatchOut(**dataclasses.asdict(m)) for m in matches]
+
+
+def match_out(run: MatchRun, items: list[RankedCandidate]) -> MatchRunResponse:
+    candidates = []
+    for ranked in items:
+        c, r = ranked.candidate, ranked.reasons
+        reasons = MatchReasonsOut(
+            matched_required=_skill_matches(r.matched_required),
+            missing_required=list(r.missing_required),
+            matched_nice=_skill_matches(r.matched_nice),
+            missing_nice=list(r.missing_nice),
+            required_coverage=r.required_coverage,
+            rate_fit=r.rate_fit.value,
+            availability_fit=r.availability_fit.value,
+            days_late=r.days_late,
+            languages_missing=list(r.languages_missing),
+            location_fits=r.location_fits,
+            extent_fits=r.extent_fits,
+        )
+        rate = HourlyRateOut(amount_minor=c.hourly_rate.amount_minor, currency=c.hourly_rate.currency) if c.hourly_rate else None
+        candidates.append(
+            MatchCandidateOut(
+                user_id=c.user_id,
+                agency_id=c.agency_id,
+                title=c.title,
+                score=ranked.score,
+                hourly_rate=rate,
+                available_from=c.available_from,
+                reasons=reasons,
+            )
+        )
+    return MatchRunResponse(
+        run_id=run.run_id,
+        assignment_id=run.assignment_id,
+        engine=run.engine,
+        taxonomy_version=run.taxonomy_version,
+        total=run.total,
+        items=candidates,
+    )
+
+
+@operation(
+    bp,
+    "/assignments/{assignment_id}/matches",
+    "POST",
+    summary="Run the matching for an assignment: ranked candidates with their reasons (staff; recorded and audited)",
+    tag="matching",
+    query=MatchQuery,
+    response=MatchRunResponse,
+    status=201,
+    roles=frozenset({Role.STAFF}),
+    errors=(409,),
+)
+def run_match(call: Call[Any, MatchQuery]) -> MatchRunResponse:
+    from chalicelib.services import matching
+
+    q = call.query
+    page = matching.run_match(
+        call.container.matching,
+        call.user,
+        call.path["assignment_id"],
+        limit=q.limit,
+        offset=q.offset,
+        min_required_coverage=q.min_required_coverage,
+    )
+    return match_out(page.run, page.items)

@@ -90,3 +90,29 @@ class Assignment:
     def ensure_editable(self) -> None:
         if self.status not in EDITABLE:
             raise Conflict(f"A {self.status.value} assignment can no longer be changed.")
+
+
+@dataclass(frozen=True)
+class RankedEntry:
+    user_id: str
+    score: float
+    relevance: float
+
+
+@dataclass(frozen=True)
+class MatchRun:
+    """One run of the matching for an assignment, kept for audit: who ran it, with which engine, taxonomy
+    and parameters, and what came out in which order."""
+
+    assignment_id: str
+    run_id: str
+    at: datetime
+    run_by: str
+    engine: str
+    taxonomy_version: str
+    parameters: dict[str, float]
+    ranked: tuple[RankedEntry, ...]  # the first MAX_RECORDED of them
+    total: int
+
+
+MAX_RECORDED = 200  # bounded, so that a run fits one item

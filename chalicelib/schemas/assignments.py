@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator, model_validator
 
@@ -126,3 +126,50 @@ class AssignmentStatusQuery(RequestModel):
 
 class OpenAssignmentsQuery(RequestModel):
     status: AssignmentStatus = AssignmentStatus.OPEN
+
+
+class MatchQuery(RequestModel):
+    limit: int = Field(20, ge=1, le=100)
+    offset: int = Field(0, ge=0, le=10_000)
+    min_required_coverage: float = Field(0.0, ge=0, le=1, description="only candidates with at least this share of the required skills")
+
+
+class SkillMatchOut(ResponseModel):
+    skill_id: str | None
+    required_as: str = Field(description="the assignment's wording")
+    consultant_wording: str
+    level: int
+    years: int
+
+
+class MatchReasonsOut(ResponseModel):
+    matched_required: list[SkillMatchOut]
+    missing_required: list[str]
+    matched_nice: list[SkillMatchOut]
+    missing_nice: list[str]
+    required_coverage: float
+    rate_fit: Literal["within", "above", "other_currency", "unknown"]
+    availability_fit: Literal["in_time", "late"]
+    days_late: int
+    languages_missing: list[str]
+    location_fits: bool
+    extent_fits: bool
+
+
+class MatchCandidateOut(ResponseModel):
+    user_id: str
+    agency_id: str | None
+    title: str
+    score: float
+    hourly_rate: HourlyRateOut | None
+    available_from: date | None
+    reasons: MatchReasonsOut
+
+
+class MatchRunResponse(ResponseModel):
+    run_id: str
+    assignment_id: str
+    engine: str
+    taxonomy_version: str
+    total: int = Field(description="candidates that pass the hard constraints and the filters")
+    items: list[MatchCandidateOut]

@@ -1,4 +1,4 @@
-"""Keeping the search index true to the consultants: who may be found, and as what.
+"""Matching: keeping the search index true to the consultants, and staff's match runs.
 
 Only an active consultant with a saved profile and the platform-processing consent in force is indexed;
 anything else (a withdrawal, a disabled or erased account, a deleted profile) removes them. Every change
@@ -11,11 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.domain.accounts import UserStatus
+from chalicelib.domain.assignments import MAX_RECORDED, AssignmentStatus, MatchRun, RankedEntry
+from chalicelib.domain.audit import AuditAction
 from chalicelib.domain.consent import ConsentPurpose, in_force
-from chalicelib.domain.identity import Role
+from chalicelib.domain.identity import Principal, Role
+from chalicelib.domain.ids import new_id
+from chalicelib.errors import Conflict
 from chalicelib.matching.candidates import Candidate, candidate_from
 from chalicelib.matching.index import MatchIndex
-from chalicelib.services.ports import AccountRepository, ConsentLedger, ProfileRepository
+from chalicelib.matching.ranking import RETRIEVE, RankedCandidate, rank
+from chalicelib.services.accounts import ensure_staff
+from chalicelib.services.assignments import AssignmentPorts, get_assignment
+from chalicelib.services.audit import Read, record_staff_reads
+from chalicelib.services.ports import AccountRepository, Changes, ConsentLedger, ProfileRepository
 
 
 @dataclass(frozen=True)
@@ -51,3 +59,46 @@ def reindex_all(ports: IndexingPorts) -> int:
     """Every consultant again (after a change of the taxonomy or of the index layout). Returns how many
     are findable."""
     return sum(reindex_consultant(ports, user.user_id) for user in ports.accounts.list_consultants())
+
+
+@dataclass(frozen=True)
+class MatchingPorts:
+    assignments: AssignmentPorts
+    index: MatchIndex
+    engine: str  # recorded with each run
+    taxonomy_version: str
+
+
+@dataclass(frozen=True)
+class MatchPage:
+    run: MatchRun
+    items: list[RankedCandidate]
+
+
+def run_match(
+    ports: MatchingPorts, principal: Principal, assignment_id: str, *, limit: int, offset: int, min_required_coverage: float
+) -> MatchPage:
+    """Staff rank the candidates of a draft or open assignment. The run is recorded (engine, taxonomy,
+    parameters, the ranked ids and scores), and each candidate shown is a staff read of a profile."""
+    ensure_staff(principal)
+    assignment = get_assignment(ports.assignments, principal, assignment_id)
+    if assignment.status not in (AssignmentStatus.DRAFT, AssignmentStatus.OPEN):
+        raise Conflict(f"A {assignment.status.value} assignment is not matched any more.")
+    ranked = [r for r in rank(ports.index, assignment) if r.reasons.required_coverage >= min_required_coverage]
+    now = ports.assignments.accounts.now()
+    run = MatchRun(
+        assignment_id=assignment_id,
+        run_id=new_id(),
+        at=now,
+        run_by=principal.user_id,
+        engine=ports.engine,
+        taxonomy_version=ports.taxonomy_version,
+        parameters={"retrieve": RETRIEVE, "min_required_coverage": min_required_coverage},
+        ranked=tuple(RankedEntry(r.candidate.user_id, r.score, r.relevance) for r in ranked[:MAX_RECORDED]),
+        total=len(ranked),
+    )
+    page = ranked[offset : offset + limit]
+    uow = ports.assignments.accounts.uow
+    uow.commit(Changes().insert(run))
+    record_staff_reads(uow, principal, now, AuditAction.PROFILE_READ, [Read(r.candidate.user_id, "match", run.run_id) for r in page])
+    return MatchPage(run, page)

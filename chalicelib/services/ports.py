@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Protocol
 
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
-from chalicelib.domain.assignments import Assignment, AssignmentStatus
+from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentChanged, ConsentEntry
 from chalicelib.domain.erasure import Erasure
@@ -60,6 +60,7 @@ Entity = (
     | ExportArchive
     | Assignment
     | ConsentChanged
+    | MatchRun
 )
 # What may be deleted: never the append-only ledger and audit log, nor the outbox (its TTL removes it).
 Deletable = (
@@ -165,6 +166,9 @@ class AssignmentRepository(Protocol):
 
     def list_assignments_by_status(self, status: AssignmentStatus) -> list[Assignment]:
         """Every client's assignments in ``status``, newest first (staff's lists)."""
+
+    def list_match_runs(self, assignment_id: str) -> list[MatchRun]:
+        """An assignment's match runs, newest first."""
 
 
 class ErasureRepository(Protocol):

@@ -7,11 +7,13 @@ to a skill is also what ``suggest`` recognises in prose, except where a label is
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 MAX_SKILL_TEXT_LENGTH = 100
 """Free-text skills are cut to this many characters (a skill is a name, not a paragraph)."""
@@ -191,6 +193,15 @@ class SkillTaxonomy:
         if problems:
             raise TaxonomyError("; ".join(problems[:20]) + (f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""))
         self._trie = self._build_trie()
+
+    @cached_property
+    def version(self) -> str:
+        """A fingerprint of the skills and their labels: match runs record which taxonomy ranked them."""
+        digest = hashlib.sha256()
+        for skill_id in sorted(self._by_id):
+            skill = self._by_id[skill_id]
+            digest.update("\x1f".join([skill_id, *(label.text for label in skill.labels)]).encode() + b"\x1e")
+        return digest.hexdigest()[:16]
 
     def _claim(self, skill_id: str, text: str) -> list[str]:
         key = label_key(text)

@@ -168,6 +168,7 @@ MATRIX: list[Row] = [
     ("POST", "/assignments/{a_fill}/fill", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 403),
     ("POST", "/assignments/{a_close}/close", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 403),
     ("POST", "/assignments/{a_cancel}/cancel", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 403),
+    ("POST", "/assignments/{assignment}/matches", None, {"anonymous": 401, "staff": 201}, 403),
     ("POST", "/me/export/archive", None, {"anonymous": 401}, 202),
     ("GET", "/me/export/archive/{missing_archive}", None, {"anonymous": 401}, 404),
     # A wrong password: the consultants' own requests are refused (422) and erase nothing.

@@ -530,3 +530,33 @@ def test_the_search_index_follows_profiles_consents_and_erasure_through_the_stre
 
     assert api.post("/me/erasure", {"password": builders.PASSWORD}, token=consultant.token).status == 202
     assert not findable(consultant.user_id)
+
+
+def test_staff_get_explained_ranked_candidates_for_a_posted_assignment(api: Api, pump: Pump, local_aws: LocalStack) -> None:
+    client, staff = new_client(api, pump), new_staff(api, local_aws)
+    assert api.post(f"/client-companies/{client.org_id}/approve", {}, token=staff.token).status == 200
+    unique = f"skill-{uuid4().hex[:8]}"  # this test's own skill, so that other tests' consultants rank apart
+    form = builders.assignment_form(required_skills=[unique, "k8s"], nice_to_have_skills=[], languages=[])
+    assignment_id = api.post(f"/client-companies/{client.org_id}/assignments", form, token=client.token).body["assignment_id"]
+    assert api.post(f"/assignments/{assignment_id}/publish", token=client.token).status == 200
+
+    agency = new_agency(api, pump)
+    strong, weak = invited_consultant(api, pump, agency), invited_consultant(api, pump, agency)
+    for person, skills in ((strong, [unique, "Kubernetes"]), (weak, [unique])):
+        profile = {"name": "N", "title": "Platform engineer", "country": "SE", "remote_preference": "remote"}
+        assert api.request("PUT", "/me/profile", json_body=profile, token=person.token).status == 200
+        for skill in skills:
+            api.post("/me/resume/skills", {"name": skill, "level": 4, "years": 5}, token=person.token)
+    pump.drain()  # the stream handler indexes them
+
+    run = api.post(f"/assignments/{assignment_id}/matches?limit=5", token=staff.token)
+    assert run.status == 201, run.body
+    ranked = [c["user_id"] for c in run.body["items"]]
+    assert ranked.index(strong.user_id) < ranked.index(weak.user_id)
+    best = run.body["items"][ranked.index(strong.user_id)]
+    assert {m["required_as"] for m in best["reasons"]["matched_required"]} == {unique, "Kubernetes"}
+    assert best["reasons"]["rate_fit"] == "unknown" and best["reasons"]["location_fits"]
+    weaker = run.body["items"][ranked.index(weak.user_id)]
+    assert weaker["reasons"]["missing_required"] == ["Kubernetes"] and weaker["score"] < best["score"]
+    assert run.body["engine"] == "embedded" and len(run.body["taxonomy_version"]) == 16
+    assert api.post(f"/assignments/{assignment_id}/matches", token=client.token).status == 403

@@ -55,3 +55,50 @@ def test_a_disabled_account_is_not_findable_and_a_full_reindex_follows_the_table
     assert user is not None
     world.db.commit(Changes().transition(replace(user, status=UserStatus.DISABLED), user.status.value))
     assert matching.reindex_all(ports) == 1 and set(index.candidates) == {people[1].user_id}
+
+
+def test_staff_run_a_match_that_is_recorded_paginated_and_audited() -> None:
+    import pytest
+
+    from chalicelib.domain.assignments import AssignmentStatus
+    from chalicelib.errors import Conflict, Forbidden
+    from chalicelib.services import assignments
+    from chalicelib.services.matching import MatchingPorts
+    from tests.unit.test_assignments import client, post, staff
+
+    world, ports, index = setup()
+    agency = register_agency(world)
+    people = []
+    for n, skills in enumerate([["k8s", "Terraform", "AWS"], ["Kubernetes"], ["COBOL"]]):
+        email = f"c{n}@consultant.example"
+        person = principal_of(register_invited(world, email, invite(world, agency, email)))
+        within_budget = {**FULL, "expected_hourly_rate": {"amount_minor": 100_000, "currency": "SEK"}}
+        profiles.save_my_profile(world.profiles, person, ProfileIn.model_validate(within_budget))
+        for skill in skills:
+            add(world, person, person.user_id, ResumePart.SKILLS, {"name": skill, "level": 4, "years": 3})
+        matching.reindex_consultant(ports, person.user_id)
+        people.append(person)
+    buyer = client(world)
+    assert buyer.org_id is not None
+    assignment = post(world, buyer, buyer.org_id)
+    match = MatchingPorts(world.assignments, index, "in-memory", "test-taxonomy")
+    reviewer = staff(world)
+
+    page = matching.run_match(match, reviewer, assignment.assignment_id, limit=1, offset=0, min_required_coverage=0.0)
+    assert page.run.total == 2 and [r.candidate.user_id for r in page.items] == [people[0].user_id]  # COBOL shares nothing
+    assert page.items[0].reasons.missing_required == ()
+    second = matching.run_match(match, reviewer, assignment.assignment_id, limit=1, offset=1, min_required_coverage=0.0)
+    assert [r.candidate.user_id for r in second.items] == [people[1].user_id]
+    assert matching.run_match(match, reviewer, assignment.assignment_id, limit=10, offset=0, min_required_coverage=0.5).run.total == 1
+
+    [latest, *_] = world.db.list_match_runs(assignment.assignment_id)
+    assert latest.engine == "in-memory" and latest.taxonomy_version == "test-taxonomy" and latest.parameters["min_required_coverage"] == 0.5
+    assert [e.user_id for e in latest.ranked] == [people[0].user_id]
+    reads = [a for a in world.consents.audit.list_for_subject(people[0].user_id) if a.action.value == "profile.read"]
+    assert {a.object_type for a in reads} == {"match"} and len(reads) == 2  # shown in two runs
+
+    with pytest.raises(Forbidden):
+        matching.run_match(match, buyer, assignment.assignment_id, limit=1, offset=0, min_required_coverage=0.0)
+    assignments.move_assignment(world.assignments, buyer, assignment.assignment_id, AssignmentStatus.CANCELLED)
+    with pytest.raises(Conflict):
+        matching.run_match(match, reviewer, assignment.assignment_id, limit=1, offset=0, min_required_coverage=0.0)

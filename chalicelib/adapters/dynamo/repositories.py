@@ -21,7 +21,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.adapters.dynamo.models import AuditEntryItem, ConsentEntryItem, MainItem
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
-from chalicelib.domain.assignments import Assignment, AssignmentStatus
+from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentChanged, ConsentEntry
 from chalicelib.domain.erasure import Erasure
@@ -71,6 +71,7 @@ _KIND = {
     ExportArchive: "export_archive",
     Assignment: "assignment",
     ConsentChanged: "consent_changed",
+    MatchRun: "match_run",
 }
 _CLASS_OF_KIND = {kind: cls for cls, kind in _KIND.items()}
 
@@ -170,6 +171,9 @@ def _keys(entity: Entity) -> _Keys:
             f"ASSIGNMENTS#{entity.status.value}",
             created,
         )
+    if isinstance(entity, MatchRun):
+        # Under its assignment, newest last by time.
+        return _Keys(f"ASSIGNMENT#{entity.assignment_id}", f"MATCHRUN#{sort_time(entity.at)}#{entity.run_id}")
     if isinstance(entity, Erasure):
         # Outside the person's partition, which it outlives; gsi2: the pending ones (the resume job).
         return _Keys(f"ERASURE#{entity.user_id}", "ERASURE", None, None, f"ERASURES#{entity.status.value}", sort_time(entity.requested_at))
@@ -342,6 +346,10 @@ class DynamoAssignmentRepository:
         prefix = f"ASSIGNMENT#{status.value}#" if status is not None else "ASSIGNMENT#"
         items = MainItem.by_gsi1.query(org_pk(client_id), MainItem.gsi1sk.startswith(prefix))
         return sorted((load(Assignment, i.data) for i in items), key=lambda a: (a.created_at, a.assignment_id), reverse=True)
+
+    def list_match_runs(self, assignment_id: str) -> list[MatchRun]:
+        items = MainItem.query(f"ASSIGNMENT#{assignment_id}", MainItem.sk.startswith("MATCHRUN#"), scan_index_forward=False)
+        return [load(MatchRun, i.data) for i in items]
 
     def list_assignments_by_status(self, status: AssignmentStatus) -> list[Assignment]:
         return [load(Assignment, i.data) for i in MainItem.by_gsi2.query(f"ASSIGNMENTS#{status.value}", scan_index_forward=False)]
