@@ -18,7 +18,7 @@ from chalicelib.services import assignments, organisations, registration
 from chalicelib.taxonomy import default_taxonomy
 from tests import builders
 from tests.fakes import World, make_world
-from tests.unit.test_registration import CTX, principal_of, register_agency, verify
+from tests.unit.test_registration import CTX, principal_of, register_agency, staff, verify
 
 START = date(2027, 1, 11)  # after the fake clock's today (2026-11-27)
 ASSIGNMENT: dict[str, Any] = builders.assignment_form(START)
@@ -27,15 +27,6 @@ ASSIGNMENT: dict[str, Any] = builders.assignment_form(START)
 @pytest.fixture
 def world() -> World:
     return make_world()
-
-
-def staff(world: World) -> Principal:
-    email = "staff@customersonly.example"
-    user_id = world.db.claim_owner("email", email)
-    user = world.db.get_user(user_id) if user_id else None
-    if user is None:
-        user = registration.create_staff_user(world.accounts, email=email, name="Stina", password=builders.PASSWORD)
-    return Principal(user.user_id, user.roles)
 
 
 def client(world: World, email: str = "buyer@client.example", number: str | None = None, approve: bool = True) -> Principal:

@@ -26,7 +26,7 @@ from tests.unit.test_consent_documents import upload as upload_consent_document
 from tests.unit.test_files import CV
 from tests.unit.test_files import upload as upload_file
 from tests.unit.test_profiles import FULL
-from tests.unit.test_registration import CTX, invite, mail_code, principal_of, register_agency, register_invited, verify
+from tests.unit.test_registration import CTX, invite, mail_code, principal_of, register_agency, register_invited, staff, verify
 from tests.unit.test_resume import EXAMPLES, add
 
 EMAIL = "cecilia@consultant.example"
@@ -35,15 +35,6 @@ EMAIL = "cecilia@consultant.example"
 @pytest.fixture
 def world() -> World:
     return make_world()
-
-
-def staff(world: World) -> Principal:
-    email = "staff@customersonly.example"
-    user_id = world.db.claim_owner("email", email)
-    user = world.db.get_user(user_id) if user_id else None
-    if user is None:
-        user = registration.create_staff_user(world.accounts, email=email, name="Stina", password=builders.PASSWORD)
-    return Principal(user.user_id, user.roles)
 
 
 def consultant_with_everything(world: World) -> Principal:

@@ -64,7 +64,8 @@ def test_staff_run_a_match_that_is_recorded_paginated_and_audited() -> None:
     from chalicelib.errors import Conflict, Forbidden
     from chalicelib.services import assignments
     from chalicelib.services.matching import MatchingPorts
-    from tests.unit.test_assignments import client, post, staff
+    from tests.unit.test_assignments import client, post
+    from tests.unit.test_registration import staff
 
     world, ports, index = setup()
     agency = register_agency(world)

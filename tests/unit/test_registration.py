@@ -52,6 +52,16 @@ def invite(world: World, agency: registration.Registered, email: str) -> str:
     return mail_code(world, email.lower(), "invitation")
 
 
+def staff(world: World) -> Principal:
+    """The one staff user of a world (created on first use)."""
+    email = "staff@customersonly.example"
+    user_id = world.db.claim_owner("email", email)
+    user = world.db.get_user(user_id) if user_id else None
+    if user is None:
+        user = registration.create_staff_user(world.accounts, email=email, name="Stina", password=builders.PASSWORD)
+    return Principal(user.user_id, user.roles)
+
+
 def register_invited(world: World, email: str, code: str, **extra: object) -> registration.Registered:
     body = ConsultantRegistrationRequest.model_validate(builders.consultant_registration(email, code, **extra))
     return registration.register_consultant(world.accounts, body, CTX)
