@@ -37,7 +37,10 @@ def handle_record(record: DynamoDBRecord) -> None:
 def _reindex(user_id: str) -> None:
     from chalicelib.services.matching import reindex_consultant
 
-    reindex_consultant(get_container().indexing, user_id)
+    container = get_container()
+    if container.settings.search_engine == "none":
+        return  # no engine deployed: nothing to keep true, so nothing to read
+    reindex_consultant(container.indexing, user_id)
 
 
 def _send_outbox_message(image: dict[str, Any]) -> None:
