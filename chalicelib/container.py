@@ -174,7 +174,7 @@ class Container:
         from chalicelib.services.matching import MatchingPorts
 
         return MatchingPorts(
-            assignments=self.assignments, index=self.match_index, engine=self.settings.search_engine, taxonomy_version=self.taxonomy.version
+            assignments=self.assignments, indexing=self.indexing, engine=self.settings.search_engine, taxonomy_version=self.taxonomy.version
         )
 
     @cached_property

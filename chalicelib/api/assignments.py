@@ -16,6 +16,8 @@ from chalicelib.schemas.assignments import (
     AssignmentListResponse,
     AssignmentResponse,
     AssignmentStatusQuery,
+    FittingAssignmentOut,
+    FittingAssignmentsResponse,
     FixedFeeOut,
     LanguageRequirementOut,
     MatchCandidateOut,
@@ -30,7 +32,7 @@ from chalicelib.schemas.resume import NormalisedSkillOut
 from chalicelib.services import assignments as service
 
 if TYPE_CHECKING:
-    from chalicelib.matching.candidates import SkillMatch
+    from chalicelib.matching.candidates import MatchReasons, SkillMatch
     from chalicelib.matching.ranking import RankedCandidate
 
 bp = Blueprint(__name__)
@@ -172,23 +174,26 @@ def _skill_matches(matches: tuple[SkillMatch, ...]) -> list[SkillMatchOut]:
     return [SkillMatchOut(**dataclasses.asdict(m)) for m in matches]
 
 
+def reasons_out(r: MatchReasons) -> MatchReasonsOut:
+    return MatchReasonsOut(
+        matched_required=_skill_matches(r.matched_required),
+        missing_required=list(r.missing_required),
+        matched_nice=_skill_matches(r.matched_nice),
+        missing_nice=list(r.missing_nice),
+        required_coverage=r.required_coverage,
+        rate_fit=r.rate_fit.value,
+        availability_fit=r.availability_fit.value,
+        days_late=r.days_late,
+        languages_missing=list(r.languages_missing),
+        location_fits=r.location_fits,
+        extent_fits=r.extent_fits,
+    )
+
+
 def match_out(run: MatchRun, items: list[RankedCandidate]) -> MatchRunResponse:
     candidates = []
     for ranked in items:
-        c, r = ranked.candidate, ranked.reasons
-        reasons = MatchReasonsOut(
-            matched_required=_skill_matches(r.matched_required),
-            missing_required=list(r.missing_required),
-            matched_nice=_skill_matches(r.matched_nice),
-            missing_nice=list(r.missing_nice),
-            required_coverage=r.required_coverage,
-            rate_fit=r.rate_fit.value,
-            availability_fit=r.availability_fit.value,
-            days_late=r.days_late,
-            languages_missing=list(r.languages_missing),
-            location_fits=r.location_fits,
-            extent_fits=r.extent_fits,
-        )
+        c = ranked.candidate
         rate = HourlyRateOut(amount_minor=c.hourly_rate.amount_minor, currency=c.hourly_rate.currency) if c.hourly_rate else None
         candidates.append(
             MatchCandidateOut(
@@ -198,7 +203,7 @@ def match_out(run: MatchRun, items: list[RankedCandidate]) -> MatchRunResponse:
                 score=ranked.score,
                 hourly_rate=rate,
                 available_from=c.available_from,
-                reasons=reasons,
+                reasons=reasons_out(ranked.reasons),
             )
         )
     return MatchRunResponse(
@@ -236,3 +241,20 @@ def run_match(call: Call[Any, MatchQuery]) -> MatchRunResponse:
         min_required_coverage=q.min_required_coverage,
     )
     return match_out(page.run, page.items)
+
+
+@operation(
+    bp,
+    "/consultants/{user_id}/fitting-assignments",
+    "GET",
+    summary="Open assignments that fit a consultant, best first, with reasons (staff: the Consultant Agent; audited)",
+    tag="matching",
+    response=FittingAssignmentsResponse,
+    roles=frozenset({Role.STAFF}),
+)
+def fitting_assignments(call: Call[Any, Any]) -> FittingAssignmentsResponse:
+    from chalicelib.services import matching
+
+    fitting = matching.assignments_for_consultant(call.container.matching, call.user, call.path["user_id"])
+    items = [FittingAssignmentOut(assignment=assignment_out(f.assignment), score=f.score, reasons=reasons_out(f.reasons)) for f in fitting]
+    return FittingAssignmentsResponse(items=items)

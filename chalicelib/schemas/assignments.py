@@ -173,3 +173,13 @@ class MatchRunResponse(ResponseModel):
     taxonomy_version: str
     total: int = Field(description="candidates that pass the hard constraints and the filters")
     items: list[MatchCandidateOut]
+
+
+class FittingAssignmentOut(ResponseModel):
+    assignment: AssignmentResponse
+    score: float
+    reasons: MatchReasonsOut
+
+
+class FittingAssignmentsResponse(ResponseModel):
+    items: list[FittingAssignmentOut]

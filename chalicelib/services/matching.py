@@ -11,13 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.domain.accounts import UserStatus
-from chalicelib.domain.assignments import MAX_RECORDED, AssignmentStatus, MatchRun, RankedEntry
+from chalicelib.domain.assignments import MAX_RECORDED, Assignment, AssignmentStatus, MatchRun, RankedEntry
 from chalicelib.domain.audit import AuditAction
 from chalicelib.domain.consent import ConsentPurpose, in_force
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.ids import new_id
-from chalicelib.errors import Conflict
-from chalicelib.matching.candidates import Candidate, candidate_from
+from chalicelib.errors import Conflict, NotFound
+from chalicelib.matching.candidates import Candidate, MatchReasons, adjusted_score, candidate_from, explain
 from chalicelib.matching.index import MatchIndex
 from chalicelib.matching.ranking import RETRIEVE, RankedCandidate, rank
 from chalicelib.services.accounts import ensure_staff
@@ -64,7 +64,7 @@ def reindex_all(ports: IndexingPorts) -> int:
 @dataclass(frozen=True)
 class MatchingPorts:
     assignments: AssignmentPorts
-    index: MatchIndex
+    indexing: IndexingPorts
     engine: str  # recorded with each run
     taxonomy_version: str
 
@@ -84,7 +84,7 @@ def run_match(
     assignment = get_assignment(ports.assignments, principal, assignment_id)
     if assignment.status not in (AssignmentStatus.DRAFT, AssignmentStatus.OPEN):
         raise Conflict(f"A {assignment.status.value} assignment is not matched any more.")
-    ranked = [r for r in rank(ports.index, assignment) if r.reasons.required_coverage >= min_required_coverage]
+    ranked = [r for r in rank(ports.indexing.index, assignment) if r.reasons.required_coverage >= min_required_coverage]
     now = ports.assignments.accounts.now()
     run = MatchRun(
         assignment_id=assignment_id,
@@ -102,3 +102,28 @@ def run_match(
     uow.commit(Changes().insert(run))
     record_staff_reads(uow, principal, now, AuditAction.PROFILE_READ, [Read(r.candidate.user_id, "match", run.run_id) for r in page])
     return MatchPage(run, page)
+
+
+@dataclass(frozen=True)
+class FittingAssignment:
+    assignment: Assignment
+    score: float
+    reasons: MatchReasons
+
+
+def assignments_for_consultant(ports: MatchingPorts, principal: Principal, user_id: str) -> list[FittingAssignment]:
+    """The reverse direction, for the Consultant Agent (staff): open assignments the consultant passes the
+    hard constraints of, best first. Assignments are few next to consultants, so they are compared one by
+    one with the same reasons and adjustment; the text part is the share of skills in common."""
+    ensure_staff(principal)
+    candidate = findable_candidate(ports.indexing, user_id)
+    if candidate is None:
+        raise NotFound("Consultant not found among those who may be matched.")
+    fitting = []
+    for assignment in ports.assignments.assignments.list_assignments_by_status(AssignmentStatus.OPEN):
+        reasons = explain(candidate, assignment)
+        if reasons.passes_hard_constraints and reasons.matched_required:
+            fitting.append(FittingAssignment(assignment, adjusted_score(reasons.required_coverage, reasons), reasons))
+    now = ports.assignments.accounts.now()
+    record_staff_reads(ports.assignments.accounts.uow, principal, now, AuditAction.PROFILE_READ, [Read(user_id, "match", user_id)])
+    return sorted(fitting, key=lambda f: (-f.score, f.assignment.assignment_id))

@@ -169,6 +169,8 @@ MATRIX: list[Row] = [
     ("POST", "/assignments/{a_close}/close", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 403),
     ("POST", "/assignments/{a_cancel}/cancel", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 403),
     ("POST", "/assignments/{assignment}/matches", None, {"anonymous": 401, "staff": 201}, 403),
+    # consultant_a has no saved profile: not among those who may be matched (404) even for staff.
+    ("GET", "/consultants/{consultant}/fitting-assignments", None, {"anonymous": 401, "staff": 404}, 403),
     ("POST", "/me/export/archive", None, {"anonymous": 401}, 202),
     ("GET", "/me/export/archive/{missing_archive}", None, {"anonymous": 401}, 404),
     # A wrong password: the consultants' own requests are refused (422) and erase nothing.

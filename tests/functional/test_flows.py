@@ -560,3 +560,9 @@ def test_staff_get_explained_ranked_candidates_for_a_posted_assignment(api: Api,
     assert weaker["reasons"]["missing_required"] == ["Kubernetes"] and weaker["score"] < best["score"]
     assert run.body["engine"] == "embedded" and len(run.body["taxonomy_version"]) == 16
     assert api.post(f"/assignments/{assignment_id}/matches", token=client.token).status == 403
+
+    # The reverse direction, for the consultant's agent.
+    fitting = api.get(f"/consultants/{weak.user_id}/fitting-assignments", token=staff.token)
+    assert fitting.status == 200, fitting.body
+    [mine] = [f for f in fitting.body["items"] if f["assignment"]["assignment_id"] == assignment_id]
+    assert mine["reasons"]["missing_required"] == ["Kubernetes"]

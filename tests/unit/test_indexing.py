@@ -67,7 +67,7 @@ def test_staff_run_a_match_that_is_recorded_paginated_and_audited() -> None:
     from tests.unit.test_assignments import client, post
     from tests.unit.test_registration import staff
 
-    world, ports, index = setup()
+    world, ports, _ = setup()
     agency = register_agency(world)
     people = []
     for n, skills in enumerate([["k8s", "Terraform", "AWS"], ["Kubernetes"], ["COBOL"]]):
@@ -82,7 +82,7 @@ def test_staff_run_a_match_that_is_recorded_paginated_and_audited() -> None:
     buyer = client(world)
     assert buyer.org_id is not None
     assignment = post(world, buyer, buyer.org_id)
-    match = MatchingPorts(world.assignments, index, "in-memory", "test-taxonomy")
+    match = MatchingPorts(world.assignments, ports, "in-memory", "test-taxonomy")
     reviewer = staff(world)
 
     page = matching.run_match(match, reviewer, assignment.assignment_id, limit=1, offset=0, min_required_coverage=0.0)
@@ -97,6 +97,19 @@ def test_staff_run_a_match_that_is_recorded_paginated_and_audited() -> None:
     assert [e.user_id for e in latest.ranked] == [people[0].user_id]
     reads = [a for a in world.consents.audit.list_for_subject(people[0].user_id) if a.action.value == "profile.read"]
     assert {a.object_type for a in reads} == {"match"} and len(reads) == 2  # shown in two runs
+
+    # The reverse direction: open assignments that fit a consultant (for their agent).
+    assignments.move_assignment(world.assignments, buyer, assignment.assignment_id, AssignmentStatus.OPEN)
+    other = post(world, buyer, buyer.org_id, required_skills=["COBOL"], nice_to_have_skills=[])
+    assignments.move_assignment(world.assignments, buyer, other.assignment_id, AssignmentStatus.OPEN)
+    fitting = matching.assignments_for_consultant(match, reviewer, people[1].user_id)
+    assert [f.assignment.assignment_id for f in fitting] == [assignment.assignment_id]
+    assert fitting[0].reasons.missing_required == ("Terraform", "AWS")
+    assert [f.assignment.assignment_id for f in matching.assignments_for_consultant(match, reviewer, people[2].user_id)] == [
+        other.assignment_id
+    ]
+    with pytest.raises(Forbidden):
+        matching.assignments_for_consultant(match, buyer, people[1].user_id)
 
     with pytest.raises(Forbidden):
         matching.run_match(match, buyer, assignment.assignment_id, limit=1, offset=0, min_required_coverage=0.0)
