@@ -6,6 +6,7 @@ assignments may be edited; the others are final.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
@@ -94,15 +95,22 @@ class Assignment:
 
 @dataclass(frozen=True)
 class RankedEntry:
-    user_id: str
+    candidate_ref: str  # candidate_ref(run_id, user_id): checkable for a known person, never the id itself
     score: float
     relevance: float
+
+
+def candidate_ref(run_id: str, user_id: str) -> str:
+    """A run's reference to a candidate. Salted by the run so that runs cannot be joined on it; once the
+    person is erased (the id gone everywhere) it points at nobody, so runs need no erasure of their own."""
+    return hashlib.sha256(f"{run_id}:{user_id}".encode()).hexdigest()[:32]
 
 
 @dataclass(frozen=True)
 class MatchRun:
     """One run of the matching for an assignment, kept for audit: who ran it, with which engine, taxonomy
-    and parameters, and what came out in which order."""
+    and parameters, and what came out in which order (candidates by reference; those shown to staff are
+    also in the audit log, under each person)."""
 
     assignment_id: str
     run_id: str

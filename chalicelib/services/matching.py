@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from chalicelib.domain.accounts import UserStatus
-from chalicelib.domain.assignments import MAX_RECORDED, Assignment, AssignmentStatus, MatchRun, RankedEntry
+from chalicelib.domain.assignments import MAX_RECORDED, Assignment, AssignmentStatus, MatchRun, RankedEntry, candidate_ref
 from chalicelib.domain.audit import AuditAction
 from chalicelib.domain.consent import ConsentPurpose, in_force
 from chalicelib.domain.identity import Principal, Role
@@ -86,15 +86,16 @@ def run_match(
         raise Conflict(f"A {assignment.status.value} assignment is not matched any more.")
     ranked = [r for r in rank(ports.indexing.index, assignment) if r.reasons.required_coverage >= min_required_coverage]
     now = ports.assignments.accounts.now()
+    run_id = new_id()
     run = MatchRun(
         assignment_id=assignment_id,
-        run_id=new_id(),
+        run_id=run_id,
         at=now,
         run_by=principal.user_id,
         engine=ports.engine,
         taxonomy_version=ports.taxonomy_version,
         parameters={"retrieve": RETRIEVE, "min_required_coverage": min_required_coverage},
-        ranked=tuple(RankedEntry(r.candidate.user_id, r.score, r.relevance) for r in ranked[:MAX_RECORDED]),
+        ranked=tuple(RankedEntry(candidate_ref(run_id, r.candidate.user_id), r.score, r.relevance) for r in ranked[:MAX_RECORDED]),
         total=len(ranked),
     )
     page = ranked[offset : offset + limit]

@@ -60,7 +60,7 @@ def test_a_disabled_account_is_not_findable_and_a_full_reindex_follows_the_table
 def test_staff_run_a_match_that_is_recorded_paginated_and_audited() -> None:
     import pytest
 
-    from chalicelib.domain.assignments import AssignmentStatus
+    from chalicelib.domain.assignments import AssignmentStatus, candidate_ref
     from chalicelib.errors import Conflict, Forbidden
     from chalicelib.services import assignments
     from chalicelib.services.matching import MatchingPorts
@@ -94,7 +94,8 @@ def test_staff_run_a_match_that_is_recorded_paginated_and_audited() -> None:
 
     [latest, *_] = world.db.list_match_runs(assignment.assignment_id)
     assert latest.engine == "in-memory" and latest.taxonomy_version == "test-taxonomy" and latest.parameters["min_required_coverage"] == 0.5
-    assert [e.user_id for e in latest.ranked] == [people[0].user_id]
+    assert [e.candidate_ref for e in latest.ranked] == [candidate_ref(latest.run_id, people[0].user_id)]
+    assert people[0].user_id not in repr(latest)  # checkable for a known person, but not the id itself
     reads = [a for a in world.consents.audit.list_for_subject(people[0].user_id) if a.action.value == "profile.read"]
     assert {a.object_type for a in reads} == {"match"} and len(reads) == 2  # shown in two runs
 
