@@ -3,12 +3,16 @@
 It delivers the outbox: e-mails committed in the same transaction as the change that caused them (an
 invitation, a verified consent document), so a mail goes out if and only if the change is stored. And it
 keeps the search index true: any change to a consultant's account, profile, resume or consents (inserted,
-modified or removed) reindexes that consultant, which also removes them when they must not be found. Long privacy work (erasures, export
-archives) has its own consumer of the same stream: chalicelib/events/privacy.py.
+modified or removed) reindexes that consultant, which also removes them when they must not be found. A
+consultant changed many times in one batch (a JSON Resume import writes hundreds of items) is reindexed
+once, at their last record: a reindex reads the current state, so it covers the earlier ones. Long
+privacy work (erasures, export archives) has its own consumer of the same stream:
+chalicelib/events/privacy.py.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -23,15 +27,36 @@ from chalicelib.services import outbox
 INDEXED_KINDS = frozenset({"user", "profile", "resume_item", "consent_changed"})
 
 
-def handle_record(record: DynamoDBRecord) -> None:
+def _indexed_consultant(kind: Any, pk: Any) -> str | None:
+    """The consultant whose findability a record of this kind and key may change, if any."""
+    if kind in INDEXED_KINDS and isinstance(pk, str) and pk.startswith("USER#"):
+        return pk.removeprefix("USER#")
+    return None
+
+
+def last_records_per_consultant(records: list[dict[str, Any]]) -> set[str]:
+    """Sequence numbers of each consultant's last record in a raw batch (images in DynamoDB JSON)."""
+    last: dict[str, str] = {}
+    for record in records:
+        change = record.get("dynamodb") or {}
+        image = change.get("NewImage") or change.get("OldImage") or {}
+        user_id = _indexed_consultant(image.get("kind", {}).get("S"), image.get("pk", {}).get("S"))
+        if user_id is not None:
+            last[user_id] = change["SequenceNumber"]
+    return set(last.values())
+
+
+def handle_record(record: DynamoDBRecord, reindex_at: set[str] | None = None) -> None:
+    """``reindex_at``: the records at which to reindex (each consultant's last in the batch); all when None."""
     if record.dynamodb is None:
         return
     image = record.dynamodb.new_image or record.dynamodb.old_image  # a removal has only the old one
     kind = image.get("kind")
+    user_id = _indexed_consultant(kind, image.get("pk"))
     if kind == "outbox" and record.event_name is DynamoDBRecordEventName.INSERT:
         _send_outbox_message(image)
-    elif kind in INDEXED_KINDS and str(image.get("pk", "")).startswith("USER#"):
-        _reindex(str(image["pk"]).removeprefix("USER#"))
+    elif user_id is not None and (reindex_at is None or record.dynamodb.sequence_number in reindex_at):
+        _reindex(user_id)
 
 
 def _reindex(user_id: str) -> None:
@@ -53,5 +78,8 @@ def _send_outbox_message(image: dict[str, Any]) -> None:
 
 
 def handle_main_stream(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
+    reindex_at = last_records_per_consultant(event.get("Records") or [])
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams)
-    return process_partial_response(event=event, record_handler=handle_record, processor=processor, context=context)
+    return process_partial_response(
+        event=event, record_handler=partial(handle_record, reindex_at=reindex_at), processor=processor, context=context
+    )
