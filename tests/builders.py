@@ -6,7 +6,12 @@ import itertools
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from chalicelib.domain.profiles import RemotePreference
+from chalicelib.matching.filters import MatchFilters
 from chalicelib.services.notices import CURRENT_PRIVACY_NOTICE_VERSION
+
+OPEN_FILTERS = MatchFilters(None, None, date.max.toordinal(), (), tuple(m.value for m in RemotePreference), None, remote_ok=True)
+"""Filters every candidate passes: for tests of retrieval alone."""
 
 PASSWORD = "Correct-horse-battery-9"
 _counter = itertools.count(1000)

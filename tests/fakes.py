@@ -423,16 +423,19 @@ class InMemoryMatchIndex:
     def __init__(self) -> None:
         self.candidates: dict[str, Any] = {}
 
-    def upsert(self, candidate: Any) -> None:
+    def upsert(self, candidate: Any, vector: Any = None) -> None:
         self.candidates[candidate.user_id] = candidate
 
     def delete(self, user_id: str) -> None:
         self.candidates.pop(user_id, None)
 
     def search(self, query: Any, limit: int) -> list[Any]:
-        """Candidates sharing a skill key with the query, by how many they share (no text scoring)."""
+        """Candidates passing the filters and sharing a skill key with the query, by how many they share (no
+        text scoring)."""
+        from chalicelib.matching.filters import filter_values, passes
         from chalicelib.matching.index import Hit
 
         wanted = set(query.required) | set(query.nice)
-        shared = [(len(wanted & {s.key for s in c.skills}), c) for c in self.candidates.values()]
+        passing = [c for c in self.candidates.values() if passes(filter_values(c), query.filters)]
+        shared = [(len(wanted & {s.key for s in c.skills}), c) for c in passing]
         return [Hit(c, float(n)) for n, c in sorted(shared, key=lambda p: -p[0]) if n][:limit]

@@ -18,7 +18,7 @@ from chalicelib.domain.money import HourlyRate
 from chalicelib.domain.profiles import LanguageLevel, Profile, RemotePreference
 from chalicelib.domain.resume import ResumeItem, ResumePart
 
-_LEVEL_ORDER = (
+LANGUAGE_LEVELS = (
     LanguageLevel.A1,
     LanguageLevel.A2,
     LanguageLevel.B1,
@@ -191,7 +191,7 @@ def _location_fits(candidate: Candidate, assignment: Assignment) -> bool:
 
 
 def _level_at_least(level: LanguageLevel | None, minimum: LanguageLevel) -> bool:
-    return level is not None and _LEVEL_ORDER.index(level) >= _LEVEL_ORDER.index(minimum)
+    return level is not None and LANGUAGE_LEVELS.index(level) >= LANGUAGE_LEVELS.index(minimum)
 
 
 def explain(candidate: Candidate, assignment: Assignment) -> MatchReasons:

@@ -6,11 +6,13 @@ filters, reasons and the business adjustment are shared (chalicelib/matching/can
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from chalicelib.domain.assignments import Assignment
 from chalicelib.matching.candidates import Candidate, skill_key
+from chalicelib.matching.filters import MatchFilters, filters_for
 
 
 @dataclass(frozen=True)
@@ -18,6 +20,8 @@ class TextQuery:
     required: tuple[str, ...]  # skill keys (canonical ids, or "text:<free text>")
     nice: tuple[str, ...]
     words: str  # the assignment's title, description and skill names, for the text fields
+    filters: MatchFilters  # the hard constraints, applied by the engine while retrieving
+    vector: tuple[float, ...] | None = field(default=None, compare=False)  # the assignment embedded, when an embedder is on
 
 
 def text_query(assignment: Assignment) -> TextQuery:
@@ -26,6 +30,7 @@ def text_query(assignment: Assignment) -> TextQuery:
         required=tuple(skill_key(s.skill_id, s.name) for s in assignment.required_skills),
         nice=tuple(skill_key(s.skill_id, s.name) for s in assignment.nice_to_have_skills),
         words=" ".join([assignment.title, assignment.description, *(s.name for s in skills)]),
+        filters=filters_for(assignment),
     )
 
 
@@ -36,21 +41,23 @@ class Hit:
 
 
 class MatchIndex(Protocol):
-    def upsert(self, candidate: Candidate) -> None:
-        """Adds the candidate, or replaces what was indexed for the same consultant."""
+    def upsert(self, candidate: Candidate, vector: Sequence[float] | None = None) -> None:
+        """Adds the candidate, or replaces what was indexed for the same consultant. ``vector`` is the
+        candidate embedded, when an embedder is on."""
 
     def delete(self, user_id: str) -> None:
         """Removes the consultant; nothing happens when they are not indexed."""
 
     def search(self, query: TextQuery, limit: int) -> list[Hit]:
-        """The best ``limit`` candidates for the query's text and skills, best first."""
+        """The best ``limit`` candidates passing the query's filters, for its text and skills (and vector,
+        when both sides have one), best first."""
 
 
 class NoMatchIndex:
     """Search switched off (``SEARCH_ENGINE=none``): nothing is kept and nothing is found. Where no engine
     is deployed yet, so that indexing events are acknowledged instead of failing the stream."""
 
-    def upsert(self, candidate: Candidate) -> None:
+    def upsert(self, candidate: Candidate, vector: Sequence[float] | None = None) -> None:
         return None
 
     def delete(self, user_id: str) -> None:

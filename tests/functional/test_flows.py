@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from tests import builders
+from tests.builders import OPEN_FILTERS
 from tests.conftest import LocalStack, unique_email
 from tests.functional.conftest import (
     Api,
@@ -513,7 +514,7 @@ def test_the_search_index_follows_profiles_consents_and_erasure_through_the_stre
 
     def findable(user_id: str) -> bool:
         pump.drain()
-        return user_id in [h.candidate.user_id for h in index.search(TextQuery((f"text:{unique}",), (), unique), 50)]
+        return user_id in [h.candidate.user_id for h in index.search(TextQuery((f"text:{unique}",), (), unique, OPEN_FILTERS), 50)]
 
     consultant = invited_consultant(api, pump, new_agency(api, pump))
     assert api.request("PUT", "/me/profile", json_body={"name": "Ivy Indexed", "title": "Engineer"}, token=consultant.token).status == 200

@@ -7,12 +7,16 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from chalicelib.adapters.search.embedded import EmbeddedMatchIndex
 from chalicelib.domain.money import HourlyRate
 from chalicelib.matching.candidates import Candidate, CandidateSkill
+from chalicelib.matching.filters import filter_values, passes
 from chalicelib.matching.index import text_query
 from chalicelib.matching.ranking import rank
+from tests.strategies import assignments, candidates
 from tests.unit.test_matching_candidates import RESUME, assignment, candidate_from, profile
 
 pytestmark = pytest.mark.integration
@@ -78,3 +82,16 @@ def test_a_reader_sees_what_a_writer_on_the_same_directory_commits(tmp_path: Pat
     assert reader.search(text_query(assignment()), 10) == []
     writer.upsert(candidate("u", [K8S]))
     assert [h.candidate.user_id for h in reader.search(text_query(assignment()), 10)] == ["u"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.data())
+def test_the_engine_filters_exactly_as_the_shared_rules_say(data: st.DataObject) -> None:
+    pool = [data.draw(candidates(user_id=f"u{n}")) for n in range(12)]
+    wanted = data.draw(assignments())
+    index = EmbeddedMatchIndex()
+    index.upsert_many(pool)
+    query = text_query(wanted)
+    found = {h.candidate.user_id for h in index.search(query, 50)}
+    # Every candidate of the pool has a required skill (Kubernetes), so only the filters leave one out.
+    assert found == {c.user_id for c in pool if passes(filter_values(c), query.filters)}

@@ -150,3 +150,12 @@ def test_more_required_skills_never_rank_lower(relevance: float, other_relevance
     more = explain(candidate_from(profile(), RESUME), assignment())  # Kubernetes and Terraform
     assert adjusted_score(relevance, more) > adjusted_score(relevance, base)
     assert adjusted_score(max(relevance, other_relevance), base) >= adjusted_score(min(relevance, other_relevance), base)
+
+
+@given(st.data())
+def test_the_filters_engines_apply_are_the_hard_constraints_explain_checks(data: st.DataObject) -> None:
+    from chalicelib.matching.filters import filter_values, filters_for, passes
+    from tests.strategies import assignments, candidates
+
+    candidate, wanted = data.draw(candidates()), data.draw(assignments())
+    assert passes(filter_values(candidate), filters_for(wanted)) == explain(candidate, wanted).passes_hard_constraints

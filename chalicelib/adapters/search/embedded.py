@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import TypeAdapter
 
 from chalicelib.matching.candidates import Candidate
+from chalicelib.matching.filters import NOT_SAID, MatchFilters, filter_values
 from chalicelib.matching.index import Hit, TextQuery
 
 # Field weights of the text part, and of a skill key matched exactly.
@@ -40,6 +42,11 @@ class EmbeddedMatchIndex:
         builder.add_text_field("title", tokenizer_name="en_stem")
         builder.add_text_field("body", tokenizer_name="en_stem")
         builder.add_text_field("candidate", stored=True, index_option="basic")
+        # The hard constraints' values (chalicelib/matching/filters.py), filtered on, never scored.
+        for keyword in ("rate_currency", "languages", "remote_preference", "country"):
+            builder.add_text_field(keyword, tokenizer_name="raw", index_option="basic")
+        builder.add_integer_field("rate_minor", indexed=True, fast=True)
+        builder.add_integer_field("available_from_day", indexed=True, fast=True)
         self._schema = builder.build()
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
@@ -49,7 +56,7 @@ class EmbeddedMatchIndex:
         self._writer: Any = None
         self._lock = threading.Lock()
 
-    def upsert(self, candidate: Candidate) -> None:
+    def upsert(self, candidate: Candidate, vector: Sequence[float] | None = None) -> None:
         self.upsert_many([candidate])
 
     def upsert_many(self, candidates: list[Candidate]) -> None:
@@ -80,13 +87,53 @@ class EmbeddedMatchIndex:
             clauses.append((tantivy.Occur.Should, text))
         if not clauses:
             return []
+        scored = tantivy.Query.boolean_query(clauses)
+        only_passing = tantivy.Query.const_score_query(self._filter(query.filters), 0.0)
         self._index.reload()  # what another process (the indexer) committed since
         searcher = self._index.searcher()
-        found = searcher.search(tantivy.Query.boolean_query(clauses), limit)
+        found = searcher.search(tantivy.Query.boolean_query([(tantivy.Occur.Must, scored), (tantivy.Occur.Must, only_passing)]), limit)
         return [Hit(_CANDIDATE.validate_python(json.loads(searcher.doc(address)["candidate"][0])), score) for score, address in found.hits]
 
+    def _filter(self, filters: MatchFilters) -> Any:
+        """``MatchFilters`` as a tantivy query, clause by clause as its docstring states them."""
+        tantivy, schema = self._tantivy, self._schema
+        Q, must, should = tantivy.Query, tantivy.Occur.Must, tantivy.Occur.Should
+
+        def among(field: str, values: Sequence[str]) -> Any:
+            return Q.term_set_query(schema, field, list(values))
+
+        def at_most(field: str, value: int) -> Any:
+            return Q.range_query(schema, field, tantivy.FieldType.Integer, 0, value, include_lower=True, include_upper=True)
+
+        clauses = [
+            at_most("available_from_day", filters.available_by_day),
+            among("remote_preference", (NOT_SAID, *filters.work_modes)),
+            *(Q.term_query(schema, "languages", key) for key in filters.language_keys),
+        ]
+        if filters.max_rate_minor is not None and filters.rate_currency is not None:
+            in_budget = Q.boolean_query(
+                [
+                    (must, Q.term_query(schema, "rate_currency", filters.rate_currency)),
+                    (must, at_most("rate_minor", filters.max_rate_minor)),
+                ]
+            )
+            clauses.append(Q.boolean_query([(should, Q.term_query(schema, "rate_currency", NOT_SAID)), (should, in_budget)]))
+        if filters.country is not None:
+            place = [(should, among("country", (NOT_SAID, filters.country)))]
+            if filters.remote_ok:
+                place.append((should, among("remote_preference", (NOT_SAID, "remote"))))
+            clauses.append(Q.boolean_query(place))
+        return Q.boolean_query([(must, clause) for clause in clauses])
+
     def _document(self, candidate: Candidate) -> Any:
+        values = filter_values(candidate)
         return self._tantivy.Document(
+            rate_currency=values.rate_currency,
+            rate_minor=values.rate_minor,
+            available_from_day=values.available_from_day,
+            languages=list(values.language_keys),
+            remote_preference=values.remote_preference,
+            country=values.country,
             user_id=candidate.user_id,
             skills=[s.key for s in candidate.skills],
             skill_text=" ".join(s.name for s in candidate.skills),
