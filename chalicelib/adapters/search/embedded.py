@@ -14,20 +14,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import TypeAdapter
-
+from chalicelib.matching import document as doc
 from chalicelib.matching.candidates import Candidate
-from chalicelib.matching.filters import NOT_SAID, MatchFilters, filter_values
+from chalicelib.matching.document import NICE_SKILL_BOOST, REQUIRED_SKILL_BOOST, TEXT_BOOSTS, document_fields, plain_words, stored_candidate
+from chalicelib.matching.filters import NOT_SAID, MatchFilters
 from chalicelib.matching.index import Hit, TextQuery
-
-# Field weights of the text part, and of a skill key matched exactly.
-TITLE_BOOST = 2.0
-SKILL_TEXT_BOOST = 1.5
-BODY_BOOST = 1.0
-REQUIRED_SKILL_BOOST = 3.0
-NICE_SKILL_BOOST = 1.0
-
-_CANDIDATE = TypeAdapter(Candidate)
 
 
 class EmbeddedMatchIndex:
@@ -36,17 +27,16 @@ class EmbeddedMatchIndex:
 
         self._tantivy = tantivy
         builder = tantivy.SchemaBuilder()
-        builder.add_text_field("user_id", stored=True, tokenizer_name="raw")
-        builder.add_text_field("skills", tokenizer_name="raw", index_option="freq")
-        builder.add_text_field("skill_text", tokenizer_name="en_stem")
-        builder.add_text_field("title", tokenizer_name="en_stem")
-        builder.add_text_field("body", tokenizer_name="en_stem")
-        builder.add_text_field("candidate", stored=True, index_option="basic")
+        builder.add_text_field(doc.USER_ID, stored=True, tokenizer_name="raw")
+        builder.add_text_field(doc.SKILLS, tokenizer_name="raw", index_option="freq")
+        for text in (doc.SKILL_TEXT, doc.TITLE, doc.BODY):  # the order of an index already on disk
+            builder.add_text_field(text, tokenizer_name="en_stem")
+        builder.add_text_field(doc.CANDIDATE, stored=True, index_option="basic")
         # The hard constraints' values (chalicelib/matching/filters.py), filtered on, never scored.
-        for keyword in ("rate_currency", "languages", "remote_preference", "country"):
+        for keyword in doc.KEYWORD_FILTER_FIELDS:
             builder.add_text_field(keyword, tokenizer_name="raw", index_option="basic")
-        builder.add_integer_field("rate_minor", indexed=True, fast=True)
-        builder.add_integer_field("available_from_day", indexed=True, fast=True)
+        for integer in doc.INTEGER_FILTER_FIELDS:
+            builder.add_integer_field(integer, indexed=True, fast=True)
         self._schema = builder.build()
         if directory is not None:
             directory.mkdir(parents=True, exist_ok=True)
@@ -64,13 +54,13 @@ class EmbeddedMatchIndex:
         with self._lock:
             writer = self._open_writer()
             for candidate in candidates:
-                writer.delete_documents("user_id", candidate.user_id)
+                writer.delete_documents(doc.USER_ID, candidate.user_id)
                 writer.add_document(self._document(candidate))
             self._commit()
 
     def delete(self, user_id: str) -> None:
         with self._lock:
-            self._open_writer().delete_documents("user_id", user_id)
+            self._open_writer().delete_documents(doc.USER_ID, user_id)
             self._commit()
 
     def search(self, query: TextQuery, limit: int) -> list[Hit]:
@@ -78,12 +68,11 @@ class EmbeddedMatchIndex:
         clauses: list[tuple[Any, Any]] = []
         for keys, boost in ((query.required, REQUIRED_SKILL_BOOST), (query.nice, NICE_SKILL_BOOST)):
             for key in keys:
-                term = tantivy.Query.term_query(self._schema, "skills", key)
+                term = tantivy.Query.term_query(self._schema, doc.SKILLS, key)
                 clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(term, boost)))
-        words = _plain_words(query.words)
+        words = plain_words(query.words)
         if words:
-            boosts = {"title": TITLE_BOOST, "skill_text": SKILL_TEXT_BOOST, "body": BODY_BOOST}
-            text, _errors = self._index.parse_query_lenient(words, list(boosts), field_boosts=boosts)
+            text, _errors = self._index.parse_query_lenient(words, list(TEXT_BOOSTS), field_boosts=dict(TEXT_BOOSTS))
             clauses.append((tantivy.Occur.Should, text))
         if not clauses:
             return []
@@ -92,7 +81,7 @@ class EmbeddedMatchIndex:
         self._index.reload()  # what another process (the indexer) committed since
         searcher = self._index.searcher()
         found = searcher.search(tantivy.Query.boolean_query([(tantivy.Occur.Must, scored), (tantivy.Occur.Must, only_passing)]), limit)
-        return [Hit(_CANDIDATE.validate_python(json.loads(searcher.doc(address)["candidate"][0])), score) for score, address in found.hits]
+        return [Hit(stored_candidate(json.loads(searcher.doc(address)[doc.CANDIDATE][0])), score) for score, address in found.hits]
 
     def _filter(self, filters: MatchFilters) -> Any:
         """``MatchFilters`` as a tantivy query, clause by clause as its docstring states them."""
@@ -106,41 +95,28 @@ class EmbeddedMatchIndex:
             return Q.range_query(schema, field, tantivy.FieldType.Integer, 0, value, include_lower=True, include_upper=True)
 
         clauses = [
-            at_most("available_from_day", filters.available_by_day),
-            among("remote_preference", (NOT_SAID, *filters.work_modes)),
-            *(Q.term_query(schema, "languages", key) for key in filters.language_keys),
+            at_most(doc.AVAILABLE_FROM_DAY, filters.available_by_day),
+            among(doc.REMOTE_PREFERENCE, (NOT_SAID, *filters.work_modes)),
+            *(Q.term_query(schema, doc.LANGUAGES, key) for key in filters.language_keys),
         ]
         if filters.max_rate_minor is not None and filters.rate_currency is not None:
             in_budget = Q.boolean_query(
                 [
-                    (must, Q.term_query(schema, "rate_currency", filters.rate_currency)),
-                    (must, at_most("rate_minor", filters.max_rate_minor)),
+                    (must, Q.term_query(schema, doc.RATE_CURRENCY, filters.rate_currency)),
+                    (must, at_most(doc.RATE_MINOR, filters.max_rate_minor)),
                 ]
             )
-            clauses.append(Q.boolean_query([(should, Q.term_query(schema, "rate_currency", NOT_SAID)), (should, in_budget)]))
+            clauses.append(Q.boolean_query([(should, Q.term_query(schema, doc.RATE_CURRENCY, NOT_SAID)), (should, in_budget)]))
         if filters.country is not None:
-            place = [(should, among("country", (NOT_SAID, filters.country)))]
+            place = [(should, among(doc.COUNTRY, (NOT_SAID, filters.country)))]
             if filters.remote_ok:
-                place.append((should, among("remote_preference", (NOT_SAID, "remote"))))
+                place.append((should, among(doc.REMOTE_PREFERENCE, (NOT_SAID, "remote"))))
             clauses.append(Q.boolean_query(place))
         return Q.boolean_query([(must, clause) for clause in clauses])
 
     def _document(self, candidate: Candidate) -> Any:
-        values = filter_values(candidate)
-        return self._tantivy.Document(
-            rate_currency=values.rate_currency,
-            rate_minor=values.rate_minor,
-            available_from_day=values.available_from_day,
-            languages=list(values.language_keys),
-            remote_preference=values.remote_preference,
-            country=values.country,
-            user_id=candidate.user_id,
-            skills=[s.key for s in candidate.skills],
-            skill_text=" ".join(s.name for s in candidate.skills),
-            title=candidate.title,
-            body="\n".join([candidate.summary, candidate.experience]),
-            candidate=json.dumps(_CANDIDATE.dump_python(candidate, mode="json")),
-        )
+        fields = document_fields(candidate)
+        return self._tantivy.Document(**{**fields, doc.CANDIDATE: json.dumps(fields[doc.CANDIDATE])})
 
     def _open_writer(self) -> Any:
         if self._writer is None:
@@ -150,8 +126,3 @@ class EmbeddedMatchIndex:
     def _commit(self) -> None:
         self._writer.commit()
         self._index.reload()
-
-
-def _plain_words(text: str) -> str:
-    """The query language's operators taken out: an assignment's text is words, not a query."""
-    return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())

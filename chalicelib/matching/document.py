@@ -1,0 +1,85 @@
+"""What a search engine indexes for a candidate, and how the parts of a query weigh: one description
+that every engine (embedded tantivy, OpenSearch) builds its schema, documents and queries from, so that
+they cannot drift apart and rank alike on the same input.
+
+Text fields are analysed alike in every engine: split at every character that is not a letter or a
+digit, lower-cased, tokens of 40 bytes or more dropped, Snowball English stemming (tantivy's ``en_stem``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import TypeAdapter
+
+from chalicelib.matching.candidates import Candidate
+from chalicelib.matching.filters import filter_values
+
+# The candidate's id, its exact skill keys (canonical ids, or "text:<free text>"), scored as keywords.
+USER_ID = "user_id"
+SKILLS = "skills"
+
+# The text fields, stemmed English, with the weight of each in the text part of a query.
+TITLE = "title"
+SKILL_TEXT = "skill_text"
+BODY = "body"
+TITLE_BOOST = 2.0
+SKILL_TEXT_BOOST = 1.5
+BODY_BOOST = 1.0
+TEXT_BOOSTS: Mapping[str, float] = {TITLE: TITLE_BOOST, SKILL_TEXT: SKILL_TEXT_BOOST, BODY: BODY_BOOST}
+
+# A skill key of the assignment found exactly among the candidate's.
+REQUIRED_SKILL_BOOST = 3.0
+NICE_SKILL_BOOST = 1.0
+
+# The hard constraints' values (chalicelib/matching/filters.py, FilterValues), filtered on, never scored.
+RATE_CURRENCY = "rate_currency"
+RATE_MINOR = "rate_minor"
+AVAILABLE_FROM_DAY = "available_from_day"
+LANGUAGES = "languages"
+REMOTE_PREFERENCE = "remote_preference"
+COUNTRY = "country"
+KEYWORD_FILTER_FIELDS = (RATE_CURRENCY, LANGUAGES, REMOTE_PREFERENCE, COUNTRY)
+INTEGER_FILTER_FIELDS = (RATE_MINOR, AVAILABLE_FROM_DAY)
+
+# The candidate itself, stored (not searched) so that a hit needs no read of the tables.
+CANDIDATE = "candidate"
+
+# The candidate embedded, where an engine keeps vectors, and how a hybrid search weighs its two parts
+# after min-max normalising each (the arithmetic mean of the benchmark's best run, DESIGN.md).
+VECTOR = "embedding"
+LEXICAL_WEIGHT = 0.7
+VECTOR_WEIGHT = 0.3
+
+_CANDIDATE = TypeAdapter(Candidate)
+
+
+def document_fields(candidate: Candidate) -> dict[str, Any]:
+    """The candidate's value for every indexed field (JSON types: strings, integers, lists, and the
+    candidate as a JSON object)."""
+    values = filter_values(candidate)
+    return {
+        USER_ID: candidate.user_id,
+        SKILLS: [s.key for s in candidate.skills],
+        SKILL_TEXT: " ".join(s.name for s in candidate.skills),
+        TITLE: candidate.title,
+        BODY: "\n".join([candidate.summary, candidate.experience]),
+        RATE_CURRENCY: values.rate_currency,
+        RATE_MINOR: values.rate_minor,
+        AVAILABLE_FROM_DAY: values.available_from_day,
+        LANGUAGES: list(values.language_keys),
+        REMOTE_PREFERENCE: values.remote_preference,
+        COUNTRY: values.country,
+        CANDIDATE: _CANDIDATE.dump_python(candidate, mode="json"),
+    }
+
+
+def stored_candidate(data: Any) -> Candidate:
+    """The candidate back from what ``document_fields`` stored under ``CANDIDATE``."""
+    return _CANDIDATE.validate_python(data)
+
+
+def plain_words(text: str) -> str:
+    """The text of an assignment as words only: no engine's query language reaches the engine."""
+    return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())
