@@ -429,6 +429,9 @@ class InMemoryMatchIndex:
     def delete(self, user_id: str) -> None:
         self.candidates.pop(user_id, None)
 
+    def rebuild(self, entries: Any) -> None:
+        self.candidates = {candidate.user_id: candidate for candidate, _vector in entries}
+
     def search(self, query: Any, limit: int) -> list[Any]:
         """Candidates passing the filters and sharing a skill key with the query, by how many they share (no
         text scoring)."""

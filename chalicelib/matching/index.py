@@ -6,7 +6,7 @@ filters, reasons and the business adjustment are shared (chalicelib/matching/can
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -40,6 +40,10 @@ class Hit:
     relevance: float  # the engine's own score; comparable only within one search
 
 
+Indexed = tuple[Candidate, Sequence[float] | None]
+"""A candidate and, when an embedder is on, the candidate embedded: what a full rebuild is fed."""
+
+
 class MatchIndex(Protocol):
     def upsert(self, candidate: Candidate, vector: Sequence[float] | None = None) -> None:
         """Adds the candidate, or replaces what was indexed for the same consultant. ``vector`` is the
@@ -51,6 +55,11 @@ class MatchIndex(Protocol):
     def search(self, query: TextQuery, limit: int) -> list[Hit]:
         """The best ``limit`` candidates passing the query's filters, for its text and skills (and vector,
         when both sides have one), best first."""
+
+    def rebuild(self, entries: Iterable[Indexed]) -> None:
+        """Replaces everything indexed by ``entries`` (a full reindex, e.g. after a change of the taxonomy or
+        of the index layout). Searches keep answering from the previous contents until the new ones are
+        complete, then see them all at once."""
 
 
 class NoMatchIndex:
@@ -65,3 +74,6 @@ class NoMatchIndex:
 
     def search(self, query: TextQuery, limit: int) -> list[Hit]:
         return []
+
+    def rebuild(self, entries: Iterable[Indexed]) -> None:
+        return None  # ``entries`` is not even read: with nothing kept, the tables need not be either

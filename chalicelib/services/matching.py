@@ -8,6 +8,7 @@ table's stream; ``reindex_all`` rebuilds the index from the table.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from chalicelib.domain.accounts import UserStatus
@@ -18,7 +19,7 @@ from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.ids import new_id
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.matching.candidates import Candidate, MatchReasons, adjusted_score, candidate_from, explain
-from chalicelib.matching.index import MatchIndex
+from chalicelib.matching.index import Indexed, MatchIndex
 from chalicelib.matching.ranking import RETRIEVE, RankedCandidate, rank
 from chalicelib.services.accounts import ensure_staff
 from chalicelib.services.assignments import AssignmentPorts, get_assignment
@@ -56,9 +57,24 @@ def reindex_consultant(ports: IndexingPorts, user_id: str) -> bool:
 
 
 def reindex_all(ports: IndexingPorts) -> int:
-    """Every consultant again (after a change of the taxonomy or of the index layout). Returns how many
-    are findable."""
-    return sum(reindex_consultant(ports, user.user_id) for user in ports.accounts.list_consultants())
+    """The index rebuilt from the tables (after a change of the taxonomy or of the index layout): searches
+    go on answering from the old contents until the new ones are complete. Returns how many are findable.
+
+    Changes that reach ``reindex_consultant`` from the stream while a rebuild runs are not lost: the
+    rebuild reads each consultant after it started, and an engine that builds a new index aside
+    (OpenSearch) also writes stream changes into that one until it is swapped in."""
+    findable = 0
+
+    def entries() -> Iterator[Indexed]:
+        nonlocal findable
+        for user in ports.accounts.list_consultants():
+            candidate = findable_candidate(ports, user.user_id)
+            if candidate is not None:
+                findable += 1
+                yield candidate, None
+
+    ports.index.rebuild(entries())
+    return findable
 
 
 @dataclass(frozen=True)

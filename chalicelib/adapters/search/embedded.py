@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from chalicelib.matching import document as doc
 from chalicelib.matching.candidates import Candidate
 from chalicelib.matching.document import NICE_SKILL_BOOST, REQUIRED_SKILL_BOOST, TEXT_BOOSTS, document_fields, plain_words, stored_candidate
 from chalicelib.matching.filters import NOT_SAID, MatchFilters
-from chalicelib.matching.index import Hit, TextQuery
+from chalicelib.matching.index import Hit, Indexed, TextQuery
 
 
 class EmbeddedMatchIndex:
@@ -55,6 +55,15 @@ class EmbeddedMatchIndex:
             writer = self._open_writer()
             for candidate in candidates:
                 writer.delete_documents(doc.USER_ID, candidate.user_id)
+                writer.add_document(self._document(candidate))
+            self._commit()
+
+    def rebuild(self, entries: Iterable[Indexed]) -> None:
+        """Everything deleted and the new contents added in one commit, which readers see at once."""
+        with self._lock:
+            writer = self._open_writer()
+            writer.delete_all_documents()
+            for candidate, _vector in entries:
                 writer.add_document(self._document(candidate))
             self._commit()
 
