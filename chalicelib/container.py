@@ -156,6 +156,19 @@ class Container:
             from chalicelib.matching.index import NoMatchIndex
 
             return NoMatchIndex()
+        if self.settings.search_engine == "opensearch":
+            from chalicelib.adapters.search.opensearch import OpenSearchMatchIndex, opensearch_client
+
+            s = self.settings
+            client = opensearch_client(
+                s.opensearch_url,
+                region=s.opensearch_region or s.aws_region,
+                service=s.opensearch_service,
+                username=s.opensearch_username,
+                password=s.opensearch_password,
+                verify_certs=s.opensearch_verify_certs,
+            )
+            return OpenSearchMatchIndex(client, s.opensearch_alias, vector_dimension=s.opensearch_vector_dimension)
         from chalicelib.adapters.search.embedded import EmbeddedMatchIndex
 
         directory = self.settings.match_index_dir

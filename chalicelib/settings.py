@@ -56,9 +56,21 @@ class Settings(BaseModel):
     retention_grace_days: int = Field(30, ge=1, alias="RETENTION_GRACE_DAYS")
 
     # Where consultants are searched: the embedded index (tantivy; a directory shared by the processes of
-    # `make run`, in memory when unset), or none yet in AWS until the OpenSearch adapter lands.
-    search_engine: Literal["embedded", "none"] = Field("embedded", alias="SEARCH_ENGINE")
+    # `make run`, in memory when unset), OpenSearch, or none (indexing events are acknowledged, nothing found).
+    search_engine: Literal["embedded", "opensearch", "none"] = Field("embedded", alias="SEARCH_ENGINE")
     match_index_dir: str | None = Field(None, alias="MATCH_INDEX_DIR")
+
+    # OpenSearch (SEARCH_ENGINE=opensearch): requests are signed with SigV4 from the Lambda's role unless a
+    # username is set (in these settings or in the URL), which means basic auth over HTTPS.
+    opensearch_url: str = Field("", alias="OPENSEARCH_URL")
+    opensearch_region: str = Field("", alias="OPENSEARCH_REGION")  # AWS_REGION when empty
+    opensearch_service: Literal["es", "aoss"] = Field("es", alias="OPENSEARCH_SERVICE")  # domain, or Serverless
+    opensearch_username: str = Field("", alias="OPENSEARCH_USERNAME")
+    opensearch_password: str = Field("", alias="OPENSEARCH_PASSWORD", repr=False)
+    opensearch_verify_certs: bool = Field(True, alias="OPENSEARCH_VERIFY_CERTS")  # false only for a local self-signed cluster
+    opensearch_alias: str = Field("consultants", alias="OPENSEARCH_ALIAS")
+    # The dimension of the embedder's vectors; 0 keeps no vectors (no knn_vector field, no hybrid query).
+    opensearch_vector_dimension: int = Field(0, ge=0, alias="OPENSEARCH_VECTOR_DIMENSION")
 
     # An extra skill taxonomy file (e.g. ESCO, written by `python -m chalicelib.taxonomy.esco`) laid over the built-in one.
     skill_taxonomy_file: str | None = Field(None, alias="SKILL_TAXONOMY_FILE")
