@@ -1,6 +1,7 @@
 # Customersonly: every entry point installs what it needs first.
 #   make run     the whole platform locally (API, local AWS, event pump), see README
 #   make test    the whole test suite (ruff, mypy, unit, integration, functional), offline
+#   make test-contract     the search engines' shared contract (OpenSearch too when OPENSEARCH_URL is set)
 #   make bench-coldstart   import cost of the Lambda entry point against its floor
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
@@ -13,7 +14,7 @@ LOCAL_STATE_DIR ?= .local
 
 .PHONY: help
 help:
-	@echo "make run | test | lint | format | bench | bench-coldstart | create-staff EMAIL=... NAME=... | privacy-jobs | infra-check | clean"
+	@echo "make run | test | test-contract | lint | format | bench | bench-coldstart | create-staff EMAIL=... NAME=... | privacy-jobs | infra-check | clean"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,6 +43,11 @@ test: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest
+
+# The MatchIndex contract suite alone; against a real cluster too when OPENSEARCH_URL is set (see README).
+.PHONY: test-contract
+test-contract: $(VENV)/.installed
+	$(PY) -m pytest -rs tests/contract
 
 .PHONY: bench-coldstart
 bench-coldstart: $(VENV)/.installed
