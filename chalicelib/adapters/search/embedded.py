@@ -8,17 +8,22 @@ entry, so a search answers with everything the shared ranking needs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import TypeAdapter
 
 from chalicelib.matching.candidates import Candidate
 from chalicelib.matching.filters import NOT_SAID, MatchFilters, filter_values
+from chalicelib.matching.fusion import fuse, vector_k
 from chalicelib.matching.index import Hit, TextQuery
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.search.vectors import VectorStore
 
 # Field weights of the text part, and of a skill key matched exactly.
 TITLE_BOOST = 2.0
@@ -31,8 +36,11 @@ _CANDIDATE = TypeAdapter(Candidate)
 
 
 class EmbeddedMatchIndex:
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, vector_space: str = "") -> None:
+        """``vector_space``: the embedder's model and dimension (chalicelib/matching/embeddings.py), when one is on."""
         import tantivy  # a local and test dependency only: production searches OpenSearch
+
+        from chalicelib.adapters.search.vectors import VectorStore  # numpy, likewise
 
         self._tantivy = tantivy
         builder = tantivy.SchemaBuilder()
@@ -55,25 +63,31 @@ class EmbeddedMatchIndex:
         # process only searches while the event pump's process writes.
         self._writer: Any = None
         self._lock = threading.Lock()
+        self._vectors: VectorStore = VectorStore(directory, vector_space)
 
     def upsert(self, candidate: Candidate, vector: Sequence[float] | None = None) -> None:
-        self.upsert_many([candidate])
+        self.upsert_many([candidate], [vector])
 
-    def upsert_many(self, candidates: list[Candidate]) -> None:
-        """One commit for the lot (a full reindex)."""
+    def upsert_many(self, candidates: list[Candidate], vectors: Sequence[Sequence[float] | None] | None = None) -> None:
+        """One commit for the lot (a full reindex). A candidate without a vector loses the one they had."""
         with self._lock:
             writer = self._open_writer()
             for candidate in candidates:
                 writer.delete_documents("user_id", candidate.user_id)
                 writer.add_document(self._document(candidate))
             self._commit()
+            # After the text: a vector without its document is never found (see _passing), never the reverse.
+            self._vectors.put(dict(zip((c.user_id for c in candidates), vectors or [None] * len(candidates), strict=True)))
 
     def delete(self, user_id: str) -> None:
         with self._lock:
             self._open_writer().delete_documents("user_id", user_id)
             self._commit()
+            self._vectors.put({user_id: None})
 
     def search(self, query: TextQuery, limit: int) -> list[Hit]:
+        if query.vector is not None:
+            return self._hybrid_search(query, limit)
         tantivy = self._tantivy
         clauses: list[tuple[Any, Any]] = []
         for keys, boost in ((query.required, REQUIRED_SKILL_BOOST), (query.nice, NICE_SKILL_BOOST)):
@@ -150,6 +164,32 @@ class EmbeddedMatchIndex:
     def _commit(self) -> None:
         self._writer.commit()
         self._index.reload()
+
+    # --- vectors: the nearest among those passing the filters, fused with the text in shared code ---
+
+    def _hybrid_search(self, query: TextQuery, limit: int) -> list[Hit]:
+        assert query.vector is not None
+        lexical = self.search(dataclasses.replace(query, vector=None), limit)
+        found = {hit.candidate.user_id: hit.candidate for hit in lexical}
+
+        def passing(user_ids: Sequence[str]) -> Sequence[str]:
+            candidates = self._passing(user_ids, query.filters)
+            found.update(candidates)
+            return list(candidates)
+
+        nearest = self._vectors.nearest(query.vector, vector_k(limit), passing)
+        fused = fuse([(hit.candidate.user_id, hit.relevance) for hit in lexical], nearest)
+        return [Hit(found[user_id], score) for user_id, score in fused[:limit]]
+
+    def _passing(self, user_ids: Sequence[str], filters: MatchFilters) -> dict[str, Candidate]:
+        """Those of ``user_ids`` who are indexed and pass the filters, with what is stored for them."""
+        Q, must = self._tantivy.Query, self._tantivy.Occur.Must
+        among = Q.term_set_query(self._schema, "user_id", list(user_ids))
+        self._index.reload()
+        searcher = self._index.searcher()
+        found = searcher.search(Q.boolean_query([(must, among), (must, self._filter(filters))]), max(len(user_ids), 1))
+        candidates = (_CANDIDATE.validate_python(json.loads(searcher.doc(address)["candidate"][0])) for _, address in found.hits)
+        return {candidate.user_id: candidate for candidate in candidates}
 
 
 def _plain_words(text: str) -> str:
