@@ -59,6 +59,11 @@ class Settings(BaseModel):
     # `make run`, in memory when unset), or none yet in AWS until the OpenSearch adapter lands.
     search_engine: Literal["embedded", "none"] = Field("embedded", alias="SEARCH_ENGINE")
     match_index_dir: str | None = Field(None, alias="MATCH_INDEX_DIR")
+    # Optional embeddings for the matching (off by default: skills and text alone must match well). With
+    # `bedrock`, consultants are embedded as they are indexed and an assignment when it is matched.
+    embedder: Literal["none", "bedrock"] = Field("none", alias="EMBEDDER")
+    bedrock_embedding_model: str = Field("amazon.titan-embed-text-v2:0", alias="BEDROCK_EMBEDDING_MODEL")
+    embedding_dimension: int = Field(1024, alias="EMBEDDING_DIMENSION")  # Titan Text Embeddings V2: 256, 512 or 1024
 
     # An extra skill taxonomy file (e.g. ESCO, written by `python -m chalicelib.taxonomy.esco`) laid over the built-in one.
     skill_taxonomy_file: str | None = Field(None, alias="SKILL_TAXONOMY_FILE")

@@ -8,6 +8,7 @@ import json
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -157,3 +158,20 @@ def test_throttling_that_lasts_gives_up_after_the_standard_attempts(fake_bedrock
     with pytest.raises(EmbeddingUnavailable, match="ThrottlingException"):
         embedder.embed(["Platform engineer"])
     assert len(FakeBedrock.requests) == MAX_ATTEMPTS
+
+
+def test_the_container_builds_the_embedder_from_the_settings_and_no_client_before_it_is_used(tmp_path: Path) -> None:
+    from chalicelib.container import Container
+    from chalicelib.settings import Settings
+
+    assert Container(Settings.from_environment({})).embedder is None  # off by default
+    container = Container(
+        Settings.from_environment({"EMBEDDER": "bedrock", "EMBEDDING_DIMENSION": "512", "MATCH_INDEX_DIR": str(tmp_path / "index")})
+    )
+    embedder = container.embedder
+    assert isinstance(embedder, BedrockEmbedder) and (embedder.model_id, embedder.dimension) == (TITAN_TEXT_V2, 512)
+    assert embedder._client is None
+    assert container.indexing.embedder is embedder
+    assert container.match_index._vectors._space == f"{TITAN_TEXT_V2}/512"  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="256, 512, 1024"):
+        _ = Container(Settings.from_environment({"EMBEDDER": "bedrock", "EMBEDDING_DIMENSION": "1536"})).embedder
