@@ -15,6 +15,7 @@ from chalicelib.domain.ids import utcnow
 from chalicelib.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from chalicelib.matching.embeddings import Embedder
     from chalicelib.matching.index import MatchIndex
     from chalicelib.services.accounts import AccountPorts
     from chalicelib.services.assignments import AssignmentPorts
@@ -42,10 +43,10 @@ class Container:
     def __init__(self, settings: Settings | None = None) -> None:
         self.settings = settings or load_settings()
 
-    def _client(self, service: str) -> Any:
+    def _client(self, service: str, config: Any = None) -> Any:
         import boto3  # lazily: botocore costs ~100 ms of cold start
 
-        return boto3.session.Session().client(service, region_name=self.settings.aws_region)
+        return boto3.session.Session().client(service, region_name=self.settings.aws_region, config=config)
 
     @cached_property
     def uow(self) -> UnitOfWork:
@@ -168,18 +169,38 @@ class Container:
                 password=s.opensearch_password,
                 verify_certs=s.opensearch_verify_certs,
             )
-            return OpenSearchMatchIndex(client, s.opensearch_alias, vector_dimension=s.opensearch_vector_dimension)
+            # Vectors (a knn_vector field, hybrid queries) exactly when an embedder makes them.
+            embedder = self.embedder
+            return OpenSearchMatchIndex(client, s.opensearch_alias, vector_dimension=embedder.dimension if embedder else 0)
         from chalicelib.adapters.search.embedded import EmbeddedMatchIndex
+        from chalicelib.matching.embeddings import vector_space
 
         directory = self.settings.match_index_dir
-        return EmbeddedMatchIndex(Path(directory) if directory else None)
+        embedder = self.embedder
+        return EmbeddedMatchIndex(Path(directory) if directory else None, vector_space(embedder) if embedder else "")
+
+    @cached_property
+    def embedder(self) -> Embedder | None:
+        if self.settings.embedder == "none":
+            return None
+        from chalicelib.adapters.embeddings.bedrock import BedrockEmbedder, client_config
+
+        s = self.settings
+        # The client is made on the first embedding, not here.
+        return BedrockEmbedder(
+            lambda: self._client("bedrock-runtime", client_config()), model_id=s.bedrock_embedding_model, dimension=s.embedding_dimension
+        )
 
     @cached_property
     def indexing(self) -> IndexingPorts:
         from chalicelib.services.matching import IndexingPorts
 
         return IndexingPorts(
-            accounts=self.account_repository, profiles=self.profile_repository, ledger=self.consent_ledger, index=self.match_index
+            accounts=self.account_repository,
+            profiles=self.profile_repository,
+            ledger=self.consent_ledger,
+            index=self.match_index,
+            embedder=self.embedder,
         )
 
     @cached_property

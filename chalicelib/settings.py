@@ -59,6 +59,11 @@ class Settings(BaseModel):
     # `make run`, in memory when unset), OpenSearch, or none (indexing events are acknowledged, nothing found).
     search_engine: Literal["embedded", "opensearch", "none"] = Field("embedded", alias="SEARCH_ENGINE")
     match_index_dir: str | None = Field(None, alias="MATCH_INDEX_DIR")
+    # Optional embeddings for the matching (off by default: skills and text alone must match well). With
+    # `bedrock`, consultants are embedded as they are indexed and an assignment when it is matched.
+    embedder: Literal["none", "bedrock"] = Field("none", alias="EMBEDDER")
+    bedrock_embedding_model: str = Field("amazon.titan-embed-text-v2:0", alias="BEDROCK_EMBEDDING_MODEL")
+    embedding_dimension: int = Field(1024, alias="EMBEDDING_DIMENSION")  # Titan Text Embeddings V2: 256, 512 or 1024
 
     # OpenSearch (SEARCH_ENGINE=opensearch): requests are signed with SigV4 from the Lambda's role unless a
     # username is set (in these settings or in the URL), which means basic auth over HTTPS.
@@ -69,8 +74,6 @@ class Settings(BaseModel):
     opensearch_password: str = Field("", alias="OPENSEARCH_PASSWORD", repr=False)
     opensearch_verify_certs: bool = Field(True, alias="OPENSEARCH_VERIFY_CERTS")  # false only for a local self-signed cluster
     opensearch_alias: str = Field("consultants", alias="OPENSEARCH_ALIAS")
-    # The dimension of the embedder's vectors; 0 keeps no vectors (no knn_vector field, no hybrid query).
-    opensearch_vector_dimension: int = Field(0, ge=0, alias="OPENSEARCH_VECTOR_DIMENSION")
 
     # An extra skill taxonomy file (e.g. ESCO, written by `python -m chalicelib.taxonomy.esco`) laid over the built-in one.
     skill_taxonomy_file: str | None = Field(None, alias="SKILL_TAXONOMY_FILE")

@@ -422,12 +422,16 @@ class InMemoryMatchIndex:
 
     def __init__(self) -> None:
         self.candidates: dict[str, Any] = {}
+        self.vectors: dict[str, Any] = {}  # the vector each candidate was last indexed with (None: none)
+        self.queries: list[Any] = []
 
     def upsert(self, candidate: Any, vector: Any = None) -> None:
         self.candidates[candidate.user_id] = candidate
+        self.vectors[candidate.user_id] = vector
 
     def delete(self, user_id: str) -> None:
         self.candidates.pop(user_id, None)
+        self.vectors.pop(user_id, None)
 
     def rebuild(self, entries: Any) -> None:
         self.candidates = {candidate.user_id: candidate for candidate, _vector in entries}
@@ -438,7 +442,43 @@ class InMemoryMatchIndex:
         from chalicelib.matching.filters import filter_values, passes
         from chalicelib.matching.index import Hit
 
+        self.queries.append(query)
         wanted = set(query.required) | set(query.nice)
         passing = [c for c in self.candidates.values() if passes(filter_values(c), query.filters)]
         shared = [(len(wanted & {s.key for s in c.skills}), c) for c in passing]
         return [Hit(c, float(n)) for n, c in sorted(shared, key=lambda p: -p[0]) if n][:limit]
+
+
+class HashingEmbedder:
+    """The Embedder port without a model: the character trigrams of each word, hashed into a fixed number
+    of signed dimensions (the hashing trick). Texts sharing word parts point the same way, as a model's
+    vectors do for related wording, so "kubernetesplattformar" (a Swedish compound) lands near "Kubernetes
+    platform" where a word index sees nothing in common. Deterministic: crc32, not the salted hash()."""
+
+    model_id = "test-hashing-trigrams"
+
+    def __init__(self, dimension: int = 512) -> None:
+        self.dimension = dimension
+        self.texts: list[str] = []  # everything embedded, in order
+        self.failing = False  # True: every call fails as an unreachable model would
+
+    def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
+        import re
+        import zlib
+
+        from chalicelib.matching.embeddings import EmbeddingUnavailable
+
+        if self.failing:
+            raise EmbeddingUnavailable("the test model is down")
+        vectors = []
+        for text in texts:
+            assert text.strip(), "blank texts are not embedded"
+            self.texts.append(text)
+            vector = [0.0] * self.dimension
+            for word in re.findall(r"\w+", text.casefold()):
+                padded = f"#{word}#"
+                for start in range(len(padded) - 2):
+                    code = zlib.crc32(padded[start : start + 3].encode())
+                    vector[code % self.dimension] += 1.0 if code & 0x80000000 else -1.0
+            vectors.append(tuple(vector))
+        return vectors

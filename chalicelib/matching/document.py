@@ -46,11 +46,8 @@ INTEGER_FILTER_FIELDS = (RATE_MINOR, AVAILABLE_FROM_DAY)
 # The candidate itself, stored (not searched) so that a hit needs no read of the tables.
 CANDIDATE = "candidate"
 
-# The candidate embedded, where an engine keeps vectors, and how a hybrid search weighs its two parts
-# after min-max normalising each (the arithmetic mean of the benchmark's best run, DESIGN.md).
+# The candidate embedded, where an engine keeps vectors (fused with the text by chalicelib/matching/fusion.py).
 VECTOR = "embedding"
-LEXICAL_WEIGHT = 0.7
-VECTOR_WEIGHT = 0.3
 
 _CANDIDATE = TypeAdapter(Candidate)
 

@@ -3,7 +3,8 @@ adjust, explain. The same for every engine, so that they rank alike on the same 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from chalicelib.domain.assignments import Assignment
 from chalicelib.matching.candidates import Candidate, MatchReasons, adjusted_score, explain
@@ -22,8 +23,10 @@ class RankedCandidate:
     reasons: MatchReasons
 
 
-def rank(index: MatchIndex, assignment: Assignment) -> list[RankedCandidate]:
-    hits = index.search(text_query(assignment), RETRIEVE)
+def rank(index: MatchIndex, assignment: Assignment, vector: Sequence[float] | None = None) -> list[RankedCandidate]:
+    """``vector``: the assignment embedded (chalicelib/matching/embeddings.py), when an embedder is on."""
+    query = text_query(assignment)
+    hits = index.search(replace(query, vector=tuple(vector)) if vector is not None else query, RETRIEVE)
     best = max((hit.relevance for hit in hits), default=0.0) or 1.0
     ranked = []
     for hit in hits:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 from chalicelib.domain.accounts import UserStatus
 from chalicelib.domain.assignments import MAX_RECORDED, Assignment, AssignmentStatus, MatchRun, RankedEntry, candidate_ref
@@ -18,7 +19,10 @@ from chalicelib.domain.consent import ConsentPurpose, in_force
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.ids import new_id
 from chalicelib.errors import Conflict, NotFound
+from chalicelib.logging import logger
 from chalicelib.matching.candidates import Candidate, MatchReasons, adjusted_score, candidate_from, explain
+from chalicelib.matching.embeddings import Embedder, EmbeddingUnavailable, assignment_text, candidate_text, vector_space
+from chalicelib.matching.fusion import VECTOR_WEIGHT
 from chalicelib.matching.index import Indexed, MatchIndex
 from chalicelib.matching.ranking import RETRIEVE, RankedCandidate, rank
 from chalicelib.services.accounts import ensure_staff
@@ -33,6 +37,7 @@ class IndexingPorts:
     profiles: ProfileRepository
     ledger: ConsentLedger
     index: MatchIndex
+    embedder: Embedder | None = None  # off by default: the matching stands on skills and text alone
 
 
 def findable_candidate(ports: IndexingPorts, user_id: str) -> Candidate | None:
@@ -52,8 +57,21 @@ def reindex_consultant(ports: IndexingPorts, user_id: str) -> bool:
     if candidate is None:
         ports.index.delete(user_id)
         return False
-    ports.index.upsert(candidate)
+    ports.index.upsert(candidate, _embedded(ports.embedder, candidate_text(candidate), user_id=user_id))
     return True
+
+
+def _embedded(embedder: Embedder | None, text: str, **log_context: Any) -> tuple[float, ...] | None:
+    """The text's vector, or None without an embedder, without text, or when the model fails: vectors only
+    refine the ranking, so their absence must not stop the index from following the tables, nor a match."""
+    if embedder is None or not text.strip():
+        return None
+    try:
+        [vector] = embedder.embed([text])
+    except EmbeddingUnavailable as exc:
+        logger.warning("embedding failed, carrying on without a vector", extra={**log_context, "reason": exc.detail})
+        return None
+    return vector
 
 
 def reindex_all(ports: IndexingPorts) -> int:
@@ -71,7 +89,7 @@ def reindex_all(ports: IndexingPorts) -> int:
             candidate = findable_candidate(ports, user.user_id)
             if candidate is not None:
                 findable += 1
-                yield candidate, None
+                yield candidate, _embedded(ports.embedder, candidate_text(candidate), user_id=user.user_id)
 
     ports.index.rebuild(entries())
     return findable
@@ -100,7 +118,9 @@ def run_match(
     assignment = get_assignment(ports.assignments, principal, assignment_id)
     if assignment.status not in (AssignmentStatus.DRAFT, AssignmentStatus.OPEN):
         raise Conflict(f"A {assignment.status.value} assignment is not matched any more.")
-    ranked = [r for r in rank(ports.indexing.index, assignment) if r.reasons.required_coverage >= min_required_coverage]
+    embedder = ports.indexing.embedder
+    vector = _embedded(embedder, assignment_text(assignment), assignment_id=assignment_id)
+    ranked = [r for r in rank(ports.indexing.index, assignment, vector) if r.reasons.required_coverage >= min_required_coverage]
     now = ports.assignments.accounts.now()
     run_id = new_id()
     run = MatchRun(
@@ -108,9 +128,14 @@ def run_match(
         run_id=run_id,
         at=now,
         run_by=principal.user_id,
-        engine=ports.engine,
+        # Which vectors took part, if any: the engine and the embedding model's space.
+        engine=f"{ports.engine}+{vector_space(embedder)}" if vector is not None and embedder is not None else ports.engine,
         taxonomy_version=ports.taxonomy_version,
-        parameters={"retrieve": RETRIEVE, "min_required_coverage": min_required_coverage},
+        parameters={
+            "retrieve": RETRIEVE,
+            "min_required_coverage": min_required_coverage,
+            "vector_weight": VECTOR_WEIGHT if vector is not None else 0.0,
+        },
         ranked=tuple(RankedEntry(candidate_ref(run_id, r.candidate.user_id), r.score, r.relevance) for r in ranked[:MAX_RECORDED]),
         total=len(ranked),
     )

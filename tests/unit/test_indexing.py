@@ -118,3 +118,54 @@ def test_staff_run_a_match_that_is_recorded_paginated_and_audited() -> None:
     assignments.move_assignment(world.assignments, buyer, assignment.assignment_id, AssignmentStatus.CANCELLED)
     with pytest.raises(Conflict):
         matching.run_match(match, reviewer, assignment.assignment_id, limit=1, offset=0, min_required_coverage=0.0)
+
+
+def test_with_an_embedder_consultants_are_indexed_with_their_vector_and_matches_say_so() -> None:
+    from chalicelib.matching.embeddings import candidate_text
+    from chalicelib.services.matching import MatchingPorts
+    from tests.fakes import HashingEmbedder
+    from tests.unit.test_assignments import client, post
+    from tests.unit.test_registration import staff
+
+    world = make_world()
+    index, embedder = InMemoryMatchIndex(), HashingEmbedder(dimension=64)
+    ports = IndexingPorts(world.db, world.db, world.consents.ledger, index, embedder)
+    agency = register_agency(world)
+    me = principal_of(register_invited(world, "cecilia@consultant.example", invite(world, agency, "cecilia@consultant.example")))
+    profiles.save_my_profile(
+        world.profiles,
+        me,
+        ProfileIn.model_validate(
+            {**FULL, "name": "Cecilia Unique-Surname", "expected_hourly_rate": {"amount_minor": 100_000, "currency": "SEK"}}
+        ),
+    )
+    add(world, me, me.user_id, ResumePart.SKILLS, {"name": "Kubernetes", "level": 4, "years": 3})
+    assert matching.reindex_consultant(ports, me.user_id) is True
+    candidate = index.candidates[me.user_id]
+    assert index.vectors[me.user_id] == embedder.embed([candidate_text(candidate)])[0]
+    assert "Kubernetes" in embedder.texts[0] and "Unique-Surname" not in " ".join(embedder.texts)  # never the name
+
+    buyer = client(world)
+    assert buyer.org_id is not None
+    assignment = post(world, buyer, buyer.org_id)
+    match = MatchingPorts(world.assignments, ports, "in-memory", "test-taxonomy")
+    page = matching.run_match(match, staff(world), assignment.assignment_id, limit=5, offset=0, min_required_coverage=0.0)
+    assert index.queries[-1].vector is not None and assignment.title in embedder.texts[-1]
+    assert page.run.engine == "in-memory+test-hashing-trigrams/64" and page.run.parameters["vector_weight"] == 0.3
+    assert [r.candidate.user_id for r in page.items] == [me.user_id]
+
+    # The model down: the index still follows the tables (without a vector), and matches run on text alone.
+    embedder.failing = True
+    assert matching.reindex_consultant(ports, me.user_id) is True and index.vectors[me.user_id] is None
+    page = matching.run_match(match, staff(world), assignment.assignment_id, limit=5, offset=0, min_required_coverage=0.0)
+    assert index.queries[-1].vector is None
+    assert page.run.engine == "in-memory" and page.run.parameters["vector_weight"] == 0.0
+    assert [r.candidate.user_id for r in page.items] == [me.user_id]
+
+
+def test_without_an_embedder_nothing_is_embedded_and_runs_record_no_vectors() -> None:
+    world, ports, index = setup()
+    agency = register_agency(world)
+    me = principal_of(register_invited(world, "cecilia@consultant.example", invite(world, agency, "cecilia@consultant.example")))
+    profiles.save_my_profile(world.profiles, me, ProfileIn.model_validate(FULL))
+    assert matching.reindex_consultant(ports, me.user_id) is True and index.vectors[me.user_id] is None

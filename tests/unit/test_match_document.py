@@ -42,4 +42,3 @@ def test_the_stored_candidate_comes_back_whole_and_the_filter_fields_are_its_fil
 
 def test_query_syntax_becomes_plain_words() -> None:
     assert plain_words('title:"x" AND (NOT k8s^100 -engineer) C++/Node.js') == "title x AND NOT k8s 100 engineer C Node js"
-    assert doc.LEXICAL_WEIGHT + doc.VECTOR_WEIGHT == 1.0  # the normalization processor requires weights summing to 1

@@ -361,10 +361,12 @@ def test_the_container_builds_the_opensearch_index_from_the_settings() -> None:
             "OPENSEARCH_PASSWORD": "pw",
             "OPENSEARCH_VERIFY_CERTS": "false",
             "OPENSEARCH_ALIAS": "people",
-            "OPENSEARCH_VECTOR_DIMENSION": "384",
+            "EMBEDDER": "bedrock",
+            "EMBEDDING_DIMENSION": "512",
         }
     )
     index = Container(settings).match_index
+    assert index._dimension == 512  # the embedder's: the knn_vector field takes what it makes
     assert isinstance(index, OpenSearchMatchIndex) and (index.alias, index.write_alias, index.pipeline) == (
         "people",
         "people-write",

@@ -8,22 +8,30 @@ entry, so a search answers with everything the shared ranking needs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.matching import document as doc
 from chalicelib.matching.candidates import Candidate
 from chalicelib.matching.document import NICE_SKILL_BOOST, REQUIRED_SKILL_BOOST, TEXT_BOOSTS, document_fields, plain_words, stored_candidate
 from chalicelib.matching.filters import NOT_SAID, MatchFilters
+from chalicelib.matching.fusion import fuse, vector_k
 from chalicelib.matching.index import Hit, Indexed, TextQuery
+
+if TYPE_CHECKING:
+    from chalicelib.adapters.search.vectors import VectorStore
 
 
 class EmbeddedMatchIndex:
-    def __init__(self, directory: Path | None = None) -> None:
+    def __init__(self, directory: Path | None = None, vector_space: str = "") -> None:
+        """``vector_space``: the embedder's model and dimension (chalicelib/matching/embeddings.py), when one is on."""
         import tantivy  # a local and test dependency only: production searches OpenSearch
+
+        from chalicelib.adapters.search.vectors import VectorStore  # numpy, likewise
 
         self._tantivy = tantivy
         builder = tantivy.SchemaBuilder()
@@ -45,34 +53,44 @@ class EmbeddedMatchIndex:
         # process only searches while the event pump's process writes.
         self._writer: Any = None
         self._lock = threading.Lock()
+        self._vectors: VectorStore = VectorStore(directory, vector_space)
 
     def upsert(self, candidate: Candidate, vector: Sequence[float] | None = None) -> None:
-        self.upsert_many([candidate])
+        self.upsert_many([candidate], [vector])
 
-    def upsert_many(self, candidates: list[Candidate]) -> None:
-        """One commit for the lot (a full reindex)."""
+    def upsert_many(self, candidates: list[Candidate], vectors: Sequence[Sequence[float] | None] | None = None) -> None:
+        """One commit for the lot (a full reindex). A candidate without a vector loses the one they had."""
         with self._lock:
             writer = self._open_writer()
             for candidate in candidates:
                 writer.delete_documents(doc.USER_ID, candidate.user_id)
                 writer.add_document(self._document(candidate))
             self._commit()
+            # After the text: a vector without its document is never found (see _passing), never the reverse.
+            self._vectors.put(dict(zip((c.user_id for c in candidates), vectors or [None] * len(candidates), strict=True)))
 
     def rebuild(self, entries: Iterable[Indexed]) -> None:
         """Everything deleted and the new contents added in one commit, which readers see at once."""
         with self._lock:
             writer = self._open_writer()
             writer.delete_all_documents()
-            for candidate, _vector in entries:
+            vectors: dict[str, Sequence[float]] = {}
+            for candidate, vector in entries:
                 writer.add_document(self._document(candidate))
+                if vector is not None:
+                    vectors[candidate.user_id] = vector
             self._commit()
+            self._vectors.replace(vectors)
 
     def delete(self, user_id: str) -> None:
         with self._lock:
             self._open_writer().delete_documents(doc.USER_ID, user_id)
             self._commit()
+            self._vectors.put({user_id: None})
 
     def search(self, query: TextQuery, limit: int) -> list[Hit]:
+        if query.vector is not None:
+            return self._hybrid_search(query, limit)
         tantivy = self._tantivy
         clauses: list[tuple[Any, Any]] = []
         for keys, boost in ((query.required, REQUIRED_SKILL_BOOST), (query.nice, NICE_SKILL_BOOST)):
@@ -135,3 +153,29 @@ class EmbeddedMatchIndex:
     def _commit(self) -> None:
         self._writer.commit()
         self._index.reload()
+
+    # --- vectors: the nearest among those passing the filters, fused with the text in shared code ---
+
+    def _hybrid_search(self, query: TextQuery, limit: int) -> list[Hit]:
+        assert query.vector is not None
+        lexical = self.search(dataclasses.replace(query, vector=None), limit)
+        found = {hit.candidate.user_id: hit.candidate for hit in lexical}
+
+        def passing(user_ids: Sequence[str]) -> Sequence[str]:
+            candidates = self._passing(user_ids, query.filters)
+            found.update(candidates)
+            return list(candidates)
+
+        nearest = self._vectors.nearest(query.vector, vector_k(limit), passing)
+        fused = fuse([(hit.candidate.user_id, hit.relevance) for hit in lexical], nearest)
+        return [Hit(found[user_id], score) for user_id, score in fused[:limit]]
+
+    def _passing(self, user_ids: Sequence[str], filters: MatchFilters) -> dict[str, Candidate]:
+        """Those of ``user_ids`` who are indexed and pass the filters, with what is stored for them."""
+        Q, must = self._tantivy.Query, self._tantivy.Occur.Must
+        among = Q.term_set_query(self._schema, doc.USER_ID, list(user_ids))
+        self._index.reload()
+        searcher = self._index.searcher()
+        found = searcher.search(Q.boolean_query([(must, among), (must, self._filter(filters))]), max(len(user_ids), 1))
+        candidates = (stored_candidate(json.loads(searcher.doc(address)[doc.CANDIDATE][0])) for _, address in found.hits)
+        return {candidate.user_id: candidate for candidate in candidates}

@@ -36,6 +36,7 @@ from chalicelib.matching import document as doc
 from chalicelib.matching.candidates import Candidate
 from chalicelib.matching.document import NICE_SKILL_BOOST, REQUIRED_SKILL_BOOST, TEXT_BOOSTS, document_fields, plain_words, stored_candidate
 from chalicelib.matching.filters import NOT_SAID, MatchFilters
+from chalicelib.matching.fusion import HYBRID_WEIGHTS, vector_k
 from chalicelib.matching.index import Hit, Indexed, TextQuery
 
 LAYOUT_VERSION = 1
@@ -139,7 +140,7 @@ def search_body(query: TextQuery, limit: int, vector_dimension: int) -> dict[str
     vector and the index keeps vectors."""
     parts = [lexical_query(query)]  # in the order of the pipeline's weights
     if query.vector is not None and vector_dimension:
-        parts.append({"knn": {doc.VECTOR: {"vector": list(query.vector), "k": limit, "filter": filter_clause(query.filters)}}})
+        parts.append({"knn": {doc.VECTOR: {"vector": list(query.vector), "k": vector_k(limit), "filter": filter_clause(query.filters)}}})
     present = [part for part in parts if part is not None]
     if not present:
         return None
@@ -154,7 +155,7 @@ def pipeline_body() -> dict[str, Any]:
             {
                 "normalization-processor": {
                     "normalization": {"technique": "min_max"},
-                    "combination": {"technique": "arithmetic_mean", "parameters": {"weights": [doc.LEXICAL_WEIGHT, doc.VECTOR_WEIGHT]}},
+                    "combination": {"technique": "arithmetic_mean", "parameters": {"weights": list(HYBRID_WEIGHTS)}},
                 }
             }
         ],
