@@ -3,6 +3,7 @@
 #   make test    the whole test suite (ruff, mypy, unit, integration, functional), offline
 #   make test-contract     the search engines' shared contract (OpenSearch too when OPENSEARCH_URL is set)
 #   make bench-coldstart   import cost of the Lambda entry point against its floor
+#   make bench-matching    matching quality and speed on a synthetic O*NET benchmark (../shared/data/onet)
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
@@ -14,7 +15,7 @@ LOCAL_STATE_DIR ?= .local
 
 .PHONY: help
 help:
-	@echo "make run | test | test-contract | lint | format | bench | bench-coldstart | create-staff EMAIL=... NAME=... | privacy-jobs | infra-check | clean"
+	@echo "make run | test | test-contract | lint | format | bench | bench-coldstart | bench-matching | create-staff EMAIL=... NAME=... | privacy-jobs | infra-check | clean"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,8 +54,12 @@ test-contract: $(VENV)/.installed
 bench-coldstart: $(VENV)/.installed
 	$(PY) -m bench.coldstart
 
+.PHONY: bench-matching
+bench-matching: $(VENV)/.installed
+	$(PY) -m bench.matching
+
 .PHONY: bench
-bench: bench-coldstart
+bench: bench-coldstart bench-matching
 
 # A staff user on the local stack started by `make run` (asks for the password unless PASSWORD=... is given).
 .PHONY: create-staff

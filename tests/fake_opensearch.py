@@ -1,6 +1,6 @@
 """A stateful stand-in for ``opensearchpy.OpenSearch``: indices with their bodies and documents, aliases,
 search pipelines, and every call recorded. Searches are evaluated by a tiny interpreter of the query DSL
-the adapter uses (bool, term, terms, range, multi_match), so a wrong filter gives wrong answers here
+the adapter uses (bool, dis_max, term, terms, range, match), so a wrong filter gives wrong answers here
 too; its text scoring is a plain count of query words found, not BM25.
 
 It answers like OpenSearch where the adapter depends on it: 404 ``NotFoundError`` for a missing alias or
@@ -40,7 +40,9 @@ def evaluate(query: dict[str, Any], source: dict[str, Any]) -> bool:
             return any(v in condition for v in values)
         bounds = {"lte": lambda v, b: v <= b, "lt": lambda v, b: v < b, "gte": lambda v, b: v >= b, "gt": lambda v, b: v > b}
         return any(all(bounds[op](v, bound) for op, bound in condition.items()) for v in values)
-    if kind == "multi_match":
+    if kind == "dis_max":
+        return any(evaluate(q, source) for q in spec["queries"])
+    if kind == "match":
         return _text_score(spec, source) > 0
     raise AssertionError(f"the fake does not know the query {kind!r}")
 
@@ -53,7 +55,9 @@ def score(query: dict[str, Any], source: dict[str, Any]) -> float:
     if kind == "term":
         [(_field, condition)] = spec.items()
         return float(condition.get("boost", 1.0)) if isinstance(condition, dict) else 1.0
-    if kind == "multi_match":
+    if kind == "dis_max":
+        return float(spec.get("boost", 1.0)) * max(score(q, source) for q in spec["queries"] if evaluate(q, source))
+    if kind == "match":
         return _text_score(spec, source)
     return 0.0
 
@@ -64,13 +68,10 @@ def _values(source: dict[str, Any], name: str) -> list[Any]:
 
 
 def _text_score(spec: dict[str, Any], source: dict[str, Any]) -> float:
-    words = spec["query"].lower().split()
-    total = 0.0
-    for weighted in spec["fields"]:
-        name, _, boost = weighted.partition("^")
-        tokens = str(source.get(name, "")).lower().split()
-        total += float(boost or 1) * sum(w in tokens for w in words)
-    return total
+    """``match`` on one field: the boost times the count of query words the field has."""
+    [(name, condition)] = spec.items()
+    tokens = str(source.get(name, "")).lower().split()
+    return float(condition.get("boost", 1.0)) * sum(w in tokens for w in condition["query"].lower().split())
 
 
 @dataclass

@@ -443,7 +443,7 @@ class InMemoryMatchIndex:
         from chalicelib.matching.index import Hit
 
         self.queries.append(query)
-        wanted = set(query.required) | set(query.nice)
+        wanted = {w.key for w in (*query.required, *query.nice)}
         passing = [c for c in self.candidates.values() if passes(filter_values(c), query.filters)]
         shared = [(len(wanted & {s.key for s in c.skills}), c) for c in passing]
         return [Hit(c, float(n)) for n, c in sorted(shared, key=lambda p: -p[0]) if n][:limit]

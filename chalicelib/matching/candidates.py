@@ -12,11 +12,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import cached_property, lru_cache
 
 from chalicelib.domain.assignments import Assignment, SkillRequirement
 from chalicelib.domain.money import HourlyRate
 from chalicelib.domain.profiles import LanguageLevel, Profile, RemotePreference
 from chalicelib.domain.resume import ResumeItem, ResumePart
+from chalicelib.taxonomy.core import tokens
 
 LANGUAGE_LEVELS = (
     LanguageLevel.A1,
@@ -34,6 +36,25 @@ def skill_key(skill_id: str | None, name: str) -> str:
     return skill_id or f"text:{name.casefold()}"
 
 
+# Words that say what kind of thing a skill is rather than which one: "Tableau software" is Tableau.
+_GENERIC_SKILL_WORDS = frozenset({"software", "system", "systems", "tool", "tools", "the", "and", "of", "for"})
+
+
+@lru_cache(maxsize=65536)  # skill names repeat across consultants, and every hit of a match is explained
+def skill_core(name: str) -> str:
+    """The words naming a skill, case-folded: "Tableau software" → "tableau", "MS-Excel" → "ms excel"."""
+    words = tokens(name)
+    return " ".join([w for w in words if w not in _GENERIC_SKILL_WORDS] or words)
+
+
+@lru_cache(maxsize=65536)
+def skill_parts(core: str) -> frozenset[str]:
+    """Every run of consecutive words of a skill's core: what the skill may be written as when shortened,
+    "excel" for "microsoft excel", "erp" for "enterprise resource planning erp"."""
+    words = core.split()
+    return frozenset(" ".join(words[i:j]) for i in range(len(words)) for j in range(i + 1, len(words) + 1))
+
+
 @dataclass(frozen=True)
 class CandidateSkill:
     skill_id: str | None
@@ -44,6 +65,42 @@ class CandidateSkill:
     @property
     def key(self) -> str:
         return skill_key(self.skill_id, self.name)
+
+    @property
+    def core(self) -> str:
+        return skill_core(self.name)
+
+    @property
+    def parts(self) -> frozenset[str]:
+        return skill_parts(self.core)
+
+
+@dataclass(frozen=True)
+class WantedSkill:
+    """A skill an assignment asks for, with every way a consultant's skill is recognised as it: the same
+    key (canonical id, or the same free text), or written alike, when one's core is a run of words of the
+    other's ("Excel" for "Microsoft Excel", "Microsoft Excel 365" for "Excel", "ERP" for "Enterprise
+    resource planning ERP software")."""
+
+    key: str
+    name: str
+    core: str
+    parts: frozenset[str]
+
+    def found_in(self, candidate: Candidate) -> CandidateSkill | None:
+        """The consultant's skill that is this one: by key first, else the closest written alike."""
+        exact = candidate.skill(self.key)
+        if exact is not None:
+            return exact
+        shorter = [candidate.with_core(part) for part in self.parts]
+        alike = [s for s in shorter if s is not None] + candidate.containing(self.core)
+        return min(alike, key=lambda s: abs(len(s.core) - len(self.core)), default=None)
+
+
+@lru_cache(maxsize=4096)  # an assignment's skills are compared with every candidate retrieved
+def wanted_skill(skill_id: str | None, name: str) -> WantedSkill:
+    core = skill_core(name)
+    return WantedSkill(skill_key(skill_id, name), name, core, skill_parts(core))
 
 
 @dataclass(frozen=True)
@@ -62,7 +119,36 @@ class Candidate:
     remote_preference: RemotePreference | None
 
     def skill(self, key: str) -> CandidateSkill | None:
-        return next((s for s in self.skills if s.key == key), None)
+        return self._by_key.get(key)
+
+    def with_core(self, core: str) -> CandidateSkill | None:
+        return self._by_core.get(core)
+
+    def containing(self, part: str) -> list[CandidateSkill]:
+        """The skills whose core has ``part`` as a run of its words."""
+        return self._by_part.get(part, [])
+
+    @cached_property
+    def _by_core(self) -> dict[str, CandidateSkill]:
+        by_core: dict[str, CandidateSkill] = {}
+        for skill in self.skills:
+            by_core.setdefault(skill.core, skill)
+        return by_core
+
+    @cached_property
+    def _by_part(self) -> dict[str, list[CandidateSkill]]:
+        by_part: dict[str, list[CandidateSkill]] = {}
+        for skill in self.skills:
+            for part in skill.parts:
+                by_part.setdefault(part, []).append(skill)
+        return by_part
+
+    @cached_property
+    def _by_key(self) -> dict[str, CandidateSkill]:
+        by_key: dict[str, CandidateSkill] = {}
+        for skill in self.skills:
+            by_key.setdefault(skill.key, skill)
+        return by_key
 
     def language_level(self, code: str) -> LanguageLevel | None:
         return next((level for c, level in self.languages if c == code), None)
@@ -163,7 +249,7 @@ class MatchReasons:
 def _matches(candidate: Candidate, wanted: Iterable[SkillRequirement]) -> tuple[list[SkillMatch], list[str]]:
     matched, missing = [], []
     for requirement in wanted:
-        skill = candidate.skill(skill_key(requirement.skill_id, requirement.name))
+        skill = wanted_skill(requirement.skill_id, requirement.name).found_in(candidate)
         if skill is None:
             missing.append(requirement.name)
         else:
@@ -214,8 +300,8 @@ def explain(candidate: Candidate, assignment: Assignment) -> MatchReasons:
 
 # The business adjustment after the engines' fusion: the text relevance counts, and so do how many of the
 # required skills are there and a few soft signals. One place, so that every engine ranks alike.
-COVERAGE_WEIGHT = 0.5
-NICE_WEIGHT = 0.1
+COVERAGE_WEIGHT = 0.1
+NICE_WEIGHT = 0.05
 SOFT_SIGNAL_WEIGHT = 0.05
 
 

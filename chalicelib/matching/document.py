@@ -8,7 +8,6 @@ digit, lower-cased, tokens of 40 bytes or more dropped, Snowball English stemmin
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from pydantic import TypeAdapter
@@ -16,22 +15,36 @@ from pydantic import TypeAdapter
 from chalicelib.matching.candidates import Candidate
 from chalicelib.matching.filters import filter_values
 
-# The candidate's id, its exact skill keys (canonical ids, or "text:<free text>"), scored as keywords.
+LAYOUT_VERSION = 2
+"""Of the fields below: raise it with any change of them. Engines keep each layout apart (a directory, a
+versioned index name), so the next full reindex builds the new layout beside the old."""
+
+# The candidate's id; each skill's exact key (canonical id, or "text:<free text>"), its core words
+# ("microsoft excel") and every run of those words ("microsoft", "excel"), all keywords: what lets an
+# assignment's skill find the consultant's written alike (candidates.WantedSkill).
 USER_ID = "user_id"
 SKILLS = "skills"
+SKILL_CORES = "skill_cores"
+SKILL_PARTS = "skill_parts"
 
-# The text fields, stemmed English, with the weight of each in the text part of a query.
+# Stemmed English text: skill names as words, the title, and the summary with the experience.
 TITLE = "title"
 SKILL_TEXT = "skill_text"
 BODY = "body"
-TITLE_BOOST = 2.0
-SKILL_TEXT_BOOST = 1.5
-BODY_BOOST = 1.0
-TEXT_BOOSTS: Mapping[str, float] = {TITLE: TITLE_BOOST, SKILL_TEXT: SKILL_TEXT_BOOST, BODY: BODY_BOOST}
 
-# A skill key of the assignment found exactly among the candidate's.
-REQUIRED_SKILL_BOOST = 3.0
-NICE_SKILL_BOOST = 1.0
+# How a query weighs. Each wanted skill scores once, by the best of: the same skill (key, or written
+# alike) or, weaker, its words among the consultant's skill names; required skills weigh more than
+# nice-to-have ones. The assignment's title is compared with the consultant's, its description with
+# their summary and experience (weak: prose shares many words by chance).
+SAME_SKILL_BOOST = 2.0
+SKILL_WORDS_BOOST = 1.0
+REQUIRED_WEIGHT = 1.0
+NICE_WEIGHT = 0.8
+TITLE_BOOST = 1.5
+DESCRIPTION_BOOST = 0.1
+
+KEYWORD_SKILL_FIELDS = (SKILLS, SKILL_CORES, SKILL_PARTS)
+TEXT_FIELDS = (SKILL_TEXT, TITLE, BODY)
 
 # The hard constraints' values (chalicelib/matching/filters.py, FilterValues), filtered on, never scored.
 RATE_CURRENCY = "rate_currency"
@@ -59,6 +72,8 @@ def document_fields(candidate: Candidate) -> dict[str, Any]:
     return {
         USER_ID: candidate.user_id,
         SKILLS: [s.key for s in candidate.skills],
+        SKILL_CORES: [s.core for s in candidate.skills],
+        SKILL_PARTS: sorted({part for s in candidate.skills for part in s.parts}),
         SKILL_TEXT: " ".join(s.name for s in candidate.skills),
         TITLE: candidate.title,
         BODY: "\n".join([candidate.summary, candidate.experience]),

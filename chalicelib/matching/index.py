@@ -11,25 +11,26 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from chalicelib.domain.assignments import Assignment
-from chalicelib.matching.candidates import Candidate, skill_key
+from chalicelib.matching.candidates import Candidate, WantedSkill, wanted_skill
 from chalicelib.matching.filters import MatchFilters, filters_for
 
 
 @dataclass(frozen=True)
 class TextQuery:
-    required: tuple[str, ...]  # skill keys (canonical ids, or "text:<free text>")
-    nice: tuple[str, ...]
-    words: str  # the assignment's title, description and skill names, for the text fields
+    required: tuple[WantedSkill, ...]
+    nice: tuple[WantedSkill, ...]
+    title: str
+    description: str
     filters: MatchFilters  # the hard constraints, applied by the engine while retrieving
     vector: tuple[float, ...] | None = field(default=None, compare=False)  # the assignment embedded, when an embedder is on
 
 
 def text_query(assignment: Assignment) -> TextQuery:
-    skills = [*assignment.required_skills, *assignment.nice_to_have_skills]
     return TextQuery(
-        required=tuple(skill_key(s.skill_id, s.name) for s in assignment.required_skills),
-        nice=tuple(skill_key(s.skill_id, s.name) for s in assignment.nice_to_have_skills),
-        words=" ".join([assignment.title, assignment.description, *(s.name for s in skills)]),
+        required=tuple(wanted_skill(s.skill_id, s.name) for s in assignment.required_skills),
+        nice=tuple(wanted_skill(s.skill_id, s.name) for s in assignment.nice_to_have_skills),
+        title=assignment.title,
+        description=assignment.description,
         filters=filters_for(assignment),
     )
 

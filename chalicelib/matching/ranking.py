@@ -10,9 +10,11 @@ from chalicelib.domain.assignments import Assignment
 from chalicelib.matching.candidates import Candidate, MatchReasons, adjusted_score, explain
 from chalicelib.matching.index import MatchIndex, text_query
 
-# How many the engine retrieves before the constraints and the adjustment: enough that filtering and
-# re-ranking have room, few enough to stay fast.
-RETRIEVE = 500
+# How many the engine retrieves, all passing the hard constraints (the engine filters), before the
+# adjustment re-orders them: the adjustment moves a candidate by a fraction of the best relevance, so the
+# best 100 by relevance hold the best by score, and a run shows at most that many (a shortlist, not a
+# directory); more would cost time on every run (explaining a hit is Python: bench/matching.py).
+RETRIEVE = 100
 
 
 @dataclass(frozen=True)

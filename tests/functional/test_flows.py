@@ -507,6 +507,7 @@ def test_an_approved_client_posts_and_publishes_an_assignment_that_staff_see_ope
 
 
 def test_the_search_index_follows_profiles_consents_and_erasure_through_the_stream(api: Api, pump: Pump, local_aws: LocalStack) -> None:
+    from chalicelib.matching.candidates import wanted_skill
     from chalicelib.matching.index import TextQuery
 
     index = local_aws.container.match_index  # type: ignore[attr-defined]
@@ -514,7 +515,9 @@ def test_the_search_index_follows_profiles_consents_and_erasure_through_the_stre
 
     def findable(user_id: str) -> bool:
         pump.drain()
-        return user_id in [h.candidate.user_id for h in index.search(TextQuery((f"text:{unique}",), (), unique, OPEN_FILTERS), 50)]
+        return user_id in [
+            h.candidate.user_id for h in index.search(TextQuery((wanted_skill(None, unique),), (), "", "", OPEN_FILTERS), 50)
+        ]
 
     consultant = invited_consultant(api, pump, new_agency(api, pump))
     assert api.request("PUT", "/me/profile", json_body={"name": "Ivy Indexed", "title": "Engineer"}, token=consultant.token).status == 200

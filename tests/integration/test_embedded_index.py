@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.adapters.search.embedded import EmbeddedMatchIndex
+from chalicelib.domain.assignments import SkillRequirement
 from chalicelib.domain.money import HourlyRate
 from chalicelib.matching.candidates import Candidate, CandidateSkill
 from chalicelib.matching.filters import filter_values, passes
@@ -95,3 +96,22 @@ def test_the_engine_filters_exactly_as_the_shared_rules_say(data: st.DataObject)
     found = {h.candidate.user_id for h in index.search(query, 50)}
     # Every candidate of the pool has a required skill (Kubernetes), so only the filters leave one out.
     assert found == {c.user_id for c in pool if passes(filter_values(c), query.filters)}
+
+
+def test_a_skill_written_alike_outranks_one_that_only_shares_a_word() -> None:
+    index = EmbeddedMatchIndex()
+    index.upsert_many(
+        [
+            candidate("alike", [(None, "Excel")], "Analyst"),
+            candidate("vendor", [(None, "Microsoft Word")], "Analyst"),
+            candidate("none", [(None, "Cobol")], "Analyst"),
+        ]
+    )
+    wanted = assignment(
+        title="Analyst", description="", required_skills=[SkillRequirement(None, "Microsoft Excel")], nice_to_have_skills=[]
+    )
+    ranked = rank(index, wanted)
+    assert [r.candidate.user_id for r in ranked[:2]] == ["alike", "vendor"]
+    assert [m.consultant_wording for m in ranked[0].reasons.matched_required] == ["Excel"] and ranked[1].reasons.missing_required == (
+        "Microsoft Excel",
+    )

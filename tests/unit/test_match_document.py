@@ -16,7 +16,14 @@ from tests.unit.test_matching_candidates import RESUME, profile
 
 def test_a_candidate_gives_a_value_for_every_declared_field_and_no_other() -> None:
     fields = document_fields(candidate_from(profile(), RESUME))
-    declared = {doc.USER_ID, doc.SKILLS, doc.CANDIDATE, *doc.TEXT_BOOSTS, *doc.KEYWORD_FILTER_FIELDS, *doc.INTEGER_FILTER_FIELDS}
+    declared = {
+        doc.USER_ID,
+        doc.CANDIDATE,
+        *doc.KEYWORD_SKILL_FIELDS,
+        *doc.TEXT_FIELDS,
+        *doc.KEYWORD_FILTER_FIELDS,
+        *doc.INTEGER_FILTER_FIELDS,
+    }
     assert set(fields) == declared
     assert fields[doc.SKILLS] == ["kubernetes", "text:our in-house deployer", "terraform"]
     assert fields[doc.SKILL_TEXT] == "Kubernetes Our in-house deployer Terraform"

@@ -159,3 +159,35 @@ def test_the_filters_engines_apply_are_the_hard_constraints_explain_checks(data:
 
     candidate, wanted = data.draw(candidates()), data.draw(assignments())
     assert passes(filter_values(candidate), filters_for(wanted)) == explain(candidate, wanted).passes_hard_constraints
+
+
+@pytest.mark.parametrize(
+    ("wanted", "written", "alike"),
+    [
+        ("Microsoft Excel", "Excel", True),  # without the vendor
+        ("Excel", "Microsoft Excel 365", True),  # the other way round
+        ("Enterprise resource planning ERP software", "ERP", True),  # the acronym the name carries
+        ("Tableau", "Tableau software", True),  # a generic word is not part of the name
+        ("Java", "JavaScript", False),  # words, not letters
+        ("SQL Server", "Server", True),
+        ("Go", "Google Cloud", False),
+    ],
+)
+def test_a_skill_written_differently_is_found_with_the_consultants_wording(wanted: str, written: str, alike: bool) -> None:
+    from chalicelib.matching.candidates import CandidateSkill, wanted_skill
+
+    candidate = dataclasses.replace(
+        candidate_from(profile(), RESUME), skills=(CandidateSkill(None, "Cobol", 3, 1), CandidateSkill(None, written, 4, 2))
+    )
+    found = wanted_skill(None, wanted).found_in(candidate)
+    assert (found.name if found else None) == (written if alike else None)
+    reasons = explain(candidate, assignment(required_skills=[SkillRequirement(None, wanted)], nice_to_have_skills=[]))
+    assert [m.consultant_wording for m in reasons.matched_required] == ([written] if alike else [])
+
+
+def test_the_same_key_wins_over_a_skill_written_alike() -> None:
+    from chalicelib.matching.candidates import CandidateSkill, wanted_skill
+
+    skills = (CandidateSkill(None, "Excel", 3, 1), CandidateSkill("ms-excel", "MS Excel", 5, 9))
+    candidate = dataclasses.replace(candidate_from(profile(), RESUME), skills=skills)
+    assert wanted_skill("ms-excel", "Microsoft Excel").found_in(candidate) == skills[1]

@@ -35,6 +35,7 @@ from chalicelib.matching import document as doc
 from chalicelib.matching.candidates import Candidate, CandidateSkill
 from chalicelib.matching.document import document_fields
 from chalicelib.matching.filters import filter_values, passes
+from chalicelib.matching.fusion import vector_k
 from chalicelib.matching.index import TextQuery, text_query
 from tests.fake_opensearch import FakeOpenSearch, evaluate
 from tests.strategies import assignments, candidates
@@ -136,22 +137,36 @@ def test_the_filter_clause_by_clause() -> None:
     }
 
 
-def test_the_lexical_query_scores_skill_keys_and_words_with_the_shared_boosts() -> None:
+def test_the_lexical_query_scores_each_wanted_skill_once_then_title_and_description() -> None:
     query = text_query(assignment(title='title:"x" AND (NOT', description="k8s^100 -engineer"))
     lexical = lexical_query(query)
     assert lexical is not None
     should = lexical["bool"]["should"]
-    assert should[:3] == [{"term": {"skills": {"value": key, "boost": 3.0}}} for key in ("kubernetes", "terraform", "aws")]
-    assert should[3:5] == [{"term": {"skills": {"value": key, "boost": 1.0}}} for key in ("go", "text:our in-house deployer")]
-    assert should[5] == {
-        "multi_match": {
-            "query": "title x AND NOT k8s 100 engineer Kubernetes Terraform AWS Go Our in house deployer",
-            "fields": ["title^2.0", "skill_text^1.5", "body^1.0"],
-            "type": "most_fields",
+    same = doc.SAME_SKILL_BOOST
+    # Each wanted skill: the best of its key, written alike (core and runs of its words), or its words.
+    assert should[0] == {
+        "dis_max": {
+            "queries": [
+                {"term": {"skills": {"value": "kubernetes", "boost": same}}},
+                {"term": {"skill_parts": {"value": "kubernetes", "boost": same}}},
+                {"term": {"skill_cores": {"value": "kubernetes", "boost": same}}},
+                {"match": {"skill_text": {"query": "kubernetes", "boost": doc.SKILL_WORDS_BOOST}}},
+            ],
+            "boost": doc.REQUIRED_WEIGHT,
         }
     }
+    deployer = should[4]["dis_max"]
+    assert deployer["boost"] == doc.NICE_WEIGHT and deployer["queries"][0] == {
+        "term": {"skills": {"value": "text:our in-house deployer", "boost": same}}
+    }
+    cores = [q["term"]["skill_cores"]["value"] for q in deployer["queries"] if "skill_cores" in q.get("term", {})]
+    assert "in house deployer" in cores and "deployer" in cores and "our in house deployer" in cores
+    assert len(should) == 7 and should[5:] == [
+        {"match": {"title": {"query": "title x AND NOT", "boost": doc.TITLE_BOOST}}},
+        {"match": {"body": {"query": "k8s 100 engineer", "boost": doc.DESCRIPTION_BOOST}}},
+    ]
     assert lexical["bool"]["minimum_should_match"] == 1 and lexical["bool"]["filter"] == [filter_clause(query.filters)]
-    nothing = dataclasses.replace(query, required=(), nice=(), words=" ^ ( ")
+    nothing = dataclasses.replace(query, required=(), nice=(), title=" ^ ( ", description="")
     assert lexical_query(nothing) is None and search_body(nothing, 10, 0) is None
 
 
@@ -165,11 +180,11 @@ def test_a_query_with_a_vector_is_hybrid_only_when_the_index_keeps_vectors() -> 
         "hybrid": {
             "queries": [
                 lexical_query(query),
-                {"knn": {"embedding": {"vector": [0.1, 0.2, 0.3], "k": 50, "filter": filter_clause(query.filters)}}},
+                {"knn": {"embedding": {"vector": [0.1, 0.2, 0.3], "k": vector_k(50), "filter": filter_clause(query.filters)}}},
             ]
         }
     }
-    vector_only = search_body(dataclasses.replace(query, required=(), nice=(), words=""), 50, 3)
+    vector_only = search_body(dataclasses.replace(query, required=(), nice=(), title="", description=""), 50, 3)
     assert vector_only is not None and set(vector_only["query"]) == {"knn"}
 
 
@@ -188,7 +203,7 @@ def test_a_hybrid_search_names_the_pipeline_created_at_setup() -> None:
     index = adapter(client, vector_dimension=3)
     index.upsert(candidate("u", [K8S]), vector=[1.0, 0.0, 0.0])
     assert client.pipelines == {"consultants-hybrid": pipeline_body()}
-    assert client.indices_state["consultants-v1-initial"].docs["u"][doc.VECTOR] == [1.0, 0.0, 0.0]
+    assert client.indices_state[f"consultants-v{doc.LAYOUT_VERSION}-initial"].docs["u"][doc.VECTOR] == [1.0, 0.0, 0.0]
     query = dataclasses.replace(text_query(assignment()), vector=(1.0, 0.0, 0.0))
     assert [h.candidate.user_id for h in index.search(query, 10)] == ["u"]
     assert client.calls_to("search")[-1]["params"] == {"search_pipeline": "consultants-hybrid"}
@@ -205,7 +220,10 @@ def test_upsert_replace_delete_and_search() -> None:
     assert index.search(text_query(assignment()), 10) == []  # nothing indexed yet: no index at all
     index.upsert(candidate("u", [("java", "Java")]))
     [initial] = client.calls_to("indices.create")
-    assert initial["index"] == "consultants-v1-initial" and initial["body"]["aliases"] == {"consultants": {}, "consultants-write": {}}
+    assert initial["index"] == f"consultants-v{doc.LAYOUT_VERSION}-initial" and initial["body"]["aliases"] == {
+        "consultants": {},
+        "consultants-write": {},
+    }
     assert index.search(text_query(assignment()), 10) == []
     index.upsert(candidate("u", [K8S]))
     [hit] = index.search(text_query(assignment()), 10)
@@ -223,7 +241,7 @@ def test_a_write_the_mapping_refuses_fails_loudly() -> None:
     client = FakeOpenSearch()
     index = adapter(client)
     index.setup()
-    client.indices_state["consultants-v1-initial"].body["mappings"]["properties"].pop(doc.COUNTRY)
+    client.indices_state[f"consultants-v{doc.LAYOUT_VERSION}-initial"].body["mappings"]["properties"].pop(doc.COUNTRY)
     with pytest.raises(RuntimeError, match="refused the write of u"):
         index.upsert(candidate("u", [K8S]))
 
@@ -233,7 +251,7 @@ def test_a_rebuild_loads_a_new_index_and_swaps_the_alias_in_one_request() -> Non
     index = adapter(client)
     index.upsert(candidate("old", [K8S]))
     index.rebuild((c, None) for c in [candidate("a", [K8S]), candidate("b", [K8S, TF])])
-    new = "consultants-v1-20261127-120001000000"
+    new = f"consultants-v{doc.LAYOUT_VERSION}-20261127-120001000000"
     assert set(client.indices_state) == {new}
     assert client.indices_state[new].aliases == {"consultants", "consultants-write"}
     assert client.calls_to("indices.create")[-1]["body"]["settings"]["index"]["refresh_interval"] == "-1"
@@ -243,12 +261,12 @@ def test_a_rebuild_loads_a_new_index_and_swaps_the_alias_in_one_request() -> Non
     assert first["body"] == {"actions": [{"add": {"index": new, "alias": "consultants-write"}}]}
     assert swap["body"] == {
         "actions": [
-            {"remove": {"index": "consultants-v1-initial", "alias": "consultants"}},
-            {"remove": {"index": "consultants-v1-initial", "alias": "consultants-write"}},
+            {"remove": {"index": f"consultants-v{doc.LAYOUT_VERSION}-initial", "alias": "consultants"}},
+            {"remove": {"index": f"consultants-v{doc.LAYOUT_VERSION}-initial", "alias": "consultants-write"}},
             {"add": {"index": new, "alias": "consultants"}},
         ]
     }
-    assert [c["index"] for c in client.calls_to("indices.delete")] == ["consultants-v1-initial"]
+    assert [c["index"] for c in client.calls_to("indices.delete")] == [f"consultants-v{doc.LAYOUT_VERSION}-initial"]
     assert [h.candidate.user_id for h in index.search(text_query(assignment()), 10)] == ["b", "a"]
 
 
@@ -298,14 +316,14 @@ def test_a_failed_rebuild_leaves_the_live_index_as_it_was() -> None:
 
     with pytest.raises(OSError, match="table read failed"):
         index.rebuild(broken())  # type: ignore[arg-type]
-    assert set(client.indices_state) == {"consultants-v1-initial"}
-    assert client.indices_state["consultants-v1-initial"].aliases == {"consultants", "consultants-write"}
+    assert set(client.indices_state) == {f"consultants-v{doc.LAYOUT_VERSION}-initial"}
+    assert client.indices_state[f"consultants-v{doc.LAYOUT_VERSION}-initial"].aliases == {"consultants", "consultants-write"}
     assert [h.candidate.user_id for h in index.search(text_query(assignment()), 10)] == ["live"]
 
 
 def test_an_empty_query_asks_nothing() -> None:
     client = FakeOpenSearch()
-    query = TextQuery((), (), "", text_query(assignment()).filters)
+    query = TextQuery((), (), "", "", text_query(assignment()).filters)
     assert adapter(client).search(query, 10) == [] and client.calls == []
 
 

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.matching import document as doc
-from chalicelib.matching.candidates import Candidate
-from chalicelib.matching.document import NICE_SKILL_BOOST, REQUIRED_SKILL_BOOST, TEXT_BOOSTS, document_fields, plain_words, stored_candidate
+from chalicelib.matching.candidates import Candidate, WantedSkill
+from chalicelib.matching.document import document_fields, plain_words, stored_candidate
 from chalicelib.matching.filters import NOT_SAID, MatchFilters
 from chalicelib.matching.fusion import fuse, vector_k
 from chalicelib.matching.index import Hit, Indexed, TextQuery
@@ -36,8 +36,9 @@ class EmbeddedMatchIndex:
         self._tantivy = tantivy
         builder = tantivy.SchemaBuilder()
         builder.add_text_field(doc.USER_ID, stored=True, tokenizer_name="raw")
-        builder.add_text_field(doc.SKILLS, tokenizer_name="raw", index_option="freq")
-        for text in (doc.SKILL_TEXT, doc.TITLE, doc.BODY):  # the order of an index already on disk
+        for keyword in doc.KEYWORD_SKILL_FIELDS:
+            builder.add_text_field(keyword, tokenizer_name="raw", index_option="freq")
+        for text in doc.TEXT_FIELDS:
             builder.add_text_field(text, tokenizer_name="en_stem")
         builder.add_text_field(doc.CANDIDATE, stored=True, index_option="basic")
         # The hard constraints' values (chalicelib/matching/filters.py), filtered on, never scored.
@@ -47,6 +48,7 @@ class EmbeddedMatchIndex:
             builder.add_integer_field(integer, indexed=True, fast=True)
         self._schema = builder.build()
         if directory is not None:
+            directory = directory / f"layout-{doc.LAYOUT_VERSION}"  # an index of another layout cannot be opened with this schema
             directory.mkdir(parents=True, exist_ok=True)
         self._index = tantivy.Index(self._schema, path=str(directory) if directory else None)
         # Opened on the first write: tantivy allows one writer per index directory, and locally the API
@@ -92,15 +94,16 @@ class EmbeddedMatchIndex:
         if query.vector is not None:
             return self._hybrid_search(query, limit)
         tantivy = self._tantivy
-        clauses: list[tuple[Any, Any]] = []
-        for keys, boost in ((query.required, REQUIRED_SKILL_BOOST), (query.nice, NICE_SKILL_BOOST)):
-            for key in keys:
-                term = tantivy.Query.term_query(self._schema, doc.SKILLS, key)
-                clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(term, boost)))
-        words = plain_words(query.words)
-        if words:
-            text, _errors = self._index.parse_query_lenient(words, list(TEXT_BOOSTS), field_boosts=dict(TEXT_BOOSTS))
-            clauses.append((tantivy.Occur.Should, text))
+        Q, should = tantivy.Query, tantivy.Occur.Should
+        clauses: list[tuple[Any, Any]] = [
+            (should, Q.boost_query(Q.disjunction_max_query(self._same_skill(wanted) + self._skill_words(wanted)), weight))
+            for skills, weight in ((query.required, doc.REQUIRED_WEIGHT), (query.nice, doc.NICE_WEIGHT))
+            for wanted in skills
+        ]
+        for field, text, boost in ((doc.TITLE, query.title, doc.TITLE_BOOST), (doc.BODY, query.description, doc.DESCRIPTION_BOOST)):
+            if words := plain_words(text):
+                parsed, _errors = self._index.parse_query_lenient(words, [field])
+                clauses.append((should, Q.boost_query(parsed, boost)))
         if not clauses:
             return []
         scored = tantivy.Query.boolean_query(clauses)
@@ -109,6 +112,20 @@ class EmbeddedMatchIndex:
         searcher = self._index.searcher()
         found = searcher.search(tantivy.Query.boolean_query([(tantivy.Occur.Must, scored), (tantivy.Occur.Must, only_passing)]), limit)
         return [Hit(stored_candidate(json.loads(searcher.doc(address)[doc.CANDIDATE][0])), score) for score, address in found.hits]
+
+    def _same_skill(self, wanted: WantedSkill) -> list[Any]:
+        """As the OpenSearch engine's: the same key, or written alike (chalicelib/matching/candidates.py)."""
+        Q = self._tantivy.Query
+        alike = [Q.term_query(self._schema, doc.SKILLS, wanted.key), Q.term_query(self._schema, doc.SKILL_PARTS, wanted.core)]
+        alike += [Q.term_query(self._schema, doc.SKILL_CORES, part) for part in sorted(wanted.parts)]
+        return [Q.boost_query(q, doc.SAME_SKILL_BOOST) for q in alike]
+
+    def _skill_words(self, wanted: WantedSkill) -> list[Any]:
+        words = plain_words(wanted.core)  # without the generic words, which every other skill has too
+        if not words:
+            return []
+        parsed, _errors = self._index.parse_query_lenient(words, [doc.SKILL_TEXT])
+        return [self._tantivy.Query.boost_query(parsed, doc.SKILL_WORDS_BOOST)]
 
     def _filter(self, filters: MatchFilters) -> Any:
         """``MatchFilters`` as a tantivy query, clause by clause as its docstring states them."""

@@ -33,14 +33,11 @@ from urllib.parse import unquote, urlsplit
 
 from chalicelib.errors import UpstreamUnavailable
 from chalicelib.matching import document as doc
-from chalicelib.matching.candidates import Candidate
-from chalicelib.matching.document import NICE_SKILL_BOOST, REQUIRED_SKILL_BOOST, TEXT_BOOSTS, document_fields, plain_words, stored_candidate
+from chalicelib.matching.candidates import Candidate, WantedSkill
+from chalicelib.matching.document import document_fields, plain_words, stored_candidate
 from chalicelib.matching.filters import NOT_SAID, MatchFilters
 from chalicelib.matching.fusion import HYBRID_WEIGHTS, vector_k
 from chalicelib.matching.index import Hit, Indexed, TextQuery
-
-LAYOUT_VERSION = 1
-"""Of the mapping below: raise it with any change there (a full reindex then builds an index of the new layout)."""
 
 TOMBSTONE = "removed"
 ANALYZER = "text_en"
@@ -57,9 +54,9 @@ def index_body(vector_dimension: int, *, loading: bool = False) -> dict[str, Any
     text = {"type": "text", "analyzer": ANALYZER}
     properties: dict[str, Any] = {
         doc.USER_ID: {"type": "keyword"},
-        # Norms and frequencies as tantivy keeps them for its raw-tokenised skills field, so BM25 agrees.
-        doc.SKILLS: {"type": "keyword", "norms": True, "index_options": "freqs"},
-        **{field: text for field in TEXT_BOOSTS},
+        # Norms and frequencies as tantivy keeps them for its raw-tokenised skill fields, so BM25 agrees.
+        **{field: {"type": "keyword", "norms": True, "index_options": "freqs"} for field in doc.KEYWORD_SKILL_FIELDS},
+        **{field: text for field in doc.TEXT_FIELDS},
         **{field: {"type": "keyword"} for field in doc.KEYWORD_FILTER_FIELDS},
         **{field: {"type": "integer"} for field in doc.INTEGER_FILTER_FIELDS},
         doc.CANDIDATE: {"type": "object", "enabled": False},  # kept in _source for the hit, never indexed
@@ -117,22 +114,34 @@ def filter_clause(filters: MatchFilters) -> dict[str, Any]:
 
 
 def lexical_query(query: TextQuery) -> dict[str, Any] | None:
-    """Skill keys and words, scored with the shared boosts, among those passing the filters; None when the
-    query has neither."""
+    """The shared query (chalicelib/matching/document.py) among those passing the filters: each wanted
+    skill once, by the best of its ways of matching; the title; the description. None when the query has
+    nothing to search for."""
     should: list[dict[str, Any]] = [
-        {"term": {doc.SKILLS: {"value": key, "boost": boost}}}
-        for keys, boost in ((query.required, REQUIRED_SKILL_BOOST), (query.nice, NICE_SKILL_BOOST))
-        for key in keys
+        {"dis_max": {"queries": _same_skill(wanted) + _skill_words(wanted), "boost": weight}}
+        for skills, weight in ((query.required, doc.REQUIRED_WEIGHT), (query.nice, doc.NICE_WEIGHT))
+        for wanted in skills
     ]
-    words = plain_words(query.words)
-    if words:
-        # match, never query_string: an assignment's text is words. most_fields sums the fields' scores,
-        # as tantivy's query over several default fields does.
-        fields = [f"{field}^{boost}" for field, boost in TEXT_BOOSTS.items()]
-        should.append({"multi_match": {"query": words, "fields": fields, "type": "most_fields"}})
+    # match, never query_string: an assignment's text is words.
+    for field, text, boost in ((doc.TITLE, query.title, doc.TITLE_BOOST), (doc.BODY, query.description, doc.DESCRIPTION_BOOST)):
+        if words := plain_words(text):
+            should.append({"match": {field: {"query": words, "boost": boost}}})
     if not should:
         return None
     return {"bool": {"should": should, "minimum_should_match": 1, "filter": [filter_clause(query.filters)]}}
+
+
+def _same_skill(wanted: WantedSkill) -> list[dict[str, Any]]:
+    """The same key, or written alike: a consultant's skill whose core is a run of the wanted one's, or
+    contains the wanted one's core as a run (term queries, scored by BM25 like tantivy's)."""
+    alike = [{"term": {doc.SKILLS: wanted.key}}, {"term": {doc.SKILL_PARTS: wanted.core}}]
+    alike += [{"term": {doc.SKILL_CORES: part}} for part in sorted(wanted.parts)]
+    return [{"term": {field: {"value": value, "boost": doc.SAME_SKILL_BOOST}}} for term in alike for field, value in term["term"].items()]
+
+
+def _skill_words(wanted: WantedSkill) -> list[dict[str, Any]]:
+    words = plain_words(wanted.core)  # without the generic words, which every other skill has too
+    return [{"match": {doc.SKILL_TEXT: {"query": words, "boost": doc.SKILL_WORDS_BOOST}}}] if words else []
 
 
 def search_body(query: TextQuery, limit: int, vector_dimension: int) -> dict[str, Any] | None:
@@ -205,7 +214,7 @@ class OpenSearchMatchIndex:
 
         body = {**index_body(self._dimension), "aliases": {self.alias: {}, self.write_alias: {}}}
         try:
-            self._client.indices.create(index=f"{self.alias}-v{LAYOUT_VERSION}-initial", body=body)
+            self._client.indices.create(index=f"{self.alias}-v{doc.LAYOUT_VERSION}-initial", body=body)
         except RequestError as exc:
             if exc.error != "resource_already_exists_exception":
                 raise
@@ -247,7 +256,7 @@ class OpenSearchMatchIndex:
         from opensearchpy import helpers
 
         self._put_pipeline()
-        new_index = f"{self.alias}-v{LAYOUT_VERSION}-{self._now().strftime('%Y%m%d-%H%M%S%f')}"
+        new_index = f"{self.alias}-v{doc.LAYOUT_VERSION}-{self._now().strftime('%Y%m%d-%H%M%S%f')}"
         self._client.indices.create(index=new_index, body=index_body(self._dimension, loading=True))
         try:
             # Before the tables are read (the caller reads ``entries`` lazily): every stream write from now
