@@ -201,6 +201,7 @@ class Container:
             ledger=self.consent_ledger,
             index=self.match_index,
             embedder=self.embedder,
+            taxonomy=self.taxonomy,
         )
 
     @cached_property

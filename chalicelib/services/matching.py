@@ -8,9 +8,10 @@ table's stream; ``reindex_all`` rebuilds the index from the table.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.accounts import UserStatus
 from chalicelib.domain.assignments import MAX_RECORDED, Assignment, AssignmentStatus, MatchRun, RankedEntry, candidate_ref
@@ -30,6 +31,9 @@ from chalicelib.services.assignments import AssignmentPorts, get_assignment
 from chalicelib.services.audit import Read, record_staff_reads
 from chalicelib.services.ports import AccountRepository, Changes, ConsentLedger, ProfileRepository
 
+if TYPE_CHECKING:
+    from chalicelib.taxonomy import SkillTaxonomy
+
 
 @dataclass(frozen=True)
 class IndexingPorts:
@@ -38,6 +42,9 @@ class IndexingPorts:
     ledger: ConsentLedger
     index: MatchIndex
     embedder: Embedder | None = None  # off by default: the matching stands on skills and text alone
+    # Skills normalised again at index time: a skill saved as free text before the taxonomy knew it
+    # becomes findable by its canonical id at the next reindex (reindex-matching after a taxonomy update).
+    taxonomy: SkillTaxonomy | None = None
 
 
 def findable_candidate(ports: IndexingPorts, user_id: str) -> Candidate | None:
@@ -48,7 +55,15 @@ def findable_candidate(ports: IndexingPorts, user_id: str) -> Candidate | None:
     profile = ports.profiles.get_profile(user_id)
     if profile is None or not in_force(ports.ledger.list_for_subject(user_id), ConsentPurpose.PLATFORM_PROCESSING):
         return None
-    return candidate_from(profile, ports.profiles.list_resume_items(user_id))
+    candidate = candidate_from(profile, ports.profiles.list_resume_items(user_id))
+    return candidate if ports.taxonomy is None else normalised(candidate, ports.taxonomy)
+
+
+def normalised(candidate: Candidate, taxonomy: SkillTaxonomy) -> Candidate:
+    """The candidate's skills with the ids the taxonomy gives their names now (a saved id is kept where the
+    taxonomy has none: it was chosen knowingly)."""
+    skills = tuple(dataclasses.replace(s, skill_id=taxonomy.normalise(s.name).skill_id or s.skill_id) for s in candidate.skills)
+    return dataclasses.replace(candidate, skills=skills)
 
 
 def reindex_consultant(ports: IndexingPorts, user_id: str) -> bool:

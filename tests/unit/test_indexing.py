@@ -41,6 +41,29 @@ def test_a_consultant_is_findable_with_a_profile_and_consent_and_not_otherwise()
     assert matching.reindex_consultant(ports, me.user_id) is False and me.user_id not in index.candidates
 
 
+def test_skills_are_normalised_again_at_index_time() -> None:
+    from chalicelib.domain.resume import ResumePart as Part
+    from chalicelib.schemas.resume import PART_MODELS
+    from chalicelib.services import resume
+    from chalicelib.taxonomy import TaxonomyBuilder, default_taxonomy
+
+    world, _, index = setup()
+    ports = IndexingPorts(world.db, world.db, world.consents.ledger, index, taxonomy=default_taxonomy())
+    me = principal_of(register_invited(world, "k@consultant.example", invite(world, register_agency(world), "k@consultant.example")))
+    profiles.save_my_profile(world.profiles, me, ProfileIn.model_validate(FULL))
+    # Saved while the taxonomy did not know the skill: free text.
+    resume.add_item(
+        world.profiles,
+        TaxonomyBuilder().build(),
+        me,
+        me.user_id,
+        Part.SKILLS,
+        PART_MODELS[Part.SKILLS].model_validate({"name": "k8s", "level": 4}),
+    )
+    assert matching.reindex_consultant(ports, me.user_id) is True
+    assert [(s.skill_id, s.name) for s in index.candidates[me.user_id].skills] == [("kubernetes", "k8s")]  # the consultant's wording stays
+
+
 def test_a_disabled_account_is_not_findable_and_a_full_reindex_follows_the_table() -> None:
     world, ports, index = setup()
     agency = register_agency(world)
