@@ -1,9 +1,10 @@
 """The embedded match index: tantivy (BM25 per field) in a local directory, or in memory.
 
-The local default and the engine of the matching benchmark. Skills are indexed as exact keys (canonical
-ids from the taxonomy, or the free text), so "k8s" in a resume and "Kubernetes" in an assignment meet;
-title, skill names and the rest are stemmed English text. The candidate itself is stored with its
-entry, so a search answers with everything the shared ranking needs.
+The local default and the engine of the matching benchmark. It builds its schema, documents and query
+from the shared description (chalicelib/matching/document.py): skills as exact keys (canonical ids from
+the taxonomy, so "k8s" in a resume and "Kubernetes" in an assignment meet) and as the keywords that find
+a skill written alike; title, skill names and the rest as stemmed English text. The candidate itself is
+stored with its entry, so a search answers with everything the shared ranking needs.
 """
 
 from __future__ import annotations
