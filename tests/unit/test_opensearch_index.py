@@ -384,7 +384,7 @@ def test_the_container_builds_the_opensearch_index_from_the_settings() -> None:
         }
     )
     index = Container(settings).match_index
-    assert index._dimension == 512  # the embedder's: the knn_vector field takes what it makes
+    assert index.vector_dimension == 512  # the embedder's: the knn_vector field takes what it makes
     assert isinstance(index, OpenSearchMatchIndex) and (index.alias, index.write_alias, index.pipeline) == (
         "people",
         "people-write",

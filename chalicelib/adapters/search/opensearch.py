@@ -198,7 +198,7 @@ class OpenSearchMatchIndex:
         self.alias = alias
         self.write_alias = f"{alias}-write"
         self.pipeline = f"{alias}-hybrid"
-        self._dimension = vector_dimension
+        self.vector_dimension = vector_dimension  # 0: no vectors
         self._refresh = refresh
         self._now = now
 
@@ -212,7 +212,7 @@ class OpenSearchMatchIndex:
             return
         from opensearchpy.exceptions import RequestError
 
-        body = {**index_body(self._dimension), "aliases": {self.alias: {}, self.write_alias: {}}}
+        body = {**index_body(self.vector_dimension), "aliases": {self.alias: {}, self.write_alias: {}}}
         try:
             self._client.indices.create(index=f"{self.alias}-v{doc.LAYOUT_VERSION}-initial", body=body)
         except RequestError as exc:
@@ -220,7 +220,7 @@ class OpenSearchMatchIndex:
                 raise
 
     def _put_pipeline(self) -> None:
-        if self._dimension:
+        if self.vector_dimension:
             self._client.search_pipeline.put(id=self.pipeline, body=pipeline_body())
 
     # --- the port ---
@@ -238,7 +238,7 @@ class OpenSearchMatchIndex:
         self._write(user_id, actions)
 
     def search(self, query: TextQuery, limit: int) -> list[Hit]:
-        body = search_body(query, limit, self._dimension)
+        body = search_body(query, limit, self.vector_dimension)
         if body is None:
             return []
         params = {"search_pipeline": self.pipeline} if "hybrid" in body["query"] else {}
@@ -257,7 +257,7 @@ class OpenSearchMatchIndex:
 
         self._put_pipeline()
         new_index = f"{self.alias}-v{doc.LAYOUT_VERSION}-{self._now().strftime('%Y%m%d-%H%M%S%f')}"
-        self._client.indices.create(index=new_index, body=index_body(self._dimension, loading=True))
+        self._client.indices.create(index=new_index, body=index_body(self.vector_dimension, loading=True))
         try:
             # Before the tables are read (the caller reads ``entries`` lazily): every stream write from now
             # on reaches the new index too.
@@ -281,7 +281,7 @@ class OpenSearchMatchIndex:
 
     def _source(self, candidate: Candidate, vector: Sequence[float] | None) -> dict[str, Any]:
         source = document_fields(candidate)
-        if vector is not None and self._dimension:
+        if vector is not None and self.vector_dimension:
             source[doc.VECTOR] = list(vector)
         return source
 
