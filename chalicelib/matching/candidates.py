@@ -83,7 +83,6 @@ class WantedSkill:
     resource planning ERP software")."""
 
     key: str
-    name: str
     core: str
     parts: frozenset[str]
 
@@ -100,7 +99,7 @@ class WantedSkill:
 @lru_cache(maxsize=4096)  # an assignment's skills are compared with every candidate retrieved
 def wanted_skill(skill_id: str | None, name: str) -> WantedSkill:
     core = skill_core(name)
-    return WantedSkill(skill_key(skill_id, name), name, core, skill_parts(core))
+    return WantedSkill(skill_key(skill_id, name), core, skill_parts(core))
 
 
 @dataclass(frozen=True)
@@ -128,12 +127,14 @@ class Candidate:
         """The skills whose core has ``part`` as a run of its words."""
         return self._by_part.get(part, [])
 
+    # The first of the consultant's skills for each key and each core (reversed: the first one wins).
+    @cached_property
+    def _by_key(self) -> dict[str, CandidateSkill]:
+        return {skill.key: skill for skill in reversed(self.skills)}
+
     @cached_property
     def _by_core(self) -> dict[str, CandidateSkill]:
-        by_core: dict[str, CandidateSkill] = {}
-        for skill in self.skills:
-            by_core.setdefault(skill.core, skill)
-        return by_core
+        return {skill.core: skill for skill in reversed(self.skills)}
 
     @cached_property
     def _by_part(self) -> dict[str, list[CandidateSkill]]:
@@ -142,13 +143,6 @@ class Candidate:
             for part in skill.parts:
                 by_part.setdefault(part, []).append(skill)
         return by_part
-
-    @cached_property
-    def _by_key(self) -> dict[str, CandidateSkill]:
-        by_key: dict[str, CandidateSkill] = {}
-        for skill in self.skills:
-            by_key.setdefault(skill.key, skill)
-        return by_key
 
     def language_level(self, code: str) -> LanguageLevel | None:
         return next((level for c, level in self.languages if c == code), None)

@@ -8,12 +8,14 @@ digit, lower-cased, tokens of 40 bytes or more dropped, Snowball English stemmin
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import TypeAdapter
 
-from chalicelib.matching.candidates import Candidate
+from chalicelib.matching.candidates import Candidate, WantedSkill
 from chalicelib.matching.filters import filter_values
+from chalicelib.matching.index import TextQuery
 
 LAYOUT_VERSION = 2
 """Of the fields below: raise it with any change of them. Engines keep each layout apart (a directory, a
@@ -95,3 +97,33 @@ def stored_candidate(data: Any) -> Candidate:
 def plain_words(text: str) -> str:
     """The text of an assignment as words only: no engine's query language reaches the engine."""
     return " ".join("".join(ch if ch.isalnum() else " " for ch in text).split())
+
+
+# The query's parts, which each engine only translates into its own query language.
+
+
+def weighted_skills(query: TextQuery) -> Iterator[tuple[WantedSkill, float]]:
+    """Every wanted skill with the weight of its clause."""
+    for skills, weight in ((query.required, REQUIRED_WEIGHT), (query.nice, NICE_WEIGHT)):
+        for wanted in skills:
+            yield wanted, weight
+
+
+def same_skill_terms(wanted: WantedSkill) -> list[tuple[str, str]]:
+    """The (field, keyword) terms that find a consultant's skill that is the wanted one, each scored with
+    ``SAME_SKILL_BOOST``: the same key; a skill containing the wanted one's core as a run of words; a skill
+    whose core is a run of the wanted one's (candidates.WantedSkill.found_in, as keywords)."""
+    return [(SKILLS, wanted.key), (SKILL_PARTS, wanted.core), *((SKILL_CORES, part) for part in sorted(wanted.parts))]
+
+
+def skill_words(wanted: WantedSkill) -> str:
+    """The wanted skill's words, matched among the consultant's skill names with ``SKILL_WORDS_BOOST``:
+    its core, without the generic words every other skill has too. Empty when it has none."""
+    return plain_words(wanted.core)
+
+
+def text_clauses(query: TextQuery) -> list[tuple[str, str, float]]:
+    """(field, words, boost) for the query's prose: the title against the title, the description against
+    summary and experience. Parts without words are left out."""
+    parts = ((TITLE, query.title, TITLE_BOOST), (BODY, query.description, DESCRIPTION_BOOST))
+    return [(field, words, boost) for field, text, boost in parts if (words := plain_words(text))]

@@ -37,11 +37,7 @@ def filter_values(candidate: Candidate) -> FilterValues:
         rate_currency=rate.currency if rate else NOT_SAID,
         rate_minor=rate.amount_minor if rate else 0,
         available_from_day=candidate.available_from.toordinal() if candidate.available_from else 0,
-        language_keys=tuple(
-            language_key(code, at_most)
-            for code, level in candidate.languages
-            for at_most in LANGUAGE_LEVELS[: LANGUAGE_LEVELS.index(level) + 1]
-        ),
+        language_keys=tuple(language_key(code, at_most) for code, level in candidate.languages for at_most in _up_to(level)),
         remote_preference=candidate.remote_preference.value if candidate.remote_preference else NOT_SAID,
         country=candidate.country or NOT_SAID,
     )

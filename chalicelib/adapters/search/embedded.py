@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.matching import document as doc
 from chalicelib.matching.candidates import Candidate, WantedSkill
-from chalicelib.matching.document import document_fields, plain_words, stored_candidate
+from chalicelib.matching.document import document_fields, stored_candidate
 from chalicelib.matching.filters import NOT_SAID, MatchFilters
 from chalicelib.matching.fusion import fuse, vector_k
 from chalicelib.matching.index import Hit, Indexed, TextQuery
@@ -97,14 +97,12 @@ class EmbeddedMatchIndex:
         tantivy = self._tantivy
         Q, should = tantivy.Query, tantivy.Occur.Should
         clauses: list[tuple[Any, Any]] = [
-            (should, Q.boost_query(Q.disjunction_max_query(self._same_skill(wanted) + self._skill_words(wanted)), weight))
-            for skills, weight in ((query.required, doc.REQUIRED_WEIGHT), (query.nice, doc.NICE_WEIGHT))
-            for wanted in skills
+            (should, Q.boost_query(Q.disjunction_max_query(self._skill_alternatives(wanted)), weight))
+            for wanted, weight in doc.weighted_skills(query)
         ]
-        for field, text, boost in ((doc.TITLE, query.title, doc.TITLE_BOOST), (doc.BODY, query.description, doc.DESCRIPTION_BOOST)):
-            if words := plain_words(text):
-                parsed, _errors = self._index.parse_query_lenient(words, [field])
-                clauses.append((should, Q.boost_query(parsed, boost)))
+        for field, words, boost in doc.text_clauses(query):
+            parsed, _errors = self._index.parse_query_lenient(words, [field])
+            clauses.append((should, Q.boost_query(parsed, boost)))
         if not clauses:
             return []
         scored = tantivy.Query.boolean_query(clauses)
@@ -114,19 +112,17 @@ class EmbeddedMatchIndex:
         found = searcher.search(tantivy.Query.boolean_query([(tantivy.Occur.Must, scored), (tantivy.Occur.Must, only_passing)]), limit)
         return [Hit(stored_candidate(json.loads(searcher.doc(address)[doc.CANDIDATE][0])), score) for score, address in found.hits]
 
-    def _same_skill(self, wanted: WantedSkill) -> list[Any]:
-        """As the OpenSearch engine's: the same key, or written alike (chalicelib/matching/candidates.py)."""
+    def _skill_alternatives(self, wanted: WantedSkill) -> list[Any]:
+        """As the OpenSearch engine's: the ways of matching one wanted skill, of which the best counts."""
         Q = self._tantivy.Query
-        alike = [Q.term_query(self._schema, doc.SKILLS, wanted.key), Q.term_query(self._schema, doc.SKILL_PARTS, wanted.core)]
-        alike += [Q.term_query(self._schema, doc.SKILL_CORES, part) for part in sorted(wanted.parts)]
-        return [Q.boost_query(q, doc.SAME_SKILL_BOOST) for q in alike]
-
-    def _skill_words(self, wanted: WantedSkill) -> list[Any]:
-        words = plain_words(wanted.core)  # without the generic words, which every other skill has too
+        same = [
+            Q.boost_query(Q.term_query(self._schema, field, value), doc.SAME_SKILL_BOOST) for field, value in doc.same_skill_terms(wanted)
+        ]
+        words = doc.skill_words(wanted)
         if not words:
-            return []
+            return same
         parsed, _errors = self._index.parse_query_lenient(words, [doc.SKILL_TEXT])
-        return [self._tantivy.Query.boost_query(parsed, doc.SKILL_WORDS_BOOST)]
+        return [*same, Q.boost_query(parsed, doc.SKILL_WORDS_BOOST)]
 
     def _filter(self, filters: MatchFilters) -> Any:
         """``MatchFilters`` as a tantivy query, clause by clause as its docstring states them."""

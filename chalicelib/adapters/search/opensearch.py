@@ -34,7 +34,7 @@ from urllib.parse import unquote, urlsplit
 from chalicelib.errors import UpstreamUnavailable
 from chalicelib.matching import document as doc
 from chalicelib.matching.candidates import Candidate, WantedSkill
-from chalicelib.matching.document import document_fields, plain_words, stored_candidate
+from chalicelib.matching.document import document_fields, stored_candidate
 from chalicelib.matching.filters import NOT_SAID, MatchFilters
 from chalicelib.matching.fusion import HYBRID_WEIGHTS, vector_k
 from chalicelib.matching.index import Hit, Indexed, TextQuery
@@ -118,30 +118,23 @@ def lexical_query(query: TextQuery) -> dict[str, Any] | None:
     skill once, by the best of its ways of matching; the title; the description. None when the query has
     nothing to search for."""
     should: list[dict[str, Any]] = [
-        {"dis_max": {"queries": _same_skill(wanted) + _skill_words(wanted), "boost": weight}}
-        for skills, weight in ((query.required, doc.REQUIRED_WEIGHT), (query.nice, doc.NICE_WEIGHT))
-        for wanted in skills
+        {"dis_max": {"queries": _skill_alternatives(wanted), "boost": weight}} for wanted, weight in doc.weighted_skills(query)
     ]
     # match, never query_string: an assignment's text is words.
-    for field, text, boost in ((doc.TITLE, query.title, doc.TITLE_BOOST), (doc.BODY, query.description, doc.DESCRIPTION_BOOST)):
-        if words := plain_words(text):
-            should.append({"match": {field: {"query": words, "boost": boost}}})
+    should += [{"match": {field: {"query": words, "boost": boost}}} for field, words, boost in doc.text_clauses(query)]
     if not should:
         return None
     return {"bool": {"should": should, "minimum_should_match": 1, "filter": [filter_clause(query.filters)]}}
 
 
-def _same_skill(wanted: WantedSkill) -> list[dict[str, Any]]:
-    """The same key, or written alike: a consultant's skill whose core is a run of the wanted one's, or
-    contains the wanted one's core as a run (term queries, scored by BM25 like tantivy's)."""
-    alike = [{"term": {doc.SKILLS: wanted.key}}, {"term": {doc.SKILL_PARTS: wanted.core}}]
-    alike += [{"term": {doc.SKILL_CORES: part}} for part in sorted(wanted.parts)]
-    return [{"term": {field: {"value": value, "boost": doc.SAME_SKILL_BOOST}}} for term in alike for field, value in term["term"].items()]
-
-
-def _skill_words(wanted: WantedSkill) -> list[dict[str, Any]]:
-    words = plain_words(wanted.core)  # without the generic words, which every other skill has too
-    return [{"match": {doc.SKILL_TEXT: {"query": words, "boost": doc.SKILL_WORDS_BOOST}}}] if words else []
+def _skill_alternatives(wanted: WantedSkill) -> list[dict[str, Any]]:
+    """The ways of matching one wanted skill (term queries, scored by BM25 like tantivy's), of which the
+    best counts."""
+    same: list[dict[str, Any]] = [
+        {"term": {field: {"value": value, "boost": doc.SAME_SKILL_BOOST}}} for field, value in doc.same_skill_terms(wanted)
+    ]
+    words = doc.skill_words(wanted)
+    return same + ([{"match": {doc.SKILL_TEXT: {"query": words, "boost": doc.SKILL_WORDS_BOOST}}}] if words else [])
 
 
 def search_body(query: TextQuery, limit: int, vector_dimension: int) -> dict[str, Any] | None:
