@@ -331,3 +331,45 @@ def test_assignments_are_listed_per_company_and_status_and_move_between_lists(st
         uow.commit(Changes().transition(replace(first, status=AssignmentStatus.CANCELLED), "draft", was=first))
     stored = repo.get_assignment(first.assignment_id)
     assert stored is not None and stored.status is AssignmentStatus.OPEN
+
+
+def test_an_append_only_replacement_that_fails_otherwise_is_no_conflict(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Erasure skips a conflict as "done by a concurrent run": a throttled transaction must not look like one."""
+    from pynamodb.connection.base import VerboseClientError
+    from pynamodb.exceptions import CancellationReason, TransactWriteError
+
+    from chalicelib.adapters.dynamo import repositories
+
+    def failing(code: str) -> type:
+        cause = VerboseClientError(
+            {"Error": {"Code": "TransactionCanceledException", "Message": "x"}},
+            "TransactWriteItems",
+            cancellation_reasons=[CancellationReason(code), None],
+        )
+
+        class Transaction:
+            def __init__(self, **_: object) -> None:
+                pass
+
+            def __enter__(self) -> Transaction:
+                return self
+
+            def __exit__(self, *_: object) -> None:
+                raise TransactWriteError("cancelled", cause)
+
+            def save(self, *_: object, **__: object) -> None:
+                pass
+
+            def delete(self, *_: object, **__: object) -> None:
+                pass
+
+        return Transaction
+
+    original = consent(new_id())
+    copy = replace(original, subject_id=f"erased-{new_id()}", ip=None)
+    monkeypatch.setattr(repositories, "TransactWrite", failing("ThrottlingError"))
+    with pytest.raises(TransactWriteError):
+        repositories.DynamoAppendOnlyEraser("eu-north-1").replace(original, copy)
+    monkeypatch.setattr(repositories, "TransactWrite", failing("ConditionalCheckFailed"))
+    with pytest.raises(ConcurrencyConflict):
+        repositories.DynamoAppendOnlyEraser("eu-north-1").replace(original, copy)

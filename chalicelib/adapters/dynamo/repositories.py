@@ -253,11 +253,18 @@ class DynamoUnitOfWork:
                     else:
                         transaction.save(item, condition=_condition(item, expect))
         except TransactWriteError as exc:
-            reasons = [r.code if r else None for r in (exc.cancellation_reasons or [])]
-            # TransactionConflict: another transaction was writing one of the items; nothing was written.
-            if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in reasons):
-                raise ConcurrencyConflict("a precondition failed", reasons) from exc
+            _raise_as_conflict(exc, "a precondition failed")
             raise
+
+
+def _raise_as_conflict(exc: TransactWriteError, message: str) -> None:
+    """Raises ConcurrencyConflict when the transaction was cancelled by a condition or by a concurrent
+    writer (nothing was written, and a caller may treat it as "someone else did it"); returns otherwise,
+    so that throttling, validation and other errors propagate as themselves and are retried or fail."""
+    reasons = [r.code if r else None for r in (exc.cancellation_reasons or [])]
+    # TransactionConflict: another transaction was writing one of the items; nothing was written.
+    if any(code in ("ConditionalCheckFailed", "TransactionConflict") for code in reasons):
+        raise ConcurrencyConflict(message, reasons) from exc
 
 
 def _load_main(cls: type[T], item: MainItem | None) -> T | None:
@@ -386,9 +393,10 @@ class DynamoAppendOnlyEraser:
                 transaction.save(new, condition=type(new)._hash_key_attribute().does_not_exist())
                 transaction.delete(old)
         except TransactWriteError as exc:
-            raise ConcurrencyConflict(
-                "the entry was replaced meanwhile", [r.code if r else None for r in exc.cancellation_reasons or []]
-            ) from exc
+            # Only a replacement made meanwhile may be taken for done: the erasure run skips it. Anything
+            # else (throttling) must fail the run, or the person's entry would stay as it was.
+            _raise_as_conflict(exc, "the entry was replaced meanwhile")
+            raise
 
 
 class DynamoConsentLedger:
