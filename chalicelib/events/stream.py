@@ -5,13 +5,15 @@ invitation, a verified consent document), so a mail goes out if and only if the 
 keeps the search index true: any change to a consultant's account, profile, resume or consents (inserted,
 modified or removed) reindexes that consultant, which also removes them when they must not be found. A
 consultant changed many times in one batch (a JSON Resume import writes hundreds of items) is reindexed
-once, at their last record: a reindex reads the current state, so it covers the earlier ones. Long
+once, at their last record: a reindex reads the current state, so it covers the earlier ones. Records
+that cannot change findability (an account's activity stamp, an expiring consent marker) reindex nobody. Long
 privacy work (erasures, export archives) has its own consumer of the same stream:
 chalicelib/events/privacy.py.
 """
 
 from __future__ import annotations
 
+import json
 from functools import partial
 from typing import Any
 
@@ -35,15 +37,31 @@ def _indexed_consultant(kind: Any, pk: Any) -> str | None:
 
 
 def last_records_per_consultant(records: list[dict[str, Any]]) -> set[str]:
-    """Sequence numbers of each consultant's last record in a raw batch (images in DynamoDB JSON)."""
+    """Sequence numbers of each consultant's last record in a raw batch (images in DynamoDB JSON), among
+    the records that may change how they are found."""
     last: dict[str, str] = {}
     for record in records:
         change = record.get("dynamodb") or {}
         image = change.get("NewImage") or change.get("OldImage") or {}
         user_id = _indexed_consultant(image.get("kind", {}).get("S"), image.get("pk", {}).get("S"))
-        if user_id is not None:
+        if user_id is not None and _may_change_findability(record.get("eventName"), image["kind"]["S"], change):
             last[user_id] = change["SequenceNumber"]
     return set(last.values())
+
+
+def _may_change_findability(event: Any, kind: str, change: dict[str, Any]) -> bool:
+    """False for the frequent records that cannot: an account's daily activity stamp or a retention notice
+    (only its status and roles matter to the index), and a consent marker expiring (its TTL removal)."""
+    if kind == "consent_changed":
+        return event != "REMOVE"
+    if kind == "user" and event == "MODIFY":
+        return _account_access(change.get("OldImage")) != _account_access(change.get("NewImage"))
+    return True
+
+
+def _account_access(image: dict[str, Any] | None) -> tuple[Any, list[str]]:
+    data = json.loads((image or {}).get("data", {}).get("S") or "{}")
+    return data.get("status"), sorted(data.get("roles") or [])  # a set, stored in no particular order
 
 
 def handle_record(record: DynamoDBRecord, reindex_at: set[str] | None = None) -> None:

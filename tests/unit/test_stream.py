@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -30,3 +31,28 @@ def test_many_changes_of_one_consultant_reindex_them_once(monkeypatch: pytest.Mo
     assert result["batchItemFailures"] == []
     assert sorted(reindexed) == ["a", "b"]  # once each, at their last record
     assert stream.last_records_per_consultant(batch) == {"6", "7"}
+
+
+def account_change(sequence: str, old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    change = record(sequence, "user", "USER#a", "MODIFY")
+    image = change["dynamodb"].pop("NewImage")
+    change["dynamodb"]["OldImage"] = {**image, "data": {"S": json.dumps(old)}}
+    change["dynamodb"]["NewImage"] = {**image, "data": {"S": json.dumps(new)}}
+    return change
+
+
+def test_changes_that_cannot_change_findability_reindex_nobody() -> None:
+    active = {"status": "active", "roles": ["consultant"], "last_active_at": "2026-11-26"}
+    batch = [
+        account_change("1", active, {**active, "last_active_at": "2026-11-27"}),  # the daily activity stamp
+        record("2", "consent_changed", "USER#b", "REMOVE"),  # a marker's TTL expiry
+    ]
+    assert stream.last_records_per_consultant(batch) == set()
+    disabled = account_change("3", active, {**active, "status": "disabled"})
+    promoted = account_change("4", active, {**active, "roles": ["consultant", "staff"]})
+    reordered = account_change("6", {**active, "roles": ["staff", "consultant"]}, {**active, "roles": ["consultant", "staff"]})
+    assert stream.last_records_per_consultant([reordered]) == set()
+    given = record("5", "consent_changed", "USER#b")
+    assert stream.last_records_per_consultant([disabled]) == {"3"}
+    assert stream.last_records_per_consultant([promoted]) == {"4"}
+    assert stream.last_records_per_consultant([*batch, given]) == {"5"}
