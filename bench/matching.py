@@ -171,9 +171,9 @@ def _candidate(taxonomy: SkillTaxonomy, rng: random.Random, user_id: str, title:
 
 
 def _requirements(taxonomy: SkillTaxonomy, technologies: Sequence[Technology]) -> list[SkillRequirement]:
-    """As the assignments service stores them: the canonical name when known, else the text."""
+    """As the assignments service stores them: the canonical name when known, else the cleaned text."""
     normalised = [taxonomy.normalise(t.name) for t in technologies]
-    return [SkillRequirement(s.skill_id, s.name if s.known else s.text) for s in normalised]
+    return [SkillRequirement(s.skill_id, s.name) for s in normalised]
 
 
 def _assignment(taxonomy: SkillTaxonomy, code: str, title: str, required: Sequence[Technology], nice: Sequence[Technology]) -> Assignment:

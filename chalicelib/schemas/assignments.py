@@ -12,7 +12,7 @@ from chalicelib.domain.profiles import LanguageLevel, RemotePreference
 from chalicelib.schemas.base import CountryCode, RequestModel, ResponseModel
 from chalicelib.schemas.consents import HourlyRateOut
 from chalicelib.schemas.profiles import HourlyRateIn, LanguageCode
-from chalicelib.schemas.resume import NormalisedSkillOut, SkillName
+from chalicelib.schemas.resume import NormalisedSkillOut, SkillName, not_before
 
 
 class LanguageRequirementIn(RequestModel):
@@ -69,10 +69,7 @@ class AssignmentIn(RequestModel):
     @field_validator("end_date")
     @classmethod
     def _end_after_start(cls, value: date | None, info: ValidationInfo) -> date | None:
-        start = info.data.get("start_date")
-        if value is not None and start is not None and value < start:
-            raise ValueError("the end comes before the start")
-        return value
+        return not_before(value, info, "start_date", "the end comes before the start")
 
     @model_validator(mode="after")
     def _one_budget_and_a_place(self) -> AssignmentIn:

@@ -30,7 +30,7 @@ def _not_in_future(value: date) -> date:
 PastDate = Annotated[date, AfterValidator(_not_in_future)]
 
 
-def _not_before(value: date | None, info: ValidationInfo, earlier: str, message: str) -> date | None:
+def not_before(value: date | None, info: ValidationInfo, earlier: str, message: str) -> date | None:
     """A date field that must not come before an earlier field of the same model."""
     first = info.data.get(earlier)
     if value is not None and first is not None and value < first:
@@ -46,7 +46,7 @@ class _Period(RequestModel):
     @field_validator("end")
     @classmethod
     def _end_after_start(cls, value: date | None, info: ValidationInfo) -> date | None:
-        return _not_before(value, info, "start", "the end comes before the start")
+        return not_before(value, info, "start", "the end comes before the start")
 
 
 class LetterIn(RequestModel):
@@ -104,7 +104,7 @@ class CertificateIn(RequestModel):
     @field_validator("expires_on")
     @classmethod
     def _expires_after_issue(cls, value: date | None, info: ValidationInfo) -> date | None:
-        return _not_before(value, info, "issued_on", "the certificate expires before it was issued")
+        return not_before(value, info, "issued_on", "the certificate expires before it was issued")
 
 
 PART_MODELS: dict[ResumePart, type[RequestModel]] = {

@@ -23,6 +23,7 @@ from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Invalid
 from chalicelib.schemas.assignments import AssignmentIn
 from chalicelib.services.accounts import AccountPorts, ensure_staff
 from chalicelib.services.ports import AssignmentRepository, Changes
+from chalicelib.services.resume import normalise_skill
 
 if TYPE_CHECKING:
     from chalicelib.taxonomy import SkillTaxonomy
@@ -52,14 +53,8 @@ def _visible(ports: AssignmentPorts, principal: Principal, assignment_id: str) -
 
 
 def _skills(taxonomy: SkillTaxonomy, names: list[str], field: str) -> list[SkillRequirement]:
-    skills = []
-    for n, name in enumerate(names):
-        try:
-            skill = taxonomy.normalise(name)
-        except ValueError:
-            raise InvalidInput("A skill must have a readable name.", issues=[FieldIssue(f"{field}.{n}", "no readable text")]) from None
-        skills.append(SkillRequirement(skill.skill_id, skill.name if skill.known else skill.text))
-    return skills
+    normalised = [normalise_skill(taxonomy, name, f"{field}.{n}") for n, name in enumerate(names)]
+    return [SkillRequirement(skill.skill_id, skill.name) for skill in normalised]
 
 
 def _fields(taxonomy: SkillTaxonomy, body: AssignmentIn) -> dict[str, Any]:

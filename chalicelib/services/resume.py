@@ -46,7 +46,8 @@ def get_resume(ports: ProfilePorts, principal: Principal, user_id: str) -> Resum
     return Resume(user.user_id, ports.profiles.list_resume_items(user.user_id))
 
 
-def _normalise(taxonomy: SkillTaxonomy, text: str, field: str) -> NormalisedSkill:
+def normalise_skill(taxonomy: SkillTaxonomy, text: str, field: str) -> NormalisedSkill:
+    """The skill as the taxonomy names it; a 422 naming ``field`` when there is nothing readable in it."""
     try:
         return taxonomy.normalise(text)
     except ValueError:  # nothing readable left, e.g. only control or format characters
@@ -56,11 +57,11 @@ def _normalise(taxonomy: SkillTaxonomy, text: str, field: str) -> NormalisedSkil
 def item_content(ports: ProfilePorts, user: User, part: ResumePart, body: BaseModel, taxonomy: SkillTaxonomy) -> dict[str, Any]:
     content: dict[str, Any] = body.model_dump(mode="json")
     if part is ResumePart.SKILLS:
-        skill = _normalise(taxonomy, content["name"], "name")
-        content.update(skill_id=skill.skill_id, name=skill.name if skill.known else skill.text)
+        skill = normalise_skill(taxonomy, content["name"], "name")
+        content.update(skill_id=skill.skill_id, name=skill.name)
     if part is ResumePart.EXPERIENCE:
-        used = [_normalise(taxonomy, name, f"skills_used.{n}") for n, name in enumerate(content["skills_used"])]
-        content["skills_used"] = [{"skill_id": s.skill_id, "name": s.name if s.known else s.text} for s in used]
+        used = [normalise_skill(taxonomy, name, f"skills_used.{n}") for n, name in enumerate(content["skills_used"])]
+        content["skills_used"] = [{"skill_id": s.skill_id, "name": s.name} for s in used]
     if part is ResumePart.PORTFOLIO and content.get("file_id"):
         # Only one's own accepted portfolio file: a proposal will show it to a client.
         file = ports.profiles.get_file(user.user_id, content["file_id"])
@@ -88,7 +89,7 @@ def add_item(
     content = item_content(ports, user, part, body, taxonomy)
     if part is ResumePart.SKILLS:
         _ensure_new_skill(taxonomy, existing, body)
-        item_id = skill_item_id(user.user_id, _normalise(taxonomy, content["name"], "name"))
+        item_id = skill_item_id(user.user_id, normalise_skill(taxonomy, content["name"], "name"))
     else:
         item_id = LETTER_ITEM_ID if part is ResumePart.LETTER else new_id()
     now = ports.accounts.now()
@@ -102,11 +103,11 @@ def add_item(
 
 def _ensure_new_skill(taxonomy: SkillTaxonomy, existing: list[ResumeItem], body: BaseModel, except_id: str | None = None) -> None:
     assert isinstance(body, SkillIn)
-    wanted = _normalise(taxonomy, body.name, "name")
+    wanted = normalise_skill(taxonomy, body.name, "name")
     key = wanted.skill_id or wanted.text.casefold()
     for item in existing:
         if item.item_id != except_id and (item.content.get("skill_id") or str(item.content.get("name", "")).casefold()) == key:
-            raise Conflict(f"{wanted.name if wanted.known else wanted.text} is already among the skills; edit that one.")
+            raise Conflict(f"{wanted.name} is already among the skills; edit that one.")
 
 
 def _item(ports: ProfilePorts, user: User, part: ResumePart, item_id: str) -> ResumeItem:
