@@ -57,8 +57,11 @@ def processing_consent(subject_id: str, notice: Notice, at: datetime, ctx: Reque
     )
 
 
-def consent_changed(entry: ConsentEntry) -> ConsentChanged:
-    return ConsentChanged(user_id=entry.subject_id, entry_id=entry.entry_id, at=entry.at)
+def record_consent(changes: Changes, entry: ConsentEntry) -> Changes:
+    """A consent entry as every one is written: with its audit entry, and with the marker the main table's
+    stream reacts to (the ledger has no stream of its own), so the search index follows the consent."""
+    marker = ConsentChanged(user_id=entry.subject_id, entry_id=entry.entry_id, at=entry.at)
+    return changes.insert(entry).insert(consent_audit(entry)).insert(marker)
 
 
 def consent_audit(entry: ConsentEntry) -> AuditEntry:

@@ -21,7 +21,7 @@ from chalicelib.domain.consent import (
 )
 from chalicelib.domain.identity import Principal, RequestContext
 from chalicelib.errors import ConcurrencyConflict, Conflict, NotFound
-from chalicelib.services.accounts import AccountPorts, consent_audit, consent_changed, ensure_staff, processing_consent
+from chalicelib.services.accounts import AccountPorts, ensure_staff, processing_consent, record_consent
 from chalicelib.services.audit import Read, record_staff_reads
 from chalicelib.services.notices import accepted_current_notice
 from chalicelib.services.ports import AuditLog, Changes, ConsentLedger
@@ -56,7 +56,7 @@ def give_processing_consent(ports: ConsentPorts, principal: Principal, version: 
     if current:
         return current[0]  # already in force for this notice: giving it again changes nothing
     entry = processing_consent(principal.user_id, notice, ports.accounts.now(), ctx)
-    ports.accounts.uow.commit(Changes().insert(entry).insert(consent_audit(entry)).insert(consent_changed(entry)))
+    ports.accounts.uow.commit(record_consent(Changes(), entry))
     return ConsentState(entry, None)
 
 
@@ -84,7 +84,7 @@ def withdraw_consent(ports: ConsentPorts, principal: Principal, entry_id: str, c
         withdraws_entry_id=entry_id,
     )
     try:
-        ports.accounts.uow.commit(Changes().insert(withdrawal).insert(consent_audit(withdrawal)).insert(consent_changed(withdrawal)))
+        ports.accounts.uow.commit(record_consent(Changes(), withdrawal))
     except ConcurrencyConflict:
         replay = next((s for s in fold_consents(ports.ledger.list_for_subject(principal.user_id)) if s.given.entry_id == entry_id), None)
         if replay is None or replay.withdrawal is None:

@@ -23,7 +23,7 @@ from chalicelib.domain.identity import Principal, RequestContext, Role
 from chalicelib.domain.ids import new_id
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Forbidden, InvalidInput, NotFound, UpstreamUnavailable
 from chalicelib.logging import logger
-from chalicelib.services.accounts import AccountPorts, consent_audit, hash_code, normalise_email, normalise_org_number
+from chalicelib.services.accounts import AccountPorts, hash_code, normalise_email, normalise_org_number, record_consent
 from chalicelib.services.audit import Read, record_staff_reads
 from chalicelib.services.ports import Changes, OutboxMessage, ProfileRepository, UniqueClaim
 
@@ -163,7 +163,7 @@ def use_invitation(changes: Changes, usable: UsableInvitation, user_id: str, ctx
         object_id=document.document_id,
         details={"agency_id": document.agency_id},
     )
-    return changes.insert(entry).insert(consent_audit(entry)).insert(confirmation)
+    return record_consent(changes, entry).insert(confirmation)
 
 
 def accept_invitation(

@@ -32,7 +32,7 @@ from chalicelib.schemas.accounts import (
     OrganisationIn,
     PrivacyConsentIn,
 )
-from chalicelib.services.accounts import AccountPorts, consent_audit, hash_code, normalise_email, normalise_org_number, processing_consent
+from chalicelib.services.accounts import AccountPorts, hash_code, normalise_email, normalise_org_number, processing_consent, record_consent
 from chalicelib.services.invitations import usable_invitation, use_invitation
 from chalicelib.services.notices import accepted_current_notice
 from chalicelib.services.ports import Changes, OutboxMessage, Tokens, UniqueClaim
@@ -191,7 +191,7 @@ def _new_account(
         user, mail = _verification(ports, user)
         changes.insert(mail)
     entry = processing_consent(user.user_id, notice, user.created_at, ctx)
-    return changes.insert(user).insert(entry).insert(consent_audit(entry)), user
+    return record_consent(changes.insert(user), entry), user
 
 
 def _organisation(body: OrganisationIn, kind: OrgKind, status: OrgStatus, now: datetime) -> Organisation:

@@ -28,6 +28,9 @@ def test_a_consultant_is_findable_with_a_profile_and_consent_and_not_otherwise()
     agency = register_agency(world)
     me = principal_of(register_invited(world, "cecilia@consultant.example", invite(world, agency, "cecilia@consultant.example")))
     assert matching.reindex_consultant(ports, me.user_id) is False  # no profile yet
+    # Every consent entry comes with the marker the stream reindexes on: at registration too.
+    markers = {k[1] for k in world.db.items if k[0] == "consent_changed"}
+    assert {me.user_id, agency.user.user_id} <= markers
     profiles.save_my_profile(world.profiles, me, ProfileIn.model_validate(FULL))
     add(world, me, me.user_id, ResumePart.SKILLS, EXAMPLES[ResumePart.SKILLS])
     assert matching.reindex_consultant(ports, me.user_id) is True
