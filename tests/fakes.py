@@ -105,6 +105,10 @@ class InMemoryDatabase:
 
     # --- UnitOfWork ---
     def commit(self, changes: Changes) -> None:
+        from chalicelib.services.ports import TRANSACTION_LIMIT
+
+        # As DynamoDB, which refuses a transaction of more writes (callers split with Changes.batches).
+        assert len(changes.writes) <= TRANSACTION_LIMIT, f"a transaction of {len(changes.writes)} writes"
         with self._lock:
             if self.fail_next_commit is not None:
                 exc, self.fail_next_commit = self.fail_next_commit, None

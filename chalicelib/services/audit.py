@@ -11,9 +11,6 @@ from chalicelib.domain.identity import Principal
 from chalicelib.domain.ids import new_id
 from chalicelib.services.ports import Changes, UnitOfWork
 
-# DynamoDB accepts at most 100 writes in one transaction.
-_TRANSACTION_LIMIT = 100
-
 
 @dataclass(frozen=True)
 class Read:
@@ -38,8 +35,8 @@ def record_staff_reads(uow: UnitOfWork, principal: Principal, now: datetime, act
         )
         for r in reads
     ]
-    for start in range(0, len(entries), _TRANSACTION_LIMIT):
-        changes = Changes()
-        for entry in entries[start : start + _TRANSACTION_LIMIT]:
-            changes.insert(entry)
-        uow.commit(changes)
+    changes = Changes()
+    for entry in entries:
+        changes.insert(entry)
+    for batch in changes.batches():
+        uow.commit(batch)

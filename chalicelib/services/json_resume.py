@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +31,6 @@ if TYPE_CHECKING:
     from chalicelib.taxonomy import SkillTaxonomy
 
 _IMPORT_IDS = uuid.UUID("8d7c3f0e-51a4-4b7e-9f1d-2f6a0c9e4b73")  # namespace of the ids of imported items
-TRANSACTION_LIMIT = 100  # DynamoDB's most writes in one transaction
 
 
 @dataclass(frozen=True)
@@ -153,10 +152,9 @@ def _write(ports: ProfilePorts, user: User, profile: Profile, current: Profile |
     for key, item in existing.items():
         if key not in new and not (keep_letter and item.part is ResumePart.LETTER):
             changes.delete(item, ResumeItemStatus.ACTIVE.value)
-    writes = changes.writes
     try:
-        for start in range(0, len(writes), TRANSACTION_LIMIT):
-            ports.accounts.uow.commit(replace(changes, writes=writes[start : start + TRANSACTION_LIMIT]))
+        for batch in changes.batches():
+            ports.accounts.uow.commit(batch)
     except ConcurrencyConflict as exc:
         # Batches already written stay: the same import, sent again, finishes the replacement.
         raise Conflict("The profile or resume was changed at the same time; send the same import again to finish it.") from exc

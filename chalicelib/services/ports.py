@@ -92,6 +92,9 @@ class Expect:
     revision: int | None = None
 
 
+TRANSACTION_LIMIT = 100  # DynamoDB's most writes in one transaction
+
+
 @dataclass
 class Changes:
     writes: list[tuple[Entity, Expect]] = field(default_factory=list)
@@ -102,6 +105,12 @@ class Changes:
     def insert(self, entity: Entity) -> Changes:
         self.writes.append((entity, Expect(absent=True)))
         return self
+
+    def batches(self) -> list[Changes]:
+        """The writes split into transactions DynamoDB accepts (at most ``TRANSACTION_LIMIT`` each), for
+        changes too many for one: each batch is atomic, the whole is not, so a caller makes a resend
+        converge. No request token: one would be reused with other contents."""
+        return [Changes(self.writes[start : start + TRANSACTION_LIMIT]) for start in range(0, len(self.writes), TRANSACTION_LIMIT)]
 
     def transition(
         self,
