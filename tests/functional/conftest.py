@@ -10,7 +10,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import requests
 from chalice.test import Client
 
 from tests import builders
@@ -121,7 +120,6 @@ class Pump:
         self._pump = EventPump(
             region="eu-north-1", uploads_queue_url=resources.uploads_queue_url, main_table=resources.main_table, endpoint_url=stack.endpoint
         )
-        self._endpoint = stack.endpoint
 
     def drain(self) -> None:
         for _ in range(20):
@@ -129,9 +127,18 @@ class Pump:
                 return
 
     def mails_to(self, address: str) -> list[dict[str, Any]]:
+        """The mails sent to ``address``, read from the local SES (moto runs in this process). Not through
+        /moto-api/data.json: that serialises every object of every service, which late in a full run takes
+        longer than a request may."""
+        from moto.ses.models import Message, ses_backends
+
         self.drain()
-        messages = requests.get(f"{self._endpoint}/moto-api/data.json", timeout=10).json()["ses"]["Message"]
-        return [m for m in messages if address in m["destinations"]["ToAddresses"]]
+        sent = [m for regions in ses_backends.values() for backend in regions.values() for m in backend.sent_messages]
+        return [
+            {"source": m.source, "subject": m.subject, "body": m.body, "destinations": m.destinations}
+            for m in sent
+            if isinstance(m, Message) and address in m.destinations.get("ToAddresses", [])
+        ]
 
 
 @pytest.fixture(scope="session")
