@@ -15,7 +15,7 @@ LOCAL_STATE_DIR ?= .local
 
 .PHONY: help
 help:
-	@echo "make run | test | test-contract | lint | format | bench | bench-coldstart | bench-matching | create-staff EMAIL=... NAME=... | privacy-jobs | infra-check | clean"
+	@echo "make run | test | test-contract | lint | format | bench | bench-coldstart | bench-matching | create-staff EMAIL=... NAME=... | privacy-jobs | proposal-jobs | infra-check | clean"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,10 @@ create-staff: $(VENV)/.installed
 .PHONY: privacy-jobs
 privacy-jobs: $(VENV)/.installed
 	$(PY) -m chalicelib.cli --env-file $(LOCAL_STATE_DIR)/app.env privacy-jobs
+
+.PHONY: proposal-jobs
+proposal-jobs: $(VENV)/.installed
+	$(PY) -m chalicelib.cli --env-file $(LOCAL_STATE_DIR)/app.env proposal-jobs
 
 .PHONY: clean
 clean:

@@ -7,11 +7,11 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib.api import accounts, assignments, consents, erasure, files, middleware, privacy, profiles, resume, system
+from chalicelib.api import accounts, assignments, consents, erasure, files, middleware, privacy, profiles, proposals, resume, system
 
 app = Chalice(app_name="customersonly")
 
-for area in (system, accounts, consents, profiles, resume, files, privacy, erasure, assignments):
+for area in (system, accounts, consents, profiles, resume, files, privacy, erasure, assignments, proposals):
     app.register_blueprint(area.bp)
 middleware.install(app)
 
@@ -37,6 +37,13 @@ def privacy_worker(event: dict[str, Any], context: Any) -> Mapping[str, Any]:
     from chalicelib.events.privacy import handle_privacy_stream
 
     return handle_privacy_stream(event, context)
+
+
+@app.lambda_function(name="proposal_jobs")
+def proposal_jobs(event: dict[str, Any], context: Any) -> Mapping[str, Any]:
+    from chalicelib.events.jobs import run_proposal_jobs
+
+    return run_proposal_jobs(event, context)
 
 
 @app.lambda_function(name="privacy_jobs")

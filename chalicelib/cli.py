@@ -3,6 +3,7 @@
     python -m chalicelib.cli [--env-file .local/app.env] create-staff --email E --name N [--password P]
     python -m chalicelib.cli [--env-file .local/app.env] token --email E [--password P]
     python -m chalicelib.cli [--env-file .local/app.env] privacy-jobs
+    python -m chalicelib.cli [--env-file .local/app.env] proposal-jobs
     python -m chalicelib.cli [--env-file .local/app.env] reindex-matching
 
 ``reindex-matching`` rebuilds the search index from the tables (``make run`` does that at every start and
@@ -51,6 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument("--email", required=True)
     token.add_argument("--password")
     commands.add_parser("privacy-jobs", help="run the daily jobs now: pending erasures, retention, stale uploads")
+    commands.add_parser("proposal-jobs", help="run the proposal jobs now: expire unanswered consent requests")
     commands.add_parser("reindex-matching", help="rebuild the search index of consultants from the tables")
     args = parser.parse_args(argv)
 
@@ -73,6 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             from chalicelib.events.jobs import run_privacy_jobs
 
             print(run_privacy_jobs())
+        elif args.command == "proposal-jobs":
+            from chalicelib.events.jobs import run_proposal_jobs
+
+            print(run_proposal_jobs())
         elif args.command == "create-staff":
             user = registration.create_staff_user(ports, email=args.email, name=args.name, password=_password(args.password))
             print(f"created staff user {user.user_id} ({user.email})")

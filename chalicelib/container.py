@@ -15,10 +15,13 @@ from chalicelib.domain.ids import utcnow
 from chalicelib.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from chalicelib.domain.consent import ConsentEntry
+    from chalicelib.domain.identity import Principal, RequestContext
     from chalicelib.matching.embeddings import Embedder
     from chalicelib.matching.index import MatchIndex
     from chalicelib.services.accounts import AccountPorts
     from chalicelib.services.assignments import AssignmentPorts
+    from chalicelib.services.candidacies import CandidacyPorts
     from chalicelib.services.consent_documents import UploadPolicy
     from chalicelib.services.consents import ConsentPorts
     from chalicelib.services.erasure import ErasurePorts
@@ -147,9 +150,15 @@ class Container:
 
     @cached_property
     def consents(self) -> ConsentPorts:
+        from chalicelib.services.candidacies import withdraw_disclosure_consent
         from chalicelib.services.consents import ConsentPorts
 
-        return ConsentPorts(accounts=self.accounts, ledger=self.consent_ledger, audit=self.audit_log)
+        def withdraw_disclosure(given: ConsentEntry, principal: Principal, ctx: RequestContext) -> bool:
+            return withdraw_disclosure_consent(self.candidacies, given, principal, ctx)
+
+        return ConsentPorts(
+            accounts=self.accounts, ledger=self.consent_ledger, audit=self.audit_log, withdraw_disclosure=withdraw_disclosure
+        )
 
     @cached_property
     def match_index(self) -> MatchIndex:
@@ -219,6 +228,22 @@ class Container:
 
         _ = self.uow
         return AssignmentPorts(accounts=self.accounts, assignments=DynamoAssignmentRepository())
+
+    @cached_property
+    def candidacies(self) -> CandidacyPorts:
+        from chalicelib.adapters.dynamo.repositories import DynamoProposalRepository
+        from chalicelib.services.candidacies import CandidacyPorts
+
+        s = self.settings
+        return CandidacyPorts(
+            assignments=self.assignments,
+            proposals=DynamoProposalRepository(),
+            profiles=self.profile_repository,
+            ledger=self.consent_ledger,
+            commission_bps=s.commission_bps,
+            consent_request_ttl=timedelta(hours=s.consent_request_ttl_hours),
+            organizer_email=s.email_sender,
+        )
 
     @cached_property
     def erasure(self) -> ErasurePorts:

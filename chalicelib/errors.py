@@ -37,6 +37,10 @@ class Conflict(DomainError):
 
     title = "Conflict"
 
+    def __init__(self, detail: str = "", *, issues: list[FieldIssue] | None = None, current_state: str | None = None) -> None:
+        super().__init__(detail, issues=issues)
+        self.current_state = current_state  # for an illegal transition: the state the object is in
+
 
 class InvalidInput(DomainError):
     """Input that is well-formed but breaks a business rule; carries field-level issues."""

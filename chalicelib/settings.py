@@ -51,6 +51,11 @@ class Settings(BaseModel):
 
     invitation_ttl_days: int = Field(14, alias="INVITATION_TTL_DAYS")
 
+    # Proposals: the platform's commission on the client's hourly rate (basis points: 1500 = 15 %), and how
+    # long a consultant and an agency have to answer a disclosure consent request.
+    commission_bps: int = Field(1500, ge=0, le=10_000, alias="COMMISSION_BPS")
+    consent_request_ttl_hours: int = Field(72, ge=1, alias="CONSENT_REQUEST_TTL_HOURS")
+
     # Retention: consultants inactive this long are asked to sign in, and erased after the grace period.
     retention_inactive_months: int = Field(24, ge=1, alias="RETENTION_INACTIVE_MONTHS")
     retention_grace_days: int = Field(30, ge=1, alias="RETENTION_GRACE_DAYS")

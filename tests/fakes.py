@@ -19,12 +19,13 @@ from typing import Any
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
 from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.audit import AuditEntry
-from chalicelib.domain.consent import ConsentChanged, ConsentEntry
+from chalicelib.domain.consent import ConsentChanged, ConsentEntry, withdrawal_entry_id
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Role
 from chalicelib.domain.profiles import Profile
+from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
 from chalicelib.domain.resume import ResumeItem, ResumePart
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, Unauthenticated
 from chalicelib.services.accounts import AccountPorts
@@ -78,6 +79,16 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("consent_changed", entity.user_id, entity.entry_id)
     if isinstance(entity, MatchRun):
         return ("match_run", entity.assignment_id, entity.run_id)
+    if isinstance(entity, Candidacy):
+        return ("candidacy", entity.candidacy_id)
+    if isinstance(entity, Proposal):
+        return ("proposal", entity.proposal_id)
+    if isinstance(entity, Disclosure):
+        return ("disclosure", entity.consultant_id, entity.disclosure_id)
+    if isinstance(entity, Interview):
+        return ("interview", entity.interview_id)
+    if isinstance(entity, AgentAssignment):
+        return ("agent", entity.consultant_id)
     raise TypeError(type(entity))
 
 
@@ -87,7 +98,7 @@ def _placement(entity: Any) -> tuple[Any, ...]:
     from chalicelib.adapters.dynamo.repositories import _keys
 
     keys = _keys(entity)
-    return (keys.gsi1pk, keys.gsi1sk, keys.gsi2pk, keys.gsi2sk)
+    return (keys.gsi1pk, keys.gsi1sk, keys.gsi2pk, keys.gsi2sk, keys.gsi3pk, keys.gsi3sk, keys.gsi4pk, keys.gsi4sk)
 
 
 def _newest_first(assignment: Assignment) -> tuple[datetime, str]:
@@ -117,6 +128,11 @@ class InMemoryDatabase:
                 return  # DynamoDB answers a repeated ClientRequestToken as the success it was
             reasons: list[str | None] = []
             for entity, expect in changes.writes:
+                if expect.not_withdrawn:
+                    assert isinstance(entity, ConsentEntry)
+                    withdrawn = ("consent", entity.subject_id, withdrawal_entry_id(entity.entry_id)) in self.items
+                    reasons.append("ConditionalCheckFailed" if withdrawn else None)
+                    continue
                 stored = self.items.get(_key(entity))
                 if isinstance(entity, (ConsentEntry, AuditEntry)) and (expect.delete or not expect.absent):
                     raise ValueError("append-only tables accept inserts only")
@@ -134,6 +150,8 @@ class InMemoryDatabase:
             if any(reasons):
                 raise ConcurrencyConflict("a precondition failed", reasons)
             for entity, expect in changes.writes:
+                if expect.not_withdrawn:
+                    continue
                 if expect.delete:
                     del self.items[_key(entity)]
                 else:
@@ -202,6 +220,52 @@ class InMemoryDatabase:
     def list_archives(self, user_id: str) -> list[ExportArchive]:
         return [a for a in self._all("archive") if a.user_id == user_id]
 
+    def list_disclosures(self, user_id: str) -> list[Disclosure]:
+        return sorted((d for d in self._all("disclosure") if d.consultant_id == user_id), key=lambda d: (d.at, d.disclosure_id))
+
+    # --- ProposalRepository ---
+    def get_candidacy(self, candidacy_id: str) -> Candidacy | None:
+        return copy.deepcopy(self.items.get(("candidacy", candidacy_id)))
+
+    def find_candidacy(self, assignment_id: str, consultant_id: str) -> Candidacy | None:
+        return next((c for c in self._all("candidacy") if c.assignment_id == assignment_id and c.consultant_id == consultant_id), None)
+
+    def _candidacies(self, keep: Any) -> list[Candidacy]:
+        return sorted((c for c in self._all("candidacy") if keep(c)), key=lambda c: (c.created_at, c.candidacy_id))
+
+    def list_assignment_candidacies(self, assignment_id: str) -> list[Candidacy]:
+        return self._candidacies(lambda c: c.assignment_id == assignment_id)
+
+    def list_consultant_candidacies(self, consultant_id: str) -> list[Candidacy]:
+        return self._candidacies(lambda c: c.consultant_id == consultant_id)
+
+    def list_agency_candidacies(self, agency_id: str) -> list[Candidacy]:
+        return self._candidacies(lambda c: c.agency_id == agency_id)
+
+    def list_candidacies_by_status(self, status: CandidacyStatus, due_before: datetime | None = None) -> list[Candidacy]:
+        def keep(c: Candidacy) -> bool:
+            due = c.expires_at if c.status is CandidacyStatus.CONSENT_REQUESTED and c.expires_at else c.updated_at
+            return c.status is status and (due_before is None or due < due_before)
+
+        return self._candidacies(keep)
+
+    def get_proposal(self, proposal_id: str) -> Proposal | None:
+        return copy.deepcopy(self.items.get(("proposal", proposal_id)))
+
+    def list_client_proposals(self, client_id: str) -> list[Proposal]:
+        found = [p for p in self._all("proposal") if p.client_id == client_id]
+        return sorted(found, key=lambda p: (p.sent_at, p.proposal_id), reverse=True)
+
+    def get_interview(self, interview_id: str) -> Interview | None:
+        return copy.deepcopy(self.items.get(("interview", interview_id)))
+
+    def list_candidacy_interviews(self, candidacy_id: str) -> list[Interview]:
+        found = [i for i in self._all("interview") if i.candidacy_id == candidacy_id]
+        return sorted(found, key=lambda i: (i.requested_at, i.interview_id))
+
+    def get_agent_assignment(self, consultant_id: str) -> AgentAssignment | None:
+        return copy.deepcopy(self.items.get(("agent", consultant_id)))
+
     def list_pending_files(self, created_before: datetime) -> list[UploadedFile]:
         return [f for f in self._all("file") if f.status is FileStatus.PENDING and f.created_at < created_before]
 
@@ -227,7 +291,7 @@ class InMemoryDatabase:
     def list_pending_erasures(self) -> list[Erasure]:
         return self._all("erasure")
 
-    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile | ExportArchive | ConsentChanged]:
+    def list_person_items(self, user_id: str) -> list[Any]:
         kinds = {
             "user": User,
             "profile": Profile,
@@ -235,6 +299,8 @@ class InMemoryDatabase:
             "file": UploadedFile,
             "archive": ExportArchive,
             "consent_changed": ConsentChanged,
+            "disclosure": Disclosure,
+            "agent": AgentAssignment,
         }
         return [copy.deepcopy(v) for k, v in self.items.items() if k[0] in kinds and k[1] == user_id]
 
@@ -262,6 +328,9 @@ class InMemoryDatabase:
 class InMemoryConsentLedger:
     def __init__(self, db: InMemoryDatabase) -> None:
         self._db = db
+
+    def get(self, subject_id: str, entry_id: str) -> ConsentEntry | None:
+        return copy.deepcopy(self._db.items.get(("consent", subject_id, entry_id)))
 
     def list_for_subject(self, subject_id: str) -> list[ConsentEntry]:
         return [e for e in self._db._all("consent") if e.subject_id == subject_id]

@@ -161,7 +161,8 @@ def _domain_problem(exc: DomainError) -> Response:
     status = next(code for kind, code in [*_STATUS_FOR, (DomainError, 400)] if isinstance(exc, kind))
     errors = [FieldError(field=i.field, message=i.message, code=i.code) for i in exc.issues] or None
     headers = {"WWW-Authenticate": 'Bearer realm="customersonly"'} if status == 401 else None
-    return problem_response(status, exc.detail, errors=errors, headers=headers)
+    current_state = exc.current_state if isinstance(exc, Conflict) else None
+    return problem_response(status, exc.detail, errors=errors, headers=headers, current_state=current_state)
 
 
 def _run(op: Operation, request: Any, view: View, path: dict[str, str]) -> Response:

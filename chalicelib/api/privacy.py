@@ -12,8 +12,9 @@ from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.api.resume import resume_out
 from chalicelib.domain.exports import ArchiveStatus, ExportArchive
 from chalicelib.schemas.accounts import DownloadResponse
+from chalicelib.schemas.consents import HourlyRateOut
 from chalicelib.schemas.mappers import audit_out, consent_entry_out, organisation_out, profile_out, user_out
-from chalicelib.schemas.privacy import ConsentEvidenceResponse, ExportArchiveResponse, PersonalDataExportResponse
+from chalicelib.schemas.privacy import ConsentEvidenceResponse, DisclosureResponse, ExportArchiveResponse, PersonalDataExportResponse
 from chalicelib.services import privacy as service
 from chalicelib.services.privacy import ARCHIVE_LINK_SECONDS
 from chalicelib.services.resume import Resume
@@ -42,7 +43,20 @@ def export_my_data(call: Call[Any, Any]) -> PersonalDataExportResponse:
         json_resume=export.json_resume,
         files=[file_out(f) for f in export.files],
         consents=[ConsentEvidenceResponse(**consent_entry_out(e).model_dump(), ip=e.ip, user_agent=e.user_agent) for e in export.consents],
-        disclosures=[],  # proposals (issue 5) record disclosures; none can exist before them
+        disclosures=[
+            DisclosureResponse(
+                client_id=d.client_id,
+                client_name=d.client_name,
+                assignment_id=d.assignment_id,
+                assignment_title=d.assignment_title,
+                proposal_id=d.proposal_id,
+                disclosed_at=d.at,
+                disclosed_by=d.by,
+                consent_entry_ids=list(d.consent_entry_ids),
+                hourly_rate=HourlyRateOut(amount_minor=d.rate.amount_minor, currency=d.rate.currency),
+            )
+            for d in export.disclosures
+        ],
         audit=[audit_out(e) for e in export.audit],
     )
 

@@ -29,6 +29,7 @@ class ProblemDetails(BaseModel):
     status: int
     detail: str
     errors: list[FieldError] | None = None
+    current_state: str | None = None  # an extension member (RFC 9457 §3.2): a 409's object state
 
 
 STATUS_TITLES = {
@@ -52,9 +53,10 @@ def problem_response(
     *,
     errors: list[FieldError] | None = None,
     headers: Mapping[str, str | list[str]] | None = None,
+    current_state: str | None = None,
 ) -> Response:
     slug, title = STATUS_TITLES.get(status, ("error", "Error"))
-    body = ProblemDetails(type=PROBLEM_BASE + slug, title=title, status=status, detail=detail, errors=errors)
+    body = ProblemDetails(type=PROBLEM_BASE + slug, title=title, status=status, detail=detail, errors=errors, current_state=current_state)
     return Response(
         body=body.model_dump_json(exclude_none=True),
         status_code=status,

@@ -14,6 +14,7 @@ class AuditAction(StrEnum):
     AUDIT_READ = "audit.read"
     USER_READ = "user.read"
     PROFILE_READ = "profile.read"
+    PROFILE_DISCLOSED = "profile.disclosed"  # sent to a client in a proposal
     FILE_READ = "file.read"
     DATA_EXPORTED = "data.exported"
     ORGANISATION_READ = "organisation.read"

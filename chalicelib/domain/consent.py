@@ -16,7 +16,7 @@ from chalicelib.domain.money import HourlyRate
 class ConsentPurpose(StrEnum):
     PLATFORM_PROCESSING = "platform_processing"  # captured at every registration
     AGENCY_REPRESENTATION = "agency_representation"  # written consent for an agency to act on one's behalf
-    PROFILE_DISCLOSURE = "profile_disclosure"  # per proposal: client, assignment, hourly rate (later issue)
+    PROFILE_DISCLOSURE = "profile_disclosure"  # per candidacy: client, assignment, hourly rate
 
 
 class ConsentAction(StrEnum):
@@ -47,6 +47,7 @@ class ConsentEntry:
     client_id: str | None = None
     assignment_id: str | None = None
     hourly_rate: HourlyRate | None = None
+    candidacy_id: str | None = None  # a disclosure consent's candidacy (the consultant put forward)
     document_id: str | None = None
     document_sha256: str | None = None
     withdraws_entry_id: str | None = None  # only on WITHDRAWN entries

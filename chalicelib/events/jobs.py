@@ -1,4 +1,8 @@
-"""Scheduled jobs (an EventBridge schedule → ``privacy_jobs``; locally ``make privacy-jobs``).
+"""Scheduled jobs (EventBridge schedules → ``privacy_jobs`` daily and ``proposal_jobs`` every few
+minutes; locally ``make privacy-jobs`` and ``make proposal-jobs``, and ``make run`` runs the proposal jobs
+every minute).
+
+Proposals: disclosure consent requests past their deadline expire.
 
 Daily: finish erasures left pending (a stream record that failed for good, say), apply retention, and
 settle uploads that will never be checked. Each is idempotent, so a retried or doubled invocation
@@ -49,3 +53,11 @@ def run_privacy_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
 
 def _retention_figures(report: RetentionReport) -> dict[str, int]:
     return {"retention_notified": report.notified, "retention_erased": report.erased}
+
+
+def run_proposal_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
+    from chalicelib.services.candidacies import expire_consent_requests
+
+    expired = expire_consent_requests(get_container().candidacies)
+    logger.info("proposal jobs ran", extra={"consent_requests_expired": expired})
+    return {"consent_requests_expired": expired}

@@ -42,6 +42,7 @@ PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STATE_FILE_NAME = "aws-state.pickle"
 ENV_FILE_NAME = "app.env"
 _PUMP_CHECKPOINTS_KEY = "pump_checkpoints"
+_PROPOSAL_JOBS_SECONDS = 60
 _ITERATOR_HOUSEKEEPING_SECONDS = 300.0
 _CHILD_STOP_TIMEOUT = 10.0
 
@@ -138,7 +139,7 @@ def _run(args: argparse.Namespace, state_dir: Path) -> int:
             pump_thread = threading.Thread(
                 target=pump.run_forever,
                 args=(stop,),
-                kwargs={"between_polls": _iterator_housekeeping(pump)},
+                kwargs={"between_polls": _between_polls(pump)},
                 name="event-pump",
                 daemon=True,
             )
@@ -165,6 +166,27 @@ def _run(args: argparse.Namespace, state_dir: Path) -> int:
             checkpoints = pump.checkpoints() if pump is not None else loaded.extra.get(_PUMP_CHECKPOINTS_KEY, {})
             exit_code = _save(state_file, {_PUMP_CHECKPOINTS_KEY: checkpoints}) or exit_code
     return exit_code
+
+
+def _between_polls(pump: EventPump) -> Callable[[], None]:
+    """What the pump thread does between drains: iterator housekeeping, and the frequent scheduled jobs that
+    EventBridge runs in AWS (the daily ones are `make privacy-jobs`)."""
+    housekeeping = _iterator_housekeeping(pump)
+    last_jobs = time.monotonic()
+
+    def run() -> None:
+        nonlocal last_jobs
+        housekeeping()
+        if time.monotonic() - last_jobs >= _PROPOSAL_JOBS_SECONDS:
+            from chalicelib.events.jobs import run_proposal_jobs
+
+            last_jobs = time.monotonic()
+            try:
+                run_proposal_jobs()
+            except Exception:
+                log.exception("the proposal jobs failed; they run again in a minute")
+
+    return run
 
 
 def _iterator_housekeeping(pump: EventPump) -> Callable[[], None]:

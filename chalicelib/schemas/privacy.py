@@ -9,7 +9,7 @@ from pydantic import Field
 
 from chalicelib.schemas.accounts import DownloadResponse, OrganisationResponse, UserResponse
 from chalicelib.schemas.base import ResponseModel
-from chalicelib.schemas.consents import AuditEntryResponse, ConsentEntryResponse
+from chalicelib.schemas.consents import AuditEntryResponse, ConsentEntryResponse, HourlyRateOut
 from chalicelib.schemas.files import UploadedFileResponse
 from chalicelib.schemas.profiles import ProfileResponse
 from chalicelib.schemas.resume import ResumeResponse
@@ -22,9 +22,14 @@ class ConsentEvidenceResponse(ConsentEntryResponse):
 
 class DisclosureResponse(ResponseModel):
     client_id: str
+    client_name: str
     assignment_id: str
+    assignment_title: str
+    proposal_id: str
     disclosed_at: datetime
-    consent_entry_ids: list[str]
+    disclosed_by: str
+    consent_entry_ids: list[str] = Field(description="the consultant's and the agency's consents it rested on")
+    hourly_rate: HourlyRateOut
 
 
 class PersonalDataExportResponse(ResponseModel):

@@ -57,11 +57,14 @@ def processing_consent(subject_id: str, notice: Notice, at: datetime, ctx: Reque
     )
 
 
-def record_consent(changes: Changes, entry: ConsentEntry) -> Changes:
+def record_consent(changes: Changes, entry: ConsentEntry, *, index_follows: bool = True) -> Changes:
     """A consent entry as every one is written: with its audit entry, and with the marker the main table's
-    stream reacts to (the ledger has no stream of its own), so the search index follows the consent."""
-    marker = ConsentChanged(user_id=entry.subject_id, entry_id=entry.entry_id, at=entry.at)
-    return changes.insert(entry).insert(consent_audit(entry)).insert(marker)
+    stream reacts to (the ledger has no stream of its own), so the search index follows the consent.
+    Consents the index does not depend on (a disclosure's) need no marker."""
+    changes.insert(entry).insert(consent_audit(entry))
+    if index_follows:
+        changes.insert(ConsentChanged(user_id=entry.subject_id, entry_id=entry.entry_id, at=entry.at))
+    return changes
 
 
 def consent_audit(entry: ConsentEntry) -> AuditEntry:

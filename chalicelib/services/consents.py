@@ -6,6 +6,7 @@ withdraws, so two concurrent withdrawals write one entry and the second call rep
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from chalicelib.domain.audit import AuditAction, AuditEntry
@@ -26,12 +27,17 @@ from chalicelib.services.audit import Read, record_staff_reads
 from chalicelib.services.notices import accepted_current_notice
 from chalicelib.services.ports import AuditLog, Changes, ConsentLedger
 
+# Withdraws the candidacy a disclosure consent was given for, with the consent, in one transaction;
+# False when there is no such candidacy to withdraw (see services.candidacies).
+DisclosureWithdrawal = Callable[[ConsentEntry, Principal, RequestContext], bool]
+
 
 @dataclass(frozen=True)
 class ConsentPorts:
     accounts: AccountPorts
     ledger: ConsentLedger
     audit: AuditLog
+    withdraw_disclosure: DisclosureWithdrawal | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +74,13 @@ def withdraw_consent(ports: ConsentPorts, principal: Principal, entry_id: str, c
     existing = next((s for s in fold_consents(entries) if s.given.entry_id == entry_id), None)
     if existing is not None and existing.withdrawal is not None:
         return existing
+    if (
+        given.purpose is ConsentPurpose.PROFILE_DISCLOSURE
+        and ports.withdraw_disclosure
+        and ports.withdraw_disclosure(given, principal, ctx)
+    ):
+        withdrawn = next(s for s in fold_consents(ports.ledger.list_for_subject(principal.user_id)) if s.given.entry_id == entry_id)
+        return withdrawn
     withdrawal = ConsentEntry(
         subject_id=principal.user_id,
         entry_id=withdrawal_entry_id(entry_id),

@@ -6,8 +6,9 @@ throttled call). Every step is idempotent and the request is removed last, so a 
 and the next one finishes the work.
 
 What goes: the Cognito user; everything in the person's partition (account, profile, resume, files'
-records, export archives); every S3 version (and unfinished upload) of their files, exports and consent
-documents, and those documents' records; the invitations addressed to them; the e-mail claim; their
+records, export archives, disclosures, the Consultant Agent); their candidacies and interviews; every
+S3 version (and unfinished upload) of their files, exports and consent documents, and those documents'
+records; the invitations addressed to them; the e-mail claim; their
 one-person agencies (current or closed) with their claims. What stays, pseudonymised:
 the consent ledger and the audit entries about them, filed under a random pseudonym with the network
 evidence (IP, user agent) removed, so that what was consented to and disclosed remains provable
@@ -165,10 +166,16 @@ def run_erasure(ports: ErasurePorts, user_id: str) -> bool:
     for audit in ports.audit_log.list_for_subject(user_id):
         _replace(ports.append_only, audit, pseudonymised_audit(audit, erasure))
 
+    # Candidacies and their interviews go too: a proposal that named the person then shows the candidate as
+    # withdrawn, and nothing of them reaches the client any more.
+    candidacies = ports.erasures.list_consultant_candidacies(user_id)
     doomed: list[Deletable] = [
         *ports.erasures.list_person_items(user_id),
         *invitations,
         *documents,
+        *(i for c in candidacies for i in ports.erasures.list_candidacy_interviews(c.candidacy_id)),
+        *candidacies,
+        *(UniqueClaim("candidacy", f"{c.assignment_id}:{user_id}", c.candidacy_id) for c in candidacies),
     ]
     for org in (repository.get_organisation(org_id) for org_id in erasure.org_ids):
         if org is not None and org.independent:  # a one-person agency is the person's; an agency is not

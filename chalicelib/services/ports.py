@@ -21,6 +21,7 @@ from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import UploadedFile
 from chalicelib.domain.identity import Role
 from chalicelib.domain.profiles import Profile
+from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
 from chalicelib.domain.resume import ResumeItem, ResumePart
 
 
@@ -61,6 +62,11 @@ Entity = (
     | Assignment
     | ConsentChanged
     | MatchRun
+    | Candidacy
+    | Proposal
+    | Disclosure
+    | Interview
+    | AgentAssignment
 )
 # What may be deleted: never the append-only ledger and audit log, nor the outbox (its TTL removes it).
 Deletable = (
@@ -75,6 +81,10 @@ Deletable = (
     | Erasure
     | ExportArchive
     | ConsentChanged
+    | Candidacy
+    | Interview
+    | Disclosure
+    | AgentAssignment
 )
 
 
@@ -90,6 +100,9 @@ class Expect:
     was: Entity | None = None
     # Optimistic lock: the stored copy must still be at this revision (entities with a ``revision`` field).
     revision: int | None = None
+    # A condition only, nothing written: the consent entry's withdrawal must not be stored (see
+    # ``Changes.require_in_force``).
+    not_withdrawn: bool = False
 
 
 TRANSACTION_LIMIT = 100  # DynamoDB's most writes in one transaction
@@ -112,9 +125,27 @@ class Changes:
         converge. No request token: one would be reused with other contents."""
         return [Changes(self.writes[start : start + TRANSACTION_LIMIT]) for start in range(0, len(self.writes), TRANSACTION_LIMIT)]
 
+    def require_in_force(self, given: ConsentEntry) -> Changes:
+        """The commit fails unless the consent ``given`` is still not withdrawn when it is applied: checked
+        inside the transaction (a DynamoDB ConditionCheck on the ledger), so a withdrawal committed a moment
+        earlier cannot slip between a read of the ledger and the write that relies on it."""
+        self.writes.append((given, Expect(not_withdrawn=True)))
+        return self
+
     def transition(
         self,
-        entity: User | Organisation | Invitation | ConsentDocument | Profile | ResumeItem | UploadedFile | ExportArchive | Assignment,
+        entity: User
+        | Organisation
+        | Invitation
+        | ConsentDocument
+        | Profile
+        | ResumeItem
+        | UploadedFile
+        | ExportArchive
+        | Assignment
+        | Candidacy
+        | Interview
+        | AgentAssignment,
         expected_status: str,
         *,
         was: Entity | None = None,
@@ -166,6 +197,8 @@ class ProfileRepository(Protocol):
 
     def get_archive(self, user_id: str, archive_id: str) -> ExportArchive | None: ...
     def list_archives(self, user_id: str) -> list[ExportArchive]: ...
+    def list_disclosures(self, user_id: str) -> list[Disclosure]:
+        """Every time the person's profile went to a client, oldest first."""
 
 
 class AssignmentRepository(Protocol):
@@ -180,13 +213,38 @@ class AssignmentRepository(Protocol):
         """An assignment's match runs, newest first."""
 
 
+class ProposalRepository(Protocol):
+    """Candidacies, proposals, interviews, disclosures and Consultant Agents."""
+
+    def get_candidacy(self, candidacy_id: str) -> Candidacy | None: ...
+    def find_candidacy(self, assignment_id: str, consultant_id: str) -> Candidacy | None:
+        """The consultant's candidacy for the assignment, if any (one per pair)."""
+
+    def list_assignment_candidacies(self, assignment_id: str) -> list[Candidacy]: ...
+    def list_consultant_candidacies(self, consultant_id: str) -> list[Candidacy]: ...
+    def list_agency_candidacies(self, agency_id: str) -> list[Candidacy]: ...
+    def list_candidacies_by_status(self, status: CandidacyStatus, due_before: datetime | None = None) -> list[Candidacy]:
+        """Everyone's candidacies in ``status``; with ``due_before``, only consent requests expiring before it."""
+
+    def get_proposal(self, proposal_id: str) -> Proposal | None: ...
+    def list_client_proposals(self, client_id: str) -> list[Proposal]:
+        """Newest first."""
+
+    def get_interview(self, interview_id: str) -> Interview | None: ...
+    def list_candidacy_interviews(self, candidacy_id: str) -> list[Interview]: ...
+    def get_agent_assignment(self, consultant_id: str) -> AgentAssignment | None: ...
+
+
 class ErasureRepository(Protocol):
     """What erasure needs to find: pending requests, and everything filed under a person."""
 
     def get_erasure(self, user_id: str) -> Erasure | None: ...
     def list_pending_erasures(self) -> list[Erasure]: ...
-    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile | ExportArchive | ConsentChanged]:
+    def list_person_items(self, user_id: str) -> list[Deletable]:
         """Every item in the person's own partition, whatever its kind."""
+
+    def list_consultant_candidacies(self, consultant_id: str) -> list[Candidacy]: ...
+    def list_candidacy_interviews(self, candidacy_id: str) -> list[Interview]: ...
 
     def list_invitations_for_email(self, email: str) -> list[Invitation]: ...
     def list_consultants_inactive_since(self, moment: datetime) -> list[User]:
@@ -206,6 +264,7 @@ class ConsentLedger(Protocol):
     work (conditional on absence); nothing offers an update or a delete."""
 
     def list_for_subject(self, subject_id: str) -> list[ConsentEntry]: ...
+    def get(self, subject_id: str, entry_id: str) -> ConsentEntry | None: ...
 
 
 class AuditLog(Protocol):

@@ -22,6 +22,7 @@ from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.profiles import Profile
+from chalicelib.domain.proposals import Disclosure
 from chalicelib.domain.resume import ResumeItem
 from chalicelib.errors import ConcurrencyConflict, NotFound
 from chalicelib.services.ports import ArchiveMember, AuditLog, Changes, DocumentStorage
@@ -40,6 +41,7 @@ class PersonalDataExport:
     json_resume: dict[str, Any] | None  # the profile and resume again, portable; None when neither is stored
     files: list[UploadedFile]
     consents: list[ConsentEntry]
+    disclosures: list[Disclosure]
     audit: list[AuditEntry]
 
 
@@ -62,6 +64,7 @@ def export_personal_data(ports: ProfilePorts, audit_log: AuditLog, principal: Pr
         json_resume=_json_resume_of(ports, user),
         files=files,
         consents=sorted(ports.ledger.list_for_subject(user.user_id), key=lambda e: e.at),
+        disclosures=ports.profiles.list_disclosures(user.user_id),
         audit=audit_log.list_for_subject(user.user_id),
     )
 

@@ -94,8 +94,103 @@ def tenants(api: Api, pump: Pump, local_aws: LocalStack) -> Tenants:
         "a_fill": assignment("publish"),
         "a_close": assignment("publish"),
         "a_cancel": assignment(),
+        **_proposal_objects(local_aws, staff, client_c, admin_a, consultant, assignment),
     }
     return Tenants(actors, {k: v or "" for k, v in ids.items()})
+
+
+def _proposal_objects(
+    local_aws: LocalStack, staff: Actor, client: Actor, admin: Actor, consultant: Actor, assignment: Any
+) -> dict[str, str]:
+    """consultant_a put forward for client_c's assignments, one candidacy per row that changes one, each
+    brought to the state its row starts from (through the services, on the same tables)."""
+    from datetime import UTC, datetime, timedelta
+
+    from chalicelib.domain.identity import Principal, RequestContext, Role
+    from chalicelib.domain.money import HourlyRate
+    from chalicelib.domain.proposals import Slot
+    from chalicelib.schemas.profiles import ProfileIn
+    from chalicelib.services import candidacies, interviews, matching, profiles, proposals
+
+    container = local_aws.container  # type: ignore[attr-defined]
+    ports = container.candidacies
+    as_staff = Principal(staff.user_id, frozenset({Role.STAFF}))
+    as_admin = Principal(admin.user_id, frozenset({Role.AGENCY_ADMIN}), admin.org_id)
+    as_consultant = Principal(consultant.user_id, frozenset({Role.CONSULTANT}), admin.org_id)
+    as_client = Principal(client.user_id, frozenset({Role.CLIENT}), client.org_id)
+    rate = HourlyRate(100_000, "SEK")
+    form = {"name": "Matrix Person", "title": "Engineer", "expected_hourly_rate": {"amount_minor": rate.amount_minor, "currency": "SEK"}}
+    profiles.save_my_profile(container.profiles, as_consultant, ProfileIn.model_validate(form))
+    matching.reindex_consultant(container.indexing, consultant.user_id)
+
+    def shortlisted() -> tuple[str, str, str]:
+        assignment_id = assignment("publish")
+        run = matching.run_match(container.matching, as_staff, assignment_id, limit=50, offset=0, min_required_coverage=0.0).run
+        c = candidacies.shortlist(ports, as_staff, assignment_id, run.run_id, consultant.user_id, None)
+        return assignment_id, run.run_id, c.candidacy_id
+
+    def asked() -> str:
+        candidacy_id = shortlisted()[2]
+        candidacies.request_consents(ports, as_staff, candidacy_id, None)
+        return candidacy_id
+
+    def consented() -> tuple[str, str]:
+        candidacy_id = asked()
+        for who in (as_consultant, as_admin):
+            candidacies.answer_request(ports, who, candidacy_id, consent=True, rate_seen=rate, reason=None, ctx=RequestContext())
+        candidacy = ports.proposals.get_candidacy(candidacy_id)
+        return candidacy.assignment_id, candidacy_id
+
+    def sent() -> tuple[str, str]:
+        assignment_id, candidacy_id = consented()
+        return proposals.send_proposal(ports, as_staff, assignment_id, [candidacy_id], None).proposal.proposal_id, candidacy_id
+
+    start = (datetime.now(UTC) + timedelta(days=10)).replace(microsecond=0)
+    slot = Slot(start, start + timedelta(hours=1))
+
+    def interview(scheduled: bool) -> str:
+        proposal_id, candidacy_id = sent()
+        requested = interviews.request_interview(ports, as_client, proposal_id, candidacy_id, [slot], None)
+        if scheduled:
+            interviews.schedule_interview(ports, as_consultant, requested.interview_id, slot.starts_at)
+        return requested.interview_id
+
+    sl_assignment, sl_run, _ = shortlisted()
+    interviews.set_consultant_agent(ports, as_staff, consultant.user_id, staff.user_id, None)
+    shown_proposal, shown = sent()
+    send_assignment, to_send = consented()
+    accept_proposal, to_accept = sent()
+    decline_proposal, to_decline = sent()
+    ask_proposal, to_ask = sent()
+    return {
+        "sl_assignment": sl_assignment,
+        "sl_run": sl_run,
+        "sl_consultant": consultant.user_id,
+        "cand": shown,
+        "cand_suggested": shortlisted()[2],
+        "cand_requested": asked(),
+        "cand_decline": asked(),
+        "cand_rate": asked(),
+        "cand_withdraw": consented()[1],
+        "send_assignment": send_assignment,
+        "to_send": to_send,
+        "proposal": shown_proposal,
+        "accept_proposal": accept_proposal,
+        "to_accept": to_accept,
+        "decline_proposal": decline_proposal,
+        "to_decline": to_decline,
+        "ask_proposal": ask_proposal,
+        "to_ask": to_ask,
+        "interview": interview(scheduled=False),
+        "i_schedule": interview(scheduled=False),
+        "i_reschedule": interview(scheduled=True),
+        "i_cancel": interview(scheduled=True),
+        "i_outcome": interview(scheduled=True),
+        "slot_start": slot.starts_at.isoformat(),
+        "later_start": (slot.starts_at + timedelta(days=1)).isoformat(),
+        "later_end": (slot.ends_at + timedelta(days=1)).isoformat(),
+        "staff_id": staff.user_id,
+    }
 
 
 # (method, path, body, expected status per actor; actors not named get `default`)
@@ -217,6 +312,102 @@ MATRIX: list[Row] = [
         {"anonymous": 401, "admin_a": 403, "admin_b": 404, "independent": 404},
         403,
     ),
+    # Candidacies: staff shortlist and send; the consultant and its agency answer; others do not see them.
+    (
+        "POST",
+        "/assignments/{sl_assignment}/candidacies",
+        {"match_run_id": "{sl_run}", "consultant_id": "{sl_consultant}"},
+        {"anonymous": 401, "staff": 201},
+        403,
+    ),
+    ("GET", "/assignments/{assignment}/candidacies", None, {"anonymous": 401, "staff": 200}, 403),
+    ("GET", "/candidacies?status=consented", None, {"anonymous": 401, "staff": 200}, 403),
+    ("POST", "/candidacies/{cand_suggested}/consent-requests", {}, {"anonymous": 401, "staff": 200}, 403),
+    ("GET", "/me/candidacies", None, {"anonymous": 401, "consultant_a": 200, "independent": 200}, 403),
+    ("GET", "/agencies/{A}/candidacies", None, {"anonymous": 401, "staff": 200, "admin_a": 200, "admin_b": 404, "independent": 404}, 403),
+    (
+        "GET",
+        "/candidacies/{cand}",
+        None,
+        {"anonymous": 401, "staff": 200, "admin_a": 200, "consultant_a": 200, "admin_b": 404, "independent": 404},
+        403,
+    ),
+    (
+        "PUT",
+        "/candidacies/{cand_rate}/rate",
+        {"hourly_rate": {"amount_minor": 110_000, "currency": "SEK"}},
+        {"anonymous": 401, "admin_a": 200, "admin_b": 404, "independent": 404},
+        403,
+    ),
+    (
+        "POST",
+        "/candidacies/{cand_requested}/consent",
+        {"hourly_rate": {"amount_minor": 100_000, "currency": "SEK"}},
+        {"anonymous": 401, "admin_a": 200, "consultant_a": 200, "admin_b": 404, "independent": 404},
+        403,
+    ),
+    # The agency declines first; the consultant then finds nothing left to answer.
+    (
+        "POST",
+        "/candidacies/{cand_decline}/decline",
+        {"reason": "no"},
+        {"anonymous": 401, "admin_a": 200, "consultant_a": 409, "admin_b": 404, "independent": 404},
+        403,
+    ),
+    (
+        "POST",
+        "/candidacies/{cand_withdraw}/withdraw",
+        {},
+        {"anonymous": 401, "staff": 200, "admin_a": 200, "consultant_a": 200, "admin_b": 404, "independent": 404},
+        403,
+    ),
+    ("POST", "/assignments/{send_assignment}/proposals", {"candidacy_ids": ["{to_send}"]}, {"anonymous": 401, "staff": 201}, 403),
+    # Proposals: the client company's users and staff.
+    ("GET", "/client-companies/{C}/proposals", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 403),
+    ("GET", "/proposals/{proposal}", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 403),
+    ("GET", "/proposals/{proposal}/candidates/{cand}", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 403),
+    ("POST", "/proposals/{accept_proposal}/candidates/{to_accept}/accept", None, {"anonymous": 401, "client_c": 200}, 403),
+    ("POST", "/proposals/{decline_proposal}/candidates/{to_decline}/decline", {"reason": "no"}, {"anonymous": 401, "client_c": 200}, 403),
+    (
+        "POST",
+        "/proposals/{ask_proposal}/candidates/{to_ask}/interviews",
+        {"slots": [{"starts_at": "{later_start}", "ends_at": "{later_end}"}]},
+        {"anonymous": 401, "client_c": 201},
+        403,
+    ),
+    # Interviews: the client, the consultant's side and staff; other tenants do not see them.
+    (
+        "GET",
+        "/interviews/{interview}",
+        None,
+        {"anonymous": 401, "admin_b": 404, "independent": 404},
+        200,
+    ),
+    (
+        "POST",
+        "/interviews/{i_schedule}/schedule",
+        {"starts_at": "{slot_start}"},
+        {"anonymous": 401, "admin_a": 200, "consultant_a": 200, "admin_b": 404, "independent": 404},
+        403,
+    ),
+    (
+        "POST",
+        "/interviews/{i_reschedule}/reschedule",
+        {"slot": {"starts_at": "{later_start}", "ends_at": "{later_end}"}},
+        {"anonymous": 401, "admin_b": 404, "independent": 404},
+        200,
+    ),
+    ("POST", "/interviews/{i_cancel}/cancel", {}, {"anonymous": 401, "admin_b": 404, "independent": 404}, 200),
+    # Not held yet: staff are refused for the state (409), everyone else for the role.
+    ("POST", "/interviews/{i_outcome}/outcome", {"outcome": "positive"}, {"anonymous": 401, "staff": 409}, 403),
+    ("PUT", "/consultants/{consultant}/agent", {"agent_id": "{staff_id}"}, {"anonymous": 401, "staff": 200}, 403),
+    (
+        "GET",
+        "/consultants/{consultant}/agent",
+        None,
+        {"anonymous": 401, "staff": 200, "admin_a": 200, "consultant_a": 200, "admin_b": 404, "independent": 404},
+        403,
+    ),
 ]
 _TEMPLATE = {
     "A": "agency_id",
@@ -239,6 +430,26 @@ _TEMPLATE = {
     "a_fill": "assignment_id",
     "a_close": "assignment_id",
     "a_cancel": "assignment_id",
+    "sl_assignment": "assignment_id",
+    "send_assignment": "assignment_id",
+    "cand": "candidacy_id",
+    "cand_suggested": "candidacy_id",
+    "cand_requested": "candidacy_id",
+    "cand_decline": "candidacy_id",
+    "cand_rate": "candidacy_id",
+    "cand_withdraw": "candidacy_id",
+    "to_accept": "candidacy_id",
+    "to_decline": "candidacy_id",
+    "to_ask": "candidacy_id",
+    "proposal": "proposal_id",
+    "accept_proposal": "proposal_id",
+    "decline_proposal": "proposal_id",
+    "ask_proposal": "proposal_id",
+    "interview": "interview_id",
+    "i_schedule": "interview_id",
+    "i_reschedule": "interview_id",
+    "i_cancel": "interview_id",
+    "i_outcome": "interview_id",
 }
 
 
@@ -303,13 +514,15 @@ def test_the_matrix_covers_every_protected_operation(api: Api) -> None:
     for method, path, *_ in MATRIX:
         for placeholder, name in _TEMPLATE.items():
             path = path.replace("{" + placeholder + "}", "{" + name + "}")
-        covered.add((method, path.replace("/organisations/{agency_id}", "/organisations/{org_id}")))
+        path = path.split("?")[0].replace("/organisations/{agency_id}", "/organisations/{org_id}")
+        covered.add((method, path))
     assert protected == covered
 
 
 @pytest.mark.parametrize(("method", "path", "body", "expected", "default"), MATRIX, ids=[f"{m} {p}" for m, p, *_ in MATRIX])
 def test_authorization(api: Api, tenants: Tenants, method: str, path: str, body: Any, expected: dict[str, int], default: int) -> None:
     url = path.format(**tenants.ids)
+    body = _filled(body, tenants.ids)
     # Actors allowed to change state go last, so that every refusal is checked against the unchanged object.
     order = sorted(ACTORS, key=lambda a: expected.get(a, default) < 400)
     outcomes = {}
@@ -320,6 +533,17 @@ def test_authorization(api: Api, tenants: Tenants, method: str, path: str, body:
         if reply.status >= 400:
             assert reply.headers["Content-Type"] == "application/problem+json"
     assert outcomes == {name: expected.get(name, default) for name in ACTORS}
+
+
+def _filled(body: Any, ids: dict[str, str]) -> Any:
+    """A row's body with its "{placeholder}" strings replaced by the tenants' ids."""
+    if isinstance(body, dict):
+        return {k: _filled(v, ids) for k, v in body.items()}
+    if isinstance(body, list):
+        return [_filled(v, ids) for v in body]
+    if isinstance(body, str) and body.startswith("{") and body.endswith("}"):
+        return ids[body[1:-1]]
+    return body
 
 
 def test_another_tenants_object_is_indistinguishable_from_a_missing_one(api: Api, tenants: Tenants) -> None:

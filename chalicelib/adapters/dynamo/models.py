@@ -42,6 +42,26 @@ class _Gsi2(GlobalSecondaryIndex["MainItem"]):
     gsi2sk = UnicodeAttribute(range_key=True)
 
 
+class _Gsi3(GlobalSecondaryIndex["MainItem"]):
+    class Meta:
+        index_name = "gsi3"
+        projection = AllProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    gsi3pk = UnicodeAttribute(hash_key=True)
+    gsi3sk = UnicodeAttribute(range_key=True)
+
+
+class _Gsi4(GlobalSecondaryIndex["MainItem"]):
+    class Meta:
+        index_name = "gsi4"
+        projection = AllProjection()
+        billing_mode = "PAY_PER_REQUEST"
+
+    gsi4pk = UnicodeAttribute(hash_key=True)
+    gsi4sk = UnicodeAttribute(range_key=True)
+
+
 class MainItem(Model):
     class Meta:
         table_name = os.environ.get("TABLE_MAIN", "customersonly-dev-main")
@@ -58,10 +78,16 @@ class MainItem(Model):
     gsi1sk = UnicodeAttribute(null=True)
     gsi2pk = UnicodeAttribute(null=True)
     gsi2sk = UnicodeAttribute(null=True)
+    gsi3pk = UnicodeAttribute(null=True)
+    gsi3sk = UnicodeAttribute(null=True)
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
     expires = TTLAttribute(null=True, attr_name="ttl")
 
     by_gsi1 = _Gsi1()
     by_gsi2 = _Gsi2()
+    by_gsi3 = _Gsi3()
+    by_gsi4 = _Gsi4()
 
 
 class ConsentEntryItem(Model):
@@ -94,7 +120,8 @@ def bind_table_names(main: str, consent_ledger: str, audit_log: str) -> None:
 
 
 def ensure_tables() -> list[str]:
-    """Create missing tables (local stack and tests); returns the names created. Idempotent."""
+    """Create missing tables (local stack and tests), and the indexes a table restored from an older
+    local snapshot lacks; returns the names created. Idempotent."""
     created = []
     for model in TABLE_MODELS:
         if not model.exists():
@@ -102,4 +129,25 @@ def ensure_tables() -> list[str]:
             if model is MainItem:
                 model.update_ttl(ignore_update_ttl_errors=False)
             created.append(model.Meta.table_name)
+    _ensure_indexes(MainItem)
     return created
+
+
+def _ensure_indexes(model: type[Model]) -> None:
+    """Adds the model's global secondary indexes that its table lacks (PynamoDB only creates them with the
+    table). In AWS the indexes are infra's; this serves the local stack's saved data."""
+    connection = model._get_connection().connection
+    table = connection.describe_table(model.Meta.table_name)
+    present = {index["IndexName"] for index in table.get("GlobalSecondaryIndexes", [])}
+    schema = model._get_schema()
+    wanted = [index for index in schema["global_secondary_indexes"] if index["index_name"] not in present]
+    if not wanted:
+        return
+    connection.client.update_table(
+        TableName=model.Meta.table_name,
+        AttributeDefinitions=[definition for index in wanted for definition in index["attribute_definitions"]],
+        GlobalSecondaryIndexUpdates=[
+            {"Create": {"IndexName": index["index_name"], "KeySchema": index["key_schema"], "Projection": index["projection"]}}
+            for index in wanted
+        ],
+    )

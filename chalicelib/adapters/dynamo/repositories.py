@@ -8,6 +8,7 @@ entity are defined in ``_keys`` below: the access patterns of DESIGN.md in one p
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -23,15 +24,16 @@ from chalicelib.adapters.dynamo.models import AuditEntryItem, ConsentEntryItem, 
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
 from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.audit import AuditEntry
-from chalicelib.domain.consent import ConsentChanged, ConsentEntry
+from chalicelib.domain.consent import ConsentChanged, ConsentEntry, withdrawal_entry_id
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ARCHIVE_RETENTION, ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Role
 from chalicelib.domain.profiles import Profile
+from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
 from chalicelib.domain.resume import ResumeItem, ResumePart
 from chalicelib.errors import ConcurrencyConflict
-from chalicelib.services.ports import Changes, Entity, Expect, OutboxMessage, UniqueClaim
+from chalicelib.services.ports import Changes, Deletable, Entity, Expect, OutboxMessage, UniqueClaim
 
 T = TypeVar("T")
 
@@ -72,6 +74,11 @@ _KIND = {
     Assignment: "assignment",
     ConsentChanged: "consent_changed",
     MatchRun: "match_run",
+    Candidacy: "candidacy",
+    Proposal: "proposal",
+    Disclosure: "disclosure",
+    Interview: "interview",
+    AgentAssignment: "agent_assignment",
 }
 _CLASS_OF_KIND = {kind: cls for cls, kind in _KIND.items()}
 
@@ -109,6 +116,10 @@ class _Keys:
     gsi1sk: str | None = None
     gsi2pk: str | None = None
     gsi2sk: str | None = None
+    gsi3pk: str | None = None
+    gsi3sk: str | None = None
+    gsi4pk: str | None = None
+    gsi4sk: str | None = None
 
 
 def _keys(entity: Entity) -> _Keys:
@@ -174,6 +185,46 @@ def _keys(entity: Entity) -> _Keys:
     if isinstance(entity, MatchRun):
         # Under its assignment, newest last by time.
         return _Keys(f"ASSIGNMENT#{entity.assignment_id}", f"MATCHRUN#{sort_time(entity.at)}#{entity.run_id}")
+    if isinstance(entity, Candidacy):
+        # gsi1: an assignment's candidacies, one per consultant; gsi2: by status, consent requests by their
+        # deadline (the expiry job; staff's lists); gsi3: a consultant's own; gsi4: an agency's.
+        created = f"CANDIDACY#{sort_time(entity.created_at)}#{entity.candidacy_id}"
+        due = entity.expires_at if entity.status is CandidacyStatus.CONSENT_REQUESTED and entity.expires_at else entity.updated_at
+        return _Keys(
+            f"CANDIDACY#{entity.candidacy_id}",
+            "CANDIDACY",
+            f"ASSIGNMENT#{entity.assignment_id}",
+            f"CANDIDACY#{entity.consultant_id}",
+            f"CANDIDACIES#{entity.status.value}",
+            f"{sort_time(due)}#{entity.candidacy_id}",
+            user_pk(entity.consultant_id),
+            created,
+            org_pk(entity.agency_id),
+            created,
+        )
+    if isinstance(entity, Proposal):
+        # gsi1: a client company's proposals, newest last.
+        return _Keys(
+            f"PROPOSAL#{entity.proposal_id}",
+            "PROPOSAL",
+            org_pk(entity.client_id),
+            f"PROPOSAL#{sort_time(entity.sent_at)}#{entity.proposal_id}",
+        )
+    if isinstance(entity, Disclosure):
+        # In the person's partition: their export lists every client their profile went to.
+        return _Keys(user_pk(entity.consultant_id), f"DISCLOSURE#{sort_time(entity.at)}#{entity.disclosure_id}")
+    if isinstance(entity, Interview):
+        # gsi1: a candidacy's interviews; gsi2: the Consultant Agent's scheduled interviews by start time.
+        requested = f"INTERVIEW#{sort_time(entity.requested_at)}#{entity.interview_id}"
+        agent = (
+            (f"AGENT#{entity.agent_id}", f"INTERVIEW#{sort_time(entity.slot.starts_at)}#{entity.interview_id}")
+            if entity.agent_id and entity.slot
+            else (None, None)
+        )
+        return _Keys(f"INTERVIEW#{entity.interview_id}", "INTERVIEW", f"CANDIDACY#{entity.candidacy_id}", requested, *agent)
+    if isinstance(entity, AgentAssignment):
+        # In the consultant's partition; gsi1: an agent's consultants.
+        return _Keys(user_pk(entity.consultant_id), "AGENT", f"AGENT#{entity.agent_id}", f"CONSULTANT#{entity.consultant_id}")
     if isinstance(entity, Erasure):
         # Outside the person's partition, which it outlives; gsi2: the pending ones (the resume job).
         return _Keys(f"ERASURE#{entity.user_id}", "ERASURE", None, None, f"ERASURES#{entity.status.value}", sort_time(entity.requested_at))
@@ -202,6 +253,10 @@ def to_item(entity: Entity) -> Model:
         gsi1sk=keys.gsi1sk,
         gsi2pk=keys.gsi2pk,
         gsi2sk=keys.gsi2sk,
+        gsi3pk=keys.gsi3pk,
+        gsi3sk=keys.gsi3sk,
+        gsi4pk=keys.gsi4pk,
+        gsi4sk=keys.gsi4sk,
     )
     if isinstance(entity, OutboxMessage):
         item.expires = entity.created_at + OUTBOX_RETENTION
@@ -231,6 +286,10 @@ def _condition(item: Model, expect: Expect) -> Any:
             (MainItem.gsi1sk, before.gsi1sk),
             (MainItem.gsi2pk, before.gsi2pk),
             (MainItem.gsi2sk, before.gsi2sk),
+            (MainItem.gsi3pk, before.gsi3pk),
+            (MainItem.gsi3sk, before.gsi3sk),
+            (MainItem.gsi4pk, before.gsi4pk),
+            (MainItem.gsi4sk, before.gsi4sk),
         )
         for attribute, value in filed:
             condition &= attribute == value if value is not None else attribute.does_not_exist()
@@ -247,6 +306,12 @@ class DynamoUnitOfWork:
         try:
             with TransactWrite(connection=self._connection, client_request_token=changes.request_token) as transaction:
                 for entity, expect in changes.writes:
+                    if expect.not_withdrawn:
+                        assert isinstance(entity, ConsentEntry)
+                        withdrawal = withdrawal_entry_id(entity.entry_id)
+                        absent = ConsentEntryItem.subject_id.does_not_exist()
+                        transaction.condition_check(ConsentEntryItem, entity.subject_id, withdrawal, condition=absent)
+                        continue
                     item = to_item(entity)
                     if expect.delete:
                         transaction.delete(item, condition=_condition(item, expect))
@@ -341,6 +406,10 @@ class DynamoProfileRepository:
         items = MainItem.query(user_pk(user_id), MainItem.sk.startswith("ARCHIVE#"), consistent_read=True)
         return [load(ExportArchive, i.data) for i in items]
 
+    def list_disclosures(self, user_id: str) -> list[Disclosure]:
+        items = MainItem.query(user_pk(user_id), MainItem.sk.startswith("DISCLOSURE#"), consistent_read=True)
+        return [load(Disclosure, i.data) for i in items]
+
     def list_pending_files(self, created_before: datetime) -> list[UploadedFile]:
         return [load(UploadedFile, i.data) for i in MainItem.by_gsi2.query(PENDING_FILES, MainItem.gsi2sk < sort_time(created_before))]
 
@@ -362,6 +431,52 @@ class DynamoAssignmentRepository:
         return [load(Assignment, i.data) for i in MainItem.by_gsi2.query(f"ASSIGNMENTS#{status.value}", scan_index_forward=False)]
 
 
+class DynamoProposalRepository:
+    def get_candidacy(self, candidacy_id: str) -> Candidacy | None:
+        return _get(Candidacy, f"CANDIDACY#{candidacy_id}", "CANDIDACY")
+
+    def find_candidacy(self, assignment_id: str, consultant_id: str) -> Candidacy | None:
+        items = MainItem.by_gsi1.query(f"ASSIGNMENT#{assignment_id}", MainItem.gsi1sk == f"CANDIDACY#{consultant_id}")
+        found = next(iter(items), None)
+        # The index is eventually consistent: the item itself is read again, strongly.
+        return self.get_candidacy(load(Candidacy, found.data).candidacy_id) if found is not None else None
+
+    def list_assignment_candidacies(self, assignment_id: str) -> list[Candidacy]:
+        items = MainItem.by_gsi1.query(f"ASSIGNMENT#{assignment_id}", MainItem.gsi1sk.startswith("CANDIDACY#"))
+        return _oldest_first(load(Candidacy, i.data) for i in items)
+
+    def list_consultant_candidacies(self, consultant_id: str) -> list[Candidacy]:
+        return [load(Candidacy, i.data) for i in MainItem.by_gsi3.query(user_pk(consultant_id), MainItem.gsi3sk.startswith("CANDIDACY#"))]
+
+    def list_agency_candidacies(self, agency_id: str) -> list[Candidacy]:
+        return [load(Candidacy, i.data) for i in MainItem.by_gsi4.query(org_pk(agency_id), MainItem.gsi4sk.startswith("CANDIDACY#"))]
+
+    def list_candidacies_by_status(self, status: CandidacyStatus, due_before: datetime | None = None) -> list[Candidacy]:
+        condition = MainItem.gsi2sk < sort_time(due_before) if due_before is not None else None
+        return [load(Candidacy, i.data) for i in MainItem.by_gsi2.query(f"CANDIDACIES#{status.value}", condition)]
+
+    def get_proposal(self, proposal_id: str) -> Proposal | None:
+        return _get(Proposal, f"PROPOSAL#{proposal_id}", "PROPOSAL")
+
+    def list_client_proposals(self, client_id: str) -> list[Proposal]:
+        items = MainItem.by_gsi1.query(org_pk(client_id), MainItem.gsi1sk.startswith("PROPOSAL#"), scan_index_forward=False)
+        return [load(Proposal, i.data) for i in items]
+
+    def get_interview(self, interview_id: str) -> Interview | None:
+        return _get(Interview, f"INTERVIEW#{interview_id}", "INTERVIEW")
+
+    def list_candidacy_interviews(self, candidacy_id: str) -> list[Interview]:
+        items = MainItem.by_gsi1.query(f"CANDIDACY#{candidacy_id}", MainItem.gsi1sk.startswith("INTERVIEW#"))
+        return [load(Interview, i.data) for i in items]
+
+    def get_agent_assignment(self, consultant_id: str) -> AgentAssignment | None:
+        return _get(AgentAssignment, user_pk(consultant_id), "AGENT")
+
+
+def _oldest_first(candidacies: Iterable[Candidacy]) -> list[Candidacy]:
+    return sorted(candidacies, key=lambda c: (c.created_at, c.candidacy_id))
+
+
 class DynamoErasureRepository:
     def get_erasure(self, user_id: str) -> Erasure | None:
         return _get(Erasure, f"ERASURE#{user_id}", "ERASURE")
@@ -369,8 +484,14 @@ class DynamoErasureRepository:
     def list_pending_erasures(self) -> list[Erasure]:
         return [load(Erasure, i.data) for i in MainItem.by_gsi2.query("ERASURES#pending")]
 
-    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile | ExportArchive | ConsentChanged]:
+    def list_person_items(self, user_id: str) -> list[Deletable]:
         return [load(_CLASS_OF_KIND[i.kind], i.data) for i in MainItem.query(user_pk(user_id), consistent_read=True)]
+
+    def list_consultant_candidacies(self, consultant_id: str) -> list[Candidacy]:
+        return DynamoProposalRepository().list_consultant_candidacies(consultant_id)
+
+    def list_candidacy_interviews(self, candidacy_id: str) -> list[Interview]:
+        return DynamoProposalRepository().list_candidacy_interviews(candidacy_id)
 
     def list_invitations_for_email(self, email: str) -> list[Invitation]:
         return [load(Invitation, i.data) for i in MainItem.by_gsi2.query(invitee_pk(email))]
@@ -404,6 +525,12 @@ class DynamoConsentLedger:
 
     def list_for_subject(self, subject_id: str) -> list[ConsentEntry]:
         return [load(ConsentEntry, i.data) for i in ConsentEntryItem.query(subject_id, consistent_read=True)]
+
+    def get(self, subject_id: str, entry_id: str) -> ConsentEntry | None:
+        try:
+            return load(ConsentEntry, ConsentEntryItem.get(subject_id, entry_id, consistent_read=True).data)
+        except ConsentEntryItem.DoesNotExist:
+            return None
 
 
 class DynamoAuditLog:

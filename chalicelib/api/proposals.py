@@ -1,0 +1,614 @@
+"""Candidacies (shortlisting and the disclosure consents), proposals to clients, interviews, and
+Consultant Agents."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice import Blueprint
+
+from chalicelib.api.http import ANY_ROLE, Call, operation
+from chalicelib.domain.identity import Principal, Role
+from chalicelib.domain.money import HourlyRate, RateBreakdown
+from chalicelib.domain.proposals import AgentAssignment, Candidacy, Interview, Slot
+from chalicelib.schemas.consents import HourlyRateOut
+from chalicelib.schemas.profiles import HourlyRateIn
+from chalicelib.schemas.proposals import (
+    AgentIn,
+    AgentResponse,
+    AvailabilityOut,
+    CandidacyListItem,
+    CandidacyListResponse,
+    CandidacyResponse,
+    CandidacyStatusQuery,
+    CandidateCardOut,
+    ConsentIn,
+    ConsentRequestIn,
+    DeclineIn,
+    InterviewRequestIn,
+    InterviewResponse,
+    LanguageOut,
+    OutcomeIn,
+    PartyAnswerOut,
+    PickSlotIn,
+    ProposalListResponse,
+    ProposalResponse,
+    ProposalSummary,
+    RateBreakdownOut,
+    RateIn,
+    ReasonIn,
+    RedactedProfileResponse,
+    RescheduleIn,
+    SendProposalIn,
+    SendProposalResponse,
+    ShortlistIn,
+    SkippedOut,
+    SlotIn,
+    SlotOut,
+)
+from chalicelib.services import candidacies, interviews, proposals
+from chalicelib.services.candidacies import CandidacyPorts
+
+bp = Blueprint(__name__)
+STAFF = frozenset({Role.STAFF})
+PARTIES = frozenset({Role.CONSULTANT, Role.AGENCY_ADMIN})
+PARTIES_AND_STAFF = PARTIES | STAFF
+CLIENTS_AND_STAFF = frozenset({Role.CLIENT, Role.STAFF})
+
+
+def _rate(body: HourlyRateIn | None) -> HourlyRate | None:
+    return HourlyRate(body.amount_minor, body.currency) if body is not None else None
+
+
+def _money(amount_minor: int, currency: str) -> HourlyRateOut:
+    return HourlyRateOut(amount_minor=amount_minor, currency=currency)
+
+
+def breakdown_out(b: RateBreakdown) -> RateBreakdownOut:
+    currency = b.client_rate.currency
+    return RateBreakdownOut(
+        client_rate=_money(b.client_rate.amount_minor, currency),
+        commission_bps=b.commission_bps,
+        commission=_money(b.commission_minor, currency),
+        agency_net=_money(b.agency_net_minor, currency),
+    )
+
+
+def _slot(s: Slot) -> SlotOut:
+    return SlotOut(starts_at=s.starts_at, ends_at=s.ends_at)
+
+
+def interview_out(i: Interview, principal: Principal) -> InterviewResponse:
+    return InterviewResponse(
+        interview_id=i.interview_id,
+        candidacy_id=i.candidacy_id,
+        assignment_id=i.assignment_id,
+        status=i.status,
+        proposed_slots=[_slot(s) for s in i.proposed_slots],
+        slot=_slot(i.slot) if i.slot else None,
+        location=i.location,
+        agent_id=i.agent_id,
+        sequence=i.sequence,
+        requested_at=i.requested_at,
+        cancel_reason=i.cancel_reason,
+        outcome=i.outcome,
+        notes=i.notes if principal.is_staff else None,
+    )
+
+
+def candidacy_out(ports: CandidacyPorts, c: Candidacy, principal: Principal) -> CandidacyResponse:
+    assignment = ports.assignments.assignments.get_assignment(c.assignment_id)
+    return CandidacyResponse(
+        candidacy_id=c.candidacy_id,
+        assignment_id=c.assignment_id,
+        assignment_title=assignment.title if assignment else "",
+        client_id=c.client_id,
+        client_name=candidacies.client_name(ports, c.client_id),
+        consultant_id=c.consultant_id,
+        agency_id=c.agency_id,
+        status=c.status,
+        rate=breakdown_out(c.breakdown),
+        rate_version=c.rate_version,
+        answers=[
+            PartyAnswerOut(party=party, answer=a.answer, at=a.at, consent_entry_id=a.entry_id, reason=a.reason)
+            for party, a in c.answers.items()
+            if a.rate_version == c.rate_version
+        ],
+        consent_requested_at=c.consent_requested_at,
+        expires_at=c.expires_at,
+        proposal_id=c.proposal_id,
+        sent_at=c.sent_at,
+        closed_at=c.closed_at,
+        close_reason=c.close_reason,
+        declined_by=c.declined_by,
+        interviews=[interview_out(i, principal) for i in interviews.list_interviews(ports, c)],
+    )
+
+
+def _list(items: list[Candidacy]) -> CandidacyListResponse:
+    return CandidacyListResponse(
+        items=[
+            CandidacyListItem(
+                candidacy_id=c.candidacy_id,
+                assignment_id=c.assignment_id,
+                consultant_id=c.consultant_id,
+                agency_id=c.agency_id,
+                status=c.status,
+                rate=breakdown_out(c.breakdown),
+                expires_at=c.expires_at,
+                updated_at=c.updated_at,
+            )
+            for c in items
+        ]
+    )
+
+
+# --- staff: shortlisting, asking, sending -----------------------------------------------------------------
+
+
+@operation(
+    bp,
+    "/assignments/{assignment_id}/candidacies",
+    "POST",
+    summary="Shortlist a consultant from a match run (staff)",
+    tag="proposals",
+    request=ShortlistIn,
+    response=CandidacyResponse,
+    status=201,
+    roles=STAFF,
+    errors=(409,),
+)
+def shortlist(call: Call[ShortlistIn, Any]) -> CandidacyResponse:
+    ports, body = call.container.candidacies, call.body
+    c = candidacies.shortlist(ports, call.user, call.path["assignment_id"], body.match_run_id, body.consultant_id, _rate(body.hourly_rate))
+    return candidacy_out(ports, c, call.user)
+
+
+@operation(
+    bp,
+    "/assignments/{assignment_id}/candidacies",
+    "GET",
+    summary="An assignment's candidacies (staff)",
+    tag="proposals",
+    response=CandidacyListResponse,
+    roles=STAFF,
+)
+def list_assignment_candidacies(call: Call[Any, Any]) -> CandidacyListResponse:
+    return _list(candidacies.list_candidacies_for_assignment(call.container.candidacies, call.user, call.path["assignment_id"]))
+
+
+@operation(
+    bp,
+    "/candidacies",
+    "GET",
+    summary="Every candidacy in a state (staff)",
+    tag="proposals",
+    query=CandidacyStatusQuery,
+    response=CandidacyListResponse,
+    roles=STAFF,
+)
+def list_candidacies(call: Call[Any, CandidacyStatusQuery]) -> CandidacyListResponse:
+    return _list(candidacies.list_candidacies_by_status(call.container.candidacies, call.user, call.query.status))
+
+
+@operation(
+    bp,
+    "/candidacies/{candidacy_id}/consent-requests",
+    "POST",
+    summary="Ask the consultant and the agency to consent to the disclosure at the rate (staff)",
+    tag="proposals",
+    request=ConsentRequestIn,
+    response=CandidacyResponse,
+    roles=STAFF,
+    errors=(409,),
+)
+def request_consents(call: Call[ConsentRequestIn, Any]) -> CandidacyResponse:
+    ports = call.container.candidacies
+    c = candidacies.request_consents(ports, call.user, call.path["candidacy_id"], _rate(call.body.hourly_rate))
+    return candidacy_out(ports, c, call.user)
+
+
+@operation(
+    bp,
+    "/assignments/{assignment_id}/proposals",
+    "POST",
+    summary="Send consented candidates to the client (staff); those not sendable are listed as skipped",
+    tag="proposals",
+    request=SendProposalIn,
+    response=SendProposalResponse,
+    status=201,
+    roles=STAFF,
+    errors=(409,),
+)
+def send_proposal(call: Call[SendProposalIn, Any]) -> SendProposalResponse:
+    outcome = proposals.send_proposal(
+        call.container.candidacies, call.user, call.path["assignment_id"], call.body.candidacy_ids, call.body.message
+    )
+    return SendProposalResponse(
+        proposal=_summary(outcome.proposal), skipped=[SkippedOut(candidacy_id=s.candidacy_id, reason=s.reason) for s in outcome.skipped]
+    )
+
+
+# --- the consultant and the agency ----------------------------------------------------------------------------
+
+
+@operation(
+    bp,
+    "/me/candidacies",
+    "GET",
+    summary="My candidacies",
+    tag="proposals",
+    response=CandidacyListResponse,
+    roles=frozenset({Role.CONSULTANT}),
+)
+def my_candidacies(call: Call[Any, Any]) -> CandidacyListResponse:
+    return _list(candidacies.my_candidacies(call.container.candidacies, call.user))
+
+
+@operation(
+    bp,
+    "/agencies/{agency_id}/candidacies",
+    "GET",
+    summary="The agency's consultants' candidacies",
+    tag="proposals",
+    response=CandidacyListResponse,
+    roles=frozenset({Role.AGENCY_ADMIN, Role.STAFF}),
+)
+def agency_candidacies(call: Call[Any, Any]) -> CandidacyListResponse:
+    return _list(candidacies.agency_candidacies(call.container.candidacies, call.user, call.path["agency_id"]))
+
+
+@operation(
+    bp,
+    "/candidacies/{candidacy_id}",
+    "GET",
+    summary="A candidacy: client, assignment, rate breakdown, answers, interviews (the parties, staff)",
+    tag="proposals",
+    response=CandidacyResponse,
+    roles=PARTIES_AND_STAFF,
+)
+def get_candidacy(call: Call[Any, Any]) -> CandidacyResponse:
+    ports = call.container.candidacies
+    return candidacy_out(ports, candidacies.visible_candidacy(ports, call.user, call.path["candidacy_id"]), call.user)
+
+
+@operation(
+    bp,
+    "/candidacies/{candidacy_id}/rate",
+    "PUT",
+    summary="Set the hourly rate to the client (the agency); a new rate voids the consents given and asks again",
+    tag="proposals",
+    request=RateIn,
+    response=CandidacyResponse,
+    roles=frozenset({Role.AGENCY_ADMIN}),
+    errors=(409,),
+)
+def set_rate(call: Call[RateIn, Any]) -> CandidacyResponse:
+    ports = call.container.candidacies
+    rate = HourlyRate(call.body.hourly_rate.amount_minor, call.body.hourly_rate.currency)
+    return candidacy_out(ports, candidacies.set_rate(ports, call.user, call.path["candidacy_id"], rate), call.user)
+
+
+@operation(
+    bp,
+    "/candidacies/{candidacy_id}/consent",
+    "POST",
+    summary="Consent to the disclosure at the rate named (the consultant, the agency)",
+    tag="proposals",
+    request=ConsentIn,
+    response=CandidacyResponse,
+    roles=PARTIES,
+    errors=(409,),
+)
+def consent(call: Call[ConsentIn, Any]) -> CandidacyResponse:
+    ports = call.container.candidacies
+    c = candidacies.answer_request(
+        ports, call.user, call.path["candidacy_id"], consent=True, rate_seen=_rate(call.body.hourly_rate), reason=None, ctx=call.context
+    )
+    return candidacy_out(ports, c, call.user)
+
+
+@operation(
+    bp,
+    "/candidacies/{candidacy_id}/decline",
+    "POST",
+    summary="Decline the disclosure (the consultant, the agency)",
+    tag="proposals",
+    request=ReasonIn,
+    response=CandidacyResponse,
+    roles=PARTIES,
+    errors=(409,),
+)
+def decline(call: Call[ReasonIn, Any]) -> CandidacyResponse:
+    ports = call.container.candidacies
+    c = candidacies.answer_request(
+        ports, call.user, call.path["candidacy_id"], consent=False, rate_seen=None, reason=call.body.reason, ctx=call.context
+    )
+    return candidacy_out(ports, c, call.user)
+
+
+@operation(
+    bp,
+    "/candidacies/{candidacy_id}/withdraw",
+    "POST",
+    summary="Withdraw: a party's consent is withdrawn with it; after sending, the client loses the profile at once",
+    tag="proposals",
+    request=ReasonIn,
+    response=CandidacyResponse,
+    roles=PARTIES_AND_STAFF,
+    errors=(409,),
+)
+def withdraw(call: Call[ReasonIn, Any]) -> CandidacyResponse:
+    ports = call.container.candidacies
+    c = candidacies.withdraw_candidacy(
+        ports, call.user, call.path["candidacy_id"], call.body.reason, call.context, on_withdraw=proposals.revoke_from_client(ports)
+    )
+    return candidacy_out(ports, c, call.user)
+
+
+# --- the client ---------------------------------------------------------------------------------------------
+
+
+def _summary(p: Any) -> ProposalSummary:
+    return ProposalSummary(
+        proposal_id=p.proposal_id,
+        assignment_id=p.assignment_id,
+        client_id=p.client_id,
+        sent_at=p.sent_at,
+        candidate_count=len(p.candidacy_ids),
+        message=p.message,
+    )
+
+
+@operation(
+    bp,
+    "/client-companies/{org_id}/proposals",
+    "GET",
+    summary="A client company's proposals, newest first",
+    tag="proposals",
+    response=ProposalListResponse,
+    roles=CLIENTS_AND_STAFF,
+)
+def list_proposals(call: Call[Any, Any]) -> ProposalListResponse:
+    items = proposals.list_client_proposals(call.container.candidacies, call.user, call.path["org_id"])
+    return ProposalListResponse(items=[_summary(p) for p in items])
+
+
+@operation(
+    bp,
+    "/proposals/{proposal_id}",
+    "GET",
+    summary="A proposal and its candidates (redacted; a withdrawn candidate shows as withdrawn)",
+    tag="proposals",
+    response=ProposalResponse,
+    roles=CLIENTS_AND_STAFF,
+)
+def get_proposal(call: Call[Any, Any]) -> ProposalResponse:
+    view = proposals.get_proposal(call.container.candidacies, call.user, call.path["proposal_id"])
+    return ProposalResponse(
+        proposal_id=view.proposal.proposal_id,
+        assignment_id=view.proposal.assignment_id,
+        assignment_title=view.assignment_title,
+        sent_at=view.proposal.sent_at,
+        message=view.proposal.message,
+        candidates=[
+            CandidateCardOut(
+                candidacy_id=card.candidacy_id,
+                status=card.status,
+                display_name=card.display_name,
+                title=card.title,
+                rate=breakdown_out(card.breakdown) if card.breakdown else None,
+            )
+            for card in view.candidates
+        ],
+    )
+
+
+@operation(
+    bp,
+    "/proposals/{proposal_id}/candidates/{candidacy_id}",
+    "GET",
+    summary="A proposed consultant's redacted profile, with the rate and its commission breakdown",
+    tag="proposals",
+    response=RedactedProfileResponse,
+    roles=CLIENTS_AND_STAFF,
+)
+def candidate_profile(call: Call[Any, Any]) -> RedactedProfileResponse:
+    p = proposals.candidate_profile(call.container.candidacies, call.user, call.path["proposal_id"], call.path["candidacy_id"])
+    return RedactedProfileResponse(
+        candidacy_id=p.candidacy_id,
+        status=p.status,
+        display_name=p.display_name,
+        title=p.title,
+        summary=p.summary,
+        skills=p.skills,
+        experience=p.experience,
+        education=p.education,
+        languages=[LanguageOut(code=lang.code, level=lang.level) for lang in p.languages],
+        availability=AvailabilityOut(available_from=p.availability.available_from, share_of_full_time=p.availability.share_of_full_time)
+        if p.availability
+        else None,
+        rate=breakdown_out(p.breakdown),
+    )
+
+
+def _decided(call: Call[Any, Any], *, accept: bool, reason: str | None) -> CandidateCardOut:
+    c = proposals.decide(
+        call.container.candidacies, call.user, call.path["proposal_id"], call.path["candidacy_id"], accept=accept, reason=reason
+    )
+    return CandidateCardOut(candidacy_id=c.candidacy_id, status=c.status, display_name=None, title=None, rate=breakdown_out(c.breakdown))
+
+
+@operation(
+    bp,
+    "/proposals/{proposal_id}/candidates/{candidacy_id}/accept",
+    "POST",
+    summary="Accept a candidate (a contract follows)",
+    tag="proposals",
+    response=CandidateCardOut,
+    roles=frozenset({Role.CLIENT}),
+    errors=(409,),
+)
+def accept_candidate(call: Call[Any, Any]) -> CandidateCardOut:
+    return _decided(call, accept=True, reason=None)
+
+
+@operation(
+    bp,
+    "/proposals/{proposal_id}/candidates/{candidacy_id}/decline",
+    "POST",
+    summary="Decline a candidate, with a reason",
+    tag="proposals",
+    request=DeclineIn,
+    response=CandidateCardOut,
+    roles=frozenset({Role.CLIENT}),
+    errors=(409,),
+)
+def decline_candidate(call: Call[DeclineIn, Any]) -> CandidateCardOut:
+    return _decided(call, accept=False, reason=call.body.reason)
+
+
+# --- interviews -----------------------------------------------------------------------------------------------
+
+
+def _slot_in(s: SlotIn) -> Slot:
+    return Slot(s.starts_at, s.ends_at)
+
+
+@operation(
+    bp,
+    "/proposals/{proposal_id}/candidates/{candidacy_id}/interviews",
+    "POST",
+    summary="Ask for an interview, proposing time slots (the client)",
+    tag="interviews",
+    request=InterviewRequestIn,
+    response=InterviewResponse,
+    status=201,
+    roles=frozenset({Role.CLIENT}),
+    errors=(409,),
+)
+def request_interview(call: Call[InterviewRequestIn, Any]) -> InterviewResponse:
+    i = interviews.request_interview(
+        call.container.candidacies,
+        call.user,
+        call.path["proposal_id"],
+        call.path["candidacy_id"],
+        [_slot_in(s) for s in call.body.slots],
+        call.body.location,
+    )
+    return interview_out(i, call.user)
+
+
+@operation(
+    bp,
+    "/interviews/{interview_id}",
+    "GET",
+    summary="An interview (the client, the consultant, the agency, staff)",
+    tag="interviews",
+    response=InterviewResponse,
+    roles=ANY_ROLE,
+)
+def get_interview(call: Call[Any, Any]) -> InterviewResponse:
+    return interview_out(interviews.visible_interview(call.container.candidacies, call.user, call.path["interview_id"]), call.user)
+
+
+@operation(
+    bp,
+    "/interviews/{interview_id}/schedule",
+    "POST",
+    summary="Pick one of the proposed slots (the consultant, the agency); everyone invited gets a calendar invitation",
+    tag="interviews",
+    request=PickSlotIn,
+    response=InterviewResponse,
+    roles=PARTIES,
+    errors=(409,),
+)
+def schedule_interview(call: Call[PickSlotIn, Any]) -> InterviewResponse:
+    i = interviews.schedule_interview(call.container.candidacies, call.user, call.path["interview_id"], call.body.starts_at)
+    return interview_out(i, call.user)
+
+
+@operation(
+    bp,
+    "/interviews/{interview_id}/reschedule",
+    "POST",
+    summary="Move a scheduled interview; everyone invited gets the updated invitation",
+    tag="interviews",
+    request=RescheduleIn,
+    response=InterviewResponse,
+    roles=ANY_ROLE,
+    errors=(409,),
+)
+def reschedule_interview(call: Call[RescheduleIn, Any]) -> InterviewResponse:
+    i = interviews.reschedule_interview(call.container.candidacies, call.user, call.path["interview_id"], _slot_in(call.body.slot))
+    return interview_out(i, call.user)
+
+
+@operation(
+    bp,
+    "/interviews/{interview_id}/cancel",
+    "POST",
+    summary="Cancel an interview; everyone invited gets a calendar cancellation",
+    tag="interviews",
+    request=ReasonIn,
+    response=InterviewResponse,
+    roles=ANY_ROLE,
+    errors=(409,),
+)
+def cancel_interview(call: Call[ReasonIn, Any]) -> InterviewResponse:
+    i = interviews.cancel_interview(call.container.candidacies, call.user, call.path["interview_id"], call.body.reason)
+    return interview_out(i, call.user)
+
+
+@operation(
+    bp,
+    "/interviews/{interview_id}/outcome",
+    "POST",
+    summary="Record how the interview went (the Consultant Agent, staff)",
+    tag="interviews",
+    request=OutcomeIn,
+    response=InterviewResponse,
+    roles=STAFF,
+    errors=(409,),
+)
+def record_outcome(call: Call[OutcomeIn, Any]) -> InterviewResponse:
+    i = interviews.record_outcome(call.container.candidacies, call.user, call.path["interview_id"], call.body.outcome, call.body.notes)
+    return interview_out(i, call.user)
+
+
+# --- Consultant Agents ---------------------------------------------------------------------------------------
+
+
+def _agent_out(a: AgentAssignment) -> AgentResponse:
+    return AgentResponse(
+        consultant_id=a.consultant_id, agent_id=a.agent_id, assigned_at=a.assigned_at, assigned_by=a.assigned_by, note=a.note
+    )
+
+
+@operation(
+    bp,
+    "/consultants/{user_id}/agent",
+    "PUT",
+    summary="Set a consultant's Consultant Agent (staff)",
+    tag="proposals",
+    request=AgentIn,
+    response=AgentResponse,
+    roles=STAFF,
+    errors=(409,),
+)
+def set_agent(call: Call[AgentIn, Any]) -> AgentResponse:
+    a = interviews.set_consultant_agent(call.container.candidacies, call.user, call.path["user_id"], call.body.agent_id, call.body.note)
+    return _agent_out(a)
+
+
+@operation(
+    bp,
+    "/consultants/{user_id}/agent",
+    "GET",
+    summary="A consultant's Consultant Agent (the consultant, the agency, staff)",
+    tag="proposals",
+    response=AgentResponse,
+    roles=PARTIES_AND_STAFF,
+)
+def get_agent(call: Call[Any, Any]) -> AgentResponse:
+    return _agent_out(interviews.get_consultant_agent(call.container.candidacies, call.user, call.path["user_id"]))
