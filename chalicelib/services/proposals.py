@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from chalicelib.domain.assignments import Assignment
+from chalicelib.domain.assignments import Assignment, AssignmentStatus
 from chalicelib.domain.audit import AuditAction, AuditEntry
 from chalicelib.domain.consent import ConsentEntry, withdrawal_entry_id
 from chalicelib.domain.identity import Principal, Role
@@ -72,6 +72,8 @@ def send_proposal(
     assignment = ports.assignments.assignments.get_assignment(assignment_id)
     if assignment is None:
         raise NotFound("Assignment not found.")
+    if assignment.status is not AssignmentStatus.OPEN:
+        raise Conflict(f"The assignment is {assignment.status.value}; proposals go out for open ones.")
     company = client_name(ports, assignment.client_id)
     for _ in range(ATTEMPTS):
         now = ports.now
