@@ -18,6 +18,9 @@ INFRA_CDK := $(INFRA_DIR)/node_modules/.bin/cdk
 INFRA_PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 INFRA_STAGE ?= dev
 INFRA_CONTEXT ?=
+# What infra-diff / infra-deploy act on: every stack, or e.g. INFRA_STACKS=customersonly-prod-data alone
+# (adding main-table indexes to a deployed table, one per deployment: infra/README.md).
+INFRA_STACKS ?= --all
 
 # Node 20 works but is past jsii's support window (it prints a banner on every call); no telemetry,
 # no notices fetch and no instance-metadata probing, so synth is quiet and needs no network.
@@ -63,11 +66,11 @@ infra-check: infra-synth
 
 .PHONY: infra-diff
 infra-diff: infra-venv
-	cd $(INFRA_DIR) && $(INFRA_ENV) $(INFRA_CDK) diff --no-notices -c stage=$(INFRA_STAGE) $(INFRA_CONTEXT)
+	cd $(INFRA_DIR) && $(INFRA_ENV) $(INFRA_CDK) diff $(INFRA_STACKS) --no-notices -c stage=$(INFRA_STAGE) $(INFRA_CONTEXT)
 
 .PHONY: infra-deploy
 infra-deploy: infra-venv
-	cd $(INFRA_DIR) && $(INFRA_ENV) $(INFRA_CDK) deploy --all --no-notices --require-approval broadening -c stage=$(INFRA_STAGE) $(INFRA_CONTEXT)
+	cd $(INFRA_DIR) && $(INFRA_ENV) $(INFRA_CDK) deploy $(INFRA_STACKS) --no-notices --require-approval broadening -c stage=$(INFRA_STAGE) $(INFRA_CONTEXT)
 
 .PHONY: infra-clean
 infra-clean:

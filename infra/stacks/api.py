@@ -1,4 +1,4 @@
-"""The code: the Chalice app (REST API, two event handlers, a scheduled job), their IAM roles and triggers.
+"""The code: the Chalice app (REST API, event handlers, scheduled jobs), their IAM roles and triggers.
 
 Roles. Chalice would generate one role whose policy comes from a static scan of ``app.py`` for boto3
 calls; this app's calls live in ``chalicelib/adapters`` (the scan sees none), and one role would be
@@ -46,8 +46,14 @@ UPLOAD_HANDLER = "UploadHandler"
 STREAM_HANDLER = "StreamHandler"
 PRIVACY_JOBS = "PrivacyJobs"
 PRIVACY_WORKER = "PrivacyWorker"
+PROPOSAL_JOBS = "ProposalJobs"
 # When the daily privacy jobs run (UTC): pending erasures, then retention (chalicelib/events/jobs.py).
 PRIVACY_JOBS_SCHEDULE = {"hour": "3", "minute": "15"}
+# How often unanswered disclosure consent requests are expired: a request outlives its deadline
+# (CONSENT_REQUEST_TTL_HOURS after it was made) by five minutes at most while the runs succeed.
+PROPOSAL_JOBS_RATE = cdk.Duration.minutes(5)
+# EventBridge's retries of a failed delivery to the function, for both schedules.
+SCHEDULE_RETRY_ATTEMPTS = 2
 
 # Read/write on the main table and its indexes. No Scan (no request path may scan: DESIGN.md §2) and no
 # DescribeTable (PynamoDB 6 builds table metadata from the models and never calls it).
@@ -70,9 +76,17 @@ APPEND_ONLY_TABLE_ACTIONS = (
     "dynamodb:Query",
     "dynamodb:ConditionCheckItem",
 )
-# Erasure (chalicelib/services/erasure.py, run by the stream handler) replaces each ledger and audit entry
-# about the person by its pseudonymised copy: the one role that may delete from those tables.
+# Erasure (chalicelib/services/erasure.py, run by the privacy worker and the privacy jobs) replaces each
+# ledger and audit entry about the person by its pseudonymised copy: the only roles that may delete there.
 ERASURE_LEDGER_ACTIONS = ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem")
+# The proposal jobs (chalicelib/services/candidacies.py expire_consent_requests) read candidacies, users,
+# organisations and assignments (GetItem; Query on gsi1/gsi2) and write only through one TransactWriteItems
+# per candidacy whose items are conditional puts: the transition, the outbox and notification items.
+PROPOSAL_JOBS_MAIN_TABLE_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem")
+# ...and in the same transaction the withdrawal of a consent given for the candidacy (its ledger entries
+# are read first) with its audit entry: puts conditional on absence, never an update or a delete.
+PROPOSAL_JOBS_LEDGER_ACTIONS = ("dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:Query")
+PROPOSAL_JOBS_AUDIT_ACTIONS = ("dynamodb:PutItem",)
 # Where a person's objects live (chalicelib/services/files.py, privacy.py, consent_documents.py).
 PERSONAL_OBJECT_PREFIXES = ("files/", "exports/", "consent-documents/")
 # What CognitoIdentityGateway calls (chalicelib/adapters/identity.py); tests/test_stack.py fails when the
@@ -104,6 +118,7 @@ class ApiStack(cdk.Stack):
     stream_role: iam.Role
     jobs_role: iam.Role
     worker_role: iam.Role
+    proposal_jobs_role: iam.Role
     stream_failures_queue: sqs.Queue
     function_environment: dict[str, str]
 
@@ -125,6 +140,7 @@ class ApiStack(cdk.Stack):
             STREAM_HANDLER: config.name("stream-handler"),
             PRIVACY_JOBS: config.name("privacy-jobs"),
             PRIVACY_WORKER: config.name("privacy-worker"),
+            PROPOSAL_JOBS: config.name("proposal-jobs"),
         }
 
         self.api_role = self._lambda_role("ApiHandlerRole", names[API_HANDLER], "REST API handler")
@@ -132,9 +148,12 @@ class ApiStack(cdk.Stack):
         self.stream_role = self._lambda_role("StreamHandlerRole", names[STREAM_HANDLER], "main table stream handler")
         self.jobs_role = self._lambda_role("PrivacyJobsRole", names[PRIVACY_JOBS], "daily privacy jobs")
         self.worker_role = self._lambda_role("PrivacyWorkerRole", names[PRIVACY_WORKER], "erasures and export archives")
+        self.proposal_jobs_role = self._lambda_role("ProposalJobsRole", names[PROPOSAL_JOBS], "consent request expiry")
 
         # REST API: accounts, consents and consent documents (presigned POST/GET, delete on rejection),
-        # Cognito user administration and login. E-mail goes through the outbox, not from here.
+        # Cognito user administration and login; assignments, candidacies, proposals and interviews (the
+        # main table's gsi1-gsi4, the index/* grant), disclosure consents (ledger GetItem, and a ConditionCheck
+        # on the ledger inside TransactWriteItems when a proposal is sent). E-mail goes through the outbox.
         self._grant_main_table(self.api_role, data.main_table)
         self._grant_append_only(self.api_role, data.consent_ledger_table, data.audit_log_table)
         self._grant_documents(self.api_role, data.documents_bucket.bucket_arn, put=True)
@@ -185,6 +204,19 @@ class ApiStack(cdk.Stack):
         self.jobs_role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{bucket_arn}/files/*"]))
         self.jobs_role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket_arn]))
 
+        # Proposal jobs: expire unanswered disclosure consent requests (PROPOSAL_JOBS_*_ACTIONS above). No
+        # S3, Cognito or SES: the stream handler mails the notices the job puts in the outbox.
+        main = data.main_table.table_arn
+        self.proposal_jobs_role.add_to_policy(
+            iam.PolicyStatement(actions=list(PROPOSAL_JOBS_MAIN_TABLE_ACTIONS), resources=[main, f"{main}/index/*"]),
+        )
+        self.proposal_jobs_role.add_to_policy(
+            iam.PolicyStatement(actions=list(PROPOSAL_JOBS_LEDGER_ACTIONS), resources=[data.consent_ledger_table.table_arn]),
+        )
+        self.proposal_jobs_role.add_to_policy(
+            iam.PolicyStatement(actions=list(PROPOSAL_JOBS_AUDIT_ACTIONS), resources=[data.audit_log_table.table_arn]),
+        )
+
         # What the app reads from its environment (chalicelib/settings.py). COGNITO_JWKS_URL stays unset:
         # the app derives it from the issuer. AWS_REGION is set by Lambda itself (and reserved).
         self.function_environment = {
@@ -223,7 +255,10 @@ class ApiStack(cdk.Stack):
         )
         # Explicit names make the log-group ARNs in the roles exact (and the functions easy to find).
         self.chalice.override_function(API_HANDLER, FunctionName=names[API_HANDLER])
-        for logical_id, role in ((UPLOAD_HANDLER, self.upload_role), (STREAM_HANDLER, self.stream_role)):
+        # The proposal jobs get the same minute: well inside their five-minute interval, and a backlog left
+        # by a run cut short is taken up by the next (each expiry is its own idempotent transaction).
+        event_handlers = ((UPLOAD_HANDLER, self.upload_role), (STREAM_HANDLER, self.stream_role), (PROPOSAL_JOBS, self.proposal_jobs_role))
+        for logical_id, role in event_handlers:
             self.chalice.override_function(
                 logical_id,
                 FunctionName=names[logical_id],
@@ -317,10 +352,20 @@ class ApiStack(cdk.Stack):
             "PrivacyJobsSchedule",
             description="Daily: finish pending erasures, apply retention, settle stale uploads",
             schedule=events.Schedule.cron(**PRIVACY_JOBS_SCHEDULE),
-            targets=[targets.LambdaFunction(self._function_ref(PRIVACY_JOBS, self.jobs_role), retry_attempts=2)],
+            targets=[targets.LambdaFunction(self._function_ref(PRIVACY_JOBS, self.jobs_role), retry_attempts=SCHEDULE_RETRY_ATTEMPTS)],
         )
-        # The rule and its function are in this stack, so their environments cannot differ.
-        cdk.Annotations.of(schedule).acknowledge_warning("@aws-cdk/aws-events:ruleUnresolvedEnvironment", "same stack as the function")
+        proposal_schedule = events.Rule(
+            self,
+            "ProposalJobsSchedule",
+            description="Every 5 minutes: expire unanswered disclosure consent requests",
+            schedule=events.Schedule.rate(PROPOSAL_JOBS_RATE),
+            targets=[
+                targets.LambdaFunction(self._function_ref(PROPOSAL_JOBS, self.proposal_jobs_role), retry_attempts=SCHEDULE_RETRY_ATTEMPTS),
+            ],
+        )
+        # The rules and their functions are in this stack, so their environments cannot differ.
+        for rule in (schedule, proposal_schedule):
+            cdk.Annotations.of(rule).acknowledge_warning("@aws-cdk/aws-events:ruleUnresolvedEnvironment", "same stack as the function")
 
         endpoint = self.chalice.sam_template.get_output("EndpointURL")
         cdk.CfnOutput(self, "ApiUrl", value=endpoint.value, description="Base URL of the REST API (stage 'api')")

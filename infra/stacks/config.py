@@ -34,6 +34,8 @@ PRIVACY_WORKER_TIMEOUT = cdk.Duration.minutes(15)
 PRIVACY_WORKER_MEMORY_MB = 1024
 # pydantic-core, cryptography and botocore are CPU-bound at cold start; Lambda CPU scales with memory.
 LAMBDA_MEMORY_MB = 512
+# The main table's indexes when it was first deployed (gsi1, gsi2): `mainTableIndexes` may not go below.
+FIRST_DEPLOYED_MAIN_TABLE_INDEXES = 2
 
 
 class ConfigError(ValueError):
@@ -57,6 +59,9 @@ class StageConfig:
     # Cognito composition rules (upper/lower/digit/symbol) on top of the 12-character minimum. The app's
     # own schema and the local stack only require the length; see README "Password policy".
     password_requires_character_classes: bool
+    # Deploy only the main table's first n indexes (None: all). Only for adding several indexes to a
+    # table that exists, one per deployment: see README "Adding an index to a deployed table".
+    main_table_indexes: int | None = None
 
     @property
     def protected(self) -> bool:
@@ -103,6 +108,7 @@ class StageConfig:
             web_base_url=web_base_url,
             email_sender=email_sender,
             password_requires_character_classes=_boolean(_get(node, "passwordRequiresCharacterClasses", False)),
+            main_table_indexes=_optional_count(_get(node, "mainTableIndexes", None), "mainTableIndexes"),
         )
         config.validate()
         return config
@@ -117,6 +123,11 @@ class StageConfig:
                 raise ConfigError(f"webOrigins entry {origin!r} is not an origin such as https://app.example.com")
         if urlparse(self.web_base_url).scheme not in ("http", "https"):
             raise ConfigError("webBaseUrl must be an http(s) URL")
+        if self.main_table_indexes is not None and self.main_table_indexes < FIRST_DEPLOYED_MAIN_TABLE_INDEXES:
+            # Fewer would delete an index the deployed app queries.
+            raise ConfigError(
+                f"mainTableIndexes must be at least {FIRST_DEPLOYED_MAIN_TABLE_INDEXES} (gsi1 and gsi2 are in every deployment)"
+            )
         local, _, domain = self.email_sender.partition("@")
         if not local or "." not in domain:
             raise ConfigError("emailSender must be an e-mail address")
@@ -142,6 +153,18 @@ def _string_list(value: Any, key: str) -> list[str]:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{key} must be a list of strings")
     return [v.strip() for v in value]
+
+
+def _optional_count(value: Any, key: str) -> int | None:
+    """An integer from cdk.json, or from ``-c key=3`` (a string); absent or empty is None."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        return int(str(value).strip())
+    except ValueError:
+        raise ConfigError(f"{key} must be a whole number") from None
 
 
 def _boolean(value: Any) -> bool:

@@ -17,7 +17,7 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from stacks.config import EVENT_HANDLER_TIMEOUT, StageConfig
+from stacks.config import EVENT_HANDLER_TIMEOUT, ConfigError, StageConfig
 
 # As in chalicelib/local/bootstrap.py: a message that failed five deliveries goes to the DLQ.
 UPLOADS_MAX_RECEIVE_COUNT = 5
@@ -28,6 +28,15 @@ CORS_METHODS = (s3.HttpMethods.POST, s3.HttpMethods.PUT, s3.HttpMethods.GET, s3.
 # version is still a copy.
 NONCURRENT_VERSION_DAYS = 7
 DLQ_RETENTION = cdk.Duration.days(14)
+# The main table's global secondary indexes (string keys, projection ALL), in the order they were added:
+# DynamoDB creates only one per update of an existing table, so the context key `mainTableIndexes` can
+# hold a deployment to the first n of them (infra/README.md, "Adding an index to a deployed table").
+MAIN_TABLE_INDEXES = {
+    "gsi1": ("gsi1pk", "gsi1sk"),
+    "gsi2": ("gsi2pk", "gsi2sk"),
+    "gsi3": ("gsi3pk", "gsi3sk"),
+    "gsi4": ("gsi4pk", "gsi4sk"),
+}
 
 
 class DataStack(cdk.Stack):
@@ -51,7 +60,10 @@ class DataStack(cdk.Stack):
             # Outbox messages (they hold an e-mail address) and invitations expire through TTL.
             time_to_live_attribute="ttl",
         )
-        for index, (pk, sk) in {"gsi1": ("gsi1pk", "gsi1sk"), "gsi2": ("gsi2pk", "gsi2sk")}.items():
+        indexes = list(MAIN_TABLE_INDEXES.items())
+        if config.main_table_indexes is not None and config.main_table_indexes > len(indexes):
+            raise ConfigError(f"mainTableIndexes must be at most {len(indexes)} ({', '.join(MAIN_TABLE_INDEXES)})")
+        for index, (pk, sk) in indexes[: config.main_table_indexes or len(indexes)]:
             self.main_table.add_global_secondary_index(
                 index_name=index,
                 partition_key=dynamodb.Attribute(name=pk, type=dynamodb.AttributeType.STRING),

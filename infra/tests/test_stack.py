@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
+import aws_cdk as cdk
 import pytest
 from aws_cdk.assertions import Match, Template
 from conftest import PROD_CONTEXT, Synth, cdk_json_context
@@ -18,17 +20,21 @@ from stacks.api import (
     PRIVACY_JOBS_SCHEDULE,
     PRIVACY_WORKER,
     PRIVACY_WORKER_KINDS,
+    PROPOSAL_JOBS,
+    PROPOSAL_JOBS_AUDIT_ACTIONS,
+    PROPOSAL_JOBS_LEDGER_ACTIONS,
     STREAM_HANDLER,
     UPLOAD_HANDLER,
 )
 from stacks.config import PROJECT_ROOT, ConfigError, StageConfig
+from stacks.data import MAIN_TABLE_INDEXES, DataStack
 
 from chalicelib.adapters.dynamo import models
 from chalicelib.domain.identity import Role
 from chalicelib.settings import Settings
 
 IAM_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role")
-FUNCTIONS = (API_HANDLER, UPLOAD_HANDLER, STREAM_HANDLER, PRIVACY_JOBS, PRIVACY_WORKER)
+FUNCTIONS = (API_HANDLER, UPLOAD_HANDLER, STREAM_HANDLER, PRIVACY_JOBS, PRIVACY_WORKER, PROPOSAL_JOBS)
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -98,6 +104,38 @@ def test_tables_match_the_pynamodb_models(dev: Synth, model: Any) -> None:
     if model is models.MainItem:
         assert props["StreamSpecification"] == {"StreamViewType": model.Meta.stream_view_type}
         assert props["TimeToLiveSpecification"] == {"AttributeName": model.expires.attr_name, "Enabled": True}
+
+
+def _main_table_indexes(template: Template, data: DataStack) -> dict[str, dict[str, Any]]:
+    props = template.find_resources("AWS::DynamoDB::Table")[logical_id(data, data.main_table)]["Properties"]
+    return {i["IndexName"]: i for i in props.get("GlobalSecondaryIndexes", [])}
+
+
+def test_the_main_table_has_four_string_keyed_indexes_projecting_all(dev: Synth) -> None:
+    data = dev.deployment.data
+    props = dev.data.find_resources("AWS::DynamoDB::Table")[logical_id(data, data.main_table)]["Properties"]
+    indexes = _main_table_indexes(dev.data, data)
+    assert list(indexes) == ["gsi1", "gsi2", "gsi3", "gsi4"] == list(MAIN_TABLE_INDEXES)
+    types = {a["AttributeName"]: a["AttributeType"] for a in props["AttributeDefinitions"]}
+    for name, index in indexes.items():
+        assert _keys(index["KeySchema"]) == {(f"{name}pk", "HASH"), (f"{name}sk", "RANGE")}
+        assert index["Projection"] == {"ProjectionType": "ALL"}
+        assert types[f"{name}pk"] == types[f"{name}sk"] == "S"
+
+
+def _data_template(tmp_path: Any, **context: Any) -> tuple[DataStack, Template]:
+    app = cdk.App(context={**cdk_json_context(), **context}, outdir=str(tmp_path))
+    config = StageConfig.from_context(app.node)
+    data = DataStack(app, config.stack_name("data"), config=config, env=config.env)
+    return data, Template.from_stack(data)
+
+
+def test_main_table_indexes_holds_a_deployment_to_the_first_n_indexes(tmp_path: Any) -> None:
+    # DynamoDB adds one index per update of an existing table: README "Adding an index to a deployed table".
+    data, template = _data_template(tmp_path, mainTableIndexes="3")  # as `-c mainTableIndexes=3` passes it
+    assert list(_main_table_indexes(template, data)) == ["gsi1", "gsi2", "gsi3"]
+    with pytest.raises(ConfigError, match="at most 4"):
+        _data_template(tmp_path, mainTableIndexes=5)
 
 
 def test_documents_bucket_is_private_encrypted_versioned_and_ssl_only(dev: Synth) -> None:
@@ -204,28 +242,91 @@ def _statements_of(synth: Synth, role: Any) -> Iterator[dict[str, Any]]:
             yield from _as_list(policy["Properties"]["PolicyDocument"]["Statement"])
 
 
-def test_ledger_and_audit_tables_are_append_only_for_every_role_but_erasures(dev: Synth) -> None:
-    data, api = dev.deployment.data, dev.deployment.api
-    append_only = {logical_id(data, data.consent_ledger_table), logical_id(data, data.audit_log_table)}
-    granted: dict[str, set[str]] = {}
-    roles = (
-        ("api", api.api_role),
-        ("upload", api.upload_role),
-        ("stream", api.stream_role),
-        ("jobs", api.jobs_role),
-        ("worker", api.worker_role),
-    )
-    for name, role in roles:
-        granted[name] = set()
-        for statement in _statements_of(dev, role):
-            if any(mentions(statement, table) for table in append_only):
+def _append_only_grants(synth: Synth, role: Any) -> dict[str, set[str]]:
+    """The actions a role has on the consent ledger and on the audit log."""
+    data = synth.deployment.data
+    tables = {"ledger": logical_id(data, data.consent_ledger_table), "audit": logical_id(data, data.audit_log_table)}
+    granted: dict[str, set[str]] = {"ledger": set(), "audit": set()}
+    for statement in _statements_of(synth, role):
+        for name, table in tables.items():
+            if mentions(statement, table):
                 actions = set(_as_list(statement["Action"]))
                 assert not actions & {"dynamodb:UpdateItem", "dynamodb:BatchWriteItem"}, statement
                 granted[name] |= actions
-    assert granted["api"] == set(APPEND_ONLY_TABLE_ACTIONS)
-    assert granted["upload"] == granted["stream"] == set()
+    return granted
+
+
+def test_ledger_and_audit_tables_are_append_only_for_every_role_but_erasures(dev: Synth) -> None:
+    api = dev.deployment.api
+    granted = {
+        name: _append_only_grants(dev, role)
+        for name, role in (
+            ("api", api.api_role),
+            ("upload", api.upload_role),
+            ("stream", api.stream_role),
+            ("jobs", api.jobs_role),
+            ("worker", api.worker_role),
+            ("proposal_jobs", api.proposal_jobs_role),
+        )
+    }
+    assert granted["api"] == {"ledger": set(APPEND_ONLY_TABLE_ACTIONS), "audit": set(APPEND_ONLY_TABLE_ACTIONS)}
+    assert granted["upload"] == granted["stream"] == {"ledger": set(), "audit": set()}
     # Erasure, run by the privacy worker and the daily jobs alone, replaces entries by pseudonymised copies.
-    assert granted["worker"] == granted["jobs"] == set(ERASURE_LEDGER_ACTIONS)
+    erasure = set(ERASURE_LEDGER_ACTIONS)
+    assert granted["worker"] == granted["jobs"] == {"ledger": erasure, "audit": erasure}
+    # Expiring a consent request withdraws its consents: ledger reads, and puts on both tables.
+    assert granted["proposal_jobs"] == {"ledger": set(PROPOSAL_JOBS_LEDGER_ACTIONS), "audit": set(PROPOSAL_JOBS_AUDIT_ACTIONS)}
+    assert not (granted["proposal_jobs"]["ledger"] | granted["proposal_jobs"]["audit"]) & {"dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+
+
+def _rendered(resource: Any) -> str:
+    """An ARN as a pattern: literal parts kept, references (table ARNs) as ``<ref>``."""
+    if isinstance(resource, str):
+        return resource
+    if isinstance(resource, dict) and "Fn::Join" in resource:
+        separator, parts = resource["Fn::Join"]
+        return str(separator).join(_rendered(part) for part in parts)
+    return "<ref>"
+
+
+def _main_table_resources(synth: Synth, role: Any, action: str) -> set[str]:
+    main_table = logical_id(synth.deployment.data, synth.deployment.data.main_table)
+    return {
+        _rendered(resource)
+        for statement in _statements_of(synth, role)
+        if action in _as_list(statement["Action"]) and mentions(statement, main_table)
+        for resource in _as_list(statement["Resource"])
+    }
+
+
+def test_the_api_role_queries_every_main_table_index_and_condition_checks_the_ledger(dev: Synth) -> None:
+    api, data = dev.deployment.api, dev.deployment.data
+    # Candidacies by consultant (gsi3) and by agency (gsi4) among them: the index ARNs must be covered.
+    patterns = _main_table_resources(dev, api.api_role, "dynamodb:Query")
+    for index in MAIN_TABLE_INDEXES:
+        assert any(fnmatch.fnmatchcase(f"<ref>/index/{index}", p) for p in patterns), (index, patterns)
+    # Sending a proposal checks, inside its TransactWriteItems, that no consent was withdrawn meanwhile:
+    # DynamoDB authorises that ConditionCheck as dynamodb:ConditionCheckItem on the ledger table.
+    ledger = logical_id(data, data.consent_ledger_table)
+    on_ledger = {a for s in _statements_of(dev, api.api_role) if mentions(s, ledger) for a in _as_list(s["Action"])}
+    assert {"dynamodb:ConditionCheckItem", "dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"} <= on_ledger
+    # Erasure reads a person's candidacies (gsi3) and interviews (gsi1) and deletes them.
+    for role in (api.worker_role, api.jobs_role):
+        patterns = _main_table_resources(dev, role, "dynamodb:Query")
+        assert all(any(fnmatch.fnmatchcase(f"<ref>/index/{i}", p) for p in patterns) for i in ("gsi1", "gsi3"))
+        assert "<ref>" in _main_table_resources(dev, role, "dynamodb:DeleteItem")
+
+
+def test_the_proposal_jobs_role_reads_and_puts_only(dev: Synth) -> None:
+    api = dev.deployment.api
+    actions = _role_actions(dev, api.proposal_jobs_role)
+    assert {a for a in actions if not a.startswith("logs:")} == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"}
+    assert not any("*" in a for a in actions)
+    # Candidacies by status (gsi2), members of an organisation (gsi1).
+    patterns = _main_table_resources(dev, api.proposal_jobs_role, "dynamodb:Query")
+    assert all(any(fnmatch.fnmatchcase(f"<ref>/index/{i}", p) for p in patterns) for i in ("gsi1", "gsi2"))
+    for statement in _statements_of(dev, api.proposal_jobs_role):
+        assert statement["Resource"] != "*", statement
 
 
 def test_each_function_runs_under_its_own_role(dev: Synth) -> None:
@@ -236,6 +337,7 @@ def test_each_function_runs_under_its_own_role(dev: Synth) -> None:
         STREAM_HANDLER: api.stream_role,
         PRIVACY_JOBS: api.jobs_role,
         PRIVACY_WORKER: api.worker_role,
+        PROPOSAL_JOBS: api.proposal_jobs_role,
     }
     for function, role in expected.items():
         assert function_properties(dev, function)["Role"] == {"Fn::GetAtt": [logical_id(api, role), "Arn"]}
@@ -381,13 +483,35 @@ def test_the_privacy_worker_reads_only_its_records_one_at_a_time_with_a_long_tim
     assert function_properties(dev, STREAM_HANDLER)["Timeout"] < props["Timeout"]
 
 
+def _rule_for(synth: Synth, function: str) -> dict[str, Any]:
+    rules = [
+        r["Properties"]
+        for r in synth.api.find_resources("AWS::Events::Rule").values()
+        if any(t["Arn"] == {"Fn::GetAtt": [function, "Arn"]} for t in r["Properties"]["Targets"])
+    ]
+    assert len(rules) == 1, rules
+    [target] = rules[0]["Targets"]
+    assert target["RetryPolicy"]["MaximumRetryAttempts"] == 2
+    synth.api.has_resource_properties(
+        "AWS::Lambda::Permission",
+        {"Principal": "events.amazonaws.com", "FunctionName": {"Fn::GetAtt": [function, "Arn"]}},
+    )
+    return rules[0]
+
+
 def test_the_privacy_jobs_run_daily(dev: Synth) -> None:
-    [rule] = dev.api.find_resources("AWS::Events::Rule").values()
     schedule = PRIVACY_JOBS_SCHEDULE
-    assert rule["Properties"]["ScheduleExpression"] == f"cron({schedule['minute']} {schedule['hour']} * * ? *)"
-    [target] = rule["Properties"]["Targets"]
-    assert target["Arn"] == {"Fn::GetAtt": [PRIVACY_JOBS, "Arn"]}
-    dev.api.has_resource_properties("AWS::Lambda::Permission", {"Principal": "events.amazonaws.com"})
+    assert _rule_for(dev, PRIVACY_JOBS)["ScheduleExpression"] == f"cron({schedule['minute']} {schedule['hour']} * * ? *)"
+
+
+def test_the_proposal_jobs_run_every_five_minutes(dev: Synth) -> None:
+    assert len(dev.api.find_resources("AWS::Events::Rule")) == 2
+    assert _rule_for(dev, PROPOSAL_JOBS)["ScheduleExpression"] == "rate(5 minutes)"
+    props = function_properties(dev, PROPOSAL_JOBS)
+    assert props["FunctionName"] == "customersonly-dev-proposal-jobs"
+    assert props["Handler"] == "app.proposal_jobs"
+    # A run ends well inside the interval, so runs do not pile up.
+    assert props["Timeout"] < 5 * 60
 
 
 # --- the Chalice app ---------------------------------------------------------------------------------
@@ -497,6 +621,8 @@ class _Node:
         ({"webOrigins": "https://app.example.com/path"}, "is not an origin"),
         ({"webOrigins": []}, "at least one origin"),
         ({"emailSender": "nobody"}, "e-mail address"),
+        ({"mainTableIndexes": "1"}, "at least 2"),
+        ({"mainTableIndexes": "three"}, "whole number"),
     ],
 )
 def test_unusable_context_is_refused_before_synthesis(overrides: dict[str, Any], message: str) -> None:
@@ -510,6 +636,7 @@ def test_context_from_the_command_line_is_parsed_like_cdk_json() -> None:
     )
     assert config.web_origins == ("https://a.example", "https://b.example")
     assert config.password_requires_character_classes is False
+    assert config.main_table_indexes is None  # all of them
     assert StageConfig.from_context(_Node({**cdk_json_context(), "webOrigins": '["https://c.example"]'})).web_origins == (
         "https://c.example",
     )
