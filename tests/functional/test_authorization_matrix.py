@@ -102,6 +102,7 @@ def tenants(api: Api, pump: Pump, local_aws: LocalStack) -> Tenants:
 Row = tuple[str, str, Any, dict[str, int], int]
 MATRIX: list[Row] = [
     ("GET", "/me", None, {"anonymous": 401}, 200),
+    ("PATCH", "/me", {"language": "sv"}, {"anonymous": 401}, 200),
     ("POST", "/me/invitations/accept", {"invitation_code": "x" * 32}, {"anonymous": 401, "consultant_a": 422, "independent": 422}, 403),
     ("GET", "/organisations/{A}", None, {"anonymous": 401, "admin_b": 404, "client_c": 404, "independent": 404}, 200),
     ("GET", "/organisations/{A}/members", None, {"anonymous": 401, "staff": 200, "admin_a": 200, "admin_b": 404, "independent": 404}, 403),

@@ -570,3 +570,14 @@ def test_staff_get_explained_ranked_candidates_for_a_posted_assignment(api: Api,
     assert fitting.status == 200, fitting.body
     [mine] = [f for f in fitting.body["items"] if f["assignment"]["assignment_id"] == assignment_id]
     assert mine["reasons"]["missing_required"] == ["Kubernetes"]
+
+
+def test_a_person_chooses_the_language_of_their_messages(api: Api, pump: Pump) -> None:
+    email = unique_email("svensk")
+    agency = register(api, "/registrations/agency", builders.agency_registration(email, language="sv"), email, pump)
+    assert api.get("/me", token=agency.token).body["user"]["language"] == "sv"
+    changed = api.request("PATCH", "/me", json_body={"language": "en", "name": "Anna Andersson"}, token=agency.token)
+    assert changed.status == 200 and changed.body["user"]["language"] == "en", changed.body
+    assert api.get("/me", token=agency.token).body["user"]["name"] == "Anna Andersson"
+    refused = api.request("PATCH", "/me", json_body={"language": "de"}, token=agency.token)
+    assert refused.status == 422 and refused.error_fields == {"language"}
