@@ -33,6 +33,7 @@ from chalicelib.services.consents import ConsentPorts
 from chalicelib.services.erasure import ErasurePorts
 from chalicelib.services.ports import (
     ArchiveMember,
+    Attachment,
     Changes,
     Entity,
     FetchedObject,
@@ -375,9 +376,11 @@ class FakeStorage:
 @dataclass
 class FakeEmail:
     sent: list[tuple[str, str, str]] = field(default_factory=list)
+    attachments: list[tuple[Attachment, ...]] = field(default_factory=list)  # per sent mail, in order
 
-    def send(self, to: str, subject: str, text: str) -> None:
+    def send(self, to: str, subject: str, text: str, attachments: Sequence[Attachment] = ()) -> None:
         self.sent.append((to, subject, text))
+        self.attachments.append(tuple(attachments))
 
 
 class FakeClock:

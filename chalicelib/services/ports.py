@@ -34,6 +34,15 @@ class UniqueClaim:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an e-mail. Text only (an .ics invitation, say): the outbox stores it in the item."""
+
+    filename: str
+    content_type: str  # may carry parameters: "text/calendar; method=REQUEST"
+    content: str
+
+
+@dataclass(frozen=True)
 class OutboxMessage:
     """An e-mail committed with the change that causes it; the stream handler sends it."""
 
@@ -42,6 +51,7 @@ class OutboxMessage:
     subject: str
     text: str
     created_at: datetime
+    attachments: tuple[Attachment, ...] = ()
 
 
 Entity = (
@@ -296,13 +306,14 @@ class DocumentStorage(Protocol):
 
 
 class EmailGateway(Protocol):
-    def send(self, to: str, subject: str, text: str) -> None: ...
+    def send(self, to: str, subject: str, text: str, attachments: Sequence[Attachment] = ()) -> None: ...
 
 
 class Outbox(Protocol):
     def already_sent(self, message_id: str) -> bool: ...
     def mark_sent(self, message: OutboxMessage) -> None:
-        """Record the sending and drop the recipient and text (they may hold a code) from the store."""
+        """Record the sending and drop the recipient, text and attachments (they may hold a code or
+        personal data) from the store."""
 
 
 class Clock(Protocol):

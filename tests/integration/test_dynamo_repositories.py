@@ -160,10 +160,12 @@ def test_tables_have_the_indexes_stream_and_ttl_the_app_relies_on(stack: LocalSt
 
 def test_a_sent_outbox_message_keeps_no_recipient_or_text(stack: LocalStack) -> None:
     from chalicelib.adapters.dynamo.repositories import DynamoOutbox
-    from chalicelib.services.ports import OutboxMessage
+    from chalicelib.services.ports import Attachment, OutboxMessage
 
-    message = OutboxMessage(new_id(), unique_email(), "Your code", "invitation code: secret-code-123", utcnow())
+    invite = Attachment("invite.ics", "text/calendar; method=REQUEST", "BEGIN:VCALENDAR\r\nATTENDEE;CN=Cecilia:mailto:c@example.com\r\n")
+    message = OutboxMessage(new_id(), unique_email(), "Your code", "invitation code: secret-code-123", utcnow(), (invite,))
     DynamoUnitOfWork("eu-north-1").commit(Changes().insert(message))
+    assert MainItem.get(f"OUTBOX#{message.message_id}", "OUTBOX").data["attachments"][0]["filename"] == "invite.ics"
     outbox = DynamoOutbox()
     assert not outbox.already_sent(message.message_id)
     outbox.mark_sent(message)
@@ -171,6 +173,7 @@ def test_a_sent_outbox_message_keeps_no_recipient_or_text(stack: LocalStack) -> 
     assert outbox.already_sent(message.message_id)
     stored = MainItem.get(f"OUTBOX#{message.message_id}", "OUTBOX")
     assert stored.data["to"] == "" and stored.data["text"] == "" and stored.data["subject"] == "Your code"
+    assert stored.data["attachments"] == []
     assert stored.expires is not None
 
 

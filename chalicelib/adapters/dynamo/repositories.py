@@ -425,7 +425,7 @@ class DynamoOutbox:
     def mark_sent(self, message: OutboxMessage) -> None:
         from pynamodb.exceptions import UpdateError
 
-        redacted = replace(message, to="", text="")
+        redacted = replace(message, to="", text="", attachments=())
         item = MainItem(f"OUTBOX#{message.message_id}", "OUTBOX")
         # A concurrent delivery of the same record may have marked it already.
         with suppress(UpdateError):
