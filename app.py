@@ -7,11 +7,11 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib.api import accounts, assignments, consents, erasure, files, middleware, privacy, profiles, resume, system
+from chalicelib.api import accounts, assignments, consents, erasure, files, middleware, notifications, privacy, profiles, resume, system
 
 app = Chalice(app_name="customersonly")
 
-for area in (system, accounts, consents, profiles, resume, files, privacy, erasure, assignments):
+for area in (system, accounts, consents, profiles, resume, files, privacy, erasure, assignments, notifications):
     app.register_blueprint(area.bp)
 middleware.install(app)
 

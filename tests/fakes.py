@@ -24,6 +24,7 @@ from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Role
+from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.resume import ResumeItem, ResumePart
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, Unauthenticated
@@ -31,6 +32,7 @@ from chalicelib.services.accounts import AccountPorts
 from chalicelib.services.assignments import AssignmentPorts
 from chalicelib.services.consents import ConsentPorts
 from chalicelib.services.erasure import ErasurePorts
+from chalicelib.services.notifications import NotificationPorts
 from chalicelib.services.ports import (
     ArchiveMember,
     Attachment,
@@ -39,6 +41,7 @@ from chalicelib.services.ports import (
     FetchedObject,
     IdentityUser,
     OutboxMessage,
+    PersonItem,
     PresignedPost,
     Tokens,
     UniqueClaim,
@@ -79,6 +82,8 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("consent_changed", entity.user_id, entity.entry_id)
     if isinstance(entity, MatchRun):
         return ("match_run", entity.assignment_id, entity.run_id)
+    if isinstance(entity, Notification):
+        return ("notification", entity.user_id, entity.notification_id)
     raise TypeError(type(entity))
 
 
@@ -221,6 +226,14 @@ class InMemoryDatabase:
     def list_assignments_by_status(self, status: AssignmentStatus) -> list[Assignment]:
         return sorted((a for a in self._all("assignment") if a.status is status), key=_newest_first, reverse=True)
 
+    # --- NotificationRepository ---
+    def list_notifications(self, user_id: str) -> list[Notification]:
+        mine = [n for n in self._all("notification") if n.user_id == user_id]
+        return sorted(mine, key=lambda n: (n.created_at, n.notification_id), reverse=True)
+
+    def get_notification(self, user_id: str, notification_id: str) -> Notification | None:
+        return copy.deepcopy(self.items.get(("notification", user_id, notification_id)))
+
     # --- ErasureRepository ---
     def get_erasure(self, user_id: str) -> Erasure | None:
         return copy.deepcopy(self.items.get(("erasure", user_id)))
@@ -228,8 +241,9 @@ class InMemoryDatabase:
     def list_pending_erasures(self) -> list[Erasure]:
         return self._all("erasure")
 
-    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile | ExportArchive | ConsentChanged]:
+    def list_person_items(self, user_id: str) -> list[PersonItem]:
         kinds = {
+            "notification": Notification,
             "user": User,
             "profile": Profile,
             "resume": ResumeItem,
@@ -408,6 +422,7 @@ class World:
     profiles: ProfilePorts
     erasure: ErasurePorts
     assignments: AssignmentPorts
+    notifications: NotificationPorts
 
 
 def make_world() -> World:
@@ -420,7 +435,10 @@ def make_world() -> World:
     profiles = ProfilePorts(accounts=accounts, profiles=db, ledger=ledger)
     storage = FakeStorage()
     erasure = ErasurePorts(accounts=accounts, erasures=db, ledger=ledger, audit_log=consents.audit, append_only=db, storage=storage)
-    return World(db, identity, storage, FakeEmail(), clock, accounts, consents, profiles, erasure, AssignmentPorts(accounts, db))
+    notifications = NotificationPorts(notifications=db, uow=db, now=clock)
+    return World(
+        db, identity, storage, FakeEmail(), clock, accounts, consents, profiles, erasure, AssignmentPorts(accounts, db), notifications
+    )
 
 
 class InMemoryMatchIndex:

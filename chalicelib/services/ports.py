@@ -20,6 +20,7 @@ from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import UploadedFile
 from chalicelib.domain.identity import Role
+from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.resume import ResumeItem, ResumePart
 
@@ -71,6 +72,7 @@ Entity = (
     | Assignment
     | ConsentChanged
     | MatchRun
+    | Notification
 )
 # What may be deleted: never the append-only ledger and audit log, nor the outbox (its TTL removes it).
 Deletable = (
@@ -85,6 +87,7 @@ Deletable = (
     | Erasure
     | ExportArchive
     | ConsentChanged
+    | Notification
 )
 
 
@@ -124,7 +127,16 @@ class Changes:
 
     def transition(
         self,
-        entity: User | Organisation | Invitation | ConsentDocument | Profile | ResumeItem | UploadedFile | ExportArchive | Assignment,
+        entity: User
+        | Organisation
+        | Invitation
+        | ConsentDocument
+        | Profile
+        | ResumeItem
+        | UploadedFile
+        | ExportArchive
+        | Assignment
+        | Notification,
         expected_status: str,
         *,
         was: Entity | None = None,
@@ -190,12 +202,25 @@ class AssignmentRepository(Protocol):
         """An assignment's match runs, newest first."""
 
 
+class NotificationRepository(Protocol):
+    """A person's in-app notifications, in their own partition."""
+
+    def list_notifications(self, user_id: str) -> list[Notification]:
+        """Newest first."""
+
+    def get_notification(self, user_id: str, notification_id: str) -> Notification | None: ...
+
+
+# What a person's own partition holds (``USER#<id>``): erasure deletes all of it.
+PersonItem = User | Profile | ResumeItem | UploadedFile | ExportArchive | ConsentChanged | Notification
+
+
 class ErasureRepository(Protocol):
     """What erasure needs to find: pending requests, and everything filed under a person."""
 
     def get_erasure(self, user_id: str) -> Erasure | None: ...
     def list_pending_erasures(self) -> list[Erasure]: ...
-    def list_person_items(self, user_id: str) -> list[User | Profile | ResumeItem | UploadedFile | ExportArchive | ConsentChanged]:
+    def list_person_items(self, user_id: str) -> list[PersonItem]:
         """Every item in the person's own partition, whatever its kind."""
 
     def list_invitations_for_email(self, email: str) -> list[Invitation]: ...
