@@ -7,11 +7,24 @@ from typing import Any
 
 from chalice import Chalice
 
-from chalicelib.api import accounts, assignments, consents, erasure, files, middleware, privacy, profiles, proposals, resume, system
+from chalicelib.api import (
+    accounts,
+    assignments,
+    consents,
+    erasure,
+    files,
+    middleware,
+    notifications,
+    privacy,
+    profiles,
+    proposals,
+    resume,
+    system,
+)
 
 app = Chalice(app_name="customersonly")
 
-for area in (system, accounts, consents, profiles, resume, files, privacy, erasure, assignments, proposals):
+for area in (system, accounts, consents, profiles, resume, files, privacy, erasure, assignments, proposals, notifications):
     app.register_blueprint(area.bp)
 middleware.install(app)
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from chalicelib.services.consents import ConsentPorts
     from chalicelib.services.erasure import ErasurePorts
     from chalicelib.services.matching import IndexingPorts, MatchingPorts
+    from chalicelib.services.notifications import NotificationPorts
     from chalicelib.services.ports import (
         AccountRepository,
         AuditLog,
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
         DocumentStorage,
         EmailGateway,
         IdentityGateway,
+        NotificationRepository,
         Outbox,
         ProfileRepository,
         TokenVerifier,
@@ -73,6 +75,19 @@ class Container:
 
         _ = self.uow
         return DynamoProfileRepository()
+
+    @cached_property
+    def notification_repository(self) -> NotificationRepository:
+        from chalicelib.adapters.dynamo.repositories import DynamoNotificationRepository
+
+        _ = self.uow
+        return DynamoNotificationRepository()
+
+    @cached_property
+    def notifications(self) -> NotificationPorts:
+        from chalicelib.services.notifications import NotificationPorts
+
+        return NotificationPorts(notifications=self.notification_repository, uow=self.uow, now=utcnow)
 
     @cached_property
     def taxonomy(self) -> SkillTaxonomy:

@@ -24,6 +24,7 @@ from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Role
+from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
 from chalicelib.domain.resume import ResumeItem, ResumePart
@@ -32,13 +33,16 @@ from chalicelib.services.accounts import AccountPorts
 from chalicelib.services.assignments import AssignmentPorts
 from chalicelib.services.consents import ConsentPorts
 from chalicelib.services.erasure import ErasurePorts
+from chalicelib.services.notifications import NotificationPorts
 from chalicelib.services.ports import (
     ArchiveMember,
+    Attachment,
     Changes,
     Entity,
     FetchedObject,
     IdentityUser,
     OutboxMessage,
+    PersonItem,
     PresignedPost,
     Tokens,
     UniqueClaim,
@@ -89,6 +93,8 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("interview", entity.interview_id)
     if isinstance(entity, AgentAssignment):
         return ("agent", entity.consultant_id)
+    if isinstance(entity, Notification):
+        return ("notification", entity.user_id, entity.notification_id)
     raise TypeError(type(entity))
 
 
@@ -284,6 +290,14 @@ class InMemoryDatabase:
     def list_assignments_by_status(self, status: AssignmentStatus) -> list[Assignment]:
         return sorted((a for a in self._all("assignment") if a.status is status), key=_newest_first, reverse=True)
 
+    # --- NotificationRepository ---
+    def list_notifications(self, user_id: str) -> list[Notification]:
+        mine = [n for n in self._all("notification") if n.user_id == user_id]
+        return sorted(mine, key=lambda n: (n.created_at, n.notification_id), reverse=True)
+
+    def get_notification(self, user_id: str, notification_id: str) -> Notification | None:
+        return copy.deepcopy(self.items.get(("notification", user_id, notification_id)))
+
     # --- ErasureRepository ---
     def get_erasure(self, user_id: str) -> Erasure | None:
         return copy.deepcopy(self.items.get(("erasure", user_id)))
@@ -291,8 +305,9 @@ class InMemoryDatabase:
     def list_pending_erasures(self) -> list[Erasure]:
         return self._all("erasure")
 
-    def list_person_items(self, user_id: str) -> list[Any]:
+    def list_person_items(self, user_id: str) -> list[PersonItem]:
         kinds = {
+            "notification": Notification,
             "user": User,
             "profile": Profile,
             "resume": ResumeItem,
@@ -444,9 +459,11 @@ class FakeStorage:
 @dataclass
 class FakeEmail:
     sent: list[tuple[str, str, str]] = field(default_factory=list)
+    attachments: list[tuple[Attachment, ...]] = field(default_factory=list)  # per sent mail, in order
 
-    def send(self, to: str, subject: str, text: str) -> None:
+    def send(self, to: str, subject: str, text: str, attachments: Sequence[Attachment] = ()) -> None:
         self.sent.append((to, subject, text))
+        self.attachments.append(tuple(attachments))
 
 
 class FakeClock:
@@ -474,6 +491,7 @@ class World:
     profiles: ProfilePorts
     erasure: ErasurePorts
     assignments: AssignmentPorts
+    notifications: NotificationPorts
 
 
 def make_world() -> World:
@@ -486,7 +504,10 @@ def make_world() -> World:
     profiles = ProfilePorts(accounts=accounts, profiles=db, ledger=ledger)
     storage = FakeStorage()
     erasure = ErasurePorts(accounts=accounts, erasures=db, ledger=ledger, audit_log=consents.audit, append_only=db, storage=storage)
-    return World(db, identity, storage, FakeEmail(), clock, accounts, consents, profiles, erasure, AssignmentPorts(accounts, db))
+    notifications = NotificationPorts(notifications=db, uow=db, now=clock)
+    return World(
+        db, identity, storage, FakeEmail(), clock, accounts, consents, profiles, erasure, AssignmentPorts(accounts, db), notifications
+    )
 
 
 class InMemoryMatchIndex:

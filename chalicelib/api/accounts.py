@@ -11,6 +11,7 @@ from chalicelib.domain.identity import Role
 from chalicelib.schemas import accounts as s
 from chalicelib.schemas.mappers import invitation_out, organisation_out, user_out
 from chalicelib.services import invitations, organisations, registration
+from chalicelib.services.accounts import update_my_account
 from chalicelib.services.ports import Tokens
 
 bp = Blueprint(__name__)
@@ -144,6 +145,24 @@ def me(call: Call[Any, Any]) -> s.MeResponse:
     user = repository.get_user(call.user.user_id)
     assert user is not None  # authenticate() loaded it
     org = repository.get_organisation(user.org_id) if user.org_id else None
+    return s.MeResponse(user=user_out(user), organisation=organisation_out(org) if org else None)
+
+
+@operation(
+    bp,
+    "/me",
+    "PATCH",
+    summary="Change the caller's own settings: the language of e-mails and notifications, the name",
+    tag="auth",
+    request=s.UpdateMeRequest,
+    response=s.MeResponse,
+    roles=ANY_ROLE,
+    errors=(409,),
+)
+def update_me(call: Call[s.UpdateMeRequest, Any]) -> s.MeResponse:
+    accounts = call.container.accounts
+    user = update_my_account(accounts, call.user, language=call.body.language, name=call.body.name)
+    org = accounts.accounts.get_organisation(user.org_id) if user.org_id else None
     return s.MeResponse(user=user_out(user), organisation=organisation_out(org) if org else None)
 
 

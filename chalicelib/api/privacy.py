@@ -9,6 +9,7 @@ from chalice import Blueprint
 
 from chalicelib.api.files import file_out
 from chalicelib.api.http import ANY_ROLE, Call, operation
+from chalicelib.api.notifications import notification_out
 from chalicelib.api.resume import resume_out
 from chalicelib.domain.exports import ArchiveStatus, ExportArchive
 from chalicelib.schemas.accounts import DownloadResponse
@@ -33,7 +34,7 @@ bp = Blueprint(__name__)
 )
 def export_my_data(call: Call[Any, Any]) -> PersonalDataExportResponse:
     c = call.container
-    export = service.export_personal_data(c.profiles, c.audit_log, call.user)
+    export = service.export_personal_data(c.profiles, c.audit_log, call.user, c.notification_repository)
     return PersonalDataExportResponse(
         generated_at=export.generated_at,
         user=user_out(export.user),
@@ -57,6 +58,7 @@ def export_my_data(call: Call[Any, Any]) -> PersonalDataExportResponse:
             )
             for d in export.disclosures
         ],
+        notifications=[notification_out(n) for n in export.notifications],
         audit=[audit_out(e) for e in export.audit],
     )
 

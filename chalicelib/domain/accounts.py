@@ -53,6 +53,13 @@ class Organisation:
             raise Conflict("The client company must be approved by staff before it can post assignments.")
 
 
+class Language(StrEnum):
+    """The language a person reads the platform's messages in (stored as these values)."""
+
+    SV = "sv"
+    EN = "en"
+
+
 class UserStatus(StrEnum):
     PENDING_VERIFICATION = "pending_verification"  # registered, e-mail address not yet confirmed
     ACTIVE = "active"
@@ -80,6 +87,7 @@ class User:
     # One-person agencies the person closed by joining an agency: kept (their invoices may need them),
     # and erased with the person.
     former_org_ids: tuple[str, ...] = ()
+    language: Language = Language.EN  # of the e-mails and notifications the person gets
 
     @property
     def active_since(self) -> datetime:

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, StringConstraints, model_validator
 
-from chalicelib.domain.accounts import ConsentDocumentStatus, InvitationStatus, OrgKind, OrgStatus
+from chalicelib.domain.accounts import ConsentDocumentStatus, InvitationStatus, Language, OrgKind, OrgStatus
 from chalicelib.domain.identity import Role
 from chalicelib.schemas.base import CountryCode, Email, Name, Password, RequestModel, ResponseModel, ShortText, upper_case
 
@@ -46,17 +46,23 @@ class PrivacyConsentIn(RequestModel):
     accept_privacy_notice: bool
 
 
-class AgencyRegistrationRequest(PrivacyConsentIn):
+class RegistrationIn(PrivacyConsentIn):
+    """What every registration has besides its people and organisation."""
+
+    language: Language = Field(default=Language.EN, description="the language of the person's e-mails and notifications")
+
+
+class AgencyRegistrationRequest(RegistrationIn):
     organisation: OrganisationIn
     admin: NewUserIn
 
 
-class ClientRegistrationRequest(PrivacyConsentIn):
+class ClientRegistrationRequest(RegistrationIn):
     company: OrganisationIn
     user: NewUserIn
 
 
-class ConsultantRegistrationRequest(PrivacyConsentIn):
+class ConsultantRegistrationRequest(RegistrationIn):
     name: Name
     email: Email
     password: Password
@@ -145,11 +151,19 @@ class UserResponse(ResponseModel):
     roles: list[Role]
     org_id: str | None
     status: str
+    language: Language
     created_at: datetime
 
 
 class UserListResponse(ResponseModel):
     items: list[UserResponse]
+
+
+class UpdateMeRequest(RequestModel):
+    """Only the fields given change."""
+
+    language: Language | None = None
+    name: Name | None = None
 
 
 class MeResponse(ResponseModel):

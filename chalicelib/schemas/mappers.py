@@ -45,6 +45,7 @@ def user_out(user: User) -> UserResponse:
         roles=sorted(user.roles),
         org_id=user.org_id,
         status=user.status.value,
+        language=user.language,
         created_at=user.created_at,
     )
 

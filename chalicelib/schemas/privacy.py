@@ -11,6 +11,7 @@ from chalicelib.schemas.accounts import DownloadResponse, OrganisationResponse, 
 from chalicelib.schemas.base import ResponseModel
 from chalicelib.schemas.consents import AuditEntryResponse, ConsentEntryResponse, HourlyRateOut
 from chalicelib.schemas.files import UploadedFileResponse
+from chalicelib.schemas.notifications import NotificationResponse
 from chalicelib.schemas.profiles import ProfileResponse
 from chalicelib.schemas.resume import ResumeResponse
 
@@ -46,6 +47,7 @@ class PersonalDataExportResponse(ResponseModel):
     )
     consents: list[ConsentEvidenceResponse]
     disclosures: list[DisclosureResponse] = Field(description="every time the profile was shown to a client")
+    notifications: list[NotificationResponse] = Field(description="what the platform told the person, newest first")
     audit: list[AuditEntryResponse]
 
 

@@ -7,12 +7,12 @@ from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
-from chalicelib.domain.accounts import User
+from chalicelib.domain.accounts import Language, User
 from chalicelib.domain.audit import AuditAction, AuditEntry
 from chalicelib.domain.consent import ConsentAction, ConsentChanged, ConsentEntry, ConsentPurpose, ConsentSource
 from chalicelib.domain.identity import Principal, RequestContext
 from chalicelib.domain.ids import new_id
-from chalicelib.errors import ConcurrencyConflict, Forbidden
+from chalicelib.errors import ConcurrencyConflict, Conflict, Forbidden
 from chalicelib.services.notices import Notice
 from chalicelib.services.ports import AccountRepository, Changes, Clock, IdentityGateway, UnitOfWork
 
@@ -96,3 +96,18 @@ def note_activity(ports: AccountPorts, user: User) -> None:
         return
     with suppress(ConcurrencyConflict):  # the user changed meanwhile; the next request records it
         ports.uow.commit(Changes().transition(replace(user, last_active_at=now), user.status.value, was=user))
+
+
+def update_my_account(ports: AccountPorts, principal: Principal, *, language: Language | None = None, name: str | None = None) -> User:
+    """The caller's own settings: only what is given changes. Conditional on the account as read, so a
+    concurrent change (a disabling, a move to another agency) is not overwritten with the old copy."""
+    user = ports.accounts.get_user(principal.user_id)
+    assert user is not None  # the caller was authenticated from this record
+    updated = replace(user, language=language or user.language, name=name or user.name)
+    if updated == user:
+        return user
+    try:
+        ports.uow.commit(Changes().transition(updated, user.status.value, was=user))
+    except ConcurrencyConflict as exc:
+        raise Conflict("Your account changed meanwhile; try again.") from exc
+    return updated

@@ -10,6 +10,6 @@ def deliver(outbox: Outbox, email: EmailGateway, message: OutboxMessage) -> bool
     marking sends again on redelivery). Returns whether a mail was sent."""
     if outbox.already_sent(message.message_id):
         return False
-    email.send(message.to, message.subject, message.text)
+    email.send(message.to, message.subject, message.text, message.attachments)
     outbox.mark_sent(message)
     return True

@@ -20,6 +20,7 @@ from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import UploadedFile
 from chalicelib.domain.identity import Role
+from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
 from chalicelib.domain.resume import ResumeItem, ResumePart
@@ -35,6 +36,15 @@ class UniqueClaim:
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent with an e-mail. Text only (an .ics invitation, say): the outbox stores it in the item."""
+
+    filename: str
+    content_type: str  # may carry parameters: "text/calendar; method=REQUEST"
+    content: str
+
+
+@dataclass(frozen=True)
 class OutboxMessage:
     """An e-mail committed with the change that causes it; the stream handler sends it."""
 
@@ -43,6 +53,7 @@ class OutboxMessage:
     subject: str
     text: str
     created_at: datetime
+    attachments: tuple[Attachment, ...] = ()
 
 
 Entity = (
@@ -67,6 +78,7 @@ Entity = (
     | Disclosure
     | Interview
     | AgentAssignment
+    | Notification
 )
 # What may be deleted: never the append-only ledger and audit log, nor the outbox (its TTL removes it).
 Deletable = (
@@ -85,6 +97,7 @@ Deletable = (
     | Interview
     | Disclosure
     | AgentAssignment
+    | Notification
 )
 
 
@@ -145,7 +158,8 @@ class Changes:
         | Assignment
         | Candidacy
         | Interview
-        | AgentAssignment,
+        | AgentAssignment
+        | Notification,
         expected_status: str,
         *,
         was: Entity | None = None,
@@ -235,12 +249,25 @@ class ProposalRepository(Protocol):
     def get_agent_assignment(self, consultant_id: str) -> AgentAssignment | None: ...
 
 
+class NotificationRepository(Protocol):
+    """A person's in-app notifications, in their own partition."""
+
+    def list_notifications(self, user_id: str) -> list[Notification]:
+        """Newest first."""
+
+    def get_notification(self, user_id: str, notification_id: str) -> Notification | None: ...
+
+
+# What a person's own partition holds (``USER#<id>``): erasure deletes all of it.
+PersonItem = User | Profile | ResumeItem | UploadedFile | ExportArchive | ConsentChanged | Notification | Disclosure | AgentAssignment
+
+
 class ErasureRepository(Protocol):
     """What erasure needs to find: pending requests, and everything filed under a person."""
 
     def get_erasure(self, user_id: str) -> Erasure | None: ...
     def list_pending_erasures(self) -> list[Erasure]: ...
-    def list_person_items(self, user_id: str) -> list[Deletable]:
+    def list_person_items(self, user_id: str) -> list[PersonItem]:
         """Every item in the person's own partition, whatever its kind."""
 
     def list_consultant_candidacies(self, consultant_id: str) -> list[Candidacy]: ...
@@ -355,13 +382,14 @@ class DocumentStorage(Protocol):
 
 
 class EmailGateway(Protocol):
-    def send(self, to: str, subject: str, text: str) -> None: ...
+    def send(self, to: str, subject: str, text: str, attachments: Sequence[Attachment] = ()) -> None: ...
 
 
 class Outbox(Protocol):
     def already_sent(self, message_id: str) -> bool: ...
     def mark_sent(self, message: OutboxMessage) -> None:
-        """Record the sending and drop the recipient and text (they may hold a code) from the store."""
+        """Record the sending and drop the recipient, text and attachments (they may hold a code or
+        personal data) from the store."""
 
 
 class Clock(Protocol):

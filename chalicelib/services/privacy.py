@@ -2,7 +2,8 @@
 
 The export holds the account, the person's own organisation when it is a one-person agency, the
 profile and resume (also as JSON Resume), the uploaded files, every consent entry with its evidence,
-every disclosure of the profile to a client, and the audit entries about the person. The files'
+every disclosure of the profile to a client, the person's notifications, and the audit entries about
+the person. The files'
 content comes as a zip built in the background (``request_archive``, then a short-lived link). Both
 are audited."""
 
@@ -21,11 +22,12 @@ from chalicelib.domain.exports import ArchiveStatus, ExportArchive, archive_key
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.ids import iso, new_id
+from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import Disclosure
 from chalicelib.domain.resume import ResumeItem
 from chalicelib.errors import ConcurrencyConflict, NotFound
-from chalicelib.services.ports import ArchiveMember, AuditLog, Changes, DocumentStorage
+from chalicelib.services.ports import ArchiveMember, AuditLog, Changes, DocumentStorage, NotificationRepository
 from chalicelib.services.profiles import ProfilePorts
 
 ARCHIVE_LINK_SECONDS = 900
@@ -42,10 +44,13 @@ class PersonalDataExport:
     files: list[UploadedFile]
     consents: list[ConsentEntry]
     disclosures: list[Disclosure]
+    notifications: list[Notification]
     audit: list[AuditEntry]
 
 
-def export_personal_data(ports: ProfilePorts, audit_log: AuditLog, principal: Principal) -> PersonalDataExport:
+def export_personal_data(
+    ports: ProfilePorts, audit_log: AuditLog, principal: Principal, notifications: NotificationRepository
+) -> PersonalDataExport:
     repository = ports.accounts.accounts
     user = repository.get_user(principal.user_id)
     assert user is not None  # the caller was authenticated from this record
@@ -65,6 +70,7 @@ def export_personal_data(ports: ProfilePorts, audit_log: AuditLog, principal: Pr
         files=files,
         consents=sorted(ports.ledger.list_for_subject(user.user_id), key=lambda e: e.at),
         disclosures=ports.profiles.list_disclosures(user.user_id),
+        notifications=notifications.list_notifications(user.user_id),
         audit=audit_log.list_for_subject(user.user_id),
     )
 

@@ -30,7 +30,7 @@ from chalicelib.schemas.accounts import (
     ConsultantRegistrationRequest,
     NewUserIn,
     OrganisationIn,
-    PrivacyConsentIn,
+    RegistrationIn,
 )
 from chalicelib.services.accounts import AccountPorts, hash_code, normalise_email, normalise_org_number, processing_consent, record_consent
 from chalicelib.services.invitations import usable_invitation, use_invitation
@@ -180,12 +180,11 @@ def _verification(ports: AccountPorts, user: User) -> tuple[User, OutboxMessage]
     return pending, mail
 
 
-def _new_account(
-    ports: AccountPorts, user: User, consent: PrivacyConsentIn, ctx: RequestContext, *, verified: bool
-) -> tuple[Changes, User]:
+def _new_account(ports: AccountPorts, user: User, body: RegistrationIn, ctx: RequestContext, *, verified: bool) -> tuple[Changes, User]:
     """The writes every registration makes: the e-mail claim, the user, the processing consent, and
     (unless the address is already proven) the verification e-mail. Returns them with the user as stored."""
-    notice = accepted_current_notice(consent.privacy_notice_version, consent.accept_privacy_notice)
+    notice = accepted_current_notice(body.privacy_notice_version, body.accept_privacy_notice)
+    user = replace(user, language=body.language)
     changes = Changes().insert(UniqueClaim("email", user.email, user.user_id))
     if not verified:
         user, mail = _verification(ports, user)

@@ -42,6 +42,18 @@ def uploaded_document(api: Api, local_aws: LocalStack, admin: Actor) -> str:
     return str(document["document_id"])
 
 
+def notification_for(local_aws: LocalStack, user_id: str) -> str:
+    from chalicelib.domain.ids import utcnow
+    from chalicelib.services.notifications import notify
+    from chalicelib.services.ports import Changes
+
+    container: Any = local_aws.container
+    user = container.account_repository.get_user(user_id)
+    params = {"recipient_name": user.name, "agent_name": "Anna Admin", "consultant_name": user.name}
+    container.uow.commit(notify(Changes(), user, "consultant_agent_assigned", params, utcnow(), email=False))
+    return str(container.notification_repository.list_notifications(user_id)[0].notification_id)
+
+
 @pytest.fixture(scope="module")
 def tenants(api: Api, pump: Pump, local_aws: LocalStack) -> Tenants:
     admin_a, admin_b = new_agency(api, pump), new_agency(api, pump)
@@ -66,6 +78,7 @@ def tenants(api: Api, pump: Pump, local_aws: LocalStack) -> Tenants:
         return str(posted.body["assignment_id"])
 
     entry = api.get("/me/consents", token=consultant.token).body["consents"][0]["consent"]["entry_id"]
+    notification = notification_for(local_aws, consultant.user_id)
     # Rows that change state get objects of their own, so no row depends on another having run.
     ids = {
         "A": admin_a.org_id,
@@ -87,6 +100,7 @@ def tenants(api: Api, pump: Pump, local_aws: LocalStack) -> Tenants:
             token=invited_consultant(api, pump, admin_b).token,
         ).body["file"]["file_id"],
         "entry": entry,
+        "notification": notification,
         "victim": invited_consultant(api, pump, admin_b).user_id,  # erased by staff's row
         "C": client_c.org_id,
         "assignment": assignment(),
@@ -197,6 +211,7 @@ def _proposal_objects(
 Row = tuple[str, str, Any, dict[str, int], int]
 MATRIX: list[Row] = [
     ("GET", "/me", None, {"anonymous": 401}, 200),
+    ("PATCH", "/me", {"language": "sv"}, {"anonymous": 401}, 200),
     ("POST", "/me/invitations/accept", {"invitation_code": "x" * 32}, {"anonymous": 401, "consultant_a": 422, "independent": 422}, 403),
     ("GET", "/organisations/{A}", None, {"anonymous": 401, "admin_b": 404, "client_c": 404, "independent": 404}, 200),
     ("GET", "/organisations/{A}/members", None, {"anonymous": 401, "staff": 200, "admin_a": 200, "admin_b": 404, "independent": 404}, 403),
@@ -253,6 +268,10 @@ MATRIX: list[Row] = [
     ),
     ("GET", "/me/files", None, {"anonymous": 401, "consultant_a": 200, "independent": 200}, 403),
     ("GET", "/me/export", None, {"anonymous": 401}, 200),
+    ("GET", "/me/notifications", None, {"anonymous": 401}, 200),
+    # Addressed under the caller's own id: another person's notification is simply not found.
+    ("POST", "/me/notifications/{notification}/read", None, {"anonymous": 401, "consultant_a": 200}, 404),
+    ("POST", "/me/notifications/read-all", None, {"anonymous": 401}, 200),
     # Assignments: the client company's users and staff; an agency or consultant role may not (403).
     ("POST", "/client-companies/{C}/assignments", builders.assignment_form(), {"anonymous": 401, "staff": 201, "client_c": 201}, 403),
     ("GET", "/client-companies/{C}/assignments", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 403),
@@ -418,6 +437,7 @@ _TEMPLATE = {
     "doc_reject": "document_id",
     "subject": "subject_id",
     "entry": "entry_id",
+    "notification": "notification_id",
     "consultant": "user_id",
     "missing": "item_id",
     "missing_file": "file_id",

@@ -570,3 +570,40 @@ def test_staff_get_explained_ranked_candidates_for_a_posted_assignment(api: Api,
     assert fitting.status == 200, fitting.body
     [mine] = [f for f in fitting.body["items"] if f["assignment"]["assignment_id"] == assignment_id]
     assert mine["reasons"]["missing_required"] == ["Kubernetes"]
+
+
+def test_a_person_chooses_the_language_of_their_messages(api: Api, pump: Pump) -> None:
+    email = unique_email("svensk")
+    agency = register(api, "/registrations/agency", builders.agency_registration(email, language="sv"), email, pump)
+    assert api.get("/me", token=agency.token).body["user"]["language"] == "sv"
+    changed = api.request("PATCH", "/me", json_body={"language": "en", "name": "Anna Andersson"}, token=agency.token)
+    assert changed.status == 200 and changed.body["user"]["language"] == "en", changed.body
+    assert api.get("/me", token=agency.token).body["user"]["name"] == "Anna Andersson"
+    refused = api.request("PATCH", "/me", json_body={"language": "de"}, token=agency.token)
+    assert refused.status == 422 and refused.error_fields == {"language"}
+
+
+def test_a_notification_reaches_the_app_and_the_mailbox_in_the_persons_language(api: Api, pump: Pump, local_aws: LocalStack) -> None:
+    from chalicelib.domain.ids import utcnow
+    from chalicelib.services.notifications import notify
+    from chalicelib.services.ports import Changes
+
+    email = unique_email("notified")
+    person = register(api, "/registrations/agency", builders.agency_registration(email, language="sv"), email, pump)
+    container = local_aws.container
+    user = container.account_repository.get_user(person.user_id)  # type: ignore[attr-defined]
+    params = {"recipient_name": user.name, "assignment_title": "Molnarkitekt", "client_name": "Kund AB", "link": "https://app.example/p/1"}
+    container.uow.commit(notify(Changes(), user, "candidate_accepted", params, utcnow(), object_type="proposal", object_id="P1"))  # type: ignore[attr-defined]
+
+    [mail] = [m for m in pump.mails_to(email) if m["subject"].startswith("Vald:")]
+    assert mail["subject"] == "Vald: Molnarkitekt hos Kund AB" and "Hej Anna Admin" in mail["body"]
+    listed = api.get("/me/notifications?unread=true", token=person.token)
+    assert listed.status == 200 and listed.body["unread_count"] == 1
+    [notification] = listed.body["items"]
+    assert (notification["subject"], notification["object_type"], notification["status"]) == (mail["subject"], "proposal", "unread")
+    read = api.post(f"/me/notifications/{notification['notification_id']}/read", token=person.token)
+    assert read.status == 200 and read.body["status"] == "read" and read.body["read_at"]
+    assert api.get("/me/notifications?unread=true", token=person.token).body == {"items": [], "unread_count": 0}
+    assert api.post("/me/notifications/read-all", token=person.token).body == {"marked": 0}
+    exported = api.get("/me/export", token=person.token).body["notifications"]
+    assert [n["notification_id"] for n in exported] == [notification["notification_id"]]

@@ -160,10 +160,12 @@ def test_tables_have_the_indexes_stream_and_ttl_the_app_relies_on(stack: LocalSt
 
 def test_a_sent_outbox_message_keeps_no_recipient_or_text(stack: LocalStack) -> None:
     from chalicelib.adapters.dynamo.repositories import DynamoOutbox
-    from chalicelib.services.ports import OutboxMessage
+    from chalicelib.services.ports import Attachment, OutboxMessage
 
-    message = OutboxMessage(new_id(), unique_email(), "Your code", "invitation code: secret-code-123", utcnow())
+    invite = Attachment("invite.ics", "text/calendar; method=REQUEST", "BEGIN:VCALENDAR\r\nATTENDEE;CN=Cecilia:mailto:c@example.com\r\n")
+    message = OutboxMessage(new_id(), unique_email(), "Your code", "invitation code: secret-code-123", utcnow(), (invite,))
     DynamoUnitOfWork("eu-north-1").commit(Changes().insert(message))
+    assert MainItem.get(f"OUTBOX#{message.message_id}", "OUTBOX").data["attachments"][0]["filename"] == "invite.ics"
     outbox = DynamoOutbox()
     assert not outbox.already_sent(message.message_id)
     outbox.mark_sent(message)
@@ -171,6 +173,7 @@ def test_a_sent_outbox_message_keeps_no_recipient_or_text(stack: LocalStack) -> 
     assert outbox.already_sent(message.message_id)
     stored = MainItem.get(f"OUTBOX#{message.message_id}", "OUTBOX")
     assert stored.data["to"] == "" and stored.data["text"] == "" and stored.data["subject"] == "Your code"
+    assert stored.data["attachments"] == []
     assert stored.expires is not None
 
 
@@ -373,3 +376,26 @@ def test_an_append_only_replacement_that_fails_otherwise_is_no_conflict(monkeypa
     monkeypatch.setattr(repositories, "TransactWrite", failing("ConditionalCheckFailed"))
     with pytest.raises(ConcurrencyConflict):
         repositories.DynamoAppendOnlyEraser("eu-north-1").replace(original, copy)
+
+
+def test_notifications_live_in_the_persons_partition_newest_first_and_are_found_by_id(stack: LocalStack) -> None:
+    from datetime import timedelta
+
+    from chalicelib.adapters.dynamo.repositories import DynamoErasureRepository, DynamoNotificationRepository
+    from chalicelib.domain.notifications import Notification, NotificationStatus
+
+    uow, repository = DynamoUnitOfWork("eu-north-1"), DynamoNotificationRepository()
+    user_id, other_id, now = new_id(), new_id(), utcnow()
+    older, newer = (Notification(user_id, new_id(), "candidate_accepted", f"S{i}", "T", now + timedelta(minutes=i)) for i in (0, 1))
+    elsewhere = Notification(other_id, new_id(), "candidate_accepted", "S", "T", now)
+    uow.commit(Changes().insert(older).insert(newer).insert(elsewhere))
+
+    assert repository.list_notifications(user_id) == [newer, older]
+    assert repository.get_notification(user_id, older.notification_id) == older
+    assert repository.get_notification(other_id, older.notification_id) is None  # only the owner's
+    read = older.marked_read(now)
+    uow.commit(Changes().transition(read, NotificationStatus.UNREAD.value))
+    with pytest.raises(ConcurrencyConflict):
+        uow.commit(Changes().transition(read, NotificationStatus.UNREAD.value))
+    assert repository.get_notification(user_id, older.notification_id) == read
+    assert sorted(n.subject for n in DynamoErasureRepository().list_person_items(user_id) if isinstance(n, Notification)) == ["S0", "S1"]

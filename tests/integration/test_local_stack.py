@@ -22,6 +22,7 @@ from urllib.parse import unquote_plus
 import boto3
 import jwt
 import pytest
+from botocore.exceptions import ClientError
 
 from chalicelib.adapters.dynamo import models
 from chalicelib.local import aws
@@ -322,6 +323,31 @@ def test_stream_records_reach_the_handler_in_lambda_shape_and_failures_are_redel
     after_housekeeping = pump.drain_once()
     assert (after_housekeeping.stream_records, after_housekeeping.stream_failed) == (1, 0)
     assert SEEN[-1][0]["Records"][0]["dynamodb"]["Keys"]["pk"] == {"S": "USER#5"}
+
+
+def test_records_after_a_cancelled_transaction_still_arrive(endpoint: str, resources: LocalResources) -> None:
+    """moto rolls a cancelled transaction back by putting a copy of the table in place; the pump must read
+    the live table's stream afterwards, not the discarded copy's."""
+    ddb = client("dynamodb", endpoint)
+    pump = EventPump(region=REGION, uploads_queue_url=None, main_table=resources.main_table, stream_handler=HANDLER)
+    ddb.put_item(TableName=resources.main_table, Item={"pk": {"S": "R#1"}, "sk": {"S": "R"}, "kind": {"S": "x"}})
+    assert pump.drain_once().stream_records == 1
+    with pytest.raises(ClientError):
+        ddb.transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": resources.main_table,
+                        "Item": {"pk": {"S": "R#1"}, "sk": {"S": "R"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            ]
+        )
+    ddb.put_item(TableName=resources.main_table, Item={"pk": {"S": "R#2"}, "sk": {"S": "R"}, "kind": {"S": "x"}})
+    SEEN.clear()
+    assert pump.drain_once().stream_records == 1
+    assert SEEN[0][0]["Records"][0]["dynamodb"]["Keys"]["pk"] == {"S": "R#2"}
 
 
 def test_a_record_that_keeps_failing_is_skipped_after_the_retry_limit(endpoint: str, resources: LocalResources) -> None:

@@ -94,3 +94,12 @@ def test_an_outbox_message_is_sent_once_even_when_redelivered() -> None:
     assert outbox.deliver(box, email, message) is True
     assert outbox.deliver(box, email, message) is False
     assert email.sent == [("a@example.com", "Hi", "Text")]
+
+
+def test_an_outbox_message_is_sent_with_its_attachments() -> None:
+    from chalicelib.services.ports import Attachment
+
+    box, email = MemoryOutbox(), FakeEmail()
+    invite = Attachment("invite.ics", "text/calendar; method=REQUEST", "BEGIN:VCALENDAR\r\n")
+    assert outbox.deliver(box, email, OutboxMessage("m2", "a@example.com", "Hi", "Text", T0, (invite,))) is True
+    assert email.attachments == [(invite,)]

@@ -19,6 +19,8 @@ from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chalicelib.schemas.accounts import ConsultantRegistrationRequest
 from chalicelib.schemas.profiles import ProfileIn
 from chalicelib.services import erasure, privacy, profiles, registration
+from chalicelib.services.notifications import notify
+from chalicelib.services.ports import Changes
 from tests import builders
 from tests.fakes import World, make_world
 from tests.unit.test_consent_documents import POLICY, create, verify_document
@@ -38,7 +40,7 @@ def world() -> World:
 
 
 def consultant_with_everything(world: World) -> Principal:
-    """A consultant invited on written consent, with a profile, a resume, a CV and an export."""
+    """A consultant invited on written consent, with a profile, a resume, a CV, a notification and an export."""
     agency = register_agency(world)
     document = verify_document(world, staff(world), upload_consent_document(world, create(world, agency)))
     assert document.consultant_email == EMAIL
@@ -47,7 +49,11 @@ def consultant_with_everything(world: World) -> Principal:
     for part in ResumePart:
         add(world, me, me.user_id, part, EXAMPLES[part])
     upload_file(world, me, CV)
-    privacy.export_personal_data(world.profiles, world.consents.audit, me)
+    user = world.db.get_user(me.user_id)
+    assert user is not None
+    params = {"recipient_name": user.name, "agent_name": "Anna Admin", "consultant_name": user.name}
+    world.db.commit(notify(Changes(), user, "consultant_agent_assigned", params, world.clock(), email=False))
+    privacy.export_personal_data(world.profiles, world.consents.audit, me, world.db)
     archive = privacy.request_archive(world.profiles, me)
     assert privacy.build_archive(world.profiles, world.storage, me.user_id, archive.archive_id)
     return me

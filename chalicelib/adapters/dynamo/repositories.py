@@ -29,11 +29,12 @@ from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ARCHIVE_RETENTION, ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Role
+from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
 from chalicelib.domain.resume import ResumeItem, ResumePart
 from chalicelib.errors import ConcurrencyConflict
-from chalicelib.services.ports import Changes, Deletable, Entity, Expect, OutboxMessage, UniqueClaim
+from chalicelib.services.ports import Changes, Entity, Expect, OutboxMessage, PersonItem, UniqueClaim
 
 T = TypeVar("T")
 
@@ -79,12 +80,21 @@ _KIND = {
     Disclosure: "disclosure",
     Interview: "interview",
     AgentAssignment: "agent_assignment",
+    Notification: "notification",
 }
 _CLASS_OF_KIND = {kind: cls for cls, kind in _KIND.items()}
 
 
 def user_pk(user_id: str) -> str:
     return f"USER#{user_id}"
+
+
+def notification_sk(notification: Notification) -> str:
+    return f"NOTIFICATION#{sort_time(notification.created_at)}#{notification.notification_id}"
+
+
+def notification_by_id(notification_id: str) -> str:
+    return f"NOTIFICATION#{notification_id}"
 
 
 def resume_sk(part: ResumePart, item_id: str) -> str:
@@ -171,6 +181,10 @@ def _keys(entity: Entity) -> _Keys:
         return _Keys(user_pk(entity.user_id), f"ARCHIVE#{entity.archive_id}")
     if isinstance(entity, ConsentChanged):
         return _Keys(user_pk(entity.user_id), f"CONSENTCHANGED#{entity.entry_id}")
+    if isinstance(entity, Notification):
+        # Newest last by time in the person's partition; gsi1: the person's notification by its id alone
+        # (marking one read names only the id).
+        return _Keys(user_pk(entity.user_id), notification_sk(entity), user_pk(entity.user_id), notification_by_id(entity.notification_id))
     if isinstance(entity, Assignment):
         # gsi1: a client's assignments by status; gsi2: everyone's by status (staff: open assignments).
         created = f"{sort_time(entity.created_at)}#{entity.assignment_id}"
@@ -414,6 +428,17 @@ class DynamoProfileRepository:
         return [load(UploadedFile, i.data) for i in MainItem.by_gsi2.query(PENDING_FILES, MainItem.gsi2sk < sort_time(created_before))]
 
 
+class DynamoNotificationRepository:
+    def list_notifications(self, user_id: str) -> list[Notification]:
+        items = MainItem.query(user_pk(user_id), MainItem.sk.startswith("NOTIFICATION#"), scan_index_forward=False, consistent_read=True)
+        return [load(Notification, i.data) for i in items]
+
+    def get_notification(self, user_id: str, notification_id: str) -> Notification | None:
+        # The index names the item; the item itself is read consistently (the index lags behind writes).
+        found = next(iter(MainItem.by_gsi1.query(user_pk(user_id), MainItem.gsi1sk == notification_by_id(notification_id), limit=1)), None)
+        return _get(Notification, found.pk, found.sk) if found is not None else None
+
+
 class DynamoAssignmentRepository:
     def get_assignment(self, assignment_id: str) -> Assignment | None:
         return _get(Assignment, f"ASSIGNMENT#{assignment_id}", "ASSIGNMENT")
@@ -484,7 +509,7 @@ class DynamoErasureRepository:
     def list_pending_erasures(self) -> list[Erasure]:
         return [load(Erasure, i.data) for i in MainItem.by_gsi2.query("ERASURES#pending")]
 
-    def list_person_items(self, user_id: str) -> list[Deletable]:
+    def list_person_items(self, user_id: str) -> list[PersonItem]:
         return [load(_CLASS_OF_KIND[i.kind], i.data) for i in MainItem.query(user_pk(user_id), consistent_read=True)]
 
     def list_consultant_candidacies(self, consultant_id: str) -> list[Candidacy]:
@@ -552,7 +577,7 @@ class DynamoOutbox:
     def mark_sent(self, message: OutboxMessage) -> None:
         from pynamodb.exceptions import UpdateError
 
-        redacted = replace(message, to="", text="")
+        redacted = replace(message, to="", text="", attachments=())
         item = MainItem(f"OUTBOX#{message.message_id}", "OUTBOX")
         # A concurrent delivery of the same record may have marked it already.
         with suppress(UpdateError):

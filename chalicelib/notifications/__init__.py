@@ -1,0 +1,1 @@
+"""What the platform tells people: message templates per language, and calendar invitations."""

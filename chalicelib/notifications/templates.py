@@ -1,0 +1,224 @@
+"""The texts of notifications and e-mails, in Swedish and English.
+
+``TEMPLATES[kind][language]`` holds a subject and a plain-text body with ``$name`` placeholders
+(``string.Template``). ``render`` fills them in: a placeholder without a value is an error, never a
+silent blank, and a language without texts falls back to English. Every kind has both languages with
+the same placeholders (a unit test holds that).
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+FALLBACK_LANGUAGE = "en"
+
+
+class MissingParameter(KeyError):
+    """A template was rendered without a value for one of its placeholders."""
+
+
+@dataclass(frozen=True)
+class Template:
+    subject: str
+    text: str
+
+    @property
+    def placeholders(self) -> frozenset[str]:
+        return frozenset(string.Template(self.subject).get_identifiers()) | frozenset(string.Template(self.text).get_identifiers())
+
+
+def _en(subject: str, body: str) -> Template:
+    return Template(subject, f"Hello $recipient_name,\n\n{body}\n\nBest regards,\nCustomersonly\n")
+
+
+def _sv(subject: str, body: str) -> Template:
+    return Template(subject, f"Hej $recipient_name,\n\n{body}\n\nVänliga hälsningar\nCustomersonly\n")
+
+
+_DISCLOSURE_TERMS_EN = """Assignment: $assignment_title
+Client: $client_name
+Summary: $assignment_summary
+Period: $start_date to $end_date
+Extent: $extent
+Rate: $rate
+Commission: $commission
+To the agency: $agency_net"""
+
+_DISCLOSURE_TERMS_SV = """Uppdrag: $assignment_title
+Kund: $client_name
+Sammanfattning: $assignment_summary
+Period: $start_date till $end_date
+Omfattning: $extent
+Timpris: $rate
+Provision: $commission
+Till konsultbolaget: $agency_net"""
+
+TEMPLATES: dict[str, dict[str, Template]] = {
+    "disclosure_consent_requested": {
+        "en": _en(
+            "Your consent, please: $assignment_title at $client_name",
+            "We would like to present the consultant's profile to $client_name for the assignment below. "
+            "We share it only when both the consultant and the agency have consented.\n\n"
+            f"{_DISCLOSURE_TERMS_EN}\n\n"
+            "Please consent or decline by $expires_at: $link",
+        ),
+        "sv": _sv(
+            "Ditt samtycke behövs: $assignment_title hos $client_name",
+            "Vi vill presentera konsultens profil för $client_name för uppdraget nedan. "
+            "Vi delar den först när både konsulten och konsultbolaget har samtyckt.\n\n"
+            f"{_DISCLOSURE_TERMS_SV}\n\n"
+            "Samtyck eller avböj senast $expires_at: $link",
+        ),
+    },
+    "disclosure_rate_changed": {
+        "en": _en(
+            "New rate, your consent again: $assignment_title at $client_name",
+            'The rate for the assignment "$assignment_title" at $client_name has changed. Consents given for the '
+            "previous rate no longer apply, so we need your consent again before the profile is shared.\n\n"
+            f"{_DISCLOSURE_TERMS_EN}\n\n"
+            "Please consent or decline by $expires_at: $link",
+        ),
+        "sv": _sv(
+            "Nytt timpris, samtyck igen: $assignment_title hos $client_name",
+            "Timpriset för uppdraget ”$assignment_title” hos $client_name har ändrats. Samtycken till det tidigare "
+            "priset gäller inte längre, så vi behöver ditt samtycke igen innan profilen delas.\n\n"
+            f"{_DISCLOSURE_TERMS_SV}\n\n"
+            "Samtyck eller avböj senast $expires_at: $link",
+        ),
+    },
+    "disclosure_request_expired": {
+        "en": _en(
+            "Consent request expired: $assignment_title",
+            'The request to share a profile with $client_name for the assignment "$assignment_title" expired before '
+            "everyone had consented, so nothing was shared. You need not do anything.",
+        ),
+        "sv": _sv(
+            "Förfrågan om samtycke har gått ut: $assignment_title",
+            "Förfrågan om att dela en profil med $client_name för uppdraget ”$assignment_title” gick ut innan alla "
+            "hade samtyckt, så ingenting har delats. Du behöver inte göra något.",
+        ),
+    },
+    "proposal_received": {
+        "en": _en(
+            "New candidates for $assignment_title",
+            'We have proposed candidates for your assignment "$assignment_title".\n\n'
+            "Number of candidates: $candidate_count\n"
+            "See the proposal: $link",
+        ),
+        "sv": _sv(
+            "Nya kandidater till $assignment_title",
+            "Vi har föreslagit kandidater till ert uppdrag ”$assignment_title”.\n\nAntal kandidater: $candidate_count\nSe förslaget: $link",
+        ),
+    },
+    "candidate_withdrawn": {
+        "en": _en(
+            "A candidate was withdrawn: $assignment_title",
+            '$candidate_name is no longer available for your assignment "$assignment_title" and has been withdrawn '
+            "from the proposal.\n\nSee the proposal: $link",
+        ),
+        "sv": _sv(
+            "En kandidat har dragits tillbaka: $assignment_title",
+            "$candidate_name är inte längre tillgänglig för ert uppdrag ”$assignment_title” och har dragits tillbaka "
+            "från förslaget.\n\nSe förslaget: $link",
+        ),
+    },
+    "candidate_declined": {
+        "en": _en(
+            "Not selected: $assignment_title",
+            'The client has decided not to go further with the candidate for the assignment "$assignment_title".\n\n'
+            "The client's reason: $reason\n\nDetails: $link\n\nThank you for your interest.",
+        ),
+        "sv": _sv(
+            "Inte vald: $assignment_title",
+            "Kunden har valt att inte gå vidare med kandidaten för uppdraget ”$assignment_title”.\n\n"
+            "Kundens motivering: $reason\n\nMer information: $link\n\nTack för intresset.",
+        ),
+    },
+    "candidate_accepted": {
+        "en": _en(
+            "Selected: $assignment_title at $client_name",
+            'Good news: $client_name has chosen the candidate for the assignment "$assignment_title".\n\nNext steps: $link',
+        ),
+        "sv": _sv(
+            "Vald: $assignment_title hos $client_name",
+            "Goda nyheter: $client_name har valt kandidaten för uppdraget ”$assignment_title”.\n\nNästa steg: $link",
+        ),
+    },
+    "interview_requested": {
+        "en": _en(
+            "Interview request: $assignment_title at $client_name",
+            '$client_name would like to interview the candidate for the assignment "$assignment_title". '
+            "Proposed times:\n\n$slots\n\nPlease choose a time: $link",
+        ),
+        "sv": _sv(
+            "Förfrågan om intervju: $assignment_title hos $client_name",
+            "$client_name vill intervjua kandidaten för uppdraget ”$assignment_title”. Föreslagna tider:\n\n$slots\n\nVälj en tid: $link",
+        ),
+    },
+    "interview_scheduled": {
+        "en": _en(
+            "Interview booked: $assignment_title, $starts_at",
+            'The interview for the assignment "$assignment_title" is booked.\n\n'
+            "When: $starts_at to $ends_at\nWhere: $location\n\nDetails: $link",
+        ),
+        "sv": _sv(
+            "Intervju bokad: $assignment_title, $starts_at",
+            "Intervjun för uppdraget ”$assignment_title” är bokad.\n\n"
+            "När: $starts_at till $ends_at\nVar: $location\n\nMer information: $link",
+        ),
+    },
+    "interview_rescheduled": {
+        "en": _en(
+            "Interview moved: $assignment_title, now $starts_at",
+            'The interview for the assignment "$assignment_title" has been moved to a new time.\n\n'
+            "New time: $starts_at to $ends_at\nWhere: $location\n\nDetails: $link",
+        ),
+        "sv": _sv(
+            "Intervjun är flyttad: $assignment_title, nu $starts_at",
+            "Intervjun för uppdraget ”$assignment_title” har flyttats till en ny tid.\n\n"
+            "Ny tid: $starts_at till $ends_at\nVar: $location\n\nMer information: $link",
+        ),
+    },
+    "interview_cancelled": {
+        "en": _en(
+            "Interview cancelled: $assignment_title, $starts_at",
+            'The interview for the assignment "$assignment_title" on $starts_at has been cancelled.\n\nReason: $reason',
+        ),
+        "sv": _sv(
+            "Intervjun är inställd: $assignment_title, $starts_at",
+            "Intervjun för uppdraget ”$assignment_title” den $starts_at är inställd.\n\nAnledning: $reason",
+        ),
+    },
+    "consultant_agent_assigned": {
+        "en": _en(
+            "$agent_name is now the agent for $consultant_name",
+            "$agent_name is now the agent for $consultant_name at Customersonly: the person to turn to about "
+            "assignments, proposals and interviews.",
+        ),
+        "sv": _sv(
+            "$agent_name är nu agent för $consultant_name",
+            "$agent_name är nu agent för $consultant_name på Customersonly och den att vända sig till om uppdrag, förslag och intervjuer.",
+        ),
+    },
+}
+
+
+def _one_line(value: str) -> str:
+    """A subject is one header line: a value with line breaks (a title typed by someone) must not split it."""
+    return " ".join(value.split())
+
+
+def render(kind: str, language: str, params: Mapping[str, str]) -> tuple[str, str]:
+    """(subject, text) of ``kind`` in ``language`` (English when there are no texts in it). Raises
+    KeyError for an unknown kind and MissingParameter when a placeholder has no value in ``params``."""
+    languages = TEMPLATES[kind]
+    template = languages.get(language) or languages[FALLBACK_LANGUAGE]
+    values = {name: str(value) for name, value in params.items()}
+    try:
+        subject = string.Template(template.subject).substitute({name: _one_line(value) for name, value in values.items()})
+        text = string.Template(template.text).substitute(values)
+    except KeyError as exc:
+        raise MissingParameter(f"template {kind!r} needs a value for {exc.args[0]!r}") from None
+    return _one_line(subject), text
