@@ -249,8 +249,8 @@ def answer_request(
     def change(candidacy: Candidacy, now: datetime) -> tuple[Candidacy, Changes]:
         wanted = Answer.CONSENTED if consent else Answer.DECLINED
         open_parties = [p for p in parties if not _answered(candidacy, p, wanted)]
-        if not open_parties:
-            return candidacy, Changes()  # a repeated click
+        if not open_parties or (not consent and candidacy.status is CandidacyStatus.DECLINED):
+            return candidacy, Changes()  # a repeated click, or a refusal the other party already made
         if candidacy.status is not CandidacyStatus.CONSENT_REQUESTED:
             raise Conflict(
                 f"The candidacy is {candidacy.status.value}: there is no request to answer.", current_state=candidacy.status.value

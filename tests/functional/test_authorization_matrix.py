@@ -133,15 +133,21 @@ def _proposal_objects(
     as_consultant = Principal(consultant.user_id, frozenset({Role.CONSULTANT}), admin.org_id)
     as_client = Principal(client.user_id, frozenset({Role.CLIENT}), client.org_id)
     rate = HourlyRate(100_000, "SEK")
-    form = {"name": "Matrix Person", "title": "Engineer", "expected_hourly_rate": {"amount_minor": rate.amount_minor, "currency": "SEK"}}
+    from tests.unit.test_profiles import FULL
+
+    # Passes the hard constraints of builders.assignment_form (languages, place, rate, availability).
+    form = {**FULL, "expected_hourly_rate": {"amount_minor": rate.amount_minor, "currency": "SEK"}}
     profiles.save_my_profile(container.profiles, as_consultant, ProfileIn.model_validate(form))
     matching.reindex_consultant(container.indexing, consultant.user_id)
 
-    def shortlisted() -> tuple[str, str, str]:
+    def matched() -> tuple[str, str]:
         assignment_id = assignment("publish")
         run = matching.run_match(container.matching, as_staff, assignment_id, limit=50, offset=0, min_required_coverage=0.0).run
-        c = candidacies.shortlist(ports, as_staff, assignment_id, run.run_id, consultant.user_id, None)
-        return assignment_id, run.run_id, c.candidacy_id
+        return assignment_id, run.run_id
+
+    def shortlisted() -> tuple[str, str, str]:
+        assignment_id, run_id = matched()
+        return assignment_id, run_id, candidacies.shortlist(ports, as_staff, assignment_id, run_id, consultant.user_id, rate).candidacy_id
 
     def asked() -> str:
         candidacy_id = shortlisted()[2]
@@ -169,7 +175,7 @@ def _proposal_objects(
             interviews.schedule_interview(ports, as_consultant, requested.interview_id, slot.starts_at)
         return requested.interview_id
 
-    sl_assignment, sl_run, _ = shortlisted()
+    sl_assignment, sl_run = matched()
     interviews.set_consultant_agent(ports, as_staff, consultant.user_id, staff.user_id, None)
     shown_proposal, shown = sent()
     send_assignment, to_send = consented()
@@ -335,7 +341,8 @@ MATRIX: list[Row] = [
     (
         "POST",
         "/assignments/{sl_assignment}/candidacies",
-        {"match_run_id": "{sl_run}", "consultant_id": "{sl_consultant}"},
+        # With a rate: another row's PUT /me/profile clears the consultant's own.
+        {"match_run_id": "{sl_run}", "consultant_id": "{sl_consultant}", "hourly_rate": {"amount_minor": 100_000, "currency": "SEK"}},
         {"anonymous": 401, "staff": 201},
         403,
     ),
@@ -365,12 +372,11 @@ MATRIX: list[Row] = [
         {"anonymous": 401, "admin_a": 200, "consultant_a": 200, "admin_b": 404, "independent": 404},
         403,
     ),
-    # The agency declines first; the consultant then finds nothing left to answer.
     (
         "POST",
         "/candidacies/{cand_decline}/decline",
         {"reason": "no"},
-        {"anonymous": 401, "admin_a": 200, "consultant_a": 409, "admin_b": 404, "independent": 404},
+        {"anonymous": 401, "admin_a": 200, "consultant_a": 200, "admin_b": 404, "independent": 404},
         403,
     ),
     (

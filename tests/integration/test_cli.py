@@ -33,6 +33,39 @@ def test_the_daily_privacy_jobs_run_on_demand(local_aws: LocalStack, capsys: pyt
         assert figure in printed
 
 
+def test_the_proposal_jobs_expire_unanswered_consent_requests_on_demand(local_aws: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    from datetime import timedelta
+
+    from chalicelib.domain.ids import new_id, utcnow
+    from chalicelib.domain.money import HourlyRate
+    from chalicelib.domain.proposals import Candidacy, CandidacyStatus
+    from chalicelib.services.ports import Changes
+
+    ports = local_aws.container.candidacies  # type: ignore[attr-defined]
+    asked = utcnow() - timedelta(hours=80)
+    overdue = Candidacy(
+        candidacy_id=new_id(),
+        assignment_id=new_id(),
+        client_id=new_id(),
+        consultant_id=new_id(),
+        agency_id=new_id(),
+        match_run_id=new_id(),
+        created_at=asked,
+        created_by="staff",
+        updated_at=asked,
+        rate=HourlyRate(100_000, "SEK"),
+        commission_bps=1500,
+        status=CandidacyStatus.CONSENT_REQUESTED,
+        consent_requested_at=asked,
+        expires_at=asked + timedelta(hours=72),
+    )
+    ports.commit(Changes().insert(overdue))
+    assert cli.main(["proposal-jobs"]) == 0
+    assert "consent_requests_expired" in capsys.readouterr().out
+    expired = ports.proposals.get_candidacy(overdue.candidacy_id)
+    assert expired is not None and expired.status is CandidacyStatus.EXPIRED
+
+
 def test_one_failing_privacy_job_does_not_stop_the_others_but_fails_the_run(local_aws: LocalStack, monkeypatch: pytest.MonkeyPatch) -> None:
     from chalicelib.events import jobs
     from chalicelib.services import files, retention

@@ -103,9 +103,9 @@ def test_access_patterns_are_queries_on_keys_and_indexes(stack: LocalStack) -> N
 
 
 def test_the_ledger_offers_no_update_or_delete_and_never_overwrites(stack: LocalStack) -> None:
-    for repository in (DynamoConsentLedger, DynamoAuditLog):
+    for repository, reads in ((DynamoConsentLedger, {"list_for_subject", "get"}), (DynamoAuditLog, {"list_for_subject"})):
         public = {name for name, _ in inspect.getmembers(repository, inspect.isfunction) if not name.startswith("_")}
-        assert public == {"list_for_subject"}  # reads only: writes go through the unit of work
+        assert public == reads  # reads only: writes go through the unit of work
     uow, ledger, subject = DynamoUnitOfWork("eu-north-1"), DynamoConsentLedger(), new_id()
     entry = consent(subject)
     uow.commit(Changes().insert(entry))
@@ -116,6 +116,26 @@ def test_the_ledger_offers_no_update_or_delete_and_never_overwrites(stack: Local
         uow.commit(Changes(writes=[(replace(entry, notice_version="forged"), Expect(status="given"))]))
     assert ledger.list_for_subject(subject) == [entry]
     assert ConsentEntryItem.get(subject, entry.entry_id).data["notice_version"] == "v1"
+
+
+def test_a_commit_that_requires_a_consent_in_force_fails_once_it_is_withdrawn(stack: LocalStack) -> None:
+    from chalicelib.domain.consent import withdrawal_entry_id
+
+    uow, ledger, subject = DynamoUnitOfWork("eu-north-1"), DynamoConsentLedger(), new_id()
+    given = consent(subject)
+    uow.commit(Changes().insert(given))
+    assert ledger.get(subject, given.entry_id) == given and ledger.get(subject, "missing") is None
+    claim = UniqueClaim("email", unique_email(), "u1")
+    uow.commit(Changes().require_in_force(given).insert(claim))  # a ConditionCheck: nothing written to the ledger
+    assert ledger.list_for_subject(subject) == [given]
+    withdrawal = replace(
+        given, entry_id=withdrawal_entry_id(given.entry_id), action=ConsentAction.WITHDRAWN, withdraws_entry_id=given.entry_id
+    )
+    uow.commit(Changes().insert(withdrawal))
+    later = UniqueClaim("email", unique_email(), "u2")
+    with pytest.raises(ConcurrencyConflict):
+        uow.commit(Changes().require_in_force(given).insert(later))
+    assert DynamoAccountRepository().claim_owner("email", later.value) is None  # all or nothing
 
 
 def test_nothing_in_the_application_updates_or_deletes_ledger_or_audit_items() -> None:
@@ -152,7 +172,7 @@ def test_audit_log_is_queryable_by_subject_in_time_order(stack: LocalStack) -> N
 
 def test_tables_have_the_indexes_stream_and_ttl_the_app_relies_on(stack: LocalStack) -> None:
     description = MainItem.describe_table()
-    assert {i["IndexName"] for i in description["GlobalSecondaryIndexes"]} == {"gsi1", "gsi2"}
+    assert {i["IndexName"] for i in description["GlobalSecondaryIndexes"]} == {"gsi1", "gsi2", "gsi3", "gsi4"}
     assert description["StreamSpecification"]["StreamViewType"] == "NEW_AND_OLD_IMAGES"
     ttl = MainItem._get_connection().connection.client.describe_time_to_live(TableName=MainItem.Meta.table_name)
     assert ttl["TimeToLiveDescription"]["AttributeName"] == "ttl"
