@@ -15,7 +15,7 @@ LOCAL_STATE_DIR ?= .local
 
 .PHONY: help
 help:
-	@echo "make run | test | test-contract | lint | format | bench | bench-coldstart | bench-matching | create-staff EMAIL=... NAME=... | privacy-jobs | infra-check | clean"
+	@echo "make run | test | test-contract | lint | format | bench | bench-coldstart | bench-matching | create-staff EMAIL=... NAME=... | privacy-jobs | outbox [TO=...] | infra-check | clean"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ create-staff: $(VENV)/.installed
 .PHONY: privacy-jobs
 privacy-jobs: $(VENV)/.installed
 	$(PY) -m chalicelib.cli --env-file $(LOCAL_STATE_DIR)/app.env privacy-jobs
+
+# The mail the local stack sent (make run sends none out), attachments named: make outbox [TO=address]
+.PHONY: outbox
+outbox: $(VENV)/.installed
+	$(PY) -m chalicelib.cli --env-file $(LOCAL_STATE_DIR)/app.env outbox $(if $(TO),--to "$(TO)")
 
 .PHONY: clean
 clean:
