@@ -158,7 +158,8 @@ def pump(local_aws: LocalStack) -> Pump:
 
 
 def mailed_code(mail: dict[str, Any], label: str = "invitation") -> str:
-    match = re.search(rf"{label} code: (\S+)", mail["body"])
+    """The code in a mail, English ("invitation code: X") or Swedish ("inbjudningskoden: X")."""
+    match = re.search(rf"(?:{label} code|{builders.SWEDISH_CODE_LABELS[label]}): (\S+)", mail["body"])
     assert match, mail
     return match.group(1)
 
