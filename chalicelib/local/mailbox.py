@@ -34,7 +34,7 @@ def raw_mail(source: str, raw: str | bytes) -> Mail:
         attachments.append(
             {
                 "filename": part.get_filename(),
-                "content_type": str(part["Content-Type"]),
+                "content_type": _as_sent(part, "Content-Type"),
                 "content": content.decode("utf-8", errors="replace") if isinstance(content, bytes) else content,
             }
         )
@@ -50,6 +50,12 @@ def raw_mail(source: str, raw: str | bytes) -> Mail:
         "destinations": destinations,
         "attachments": attachments,
     }
+
+
+def _as_sent(part: EmailMessage, header: str) -> str:
+    """A header's value as it was written (the parsed one is re-rendered, e.g. with quoted parameters)."""
+    raw = next((value for name, value in part.raw_items() if name.lower() == header.lower()), "")
+    return " ".join(str(raw).split())
 
 
 def addressed_to(mails: Iterable[Mail], address: str | None) -> list[Mail]:
