@@ -15,7 +15,7 @@ LOCAL_STATE_DIR ?= .local
 
 .PHONY: help
 help:
-	@echo "make run | test | test-contract | lint | format | bench | bench-coldstart | bench-matching | create-staff EMAIL=... NAME=... | privacy-jobs | proposal-jobs | infra-check | clean"
+	@echo "make run | test | test-contract | lint | format | bench | bench-coldstart | bench-matching | create-staff EMAIL=... NAME=... | privacy-jobs | proposal-jobs | outbox [TO=...] | infra-check | clean"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,11 @@ privacy-jobs: $(VENV)/.installed
 .PHONY: proposal-jobs
 proposal-jobs: $(VENV)/.installed
 	$(PY) -m chalicelib.cli --env-file $(LOCAL_STATE_DIR)/app.env proposal-jobs
+
+# The mail the local stack sent (make run sends none out), attachments named: make outbox [TO=address]
+.PHONY: outbox
+outbox: $(VENV)/.installed
+	$(PY) -m chalicelib.cli --env-file $(LOCAL_STATE_DIR)/app.env outbox $(if $(TO),--to "$(TO)")
 
 .PHONY: clean
 clean:

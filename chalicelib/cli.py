@@ -5,9 +5,14 @@
     python -m chalicelib.cli [--env-file .local/app.env] privacy-jobs
     python -m chalicelib.cli [--env-file .local/app.env] proposal-jobs
     python -m chalicelib.cli [--env-file .local/app.env] reindex-matching
+    python -m chalicelib.cli [--env-file .local/app.env] outbox [--to ADDRESS] [--endpoint URL]
 
 ``reindex-matching`` rebuilds the search index from the tables (``make run`` does that at every start and
 holds the embedded index's one writer while it runs: use it against a stopped stack, or against AWS).
+
+``outbox`` prints the mail the local stack's SES sent (``make run`` sends none out), attachments named;
+it reads ``/moto-api/data.json`` of ``--endpoint`` (default: ``AWS_ENDPOINT_URL``, then
+http://127.0.0.1:4566).
 
 Without ``--password`` the password is asked for without echo. ``--env-file`` loads the environment
 that ``make run`` writes for the local stack; against AWS, the deployed stage's variables are used.
@@ -40,6 +45,25 @@ def _password(given: str | None) -> str:
         raise SystemExit("error: no password given (use --password, or run in a terminal)") from None
 
 
+LOCAL_ENDPOINT = "http://127.0.0.1:4566"
+
+
+def _print_outbox(endpoint: str, to: str | None) -> int:
+    from chalicelib.local.mailbox import addressed_to, describe, fetch_sent_mails
+
+    try:
+        mails = addressed_to(fetch_sent_mails(endpoint), to)
+    except OSError as exc:
+        print(f"error: cannot read the local mail at {endpoint} ({exc}); is `make run` running?", file=sys.stderr)
+        return 1
+    for number, mail in enumerate(mails, 1):
+        print(f"--- mail {number} of {len(mails)} ---")
+        print(describe(mail))
+    if not mails:
+        print(f"no mail{' to ' + to if to else ''} was sent")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m chalicelib.cli", description=__doc__.split("\n")[0] if __doc__ else None)
     parser.add_argument("--env-file", type=Path, help="load environment variables from this file first (e.g. .local/app.env)")
@@ -54,12 +78,18 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("privacy-jobs", help="run the daily jobs now: pending erasures, retention, stale uploads")
     commands.add_parser("proposal-jobs", help="run the proposal jobs now: expire unanswered consent requests")
     commands.add_parser("reindex-matching", help="rebuild the search index of consultants from the tables")
+    outbox = commands.add_parser("outbox", help="print the mail the local stack sent (local SES)")
+    outbox.add_argument("--to", help="only the mail to this address")
+    outbox.add_argument("--endpoint", help="the local AWS endpoint (default: AWS_ENDPOINT_URL, then http://127.0.0.1:4566)")
     args = parser.parse_args(argv)
 
     if args.env_file:
         if not args.env_file.exists():
             parser.error(f"{args.env_file} does not exist (is `make run` running?)")
         _load_env_file(args.env_file)
+
+    if args.command == "outbox":
+        return _print_outbox(args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or LOCAL_ENDPOINT, args.to)
 
     from chalicelib.container import get_container
     from chalicelib.errors import DomainError

@@ -14,6 +14,8 @@ OPEN_FILTERS = MatchFilters(None, None, date.max.toordinal(), (), tuple(m.value 
 """Filters every candidate passes: for tests of retrieval alone."""
 
 PASSWORD = "Correct-horse-battery-9"
+# How mails in Swedish introduce the codes that English ones introduce with "<label> code: ".
+SWEDISH_CODE_LABELS = {"invitation": "inbjudningskoden", "verification": "verifieringskoden"}
 _counter = itertools.count(1000)
 
 

@@ -45,7 +45,9 @@ def mime_message(sender: str, to: str, subject: str, text: str, attachments: Seq
         if (maintype, subtype) == ("text", "calendar"):
             # Calendar clients read the iTIP method from the Content-Type (RFC 6047).
             method = _parameter(parameters, "method") or "PUBLISH"
-            part.replace_header("Content-Type", f"text/calendar; method={method}; charset=UTF-8")
+            # Stored as written (set_raw): the email package would otherwise quote the values on output.
+            del part["Content-Type"]
+            part.set_raw("Content-Type", f"text/calendar; method={method}; charset=UTF-8")
             continue
         for name, value in _parameters(parameters):
             if name != "charset":

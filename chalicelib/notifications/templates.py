@@ -205,6 +205,64 @@ TEMPLATES: dict[str, dict[str, Template]] = {
 }
 
 
+# Account mails. Their English texts are what the platform always sent: tests (and people) read the codes
+# after "verification code: " and "invitation code: ". An invitee has no account yet, so no name.
+_INVITATION_END_EN = "\n\nRegister here: $link\nOr use the invitation code: $code\n\nThe invitation expires on $expires_on.\n"
+_INVITATION_END_SV = "\n\nRegistrera dig här: $link\nEller använd inbjudningskoden: $code\n\nInbjudan går ut den $expires_on.\n"
+TEMPLATES |= {
+    "email_verification": {
+        "en": Template(
+            "Confirm your e-mail address",
+            "Welcome to Customersonly, $recipient_name.\n\nConfirm your e-mail address to activate your account: $link\n"
+            "Or enter the verification code: $code\n\nIf you did not register, ignore this message.\n",
+        ),
+        "sv": Template(
+            "Bekräfta din e-postadress",
+            "Välkommen till Customersonly, $recipient_name.\n\nBekräfta din e-postadress för att aktivera ditt konto: $link\n"
+            "Eller ange verifieringskoden: $code\n\nOm du inte har registrerat dig kan du bortse från det här meddelandet.\n",
+        ),
+    },
+    "consultant_invitation": {
+        "en": Template(
+            "$agency_name invites you to Customersonly",
+            "$agency_name invites you to join Customersonly as one of its consultants." + _INVITATION_END_EN,
+        ),
+        "sv": Template(
+            "$agency_name bjuder in dig till Customersonly",
+            "$agency_name bjuder in dig att gå med i Customersonly som en av dess konsulter." + _INVITATION_END_SV,
+        ),
+    },
+    "consultant_invitation_on_behalf": {
+        "en": Template(
+            "Confirm that $agency_name may represent you on Customersonly",
+            "$agency_name uploaded your written consent to represent you as a consultant on Customersonly, and our staff "
+            "verified it. Register (or sign in) and confirm it to activate your profile. Nothing is shared until you confirm."
+            + _INVITATION_END_EN,
+        ),
+        "sv": Template(
+            "Bekräfta att $agency_name får företräda dig på Customersonly",
+            "$agency_name har laddat upp ditt skriftliga samtycke till att företräda dig som konsult på Customersonly, och vår "
+            "personal har granskat det. Registrera dig (eller logga in) och bekräfta samtycket för att aktivera din profil. "
+            "Ingenting delas förrän du har bekräftat." + _INVITATION_END_SV,
+        ),
+    },
+    "retention_notice": {
+        "en": Template(
+            "Keep your Customersonly account?",
+            "Hello $recipient_name,\n\nyou have not used Customersonly for $months months. We keep personal data only while it "
+            "is used, so unless you sign in by $deadline (UTC), your account, profile, resume and files will be erased.\n\n"
+            "To keep them, sign in at $login_link . To be erased sooner, you need to do nothing.\n",
+        ),
+        "sv": Template(
+            "Vill du behålla ditt konto på Customersonly?",
+            "Hej $recipient_name,\n\ndu har inte använt Customersonly på $months månader. Vi sparar personuppgifter bara så "
+            "länge de används, så om du inte loggar in senast $deadline (UTC) raderas ditt konto, din profil, ditt CV och dina "
+            "filer.\n\nLogga in på $login_link för att behålla dem. Vill du att de raderas behöver du inte göra något.\n",
+        ),
+    },
+}
+
+
 def _one_line(value: str) -> str:
     """A subject is one header line: a value with line breaks (a title typed by someone) must not split it."""
     return " ".join(value.split())

@@ -22,6 +22,7 @@ from chalicelib.domain.audit import AuditAction, AuditEntry
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.ids import ID_PATTERN, new_id
 from chalicelib.errors import ConcurrencyConflict, Conflict, NotFound
+from chalicelib.notifications.templates import FALLBACK_LANGUAGE
 from chalicelib.schemas.accounts import CreateConsentDocumentRequest
 from chalicelib.services.accounts import AccountPorts, ensure_staff, normalise_email
 from chalicelib.services.audit import Read, record_staff_reads
@@ -214,11 +215,13 @@ def verify_consent_document(
     issued = new_invitation(
         document.agency_id, document.consultant_email, principal.user_id, now, ports.invitation_ttl, document.document_id
     )
+    uploader = ports.accounts.get_user(document.uploaded_by)  # the agency's admin: their language is the best guess
+    language = uploader.language if uploader else FALLBACK_LANGUAGE
     changes = (
         Changes()
         .transition(verified, document.status.value)
         .insert(issued.invitation)
-        .insert(invitation_email(agency, issued, ports.web_base_url, now))
+        .insert(invitation_email(agency, issued, ports.web_base_url, now, language))
         .insert(_audit(principal, document, AuditAction.CONSENT_DOCUMENT_VERIFIED, now))
     )
     try:

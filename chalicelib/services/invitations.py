@@ -23,6 +23,7 @@ from chalicelib.domain.identity import Principal, RequestContext, Role
 from chalicelib.domain.ids import new_id
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Forbidden, InvalidInput, NotFound, UpstreamUnavailable
 from chalicelib.logging import logger
+from chalicelib.notifications.templates import FALLBACK_LANGUAGE, render
 from chalicelib.services.accounts import AccountPorts, hash_code, normalise_email, normalise_org_number, record_consent
 from chalicelib.services.audit import Read, record_staff_reads
 from chalicelib.services.ports import Changes, OutboxMessage, ProfileRepository, UniqueClaim
@@ -51,21 +52,12 @@ def new_invitation(
     return IssuedInvitation(invitation, code)
 
 
-def invitation_email(agency: Organisation, issued: IssuedInvitation, web_base_url: str, now: datetime) -> OutboxMessage:
+def invitation_email(agency: Organisation, issued: IssuedInvitation, web_base_url: str, now: datetime, language: str) -> OutboxMessage:
+    """``language``: the invitee has no account yet; the inviting agency's admin's is the best guess."""
     link = f"{web_base_url}/register/consultant?code={issued.code}"
-    if issued.invitation.consent_document_id:
-        subject = f"Confirm that {agency.name} may represent you on Customersonly"
-        lead = (
-            f"{agency.name} uploaded your written consent to represent you as a consultant on Customersonly, and our staff "
-            "verified it. Register (or sign in) and confirm it to activate your profile. Nothing is shared until you confirm."
-        )
-    else:
-        subject = f"{agency.name} invites you to Customersonly"
-        lead = f"{agency.name} invites you to join Customersonly as one of its consultants."
-    text = (
-        f"{lead}\n\nRegister here: {link}\nOr use the invitation code: {issued.code}\n\n"
-        f"The invitation expires on {issued.invitation.expires_at.date().isoformat()}.\n"
-    )
+    kind = "consultant_invitation_on_behalf" if issued.invitation.consent_document_id else "consultant_invitation"
+    params = {"agency_name": agency.name, "link": link, "code": issued.code, "expires_on": issued.invitation.expires_at.date().isoformat()}
+    subject, text = render(kind, language, params)
     return OutboxMessage(message_id=new_id(), to=issued.invitation.email, subject=subject, text=text, created_at=now)
 
 
@@ -79,7 +71,9 @@ def invite_consultant(ports: AccountPorts, principal: Principal, agency_id: str,
         raise Conflict("An independent consultant's own company cannot invite consultants.")
     now = ports.now()
     issued = new_invitation(agency_id, email, principal.user_id, now, ports.invitation_ttl)
-    ports.uow.commit(Changes().insert(issued.invitation).insert(invitation_email(agency, issued, ports.web_base_url, now)))
+    inviter = ports.accounts.get_user(principal.user_id)
+    mail = invitation_email(agency, issued, ports.web_base_url, now, inviter.language if inviter else FALLBACK_LANGUAGE)
+    ports.uow.commit(Changes().insert(issued.invitation).insert(mail))
     return issued.invitation
 
 

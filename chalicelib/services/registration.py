@@ -24,6 +24,7 @@ from chalicelib.domain.identity import RequestContext, Role
 from chalicelib.domain.ids import new_id
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, UpstreamUnavailable
 from chalicelib.logging import logger
+from chalicelib.notifications.templates import render
 from chalicelib.schemas.accounts import (
     AgencyRegistrationRequest,
     ClientRegistrationRequest,
@@ -172,11 +173,8 @@ def _verification(ports: AccountPorts, user: User) -> tuple[User, OutboxMessage]
         verification_sent_at=ports.now(),
     )
     link = f"{ports.web_base_url}/verify-email?{urlencode({'email': user.email, 'code': code})}"
-    text = (
-        f"Welcome to Customersonly, {user.name}.\n\nConfirm your e-mail address to activate your account: {link}\n"
-        f"Or enter the verification code: {code}\n\nIf you did not register, ignore this message.\n"
-    )
-    mail = OutboxMessage(message_id=new_id(), to=user.email, subject="Confirm your e-mail address", text=text, created_at=ports.now())
+    subject, text = render("email_verification", user.language, {"recipient_name": user.name, "link": link, "code": code})
+    mail = OutboxMessage(message_id=new_id(), to=user.email, subject=subject, text=text, created_at=ports.now())
     return pending, mail
 
 

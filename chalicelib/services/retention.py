@@ -14,6 +14,7 @@ from datetime import date, datetime, timedelta
 from chalicelib.domain.accounts import User
 from chalicelib.errors import ConcurrencyConflict, Conflict
 from chalicelib.logging import logger
+from chalicelib.notifications.templates import render
 from chalicelib.services.erasure import ErasurePorts, request_erasure_for_retention
 from chalicelib.services.ports import Changes, OutboxMessage
 
@@ -60,16 +61,16 @@ def _deadline(notified_at: datetime, policy: RetentionPolicy) -> date:
 
 
 def _notify(ports: ErasurePorts, user: User, now: datetime, policy: RetentionPolicy) -> bool:
-    deadline = _deadline(now, policy).isoformat()
-    text = (
-        f"Hello {user.name},\n\n"
-        f"you have not used Customersonly for {policy.inactive_months} months. We keep personal data only while it is "
-        f"used, so unless you sign in by {deadline} (UTC), your account, profile, resume and files will be erased.\n\n"
-        f"To keep them, sign in at {ports.accounts.web_base_url}/login . To be erased sooner, you need to do nothing.\n"
-    )
+    params = {
+        "recipient_name": user.name,
+        "months": str(policy.inactive_months),
+        "deadline": _deadline(now, policy).isoformat(),
+        "login_link": f"{ports.accounts.web_base_url}/login",
+    }
+    subject, text = render("retention_notice", user.language, params)
     # One notice per period of inactivity: a second run at the same time finds the message already there.
     message_id = f"retention-{user.user_id}-{int(user.active_since.timestamp())}"
-    mail = OutboxMessage(message_id=message_id, to=user.email, subject="Keep your Customersonly account?", text=text, created_at=now)
+    mail = OutboxMessage(message_id=message_id, to=user.email, subject=subject, text=text, created_at=now)
     changes = Changes().transition(replace(user, retention_notice_at=now), user.status.value, was=user).insert(mail)
     try:
         ports.accounts.uow.commit(changes)

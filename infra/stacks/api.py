@@ -166,11 +166,12 @@ class ApiStack(cdk.Stack):
         data.uploads_queue.grant_consume_messages(self.upload_role)
 
         # Stream handler: delivers outbox messages (GetItem + conditional UpdateItem on the main table)
-        # through SES, from the configured sender only.
+        # through SES, from the configured sender only; those with attachments (calendar invitations)
+        # as MIME, with SendRawEmail.
         self._grant_main_table(self.stream_role, data.main_table)
         self.stream_role.add_to_policy(
             iam.PolicyStatement(
-                actions=["ses:SendEmail"],
+                actions=["ses:SendEmail", "ses:SendRawEmail"],
                 # identity/* because, in the SES sandbox, the recipient's identity is authorised too;
                 # the condition pins the sender.
                 resources=[self.format_arn(service="ses", resource="identity", resource_name="*")],

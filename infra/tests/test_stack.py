@@ -354,11 +354,12 @@ def test_only_the_api_role_administers_cognito_and_only_the_stream_role_sends_ma
     assert not any(a.startswith("cognito-idp:") for a in stream_actions)
     for erasing in (worker_actions, jobs_actions):
         assert {a for a in erasing if a.startswith("cognito-idp:")} == {"cognito-idp:AdminDeleteUser"}  # erasure
-    assert "ses:SendEmail" not in jobs_actions | worker_actions  # notices go through the outbox
+    sending = {"ses:SendEmail", "ses:SendRawEmail"}
+    assert not sending & (jobs_actions | worker_actions)  # notices go through the outbox
     assert {"s3:GetObject", "s3:ListBucket"} <= jobs_actions and "s3:PutObject" not in jobs_actions  # stale uploads
     assert "s3:ListBucket" in worker_actions  # a missing file is a 404, left out of its archive
-    assert "ses:SendEmail" in stream_actions
-    assert "ses:SendEmail" not in api_actions | upload_actions
+    assert sending <= stream_actions
+    assert not sending & (api_actions | upload_actions)
     assert "s3:PutObject" in api_actions
     assert "s3:PutObject" not in upload_actions
     assert "sqs:ReceiveMessage" in upload_actions
@@ -370,7 +371,7 @@ def test_only_the_api_role_administers_cognito_and_only_the_stream_role_sends_ma
                     [
                         Match.object_like(
                             {
-                                "Action": "ses:SendEmail",
+                                "Action": ["ses:SendEmail", "ses:SendRawEmail"],
                                 "Condition": {"StringEquals": {"ses:FromAddress": cdk_json_context()["emailSender"]}},
                             },
                         ),
@@ -432,7 +433,7 @@ def test_the_roles_allow_every_cognito_and_s3_call_the_adapters_make(dev: Synth)
             continue
         assert call in S3_CALL_ACTIONS, f"S3DocumentStorage calls {call}: map it to its IAM action here and in the roles"
         assert set(S3_CALL_ACTIONS[call]) <= granted, call
-    assert _calls("email.py", "_ses") == {"send_email"}
+    assert _calls("email.py", "_ses") == {"send_email", "send_raw_email"}  # both granted to the stream role (above)
 
 
 # --- triggers ----------------------------------------------------------------------------------------

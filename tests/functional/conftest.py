@@ -139,47 +139,17 @@ def sent_mails(address: str) -> list[dict[str, Any]]:
     attachments: [{filename, content_type, content}]}."""
     from moto.ses.models import Message, RawMessage, ses_backends
 
+    from chalicelib.local.mailbox import plain_mail, raw_mail
+
     mails = []
     for regions in ses_backends.values():
         for backend in regions.values():
             for sent in backend.sent_messages:
                 if isinstance(sent, Message):
-                    mail = {"source": sent.source, "subject": sent.subject, "body": sent.body, "destinations": sent.destinations}
-                    mails.append({**mail, "attachments": []})
+                    mails.append(plain_mail(sent.source, sent.subject, sent.body, sent.destinations))
                 elif isinstance(sent, RawMessage):
-                    mails.append(parsed_raw_mail(sent.source, sent.raw_data))
+                    mails.append(raw_mail(sent.source, sent.raw_data))
     return [m for m in mails if address in m["destinations"].get("ToAddresses", [])]
-
-
-def parsed_raw_mail(source: str, raw: str | bytes) -> dict[str, Any]:
-    """A MIME message in the shape of a plain one, with its attachments."""
-    from email import message_from_bytes, policy
-    from email.message import EmailMessage
-    from email.utils import getaddresses
-
-    message = message_from_bytes(raw.encode() if isinstance(raw, str) else raw, policy=policy.default)
-    assert isinstance(message, EmailMessage)
-    body = message.get_body(("plain",))
-    attachments = []
-    for part in message.iter_attachments():
-        content = part.get_content()
-        attachments.append(
-            {
-                "filename": part.get_filename(),
-                "content_type": str(part["Content-Type"]),
-                "content": content.decode() if isinstance(content, bytes) else content,
-            }
-        )
-    recipients = {
-        header: [address for _, address in getaddresses(message.get_all(header, []))] for header in ("To", "Cc") if header in message
-    }
-    return {
-        "source": source,
-        "subject": str(message["Subject"]),
-        "body": body.get_content() if body is not None else "",
-        "destinations": {f"{header}Addresses": addresses for header, addresses in recipients.items()},
-        "attachments": attachments,
-    }
 
 
 @pytest.fixture(scope="session")
@@ -188,7 +158,8 @@ def pump(local_aws: LocalStack) -> Pump:
 
 
 def mailed_code(mail: dict[str, Any], label: str = "invitation") -> str:
-    match = re.search(rf"{label} code: (\S+)", mail["body"])
+    """The code in a mail, English ("invitation code: X") or Swedish ("inbjudningskoden: X")."""
+    match = re.search(rf"(?:{label} code|{builders.SWEDISH_CODE_LABELS[label]}): (\S+)", mail["body"])
     assert match, mail
     return match.group(1)
 

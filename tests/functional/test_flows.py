@@ -586,17 +586,20 @@ def test_a_person_chooses_the_language_of_their_messages(api: Api, pump: Pump) -
 def test_a_notification_reaches_the_app_and_the_mailbox_in_the_persons_language(api: Api, pump: Pump, local_aws: LocalStack) -> None:
     from chalicelib.domain.ids import utcnow
     from chalicelib.services.notifications import notify
-    from chalicelib.services.ports import Changes
+    from chalicelib.services.ports import Attachment, Changes
 
     email = unique_email("notified")
     person = register(api, "/registrations/agency", builders.agency_registration(email, language="sv"), email, pump)
     container = local_aws.container
     user = container.account_repository.get_user(person.user_id)  # type: ignore[attr-defined]
     params = {"recipient_name": user.name, "assignment_title": "Molnarkitekt", "client_name": "Kund AB", "link": "https://app.example/p/1"}
-    container.uow.commit(notify(Changes(), user, "candidate_accepted", params, utcnow(), object_type="proposal", object_id="P1"))  # type: ignore[attr-defined]
+    invite = Attachment("invite.ics", "text/calendar; method=REQUEST", "BEGIN:VCALENDAR\r\nSUMMARY:Möte\r\nEND:VCALENDAR\r\n")
+    changes = notify(Changes(), user, "candidate_accepted", params, utcnow(), object_type="proposal", object_id="P1", attachments=(invite,))
+    container.uow.commit(changes)  # type: ignore[attr-defined]
 
-    [mail] = [m for m in pump.mails_to(email) if m["subject"].startswith("Vald:")]
+    [mail] = [m for m in pump.mails_to(email) if m["subject"].startswith("Vald:")]  # from the outbox, by the stream
     assert mail["subject"] == "Vald: Molnarkitekt hos Kund AB" and "Hej Anna Admin" in mail["body"]
+    assert [(a["filename"], a["content"]) for a in mail["attachments"]] == [("invite.ics", invite.content)]
     listed = api.get("/me/notifications?unread=true", token=person.token)
     assert listed.status == 200 and listed.body["unread_count"] == 1
     [notification] = listed.body["items"]

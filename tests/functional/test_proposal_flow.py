@@ -23,10 +23,14 @@ RATE = {"amount_minor": 110_000, "currency": "SEK"}
 def _posted_assignment(api: Api, pump: Pump, staff: Actor, skill: str) -> tuple[Actor, str]:
     client = new_client(api, pump)
     assert api.post(f"/client-companies/{client.org_id}/approve", {}, token=staff.token).status == 200
+    return client, _published(api, client, skill)
+
+
+def _published(api: Api, client: Actor, skill: str) -> str:
     form = builders.assignment_form(required_skills=[skill, "k8s"], nice_to_have_skills=[], languages=[])
-    assignment_id = api.post(f"/client-companies/{client.org_id}/assignments", form, token=client.token).body["assignment_id"]
+    assignment_id = str(api.post(f"/client-companies/{client.org_id}/assignments", form, token=client.token).body["assignment_id"])
     assert api.post(f"/assignments/{assignment_id}/publish", token=client.token).status == 200
-    return client, assignment_id
+    return assignment_id
 
 
 def _consultant(api: Api, pump: Pump, agency: Actor, name: str, skill: str) -> Actor:
@@ -54,17 +58,9 @@ def _shortlisted(api: Api, pump: Pump, local_aws: LocalStack, people: int) -> di
     pump.drain()  # indexed from the stream
     run = api.post(f"/assignments/{assignment_id}/matches?limit=10", token=staff.token)
     assert run.status == 201, run.body
-    candidacies = []
-    for person in consultants:
-        shortlisted = api.post(
-            f"/assignments/{assignment_id}/candidacies",
-            {"match_run_id": run.body["run_id"], "consultant_id": person.user_id},
-            token=staff.token,
-        )
-        assert shortlisted.status == 201, shortlisted.body
-        assert shortlisted.body["status"] == "suggested"
-        candidacies.append(shortlisted.body["candidacy_id"])
+    candidacies = [_shortlist(api, staff, assignment_id, run.body["run_id"], person) for person in consultants]
     return {
+        "skill": skill,
         "staff": staff,
         "client": client,
         "agency": agency,
@@ -72,6 +68,15 @@ def _shortlisted(api: Api, pump: Pump, local_aws: LocalStack, people: int) -> di
         "assignment_id": assignment_id,
         "ids": candidacies,
     }
+
+
+def _shortlist(api: Api, staff: Actor, assignment_id: str, run_id: str, person: Actor) -> str:
+    shortlisted = api.post(
+        f"/assignments/{assignment_id}/candidacies", {"match_run_id": run_id, "consultant_id": person.user_id}, token=staff.token
+    )
+    assert shortlisted.status == 201, shortlisted.body
+    assert shortlisted.body["status"] == "suggested"
+    return str(shortlisted.body["candidacy_id"])
 
 
 def test_from_shortlist_to_an_accepted_candidate_with_an_interview(api: Api, pump: Pump, local_aws: LocalStack) -> None:
@@ -165,19 +170,23 @@ def test_illegal_moves_are_409_with_the_current_state_and_outsiders_get_404(api:
 def test_a_withdrawal_racing_a_send_never_leaks_the_profile_on_dynamodb(api: Api, pump: Pump, local_aws: LocalStack) -> None:
     """Sends and withdrawals at once, several times, on moto's DynamoDB through the real adapters: whoever
     wins, the client never holds a profile whose consent was withdrawn before the send."""
-    for _ in range(5):
-        _race_once(api, pump, local_aws)
+    scene = _shortlisted(api, pump, local_aws, 1)
+    _race_once(api, scene, scene["assignment_id"], scene["ids"][0], local_aws)
+    for _ in range(3):  # the same people, a new assignment each time
+        assignment_id = _published(api, scene["client"], scene["skill"])
+        run = api.post(f"/assignments/{assignment_id}/matches?limit=10", token=scene["staff"].token)
+        candidacy_id = _shortlist(api, scene["staff"], assignment_id, run.body["run_id"], scene["consultants"][0])
+        _race_once(api, scene, assignment_id, candidacy_id, local_aws)
 
 
-def _race_once(api: Api, pump: Pump, local_aws: LocalStack) -> None:
+def _race_once(api: Api, scene: dict[str, Any], assignment_id: str, candidacy_id: str, local_aws: LocalStack) -> None:
     from chalicelib.domain.consent import ConsentAction
     from chalicelib.domain.identity import Principal, RequestContext, Role
     from chalicelib.errors import Conflict
     from chalicelib.services import candidacies, proposals
 
     ports = local_aws.container.candidacies  # type: ignore[attr-defined]
-    scene = _shortlisted(api, pump, local_aws, 1)
-    [alice], [candidacy_id] = scene["consultants"], scene["ids"]
+    [alice] = scene["consultants"]
     api.post(f"/candidacies/{candidacy_id}/consent-requests", {}, token=scene["staff"].token)
     rate = {"amount_minor": 100_000, "currency": "SEK"}
     for who in (alice, scene["agency"]):
@@ -190,7 +199,7 @@ def _race_once(api: Api, pump: Pump, local_aws: LocalStack) -> None:
     def send() -> None:
         barrier.wait()
         try:
-            outcome["send"] = proposals.send_proposal(ports, staff, scene["assignment_id"], [candidacy_id], None)
+            outcome["send"] = proposals.send_proposal(ports, staff, assignment_id, [candidacy_id], None)
         except Conflict as exc:
             outcome["send"] = exc
 
@@ -205,9 +214,11 @@ def _race_once(api: Api, pump: Pump, local_aws: LocalStack) -> None:
         t.start()
     for t in threads:
         t.join()
-    withdrawal = next(e for e in ports.ledger.list_for_subject(alice.user_id) if e.action is ConsentAction.WITHDRAWN and e.candidacy_id)
+    entries = ports.ledger.list_for_subject(alice.user_id)
+    withdrawal = next(e for e in entries if e.action is ConsentAction.WITHDRAWN and e.candidacy_id == candidacy_id)
     for disclosure in ports.profiles.list_disclosures(alice.user_id):
-        assert disclosure.at <= withdrawal.at
+        if disclosure.candidacy_id == candidacy_id:
+            assert disclosure.at <= withdrawal.at
     if isinstance(outcome["send"], proposals.SendOutcome):
         proposal_id = outcome["send"].proposal.proposal_id
         assert api.get(f"/proposals/{proposal_id}/candidates/{candidacy_id}", token=scene["client"].token).status == 404

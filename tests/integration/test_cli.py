@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from chalicelib import cli
@@ -85,3 +87,26 @@ def test_one_failing_privacy_job_does_not_stop_the_others_but_fails_the_run(loca
 def test_the_search_index_is_rebuilt_on_demand(local_aws: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["reindex-matching"]) == 0
     assert "findable" in capsys.readouterr().out
+
+
+def test_the_local_outbox_is_printed_with_attachments_named(local_aws: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    from chalicelib.services.ports import Attachment
+
+    to, other = unique_email("outbox"), unique_email("elsewhere")
+    email: Any = local_aws.container.email  # type: ignore[attr-defined]
+    email.send(to, "Bekräfta din e-postadress", "Hej!\nverification code: abc\n")
+    email.send(
+        to, "Intervju bokad", "Se bifogad inbjudan.\n", [Attachment("invite.ics", "text/calendar; method=REQUEST", "BEGIN:VCALENDAR\r\n")]
+    )
+    email.send(other, "Not for them", "x")
+
+    assert cli.main(["outbox", "--to", to.upper()]) == 0
+    printed = capsys.readouterr().out
+    assert "--- mail 1 of 2 ---" in printed and "--- mail 2 of 2 ---" in printed and "Not for them" not in printed
+    assert f"To: {to}" in printed and "Subject: Bekräfta din e-postadress" in printed and "verification code: abc" in printed
+    assert "Subject: Intervju bokad" in printed and "Attachment: invite.ics (text/calendar" in printed and "Se bifogad inbjudan." in printed
+
+    assert cli.main(["outbox", "--to", unique_email("nobody")]) == 0
+    assert "no mail to" in capsys.readouterr().out
+    assert cli.main(["outbox", "--endpoint", "http://127.0.0.1:9"]) == 1  # nothing listens there
+    assert "make run" in capsys.readouterr().err

@@ -27,7 +27,7 @@ def world() -> World:
 def mail_code(world: World, to: str, label: str) -> str:
     """The code in the newest outbox message to ``to`` (label: 'invitation' or 'verification')."""
     [*_, mail] = [m for m in world.db.outbox() if m.to == to]
-    match = re.search(rf"{label} code: (\S+)", mail.text)
+    match = re.search(rf"(?:{label} code|{builders.SWEDISH_CODE_LABELS[label]}): (\S+)", mail.text)
     assert match, mail.text
     return match.group(1)
 
