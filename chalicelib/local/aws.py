@@ -66,6 +66,7 @@ def serialise_dynamodb_writes() -> None:
     """
     from moto.dynamodb.models import DynamoDBBackend
 
+    _undo_transactions_in_place()
     for name in ("put_item", "update_item", "delete_item", "transact_write_items"):
         original = getattr(DynamoDBBackend, name)
         if getattr(original, "_serialised", False):
@@ -77,6 +78,72 @@ def serialise_dynamodb_writes() -> None:
 
         serialised._serialised = True  # type: ignore[attr-defined]
         setattr(DynamoDBBackend, name, serialised)
+
+
+class _TablesUncopied:
+    """Stands in for the ``copy`` module inside moto's DynamoDB backend, where a TransactWriteItems backs up
+    every table it touches with a deep copy and puts the copy in place on failure. That copy grows with the
+    table, so a long run (the test suite, a day of ``make run``) slows down quadratically, and stream
+    readers holding an iterator keep reading the discarded table's shard. Tables are left as they are here;
+    ``_undo_transactions_in_place`` undoes a failed transaction's writes instead."""
+
+    @staticmethod
+    def deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
+        import copy
+
+        from moto.dynamodb.models.table import Table
+
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+
+def _undo_transactions_in_place() -> None:
+    import copy
+
+    import moto.dynamodb.models as dynamodb_models
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    original = DynamoDBBackend.transact_write_items
+    if getattr(original, "_undone_in_place", False):
+        return
+    dynamodb_models.copy = _TablesUncopied  # type: ignore[assignment]
+
+    def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> Any:
+        """moto's, with a failed transaction undone by restoring the items it may have written (read before
+        it ran) and dropping the stream records it added. Runs under the write lock."""
+        before = []
+        shards = {}
+        for operation in transact_items:
+            [(_, body)] = operation.items()
+            table = self.tables.get(body.get("TableName", ""))
+            if table is None:
+                continue  # moto reports it
+            key = body.get("Item") or body.get("Key") or {}
+            if table.hash_key_attr not in key:
+                continue
+            hash_value = DynamoType(key[table.hash_key_attr])
+            range_value = DynamoType(key[table.range_key_attr]) if table.range_key_attr and table.range_key_attr in key else None
+            before.append((table, hash_value, range_value, copy.deepcopy(table.get_item(hash_value, range_value))))
+            if table.stream_shard is not None:
+                shards[id(table)] = (table.stream_shard, len(table.stream_shard.items))
+        try:
+            return original(self, transact_items)
+        except Exception:
+            for table, hash_value, range_value, item in reversed(before):
+                if range_value is None:
+                    table.items.pop(hash_value, None)
+                    if item is not None:
+                        table.items[hash_value] = item
+                else:
+                    table.items[hash_value].pop(range_value, None)
+                    if item is not None:
+                        table.items[hash_value][range_value] = item
+            for shard, length in shards.values():
+                del shard.items[length:]
+            raise
+
+    transact_write_items._undone_in_place = True  # type: ignore[attr-defined]
+    DynamoDBBackend.transact_write_items = transact_write_items  # type: ignore[method-assign]
 
 
 class LocalAwsServer:

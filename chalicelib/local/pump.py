@@ -263,10 +263,6 @@ class EventPump:
         for shard in shards:
             key = f"{stream_arn}|{shard['ShardId']}"
             state = self._shards.setdefault(key, _ShardState())
-            # A fresh iterator from the checkpoint at every drain: moto rolls a cancelled transaction back
-            # by putting a copy of the whole table in place, and an iterator held across that keeps reading
-            # the discarded copy's shard, so later records would never arrive.
-            state.iterator = None
             for _ in range(_MAX_BATCHES_PER_DRAIN):
                 if not self._drain_shard_batch(stream_arn, shard["ShardId"], state, result):
                     break

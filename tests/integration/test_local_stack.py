@@ -326,8 +326,8 @@ def test_stream_records_reach_the_handler_in_lambda_shape_and_failures_are_redel
 
 
 def test_records_after_a_cancelled_transaction_still_arrive(endpoint: str, resources: LocalResources) -> None:
-    """moto rolls a cancelled transaction back by putting a copy of the table in place; the pump must read
-    the live table's stream afterwards, not the discarded copy's."""
+    """moto itself rolls a cancelled transaction back by putting a copy of the table in place, which left
+    the pump reading the discarded copy's stream; the local stack undoes the transaction in place instead."""
     ddb = client("dynamodb", endpoint)
     pump = EventPump(region=REGION, uploads_queue_url=None, main_table=resources.main_table, stream_handler=HANDLER)
     ddb.put_item(TableName=resources.main_table, Item={"pk": {"S": "R#1"}, "sk": {"S": "R"}, "kind": {"S": "x"}})
@@ -335,15 +335,17 @@ def test_records_after_a_cancelled_transaction_still_arrive(endpoint: str, resou
     with pytest.raises(ClientError):
         ddb.transact_write_items(
             TransactItems=[
+                {"Put": {"TableName": resources.main_table, "Item": {"pk": {"S": "R#3"}, "sk": {"S": "R"}, "kind": {"S": "x"}}}},
                 {
                     "Put": {
                         "TableName": resources.main_table,
                         "Item": {"pk": {"S": "R#1"}, "sk": {"S": "R"}},
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
-                }
+                },
             ]
         )
+    assert "Item" not in ddb.get_item(TableName=resources.main_table, Key={"pk": {"S": "R#3"}, "sk": {"S": "R"}})  # all or nothing
     ddb.put_item(TableName=resources.main_table, Item={"pk": {"S": "R#2"}, "sk": {"S": "R"}, "kind": {"S": "x"}})
     SEEN.clear()
     assert pump.drain_once().stream_records == 1
