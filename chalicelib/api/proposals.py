@@ -3,6 +3,7 @@ Consultant Agents."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from chalice import Blueprint
@@ -425,9 +426,7 @@ def candidate_profile(call: Call[Any, Any]) -> RedactedProfileResponse:
         experience=p.experience,
         education=p.education,
         languages=[LanguageOut(code=lang.code, level=lang.level) for lang in p.languages],
-        availability=AvailabilityOut(available_from=p.availability.available_from, share_of_full_time=p.availability.share_of_full_time)
-        if p.availability
-        else None,
+        availability=AvailabilityOut(**asdict(p.availability)) if p.availability else None,
         rate=breakdown_out(p.breakdown),
     )
 

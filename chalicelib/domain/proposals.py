@@ -13,7 +13,7 @@ the client; an interview is arranged on a sent candidacy, with the consultant's 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -113,6 +113,11 @@ class Candidacy:
     def ensure_can_move_to(self, target: CandidacyStatus) -> None:
         if not self.can_move_to(target):
             raise Conflict(f"A candidacy that is {self.status.value} cannot become {target.value}.", current_state=self.status.value)
+
+    def closed(self, status: CandidacyStatus, *, by: str, reason: str | None, now: datetime, declined_by: str | None = None) -> Candidacy:
+        """The candidacy ended (accepted, declined, withdrawn or expired) by ``by``; the caller writes it."""
+        self.ensure_can_move_to(status)
+        return replace(self, status=status, closed_at=now, closed_by=by, close_reason=reason, declined_by=declined_by, updated_at=now)
 
     def consent_entry(self, party: Party) -> str | None:
         answer = self.answers.get(party)

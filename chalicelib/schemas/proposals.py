@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
-from chalicelib.domain.profiles import LanguageLevel
 from chalicelib.domain.proposals import Answer, CandidacyStatus, InterviewOutcome, InterviewStatus, Party
 from chalicelib.schemas.base import RequestModel, ResponseModel, ShortText
 from chalicelib.schemas.consents import HourlyRateOut
-from chalicelib.schemas.profiles import HourlyRateIn
+from chalicelib.schemas.profiles import AvailabilityOut, HourlyRateIn, LanguageOut
 
 Id = Annotated[str, StringConstraints(pattern=r"^(?:[0-9A-HJKMNP-TV-Z]{26}|[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$")]
 Notes = Annotated[str, StringConstraints(min_length=1, max_length=4000)]
@@ -194,16 +193,6 @@ class ProposalResponse(ResponseModel):
     sent_at: datetime
     message: str | None
     candidates: list[CandidateCardOut]
-
-
-class LanguageOut(ResponseModel):
-    code: str
-    level: LanguageLevel
-
-
-class AvailabilityOut(ResponseModel):
-    available_from: date | None
-    share_of_full_time: int
 
 
 class RedactedProfileResponse(ResponseModel):

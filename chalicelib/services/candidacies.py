@@ -271,14 +271,7 @@ def answer_request(
             # One refusal ends it; the other party's consent, if given, is withdrawn with it.
             void_consents(ports, candidacy, changes, principal.user_id, now, ctx)
             declined_by = Party.CONSULTANT if Party.CONSULTANT in open_parties else Party.AGENCY
-            updated = replace(
-                updated,
-                status=CandidacyStatus.DECLINED,
-                closed_at=now,
-                closed_by=principal.user_id,
-                close_reason=reason,
-                declined_by=declined_by.value,
-            )
+            updated = updated.closed(CandidacyStatus.DECLINED, by=principal.user_id, reason=reason, now=now, declined_by=declined_by.value)
         elif updated.consented_by_both:
             updated = replace(updated, status=CandidacyStatus.CONSENTED, expires_at=None)
         return updated, changes.transition(updated, candidacy.status.value, revision=candidacy.revision)
@@ -312,13 +305,7 @@ def withdraw_candidacy(
         changes = Changes()
         void_consents(ports, candidacy, changes, principal.user_id, now, ctx)
         updated = replace(
-            candidacy,
-            status=CandidacyStatus.WITHDRAWN,
-            closed_at=now,
-            closed_by=principal.user_id,
-            close_reason=reason,
-            updated_at=now,
-            revision=candidacy.revision + 1,
+            candidacy.closed(CandidacyStatus.WITHDRAWN, by=principal.user_id, reason=reason, now=now), revision=candidacy.revision + 1
         )
         changes.transition(updated, candidacy.status.value, revision=candidacy.revision)
         if on_withdraw is not None:
@@ -360,7 +347,7 @@ def expire_consent_requests(ports: CandidacyPorts) -> int:
                 return candidacy, Changes()  # answered or asked again meanwhile
             changes = Changes()
             void_consents(ports, candidacy, changes, "system", now, None)  # a half-given consent does not outlive it
-            updated = replace(candidacy, status=CandidacyStatus.EXPIRED, closed_at=now, updated_at=now, revision=candidacy.revision + 1)
+            updated = replace(candidacy.closed(CandidacyStatus.EXPIRED, by="system", reason=None, now=now), revision=candidacy.revision + 1)
             changes.transition(updated, candidacy.status.value, revision=candidacy.revision)
             assignment = ports.assignments.assignments.get_assignment(candidacy.assignment_id)
             if assignment is not None:

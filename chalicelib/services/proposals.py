@@ -358,17 +358,9 @@ def decide(
     def change(candidacy: Candidacy, now: datetime) -> tuple[Candidacy, Changes]:
         if candidacy.status is target:
             return candidacy, Changes()
-        candidacy.ensure_can_move_to(target)
-        updated = replace(
-            candidacy,
-            status=target,
-            closed_at=now,
-            closed_by=principal.user_id,
-            close_reason=reason,
-            declined_by="client" if not accept else None,
-            updated_at=now,
-            revision=candidacy.revision + 1,
-        )
+        declined_by = "client" if not accept else None
+        closed = candidacy.closed(target, by=principal.user_id, reason=reason, now=now, declined_by=declined_by)
+        updated = replace(closed, revision=candidacy.revision + 1)
         changes = Changes().transition(updated, candidacy.status.value, revision=candidacy.revision)
         assignment = ports.assignments.assignments.get_assignment(candidacy.assignment_id)
         title = assignment.title if assignment else ""
