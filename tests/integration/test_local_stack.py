@@ -137,6 +137,25 @@ def queue_counts(sqs: Any, url: str) -> tuple[int, int]:
 # -- bootstrap ------------------------------------------------------------------------------------
 
 
+def test_a_main_table_saved_before_the_newer_indexes_gets_them_at_bootstrap(endpoint: str, settings: Settings) -> None:
+    """Local data restored from an older snapshot: the table exists, so only the missing indexes are added."""
+    ddb = client("dynamodb", endpoint)
+    schema = models.MainItem._get_schema()
+    older = [i for i in schema["global_secondary_indexes"] if i["index_name"] in ("gsi1", "gsi2")]
+    ddb.create_table(
+        TableName=settings.table_main,
+        KeySchema=schema["key_schema"],
+        AttributeDefinitions=[d for d in schema["attribute_definitions"] if not d["AttributeName"].startswith(("gsi3", "gsi4"))],
+        GlobalSecondaryIndexes=[{"IndexName": i["index_name"], "KeySchema": i["key_schema"], "Projection": i["projection"]} for i in older],
+        BillingMode="PAY_PER_REQUEST",
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+    )
+    resources = ensure_resources(settings)
+    assert settings.table_main not in resources.tables_created
+    indexes = ddb.describe_table(TableName=settings.table_main)["Table"]["GlobalSecondaryIndexes"]
+    assert sorted(i["IndexName"] for i in indexes) == ["gsi1", "gsi2", "gsi3", "gsi4"]
+
+
 def test_bootstrap_twice_finds_everything_and_creates_nothing_new(endpoint: str, settings: Settings) -> None:
     first = ensure_resources(settings)
     second = ensure_resources(settings)
