@@ -58,6 +58,29 @@ def withdrawal_entry_id(given_entry_id: str) -> str:
     return f"{given_entry_id}.withdrawn"
 
 
+def withdrawal_of(
+    given: ConsentEntry, *, actor_id: str, at: datetime, ip: str | None = None, user_agent: str | None = None
+) -> ConsentEntry:
+    """The entry that withdraws ``given``: same subject, purpose and scope, made by ``actor_id`` at ``at``."""
+    return ConsentEntry(
+        subject_id=given.subject_id,
+        entry_id=withdrawal_entry_id(given.entry_id),
+        action=ConsentAction.WITHDRAWN,
+        purpose=given.purpose,
+        at=at,
+        source=ConsentSource.FORM,
+        actor_id=actor_id,
+        ip=ip,
+        user_agent=user_agent,
+        agency_id=given.agency_id,
+        client_id=given.client_id,
+        assignment_id=given.assignment_id,
+        hourly_rate=given.hourly_rate,
+        candidacy_id=given.candidacy_id,
+        withdraws_entry_id=given.entry_id,
+    )
+
+
 @dataclass(frozen=True)
 class ConsentState:
     given: ConsentEntry

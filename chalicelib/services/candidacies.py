@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 from chalicelib.domain.accounts import Organisation, User, UserStatus
 from chalicelib.domain.assignments import Assignment, AssignmentStatus, candidate_ref
-from chalicelib.domain.consent import ConsentAction, ConsentEntry, ConsentPurpose, ConsentSource, withdrawal_entry_id
+from chalicelib.domain.consent import ConsentAction, ConsentEntry, ConsentPurpose, ConsentSource, withdrawal_entry_id, withdrawal_of
 from chalicelib.domain.identity import Principal, RequestContext, Role
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.money import HourlyRate, format_amount
@@ -180,7 +180,7 @@ def request_consents(ports: CandidacyPorts, principal: Principal, candidacy_id: 
         _tell_parties(ports, changes, asked, assignment, "disclosure_consent_requested", now)
         return asked, changes
 
-    return _update(ports, candidacy_id, change)
+    return update_candidacy(ports, candidacy_id, change)
 
 
 def set_rate(ports: CandidacyPorts, principal: Principal, candidacy_id: str, rate: HourlyRate) -> Candidacy:
@@ -209,7 +209,7 @@ def set_rate(ports: CandidacyPorts, principal: Principal, candidacy_id: str, rat
             _tell_parties(ports, changes, updated, assignment, "disclosure_rate_changed", now)
         return updated, changes
 
-    return _update(ports, candidacy.candidacy_id, change)
+    return update_candidacy(ports, candidacy.candidacy_id, change)
 
 
 def _new_rate(
@@ -276,7 +276,7 @@ def answer_request(
             updated = replace(updated, status=CandidacyStatus.CONSENTED, expires_at=None)
         return updated, changes.transition(updated, candidacy.status.value, revision=candidacy.revision)
 
-    return _update(ports, candidacy_id, change)
+    return update_candidacy(ports, candidacy_id, change)
 
 
 def _answered(candidacy: Candidacy, party: Party, wanted: Answer) -> bool:
@@ -312,7 +312,7 @@ def withdraw_candidacy(
             on_withdraw(candidacy, updated, changes, now)
         return updated, changes
 
-    return _update(ports, candidacy.candidacy_id, change)
+    return update_candidacy(ports, candidacy.candidacy_id, change)
 
 
 OnWithdraw = Callable[[Candidacy, Candidacy, Changes, datetime], None]
@@ -355,7 +355,7 @@ def expire_consent_requests(ports: CandidacyPorts) -> int:
             return updated, changes
 
         try:
-            if _update(ports, due.candidacy_id, change).status is CandidacyStatus.EXPIRED:
+            if update_candidacy(ports, due.candidacy_id, change).status is CandidacyStatus.EXPIRED:
                 expired += 1
         except Conflict:
             continue  # changed under us three times: the next run sees it
@@ -365,7 +365,9 @@ def expire_consent_requests(ports: CandidacyPorts) -> int:
 # --- shared ------------------------------------------------------------------------------------------
 
 
-def _update(ports: CandidacyPorts, candidacy_id: str, change: Callable[[Candidacy, datetime], tuple[Candidacy, Changes]]) -> Candidacy:
+def update_candidacy(
+    ports: CandidacyPorts, candidacy_id: str, change: Callable[[Candidacy, datetime], tuple[Candidacy, Changes]]
+) -> Candidacy:
     """Reads the candidacy, applies ``change`` and commits it conditional on the revision read; a write
     lost to a concurrent one is read again and decided anew (the other may have answered meanwhile)."""
     for _ in range(ATTEMPTS):
@@ -405,19 +407,22 @@ def void_consents(
     candidacy that ends, or changes its rate, leaves no consent in force that no longer serves it."""
     for party in Party:
         entry_id = candidacy.consent_entry(party)
-        given = ports.ledger.get(_subject(candidacy, party), entry_id) if entry_id else None
+        given = ports.ledger.get(ledger_subject(candidacy, party), entry_id) if entry_id else None
         if given is not None and ports.ledger.get(given.subject_id, withdrawal_entry_id(given.entry_id)) is None:
-            record_consent(changes, _withdrawal(given, actor_id, now, ctx), index_follows=False)
+            withdrawal = withdrawal_of(
+                given, actor_id=actor_id, at=now, ip=ctx.ip if ctx else None, user_agent=ctx.user_agent if ctx else None
+            )
+            record_consent(changes, withdrawal, index_follows=False)
 
 
-def _subject(candidacy: Candidacy, party: Party) -> str:
+def ledger_subject(candidacy: Candidacy, party: Party) -> str:
     """Whose ledger a party's consent is in: the consultant's own, or the agency's."""
     return candidacy.consultant_id if party is Party.CONSULTANT else candidacy.agency_id
 
 
 def _consent_entry(candidacy: Candidacy, party: Party, principal: Principal, now: datetime, ctx: RequestContext) -> ConsentEntry:
     return ConsentEntry(
-        subject_id=_subject(candidacy, party),
+        subject_id=ledger_subject(candidacy, party),
         entry_id=new_id(),
         action=ConsentAction.GIVEN,
         purpose=ConsentPurpose.PROFILE_DISCLOSURE,
@@ -431,26 +436,6 @@ def _consent_entry(candidacy: Candidacy, party: Party, principal: Principal, now
         assignment_id=candidacy.assignment_id,
         hourly_rate=candidacy.rate,
         candidacy_id=candidacy.candidacy_id,
-    )
-
-
-def _withdrawal(given: ConsentEntry, actor_id: str, now: datetime, ctx: RequestContext | None) -> ConsentEntry:
-    return ConsentEntry(
-        subject_id=given.subject_id,
-        entry_id=withdrawal_entry_id(given.entry_id),
-        action=ConsentAction.WITHDRAWN,
-        purpose=given.purpose,
-        at=now,
-        source=ConsentSource.FORM,
-        actor_id=actor_id,
-        ip=ctx.ip if ctx else None,
-        user_agent=ctx.user_agent if ctx else None,
-        agency_id=given.agency_id,
-        client_id=given.client_id,
-        assignment_id=given.assignment_id,
-        hourly_rate=given.hourly_rate,
-        candidacy_id=given.candidacy_id,
-        withdraws_entry_id=given.entry_id,
     )
 
 

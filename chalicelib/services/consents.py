@@ -14,11 +14,10 @@ from chalicelib.domain.consent import (
     ConsentAction,
     ConsentEntry,
     ConsentPurpose,
-    ConsentSource,
     ConsentState,
     fold_consents,
     in_force,
-    withdrawal_entry_id,
+    withdrawal_of,
 )
 from chalicelib.domain.identity import Principal, RequestContext
 from chalicelib.errors import ConcurrencyConflict, Conflict, NotFound
@@ -81,21 +80,7 @@ def withdraw_consent(ports: ConsentPorts, principal: Principal, entry_id: str, c
     ):
         withdrawn = next(s for s in fold_consents(ports.ledger.list_for_subject(principal.user_id)) if s.given.entry_id == entry_id)
         return withdrawn
-    withdrawal = ConsentEntry(
-        subject_id=principal.user_id,
-        entry_id=withdrawal_entry_id(entry_id),
-        action=ConsentAction.WITHDRAWN,
-        purpose=given.purpose,
-        at=ports.accounts.now(),
-        source=ConsentSource.FORM,
-        actor_id=principal.user_id,
-        ip=ctx.ip,
-        user_agent=ctx.user_agent,
-        agency_id=given.agency_id,
-        client_id=given.client_id,
-        assignment_id=given.assignment_id,
-        withdraws_entry_id=entry_id,
-    )
+    withdrawal = withdrawal_of(given, actor_id=principal.user_id, at=ports.accounts.now(), ip=ctx.ip, user_agent=ctx.user_agent)
     try:
         ports.accounts.uow.commit(record_consent(Changes(), withdrawal))
     except ConcurrencyConflict:

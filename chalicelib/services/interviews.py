@@ -260,7 +260,7 @@ InterviewChange = Callable[[Interview, Candidacy, datetime], tuple[Interview, Ch
 
 
 def _update_interview(ports: CandidacyPorts, interview_id: str, apply: InterviewChange) -> Interview:
-    """As ``candidacies._update``, for an interview and its candidacy read together."""
+    """As ``candidacies.update_candidacy``, for an interview and its candidacy read together."""
     for _ in range(ATTEMPTS):
         interview = ports.proposals.get_interview(interview_id)
         candidacy = ports.proposals.get_candidacy(interview.candidacy_id) if interview else None

@@ -32,11 +32,11 @@ from chalicelib.services.candidacies import (
     ATTEMPTS,
     CandidacyPorts,
     OnWithdraw,
-    _subject,
-    _update,
     client_name,
     client_recipients,
+    ledger_subject,
     party_recipients,
+    update_candidacy,
 )
 from chalicelib.services.notifications import notify
 from chalicelib.services.ports import Changes
@@ -132,7 +132,7 @@ def _consents_in_force(ports: CandidacyPorts, candidacy: Candidacy) -> list[Cons
     entries = []
     for party in Party:
         entry_id = candidacy.consent_entry(party)
-        subject = _subject(candidacy, party)
+        subject = ledger_subject(candidacy, party)
         given = ports.ledger.get(subject, entry_id) if entry_id else None
         if given is None or ports.ledger.get(subject, withdrawal_entry_id(given.entry_id)) is not None:
             return None
@@ -377,7 +377,7 @@ def decide(
             notify(changes, user, kind, params, now, object_type="candidacy", object_id=candidacy.candidacy_id)
         return updated, changes
 
-    return _update(ports, candidacy_id, change)
+    return update_candidacy(ports, candidacy_id, change)
 
 
 def revoke_from_client(ports: CandidacyPorts) -> OnWithdraw:

@@ -292,9 +292,9 @@ def test_a_withdrawal_landing_between_the_sends_read_and_its_commit_is_caught_by
         if not raced and any(getattr(e, "proposal_id", None) for e, _ in changes.writes):
             raced.append(True)
             # Only the ledger entry, as a withdrawal that has not reached the candidacy yet would leave it.
-            from chalicelib.services.candidacies import _withdrawal
+            from chalicelib.domain.consent import withdrawal_of
 
-            real_commit(consents_changes(_withdrawal(state.given, cecilia.user_id, scene.world.clock(), None)))
+            real_commit(consents_changes(withdrawal_of(state.given, actor_id=cecilia.user_id, at=scene.world.clock())))
         real_commit(changes)
 
     db.commit = commit_after_a_withdrawal  # type: ignore[method-assign]
