@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.domain.identity import Role
+from chalicelib.lazy import LazyModule
 from chalicelib.schemas import accounts as s
 from chalicelib.schemas.mappers import invitation_out, organisation_out, user_out
-from chalicelib.services import invitations, organisations, registration
 from chalicelib.services.accounts import update_my_account
 from chalicelib.services.ports import Tokens
+
+if TYPE_CHECKING:
+    from chalicelib.services import invitations, organisations, registration
+else:  # imported on the first request that needs them (cold start)
+    invitations = LazyModule("chalicelib.services.invitations")
+    organisations = LazyModule("chalicelib.services.organisations")
+    registration = LazyModule("chalicelib.services.registration")
+
 
 bp = Blueprint(__name__)
 STAFF = frozenset({Role.STAFF})

@@ -11,6 +11,7 @@ from chalice import Blueprint
 from chalicelib.api.http import Call, operation
 from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.identity import Role
+from chalicelib.lazy import LazyModule
 from chalicelib.schemas.assignments import (
     AssignmentIn,
     AssignmentListResponse,
@@ -29,7 +30,12 @@ from chalicelib.schemas.assignments import (
 )
 from chalicelib.schemas.consents import HourlyRateOut
 from chalicelib.schemas.resume import NormalisedSkillOut
-from chalicelib.services import assignments as service
+
+if TYPE_CHECKING:
+    from chalicelib.services import assignments as service
+else:  # imported on the first request that needs them (cold start)
+    service = LazyModule("chalicelib.services.assignments")
+
 
 if TYPE_CHECKING:
     from chalicelib.matching.candidates import MatchReasons, SkillMatch

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.domain.identity import Role
+from chalicelib.lazy import LazyModule
 from chalicelib.schemas import accounts as a
 from chalicelib.schemas import consents as s
 from chalicelib.schemas.mappers import audit_out, consent_document_out, consent_entry_out, consent_out
-from chalicelib.services import consent_documents as documents
-from chalicelib.services import consents as service
 from chalicelib.services.ports import PresignedPost
+
+if TYPE_CHECKING:
+    from chalicelib.services import consent_documents as documents
+    from chalicelib.services import consents as service
+else:  # imported on the first request that needs them (cold start)
+    documents = LazyModule("chalicelib.services.consent_documents")
+    service = LazyModule("chalicelib.services.consents")
+
 
 bp = Blueprint(__name__)
 STAFF = frozenset({Role.STAFF})

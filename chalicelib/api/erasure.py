@@ -3,15 +3,21 @@ otherwise. The answer comes at once; the erasure itself runs from the table's st
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from chalicelib.api.http import Call, operation
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.identity import Role
+from chalicelib.lazy import LazyModule
 from chalicelib.schemas.erasure import ErasureResponse, MyErasureRequest
-from chalicelib.services import erasure as service
+
+if TYPE_CHECKING:
+    from chalicelib.services import erasure as service
+else:  # imported on the first request that needs them (cold start)
+    service = LazyModule("chalicelib.services.erasure")
+
 
 bp = Blueprint(__name__)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
@@ -10,6 +10,7 @@ from chalicelib.api.consents import upload_out
 from chalicelib.api.http import Call, operation
 from chalicelib.domain.files import MAX_BYTES, UploadedFile
 from chalicelib.domain.identity import Role
+from chalicelib.lazy import LazyModule
 from chalicelib.schemas.accounts import DownloadResponse
 from chalicelib.schemas.files import (
     TEXT_EXCERPT_CHARS,
@@ -20,7 +21,12 @@ from chalicelib.schemas.files import (
     SuggestionDecisionRequest,
     UploadedFileResponse,
 )
-from chalicelib.services import files as service
+
+if TYPE_CHECKING:
+    from chalicelib.services import files as service
+else:  # imported on the first request that needs them (cold start)
+    service = LazyModule("chalicelib.services.files")
+
 
 bp = Blueprint(__name__)
 CONSULTANT = frozenset({Role.CONSULTANT})

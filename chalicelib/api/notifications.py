@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.domain.notifications import Notification, NotificationStatus
+from chalicelib.lazy import LazyModule
 from chalicelib.schemas import notifications as s
-from chalicelib.services import notifications as service
+
+if TYPE_CHECKING:
+    from chalicelib.services import notifications as service
+else:  # imported on the first request that needs it (cold start)
+    service = LazyModule("chalicelib.services.notifications")
 
 bp = Blueprint(__name__)
 

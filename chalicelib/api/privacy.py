@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
@@ -12,13 +12,18 @@ from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.api.notifications import notification_out
 from chalicelib.api.resume import resume_out
 from chalicelib.domain.exports import ArchiveStatus, ExportArchive
+from chalicelib.lazy import LazyModule
 from chalicelib.schemas.accounts import DownloadResponse
 from chalicelib.schemas.consents import HourlyRateOut
 from chalicelib.schemas.mappers import audit_out, consent_entry_out, organisation_out, profile_out, user_out
 from chalicelib.schemas.privacy import ConsentEvidenceResponse, DisclosureResponse, ExportArchiveResponse, PersonalDataExportResponse
-from chalicelib.services import privacy as service
-from chalicelib.services.privacy import ARCHIVE_LINK_SECONDS
-from chalicelib.services.resume import Resume
+
+if TYPE_CHECKING:
+    from chalicelib.services import privacy as service
+    from chalicelib.services import resume
+else:  # imported on the first request that needs them (cold start)
+    service = LazyModule("chalicelib.services.privacy")
+    resume = LazyModule("chalicelib.services.resume")
 
 bp = Blueprint(__name__)
 
@@ -40,7 +45,7 @@ def export_my_data(call: Call[Any, Any]) -> PersonalDataExportResponse:
         user=user_out(export.user),
         organisation=organisation_out(export.organisation) if export.organisation else None,
         profile=profile_out(export.profile) if export.profile else None,
-        resume=resume_out(Resume(export.user.user_id, export.resume)),
+        resume=resume_out(resume.Resume(export.user.user_id, export.resume)),
         json_resume=export.json_resume,
         files=[file_out(f) for f in export.files],
         consents=[ConsentEvidenceResponse(**consent_entry_out(e).model_dump(), ip=e.ip, user_agent=e.user_agent) for e in export.consents],
@@ -69,7 +74,7 @@ def archive_out(archive: ExportArchive, link: str | None, now: datetime) -> Expo
         status="failed" if archive.failed(now) else archive.status.value,
         created_at=archive.created_at,
         file_count=archive.file_count if archive.status is ArchiveStatus.READY else None,
-        download=DownloadResponse(url=link, expires_in=ARCHIVE_LINK_SECONDS) if link else None,
+        download=DownloadResponse(url=link, expires_in=service.ARCHIVE_LINK_SECONDS) if link else None,
     )
 
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
 from chalicelib.api.http import Call, operation
 from chalicelib.domain.identity import Role
+from chalicelib.lazy import LazyModule
 from chalicelib.schemas.mappers import profile_out
 from chalicelib.schemas.profiles import CompletenessResponse, MissingItem, ProfileIn, ProfileResponse
-from chalicelib.services import profiles as service
+
+if TYPE_CHECKING:
+    from chalicelib.services import profiles as service
+else:  # imported on the first request that needs them (cold start)
+    service = LazyModule("chalicelib.services.profiles")
+
 
 bp = Blueprint(__name__)
 CONSULTANT = frozenset({Role.CONSULTANT})

@@ -4,7 +4,7 @@ Consultant Agents."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
@@ -12,6 +12,7 @@ from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.money import HourlyRate, RateBreakdown
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, Interview, Slot
+from chalicelib.lazy import LazyModule
 from chalicelib.schemas.consents import HourlyRateOut
 from chalicelib.schemas.profiles import HourlyRateIn
 from chalicelib.schemas.proposals import (
@@ -47,8 +48,14 @@ from chalicelib.schemas.proposals import (
     SlotIn,
     SlotOut,
 )
-from chalicelib.services import candidacies, interviews, proposals
-from chalicelib.services.candidacies import CandidacyPorts
+
+if TYPE_CHECKING:
+    from chalicelib.services import candidacies, interviews, proposals
+    from chalicelib.services.candidacies import CandidacyPorts
+else:  # imported on the first request that needs them (cold start)
+    candidacies = LazyModule("chalicelib.services.candidacies")
+    interviews = LazyModule("chalicelib.services.interviews")
+    proposals = LazyModule("chalicelib.services.proposals")
 
 bp = Blueprint(__name__)
 STAFF = frozenset({Role.STAFF})

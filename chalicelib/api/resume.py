@@ -14,9 +14,15 @@ from pydantic import BaseModel
 from chalicelib.api.http import Call, operation
 from chalicelib.domain.identity import Role
 from chalicelib.domain.resume import LETTER_ITEM_ID, ResumeItem, ResumePart
+from chalicelib.lazy import LazyModule
 from chalicelib.schemas.json_resume import MAX_IMPORT_BYTES, JsonResume
 from chalicelib.schemas.resume import PART_MODELS, PART_RESPONSES, ResumeResponse
-from chalicelib.services import resume as service
+
+if TYPE_CHECKING:
+    from chalicelib.services import resume as service
+else:  # imported on the first request that needs them (cold start)
+    service = LazyModule("chalicelib.services.resume")
+
 
 if TYPE_CHECKING:
     from chalicelib.services.json_resume import JsonResumeExport
