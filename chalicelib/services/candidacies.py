@@ -29,7 +29,7 @@ from chalicelib.domain.proposals import (
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, NotFound
 from chalicelib.services.accounts import ensure_staff, record_consent
 from chalicelib.services.assignments import AssignmentPorts
-from chalicelib.services.notifications import notify
+from chalicelib.services.notifications import commit_with_notices, notify
 from chalicelib.services.ports import Changes, ConsentLedger, ProfileRepository, ProposalRepository, UniqueClaim
 
 ATTEMPTS = 3  # a write that lost a race to another party's answer is read again and retried
@@ -50,7 +50,7 @@ class CandidacyPorts:
         return self.assignments.accounts.now()
 
     def commit(self, changes: Changes) -> None:
-        self.assignments.accounts.uow.commit(changes)
+        commit_with_notices(self.assignments.accounts.uow, changes)
 
 
 # --- who may see and do what -------------------------------------------------------------------------

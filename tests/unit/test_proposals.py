@@ -22,6 +22,7 @@ from chalicelib.schemas.profiles import ProfileIn
 from chalicelib.services import assignments, candidacies, consents, interviews, matching, profiles, proposals
 from chalicelib.services.candidacies import CandidacyPorts
 from chalicelib.services.matching import IndexingPorts, MatchingPorts
+from chalicelib.services.ports import Changes
 from tests.fakes import InMemoryMatchIndex, World, make_world
 from tests.unit.test_assignments import client, post
 from tests.unit.test_profiles import FULL
@@ -495,3 +496,26 @@ def test_the_commission_split_never_loses_a_minor_unit() -> None:
     split()
     assert RateBreakdown.of(HourlyRate(5, "SEK"), 1000).commission_minor == 1  # 0.5 rounds up
     assert RateBreakdown.of(HourlyRate(4, "SEK"), 1000).commission_minor == 0
+
+
+def test_an_agency_with_many_admins_is_asked_all_the_same() -> None:
+    """More people to tell than one transaction holds: the change commits, and every one is told."""
+    from chalicelib.domain.accounts import User
+
+    scene = make_scene(1)
+    assert scene.agency_admin.org_id is not None
+    for n in range(60):
+        admin = User(
+            f"admin-{n}",
+            f"admin{n}@acme.example",
+            f"Admin {n}",
+            frozenset({Role.AGENCY_ADMIN}),
+            scene.world.clock(),
+            org_id=scene.agency_admin.org_id,
+        )
+        scene.world.db.commit(Changes().insert(admin))
+    candidacy_id = scene.asked(0)
+    asked = scene.ports.proposals.get_candidacy(candidacy_id)
+    assert asked is not None and asked.status is CandidacyStatus.CONSENT_REQUESTED
+    assert all(scene.mails(f"admin{n}@acme.example") for n in range(60))
+    assert [n.kind for n in scene.world.db.list_notifications("admin-59")] == ["disclosure_consent_requested"]
