@@ -132,6 +132,10 @@ class InMemoryDatabase:
                 raise exc
             if changes.request_token is not None and changes.request_token in self.request_tokens:
                 return  # DynamoDB answers a repeated ClientRequestToken as the success it was
+            keys = [(_key(e), x.not_withdrawn) for e, x in changes.writes]
+            # As DynamoDB: one operation per item in a transaction (a ledger check names the withdrawal's key).
+            if len({k for k, check in keys if not check}) != sum(1 for _, check in keys if not check):
+                raise ValueError("a transaction names the same item twice")
             reasons: list[str | None] = []
             for entity, expect in changes.writes:
                 if expect.not_withdrawn:

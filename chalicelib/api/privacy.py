@@ -15,7 +15,16 @@ from chalicelib.domain.exports import ArchiveStatus, ExportArchive
 from chalicelib.lazy import LazyModule
 from chalicelib.schemas.accounts import DownloadResponse
 from chalicelib.schemas.consents import HourlyRateOut
-from chalicelib.schemas.mappers import audit_out, consent_entry_out, organisation_out, profile_out, user_out
+from chalicelib.schemas.mappers import (
+    agent_out,
+    audit_out,
+    candidacy_item_out,
+    consent_entry_out,
+    interview_out,
+    organisation_out,
+    profile_out,
+    user_out,
+)
 from chalicelib.schemas.privacy import ConsentEvidenceResponse, DisclosureResponse, ExportArchiveResponse, PersonalDataExportResponse
 
 if TYPE_CHECKING:
@@ -39,7 +48,7 @@ bp = Blueprint(__name__)
 )
 def export_my_data(call: Call[Any, Any]) -> PersonalDataExportResponse:
     c = call.container
-    export = service.export_personal_data(c.profiles, c.audit_log, call.user, c.notification_repository)
+    export = service.export_personal_data(c.profiles, c.audit_log, call.user, c.notification_repository, c.candidacies.proposals)
     return PersonalDataExportResponse(
         generated_at=export.generated_at,
         user=user_out(export.user),
@@ -63,6 +72,9 @@ def export_my_data(call: Call[Any, Any]) -> PersonalDataExportResponse:
             )
             for d in export.disclosures
         ],
+        candidacies=[candidacy_item_out(c) for c in export.candidacies],
+        interviews=[interview_out(i, with_notes=True) for i in export.interviews],
+        consultant_agent=agent_out(export.consultant_agent) if export.consultant_agent else None,
         notifications=[notification_out(n) for n in export.notifications],
         audit=[audit_out(e) for e in export.audit],
     )

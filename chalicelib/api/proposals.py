@@ -10,16 +10,15 @@ from chalice import Blueprint
 
 from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.domain.identity import Principal, Role
-from chalicelib.domain.money import HourlyRate, RateBreakdown
-from chalicelib.domain.proposals import AgentAssignment, Candidacy, Interview, Slot
+from chalicelib.domain.money import HourlyRate
+from chalicelib.domain.proposals import Candidacy, Slot
 from chalicelib.lazy import LazyModule
-from chalicelib.schemas.consents import HourlyRateOut
+from chalicelib.schemas.mappers import agent_out, breakdown_out, candidacy_list_out, interview_out
 from chalicelib.schemas.profiles import HourlyRateIn
 from chalicelib.schemas.proposals import (
     AgentIn,
     AgentResponse,
     AvailabilityOut,
-    CandidacyListItem,
     CandidacyListResponse,
     CandidacyResponse,
     CandidacyStatusQuery,
@@ -36,7 +35,6 @@ from chalicelib.schemas.proposals import (
     ProposalListResponse,
     ProposalResponse,
     ProposalSummary,
-    RateBreakdownOut,
     RateIn,
     ReasonIn,
     RedactedProfileResponse,
@@ -46,7 +44,6 @@ from chalicelib.schemas.proposals import (
     ShortlistIn,
     SkippedOut,
     SlotIn,
-    SlotOut,
 )
 
 if TYPE_CHECKING:
@@ -66,42 +63,6 @@ CLIENTS_AND_STAFF = frozenset({Role.CLIENT, Role.STAFF})
 
 def _rate(body: HourlyRateIn | None) -> HourlyRate | None:
     return HourlyRate(body.amount_minor, body.currency) if body is not None else None
-
-
-def _money(amount_minor: int, currency: str) -> HourlyRateOut:
-    return HourlyRateOut(amount_minor=amount_minor, currency=currency)
-
-
-def breakdown_out(b: RateBreakdown) -> RateBreakdownOut:
-    currency = b.client_rate.currency
-    return RateBreakdownOut(
-        client_rate=_money(b.client_rate.amount_minor, currency),
-        commission_bps=b.commission_bps,
-        commission=_money(b.commission_minor, currency),
-        agency_net=_money(b.agency_net_minor, currency),
-    )
-
-
-def _slot(s: Slot) -> SlotOut:
-    return SlotOut(starts_at=s.starts_at, ends_at=s.ends_at)
-
-
-def interview_out(i: Interview, principal: Principal) -> InterviewResponse:
-    return InterviewResponse(
-        interview_id=i.interview_id,
-        candidacy_id=i.candidacy_id,
-        assignment_id=i.assignment_id,
-        status=i.status,
-        proposed_slots=[_slot(s) for s in i.proposed_slots],
-        slot=_slot(i.slot) if i.slot else None,
-        location=i.location,
-        agent_id=i.agent_id,
-        sequence=i.sequence,
-        requested_at=i.requested_at,
-        cancel_reason=i.cancel_reason,
-        outcome=i.outcome,
-        notes=i.notes if principal.is_staff else None,
-    )
 
 
 def candidacy_out(ports: CandidacyPorts, c: Candidacy, principal: Principal) -> CandidacyResponse:
@@ -129,25 +90,7 @@ def candidacy_out(ports: CandidacyPorts, c: Candidacy, principal: Principal) -> 
         closed_at=c.closed_at,
         close_reason=c.close_reason,
         declined_by=c.declined_by,
-        interviews=[interview_out(i, principal) for i in interviews.list_interviews(ports, c)],
-    )
-
-
-def _list(items: list[Candidacy]) -> CandidacyListResponse:
-    return CandidacyListResponse(
-        items=[
-            CandidacyListItem(
-                candidacy_id=c.candidacy_id,
-                assignment_id=c.assignment_id,
-                consultant_id=c.consultant_id,
-                agency_id=c.agency_id,
-                status=c.status,
-                rate=breakdown_out(c.breakdown),
-                expires_at=c.expires_at,
-                updated_at=c.updated_at,
-            )
-            for c in items
-        ]
+        interviews=[interview_out(i, with_notes=principal.is_staff) for i in interviews.list_interviews(ports, c)],
     )
 
 
@@ -182,7 +125,9 @@ def shortlist(call: Call[ShortlistIn, Any]) -> CandidacyResponse:
     roles=STAFF,
 )
 def list_assignment_candidacies(call: Call[Any, Any]) -> CandidacyListResponse:
-    return _list(candidacies.list_candidacies_for_assignment(call.container.candidacies, call.user, call.path["assignment_id"]))
+    return candidacy_list_out(
+        candidacies.list_candidacies_for_assignment(call.container.candidacies, call.user, call.path["assignment_id"])
+    )
 
 
 @operation(
@@ -196,7 +141,7 @@ def list_assignment_candidacies(call: Call[Any, Any]) -> CandidacyListResponse:
     roles=STAFF,
 )
 def list_candidacies(call: Call[Any, CandidacyStatusQuery]) -> CandidacyListResponse:
-    return _list(candidacies.list_candidacies_by_status(call.container.candidacies, call.user, call.query.status))
+    return candidacy_list_out(candidacies.list_candidacies_by_status(call.container.candidacies, call.user, call.query.status))
 
 
 @operation(
@@ -250,7 +195,7 @@ def send_proposal(call: Call[SendProposalIn, Any]) -> SendProposalResponse:
     roles=frozenset({Role.CONSULTANT}),
 )
 def my_candidacies(call: Call[Any, Any]) -> CandidacyListResponse:
-    return _list(candidacies.my_candidacies(call.container.candidacies, call.user))
+    return candidacy_list_out(candidacies.my_candidacies(call.container.candidacies, call.user))
 
 
 @operation(
@@ -263,7 +208,7 @@ def my_candidacies(call: Call[Any, Any]) -> CandidacyListResponse:
     roles=frozenset({Role.AGENCY_ADMIN, Role.STAFF}),
 )
 def agency_candidacies(call: Call[Any, Any]) -> CandidacyListResponse:
-    return _list(candidacies.agency_candidacies(call.container.candidacies, call.user, call.path["agency_id"]))
+    return candidacy_list_out(candidacies.agency_candidacies(call.container.candidacies, call.user, call.path["agency_id"]))
 
 
 @operation(
@@ -502,7 +447,7 @@ def request_interview(call: Call[InterviewRequestIn, Any]) -> InterviewResponse:
         [_slot_in(s) for s in call.body.slots],
         call.body.location,
     )
-    return interview_out(i, call.user)
+    return interview_out(i, with_notes=call.user.is_staff)
 
 
 @operation(
@@ -515,7 +460,8 @@ def request_interview(call: Call[InterviewRequestIn, Any]) -> InterviewResponse:
     roles=ANY_ROLE,
 )
 def get_interview(call: Call[Any, Any]) -> InterviewResponse:
-    return interview_out(interviews.visible_interview(call.container.candidacies, call.user, call.path["interview_id"]), call.user)
+    interview = interviews.visible_interview(call.container.candidacies, call.user, call.path["interview_id"])
+    return interview_out(interview, with_notes=call.user.is_staff)
 
 
 @operation(
@@ -531,7 +477,7 @@ def get_interview(call: Call[Any, Any]) -> InterviewResponse:
 )
 def schedule_interview(call: Call[PickSlotIn, Any]) -> InterviewResponse:
     i = interviews.schedule_interview(call.container.candidacies, call.user, call.path["interview_id"], call.body.starts_at)
-    return interview_out(i, call.user)
+    return interview_out(i, with_notes=call.user.is_staff)
 
 
 @operation(
@@ -547,7 +493,7 @@ def schedule_interview(call: Call[PickSlotIn, Any]) -> InterviewResponse:
 )
 def reschedule_interview(call: Call[RescheduleIn, Any]) -> InterviewResponse:
     i = interviews.reschedule_interview(call.container.candidacies, call.user, call.path["interview_id"], _slot_in(call.body.slot))
-    return interview_out(i, call.user)
+    return interview_out(i, with_notes=call.user.is_staff)
 
 
 @operation(
@@ -563,7 +509,7 @@ def reschedule_interview(call: Call[RescheduleIn, Any]) -> InterviewResponse:
 )
 def cancel_interview(call: Call[ReasonIn, Any]) -> InterviewResponse:
     i = interviews.cancel_interview(call.container.candidacies, call.user, call.path["interview_id"], call.body.reason)
-    return interview_out(i, call.user)
+    return interview_out(i, with_notes=call.user.is_staff)
 
 
 @operation(
@@ -579,16 +525,10 @@ def cancel_interview(call: Call[ReasonIn, Any]) -> InterviewResponse:
 )
 def record_outcome(call: Call[OutcomeIn, Any]) -> InterviewResponse:
     i = interviews.record_outcome(call.container.candidacies, call.user, call.path["interview_id"], call.body.outcome, call.body.notes)
-    return interview_out(i, call.user)
+    return interview_out(i, with_notes=call.user.is_staff)
 
 
 # --- Consultant Agents ---------------------------------------------------------------------------------------
-
-
-def _agent_out(a: AgentAssignment) -> AgentResponse:
-    return AgentResponse(
-        consultant_id=a.consultant_id, agent_id=a.agent_id, assigned_at=a.assigned_at, assigned_by=a.assigned_by, note=a.note
-    )
 
 
 @operation(
@@ -604,7 +544,7 @@ def _agent_out(a: AgentAssignment) -> AgentResponse:
 )
 def set_agent(call: Call[AgentIn, Any]) -> AgentResponse:
     a = interviews.set_consultant_agent(call.container.candidacies, call.user, call.path["user_id"], call.body.agent_id, call.body.note)
-    return _agent_out(a)
+    return agent_out(a)
 
 
 @operation(
@@ -617,4 +557,4 @@ def set_agent(call: Call[AgentIn, Any]) -> AgentResponse:
     roles=PARTIES_AND_STAFF,
 )
 def get_agent(call: Call[Any, Any]) -> AgentResponse:
-    return _agent_out(interviews.get_consultant_agent(call.container.candidacies, call.user, call.path["user_id"]))
+    return agent_out(interviews.get_consultant_agent(call.container.candidacies, call.user, call.path["user_id"]))

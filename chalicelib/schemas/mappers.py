@@ -7,7 +7,9 @@ from dataclasses import asdict
 from chalicelib.domain.accounts import ConsentDocument, Invitation, Organisation, User
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry, ConsentState
+from chalicelib.domain.money import RateBreakdown
 from chalicelib.domain.profiles import Profile
+from chalicelib.domain.proposals import AgentAssignment, Candidacy, Interview, Slot
 from chalicelib.schemas.accounts import (
     AddressOut,
     ConsentDocumentResponse,
@@ -17,6 +19,14 @@ from chalicelib.schemas.accounts import (
 )
 from chalicelib.schemas.consents import AuditEntryResponse, ConsentEntryResponse, ConsentResponse, HourlyRateOut
 from chalicelib.schemas.profiles import AvailabilityOut, LanguageOut, ProfileResponse
+from chalicelib.schemas.proposals import (
+    AgentResponse,
+    CandidacyListItem,
+    CandidacyListResponse,
+    InterviewResponse,
+    RateBreakdownOut,
+    SlotOut,
+)
 
 
 def profile_out(profile: Profile, *, stored: bool = True) -> ProfileResponse:
@@ -120,4 +130,64 @@ def audit_out(entry: AuditEntry) -> AuditEntryResponse:
         object_type=entry.object_type,
         object_id=entry.object_id,
         details=entry.details,
+    )
+
+
+def _money(amount_minor: int, currency: str) -> HourlyRateOut:
+    return HourlyRateOut(amount_minor=amount_minor, currency=currency)
+
+
+def breakdown_out(b: RateBreakdown) -> RateBreakdownOut:
+    currency = b.client_rate.currency
+    return RateBreakdownOut(
+        client_rate=_money(b.client_rate.amount_minor, currency),
+        commission_bps=b.commission_bps,
+        commission=_money(b.commission_minor, currency),
+        agency_net=_money(b.agency_net_minor, currency),
+    )
+
+
+def _slot(s: Slot) -> SlotOut:
+    return SlotOut(starts_at=s.starts_at, ends_at=s.ends_at)
+
+
+def interview_out(i: Interview, *, with_notes: bool) -> InterviewResponse:
+    """An interview; the agent's notes only for staff and for the person's own export."""
+    return InterviewResponse(
+        interview_id=i.interview_id,
+        candidacy_id=i.candidacy_id,
+        assignment_id=i.assignment_id,
+        status=i.status,
+        proposed_slots=[_slot(s) for s in i.proposed_slots],
+        slot=_slot(i.slot) if i.slot else None,
+        location=i.location,
+        agent_id=i.agent_id,
+        sequence=i.sequence,
+        requested_at=i.requested_at,
+        cancel_reason=i.cancel_reason,
+        outcome=i.outcome,
+        notes=i.notes if with_notes else None,
+    )
+
+
+def candidacy_item_out(c: Candidacy) -> CandidacyListItem:
+    return CandidacyListItem(
+        candidacy_id=c.candidacy_id,
+        assignment_id=c.assignment_id,
+        consultant_id=c.consultant_id,
+        agency_id=c.agency_id,
+        status=c.status,
+        rate=breakdown_out(c.breakdown),
+        expires_at=c.expires_at,
+        updated_at=c.updated_at,
+    )
+
+
+def candidacy_list_out(items: list[Candidacy]) -> CandidacyListResponse:
+    return CandidacyListResponse(items=[candidacy_item_out(c) for c in items])
+
+
+def agent_out(a: AgentAssignment) -> AgentResponse:
+    return AgentResponse(
+        consultant_id=a.consultant_id, agent_id=a.agent_id, assigned_at=a.assigned_at, assigned_by=a.assigned_by, note=a.note
     )

@@ -13,6 +13,7 @@ from chalicelib.schemas.consents import AuditEntryResponse, ConsentEntryResponse
 from chalicelib.schemas.files import UploadedFileResponse
 from chalicelib.schemas.notifications import NotificationResponse
 from chalicelib.schemas.profiles import ProfileResponse
+from chalicelib.schemas.proposals import AgentResponse, CandidacyListItem, InterviewResponse
 from chalicelib.schemas.resume import ResumeResponse
 
 
@@ -47,6 +48,9 @@ class PersonalDataExportResponse(ResponseModel):
     )
     consents: list[ConsentEvidenceResponse]
     disclosures: list[DisclosureResponse] = Field(description="every time the profile was shown to a client")
+    candidacies: list[CandidacyListItem] = Field(description="the assignments the person was put forward for, with the rates")
+    interviews: list[InterviewResponse] = Field(description="their interviews, with the agent's outcome and notes")
+    consultant_agent: AgentResponse | None
     notifications: list[NotificationResponse] = Field(description="what the platform told the person, newest first")
     audit: list[AuditEntryResponse]
 

@@ -154,13 +154,16 @@ def shortlist(
 
 def request_consents(ports: CandidacyPorts, principal: Principal, candidacy_id: str, rate: HourlyRate | None) -> Candidacy:
     """Staff ask the consultant and the agency (e-mail and in-app) whether the profile may go to the client
-    at the rate; asking again after an expiry opens a new deadline."""
+    at the rate (staff may propose it now, before the agency has its say); asking again after an expiry
+    opens a new deadline."""
     ensure_staff(principal)
 
     def change(candidacy: Candidacy, now: datetime) -> tuple[Candidacy, Changes]:
         if candidacy.status in (CandidacyStatus.CONSENT_REQUESTED, CandidacyStatus.CONSENTED) and rate in (None, candidacy.rate):
             return candidacy, Changes()  # asked already (or answered)
         candidacy.ensure_can_move_to(CandidacyStatus.CONSENT_REQUESTED)
+        if rate not in (None, candidacy.rate) and candidacy.status not in (CandidacyStatus.SUGGESTED, CandidacyStatus.EXPIRED):
+            raise Conflict("Once the parties are asked, the agency sets the rate.", current_state=candidacy.status.value)
         assignment = _open_assignment(ports, candidacy.assignment_id)
         changes = Changes()
         updated = candidacy
@@ -249,7 +252,8 @@ def answer_request(
     def change(candidacy: Candidacy, now: datetime) -> tuple[Candidacy, Changes]:
         wanted = Answer.CONSENTED if consent else Answer.DECLINED
         open_parties = [p for p in parties if not _answered(candidacy, p, wanted)]
-        if not open_parties or (not consent and candidacy.status is CandidacyStatus.DECLINED):
+        settled = (CandidacyStatus.CONSENT_REQUESTED, CandidacyStatus.CONSENTED) if consent else (CandidacyStatus.DECLINED,)
+        if candidacy.status in settled and (not open_parties or not consent):
             return candidacy, Changes()  # a repeated click, or a refusal the other party already made
         if candidacy.status is not CandidacyStatus.CONSENT_REQUESTED:
             raise Conflict(
@@ -357,8 +361,8 @@ def expire_consent_requests(ports: CandidacyPorts) -> int:
         try:
             if update_candidacy(ports, due.candidacy_id, change).status is CandidacyStatus.EXPIRED:
                 expired += 1
-        except Conflict:
-            continue  # changed under us three times: the next run sees it
+        except (Conflict, NotFound):
+            continue  # changed under us three times, or erased meanwhile: the next run sees it
     return expired
 
 

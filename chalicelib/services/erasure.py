@@ -161,7 +161,9 @@ def run_erasure(ports: ErasurePorts, user_id: str) -> bool:
     prefixes = (f"files/{user_id}/", f"exports/{user_id}/", *(d.object_key for d in documents if d.object_key))
     _erase_objects(ports, prefixes)
 
-    for entry in consents:
+    # A one-person agency's consents (the agency's side of each disclosure) are the person's too.
+    independent = [o for o in (repository.get_organisation(org_id) for org_id in erasure.org_ids) if o is not None and o.independent]
+    for entry in [*consents, *(e for org in independent for e in ports.ledger.list_for_subject(org.org_id))]:
         _replace(ports.append_only, entry, pseudonymised_consent(entry, erasure))
     for audit in ports.audit_log.list_for_subject(user_id):
         _replace(ports.append_only, audit, pseudonymised_audit(audit, erasure))

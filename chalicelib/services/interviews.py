@@ -31,7 +31,7 @@ from chalicelib.notifications.calendar import CalendarAttendee, interview_calend
 from chalicelib.services.accounts import ensure_staff
 from chalicelib.services.candidacies import ATTEMPTS, CandidacyPorts, client_name, party_recipients
 from chalicelib.services.notifications import notify
-from chalicelib.services.ports import Attachment, Changes
+from chalicelib.services.ports import Changes
 
 MAX_SLOTS = 5
 LONGEST_INTERVIEW = timedelta(hours=4)
@@ -173,6 +173,8 @@ def reschedule_interview(ports: CandidacyPorts, principal: Principal, interview_
             raise Conflict(
                 f"Only a scheduled interview can be moved; this one is {current.status.value}.", current_state=current.status.value
             )
+        if candidacy.status is not CandidacyStatus.INTERVIEW_SCHEDULED:
+            raise Conflict(f"The candidate is {candidacy.status.value}.", current_state=candidacy.status.value)
         if current.slot == slot:
             return current, Changes()
         moved = replace(current, slot=slot, sequence=current.sequence + 1, updated_at=now, revision=current.revision + 1)
@@ -203,10 +205,14 @@ def cancel_interview(ports: CandidacyPorts, principal: Principal, interview_id: 
     return _update_interview(ports, interview_id, change)
 
 
-def cancel_open_interviews(ports: CandidacyPorts, candidacy: Candidacy, changes: Changes, now: datetime, *, reason: str) -> None:
-    """Adds the cancellation of the candidacy's open interviews to ``changes`` (its withdrawal)."""
+def cancel_open_interviews(
+    ports: CandidacyPorts, candidacy: Candidacy, changes: Changes, now: datetime, *, reason: str, only_requested: bool = False
+) -> None:
+    """Adds the cancellation of the candidacy's open interviews (or only those still being arranged) to
+    ``changes``: the candidacy ended, or the client accepted without them."""
+    closing = frozenset({InterviewStatus.REQUESTED}) if only_requested else OPEN
     for interview in ports.proposals.list_candidacy_interviews(candidacy.candidacy_id):
-        if interview.status in OPEN:
+        if interview.status in closing:
             _cancelled(ports, interview, candidacy, changes, now, "system", reason)
 
 
@@ -296,48 +302,43 @@ def _invitees(ports: CandidacyPorts, interview: Interview) -> list[tuple[User, s
 def _send_calendar(
     ports: CandidacyPorts, changes: Changes, interview: Interview, candidacy: Candidacy, kind: str, now: datetime, *, reason: str = ""
 ) -> None:
+    """Each invitee gets their own copy of the invitation, naming the platform as organizer and only them as
+    attendee: the client must not learn the consultant's name or address from it, nor the consultant the
+    client user's, before a contract."""
     assert interview.slot is not None
+    slot = interview.slot
     title = _title(ports, candidacy)
-    invitees = _invitees(ports, interview)
-    attachment: Attachment = interview_calendar(
-        uid=interview.calendar_uid,
-        sequence=interview.sequence,
-        method="CANCEL" if interview.status is InterviewStatus.CANCELLED else "REQUEST",
-        starts_at=interview.slot.starts_at,
-        ends_at=interview.slot.ends_at,
-        summary=f"Interview: {title}",
-        description=f"{_client(ports, candidacy)}: {title}",
-        location=interview.location,
-        organizer=CalendarAttendee("Customersonly", ports.organizer_email),
-        attendees=[CalendarAttendee(user.name, user.email, role) for user, role in invitees],
-        stamp=now,
-    )
     params = {
         "assignment_title": title,
-        "starts_at": iso(interview.slot.starts_at),
-        "ends_at": iso(interview.slot.ends_at),
+        "starts_at": iso(slot.starts_at),
+        "ends_at": iso(slot.ends_at),
         "location": interview.location or "-",
         "reason": reason,
         "link": _link(ports, interview),
     }
-    for user, _ in invitees:
-        notify(
-            changes,
-            user,
-            kind,
-            {**params, "recipient_name": user.name},
-            now,
-            object_type="interview",
-            object_id=interview.interview_id,
-            attachments=(attachment,),
+    invitees = _invitees(ports, interview)
+    for user, role in invitees:
+        invitation = interview_calendar(
+            uid=interview.calendar_uid,
+            sequence=interview.sequence,
+            method="CANCEL" if interview.status is InterviewStatus.CANCELLED else "REQUEST",
+            starts_at=slot.starts_at,
+            ends_at=slot.ends_at,
+            summary=f"Interview: {title}",
+            description=f"{_client(ports, candidacy)}: {title}",
+            location=interview.location,
+            organizer=CalendarAttendee("Customersonly", ports.organizer_email),
+            attendees=[CalendarAttendee(user.name, user.email, role)],
+            stamp=now,
         )
+        recipient = {**params, "recipient_name": user.name}
+        notify(changes, user, kind, recipient, now, object_type="interview", object_id=interview.interview_id, attachments=(invitation,))
     # The agency's admins follow along without a calendar entry.
     invited = {user.user_id for user, _ in invitees}
     for user in party_recipients(ports, candidacy):
         if user.user_id not in invited:
-            notify(
-                changes, user, kind, {**params, "recipient_name": user.name}, now, object_type="interview", object_id=interview.interview_id
-            )
+            recipient = {**params, "recipient_name": user.name}
+            notify(changes, user, kind, recipient, now, object_type="interview", object_id=interview.interview_id)
 
 
 def _title(ports: CandidacyPorts, candidacy: Candidacy) -> str:

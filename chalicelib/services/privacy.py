@@ -24,10 +24,10 @@ from chalicelib.domain.identity import Principal
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
-from chalicelib.domain.proposals import Disclosure
+from chalicelib.domain.proposals import AgentAssignment, Candidacy, Disclosure, Interview
 from chalicelib.domain.resume import ResumeItem
 from chalicelib.errors import ConcurrencyConflict, NotFound
-from chalicelib.services.ports import ArchiveMember, AuditLog, Changes, DocumentStorage, NotificationRepository
+from chalicelib.services.ports import ArchiveMember, AuditLog, Changes, DocumentStorage, NotificationRepository, ProposalRepository
 from chalicelib.services.profiles import ProfilePorts
 
 ARCHIVE_LINK_SECONDS = 900
@@ -44,12 +44,15 @@ class PersonalDataExport:
     files: list[UploadedFile]
     consents: list[ConsentEntry]
     disclosures: list[Disclosure]
+    candidacies: list[Candidacy]  # the assignments they were put forward for, with rates and answers
+    interviews: list[Interview]  # with the agent's outcome and notes
+    consultant_agent: AgentAssignment | None
     notifications: list[Notification]
     audit: list[AuditEntry]
 
 
 def export_personal_data(
-    ports: ProfilePorts, audit_log: AuditLog, principal: Principal, notifications: NotificationRepository
+    ports: ProfilePorts, audit_log: AuditLog, principal: Principal, notifications: NotificationRepository, proposals: ProposalRepository
 ) -> PersonalDataExport:
     repository = ports.accounts.accounts
     user = repository.get_user(principal.user_id)
@@ -70,6 +73,9 @@ def export_personal_data(
         files=files,
         consents=sorted(ports.ledger.list_for_subject(user.user_id), key=lambda e: e.at),
         disclosures=ports.profiles.list_disclosures(user.user_id),
+        candidacies=(candidacies := proposals.list_consultant_candidacies(user.user_id)),
+        interviews=[i for c in candidacies for i in proposals.list_candidacy_interviews(c.candidacy_id)],
+        consultant_agent=proposals.get_agent_assignment(user.user_id),
         notifications=notifications.list_notifications(user.user_id),
         audit=audit_log.list_for_subject(user.user_id),
     )

@@ -37,7 +37,9 @@ from chalicelib.services.candidacies import (
     ledger_subject,
     party_recipients,
     update_candidacy,
+    void_consents,
 )
+from chalicelib.services.interviews import cancel_open_interviews
 from chalicelib.services.notifications import notify
 from chalicelib.services.ports import Changes
 
@@ -293,7 +295,7 @@ def candidate_profile(ports: CandidacyPorts, principal: Principal, proposal_id: 
         candidacy_id=candidacy.candidacy_id,
         status=candidacy.status,
         display_name=redacted_name(profile.name),
-        title=profile.title,
+        title=without_contact_data(profile.title) if profile.title else None,
         summary=without_contact_data(profile.summary) if profile.summary else None,
         skills=_part(items, ResumePart.SKILLS),
         experience=_part(items, ResumePart.EXPERIENCE),
@@ -309,10 +311,7 @@ def _part(items: list[ResumeItem], part: ResumePart) -> list[dict[str, Any]]:
     for item in items:
         if item.part is part:
             fields = {name: item.content.get(name) for name in _SHOWN[part] if item.content.get(name) is not None}
-            description = fields.get("description")
-            if isinstance(description, str):
-                fields["description"] = without_contact_data(description)
-            shown.append(fields)
+            shown.append({name: without_contact_data(value) if isinstance(value, str) else value for name, value in fields.items()})
     return sorted(shown, key=lambda f: str(f.get("start") or date.min), reverse=True) if part is not ResumePart.SKILLS else shown
 
 
@@ -325,9 +324,11 @@ def redacted_name(name: str) -> str:
 
 
 _CONTACT = re.compile(
-    r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"  # e-mail addresses
+    r"[\w.+-]+\s*(?:@|\[at\]|\(at\))\s*[\w-]+(?:\s*(?:\.|\[dot\]|\(dot\))\s*[\w-]+)+"  # e-mail addresses, also spelt out
     r"|(?:https?://|www\.)\S+"  # links
-    r"|\+?\d[\d\s().-]{6,}\d",  # phone numbers
+    r"|\b(?:[a-z0-9-]+\.)+[a-z]{2,}/\S*"  # links without a scheme: linkedin.com/in/…, github.com/…
+    r"|\b(?:skype|telegram|whatsapp|signal)\s*:\s*\S+"  # messenger handles
+    r"|(?:\+|\b0)\d(?:[\s().-]?\d){6,}",  # phone numbers (+46 70 …, 070-…, 08 …), not years or ranges of them
     re.IGNORECASE,
 )
 
@@ -362,6 +363,11 @@ def decide(
         closed = candidacy.closed(target, by=principal.user_id, reason=reason, now=now, declined_by=declined_by)
         updated = replace(closed, revision=candidacy.revision + 1)
         changes = Changes().transition(updated, candidacy.status.value, revision=candidacy.revision)
+        # A declined candidate's consents and interviews end with it; an accepted one's consents stay (the
+        # contract builds on them) and only interviews still being arranged are called off.
+        if not accept:
+            void_consents(ports, candidacy, changes, principal.user_id, now, None)
+        cancel_open_interviews(ports, candidacy, changes, now, reason=target.value, only_requested=accept)
         assignment = ports.assignments.assignments.get_assignment(candidacy.assignment_id)
         title = assignment.title if assignment else ""
         link = f"{ports.assignments.accounts.web_base_url}/candidacies/{candidacy.candidacy_id}"
@@ -383,7 +389,6 @@ def decide(
 def revoke_from_client(ports: CandidacyPorts) -> OnWithdraw:
     """What a withdrawal after sending adds to its transaction: the client is told, and open interviews are
     cancelled with calendar cancellations to everyone invited."""
-    from chalicelib.services.interviews import cancel_open_interviews
 
     def on_withdraw(before: Candidacy, after: Candidacy, changes: Changes, now: datetime) -> None:
         if before.status not in DISCLOSED:

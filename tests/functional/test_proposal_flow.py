@@ -148,8 +148,12 @@ def test_from_shortlist_to_an_accepted_candidate_with_an_interview(api: Api, pum
     accepted = api.post(f"/proposals/{proposal_id}/candidates/{first}/accept", token=client.token)
     assert accepted.status == 200 and accepted.body["status"] == "accepted"
     # The disclosure is in the consultant's own export.
-    [disclosure] = api.get("/me/export", token=alice.token).body["disclosures"]
+    export = api.get("/me/export", token=alice.token).body
+    [disclosure] = export["disclosures"]
     assert disclosure["client_id"] == client.org_id and disclosure["proposal_id"] == proposal_id
+    assert [c["candidacy_id"] for c in export["candidacies"]] == [first] and export["candidacies"][0]["status"] == "accepted"
+    assert [i["interview_id"] for i in export["interviews"]] == [interview_id]
+    assert export["consultant_agent"]["agent_id"] == agent.user_id
 
 
 def test_illegal_moves_are_409_with_the_current_state_and_outsiders_get_404(api: Api, pump: Pump, local_aws: LocalStack) -> None:

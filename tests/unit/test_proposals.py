@@ -179,6 +179,14 @@ def test_the_full_path_from_shortlist_to_an_accepted_candidate(scene: Scene) -> 
             ics.content_type.startswith("text/calendar") and f"UID:{booked.calendar_uid}" in ics.content and "METHOD:REQUEST" in ics.content
         )
 
+    # Each copy names only its recipient: nobody learns the other side's name or address before a contract.
+    def everything_mailed_to(address: str) -> str:
+        return "".join(m.text + "".join(a.content for a in m.attachments) for m in scene.mails(address)).replace("\r\n ", "")
+
+    assert "c0@consultant.example" not in everything_mailed_to("buyer@client.example")
+    assert "Lindqvist" not in everything_mailed_to("buyer@client.example")
+    assert "buyer@client.example" not in everything_mailed_to("c0@consultant.example")
+
     scene.world.clock.advance(days=5)
     done = interviews.record_outcome(scene.ports, agent, asked.interview_id, InterviewOutcome.POSITIVE, "Strong on EKS")
     assert done.status is InterviewStatus.COMPLETED and done.notes == "Strong on EKS"
@@ -519,3 +527,52 @@ def test_an_agency_with_many_admins_is_asked_all_the_same() -> None:
     assert asked is not None and asked.status is CandidacyStatus.CONSENT_REQUESTED
     assert all(scene.mails(f"admin{n}@acme.example") for n in range(60))
     assert [n.kind for n in scene.world.db.list_notifications("admin-59")] == ["disclosure_consent_requested"]
+
+
+def test_a_client_decline_ends_the_consents_and_the_interviews_with_the_candidacy(scene: Scene) -> None:
+    cecilia = scene.consultants[0]
+    candidacy_id = scene.consented(0)
+    proposal = scene.send(candidacy_id).proposal
+    start = scene.world.clock() + timedelta(days=2)
+    slot = Slot(start, start + timedelta(hours=1))
+    interview = interviews.request_interview(scene.ports, scene.buyer, proposal.proposal_id, candidacy_id, [slot], None)
+    interviews.schedule_interview(scene.ports, cecilia, interview.interview_id, start)
+    with pytest.raises(InvalidInput):  # a reason is required
+        proposals.decide(scene.ports, scene.buyer, proposal.proposal_id, candidacy_id, accept=False, reason=None)
+    declined = proposals.decide(scene.ports, scene.buyer, proposal.proposal_id, candidacy_id, accept=False, reason="Too far away")
+    assert declined.status is CandidacyStatus.DECLINED and declined.declined_by == "client"
+    assert (
+        proposals.decide(scene.ports, scene.buyer, proposal.proposal_id, candidacy_id, accept=False, reason="x").status
+        is CandidacyStatus.DECLINED
+    )
+    assert not in_force(scene.world.consents.ledger.list_for_subject(cecilia.user_id), ConsentPurpose.PROFILE_DISCLOSURE)
+    cancelled = scene.ports.proposals.get_interview(interview.interview_id)
+    assert cancelled is not None and cancelled.status is InterviewStatus.CANCELLED
+    later = Slot(start + timedelta(days=1), start + timedelta(days=1, hours=1))
+    with pytest.raises(Conflict):
+        interviews.reschedule_interview(scene.ports, scene.buyer, interview.interview_id, later)
+
+
+def test_staff_propose_the_first_rate_and_the_agency_sets_it_after(scene: Scene) -> None:
+    candidacy_id = scene.shortlist(0, HourlyRate(90_000, "SEK"))
+    asked = candidacies.request_consents(scene.ports, scene.staff, candidacy_id, HourlyRate(95_000, "SEK"))
+    assert asked.rate == HourlyRate(95_000, "SEK")
+    with pytest.raises(Conflict) as refused:
+        candidacies.request_consents(scene.ports, scene.staff, candidacy_id, HourlyRate(99_000, "SEK"))
+    assert refused.value.current_state == "consent_requested"
+
+
+@pytest.mark.parametrize(
+    ("text", "kept"),
+    [
+        ("Mail me at a.b@x.se today", "Mail me at [removed] today"),
+        ("a [at] y [dot] se", "[removed]"),
+        ("see linkedin.com/in/cecilia-l", "see [removed]"),
+        ("skype: cecilia.l", "[removed]"),
+        ("call +46 70 123 45 67 or 070-1234567", "call [removed] or [removed]"),
+        ("https://x.se/a and www.me.se", "[removed] and [removed]"),
+        ("2019-2021 with ASP.NET and Node.js, 2015 - 2020, 100000 users", "2019-2021 with ASP.NET and Node.js, 2015 - 2020, 100000 users"),
+    ],
+)
+def test_contact_data_is_taken_out_of_what_a_client_reads(text: str, kept: str) -> None:
+    assert proposals.without_contact_data(text) == kept
