@@ -17,6 +17,7 @@ from chalicelib.domain.identity import Principal
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.notifications import Notification, NotificationStatus
 from chalicelib.errors import ConcurrencyConflict, NotFound
+from chalicelib.logging import logger
 from chalicelib.notifications.templates import render
 from chalicelib.services.ports import TRANSACTION_LIMIT, Attachment, Changes, Clock, NotificationRepository, OutboxMessage, UnitOfWork
 
@@ -67,14 +68,18 @@ def commit_with_notices(uow: UnitOfWork, changes: Changes) -> None:
     """Commits ``changes`` with the notices ``notify`` added to them in one transaction when they fit in one.
     When they do not (an agency or a client company with many users), the change commits alone first and its
     notices follow in batches: they are fresh inserts that can only succeed, and a change must not fail for
-    the number of people to tell. (A crash between the two loses notices, never the change.)"""
+    the number of people to tell. (A failure between the two loses notices, never the change.)"""
     if len(changes.writes) <= TRANSACTION_LIMIT:
         uow.commit(changes)
         return
     notices = Changes([w for w in changes.writes if isinstance(w[0], Notification | OutboxMessage)])
     uow.commit(Changes([w for w in changes.writes if not isinstance(w[0], Notification | OutboxMessage)], changes.request_token))
-    for batch in notices.batches():
-        uow.commit(batch)
+    try:
+        for batch in notices.batches():
+            uow.commit(batch)
+    except Exception:
+        # The change is made; failing the request now would only have it made again.
+        logger.exception("notices of a committed change were not all stored", extra={"notices": len(notices.writes)})
 
 
 def list_notifications(ports: NotificationPorts, principal: Principal, unread_only: bool = False) -> list[Notification]:
