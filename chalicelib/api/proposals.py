@@ -11,7 +11,7 @@ from chalice import Blueprint
 from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.money import HourlyRate
-from chalicelib.domain.proposals import Candidacy, Slot
+from chalicelib.domain.proposals import Candidacy, Proposal, Slot
 from chalicelib.lazy import LazyModule
 from chalicelib.schemas.mappers import agent_out, breakdown_out, candidacy_list_out, interview_out
 from chalicelib.schemas.profiles import HourlyRateIn
@@ -302,7 +302,7 @@ def withdraw(call: Call[ReasonIn, Any]) -> CandidacyResponse:
 # --- the client ---------------------------------------------------------------------------------------------
 
 
-def _summary(p: Any) -> ProposalSummary:
+def _summary(p: Proposal) -> ProposalSummary:
     return ProposalSummary(
         proposal_id=p.proposal_id,
         assignment_id=p.assignment_id,

@@ -20,6 +20,11 @@ from enum import StrEnum
 from chalicelib.domain.money import HourlyRate, RateBreakdown
 from chalicelib.errors import Conflict
 
+# Each candidacy takes five writes of a proposal's one transaction (its move, two ledger checks, the
+# disclosure and its audit entry); DynamoDB takes a hundred.
+MAX_CANDIDACIES_PER_PROPOSAL = 15
+MAX_SLOTS = 5  # time slots a client proposes for one interview
+
 
 class CandidacyStatus(StrEnum):
     SUGGESTED = "suggested"

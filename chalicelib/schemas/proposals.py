@@ -7,7 +7,15 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, Field, StringConstraints
 
-from chalicelib.domain.proposals import Answer, CandidacyStatus, InterviewOutcome, InterviewStatus, Party
+from chalicelib.domain.proposals import (
+    MAX_CANDIDACIES_PER_PROPOSAL,
+    MAX_SLOTS,
+    Answer,
+    CandidacyStatus,
+    InterviewOutcome,
+    InterviewStatus,
+    Party,
+)
 from chalicelib.schemas.base import RequestModel, ResponseModel, ShortText
 from chalicelib.schemas.consents import HourlyRateOut
 from chalicelib.schemas.profiles import AvailabilityOut, HourlyRateIn, LanguageOut
@@ -43,7 +51,7 @@ class DeclineIn(RequestModel):
 
 
 class SendProposalIn(RequestModel):
-    candidacy_ids: list[Id] = Field(min_length=1, max_length=15)
+    candidacy_ids: list[Id] = Field(min_length=1, max_length=MAX_CANDIDACIES_PER_PROPOSAL)
     message: Notes | None = None
 
 
@@ -53,7 +61,7 @@ class SlotIn(RequestModel):
 
 
 class InterviewRequestIn(RequestModel):
-    slots: list[SlotIn] = Field(min_length=1, max_length=5)
+    slots: list[SlotIn] = Field(min_length=1, max_length=MAX_SLOTS)
     location: ShortText | None = Field(None, description="a place, or a meeting link")
 
 

@@ -17,6 +17,7 @@ from chalicelib.domain.accounts import User, UserStatus
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.domain.proposals import (
+    MAX_SLOTS,
     AgentAssignment,
     AgentAssignmentStatus,
     Candidacy,
@@ -33,13 +34,12 @@ from chalicelib.services.candidacies import ATTEMPTS, CandidacyPorts, client_nam
 from chalicelib.services.notifications import notify
 from chalicelib.services.ports import Changes
 
-MAX_SLOTS = 5
 LONGEST_INTERVIEW = timedelta(hours=4)
 OPEN = frozenset({InterviewStatus.REQUESTED, InterviewStatus.SCHEDULED})
 
 
 def _validated_slots(slots: list[Slot], now: datetime, field: str = "slots") -> tuple[Slot, ...]:
-    issues = []
+    issues = [FieldIssue(field, f"at most {MAX_SLOTS}")] if len(slots) > MAX_SLOTS else []
     for n, slot in enumerate(slots):
         if slot.ends_at <= slot.starts_at:
             issues.append(FieldIssue(f"{field}.{n}.ends_at", "ends before it starts"))

@@ -22,7 +22,7 @@ from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import RateBreakdown
 from chalicelib.domain.profiles import Availability, Language, Profile
-from chalicelib.domain.proposals import DISCLOSED, Candidacy, CandidacyStatus, Disclosure, Party, Proposal
+from chalicelib.domain.proposals import DISCLOSED, MAX_CANDIDACIES_PER_PROPOSAL, Candidacy, CandidacyStatus, Disclosure, Party, Proposal
 from chalicelib.domain.resume import ResumeItem, ResumeItemStatus, ResumePart
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, NotFound
 from chalicelib.logging import logger
@@ -42,10 +42,6 @@ from chalicelib.services.candidacies import (
 from chalicelib.services.interviews import cancel_open_interviews
 from chalicelib.services.notifications import notify
 from chalicelib.services.ports import Changes
-
-# Each candidacy takes five writes of one transaction (its move, two ledger checks, the disclosure and
-# its audit entry); DynamoDB takes a hundred.
-MAX_CANDIDACIES_PER_PROPOSAL = 15
 
 
 @dataclass(frozen=True)

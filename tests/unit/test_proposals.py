@@ -442,6 +442,9 @@ def test_interview_rules_and_updates(scene: Scene) -> None:
             [Slot(now + timedelta(days=1), now + timedelta(days=1, hours=5))],
             None,
         )
+    six = [Slot(now + timedelta(days=d), now + timedelta(days=d, hours=1)) for d in range(1, 7)]
+    with pytest.raises(InvalidInput):
+        interviews.request_interview(scene.ports, scene.buyer, proposal.proposal_id, candidacy_id, six, None)
     slot = Slot(now + timedelta(days=1), now + timedelta(days=1, hours=1))
     interview = interviews.request_interview(scene.ports, scene.buyer, proposal.proposal_id, candidacy_id, [slot], "Room 4")
     with pytest.raises(Conflict):  # one at a time
