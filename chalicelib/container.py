@@ -263,6 +263,7 @@ class Container:
     @cached_property
     def erasure(self) -> ErasurePorts:
         from chalicelib.adapters.dynamo.repositories import DynamoAppendOnlyEraser, DynamoErasureRepository
+        from chalicelib.services.candidacies import withdraw_for_erasure
         from chalicelib.services.erasure import ErasurePorts
 
         _ = self.uow
@@ -273,6 +274,7 @@ class Container:
             audit_log=self.audit_log,
             append_only=DynamoAppendOnlyEraser(self.settings.aws_region),
             storage=self.storage,
+            withdraw_candidacies=lambda consultant_id: withdraw_for_erasure(self.candidacies, consultant_id),
         )
 
     @cached_property

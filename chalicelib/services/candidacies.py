@@ -337,6 +337,24 @@ def withdraw_disclosure_consent(ports: CandidacyPorts, given: ConsentEntry, prin
     return True
 
 
+# The erasure's actor: a withdrawal made for a person who asked to be forgotten.
+ERASURE = Principal(user_id="erasure", roles=frozenset({Role.STAFF}))
+
+
+def withdraw_for_erasure(ports: CandidacyPorts, consultant_id: str) -> int:
+    """Withdraws the consultant's candidacies that are still open, as a withdrawal by them would: the client
+    is told and loses the profile, interviews are cancelled in every calendar, consents are withdrawn.
+    Idempotent (an erasure run may repeat). Returns how many were withdrawn now."""
+    from chalicelib.services.proposals import revoke_from_client
+
+    withdrawn = 0
+    for candidacy in ports.proposals.list_consultant_candidacies(consultant_id):
+        if candidacy.status in WITHDRAWABLE:
+            withdraw_candidacy(ports, ERASURE, candidacy.candidacy_id, "erased", RequestContext(), on_withdraw=revoke_from_client(ports))
+            withdrawn += 1
+    return withdrawn
+
+
 # --- expiry ---------------------------------------------------------------------------------------------
 
 

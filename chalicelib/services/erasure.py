@@ -17,7 +17,7 @@ without saying who. Contracts and invoices (later issues) are kept the same way.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from contextlib import suppress
 from dataclasses import dataclass, replace
 
@@ -59,6 +59,9 @@ class ErasurePorts:
     audit_log: AuditLog
     append_only: AppendOnlyEraser
     storage: DocumentStorage
+    # Withdraws the person's open candidacies as they could have themselves (the client is told, interviews
+    # are cancelled in everyone's calendar, consents are withdrawn) before their records go.
+    withdraw_candidacies: Callable[[str], int] | None = None
 
 
 def request_my_erasure(ports: ErasurePorts, principal: Principal, password: str) -> Erasure:
@@ -144,6 +147,8 @@ def run_erasure(ports: ErasurePorts, user_id: str) -> bool:
         return False
     repository = ports.accounts.accounts
     ports.accounts.identity.delete_user(erasure.email)
+    if ports.withdraw_candidacies is not None:
+        ports.withdraw_candidacies(user_id)  # before the ledger is read: its withdrawals are pseudonymised too
 
     invitations = ports.erasures.list_invitations_for_email(erasure.email)
     consents = ports.ledger.list_for_subject(user_id)

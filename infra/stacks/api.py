@@ -78,7 +78,9 @@ APPEND_ONLY_TABLE_ACTIONS = (
 )
 # Erasure (chalicelib/services/erasure.py, run by the privacy worker and the privacy jobs) replaces each
 # ledger and audit entry about the person by its pseudonymised copy: the only roles that may delete there.
-ERASURE_LEDGER_ACTIONS = ("dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem")
+# Erasure pseudonymises (a put of the copy, a delete of the original) and, first, withdraws the person's
+# open candidacies, which reads their consents one by one (GetItem) and puts the withdrawals.
+ERASURE_LEDGER_ACTIONS = ("dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem", "dynamodb:DeleteItem")
 # The proposal jobs (chalicelib/services/candidacies.py expire_consent_requests) read candidacies, users,
 # organisations and assignments (GetItem; Query on gsi1/gsi2) and write only through one TransactWriteItems
 # per candidacy whose items are conditional puts: the transition, the outbox and notification items.

@@ -579,3 +579,30 @@ def test_staff_propose_the_first_rate_and_the_agency_sets_it_after(scene: Scene)
 )
 def test_contact_data_is_taken_out_of_what_a_client_reads(text: str, kept: str) -> None:
     assert proposals.without_contact_data(text) == kept
+
+
+def test_erasing_a_consultant_withdraws_their_candidacies_before_their_records_go(scene: Scene) -> None:
+    from chalicelib.services import erasure
+
+    cecilia = scene.consultants[0]
+    candidacy_id = scene.consented(0)
+    proposal = scene.send(candidacy_id).proposal
+    start = scene.world.clock() + timedelta(days=2)
+    interview = interviews.request_interview(
+        scene.ports, scene.buyer, proposal.proposal_id, candidacy_id, [Slot(start, start + timedelta(hours=1))], None
+    )
+    interviews.schedule_interview(scene.ports, cecilia, interview.interview_id, start)
+    ports = dataclasses.replace(
+        scene.world.erasure, withdraw_candidacies=lambda user_id: candidacies.withdraw_for_erasure(scene.ports, user_id)
+    )
+
+    erasure.request_erasure_by_staff(ports, scene.staff, cecilia.user_id)
+    assert erasure.run_erasure(ports, cecilia.user_id)
+    assert scene.ports.proposals.get_candidacy(candidacy_id) is None and scene.ports.proposals.get_interview(interview.interview_id) is None
+    [card] = proposals.get_proposal(scene.ports, scene.buyer, proposal.proposal_id).candidates
+    assert card.status is CandidacyStatus.WITHDRAWN and card.display_name is None
+    # The client was told, and its calendar entry cancelled, before the records went.
+    [*_, cancellation] = [m for m in scene.mails("buyer@client.example") if m.attachments]
+    assert "METHOD:CANCEL" in cancellation.attachments[0].content
+    assert any(n.kind == "candidate_withdrawn" for n in scene.world.db.list_notifications(scene.buyer.user_id))
+    assert scene.world.consents.ledger.list_for_subject(cecilia.user_id) == []  # pseudonymised, withdrawals included
