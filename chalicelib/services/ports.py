@@ -16,6 +16,7 @@ from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, I
 from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentChanged, ConsentEntry
+from chalicelib.domain.contracts import ContractStatus
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import UploadedFile
@@ -394,3 +395,78 @@ class Outbox(Protocol):
 
 class Clock(Protocol):
     def __call__(self) -> datetime: ...
+
+
+# --- electronic signatures ---
+
+
+@dataclass(frozen=True)
+class EnvelopeSigner:
+    recipient_id: str  # "1", "2", ...: unique in the envelope
+    user_id: str
+    name: str
+    email: str
+    routing_order: int  # who signs first; equal orders sign in parallel
+
+
+@dataclass(frozen=True)
+class EnvelopeRequest:
+    """One document to be signed by every signer. ``contract_id`` travels with the envelope (a custom
+    field) so that an envelope can always be traced back to its contract."""
+
+    contract_id: str
+    engagement_id: str
+    subject: str  # the signing e-mail's subject
+    document_name: str
+    document: bytes  # the PDF
+    signers: tuple[EnvelopeSigner, ...]
+    language: str
+    expires_in_days: int
+
+
+@dataclass(frozen=True)
+class EnvelopeStatus:
+    """An envelope as the provider reports it now (always re-fetched before acting on an event)."""
+
+    envelope_id: str
+    status: ContractStatus  # sent, partly_signed, completed, declined, voided or expired
+    signed_at: dict[str, datetime]  # recipient id → when that signer signed
+    reason: str | None = None  # why it was declined or voided
+
+
+@dataclass(frozen=True)
+class SignedDocuments:
+    document: bytes  # the final PDF, with the signatures (and, built in, the evidence page)
+    certificate: bytes | None = None  # the provider's certificate of completion, if it issues one
+
+
+class SignatureProvider(Protocol):
+    """An e-signature service: DocuSign, or the platform's own simple electronic signature."""
+
+    name: str  # "docusign" | "builtin": stored on the contract, to re-fetch from the right provider
+
+    def create_envelope(self, request: EnvelopeRequest) -> str:
+        """Sends the document to its signers; returns the envelope id."""
+
+    def get_status(self, envelope_id: str) -> EnvelopeStatus: ...
+
+    def download_signed(self, envelope_id: str) -> SignedDocuments:
+        """The completed envelope's documents. Only for a completed envelope."""
+
+    def void(self, envelope_id: str, reason: str) -> None:
+        """Withdraws an envelope not yet completed (an envelope made twice by a double submit, say)."""
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    version_id: str | None
+
+
+class ContractStorage(Protocol):
+    """The contracts bucket: versioned, with object lock for signed documents."""
+
+    def put(self, key: str, content: bytes, *, content_type: str, retain_until: datetime | None = None) -> StoredObject:
+        """Stores a new version; with ``retain_until``, locked (compliance mode) until then."""
+
+    def fetch(self, key: str, version_id: str | None, max_bytes: int) -> FetchedObject | None: ...
+    def presigned_get(self, key: str, version_id: str | None, *, expires_in: int) -> str: ...

@@ -1,0 +1,243 @@
+"""Engagements and their contracts: what a client's acceptance turns into, and how it is signed.
+
+An engagement is one consultant on one assignment on agreed terms. It is created when the client
+accepts a candidate and becomes active (time reporting opens) once both of its contracts are signed:
+one between the platform and the agency, one between the platform and the client, each generated as a
+PDF from the terms and signed through a signature provider by the counterparty and by the platform.
+
+A contract only moves forward:
+
+    draft → sent → partly_signed → completed | declined | voided | expired
+
+(from sent or partly signed to any of the four ends). A contract that ends unsigned is replaced by a
+new version when staff send the engagement's contracts again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime
+from enum import StrEnum
+
+from chalicelib.domain.money import BASIS_POINTS, commission_of
+from chalicelib.errors import Conflict
+
+DEFAULT_PAYMENT_TERMS_DAYS = 30
+MAX_MILESTONES = 20
+
+
+class EngagementStatus(StrEnum):
+    CONTRACTING = "contracting"  # accepted; its contracts are prepared and signed
+    ACTIVE = "active"  # both contracts signed: the work and time reporting may start
+    CANCELLED = "cancelled"  # staff called it off before both contracts were signed
+
+
+class Pricing(StrEnum):
+    HOURLY = "hourly"
+    DAILY = "daily"
+    FIXED = "fixed"
+
+
+@dataclass(frozen=True)
+class Milestone:
+    milestone_id: str
+    title: str
+    amount_minor: int
+    due_date: date
+
+
+@dataclass(frozen=True)
+class EngagementTerms:
+    """What both contracts state. ``rate_minor`` is per hour or per day (hourly and daily pricing); a fixed
+    fee is the sum of its milestones. The commission is on the client's price, in basis points."""
+
+    pricing: Pricing
+    currency: str
+    commission_bps: int
+    start_date: date
+    end_date: date
+    share_of_full_time: int  # percent of full time, 1-100
+    scope: str  # what the consultant delivers: the assignment's title and description as agreed
+    payment_terms_days: int = DEFAULT_PAYMENT_TERMS_DAYS
+    rate_minor: int | None = None
+    milestones: tuple[Milestone, ...] = ()
+
+    def __post_init__(self) -> None:
+        if (self.pricing is Pricing.FIXED) != (self.rate_minor is None):
+            raise ValueError("a fixed fee has milestones and no rate; hourly and daily pricing have a rate")
+        if self.pricing is Pricing.FIXED and not self.milestones:
+            raise ValueError("a fixed fee needs at least one milestone")
+        if self.pricing is not Pricing.FIXED and self.milestones:
+            raise ValueError("milestones belong to a fixed fee")
+        if self.end_date < self.start_date:
+            raise ValueError("the end date is before the start date")
+        if not 0 <= self.commission_bps <= BASIS_POINTS:
+            raise ValueError("a commission is between 0 and 10 000 basis points")
+
+    @property
+    def price_minor(self) -> int:
+        """The client's price of one unit: an hour, a day, or the whole fixed fee."""
+        return self.rate_minor if self.rate_minor is not None else sum(m.amount_minor for m in self.milestones)
+
+    @property
+    def commission_minor(self) -> int:
+        return commission_of(self.price_minor, self.commission_bps)
+
+    @property
+    def agency_net_minor(self) -> int:
+        return self.price_minor - self.commission_minor
+
+
+class ContractParty(StrEnum):
+    """The platform's counterparty in a contract."""
+
+    AGENCY = "agency"
+    CLIENT = "client"
+
+
+class ContractStatus(StrEnum):
+    DRAFT = "draft"
+    SENT = "sent"
+    PARTLY_SIGNED = "partly_signed"
+    COMPLETED = "completed"
+    DECLINED = "declined"
+    VOIDED = "voided"
+    EXPIRED = "expired"
+
+
+_STAGE = {
+    ContractStatus.DRAFT: 0,
+    ContractStatus.SENT: 1,
+    ContractStatus.PARTLY_SIGNED: 2,
+    ContractStatus.COMPLETED: 3,
+    ContractStatus.DECLINED: 3,
+    ContractStatus.VOIDED: 3,
+    ContractStatus.EXPIRED: 3,
+}
+ENDED = frozenset({ContractStatus.COMPLETED, ContractStatus.DECLINED, ContractStatus.VOIDED, ContractStatus.EXPIRED})
+# Ended without a signature: staff may send a new version.
+UNSIGNED_ENDS = ENDED - {ContractStatus.COMPLETED}
+
+
+def moves_forward(current: ContractStatus, target: ContractStatus) -> bool:
+    """Whether a contract in ``current`` may become ``target``: only to a later stage, never out of an end."""
+    return _STAGE[target] > _STAGE[current]
+
+
+class SignerRole(StrEnum):
+    COUNTERPARTY = "counterparty"  # the agency's admin or the client's user
+    PLATFORM = "platform"  # the staff member who sends the contract, for Customersonly
+
+
+@dataclass(frozen=True)
+class Signer:
+    recipient_id: str  # the provider's recipient id: "1" for the counterparty, "2" for the platform
+    role: SignerRole
+    user_id: str
+    name: str
+    email: str
+    signed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StoredDocument:
+    """A PDF in the contracts bucket: the exact version, and its SHA-256 to detect any change."""
+
+    key: str
+    version_id: str | None
+    sha256: str
+    size: int
+
+
+@dataclass
+class Contract:
+    contract_id: str
+    engagement_id: str
+    party: ContractParty
+    counterparty_id: str  # the agency's or the client company's organisation id
+    version: int  # 1, then one more for each replacement of a contract that ended unsigned
+    language: str  # "sv" | "en": the counterparty signer's
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    terms_digest: str  # the terms it was generated from (a changed term makes a new draft)
+    document: StoredDocument
+    signers: tuple[Signer, ...]
+    status: ContractStatus = ContractStatus.DRAFT
+    revision: int = 0
+    provider: str | None = None  # the signature provider, once sent
+    envelope_id: str | None = None
+    sent_at: datetime | None = None
+    completed_at: datetime | None = None
+    ended_at: datetime | None = None
+    end_reason: str | None = None  # why it was declined or voided
+    signed_document: StoredDocument | None = None  # the final PDF, signatures and evidence included
+    certificate: StoredDocument | None = None  # the provider's certificate of completion, when it has one
+
+    def moved(self, target: ContractStatus, now: datetime) -> Contract:
+        if not moves_forward(self.status, target):
+            raise Conflict(f"A {self.status.value} contract cannot become {target.value}.", current_state=self.status.value)
+        ended = target in ENDED
+        return replace(
+            self,
+            status=target,
+            revision=self.revision + 1,
+            updated_at=now,
+            completed_at=now if target is ContractStatus.COMPLETED else self.completed_at,
+            ended_at=now if ended else self.ended_at,
+        )
+
+
+@dataclass
+class Engagement:
+    engagement_id: str
+    candidacy_id: str
+    assignment_id: str
+    proposal_id: str
+    client_id: str
+    agency_id: str
+    consultant_id: str
+    accepted_by: str  # the client's user who accepted: the client contract's signer
+    created_at: datetime
+    updated_at: datetime
+    terms: EngagementTerms
+    status: EngagementStatus = EngagementStatus.CONTRACTING
+    revision: int = 0  # every contract's move writes here too, so two completions cannot both miss the other
+    contracts: dict[ContractParty, str] = field(default_factory=dict)  # the current contract per party
+    signed: frozenset[ContractParty] = frozenset()  # parties whose current contract is completed
+    activated_at: datetime | None = None
+    cancelled_at: datetime | None = None
+    cancelled_by: str | None = None
+    cancel_reason: str | None = None
+
+    @property
+    def fully_signed(self) -> bool:
+        return self.signed == frozenset(ContractParty)
+
+    def ensure_contracting(self) -> None:
+        if self.status is not EngagementStatus.CONTRACTING:
+            raise Conflict(f"The engagement is {self.status.value}.", current_state=self.status.value)
+
+
+@dataclass(frozen=True)
+class SignatureEvidence:
+    """What the built-in signature records of one signing, printed on the evidence page of the final PDF."""
+
+    signer_name: str
+    signer_email: str
+    role: SignerRole
+    typed_name: str
+    signed_at: datetime
+    ip: str | None
+    user_agent: str | None
+    document_sha256: str  # the hash of the document the signer reviewed
+
+
+@dataclass(frozen=True)
+class ProcessedEvent:
+    """A webhook event already handled (by provider and event id): a redelivery changes nothing."""
+
+    provider: str
+    event_id: str
+    received_at: datetime
+    envelope_id: str | None = None
