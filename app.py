@@ -11,6 +11,7 @@ from chalicelib.api import (
     accounts,
     assignments,
     consents,
+    contracts,
     erasure,
     files,
     middleware,
@@ -24,7 +25,7 @@ from chalicelib.api import (
 
 app = Chalice(app_name="customersonly")
 
-for area in (system, accounts, consents, profiles, resume, files, privacy, erasure, assignments, proposals, notifications):
+for area in (system, accounts, consents, profiles, resume, files, privacy, erasure, assignments, proposals, contracts, notifications):
     app.register_blueprint(area.bp)
 middleware.install(app)
 

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from chalicelib.services.candidacies import CandidacyPorts
     from chalicelib.services.consent_documents import UploadPolicy
     from chalicelib.services.consents import ConsentPorts
+    from chalicelib.services.contracts import ContractPorts
     from chalicelib.services.erasure import ErasurePorts
     from chalicelib.services.matching import IndexingPorts, MatchingPorts
     from chalicelib.services.notifications import NotificationPorts
@@ -31,16 +32,21 @@ if TYPE_CHECKING:
         AccountRepository,
         AuditLog,
         ConsentLedger,
+        ContractStorage,
         DocumentStorage,
         EmailGateway,
         IdentityGateway,
         NotificationRepository,
         Outbox,
         ProfileRepository,
+        SignatureProvider,
+        SignatureWebhooks,
         TokenVerifier,
         UnitOfWork,
+        WebhookSender,
     )
     from chalicelib.services.profiles import ProfilePorts
+    from chalicelib.services.signing import SigningPorts
     from chalicelib.taxonomy import SkillTaxonomy
 
 
@@ -275,6 +281,96 @@ class Container:
             append_only=DynamoAppendOnlyEraser(self.settings.aws_region),
             storage=self.storage,
             withdraw_candidacies=lambda consultant_id: withdraw_for_erasure(self.candidacies, consultant_id),
+        )
+
+    @cached_property
+    def contract_storage(self) -> ContractStorage:
+        from chalicelib.adapters.storage import S3DocumentStorage
+
+        return S3DocumentStorage(self._client("s3"), self.settings.contracts_bucket)
+
+    @cached_property
+    def signing(self) -> SigningPorts:
+        from chalicelib.adapters.dynamo.repositories import DynamoSigningRepository
+        from chalicelib.services.signing import SigningPorts
+
+        _ = self.uow
+        return SigningPorts(accounts=self.accounts, envelopes=DynamoSigningRepository(), storage=self.contract_storage)
+
+    @cached_property
+    def esign_settings(self) -> Settings:
+        """The settings with the e-signature keys from their secret, when one is named (see settings.py)."""
+        s = self.settings
+        if not s.esign_secret_arn:
+            return s
+        import json
+
+        secret = json.loads(self._client("secretsmanager").get_secret_value(SecretId=s.esign_secret_arn)["SecretString"])
+        fields = {
+            "builtin_esign_keys",
+            "docusign_integration_key",
+            "docusign_user_id",
+            "docusign_account_id",
+            "docusign_private_key",
+            "docusign_connect_keys",
+        }
+        given = {name: value for name, value in secret.items() if name in fields and value}
+        return Settings.model_validate({**s.model_dump(), **given})
+
+    def signature_provider(self, name: str) -> SignatureProvider:
+        if name == "builtin":
+            from chalicelib.services.signing import BuiltinSignatureProvider
+
+            return BuiltinSignatureProvider(self.signing)
+        if name == "docusign":
+            return self.docusign
+        raise ValueError(f"no signature provider named {name!r}")
+
+    @cached_property
+    def docusign(self) -> SignatureProvider:
+        from chalicelib.adapters.esign.docusign import DocuSignProvider
+
+        s = self.esign_settings
+        return DocuSignProvider(
+            integration_key=s.docusign_integration_key,
+            user_id=s.docusign_user_id,
+            account_id=s.docusign_account_id,
+            private_key_pem=s.docusign_private_key,
+            auth_server=s.docusign_auth_server,
+            base_uri=s.docusign_base_uri or None,
+        )
+
+    @cached_property
+    def signature_webhooks(self) -> SignatureWebhooks:
+        from chalicelib.adapters.esign.webhooks import ConnectWebhooks
+
+        s = self.esign_settings
+        return ConnectWebhooks([*s.builtin_esign_keys, *s.docusign_connect_keys])
+
+    @cached_property
+    def webhook_sender(self) -> WebhookSender:
+        from chalicelib.adapters.esign.webhooks import HttpWebhookSender
+
+        keys = self.esign_settings.builtin_esign_keys
+        return HttpWebhookSender(self.settings.esign_webhook_url, keys[0] if keys else "")
+
+    @cached_property
+    def contracts(self) -> ContractPorts:
+        from chalicelib.adapters.dynamo.repositories import DynamoEngagementRepository
+        from chalicelib.services.contracts import ContractPorts
+
+        s = self.settings
+        return ContractPorts(
+            candidacies=self.candidacies,
+            engagements=DynamoEngagementRepository(),
+            storage=self.contract_storage,
+            providers=self.signature_provider,
+            default_provider=s.signature_provider,
+            webhooks=self.signature_webhooks,
+            platform_name=s.platform_legal_name,
+            platform_org_number=s.platform_org_number,
+            signing_days=s.contract_signing_days,
+            retention_years=s.contract_retention_years,
         )
 
     @cached_property

@@ -56,6 +56,32 @@ class Settings(BaseModel):
     commission_bps: int = Field(1500, ge=0, le=10_000, alias="COMMISSION_BPS")
     consent_request_ttl_hours: int = Field(72, ge=1, alias="CONSENT_REQUEST_TTL_HOURS")
 
+    # Contracts: generated PDFs and the signed originals live in their own bucket (versioned, object lock:
+    # a signed contract is kept, unalterable, for CONTRACT_RETENTION_YEARS as a bookkeeping record).
+    contracts_bucket: str = Field("customersonly-dev-contracts", alias="CONTRACTS_BUCKET")
+    contract_retention_years: int = Field(7, ge=1, le=100, alias="CONTRACT_RETENTION_YEARS")
+    contract_signing_days: int = Field(14, ge=1, le=120, alias="CONTRACT_SIGNING_DAYS")
+    platform_legal_name: str = Field("Customersonly AB", alias="PLATFORM_LEGAL_NAME")
+    platform_org_number: str = Field("", alias="PLATFORM_ORG_NUMBER")
+    # Who signs: the platform's own simple electronic signature, or DocuSign.
+    signature_provider: Literal["builtin", "docusign"] = Field("builtin", alias="SIGNATURE_PROVIDER")
+    # The built-in signature posts its events, signed with the first of these keys, to this URL (the API's
+    # own /webhooks/esign); the endpoint accepts any of them (rotation), and DocuSign Connect's keys.
+    esign_webhook_url: str = Field("http://127.0.0.1:8000/webhooks/esign", alias="ESIGN_WEBHOOK_URL")
+    builtin_esign_keys: list[str] = Field(default_factory=list, alias="BUILTIN_ESIGN_KEYS", repr=False)
+    # In AWS the keys below are not environment variables: they are read once per container from this Secrets
+    # Manager secret (JSON: builtin_esign_keys, docusign_integration_key, docusign_user_id, docusign_account_id,
+    # docusign_private_key, docusign_connect_keys; key lists comma-separated), and take precedence.
+    esign_secret_arn: str = Field("", alias="ESIGN_SECRET_ARN")
+    # DocuSign eSignature (SIGNATURE_PROVIDER=docusign): JWT grant for an integration key impersonating a user.
+    docusign_integration_key: str = Field("", alias="DOCUSIGN_INTEGRATION_KEY")
+    docusign_user_id: str = Field("", alias="DOCUSIGN_USER_ID")
+    docusign_account_id: str = Field("", alias="DOCUSIGN_ACCOUNT_ID")
+    docusign_private_key: str = Field("", alias="DOCUSIGN_PRIVATE_KEY", repr=False)
+    docusign_auth_server: str = Field("account-d.docusign.com", alias="DOCUSIGN_AUTH_SERVER")
+    docusign_base_uri: str = Field("", alias="DOCUSIGN_BASE_URI")  # discovered from /oauth/userinfo when empty
+    docusign_connect_keys: list[str] = Field(default_factory=list, alias="DOCUSIGN_CONNECT_KEYS", repr=False)
+
     # Retention: consultants inactive this long are asked to sign in, and erased after the grace period.
     retention_inactive_months: int = Field(24, ge=1, alias="RETENTION_INACTIVE_MONTHS")
     retention_grace_days: int = Field(30, ge=1, alias="RETENTION_GRACE_DAYS")
@@ -83,10 +109,10 @@ class Settings(BaseModel):
     # An extra skill taxonomy file (e.g. ESCO, written by `python -m chalicelib.taxonomy.esco`) laid over the built-in one.
     skill_taxonomy_file: str | None = Field(None, alias="SKILL_TAXONOMY_FILE")
 
-    @field_validator("cors_allowed_origins", mode="before")
+    @field_validator("cors_allowed_origins", "builtin_esign_keys", "docusign_connect_keys", mode="before")
     @classmethod
     def _origins(cls, value: object) -> object:
-        """A JSON list, or a comma-separated list, of exact origins."""
+        """A JSON list, or a comma-separated list (of exact origins, or of keys)."""
         if isinstance(value, str):
             value = json.loads(value) if value.strip().startswith("[") else [v.strip() for v in value.split(",") if v.strip()]
         return value

@@ -20,6 +20,7 @@ from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, I
 from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentChanged, ConsentEntry, withdrawal_entry_id
+from chalicelib.domain.contracts import Contract, Engagement, EngagementStatus, ProcessedEvent
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
@@ -28,6 +29,7 @@ from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
 from chalicelib.domain.resume import ResumeItem, ResumePart
+from chalicelib.domain.signing import EnvelopeState, SigningEnvelope, WebhookDelivery
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, Unauthenticated
 from chalicelib.services.accounts import AccountPorts
 from chalicelib.services.assignments import AssignmentPorts
@@ -44,6 +46,7 @@ from chalicelib.services.ports import (
     OutboxMessage,
     PersonItem,
     PresignedPost,
+    StoredObject,
     Tokens,
     UniqueClaim,
 )
@@ -95,6 +98,16 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("agent", entity.consultant_id)
     if isinstance(entity, Notification):
         return ("notification", entity.user_id, entity.notification_id)
+    if isinstance(entity, Engagement):
+        return ("engagement", entity.engagement_id)
+    if isinstance(entity, Contract):
+        return ("contract", entity.engagement_id, entity.contract_id)
+    if isinstance(entity, ProcessedEvent):
+        return ("event", entity.provider, entity.event_id)
+    if isinstance(entity, SigningEnvelope):
+        return ("esign", entity.envelope_id)
+    if isinstance(entity, WebhookDelivery):
+        return ("delivery", entity.delivery_id)
     raise TypeError(type(entity))
 
 
@@ -205,6 +218,9 @@ class InMemoryDatabase:
     def list_consultants(self) -> list[User]:
         return [u for u in self._all("user") if Role.CONSULTANT in u.roles]
 
+    def list_staff(self) -> list[User]:
+        return [u for u in self._all("user") if Role.STAFF in u.roles and u.org_id is None]
+
     def list_consent_documents_by_status(self, status: ConsentDocumentStatus) -> list[ConsentDocument]:
         return [d for d in self._all("consent_document") if d.status is status]
 
@@ -275,6 +291,45 @@ class InMemoryDatabase:
 
     def get_agent_assignment(self, consultant_id: str) -> AgentAssignment | None:
         return copy.deepcopy(self.items.get(("agent", consultant_id)))
+
+    # --- EngagementRepository ---
+    def get_engagement(self, engagement_id: str) -> Engagement | None:
+        return copy.deepcopy(self.items.get(("engagement", engagement_id)))
+
+    def list_contracts(self, engagement_id: str) -> list[Contract]:
+        return sorted((c for c in self._all("contract") if c.engagement_id == engagement_id), key=lambda c: (c.party.value, c.version))
+
+    def get_contract(self, engagement_id: str, contract_id: str) -> Contract | None:
+        return copy.deepcopy(self.items.get(("contract", engagement_id, contract_id)))
+
+    def find_contract_by_envelope(self, envelope_id: str) -> Contract | None:
+        return next((c for c in self._all("contract") if c.envelope_id == envelope_id), None)
+
+    def _engagements(self, matches: Any) -> list[Engagement]:
+        found = [e for e in self._all("engagement") if matches(e)]
+        return sorted(found, key=lambda e: (e.created_at, e.engagement_id), reverse=True)
+
+    def list_client_engagements(self, client_id: str) -> list[Engagement]:
+        return self._engagements(lambda e: e.client_id == client_id)
+
+    def list_agency_engagements(self, agency_id: str) -> list[Engagement]:
+        return self._engagements(lambda e: e.agency_id == agency_id)
+
+    def list_consultant_engagements(self, consultant_id: str) -> list[Engagement]:
+        return self._engagements(lambda e: e.consultant_id == consultant_id)
+
+    def list_engagements_by_status(self, status: EngagementStatus) -> list[Engagement]:
+        return self._engagements(lambda e: e.status is status)
+
+    def event_processed(self, provider: str, event_id: str) -> bool:
+        return ("event", provider, event_id) in self.items
+
+    # --- SigningRepository ---
+    def get_envelope(self, envelope_id: str) -> SigningEnvelope | None:
+        return copy.deepcopy(self.items.get(("esign", envelope_id)))
+
+    def list_open_envelopes(self, expiring_before: datetime) -> list[SigningEnvelope]:
+        return [e for e in self._all("esign") if e.status is EnvelopeState.SENT and e.expires_at < expiring_before]
 
     def list_pending_files(self, created_before: datetime) -> list[UploadedFile]:
         return [f for f in self._all("file") if f.status is FileStatus.PENDING and f.created_at < created_before]
@@ -458,6 +513,35 @@ class FakeStorage:
     def erase(self, prefix: str) -> int:
         keys = [k for k in self.versions if k.startswith(prefix)]
         return sum(len(self.versions.pop(k)) for k in keys)
+
+
+@dataclass
+class FakeContractStorage:
+    """The contracts bucket: versioned, and a version put with a retention date cannot be deleted or changed
+    (object lock); ``tamper`` stands for what the lock and the recorded hashes guard against."""
+
+    versions: dict[tuple[str, str], bytes] = field(default_factory=dict)
+    locked_until: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+    def put(self, key: str, content: bytes, *, content_type: str, retain_until: datetime | None = None) -> StoredObject:
+        version = uuid.uuid4().hex
+        self.versions[(key, version)] = content
+        if retain_until is not None:
+            self.locked_until[(key, version)] = retain_until
+        return StoredObject(version)
+
+    def fetch(self, key: str, version_id: str | None, max_bytes: int) -> FetchedObject | None:
+        content = self.versions.get((key, version_id or ""))
+        return FetchedObject(version_id, len(content), content[: max_bytes + 1]) if content is not None else None
+
+    def presigned_get(self, key: str, version_id: str | None, *, expires_in: int) -> str:
+        return f"https://contracts.example/{key}?versionId={version_id}"
+
+    def tamper(self, key: str, version_id: str | None, content: bytes) -> None:
+        self.versions[(key, version_id or "")] = content
+
+    def keys(self, prefix: str = "") -> list[str]:
+        return sorted({k for k, _ in self.versions if k.startswith(prefix)})
 
 
 @dataclass

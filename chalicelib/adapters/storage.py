@@ -7,13 +7,13 @@ from __future__ import annotations
 import io
 import zipfile
 from collections.abc import Iterable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.adapters.aws_errors import aws_error_code
 from chalicelib.domain.ids import utcnow
 from chalicelib.logging import logger
-from chalicelib.services.ports import ArchiveMember, FetchedObject, PresignedPost
+from chalicelib.services.ports import ArchiveMember, FetchedObject, PresignedPost, StoredObject
 
 _MISSING = ("404", "NoSuchKey", "NoSuchVersion", "NotFound")
 _PART_BYTES = 8 * 1024 * 1024  # S3 wants every part but the last to hold at least 5 MiB
@@ -41,6 +41,25 @@ class S3DocumentStorage:
         params = {"Bucket": self._bucket, "Key": key, **({"VersionId": version_id} if version_id else {})}
         url: str = self._s3.generate_presigned_url("get_object", Params=params, ExpiresIn=expires_in)
         return url
+
+    def put(self, key: str, content: bytes, *, content_type: str, retain_until: datetime | None = None) -> StoredObject:
+        """A new version of ``key``. With ``retain_until``, locked in compliance mode: no one, not even the
+        account's root user, can delete or overwrite that version before then (the contracts bucket is
+        created with object lock enabled)."""
+        params: dict[str, Any] = {
+            "Bucket": self._bucket,
+            "Key": key,
+            "Body": content,
+            "ContentType": content_type,
+            # The SDK sends the SHA-256 and S3 checks the bytes it stored against it: a corrupted upload is
+            # refused, not kept. (A put with object lock needs a checksum header anyway.)
+            "ChecksumAlgorithm": "SHA256",
+            "ServerSideEncryption": "AES256",
+        }
+        if retain_until is not None:
+            params |= {"ObjectLockMode": "COMPLIANCE", "ObjectLockRetainUntilDate": retain_until}
+        response = self._s3.put_object(**params)
+        return StoredObject(version_id=response.get("VersionId"))
 
     def fetch(self, key: str, version_id: str | None, max_bytes: int) -> FetchedObject | None:
         from botocore.exceptions import ClientError

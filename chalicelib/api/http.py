@@ -12,7 +12,7 @@ import re
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 from urllib.parse import parse_qsl
 
@@ -62,6 +62,7 @@ class Operation:
     content_types: tuple[str, ...]
     errors: tuple[int, ...]
     max_body_bytes: int | None = None  # None: the MAX_BODY_BYTES setting
+    raw: bool = False  # the view reads the body's bytes and headers itself (a signed webhook)
 
     @property
     def path_params(self) -> list[str]:
@@ -81,6 +82,8 @@ class Call(Generic[B, Q]):
     query: Q
     path: dict[str, str]
     context: RequestContext
+    raw_body: bytes = b""  # for ``raw`` operations only: exactly the bytes received
+    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def user(self) -> Principal:
@@ -110,12 +113,13 @@ def operation(
     roles: frozenset[Role] | None = ANY_ROLE,
     errors: tuple[int, ...] = (),
     max_body_bytes: int | None = None,
+    raw: bool = False,
 ) -> Callable[[View], Callable[..., Response]]:
     content_types = (JSON, FORM) if request is not None else (ANY_CONTENT,)
 
     def decorate(view: View) -> Callable[..., Response]:
         op = Operation(
-            path, method, view.__name__, summary, tag, request, query, response, status, roles, content_types, errors, max_body_bytes
+            path, method, view.__name__, summary, tag, request, query, response, status, roles, content_types, errors, max_body_bytes, raw
         )
         REGISTRY.append(op)
 
@@ -176,10 +180,11 @@ def _run(op: Operation, request: Any, view: View, path: dict[str, str]) -> Respo
         raise Forbidden("Your role may not use this operation.")
     limit = op.max_body_bytes or container.settings.max_body_bytes
     body = _parse_body(op.request, request, limit) if op.request else None
+    raw = _raw_body(request, limit) if op.raw else b""
     query = _validate(op.query, _query_dict(request.query_params), prefix="query") if op.query else None
     headers = request.headers
     context = RequestContext(ip=_client_ip(request), user_agent=(headers.get("user-agent") or "")[:512] or None)
-    result = view(Call(container, principal, body, query, path, context))
+    result = view(Call(container, principal, body, query, path, context, raw, headers))
     if isinstance(result, Response):  # an operation documented with a free-form body (the OpenAPI document)
         return result
     return Response(body=result.model_dump_json(), status_code=op.status, headers={"Content-Type": JSON})
@@ -206,13 +211,18 @@ def _client_ip(request: Any) -> str | None:
     return identity.get("sourceIp")
 
 
-def _parse_body(model: type[BaseModel], request: Any, limit: int) -> BaseModel:
+def _raw_body(request: Any, limit: int) -> bytes:
     try:
-        raw = request.raw_body or b""
+        raw: bytes = request.raw_body or b""
     except ValueError:
         raise _BadRequest(400, "The request body is not valid base64.") from None
     if len(raw) > limit:
         raise _BadRequest(413, f"The request body exceeds {limit} bytes.")
+    return raw
+
+
+def _parse_body(model: type[BaseModel], request: Any, limit: int) -> BaseModel:
+    raw = _raw_body(request, limit)
     if not raw.strip():
         raise _BadRequest(400, "A request body is required.")
     media_type = (request.headers.get("content-type") or JSON).split(";")[0].strip().lower()

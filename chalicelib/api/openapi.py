@@ -21,6 +21,8 @@ def _error_statuses(op: Operation) -> list[int]:
     statuses = {500}
     if op.request is not None:
         statuses |= {400, 413, 415, 422}
+    if op.raw:
+        statuses |= {400, 413}
     if op.query is not None:
         statuses.add(422)
     if op.roles is not None:
@@ -66,6 +68,12 @@ def openapi_dict() -> dict[str, Any]:
                 "required": True,
                 "description": "JSON, or a form post whose dotted field names build the nested objects (admin.email).",
                 "content": {ct: {"schema": ref} for ct in op.content_types if ct in ("application/json", FORM)},
+            }
+        if op.raw:
+            entry["requestBody"] = {
+                "required": True,
+                "description": "Read as received and verified by its signature before it is parsed.",
+                "content": {"application/json": {"schema": {"type": "object"}}},
             }
         success: dict[str, Any] = {"description": "Success"}
         if op.status == 204:

@@ -387,7 +387,14 @@ def _decided(call: Call[Any, Any], *, accept: bool, reason: str | None) -> Candi
     c = proposals.decide(
         call.container.candidacies, call.user, call.path["proposal_id"], call.path["candidacy_id"], accept=accept, reason=reason
     )
-    return CandidateCardOut(candidacy_id=c.candidacy_id, status=c.status, display_name=None, title=None, rate=breakdown_out(c.breakdown))
+    return CandidateCardOut(
+        candidacy_id=c.candidacy_id,
+        status=c.status,
+        display_name=None,
+        title=None,
+        rate=breakdown_out(c.breakdown),
+        engagement_id=c.engagement_id,
+    )
 
 
 @operation(

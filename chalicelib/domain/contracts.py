@@ -16,14 +16,19 @@ new version when staff send the engagement's contracts again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 
+from chalicelib.domain.assignments import Assignment
 from chalicelib.domain.money import BASIS_POINTS, commission_of
+from chalicelib.domain.proposals import Candidacy
 from chalicelib.errors import Conflict
 
 DEFAULT_PAYMENT_TERMS_DAYS = 30
 MAX_MILESTONES = 20
+# An assignment posted without an end date is contracted for this long; staff may change it before sending.
+DEFAULT_TERM = timedelta(days=182)
+SCOPE_MAX_CHARS = 4000
 
 
 class EngagementStatus(StrEnum):
@@ -241,3 +246,27 @@ class ProcessedEvent:
     event_id: str
     received_at: datetime
     envelope_id: str | None = None
+
+
+def terms_from_acceptance(candidacy: Candidacy, assignment: Assignment) -> EngagementTerms:
+    """The terms an acceptance starts from: the assignment's dates, extent and scope, and the rate both
+    parties consented to (or the assignment's fixed fee, as one milestone due at the end)."""
+    end = assignment.end_date or assignment.start_date + DEFAULT_TERM
+    scope = f"{assignment.title}\n\n{assignment.description}"[:SCOPE_MAX_CHARS]
+    milestones: tuple[Milestone, ...] = ()
+    if assignment.fixed_fee is not None:
+        milestone = Milestone("1", assignment.title[:200], assignment.fixed_fee.amount_minor, end)
+        pricing, currency, rate, milestones = Pricing.FIXED, assignment.fixed_fee.currency, None, (milestone,)
+    else:
+        pricing, currency, rate = Pricing.HOURLY, candidacy.rate.currency, candidacy.rate.amount_minor
+    return EngagementTerms(
+        pricing,
+        currency,
+        candidacy.commission_bps,
+        assignment.start_date,
+        end,
+        assignment.share_of_full_time,
+        scope,
+        rate_minor=rate,
+        milestones=milestones,
+    )

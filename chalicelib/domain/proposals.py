@@ -107,6 +107,7 @@ class Candidacy:
     closed_by: str | None = None
     close_reason: str | None = None
     declined_by: str | None = None  # "consultant", "agency" or "client"
+    engagement_id: str | None = None  # made when the client accepts
 
     @property
     def breakdown(self) -> RateBreakdown:

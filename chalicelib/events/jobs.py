@@ -2,7 +2,8 @@
 minutes; locally ``make privacy-jobs`` and ``make proposal-jobs``, and ``make run`` runs the proposal jobs
 every minute).
 
-Proposals: disclosure consent requests past their deadline expire.
+Proposals: disclosure consent requests past their deadline expire, and so do the built-in signature's
+signing requests.
 
 Daily: finish erasures left pending (a stream record that failed for good, say), apply retention, and
 settle uploads that will never be checked. Each is idempotent, so a retried or doubled invocation
@@ -57,7 +58,12 @@ def _retention_figures(report: RetentionReport) -> dict[str, int]:
 
 def run_proposal_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
     from chalicelib.services.candidacies import expire_consent_requests
+    from chalicelib.services.signing import expire_signing_requests
 
-    expired = expire_consent_requests(get_container().candidacies)
-    logger.info("proposal jobs ran", extra={"consent_requests_expired": expired})
-    return {"consent_requests_expired": expired}
+    container = get_container()
+    outcome = {
+        "consent_requests_expired": expire_consent_requests(container.candidacies),
+        "signing_requests_expired": expire_signing_requests(container.signing),
+    }
+    logger.info("proposal jobs ran", extra=outcome)
+    return outcome

@@ -73,6 +73,8 @@ def handle_record(record: DynamoDBRecord, reindex_at: set[str] | None = None) ->
     user_id = _indexed_consultant(kind, image.get("pk"))
     if kind == "outbox" and record.event_name is DynamoDBRecordEventName.INSERT:
         _send_outbox_message(image)
+    elif kind == "webhook_delivery" and record.event_name is DynamoDBRecordEventName.INSERT:
+        _deliver_webhook(image)
     elif user_id is not None and (reindex_at is None or record.dynamodb.sequence_number in reindex_at):
         _reindex(user_id)
 
@@ -93,6 +95,18 @@ def _send_outbox_message(image: dict[str, Any]) -> None:
     message = outbox_message_from_image(image)
     if outbox.deliver(container.outbox, container.email, message):
         logger.info("outbox message sent", extra={"message_id": message.message_id})
+
+
+def _deliver_webhook(image: dict[str, Any]) -> None:
+    """A built-in signature event, posted to the app's webhook endpoint; a failure fails the record, which
+    the stream delivers again (the endpoint handles each event id once)."""
+    from chalicelib.adapters.dynamo.repositories import load
+    from chalicelib.domain.signing import WebhookDelivery
+
+    data = image["data"]
+    delivery = load(WebhookDelivery, json.loads(data) if isinstance(data, str) else data)
+    get_container().webhook_sender.deliver(delivery.body.encode())
+    logger.info("signature webhook delivered", extra={"delivery_id": delivery.delivery_id})
 
 
 def handle_main_stream(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:

@@ -28,6 +28,8 @@ UPLOADS_MAX_RECEIVE_COUNT = 5
 _DLQ_RETENTION_SECONDS = 14 * 24 * 3600
 _NOTIFICATION_ID = "uploads-to-queue"
 _CORS_METHODS = ["POST", "PUT", "GET", "HEAD"]
+# The key the local built-in signature signs its webhooks with: local only, never deployed.
+LOCAL_ESIGN_KEY = "local-only-builtin-esign-key"
 
 # Variables from the developer's shell that would send local traffic elsewhere or break credential
 # resolution (a named profile that does not exist raises even when keys are in the environment).
@@ -54,6 +56,7 @@ class LocalResources:
     client_id: str
     jwks_url: str
     documents_bucket: str
+    contracts_bucket: str
     uploads_queue_url: str
     uploads_queue_arn: str
     uploads_dlq_url: str
@@ -99,6 +102,8 @@ def app_environment(settings: Settings, resources: LocalResources) -> dict[str, 
             "TABLE_CONSENT_LEDGER": settings.table_consent_ledger,
             "TABLE_AUDIT_LOG": settings.table_audit_log,
             "DOCUMENTS_BUCKET": settings.documents_bucket,
+            "CONTRACTS_BUCKET": settings.contracts_bucket,
+            "BUILTIN_ESIGN_KEYS": LOCAL_ESIGN_KEY,
             "UPLOADS_QUEUE_NAME": settings.uploads_queue_name,
             "EMAIL_SENDER": settings.email_sender,
             "CORS_ALLOWED_ORIGINS": json.dumps(settings.cors_allowed_origins, separators=(",", ":")),
@@ -129,6 +134,7 @@ def ensure_resources(settings: Settings) -> LocalResources:
     tables_created = _ensure_tables(settings)
     dlq_url, _dlq_arn, queue_url, queue_arn = _ensure_queues(client("sqs"), settings.uploads_queue_name)
     _ensure_bucket(client("s3"), settings.documents_bucket, region, settings.cors_allowed_origins, queue_arn)
+    _ensure_contracts_bucket(client("s3"), settings.contracts_bucket, region)
     client("ses").verify_email_identity(EmailAddress=settings.email_sender)
     pool_id, client_id = _ensure_user_pool(client("cognito-idp"), pool_name(settings), app_client_name(settings))
     stream_arn = client("dynamodb").describe_table(TableName=settings.table_main)["Table"]["LatestStreamArn"]
@@ -140,6 +146,7 @@ def ensure_resources(settings: Settings) -> LocalResources:
         # moto serves each pool's keys here; the tokens' `iss` stays the real AWS URL (see settings).
         jwks_url=f"{endpoint}/{pool_id}/.well-known/jwks.json",
         documents_bucket=settings.documents_bucket,
+        contracts_bucket=settings.contracts_bucket,
         uploads_queue_url=queue_url,
         uploads_queue_arn=queue_arn,
         uploads_dlq_url=dlq_url,
@@ -209,6 +216,16 @@ def _ensure_bucket(s3: Any, bucket: str, region: str, origins: list[str], queue_
             Bucket=bucket,
             NotificationConfiguration={"QueueConfigurations": [wanted]},
         )
+
+
+def _ensure_contracts_bucket(s3: Any, bucket: str, region: str) -> None:
+    """Versioned with object lock, as in infra/: signed contracts are stored locked (compliance mode)."""
+    if bucket in {b["Name"] for b in s3.list_buckets().get("Buckets", [])}:
+        return
+    kwargs: dict[str, Any] = {"Bucket": bucket, "ObjectLockEnabledForBucket": True}
+    if region != "us-east-1":
+        kwargs["CreateBucketConfiguration"] = {"LocationConstraint": region}
+    s3.create_bucket(**kwargs)
 
 
 def _same_notification(current: dict[str, Any], wanted: dict[str, Any]) -> bool:

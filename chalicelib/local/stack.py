@@ -125,6 +125,8 @@ def _run(args: argparse.Namespace, state_dir: Path) -> int:
         index_dir = state_dir / "match-index"
         shutil.rmtree(index_dir, ignore_errors=True)
         app_env["MATCH_INDEX_DIR"] = str(index_dir)
+        # The built-in signature posts its webhooks to this very API, as an external provider would.
+        app_env["ESIGN_WEBHOOK_URL"] = f"http://{args.host}:{args.api_port}/webhooks/esign"
         os.environ.update(app_env)
         _write_env_file(env_file, app_env)
         _rebuild_search_index()

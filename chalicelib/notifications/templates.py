@@ -246,6 +246,58 @@ TEMPLATES |= {
             "Ingenting delas förrän du har bekräftat." + _INVITATION_END_SV,
         ),
     },
+    "signature_requested": {
+        "en": _en(
+            "Please sign: $document_name",
+            "Customersonly asks you to sign $document_name electronically.\n\nOpen $link , sign in with your own "
+            "account, read the document, type your name and confirm. The link is yours alone and works once; it "
+            "expires on $expires_at. You may also decline there, saying why.",
+        ),
+        "sv": _sv(
+            "Signera: $document_name",
+            "Customersonly ber dig signera $document_name elektroniskt.\n\nÖppna $link , logga in med ditt eget konto, "
+            "läs dokumentet, skriv ditt namn och bekräfta. Länken är bara din och fungerar en gång; den gäller till "
+            "$expires_at. Där kan du också avböja och berätta varför.",
+        ),
+    },
+    "engagement_active": {
+        "en": _en(
+            "Contracts signed: $assignment_title starts",
+            "Both contracts for $assignment_title are signed, so the engagement is active.\n\nClient: $client_name\n"
+            "Consultant: $consultant_name\nPeriod: $start_date to $end_date\nPrice: $price\n\nTime reporting is open. "
+            "The engagement and the signed contracts (for their parties) are at $link",
+        ),
+        "sv": _sv(
+            "Avtalen är signerade: $assignment_title startar",
+            "Båda avtalen för $assignment_title är signerade och uppdraget är aktivt.\n\nKund: $client_name\n"
+            "Konsult: $consultant_name\nPeriod: $start_date till $end_date\nPris: $price\n\nTidrapporteringen är öppen. "
+            "Uppdraget och de signerade avtalen (för avtalens parter) finns på $link",
+        ),
+    },
+    "contract_unsigned": {
+        "en": _en(
+            "Contract $status: $assignment_title",
+            "The $party contract for $assignment_title ($client_name, consultant $consultant_name) was $status.\n"
+            "Reason: $reason\n\nChange the terms and send it again, or cancel the engagement: $link",
+        ),
+        "sv": _sv(
+            "Avtalet $status: $assignment_title",
+            "Avtalet med $party för $assignment_title ($client_name, konsult $consultant_name) blev $status.\n"
+            "Orsak: $reason\n\nÄndra villkoren och skicka det igen, eller avbryt uppdraget: $link",
+        ),
+    },
+    "contract_unsigned_agent": {
+        "en": _en(
+            "Your consultant's contract was $status: $assignment_title",
+            "As Consultant Agent for $consultant_name: the $party contract for $assignment_title ($client_name) was "
+            "$status.\nReason: $reason\n\nPlease talk to the parties; the engagement is at $link",
+        ),
+        "sv": _sv(
+            "Din konsults avtal blev $status: $assignment_title",
+            "Som konsultagent för $consultant_name: avtalet med $party för $assignment_title ($client_name) blev "
+            "$status.\nOrsak: $reason\n\nTa kontakt med parterna; uppdraget finns på $link",
+        ),
+    },
     "retention_notice": {
         "en": Template(
             "Keep your Customersonly account?",

@@ -192,6 +192,7 @@ class CandidateCardOut(ResponseModel):
     display_name: str | None = Field(description="first name and the last name's initial")
     title: str | None
     rate: RateBreakdownOut | None
+    engagement_id: str | None = Field(None, description="once the client accepted: the engagement its contracts belong to")
 
 
 class ProposalResponse(ResponseModel):

@@ -7,7 +7,7 @@ and commits them atomically (one DynamoDB transaction), each with its preconditi
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
@@ -16,7 +16,7 @@ from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, I
 from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentChanged, ConsentEntry
-from chalicelib.domain.contracts import ContractStatus
+from chalicelib.domain.contracts import Contract, ContractStatus, Engagement, EngagementStatus, ProcessedEvent
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import UploadedFile
@@ -25,6 +25,7 @@ from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
 from chalicelib.domain.resume import ResumeItem, ResumePart
+from chalicelib.domain.signing import SigningEnvelope, WebhookDelivery
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,11 @@ Entity = (
     | Interview
     | AgentAssignment
     | Notification
+    | Engagement
+    | Contract
+    | ProcessedEvent
+    | SigningEnvelope
+    | WebhookDelivery
 )
 # What may be deleted: never the append-only ledger and audit log, nor the outbox (its TTL removes it).
 Deletable = (
@@ -160,7 +166,10 @@ class Changes:
         | Candidacy
         | Interview
         | AgentAssignment
-        | Notification,
+        | Notification
+        | Engagement
+        | Contract
+        | SigningEnvelope,
         expected_status: str,
         *,
         was: Entity | None = None,
@@ -197,6 +206,8 @@ class AccountRepository(Protocol):
     def list_consent_documents_by_status(self, status: ConsentDocumentStatus) -> list[ConsentDocument]: ...
     def list_consultants(self) -> list[User]:
         """Every consultant (a full reindex of the search index)."""
+
+    def list_staff(self) -> list[User]: ...
 
 
 class ProfileRepository(Protocol):
@@ -248,6 +259,30 @@ class ProposalRepository(Protocol):
     def get_interview(self, interview_id: str) -> Interview | None: ...
     def list_candidacy_interviews(self, candidacy_id: str) -> list[Interview]: ...
     def get_agent_assignment(self, consultant_id: str) -> AgentAssignment | None: ...
+
+
+class EngagementRepository(Protocol):
+    """Engagements, their contracts (in the engagement's partition) and the webhook events handled."""
+
+    def get_engagement(self, engagement_id: str) -> Engagement | None: ...
+    def list_contracts(self, engagement_id: str) -> list[Contract]:
+        """Every contract of the engagement, replaced versions included."""
+
+    def get_contract(self, engagement_id: str, contract_id: str) -> Contract | None: ...
+    def find_contract_by_envelope(self, envelope_id: str) -> Contract | None: ...
+    def list_client_engagements(self, client_id: str) -> list[Engagement]: ...
+    def list_agency_engagements(self, agency_id: str) -> list[Engagement]: ...
+    def list_consultant_engagements(self, consultant_id: str) -> list[Engagement]: ...
+    def list_engagements_by_status(self, status: EngagementStatus) -> list[Engagement]: ...
+    def event_processed(self, provider: str, event_id: str) -> bool: ...
+
+
+class SigningRepository(Protocol):
+    """The built-in signature's envelopes."""
+
+    def get_envelope(self, envelope_id: str) -> SigningEnvelope | None: ...
+    def list_open_envelopes(self, expiring_before: datetime) -> list[SigningEnvelope]:
+        """Envelopes still waiting for signatures whose deadline is before ``expiring_before``."""
 
 
 class NotificationRepository(Protocol):
@@ -455,6 +490,30 @@ class SignatureProvider(Protocol):
 
     def void(self, envelope_id: str, reason: str) -> None:
         """Withdraws an envelope not yet completed (an envelope made twice by a double submit, say)."""
+
+
+@dataclass(frozen=True)
+class SignatureEvent:
+    event_id: str  # unique per event, the same on every redelivery of it
+    event: str  # the provider's name for it ("envelope-completed", ...): a hint only
+    envelope_id: str
+
+
+class SignatureWebhooks(Protocol):
+    """The signed webhook format (DocuSign Connect's, which the built-in signature posts too)."""
+
+    def verify(self, raw_body: bytes, headers: Mapping[str, str]) -> bool:
+        """Whether the raw body carries a valid signature by any configured key (constant-time)."""
+
+    def parse(self, raw_body: bytes) -> SignatureEvent:
+        """Raises InvalidInput for anything that is not a well-formed event."""
+
+
+class WebhookSender(Protocol):
+    """Posts a built-in signature event to the app's webhook endpoint, signed."""
+
+    def deliver(self, body: bytes) -> None:
+        """Raises when the endpoint did not accept it (the caller retries)."""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from typing import Any
 from chalicelib.domain.assignments import Assignment, AssignmentStatus
 from chalicelib.domain.audit import AuditAction, AuditEntry
 from chalicelib.domain.consent import ConsentEntry, withdrawal_entry_id
+from chalicelib.domain.contracts import Engagement, terms_from_acceptance
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import RateBreakdown
@@ -358,13 +359,33 @@ def decide(
         declined_by = "client" if not accept else None
         closed = candidacy.closed(target, by=principal.user_id, reason=reason, now=now, declined_by=declined_by)
         updated = replace(closed, revision=candidacy.revision + 1)
-        changes = Changes().transition(updated, candidacy.status.value, revision=candidacy.revision)
+        changes = Changes()
+        assignment = ports.assignments.assignments.get_assignment(candidacy.assignment_id)
+        if accept:
+            # The engagement is made with the acceptance, in the same transaction: exactly one per candidacy.
+            if assignment is None:
+                raise NotFound("Assignment not found.")
+            engagement = Engagement(
+                engagement_id=new_id(),
+                candidacy_id=candidacy.candidacy_id,
+                assignment_id=candidacy.assignment_id,
+                proposal_id=proposal_id,
+                client_id=candidacy.client_id,
+                agency_id=candidacy.agency_id,
+                consultant_id=candidacy.consultant_id,
+                accepted_by=principal.user_id,
+                created_at=now,
+                updated_at=now,
+                terms=terms_from_acceptance(candidacy, assignment),
+            )
+            updated = replace(updated, engagement_id=engagement.engagement_id)
+            changes.insert(engagement)
+        changes.transition(updated, candidacy.status.value, revision=candidacy.revision)
         # A declined candidate's consents and interviews end with it; an accepted one's consents stay (the
         # contract builds on them) and only interviews still being arranged are called off.
         if not accept:
             void_consents(ports, candidacy, changes, principal.user_id, now, None)
         cancel_open_interviews(ports, candidacy, changes, now, reason=target.value, only_requested=accept)
-        assignment = ports.assignments.assignments.get_assignment(candidacy.assignment_id)
         title = assignment.title if assignment else ""
         link = f"{ports.assignments.accounts.web_base_url}/candidacies/{candidacy.candidacy_id}"
         kind = "candidate_accepted" if accept else "candidate_declined"

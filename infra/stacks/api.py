@@ -30,6 +30,7 @@ from stacks.chalice_app import StagedChalice
 from stacks.config import (
     API_TIMEOUT,
     APP_NAME,
+    ESIGN_WEBHOOK_PATH,
     EVENT_HANDLER_TIMEOUT,
     LAMBDA_MEMORY_MB,
     PRIVACY_WORKER_MEMORY_MB,
@@ -37,7 +38,7 @@ from stacks.config import (
     PROJECT_ROOT,
     StageConfig,
 )
-from stacks.data import DLQ_RETENTION, DataStack
+from stacks.data import CONTRACT_OBJECT_PREFIXES, DLQ_RETENTION, DataStack
 from stacks.identity import IdentityStack
 
 # Logical ids chalice gives the packaged functions: the REST handler, then @app.lambda_function names.
@@ -105,6 +106,13 @@ COGNITO_ACTIONS = (
     # policy reads as the list of calls the code makes.
     "cognito-idp:InitiateAuth",
 )
+# Contracts (the api handler): drafts and signed PDFs are put and read, signed ones with a COMPLIANCE
+# retention in the same PutObject (authorised as PutObjectRetention too); reads may name a version. Nobody
+# may delete there: object lock guards the signed versions, and the missing grant everything else.
+CONTRACT_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:PutObjectRetention")
+# The e-signature keys (the esign secret's JSON): read by the api handler (DocuSign, verifying webhooks,
+# the built-in signature) and the stream handler (signing the built-in signature's webhooks).
+ESIGN_SECRET_ACTIONS = ("secretsmanager:GetSecretValue",)
 # DynamoDB stream batches: how hard to retry a poisoned batch before its position goes to the DLQ.
 STREAM_RETRY_ATTEMPTS = 5
 STREAM_BATCH_SIZE = 100
@@ -160,6 +168,15 @@ class ApiStack(cdk.Stack):
         self._grant_append_only(self.api_role, data.consent_ledger_table, data.audit_log_table)
         self._grant_documents(self.api_role, data.documents_bucket.bucket_arn, put=True)
         self.api_role.add_to_policy(iam.PolicyStatement(actions=list(COGNITO_ACTIONS), resources=[identity.user_pool.user_pool_arn]))
+        # Contracts: prepared, signed (locked for CONTRACT_RETENTION_YEARS) and downloaded by the API.
+        contracts_arn = data.contracts_bucket.bucket_arn
+        self.api_role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(CONTRACT_OBJECT_ACTIONS),
+                resources=[f"{contracts_arn}/{prefix}*" for prefix in CONTRACT_OBJECT_PREFIXES],
+            ),
+        )
+        self._grant_esign_secret(self.api_role, data)
 
         # Upload handler: reads the consent document record, checks the uploaded version (one bounded
         # GET for size, first bytes and SHA-256), deletes refused versions and records the outcome.
@@ -181,6 +198,9 @@ class ApiStack(cdk.Stack):
             ),
         )
         data.main_table.grant_stream_read(self.stream_role)
+        # ...and posts the built-in signature's webhooks to the API over HTTPS (no AWS permission), signed
+        # with the key from the esign secret.
+        self._grant_esign_secret(self.stream_role, data)
 
         # Privacy worker: carries out erasure requests and builds export archives (reads the person's
         # files, streams the zip to exports/ in parts), from its own filtered reading of the stream.
@@ -207,8 +227,11 @@ class ApiStack(cdk.Stack):
         self.jobs_role.add_to_policy(iam.PolicyStatement(actions=["s3:GetObject"], resources=[f"{bucket_arn}/files/*"]))
         self.jobs_role.add_to_policy(iam.PolicyStatement(actions=["s3:ListBucket"], resources=[bucket_arn]))
 
-        # Proposal jobs: expire unanswered disclosure consent requests (PROPOSAL_JOBS_*_ACTIONS above). No
-        # S3, Cognito or SES: the stream handler mails the notices the job puts in the outbox.
+        # Proposal jobs: expire unanswered disclosure consent requests (PROPOSAL_JOBS_*_ACTIONS above), and
+        # the built-in signature's signing requests past their deadline (the same reads on gsi2 and
+        # conditional puts: the expiry's delivery item goes to the outbox, the stream handler posts its
+        # webhook). No S3, Cognito, SES or secret: the stream handler mails the notices the job puts in the
+        # outbox.
         main = data.main_table.table_arn
         self.proposal_jobs_role.add_to_policy(
             iam.PolicyStatement(actions=list(PROPOSAL_JOBS_MAIN_TABLE_ACTIONS), resources=[main, f"{main}/index/*"]),
@@ -238,6 +261,19 @@ class ApiStack(cdk.Stack):
             # No search engine is deployed yet (the OpenSearch adapter is the next part of issue 4): the
             # indexing events are acknowledged, and matching finds nobody.
             "SEARCH_ENGINE": "none",
+            # Contracts and e-signatures. The keys are not here: ESIGN_SECRET_ARN (below, api and stream
+            # handlers only) names the secret that holds them.
+            "CONTRACTS_BUCKET": data.contracts_bucket.bucket_name,
+            "SIGNATURE_PROVIDER": config.signature_provider,
+            "CONTRACT_RETENTION_YEARS": str(config.contract_retention_years),
+            "CONTRACT_SIGNING_DAYS": str(config.contract_signing_days),
+            "PLATFORM_LEGAL_NAME": config.platform_legal_name,
+            "PLATFORM_ORG_NUMBER": config.platform_org_number,
+            "DOCUSIGN_AUTH_SERVER": config.docusign_auth_server,
+            "DOCUSIGN_BASE_URI": config.docusign_base_uri,
+            # The configured URL; otherwise derived from the REST API below, except in the API handler's
+            # own environment, where that would be a circular reference (README "Environment of the functions").
+            "ESIGN_WEBHOOK_URL": config.esign_webhook_url or "",
         }
         self.chalice = StagedChalice(
             self,
@@ -277,6 +313,20 @@ class ApiStack(cdk.Stack):
                 Timeout=int(PRIVACY_WORKER_TIMEOUT.to_seconds()),
                 MemorySize=PRIVACY_WORKER_MEMORY_MB,
             )
+
+        # The e-signature secret's ARN, for the two functions that may read it.
+        for logical_id in (API_HANDLER, STREAM_HANDLER):
+            self.chalice.override_function(logical_id, **{"Environment.Variables.ESIGN_SECRET_ARN": data.esign_secret.secret_arn})
+        # The webhook URL from the deployed REST API (chalice's EndpointURL, ending in "/api/"). The REST
+        # API refers to the API handler (its integrations), so the handler cannot refer back: it keeps the
+        # configured value, empty when there is none. The stream handler, which posts the built-in
+        # signature's webhooks, and the other functions get the real URL.
+        endpoint = self.chalice.sam_template.get_output("EndpointURL")
+        if config.esign_webhook_url is None:
+            derived_webhook_url = cdk.Fn.join("", [endpoint.value, ESIGN_WEBHOOK_PATH])
+            for logical_id in names:
+                if logical_id != API_HANDLER:
+                    self.chalice.override_function(logical_id, **{"Environment.Variables.ESIGN_WEBHOOK_URL": derived_webhook_url})
 
         # Each function's log group, with a retention. The roles may write to it but not create groups, so
         # the group must exist before the function can run: hence the dependency.
@@ -370,7 +420,6 @@ class ApiStack(cdk.Stack):
         for rule in (schedule, proposal_schedule):
             cdk.Annotations.of(rule).acknowledge_warning("@aws-cdk/aws-events:ruleUnresolvedEnvironment", "same stack as the function")
 
-        endpoint = self.chalice.sam_template.get_output("EndpointURL")
         cdk.CfnOutput(self, "ApiUrl", value=endpoint.value, description="Base URL of the REST API (stage 'api')")
         cdk.CfnOutput(self, "StreamFailuresQueueUrl", value=self.stream_failures_queue.queue_url)
 
@@ -425,6 +474,12 @@ class ApiStack(cdk.Stack):
         )
         tables = (data.consent_ledger_table, data.audit_log_table)
         role.add_to_policy(iam.PolicyStatement(actions=list(ERASURE_LEDGER_ACTIONS), resources=[t.table_arn for t in tables]))
+
+    @staticmethod
+    def _grant_esign_secret(role: iam.Role, data: DataStack) -> None:
+        # GetSecretValue only (not CDK's grant_read, which adds DescribeSecret), on this secret alone. The
+        # secret is encrypted with the AWS managed key aws/secretsmanager: no KMS grant needed.
+        role.add_to_policy(iam.PolicyStatement(actions=list(ESIGN_SECRET_ACTIONS), resources=[data.esign_secret.secret_arn]))
 
     @staticmethod
     def _grant_append_only(role: iam.Role, *tables: dynamodb.ITable) -> None:

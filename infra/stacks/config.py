@@ -36,6 +36,21 @@ PRIVACY_WORKER_MEMORY_MB = 1024
 LAMBDA_MEMORY_MB = 512
 # The main table's indexes when it was first deployed (gsi1, gsi2): `mainTableIndexes` may not go below.
 FIRST_DEPLOYED_MAIN_TABLE_INDEXES = 2
+# Contracts and e-signatures. "builtin" is the platform's own simple electronic signature, "docusign" the
+# DocuSign adapter (chalicelib/services/ports.py SignatureProvider.name).
+SIGNATURE_PROVIDERS = ("builtin", "docusign")
+DEFAULT_SIGNATURE_PROVIDER = "builtin"
+# Bookkeeping law keeps contracts (accounting records) for 7 years: the COMPLIANCE retention the app puts
+# on each signed contract object.
+DEFAULT_CONTRACT_RETENTION_YEARS = 7
+# How long the parties have to sign a contract once it is sent.
+DEFAULT_CONTRACT_SIGNING_DAYS = 14
+# DocuSign's OAuth host: the developer (demo) environment; production is account.docusign.com.
+DEFAULT_DOCUSIGN_AUTH_SERVER = "account-d.docusign.com"
+# Path of the e-signature webhook under the API's base URL (the app's route).
+ESIGN_WEBHOOK_PATH = "webhooks/esign"
+# The dev default of `platformOrgNumber` in cdk.json: not a real organisation number, refused in prod.
+PLACEHOLDER_ORG_NUMBER = "000000-0000"
 
 
 class ConfigError(ValueError):
@@ -62,6 +77,28 @@ class StageConfig:
     # Deploy only the main table's first n indexes (None: all). Only for adding several indexes to a
     # table that exists, one per deployment: see README "Adding an index to a deployed table".
     main_table_indexes: int | None = None
+    # Contracts and e-signatures (README "Context settings"). Secrets are not settings: they are in the
+    # Secrets Manager secret customersonly-<stage>/esign (data stack).
+    signature_provider: str = DEFAULT_SIGNATURE_PROVIDER
+    contract_retention_years: int = DEFAULT_CONTRACT_RETENTION_YEARS
+    contract_signing_days: int = DEFAULT_CONTRACT_SIGNING_DAYS
+    platform_legal_name: str = ""
+    platform_org_number: str = ""
+    docusign_auth_server: str = DEFAULT_DOCUSIGN_AUTH_SERVER
+    docusign_base_uri: str = ""
+    # The REST API's base URL as its callers see it (e.g. a custom domain, or the ApiUrl output of an
+    # earlier deployment). None: ESIGN_WEBHOOK_URL is derived from the deployed REST API, which the API
+    # handler's own environment cannot reference (README "Environment of the functions").
+    api_base_url: str | None = None
+
+    @property
+    def esign_webhook_url(self) -> str | None:
+        """The configured webhook URL, or None when it is derived from the deployed REST API."""
+        return None if self.api_base_url is None else f"{self.api_base_url.rstrip('/')}/{ESIGN_WEBHOOK_PATH}"
+
+    @property
+    def esign_secret_name(self) -> str:
+        return f"{APP_NAME}-{self.stage}/esign"
 
     @property
     def protected(self) -> bool:
@@ -109,6 +146,16 @@ class StageConfig:
             email_sender=email_sender,
             password_requires_character_classes=_boolean(_get(node, "passwordRequiresCharacterClasses", False)),
             main_table_indexes=_optional_count(_get(node, "mainTableIndexes", None), "mainTableIndexes"),
+            signature_provider=str(_get(node, "signatureProvider", DEFAULT_SIGNATURE_PROVIDER)).strip(),
+            contract_retention_years=_count(
+                _get(node, "contractRetentionYears", DEFAULT_CONTRACT_RETENTION_YEARS), "contractRetentionYears"
+            ),
+            contract_signing_days=_count(_get(node, "contractSigningDays", DEFAULT_CONTRACT_SIGNING_DAYS), "contractSigningDays"),
+            platform_legal_name=str(_get(node, "platformLegalName", "")).strip(),
+            platform_org_number=str(_get(node, "platformOrgNumber", "")).strip(),
+            docusign_auth_server=str(_get(node, "docusignAuthServer", DEFAULT_DOCUSIGN_AUTH_SERVER)).strip(),
+            docusign_base_uri=str(_get(node, "docusignBaseUri", "")).strip(),
+            api_base_url=str(_get(node, "apiBaseUrl", "")).strip() or None,
         )
         config.validate()
         return config
@@ -128,6 +175,16 @@ class StageConfig:
             raise ConfigError(
                 f"mainTableIndexes must be at least {FIRST_DEPLOYED_MAIN_TABLE_INDEXES} (gsi1 and gsi2 are in every deployment)"
             )
+        if self.signature_provider not in SIGNATURE_PROVIDERS:
+            raise ConfigError(f"signatureProvider must be one of {', '.join(SIGNATURE_PROVIDERS)}")
+        if self.contract_retention_years < 1 or self.contract_signing_days < 1:
+            raise ConfigError("contractRetentionYears and contractSigningDays must be at least 1")
+        if self.api_base_url is not None and urlparse(self.api_base_url).scheme != "https":
+            raise ConfigError("apiBaseUrl must be an https URL (the REST API's base URL, e.g. the ApiUrl output)")
+        if self.docusign_base_uri and urlparse(self.docusign_base_uri).scheme != "https":
+            raise ConfigError("docusignBaseUri must be an https URL (or empty: the app asks DocuSign's userinfo)")
+        if "/" in self.docusign_auth_server or not self.docusign_auth_server:
+            raise ConfigError("docusignAuthServer must be a host name such as account-d.docusign.com")
         local, _, domain = self.email_sender.partition("@")
         if not local or "." not in domain:
             raise ConfigError("emailSender must be an e-mail address")
@@ -138,6 +195,9 @@ class StageConfig:
                 raise ConfigError(f"prod needs https origins and webBaseUrl; got {', '.join(insecure)}")
             if any(urlparse(u).hostname in ("localhost", "127.0.0.1") for u in (*self.web_origins, self.web_base_url)):
                 raise ConfigError("prod must not allow localhost origins")
+            # The platform is a party to every contract: its name and number are printed on them.
+            if not self.platform_legal_name or self.platform_org_number in ("", PLACEHOLDER_ORG_NUMBER):
+                raise ConfigError("prod needs platformLegalName and a real platformOrgNumber (printed on contracts)")
 
 
 def _get(node: Any, key: str, default: Any) -> Any:
@@ -165,6 +225,14 @@ def _optional_count(value: Any, key: str) -> int | None:
         return int(str(value).strip())
     except ValueError:
         raise ConfigError(f"{key} must be a whole number") from None
+
+
+def _count(value: Any, key: str) -> int:
+    """A whole number that has a default (absent never reaches here)."""
+    count = _optional_count(value, key)
+    if count is None:
+        raise ConfigError(f"{key} must be a whole number")
+    return count
 
 
 def _boolean(value: Any) -> bool:

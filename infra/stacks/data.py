@@ -1,4 +1,5 @@
-"""Stateful resources: the three DynamoDB tables, the documents bucket and its uploads queue.
+"""Stateful resources: the three DynamoDB tables, the documents bucket and its uploads queue, the
+contracts bucket and the e-signature secret.
 
 They live in their own stack so that the code stack (api) can be destroyed and redeployed freely while
 the data stays put; in prod everything here is retained on deletion and deletion-protected. The table
@@ -8,12 +9,14 @@ layouts mirror ``chalicelib/adapters/dynamo/models.py``; the bucket and queue mi
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import aws_cdk as cdk
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -28,6 +31,21 @@ CORS_METHODS = (s3.HttpMethods.POST, s3.HttpMethods.PUT, s3.HttpMethods.GET, s3.
 # version is still a copy.
 NONCURRENT_VERSION_DAYS = 7
 DLQ_RETENTION = cdk.Duration.days(14)
+# Contracts bucket: drafts are rewritten until they are signed; their older versions are kept this long.
+CONTRACT_NONCURRENT_VERSION_DAYS = 90
+CONTRACT_INCOMPLETE_UPLOAD_DAYS = 7
+# Where the app keeps contracts (drafts, signed PDFs) and the built-in signature's evidence.
+CONTRACT_OBJECT_PREFIXES = ("contracts/", "esign/")
+# The e-signature secret's JSON fields (README "The e-signature secret"). builtin_esign_keys is generated
+# (the built-in signature's webhook HMAC key); the DocuSign fields are filled in by the operator.
+ESIGN_GENERATED_FIELD = "builtin_esign_keys"
+ESIGN_OPERATOR_FIELDS = (
+    "docusign_integration_key",
+    "docusign_user_id",
+    "docusign_account_id",
+    "docusign_private_key",
+    "docusign_connect_keys",
+)
 # The main table's global secondary indexes (string keys, projection ALL), in the order they were added:
 # DynamoDB creates only one per update of an existing table, so the context key `mainTableIndexes` can
 # hold a deployment to the first n of them (infra/README.md, "Adding an index to a deployed table").
@@ -46,6 +64,8 @@ class DataStack(cdk.Stack):
     documents_bucket: s3.Bucket
     uploads_queue: sqs.Queue
     uploads_dlq: sqs.Queue
+    contracts_bucket: s3.Bucket
+    esign_secret: secretsmanager.Secret
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -135,10 +155,63 @@ class DataStack(cdk.Stack):
         self.documents_bucket.add_event_notification(s3.EventType.OBJECT_CREATED, s3n.SqsDestination(self.uploads_queue))
         self._accept_generated_depends_on()
 
+        # Contracts: drafts, and the signed PDFs that the app locks one by one (PutObject with
+        # ObjectLockMode=COMPLIANCE and ObjectLockRetainUntilDate = signing + CONTRACT_RETENTION_YEARS).
+        # No default retention, so drafts stay unlocked. COMPLIANCE cannot be shortened or removed by
+        # anyone, root included, so the bucket is retained in every stage: a dev stack deletion leaves it
+        # behind (delete it by hand once its locks have expired). No event notification: nothing reacts
+        # to uploads here, the app writes every object itself.
+        self.contracts_bucket = s3.Bucket(
+            self,
+            "ContractsBucket",
+            object_lock_enabled=True,
+            # Object lock requires versioning (and CloudFormation cannot turn lock on later).
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            # As the documents bucket: SSE-S3 (the app puts with ServerSideEncryption=AES256).
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            enforce_ssl=True,
+            minimum_tls_version=1.2,
+            lifecycle_rules=[
+                # Older versions of drafts (rewritten before signing) expire. This cannot touch a signed
+                # contract: S3 never deletes or expires an object version while its retention date is in
+                # the future, lifecycle rules included; a locked version is only eligible once its
+                # retention has passed.
+                s3.LifecycleRule(
+                    id="expire-noncurrent-draft-versions",
+                    noncurrent_version_expiration=cdk.Duration.days(CONTRACT_NONCURRENT_VERSION_DAYS),
+                    abort_incomplete_multipart_upload_after=cdk.Duration.days(CONTRACT_INCOMPLETE_UPLOAD_DAYS),
+                ),
+            ],
+            removal_policy=cdk.RemovalPolicy.RETAIN,
+        )
+
+        # The e-signature keys: never in the templates or the environment (README "Secrets"). The api and
+        # stream handlers get its ARN (ESIGN_SECRET_ARN) and GetSecretValue on it alone. It lives here, with
+        # the data, so that redeploying the code keeps the keys (a new built-in key would invalidate the
+        # webhooks in flight, and the DocuSign fields are typed in by hand).
+        self.esign_secret = secretsmanager.Secret(
+            self,
+            "EsignSecret",
+            secret_name=config.esign_secret_name,
+            description=f"{config.name('esign')}: built-in signature key (generated) and DocuSign credentials (set by the operator)",
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps(dict.fromkeys(ESIGN_OPERATOR_FIELDS, "")),
+                generate_string_key=ESIGN_GENERATED_FIELD,
+                # Letters and digits: safe in a comma-separated key list and in any header.
+                exclude_punctuation=True,
+                password_length=64,
+            ),
+            removal_policy=config.removal_policy,
+        )
+
         cdk.CfnOutput(self, "MainTableName", value=self.main_table.table_name)
         cdk.CfnOutput(self, "ConsentLedgerTableName", value=self.consent_ledger_table.table_name)
         cdk.CfnOutput(self, "AuditLogTableName", value=self.audit_log_table.table_name)
         cdk.CfnOutput(self, "DocumentsBucketName", value=self.documents_bucket.bucket_name)
+        cdk.CfnOutput(self, "ContractsBucketName", value=self.contracts_bucket.bucket_name)
+        cdk.CfnOutput(self, "EsignSecretArn", value=self.esign_secret.secret_arn)
         cdk.CfnOutput(self, "UploadsQueueUrl", value=self.uploads_queue.queue_url)
         cdk.CfnOutput(self, "UploadsDeadLetterQueueUrl", value=self.uploads_dlq.queue_url)
 

@@ -27,6 +27,10 @@ PROD_CONTEXT = {
     "webOrigins": ["https://app.customersonly.example"],
     "webBaseUrl": "https://app.customersonly.example",
     "emailSender": "no-reply@customersonly.example",
+    "platformLegalName": "Customersonly AB",
+    "platformOrgNumber": "559999-9999",
+    # A configured API URL (e.g. a custom domain): the webhook URL of every function, the API handler's too.
+    "apiBaseUrl": "https://api.customersonly.example/api/",
 }
 
 

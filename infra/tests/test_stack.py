@@ -15,6 +15,7 @@ from conftest import PROD_CONTEXT, Synth, cdk_json_context
 from stacks.api import (
     API_HANDLER,
     APPEND_ONLY_TABLE_ACTIONS,
+    CONTRACT_OBJECT_ACTIONS,
     ERASURE_LEDGER_ACTIONS,
     PRIVACY_JOBS,
     PRIVACY_JOBS_SCHEDULE,
@@ -27,7 +28,7 @@ from stacks.api import (
     UPLOAD_HANDLER,
 )
 from stacks.config import PROJECT_ROOT, ConfigError, StageConfig
-from stacks.data import MAIN_TABLE_INDEXES, DataStack
+from stacks.data import ESIGN_GENERATED_FIELD, ESIGN_OPERATOR_FIELDS, MAIN_TABLE_INDEXES, DataStack
 
 from chalicelib.adapters.dynamo import models
 from chalicelib.domain.identity import Role
@@ -35,6 +36,13 @@ from chalicelib.settings import Settings
 
 IAM_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role")
 FUNCTIONS = (API_HANDLER, UPLOAD_HANDLER, STREAM_HANDLER, PRIVACY_JOBS, PRIVACY_WORKER, PROPOSAL_JOBS)
+# The contract and e-signature settings.
+CONTRACT_VARIABLES = {
+    "CONTRACTS_BUCKET", "SIGNATURE_PROVIDER", "ESIGN_WEBHOOK_URL", "CONTRACT_RETENTION_YEARS", "CONTRACT_SIGNING_DAYS",
+    "PLATFORM_LEGAL_NAME", "PLATFORM_ORG_NUMBER", "DOCUSIGN_AUTH_SERVER", "DOCUSIGN_BASE_URI", "ESIGN_SECRET_ARN",
+}  # fmt: skip
+# Never in any function's environment: they are in the esign secret.
+SECRET_VARIABLES = {"BUILTIN_ESIGN_KEYS", "DOCUSIGN_PRIVATE_KEY", "DOCUSIGN_CONNECT_KEYS"}
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -216,6 +224,74 @@ def test_object_created_events_go_to_the_encrypted_uploads_queue_with_a_dead_let
             )
 
 
+def _contracts_bucket(synth: Synth) -> tuple[str, dict[str, Any]]:
+    data = synth.deployment.data
+    bucket_id = logical_id(data, data.contracts_bucket)
+    return bucket_id, synth.data.find_resources("AWS::S3::Bucket")[bucket_id]
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_contracts_bucket_is_object_locked_private_encrypted_and_retained(stage: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(stage)
+    bucket_id, bucket = _contracts_bucket(synth)
+    props = bucket["Properties"]
+    assert props["ObjectLockEnabled"] is True
+    # No default retention: the app locks each signed contract itself (COMPLIANCE); drafts stay unlocked.
+    assert "ObjectLockConfiguration" not in props
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    # SSE-S3, as the documents bucket: the app puts with ServerSideEncryption=AES256.
+    assert props["BucketEncryption"] == {
+        "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+    }
+    # Retained in every stage: COMPLIANCE-locked versions could not be deleted anyway.
+    assert bucket["DeletionPolicy"] == bucket["UpdateReplacePolicy"] == "Retain"
+    [rule] = props["LifecycleConfiguration"]["Rules"]
+    assert rule["NoncurrentVersionExpiration"] == {"NoncurrentDays": 90}
+    assert rule["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    assert "ExpirationInDays" not in rule and "ExpiredObjectDeleteMarker" not in rule  # current versions stay
+    assert "NotificationConfiguration" not in props
+    for notifications in synth.data.find_resources("Custom::S3BucketNotifications").values():
+        assert bucket_id not in json.dumps(notifications["Properties"]["BucketName"])
+    synth.data.has_resource_properties(
+        "AWS::S3::BucketPolicy",
+        {
+            "Bucket": {"Ref": bucket_id},
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Action": "s3:*", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})],
+                ),
+            },
+        },
+    )
+    assert "ContractsBucketName" in synth.data.find_outputs("*")
+
+
+def test_the_esign_secret_is_generated_with_placeholders_for_docusign(dev: Synth) -> None:
+    [secret] = dev.data.find_resources("AWS::SecretsManager::Secret").values()
+    props = secret["Properties"]
+    assert props["Name"] == "customersonly-dev/esign"
+    generated = props["GenerateSecretString"]
+    assert generated["GenerateStringKey"] == ESIGN_GENERATED_FIELD == "builtin_esign_keys"
+    assert generated["PasswordLength"] >= 32
+    template = json.loads(generated["SecretStringTemplate"])
+    assert template == dict.fromkeys(ESIGN_OPERATOR_FIELDS, "")
+    assert set(template) | {ESIGN_GENERATED_FIELD} == {
+        "builtin_esign_keys",
+        "docusign_integration_key",
+        "docusign_user_id",
+        "docusign_account_id",
+        "docusign_private_key",
+        "docusign_connect_keys",
+    }
+    assert "SecretString" not in props  # nothing secret in the template
+
+
 # --- IAM ---------------------------------------------------------------------------------------------
 
 
@@ -329,6 +405,65 @@ def test_the_proposal_jobs_role_reads_and_puts_only(dev: Synth) -> None:
         assert statement["Resource"] != "*", statement
 
 
+def _roles(synth: Synth) -> dict[str, Any]:
+    api = synth.deployment.api
+    return {
+        "api": api.api_role,
+        "upload": api.upload_role,
+        "stream": api.stream_role,
+        "jobs": api.jobs_role,
+        "worker": api.worker_role,
+        "proposal_jobs": api.proposal_jobs_role,
+    }
+
+
+def test_the_api_role_writes_contracts_with_retention_and_nobody_deletes_them(dev: Synth) -> None:
+    data = dev.deployment.data
+    bucket_id = logical_id(data, data.contracts_bucket)
+    granted: dict[str, set[str]] = {}
+    for name, role in _roles(dev).items():
+        on_contracts = [s for s in _statements_of(dev, role) if mentions(s, bucket_id)]
+        granted[name] = {a for s in on_contracts for a in _as_list(s["Action"])}
+        for statement in on_contracts:
+            # Objects under contracts/ and esign/ only, never the whole bucket.
+            assert {_rendered(r) for r in _as_list(statement["Resource"])} == {"<ref>/contracts/*", "<ref>/esign/*"}, statement
+    assert (
+        granted["api"] == set(CONTRACT_OBJECT_ACTIONS) == {"s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObjectRetention"}
+    )
+    assert not any(granted[name] for name in granted if name != "api"), granted
+    # No delete of any kind on the contracts bucket, by any identity policy or the bucket policy.
+    for name, template in dev.templates.items():
+        for statement in allow_statements(template):
+            resources = json.dumps(statement.get("Resource"))
+            if bucket_id in resources or statement.get("Resource") == "*" or "arn:aws:s3:::*" in resources:
+                for action in _as_list(statement["Action"]):
+                    assert not action.startswith(
+                        ("s3:DeleteObject", "s3:PutBucketObjectLockConfiguration", "s3:BypassGovernanceRetention")
+                    ), (name, statement)
+                    assert action not in ("s3:*", "*"), (name, statement)
+    for policy in dev.data.find_resources("AWS::S3::BucketPolicy").values():
+        if policy["Properties"]["Bucket"] == {"Ref": bucket_id}:
+            assert all(s["Effect"] == "Deny" for s in _as_list(policy["Properties"]["PolicyDocument"]["Statement"]))
+
+
+def test_only_the_api_and_stream_roles_read_the_esign_secret(dev: Synth) -> None:
+    data = dev.deployment.data
+    secret_id = logical_id(data, data.esign_secret)
+    readers = set()
+    for name, role in _roles(dev).items():
+        for statement in _statements_of(dev, role):
+            if any(a.startswith("secretsmanager:") for a in _as_list(statement["Action"])):
+                # GetSecretValue on this secret alone.
+                assert _as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"], statement
+                assert mentions(statement, secret_id) and statement["Resource"] != "*", statement
+                readers.add(name)
+    assert readers == {"api", "stream"}
+    for template in dev.templates.values():
+        for statement in allow_statements(template):
+            if any(a.startswith("secretsmanager:") for a in _as_list(statement["Action"])):
+                assert mentions(statement, secret_id), statement
+
+
 def test_each_function_runs_under_its_own_role(dev: Synth) -> None:
     api = dev.deployment.api
     expected = {
@@ -390,6 +525,8 @@ S3_CALL_ACTIONS = {
     "delete_object": ("s3:DeleteObject", "s3:DeleteObjectVersion"),
     "generate_presigned_post": ("s3:PutObject",),
     "generate_presigned_url": ("s3:GetObject", "s3:GetObjectVersion"),
+    # Contracts (S3DocumentStorage.put on the contracts bucket): a signed one is put with its object lock retention.
+    "put_object": ("s3:PutObject", "s3:PutObjectRetention"),
 }
 # Export archives (S3DocumentStorage.write_archive), built by the privacy worker only: a multipart upload
 # is authorised as PutObject, its abort as AbortMultipartUpload.
@@ -529,12 +666,45 @@ def test_functions_get_every_setting_the_app_reads_and_nothing_it_does_not(dev: 
         variables = function_properties(dev, function)["Environment"]["Variables"]
         assert required <= set(variables), function
         assert set(variables) - aliases == {"POWERTOOLS_SERVICE_NAME"}, function
+        assert not set(variables) & SECRET_VARIABLES, function
         # Lambda reserves AWS_REGION; the app derives the JWKS URL from the issuer in AWS.
         assert "AWS_REGION" not in variables and "COGNITO_JWKS_URL" not in variables
         assert variables["APP_STAGE"] == "dev"
         assert json.loads(variables["CORS_ALLOWED_ORIGINS"]) == cdk_json_context()["webOrigins"]
         settings = Settings.from_environment({k: v for k, v in variables.items() if isinstance(v, str)})
         assert settings.cors_allowed_origins == cdk_json_context()["webOrigins"]
+
+
+def test_functions_get_the_contract_settings_and_the_secrets_arn_not_the_secrets(dev: Synth) -> None:
+    data = dev.deployment.data
+    for function in FUNCTIONS:
+        variables = function_properties(dev, function)["Environment"]["Variables"]
+        assert CONTRACT_VARIABLES - {"ESIGN_SECRET_ARN"} <= set(variables), function
+        assert logical_id(data, data.contracts_bucket) in json.dumps(variables["CONTRACTS_BUCKET"])
+        assert variables["SIGNATURE_PROVIDER"] == "builtin"
+        assert variables["CONTRACT_RETENTION_YEARS"] == "7" and variables["CONTRACT_SIGNING_DAYS"] == "14"
+        assert variables["PLATFORM_LEGAL_NAME"] == cdk_json_context()["platformLegalName"]
+        assert variables["PLATFORM_ORG_NUMBER"] == cdk_json_context()["platformOrgNumber"]
+        assert variables["DOCUSIGN_AUTH_SERVER"] == "account-d.docusign.com" and variables["DOCUSIGN_BASE_URI"] == ""
+        # Only the functions that may read the secret are told where it is.
+        assert ("ESIGN_SECRET_ARN" in variables) == (function in (API_HANDLER, STREAM_HANDLER)), function
+        if "ESIGN_SECRET_ARN" in variables:
+            assert logical_id(data, data.esign_secret) in json.dumps(variables["ESIGN_SECRET_ARN"])
+        # Without apiBaseUrl the webhook URL comes from the deployed REST API, except in the API handler's
+        # own environment (the REST API refers to the handler: a circular reference).
+        webhook = variables["ESIGN_WEBHOOK_URL"]
+        if function == API_HANDLER:
+            assert webhook == ""
+        else:
+            assert "${RestAPI}" in json.dumps(webhook) and "webhooks/esign" in json.dumps(webhook), function
+
+
+def test_a_configured_api_url_gives_every_function_the_webhook_url(prod: Synth) -> None:
+    expected = PROD_CONTEXT["apiBaseUrl"].rstrip("/") + "/webhooks/esign"
+    for function in FUNCTIONS:
+        variables = function_properties(prod, function)["Environment"]["Variables"]
+        assert variables["ESIGN_WEBHOOK_URL"] == expected, function
+        assert variables["PLATFORM_ORG_NUMBER"] == PROD_CONTEXT["platformOrgNumber"]
 
 
 def test_functions_are_named_have_log_groups_and_the_event_handlers_a_longer_timeout(dev: Synth) -> None:
@@ -577,7 +747,9 @@ def test_user_pool_is_admin_created_with_the_apps_password_policy(dev: Synth) ->
 def test_outputs_name_what_a_deployer_needs(dev: Synth) -> None:
     assert {"ApiUrl"} <= set(dev.api.find_outputs("*"))
     assert {"UserPoolId", "UserPoolClientId"} <= set(dev.identity.find_outputs("*"))
-    assert {"MainTableName", "ConsentLedgerTableName", "AuditLogTableName", "DocumentsBucketName"} <= set(dev.data.find_outputs("*"))
+    assert {"MainTableName", "ConsentLedgerTableName", "AuditLogTableName", "DocumentsBucketName", "ContractsBucketName"} <= set(
+        dev.data.find_outputs("*")
+    )
 
 
 # --- stages ------------------------------------------------------------------------------------------
@@ -624,6 +796,11 @@ class _Node:
         ({"emailSender": "nobody"}, "e-mail address"),
         ({"mainTableIndexes": "1"}, "at least 2"),
         ({"mainTableIndexes": "three"}, "whole number"),
+        ({"signatureProvider": "adobe"}, "signatureProvider"),
+        ({"contractRetentionYears": "0"}, "at least 1"),
+        ({"apiBaseUrl": "http://api.example.com/api/"}, "apiBaseUrl"),
+        ({**PROD_CONTEXT, "platformOrgNumber": "000000-0000"}, "platformOrgNumber"),
+        ({**PROD_CONTEXT, "platformLegalName": ""}, "platformLegalName"),
     ],
 )
 def test_unusable_context_is_refused_before_synthesis(overrides: dict[str, Any], message: str) -> None:

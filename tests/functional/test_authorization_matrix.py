@@ -120,11 +120,12 @@ def _proposal_objects(
     brought to the state its row starts from (through the services, on the same tables)."""
     from datetime import UTC, datetime, timedelta
 
+    from chalicelib.domain.contracts import ContractParty
     from chalicelib.domain.identity import Principal, RequestContext, Role
     from chalicelib.domain.money import HourlyRate
     from chalicelib.domain.proposals import Slot
     from chalicelib.schemas.profiles import ProfileIn
-    from chalicelib.services import candidacies, interviews, matching, profiles, proposals
+    from chalicelib.services import candidacies, contracts, interviews, matching, profiles, proposals
 
     container = local_aws.container  # type: ignore[attr-defined]
     ports = container.candidacies
@@ -175,8 +176,32 @@ def _proposal_objects(
             interviews.schedule_interview(ports, as_consultant, requested.interview_id, slot.starts_at)
         return requested.interview_id
 
+    def engagement(sent_out: bool) -> dict[str, str]:
+        """An accepted candidacy's engagement; with ``sent_out``, its contracts sent with the built-in
+        signature, and the client's signing link for its contract."""
+        proposal_id, candidacy_id = sent()
+        engagement_id = proposals.decide(ports, as_client, proposal_id, candidacy_id, accept=True, reason=None).engagement_id
+        assert engagement_id is not None
+        if not sent_out:
+            return {"engagement": engagement_id}
+        sent_engagement = contracts.send_contracts(container.contracts, as_staff, engagement_id)
+        envelope_id = container.contracts.engagements.get_contract(
+            engagement_id, sent_engagement.contracts[ContractParty.CLIENT]
+        ).envelope_id
+        [notice] = [n for n in container.notification_repository.list_notifications(client.user_id) if n.object_id == envelope_id]
+        envelope = container.signing.envelopes.get_envelope(envelope_id)
+        return {
+            "engagement": engagement_id,
+            "agency_contract": sent_engagement.contracts[ContractParty.AGENCY],
+            "client_contract": sent_engagement.contracts[ContractParty.CLIENT],
+            "envelope": envelope_id,
+            "token": notice.text.split("token=")[1].split()[0],
+            "sha": envelope.document_sha256,
+        }
+
     sl_assignment, sl_run = matched()
     interviews.set_consultant_agent(ports, as_staff, consultant.user_id, staff.user_id, None)
+    read, to_sign, to_decline_signing = engagement(True), engagement(True), engagement(True)
     shown_proposal, shown = sent()
     send_assignment, to_send = consented()
     accept_proposal, to_accept = sent()
@@ -210,6 +235,18 @@ def _proposal_objects(
         "later_start": (slot.starts_at + timedelta(days=1)).isoformat(),
         "later_end": (slot.ends_at + timedelta(days=1)).isoformat(),
         "staff_id": staff.user_id,
+        "eng": read["engagement"],
+        "eng_ac": read["agency_contract"],
+        "eng_cc": read["client_contract"],
+        "env": read["envelope"],
+        "tok": read["token"],
+        "env_sign": to_sign["envelope"],
+        "tok_sign": to_sign["token"],
+        "sha_sign": to_sign["sha"],
+        "env_decline": to_decline_signing["envelope"],
+        "tok_decline": to_decline_signing["token"],
+        "eng_terms": engagement(False)["engagement"],
+        "eng_send": engagement(False)["engagement"],
     }
 
 
@@ -435,6 +472,14 @@ MATRIX: list[Row] = [
     ),
 ]
 _TEMPLATE = {
+    "eng": "engagement_id",
+    "eng_terms": "engagement_id",
+    "eng_send": "engagement_id",
+    "eng_ac": "contract_id",
+    "eng_cc": "contract_id",
+    "env": "envelope_id",
+    "env_sign": "envelope_id",
+    "env_decline": "envelope_id",
     "A": "agency_id",
     "C_approve": "org_id",
     "C_reject": "org_id",
@@ -532,6 +577,37 @@ def _resume_rows() -> list[Row]:
 
 
 MATRIX += _resume_rows()
+
+TERMS = {
+    "pricing": "daily",
+    "currency": "SEK",
+    "rate_minor": 800_000,
+    "start_date": "2030-01-07",
+    "end_date": "2030-06-30",
+    "share_of_full_time": 80,
+    "scope": "Platform work",
+}
+PARTIES_OF_ENGAGEMENT = {"anonymous": 401, "staff": 200, "admin_a": 200, "consultant_a": 200, "client_c": 200}
+SIGNER_ONLY = {"anonymous": 401, "client_c": 200}
+MATRIX += [
+    ("GET", "/engagements", None, {"anonymous": 401}, 200),
+    ("GET", "/engagements/{eng}", None, PARTIES_OF_ENGAGEMENT, 404),
+    ("PUT", "/engagements/{eng_terms}/terms", TERMS, {"anonymous": 401, "staff": 200}, 403),
+    ("POST", "/engagements/{eng_send}/contracts/send", {}, {"anonymous": 401, "staff": 200}, 403),
+    # A contract is read by its parties only: the agency's by its admins, the client's by the client's users.
+    ("GET", "/engagements/{eng}/contracts/{eng_ac}", None, {"anonymous": 401, "staff": 200, "admin_a": 200}, 404),
+    ("GET", "/engagements/{eng}/contracts/{eng_cc}/document?kind=document", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 404),
+    # A signing link works for the signer it was sent to, signed in, only.
+    ("GET", "/signing/{env}?token={tok}", None, SIGNER_ONLY, 404),
+    (
+        "POST",
+        "/signing/{env_sign}/sign",
+        {"token": "{tok_sign}", "typed_name": "Bo Buyer", "document_sha256": "{sha_sign}", "agree": True},
+        SIGNER_ONLY,
+        404,
+    ),
+    ("POST", "/signing/{env_decline}/decline", {"token": "{tok_decline}", "reason": "Not now"}, SIGNER_ONLY, 404),
+]
 
 
 def test_the_matrix_covers_every_protected_operation(api: Api) -> None:

@@ -21,6 +21,8 @@ DISCLOSURE = {
     "link",
 }
 INTERVIEW = {"recipient_name", "assignment_title", "starts_at", "ends_at", "location", "link"}
+ENGAGEMENT = {"recipient_name", "assignment_title", "client_name", "consultant_name", "start_date", "end_date", "price", "link"}
+UNSIGNED = {"recipient_name", "assignment_title", "client_name", "consultant_name", "party", "status", "reason", "link"}
 # The interface the features that send these code against.
 PARAMS = {
     "disclosure_consent_requested": DISCLOSURE,
@@ -35,6 +37,10 @@ PARAMS = {
     "interview_rescheduled": INTERVIEW,
     "interview_cancelled": {"recipient_name", "assignment_title", "starts_at", "reason"},
     "consultant_agent_assigned": {"recipient_name", "agent_name", "consultant_name"},
+    "signature_requested": {"recipient_name", "document_name", "link", "expires_at"},
+    "engagement_active": ENGAGEMENT,
+    "contract_unsigned": UNSIGNED,
+    "contract_unsigned_agent": UNSIGNED,
 }
 
 INVITATION = {"agency_name", "link", "code", "expires_on"}

@@ -25,6 +25,7 @@ from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, I
 from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentChanged, ConsentEntry, withdrawal_entry_id
+from chalicelib.domain.contracts import Contract, Engagement, EngagementStatus, ProcessedEvent
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ARCHIVE_RETENTION, ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
@@ -33,6 +34,7 @@ from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
 from chalicelib.domain.resume import ResumeItem, ResumePart
+from chalicelib.domain.signing import EnvelopeState, SigningEnvelope, WebhookDelivery
 from chalicelib.errors import ConcurrencyConflict
 from chalicelib.services.ports import Changes, Entity, Expect, OutboxMessage, PersonItem, UniqueClaim
 
@@ -40,6 +42,12 @@ T = TypeVar("T")
 
 # How long a sent outbox message is kept before DynamoDB's TTL removes it (it holds an e-mail address).
 OUTBOX_RETENTION = timedelta(days=1)
+# How long a handled webhook event is remembered: longer than any provider retries a delivery (DocuSign
+# Connect retries for up to 15 days).
+PROCESSED_EVENT_RETENTION = timedelta(days=60)
+# A built-in signature webhook is posted within seconds; a failing one is retried by the stream for a day.
+WEBHOOK_DELIVERY_RETENTION = timedelta(days=2)
+STAFF = "STAFF"
 
 
 _ADAPTERS: dict[type, TypeAdapter[Any]] = {}
@@ -81,6 +89,11 @@ _KIND = {
     Interview: "interview",
     AgentAssignment: "agent_assignment",
     Notification: "notification",
+    Engagement: "engagement",
+    Contract: "contract",
+    ProcessedEvent: "processed_event",
+    SigningEnvelope: "signing_envelope",
+    WebhookDelivery: "webhook_delivery",
 }
 _CLASS_OF_KIND = {kind: cls for cls, kind in _KIND.items()}
 
@@ -103,6 +116,10 @@ def resume_sk(part: ResumePart, item_id: str) -> str:
 
 def org_pk(org_id: str) -> str:
     return f"ORG#{org_id}"
+
+
+def engagement_pk(engagement_id: str) -> str:
+    return f"ENGAGEMENT#{engagement_id}"
 
 
 CONSULTANT_ACTIVITY = "ACTIVITY#consultant"
@@ -136,7 +153,9 @@ def _keys(entity: Entity) -> _Keys:
     """pk/sk and index keys of a main-table entity."""
     if isinstance(entity, User):
         # gsi1: an organisation's members; gsi2: consultants by last activity (the retention job).
-        members = (org_pk(entity.org_id), f"USER#{entity.user_id}") if entity.org_id else (None, None)
+        # Staff belong to no organisation: they are filed together (alerts go to all of them).
+        home = org_pk(entity.org_id) if entity.org_id else STAFF if Role.STAFF in entity.roles else None
+        members = (home, f"USER#{entity.user_id}") if home else (None, None)
         activity = (
             (CONSULTANT_ACTIVITY, f"{sort_time(entity.active_since)}#{entity.user_id}") if Role.CONSULTANT in entity.roles else (None, None)
         )
@@ -239,6 +258,35 @@ def _keys(entity: Entity) -> _Keys:
     if isinstance(entity, AgentAssignment):
         # In the consultant's partition; gsi1: an agent's consultants.
         return _Keys(user_pk(entity.consultant_id), "AGENT", f"AGENT#{entity.agent_id}", f"CONSULTANT#{entity.consultant_id}")
+    if isinstance(entity, Engagement):
+        # gsi1: the client company's; gsi2: everyone's by status (staff); gsi3: the consultant's; gsi4: the agency's.
+        created = f"ENGAGEMENT#{sort_time(entity.created_at)}#{entity.engagement_id}"
+        return _Keys(
+            engagement_pk(entity.engagement_id),
+            "ENGAGEMENT",
+            org_pk(entity.client_id),
+            created,
+            f"ENGAGEMENTS#{entity.status.value}",
+            created,
+            user_pk(entity.consultant_id),
+            created,
+            org_pk(entity.agency_id),
+            created,
+        )
+    if isinstance(entity, Contract):
+        # In its engagement's partition; gsi1: by envelope id (the signature webhooks' only handle on it).
+        envelope = (f"ENVELOPE#{entity.envelope_id}", "CONTRACT") if entity.envelope_id else (None, None)
+        return _Keys(engagement_pk(entity.engagement_id), f"CONTRACT#{entity.contract_id}", *envelope)
+    if isinstance(entity, ProcessedEvent):
+        return _Keys(f"WEBHOOK#{entity.provider}#{entity.event_id}", "EVENT")
+    if isinstance(entity, SigningEnvelope):
+        # gsi2: open envelopes by deadline (the expiry job).
+        deadline = (
+            ("ESIGN#sent", f"{sort_time(entity.expires_at)}#{entity.envelope_id}") if entity.status is EnvelopeState.SENT else (None, None)
+        )
+        return _Keys(f"ESIGN#{entity.envelope_id}", "ENVELOPE", None, None, *deadline)
+    if isinstance(entity, WebhookDelivery):
+        return _Keys(f"DELIVERY#{entity.delivery_id}", "DELIVERY")
     if isinstance(entity, Erasure):
         # Outside the person's partition, which it outlives; gsi2: the pending ones (the resume job).
         return _Keys(f"ERASURE#{entity.user_id}", "ERASURE", None, None, f"ERASURES#{entity.status.value}", sort_time(entity.requested_at))
@@ -278,6 +326,10 @@ def to_item(entity: Entity) -> Model:
         item.expires = entity.created_at + ARCHIVE_RETENTION
     if isinstance(entity, ConsentChanged):
         item.expires = entity.at + OUTBOX_RETENTION  # it has done its work once the stream delivered it
+    if isinstance(entity, ProcessedEvent):
+        item.expires = entity.received_at + PROCESSED_EVENT_RETENTION
+    if isinstance(entity, WebhookDelivery):
+        item.expires = entity.created_at + WEBHOOK_DELIVERY_RETENTION
     return item
 
 
@@ -395,6 +447,9 @@ class DynamoAccountRepository:
     def list_consultants(self) -> list[User]:
         return [load(User, i.data) for i in MainItem.by_gsi2.query(CONSULTANT_ACTIVITY)]
 
+    def list_staff(self) -> list[User]:
+        return [load(User, i.data) for i in MainItem.by_gsi1.query(STAFF, MainItem.gsi1sk.startswith("USER#"))]
+
 
 class DynamoProfileRepository:
     def get_profile(self, user_id: str) -> Profile | None:
@@ -500,6 +555,50 @@ class DynamoProposalRepository:
 
 def _oldest_first(candidacies: Iterable[Candidacy]) -> list[Candidacy]:
     return sorted(candidacies, key=lambda c: (c.created_at, c.candidacy_id))
+
+
+class DynamoEngagementRepository:
+    def get_engagement(self, engagement_id: str) -> Engagement | None:
+        return _get(Engagement, engagement_pk(engagement_id), "ENGAGEMENT")
+
+    def list_contracts(self, engagement_id: str) -> list[Contract]:
+        items = MainItem.query(engagement_pk(engagement_id), MainItem.sk.startswith("CONTRACT#"), consistent_read=True)
+        return sorted((load(Contract, i.data) for i in items), key=lambda c: (c.party.value, c.version))
+
+    def get_contract(self, engagement_id: str, contract_id: str) -> Contract | None:
+        return _get(Contract, engagement_pk(engagement_id), f"CONTRACT#{contract_id}")
+
+    def find_contract_by_envelope(self, envelope_id: str) -> Contract | None:
+        found = next(iter(MainItem.by_gsi1.query(f"ENVELOPE#{envelope_id}", limit=1)), None)
+        # The index lags behind writes: the contract itself is read again, strongly.
+        return _get(Contract, found.pk, found.sk) if found is not None else None
+
+    def list_client_engagements(self, client_id: str) -> list[Engagement]:
+        return _newest_first(MainItem.by_gsi1.query(org_pk(client_id), MainItem.gsi1sk.startswith("ENGAGEMENT#")))
+
+    def list_agency_engagements(self, agency_id: str) -> list[Engagement]:
+        return _newest_first(MainItem.by_gsi4.query(org_pk(agency_id), MainItem.gsi4sk.startswith("ENGAGEMENT#")))
+
+    def list_consultant_engagements(self, consultant_id: str) -> list[Engagement]:
+        return _newest_first(MainItem.by_gsi3.query(user_pk(consultant_id), MainItem.gsi3sk.startswith("ENGAGEMENT#")))
+
+    def list_engagements_by_status(self, status: EngagementStatus) -> list[Engagement]:
+        return _newest_first(MainItem.by_gsi2.query(f"ENGAGEMENTS#{status.value}"))
+
+    def event_processed(self, provider: str, event_id: str) -> bool:
+        return _get(ProcessedEvent, f"WEBHOOK#{provider}#{event_id}", "EVENT") is not None
+
+
+def _newest_first(items: Iterable[MainItem]) -> list[Engagement]:
+    return sorted((load(Engagement, i.data) for i in items), key=lambda e: (e.created_at, e.engagement_id), reverse=True)
+
+
+class DynamoSigningRepository:
+    def get_envelope(self, envelope_id: str) -> SigningEnvelope | None:
+        return _get(SigningEnvelope, f"ESIGN#{envelope_id}", "ENVELOPE")
+
+    def list_open_envelopes(self, expiring_before: datetime) -> list[SigningEnvelope]:
+        return [load(SigningEnvelope, i.data) for i in MainItem.by_gsi2.query("ESIGN#sent", MainItem.gsi2sk < sort_time(expiring_before))]
 
 
 class DynamoErasureRepository:

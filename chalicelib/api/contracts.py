@@ -1,0 +1,315 @@
+"""Engagements and their contracts, the built-in signature's signing pages, and the signature webhook."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from chalice import Blueprint
+
+from chalicelib.api.http import ANY_ROLE, Call, operation
+from chalicelib.domain.contracts import Contract, Engagement, EngagementTerms, Milestone
+from chalicelib.domain.identity import Role
+from chalicelib.lazy import LazyModule
+from chalicelib.schemas.contracts import (
+    ContractOut,
+    DeclineSigningIn,
+    DocumentLinkResponse,
+    DocumentQuery,
+    EngagementListResponse,
+    EngagementQuery,
+    EngagementResponse,
+    EngagementSummary,
+    MilestoneOut,
+    SendContractsIn,
+    SignerOut,
+    SignIn,
+    SigningQuery,
+    SigningResponse,
+    TermsIn,
+    TermsOut,
+    WebhookResponse,
+)
+
+if TYPE_CHECKING:
+    from chalicelib.services import contracts, signing
+    from chalicelib.services.contracts import ContractPorts
+    from chalicelib.services.signing import SigningView
+else:  # imported on the first request that needs them (cold start)
+    contracts = LazyModule("chalicelib.services.contracts")
+    signing = LazyModule("chalicelib.services.signing")
+
+bp = Blueprint(__name__)
+STAFF = frozenset({Role.STAFF})
+# Signed webhooks are small; DocuSign's JSON SIM messages without documents are a few kilobytes.
+WEBHOOK_MAX_BYTES = 256 * 1024
+
+
+def _terms_out(terms: EngagementTerms) -> TermsOut:
+    return TermsOut(
+        pricing=terms.pricing,
+        currency=terms.currency,
+        rate_minor=terms.rate_minor,
+        milestones=[
+            MilestoneOut(milestone_id=m.milestone_id, title=m.title, amount_minor=m.amount_minor, due_date=m.due_date)
+            for m in terms.milestones
+        ],
+        price_minor=terms.price_minor,
+        commission_bps=terms.commission_bps,
+        commission_minor=terms.commission_minor,
+        agency_net_minor=terms.agency_net_minor,
+        start_date=terms.start_date,
+        end_date=terms.end_date,
+        share_of_full_time=terms.share_of_full_time,
+        scope=terms.scope,
+        payment_terms_days=terms.payment_terms_days,
+    )
+
+
+def _contract_out(c: Contract) -> ContractOut:
+    return ContractOut(
+        contract_id=c.contract_id,
+        party=c.party,
+        version=c.version,
+        status=c.status,
+        language=c.language,
+        provider=c.provider,
+        sent_at=c.sent_at,
+        completed_at=c.completed_at,
+        ended_at=c.ended_at,
+        end_reason=c.end_reason,
+        document_sha256=c.document.sha256,
+        signed_document_sha256=c.signed_document.sha256 if c.signed_document else None,
+        has_certificate=c.certificate is not None,
+        signers=[SignerOut(role=s.role, name=s.name, signed_at=s.signed_at) for s in c.signers],
+    )
+
+
+def _title(ports: ContractPorts, engagement: Engagement) -> str:
+    assignment = ports.candidacies.assignments.assignments.get_assignment(engagement.assignment_id)
+    return assignment.title if assignment else ""
+
+
+def _engagement_out(ports: ContractPorts, engagement: Engagement, visible: list[Contract]) -> EngagementResponse:
+    return EngagementResponse(
+        engagement_id=engagement.engagement_id,
+        candidacy_id=engagement.candidacy_id,
+        assignment_id=engagement.assignment_id,
+        assignment_title=_title(ports, engagement),
+        client_id=engagement.client_id,
+        agency_id=engagement.agency_id,
+        consultant_id=engagement.consultant_id,
+        status=engagement.status,
+        time_reporting_open=engagement.status.value == "active",
+        created_at=engagement.created_at,
+        activated_at=engagement.activated_at,
+        terms=_terms_out(engagement.terms),
+        contracts=[_contract_out(c) for c in visible],
+    )
+
+
+@operation(
+    bp,
+    "/engagements",
+    "GET",
+    summary="List my engagements (staff: by status)",
+    tag="contracts",
+    query=EngagementQuery,
+    response=EngagementListResponse,
+    roles=ANY_ROLE,
+)
+def list_engagements(call: Call[Any, EngagementQuery]) -> EngagementListResponse:
+    ports = call.container.contracts
+    found = contracts.list_engagements(ports, call.user, call.query.status)
+    items = [
+        EngagementSummary(
+            engagement_id=e.engagement_id,
+            assignment_id=e.assignment_id,
+            assignment_title=_title(ports, e),
+            status=e.status,
+            start_date=e.terms.start_date,
+            end_date=e.terms.end_date,
+            created_at=e.created_at,
+        )
+        for e in found
+    ]
+    return EngagementListResponse(items=items)
+
+
+@operation(
+    bp,
+    "/engagements/{engagement_id}",
+    "GET",
+    summary="An engagement: its terms and the contracts I am a party to",
+    tag="contracts",
+    response=EngagementResponse,
+    roles=ANY_ROLE,
+)
+def get_engagement(call: Call[Any, Any]) -> EngagementResponse:
+    ports = call.container.contracts
+    engagement, visible = contracts.get_engagement(ports, call.user, call.path["engagement_id"])
+    return _engagement_out(ports, engagement, visible)
+
+
+@operation(
+    bp,
+    "/engagements/{engagement_id}/terms",
+    "PUT",
+    summary="Set the terms before the contracts go out (staff)",
+    tag="contracts",
+    request=TermsIn,
+    response=EngagementResponse,
+    roles=STAFF,
+    errors=(409,),
+)
+def put_terms(call: Call[TermsIn, Any]) -> EngagementResponse:
+    ports = call.container.contracts
+    body = call.body
+    current, _ = contracts.get_engagement(ports, call.user, call.path["engagement_id"])
+    terms = EngagementTerms(
+        pricing=body.pricing,
+        currency=body.currency,
+        commission_bps=current.terms.commission_bps,
+        start_date=body.start_date,
+        end_date=body.end_date,
+        share_of_full_time=body.share_of_full_time,
+        scope=body.scope,
+        payment_terms_days=body.payment_terms_days,
+        rate_minor=body.rate_minor,
+        milestones=tuple(Milestone(str(i), m.title, m.amount_minor, m.due_date) for i, m in enumerate(body.milestones, start=1)),
+    )
+    updated = contracts.update_terms(ports, call.user, call.path["engagement_id"], terms)
+    engagement, visible = contracts.get_engagement(ports, call.user, updated.engagement_id)
+    return _engagement_out(ports, engagement, visible)
+
+
+@operation(
+    bp,
+    "/engagements/{engagement_id}/contracts/send",
+    "POST",
+    tag="contracts",
+    summary="Generate both contracts from the terms and send them for signature, signing for the platform (staff)",
+    request=SendContractsIn,
+    response=EngagementResponse,
+    roles=STAFF,
+    errors=(409, 503),
+)
+def send_contracts(call: Call[SendContractsIn, Any]) -> EngagementResponse:
+    ports = call.container.contracts
+    contracts.send_contracts(ports, call.user, call.path["engagement_id"], call.body.provider)
+    engagement, visible = contracts.get_engagement(ports, call.user, call.path["engagement_id"])
+    return _engagement_out(ports, engagement, visible)
+
+
+@operation(
+    bp,
+    "/engagements/{engagement_id}/contracts/{contract_id}",
+    "GET",
+    summary="A contract (its parties and staff)",
+    tag="contracts",
+    response=ContractOut,
+    roles=ANY_ROLE,
+)
+def get_contract(call: Call[Any, Any]) -> ContractOut:
+    _, contract = contracts.visible_contract(call.container.contracts, call.user, call.path["engagement_id"], call.path["contract_id"])
+    return _contract_out(contract)
+
+
+@operation(
+    bp,
+    "/engagements/{engagement_id}/contracts/{contract_id}/document",
+    "GET",
+    tag="contracts",
+    summary="A short-lived link to the contract's PDF, after checking it against its SHA-256 (its parties and staff)",
+    query=DocumentQuery,
+    response=DocumentLinkResponse,
+    roles=ANY_ROLE,
+    errors=(409,),
+)
+def get_contract_document(call: Call[Any, DocumentQuery]) -> DocumentLinkResponse:
+    link = contracts.document_link(
+        call.container.contracts, call.user, call.path["engagement_id"], call.path["contract_id"], call.query.kind
+    )
+    return DocumentLinkResponse(url=link.url, sha256=link.sha256, size=link.size, expires_at=link.expires_at)
+
+
+def _signing_out(view: SigningView) -> SigningResponse:
+    envelope, recipient = view.envelope, view.recipient
+    return SigningResponse(
+        envelope_id=envelope.envelope_id,
+        document_name=envelope.document_name,
+        document_sha256=envelope.document_sha256,
+        envelope_status=envelope.status,
+        expires_at=envelope.expires_at,
+        signer_name=recipient.name,
+        signer_state=recipient.state,
+        signed_at=recipient.evidence.signed_at if recipient.evidence else None,
+        document_url=view.document_url,
+        document_url_expires_at=view.url_expires_at,
+    )
+
+
+@operation(
+    bp,
+    "/signing/{envelope_id}",
+    "GET",
+    tag="signing",
+    summary="The document a signing link asks me to sign (built-in signature; the signer, signed in)",
+    query=SigningQuery,
+    response=SigningResponse,
+    roles=ANY_ROLE,
+)
+def get_signing(call: Call[Any, SigningQuery]) -> SigningResponse:
+    view = signing.signing_request(call.container.signing, call.user, call.path["envelope_id"], call.query.token)
+    return _signing_out(view)
+
+
+@operation(
+    bp,
+    "/signing/{envelope_id}/sign",
+    "POST",
+    tag="signing",
+    summary="Sign: type my name and confirm (built-in signature)",
+    request=SignIn,
+    response=SigningResponse,
+    roles=ANY_ROLE,
+    errors=(409,),
+)
+def sign(call: Call[SignIn, Any]) -> SigningResponse:
+    body = call.body
+    view = signing.sign(
+        call.container.signing, call.user, call.path["envelope_id"], body.token, body.typed_name, body.document_sha256, call.context
+    )
+    return _signing_out(view)
+
+
+@operation(
+    bp,
+    "/signing/{envelope_id}/decline",
+    "POST",
+    tag="signing",
+    summary="Decline to sign, saying why (built-in signature)",
+    request=DeclineSigningIn,
+    response=SigningResponse,
+    roles=ANY_ROLE,
+    errors=(409,),
+)
+def decline_signing(call: Call[DeclineSigningIn, Any]) -> SigningResponse:
+    view = signing.decline(call.container.signing, call.user, call.path["envelope_id"], call.body.token, call.body.reason)
+    return _signing_out(view)
+
+
+@operation(
+    bp,
+    "/webhooks/esign",
+    "POST",
+    tag="signing",
+    roles=None,
+    raw=True,
+    max_body_bytes=WEBHOOK_MAX_BYTES,
+    summary="Signature provider events (DocuSign Connect, and the built-in signature in the same format), HMAC-signed",
+    response=WebhookResponse,
+    errors=(401, 404, 409, 503),
+)
+def signature_webhook(call: Call[Any, Any]) -> WebhookResponse:
+    outcome = contracts.handle_signature_webhook(call.container.contracts, call.raw_body, call.headers)
+    return WebhookResponse(outcome=outcome)

@@ -1,0 +1,542 @@
+"""Engagements and contracts: from a client's acceptance to two signed contracts and an active engagement.
+
+Staff send the engagement's two contracts (platform↔agency, platform↔client), each generated as a PDF
+from the terms, stored with its SHA-256 and sent for signature to the counterparty and to the platform's
+signer through a signature provider. The provider reports progress through a signed webhook; the
+handler trusts the webhook only as a hint: it re-fetches the envelope's status from the provider and
+moves the contract forward only. Each event id is handled at most once (recorded in the same transaction
+as its effect). Every contract move also writes the engagement (optimistic lock on its revision), so two
+completions arriving together are serialised there and the engagement becomes active exactly once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from chalicelib.domain.accounts import User, UserStatus
+from chalicelib.domain.assignments import AssignmentStatus
+from chalicelib.domain.contracts import (
+    ENDED,
+    UNSIGNED_ENDS,
+    Contract,
+    ContractParty,
+    ContractStatus,
+    Engagement,
+    EngagementStatus,
+    EngagementTerms,
+    ProcessedEvent,
+    Signer,
+    SignerRole,
+    StoredDocument,
+    moves_forward,
+)
+from chalicelib.domain.identity import Principal, Role
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.money import format_amount
+from chalicelib.domain.proposals import Party
+from chalicelib.errors import ConcurrencyConflict, Conflict, NotFound, Unauthenticated
+from chalicelib.logging import logger
+from chalicelib.services.accounts import ensure_staff
+from chalicelib.services.candidacies import ATTEMPTS, CandidacyPorts, client_name, client_recipients, party_recipients
+from chalicelib.services.integrity import verified_content
+from chalicelib.services.notifications import notify
+from chalicelib.services.ports import (
+    Changes,
+    ContractStorage,
+    EngagementRepository,
+    EnvelopeRequest,
+    EnvelopeSigner,
+    EnvelopeStatus,
+    SignatureProvider,
+    SignatureWebhooks,
+)
+
+PDF = "application/pdf"
+DOWNLOAD_LINK_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class ContractPorts:
+    candidacies: CandidacyPorts
+    engagements: EngagementRepository
+    storage: ContractStorage
+    providers: Callable[[str], SignatureProvider]  # by name: "builtin" | "docusign"
+    default_provider: str
+    webhooks: SignatureWebhooks
+    platform_name: str = "Customersonly AB"
+    platform_org_number: str = ""
+    signing_days: int = 14
+    # Signed contracts are bookkeeping records: kept to the end of the seventh year after the year they were
+    # signed in (Swedish bookkeeping law counts from the end of the financial year; a calendar year is assumed).
+    retention_years: int = 7
+
+    @property
+    def now(self) -> datetime:
+        return self.candidacies.now
+
+    def commit(self, changes: Changes) -> None:
+        self.candidacies.commit(changes)
+
+    @property
+    def users(self) -> Callable[[str], User | None]:
+        return self.candidacies.assignments.accounts.accounts.get_user
+
+
+# --- who sees what ----------------------------------------------------------------------------------------
+
+
+def sees_engagement(principal: Principal, engagement: Engagement) -> bool:
+    """Staff, the consultant, the agency's admins and the client company's users."""
+    return (
+        principal.is_staff
+        or principal.user_id == engagement.consultant_id
+        or principal.administers(engagement.agency_id)
+        or (principal.has(Role.CLIENT) and principal.org_id == engagement.client_id)
+    )
+
+
+def sees_contract(principal: Principal, engagement: Engagement, contract: Contract) -> bool:
+    """A contract is read by its parties alone: the platform's staff and the counterparty's people."""
+    if principal.is_staff:
+        return True
+    if contract.party is ContractParty.AGENCY:
+        return principal.administers(engagement.agency_id)
+    return principal.has(Role.CLIENT) and principal.org_id == engagement.client_id
+
+
+def get_engagement(ports: ContractPorts, principal: Principal, engagement_id: str) -> tuple[Engagement, list[Contract]]:
+    """The engagement and the current contracts the caller may read."""
+    engagement = ports.engagements.get_engagement(engagement_id)
+    if engagement is None or not sees_engagement(principal, engagement):
+        raise NotFound("Engagement not found.")
+    return engagement, _current_contracts(ports, principal, engagement)
+
+
+def _current_contracts(ports: ContractPorts, principal: Principal, engagement: Engagement) -> list[Contract]:
+    current = set(engagement.contracts.values())
+    return [
+        c
+        for c in ports.engagements.list_contracts(engagement.engagement_id)
+        if c.contract_id in current and sees_contract(principal, engagement, c)
+    ]
+
+
+def list_engagements(ports: ContractPorts, principal: Principal, status: EngagementStatus | None) -> list[Engagement]:
+    """Staff list by status (contracting unless named); everyone else sees their own, newest first."""
+    repo = ports.engagements
+    if principal.is_staff:
+        return repo.list_engagements_by_status(status or EngagementStatus.CONTRACTING)
+    found: dict[str, Engagement] = {}
+    if principal.has(Role.CONSULTANT):
+        found |= {e.engagement_id: e for e in repo.list_consultant_engagements(principal.user_id)}
+    if principal.has(Role.AGENCY_ADMIN) and principal.org_id:
+        found |= {e.engagement_id: e for e in repo.list_agency_engagements(principal.org_id)}
+    if principal.has(Role.CLIENT) and principal.org_id:
+        found |= {e.engagement_id: e for e in repo.list_client_engagements(principal.org_id)}
+    ordered = sorted(found.values(), key=lambda e: (e.created_at, e.engagement_id), reverse=True)
+    return [e for e in ordered if status is None or e.status is status]
+
+
+def visible_contract(ports: ContractPorts, principal: Principal, engagement_id: str, contract_id: str) -> tuple[Engagement, Contract]:
+    engagement = ports.engagements.get_engagement(engagement_id)
+    contract = ports.engagements.get_contract(engagement_id, contract_id) if engagement else None
+    if engagement is None or contract is None or not sees_contract(principal, engagement, contract):
+        raise NotFound("Contract not found.")
+    return engagement, contract
+
+
+# --- terms ------------------------------------------------------------------------------------------------
+
+
+def update_terms(ports: ContractPorts, principal: Principal, engagement_id: str, terms: EngagementTerms) -> Engagement:
+    """Staff settle the terms before the contracts are signed. Both contracts must state the same terms, so
+    a contract out for signature is voided (with its provider) and sent again with the new ones; once one
+    is signed, the terms are fixed."""
+    ensure_staff(principal)
+    for _ in range(ATTEMPTS):
+        engagement = _engagement(ports, engagement_id)
+        engagement.ensure_contracting()
+        in_force = _contracts_in_force(ports, engagement)
+        if any(c.status is ContractStatus.COMPLETED for c in in_force):
+            raise Conflict("A contract is signed; the terms can no longer change.", current_state=ContractStatus.COMPLETED.value)
+        now = ports.now
+        changes = Changes()
+        for contract in in_force:
+            if contract.status in (ContractStatus.SENT, ContractStatus.PARTLY_SIGNED) and contract.provider and contract.envelope_id:
+                ports.providers(contract.provider).void(contract.envelope_id, "The terms changed.")
+                voided = replace(contract.moved(ContractStatus.VOIDED, now), end_reason="The terms changed.")
+                changes.transition(voided, contract.status.value, revision=contract.revision)
+        updated = replace(engagement, terms=terms, revision=engagement.revision + 1, updated_at=now)
+        try:
+            ports.commit(changes.transition(updated, engagement.status.value, revision=engagement.revision))
+        except ConcurrencyConflict:
+            continue
+        return updated
+    raise _busy()
+
+
+def terms_digest(terms: EngagementTerms) -> str:
+    return hashlib.sha256(repr(terms).encode()).hexdigest()
+
+
+# --- sending ----------------------------------------------------------------------------------------------
+
+
+def send_contracts(ports: ContractPorts, principal: Principal, engagement_id: str, provider: str | None = None) -> Engagement:
+    """Staff generate both contracts from the current terms and send them for signature, the caller signing
+    for the platform. Sending again resends only what is not out yet (a draft, or a contract that ended
+    unsigned, which gets a new version); a double submit sends nothing twice."""
+    ensure_staff(principal)
+    name = provider or ports.default_provider
+    engagement = _prepare_drafts(ports, principal, engagement_id)
+    for contract in _contracts_in_force(ports, engagement):
+        if contract.status is ContractStatus.DRAFT:
+            _send(ports, contract, name)
+    return _engagement(ports, engagement_id)
+
+
+def _prepare_drafts(ports: ContractPorts, principal: Principal, engagement_id: str) -> Engagement:
+    for _ in range(ATTEMPTS):
+        engagement = _engagement(ports, engagement_id)
+        engagement.ensure_contracting()
+        digest = terms_digest(engagement.terms)
+        changes = Changes()
+        contracts = dict(engagement.contracts)
+        current = {c.party: c for c in _contracts_in_force(ports, engagement)}
+        for party in ContractParty:
+            contract = current.get(party)
+            if contract is not None and contract.status not in UNSIGNED_ENDS and not _stale_draft(contract, digest):
+                continue
+            draft = _draft(ports, principal, engagement, party, contract, digest)
+            if contract is not None and contract.contract_id == draft.contract_id:
+                changes.transition(draft, contract.status.value, revision=contract.revision)
+            else:
+                changes.insert(draft)
+            contracts[party] = draft.contract_id
+        if not changes.writes:
+            return engagement
+        updated = replace(engagement, contracts=contracts, revision=engagement.revision + 1, updated_at=ports.now)
+        changes.transition(updated, engagement.status.value, revision=engagement.revision)
+        try:
+            ports.commit(changes)
+        except ConcurrencyConflict:
+            continue
+        return updated
+    raise _busy()
+
+
+def _stale_draft(contract: Contract, digest: str) -> bool:
+    return contract.status is ContractStatus.DRAFT and contract.terms_digest != digest
+
+
+def _draft(
+    ports: ContractPorts, principal: Principal, engagement: Engagement, party: ContractParty, previous: Contract | None, digest: str
+) -> Contract:
+    """A contract generated from the engagement's terms: a draft made again in place, or a new version of a
+    contract that ended unsigned (or the first)."""
+    from chalicelib.contracts.pdf import ContractView, render_contract, sha256_hex
+
+    now = ports.now
+    keep = previous is not None and previous.status is ContractStatus.DRAFT
+    contract_id = previous.contract_id if keep and previous else new_id()
+    version = (previous.version + (0 if keep else 1)) if previous else 1
+    counterparty = _counterparty_signer(ports, engagement, party)
+    platform_signer = ports.users(principal.user_id)
+    if platform_signer is None:
+        raise NotFound("Your account was not found.")
+    accounts = ports.candidacies.assignments.accounts.accounts
+    agency, client = accounts.get_organisation(engagement.agency_id), accounts.get_organisation(engagement.client_id)
+    consultant = ports.users(engagement.consultant_id)
+    assignment = ports.candidacies.assignments.assignments.get_assignment(engagement.assignment_id)
+    org = agency if party is ContractParty.AGENCY else client
+    reference = contract_reference(contract_id, version)
+    view = ContractView(
+        party=party,
+        language=counterparty.language,
+        reference=reference,
+        issued_on=now.date(),
+        platform_name=ports.platform_name,
+        platform_org_number=ports.platform_org_number,
+        counterparty_name=org.name if org else "",
+        counterparty_org_number=(org.organisation_number or "") if org else "",
+        counterparty_signer_name=counterparty.name,
+        platform_signer_name=platform_signer.name,
+        agency_name=agency.name if agency else "",
+        client_name=client.name if client else "",
+        consultant_name=consultant.name if consultant else "",
+        assignment_title=assignment.title if assignment else "",
+        terms=engagement.terms,
+    )
+    pdf = render_contract(view)
+    key = f"contracts/{engagement.engagement_id}/{contract_id}/{reference}.pdf"
+    stored = ports.storage.put(key, pdf, content_type=PDF)
+    signers = (
+        Signer("1", SignerRole.COUNTERPARTY, counterparty.user_id, counterparty.name, counterparty.email),
+        Signer("2", SignerRole.PLATFORM, platform_signer.user_id, platform_signer.name, platform_signer.email),
+    )
+    return Contract(
+        contract_id=contract_id,
+        engagement_id=engagement.engagement_id,
+        party=party,
+        counterparty_id=engagement.agency_id if party is ContractParty.AGENCY else engagement.client_id,
+        version=version,
+        language=counterparty.language,
+        created_at=previous.created_at if keep and previous else now,
+        created_by=principal.user_id,
+        updated_at=now,
+        terms_digest=digest,
+        document=StoredDocument(key, stored.version_id, sha256_hex(pdf), len(pdf)),
+        signers=signers,
+        revision=previous.revision + 1 if keep and previous else 0,
+    )
+
+
+def contract_reference(contract_id: str, version: int) -> str:
+    return f"CO-{contract_id[:12].upper()}-v{version}"
+
+
+def _counterparty_signer(ports: ContractPorts, engagement: Engagement, party: ContractParty) -> User:
+    """Who signs for the counterparty: for the agency, the admin who consented to the disclosure (else any
+    active admin); for the client, the user who accepted (else any active client user)."""
+    accounts = ports.candidacies.assignments.accounts.accounts
+    if party is ContractParty.AGENCY:
+        candidacy = ports.candidacies.proposals.get_candidacy(engagement.candidacy_id)
+        answer = candidacy.answers.get(Party.AGENCY) if candidacy else None
+        preferred, org_id, role = answer.actor_id if answer else None, engagement.agency_id, Role.AGENCY_ADMIN
+    else:
+        preferred, org_id, role = engagement.accepted_by, engagement.client_id, Role.CLIENT
+    members = [u for u in accounts.list_members(org_id) if role in u.roles and u.status is UserStatus.ACTIVE]
+    chosen = next((u for u in members if u.user_id == preferred), members[0] if members else None)
+    if chosen is None:
+        raise Conflict(f"The {party.value} has no active user who can sign.")
+    return chosen
+
+
+def _send(ports: ContractPorts, contract: Contract, provider_name: str) -> None:
+    provider = ports.providers(provider_name)
+    document = _verified_content(ports, contract.document)
+    request = EnvelopeRequest(
+        contract_id=contract.contract_id,
+        engagement_id=contract.engagement_id,
+        subject=_subject(contract),
+        document_name=f"{contract_reference(contract.contract_id, contract.version)}.pdf",
+        document=document,
+        signers=tuple(EnvelopeSigner(s.recipient_id, s.user_id, s.name, s.email, 1) for s in contract.signers),
+        language=contract.language,
+        expires_in_days=ports.signing_days,
+    )
+    envelope_id = provider.create_envelope(request)
+    for _ in range(ATTEMPTS):
+        current = ports.engagements.get_contract(contract.engagement_id, contract.contract_id)
+        engagement = _engagement(ports, contract.engagement_id)
+        if current is None or current.status is not ContractStatus.DRAFT or current.document != contract.document:
+            break  # sent meanwhile by a concurrent request, or made again: this envelope is one too many
+        sent = replace(current.moved(ContractStatus.SENT, ports.now), provider=provider_name, envelope_id=envelope_id, sent_at=ports.now)
+        changes = Changes().transition(sent, current.status.value, revision=current.revision)
+        changes.transition(replace(engagement, revision=engagement.revision + 1), engagement.status.value, revision=engagement.revision)
+        try:
+            ports.commit(changes)
+        except ConcurrencyConflict:
+            continue
+        return
+    provider.void(envelope_id, "Superseded: the contract was sent by another request.")
+
+
+def _subject(contract: Contract) -> str:
+    reference = contract_reference(contract.contract_id, contract.version)
+    return f"Avtal att signera: {reference}" if contract.language == "sv" else f"Contract to sign: {reference}"
+
+
+# --- webhooks ---------------------------------------------------------------------------------------------
+
+Outcome = Literal["applied", "stale", "duplicate"]
+
+
+def handle_signature_webhook(ports: ContractPorts, raw_body: bytes, headers: Mapping[str, str]) -> Outcome:
+    """A signature provider's event. Verified on the raw bytes before anything is read from them; the event
+    only says which envelope to look at: its status is fetched from the provider, and only a forward move
+    of the contract is applied. Raises Unauthenticated (401, nothing stored) for a bad signature, and
+    NotFound for an envelope not (yet) known, so that the provider delivers it again later."""
+    if not ports.webhooks.verify(raw_body, headers):
+        raise Unauthenticated("The webhook signature is missing or does not match.")
+    event = ports.webhooks.parse(raw_body)
+    contract = ports.engagements.find_contract_by_envelope(event.envelope_id)
+    if contract is None or contract.provider is None:
+        raise NotFound("No contract has this envelope.")
+    if ports.engagements.event_processed(contract.provider, event.event_id):
+        return "duplicate"
+    status = ports.providers(contract.provider).get_status(event.envelope_id)
+    record = ProcessedEvent(contract.provider, event.event_id, ports.now, event.envelope_id)
+    for _ in range(ATTEMPTS):
+        try:
+            return _apply(ports, contract.engagement_id, contract.contract_id, status, record)
+        except ConcurrencyConflict:
+            if ports.engagements.event_processed(record.provider, record.event_id):
+                return "duplicate"
+    raise _busy()
+
+
+def _apply(ports: ContractPorts, engagement_id: str, contract_id: str, status: EnvelopeStatus, record: ProcessedEvent) -> Outcome:
+    contract = ports.engagements.get_contract(engagement_id, contract_id)
+    engagement = ports.engagements.get_engagement(engagement_id)
+    assert contract is not None and engagement is not None, "a contract and its engagement are never deleted"
+    now = ports.now
+    changes = Changes().insert(record)
+    signers = tuple(replace(s, signed_at=status.signed_at.get(s.recipient_id, s.signed_at)) for s in contract.signers)
+    if not moves_forward(contract.status, status.status):
+        if signers == contract.signers or contract.status in ENDED:
+            ports.commit(changes)  # remembered, so a redelivery is not fetched again
+            return "stale"
+        updated = replace(contract, signers=signers, revision=contract.revision + 1, updated_at=now)
+    else:
+        updated = replace(contract.moved(status.status, now), signers=signers, end_reason=status.reason)
+    if updated.status is ContractStatus.COMPLETED and contract.status is not ContractStatus.COMPLETED:
+        updated = _store_signed(ports, updated)
+    changes.transition(updated, contract.status.value, revision=contract.revision)
+    _follow_on_engagement(ports, engagement, contract, updated, changes, now)
+    ports.commit(changes)
+    logger.info("contract moved", extra={"contract_id": contract_id, "from": contract.status.value, "to": updated.status.value})
+    return "applied"
+
+
+def _follow_on_engagement(
+    ports: ContractPorts, engagement: Engagement, before: Contract, after: Contract, changes: Changes, now: datetime
+) -> None:
+    """Every contract move writes the engagement: its revision serialises concurrent moves, so of two
+    completions arriving together the second sees the first and activates the engagement, once."""
+    current = engagement.contracts.get(after.party) == after.contract_id
+    signed = engagement.signed | {after.party} if after.status is ContractStatus.COMPLETED and current else engagement.signed
+    updated = replace(engagement, signed=frozenset(signed), revision=engagement.revision + 1, updated_at=now)
+    if updated.fully_signed and engagement.status is EngagementStatus.CONTRACTING:
+        updated = replace(updated, status=EngagementStatus.ACTIVE, activated_at=now)
+        _activate(ports, updated, changes, now)
+    changes.transition(updated, engagement.status.value, revision=engagement.revision)
+    if after.status in UNSIGNED_ENDS and before.status not in ENDED and current:
+        _alert_unsigned(ports, engagement, after, changes, now)
+
+
+def _store_signed(ports: ContractPorts, contract: Contract) -> Contract:
+    """Downloads the completed documents from the provider and keeps them locked for the retention period."""
+    assert contract.provider and contract.envelope_id
+    documents = ports.providers(contract.provider).download_signed(contract.envelope_id)
+    until = datetime(ports.now.year + ports.retention_years, 12, 31, 23, 59, 59, tzinfo=UTC)
+    base = f"contracts/{contract.engagement_id}/{contract.contract_id}/{contract_reference(contract.contract_id, contract.version)}"
+    document = _keep(ports, f"{base}-signed.pdf", documents.document, until)
+    certificate = _keep(ports, f"{base}-certificate.pdf", documents.certificate, until) if documents.certificate is not None else None
+    return replace(contract, signed_document=document, certificate=certificate)
+
+
+def _keep(ports: ContractPorts, key: str, content: bytes, until: datetime) -> StoredDocument:
+    stored = ports.storage.put(key, content, content_type=PDF, retain_until=until)
+    return StoredDocument(key, stored.version_id, hashlib.sha256(content).hexdigest(), len(content))
+
+
+def _activate(ports: ContractPorts, engagement: Engagement, changes: Changes, now: datetime) -> None:
+    """Both contracts are signed: the assignment is filled, time reporting opens, and everyone is told."""
+    assignment = ports.candidacies.assignments.assignments.get_assignment(engagement.assignment_id)
+    if assignment is not None and assignment.status is AssignmentStatus.OPEN:
+        filled = replace(assignment, status=AssignmentStatus.FILLED, updated_at=now, updated_by="system")
+        changes.transition(filled, AssignmentStatus.OPEN.value)
+    candidacy = ports.candidacies.proposals.get_candidacy(engagement.candidacy_id)
+    people = [
+        *(party_recipients(ports.candidacies, candidacy) if candidacy else []),
+        *client_recipients(ports.candidacies, engagement.client_id),
+    ]
+    params = _engagement_params(ports, engagement)
+    for user in {u.user_id: u for u in people}.values():
+        notify(
+            changes,
+            user,
+            "engagement_active",
+            {**params, "recipient_name": user.name},
+            now,
+            object_type="engagement",
+            object_id=engagement.engagement_id,
+        )
+
+
+def _alert_unsigned(ports: ContractPorts, engagement: Engagement, contract: Contract, changes: Changes, now: datetime) -> None:
+    """A contract declined, voided or expired: the consultant's agent and staff must act (talk to the
+    party, change the terms, send again or cancel)."""
+    accounts = ports.candidacies.assignments.accounts.accounts
+    agent = ports.candidacies.proposals.get_agent_assignment(engagement.consultant_id)
+    people = [u for u in accounts.list_staff() if u.status is UserStatus.ACTIVE]
+    params = {
+        **_engagement_params(ports, engagement),
+        "party": contract.party.value,
+        "status": contract.status.value,
+        "reason": contract.end_reason or "-",
+    }
+    for user in people:
+        is_agent = agent is not None and agent.agent_id == user.user_id
+        kind = "contract_unsigned_agent" if is_agent else "contract_unsigned"
+        notify(
+            changes, user, kind, {**params, "recipient_name": user.name}, now, object_type="engagement", object_id=engagement.engagement_id
+        )
+
+
+def _engagement_params(ports: ContractPorts, engagement: Engagement) -> dict[str, str]:
+    assignment = ports.candidacies.assignments.assignments.get_assignment(engagement.assignment_id)
+    consultant = ports.users(engagement.consultant_id)
+    terms = engagement.terms
+    return {
+        "assignment_title": assignment.title if assignment else "",
+        "client_name": client_name(ports.candidacies, engagement.client_id),
+        "consultant_name": consultant.name if consultant else "",
+        "start_date": terms.start_date.isoformat(),
+        "end_date": terms.end_date.isoformat(),
+        "price": format_amount(terms.price_minor, terms.currency),
+        "link": f"{ports.candidacies.assignments.accounts.web_base_url}/engagements/{engagement.engagement_id}",
+    }
+
+
+# --- documents --------------------------------------------------------------------------------------------
+
+DocumentKind = Literal["document", "signed", "certificate"]
+
+
+@dataclass(frozen=True)
+class DocumentLink:
+    url: str
+    sha256: str
+    size: int
+    expires_at: datetime
+
+
+def document_link(ports: ContractPorts, principal: Principal, engagement_id: str, contract_id: str, kind: DocumentKind) -> DocumentLink:
+    """A short-lived link to the contract as sent, as signed (with the evidence) or its certificate, after
+    checking that the stored bytes still hash to the recorded SHA-256."""
+    _, contract = visible_contract(ports, principal, engagement_id, contract_id)
+    stored = {"document": contract.document, "signed": contract.signed_document, "certificate": contract.certificate}[kind]
+    if stored is None:
+        raise NotFound("The contract has no such document (yet).")
+    _verified_content(ports, stored)
+    url = ports.storage.presigned_get(stored.key, stored.version_id, expires_in=DOWNLOAD_LINK_SECONDS)
+    return DocumentLink(url, stored.sha256, stored.size, ports.now + timedelta(seconds=DOWNLOAD_LINK_SECONDS))
+
+
+def _verified_content(ports: ContractPorts, stored: StoredDocument) -> bytes:
+    return verified_content(ports.storage, stored.key, stored.version_id, stored.sha256)
+
+
+# --- helpers ----------------------------------------------------------------------------------------------
+
+
+def _engagement(ports: ContractPorts, engagement_id: str) -> Engagement:
+    engagement = ports.engagements.get_engagement(engagement_id)
+    if engagement is None:
+        raise NotFound("Engagement not found.")
+    return engagement
+
+
+def _contracts_in_force(ports: ContractPorts, engagement: Engagement) -> list[Contract]:
+    current = set(engagement.contracts.values())
+    return [c for c in ports.engagements.list_contracts(engagement.engagement_id) if c.contract_id in current]
+
+
+def _busy() -> Conflict:
+    return Conflict("The engagement is being changed by someone else; try again.")
