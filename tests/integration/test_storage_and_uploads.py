@@ -150,3 +150,27 @@ def test_erase_removes_every_version_delete_marker_and_unfinished_upload(storage
     assert [u for u in s3.list_multipart_uploads(Bucket=bucket, Prefix=prefix).get("Uploads", [])] == []
     with pytest.raises(ValueError):
         storage.erase("")
+
+
+def test_a_signed_contract_is_stored_locked_and_no_one_can_delete_or_replace_that_version(local_aws: LocalStack) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    settings = local_aws.container.settings  # type: ignore[attr-defined]
+    s3 = boto3.client("s3")
+    contracts = S3DocumentStorage(s3, settings.contracts_bucket)
+    key = "contracts/e1/c1/CO-C1-v1-signed.pdf"
+    locked = contracts.put(key, b"%PDF-1.7 signed", content_type="application/pdf", retain_until=datetime.now(UTC) + timedelta(days=1))
+    draft = contracts.put("contracts/e1/c1/CO-C1-v1.pdf", b"%PDF-1.7 draft", content_type="application/pdf")
+    assert locked.version_id and draft.version_id
+    head = s3.head_object(Bucket=settings.contracts_bucket, Key=key, VersionId=locked.version_id)
+    assert head["ObjectLockMode"] == "COMPLIANCE" and "ObjectLockMode" not in s3.head_object(
+        Bucket=settings.contracts_bucket, Key="contracts/e1/c1/CO-C1-v1.pdf", VersionId=draft.version_id
+    )
+    with pytest.raises(s3.exceptions.ClientError):
+        s3.delete_object(Bucket=settings.contracts_bucket, Key=key, VersionId=locked.version_id)
+    fetched = contracts.fetch(key, locked.version_id, max_bytes=1024)
+    assert fetched is not None and fetched.content == b"%PDF-1.7 signed"
+    # A later put is a new version; the locked one reads as it was.
+    contracts.put(key, b"%PDF-1.7 other", content_type="application/pdf")
+    again = contracts.fetch(key, locked.version_id, max_bytes=1024)
+    assert again is not None and again.content == b"%PDF-1.7 signed"
