@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.ids import utcnow
+from chalicelib.errors import Conflict
 from chalicelib.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -323,6 +324,8 @@ class Container:
 
             return BuiltinSignatureProvider(self.signing)
         if name == "docusign":
+            if not self.esign_settings.docusign_integration_key:
+                raise Conflict("DocuSign is not configured here; send with the built-in signature.")
             return self.docusign
         raise ValueError(f"no signature provider named {name!r}")
 

@@ -20,7 +20,7 @@ from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, I
 from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentChanged, ConsentEntry, withdrawal_entry_id
-from chalicelib.domain.contracts import Contract, Engagement, EngagementStatus, ProcessedEvent
+from chalicelib.domain.contracts import Contract, ContractStatus, Engagement, EngagementStatus, ProcessedEvent, SupersededEnvelope
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
@@ -104,6 +104,8 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("contract", entity.engagement_id, entity.contract_id)
     if isinstance(entity, ProcessedEvent):
         return ("event", entity.provider, entity.event_id)
+    if isinstance(entity, SupersededEnvelope):
+        return ("superseded", entity.envelope_id)
     if isinstance(entity, SigningEnvelope):
         return ("esign", entity.envelope_id)
     if isinstance(entity, WebhookDelivery):
@@ -323,6 +325,13 @@ class InMemoryDatabase:
 
     def event_processed(self, provider: str, event_id: str) -> bool:
         return ("event", provider, event_id) in self.items
+
+    def envelope_superseded(self, envelope_id: str) -> bool:
+        return ("superseded", envelope_id) in self.items
+
+    def list_open_contracts(self, checked_before: datetime) -> list[Contract]:
+        out = (ContractStatus.SENT, ContractStatus.PARTLY_SIGNED)
+        return [c for c in self._all("contract") if c.status in out and c.last_heard_at < checked_before]
 
     # --- SigningRepository ---
     def get_envelope(self, envelope_id: str) -> SigningEnvelope | None:

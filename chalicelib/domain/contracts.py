@@ -178,6 +178,11 @@ class Contract:
     end_reason: str | None = None  # why it was declined or voided
     signed_document: StoredDocument | None = None  # the final PDF, signatures and evidence included
     certificate: StoredDocument | None = None  # the provider's certificate of completion, when it has one
+    checked_at: datetime | None = None  # last asked of its provider by the scheduled reconciliation
+
+    @property
+    def last_heard_at(self) -> datetime:
+        return max(self.updated_at, self.checked_at) if self.checked_at else self.updated_at
 
     def moved(self, target: ContractStatus, now: datetime) -> Contract:
         if not moves_forward(self.status, target):
@@ -236,6 +241,17 @@ class SignatureEvidence:
     ip: str | None
     user_agent: str | None
     document_sha256: str  # the hash of the document the signer reviewed
+
+
+@dataclass(frozen=True)
+class SupersededEnvelope:
+    """An envelope made for a contract that another request sent first (or that changed meanwhile): voided,
+    and remembered so that its events are acknowledged instead of retried by the provider for days."""
+
+    envelope_id: str
+    provider: str
+    contract_id: str
+    at: datetime
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@ minutes; locally ``make privacy-jobs`` and ``make proposal-jobs``, and ``make ru
 every minute).
 
 Proposals: disclosure consent requests past their deadline expire, and so do the built-in signature's
-signing requests.
+signing requests; contracts out for signature that heard nothing for a while are checked with their provider.
 
 Daily: finish erasures left pending (a stream record that failed for good, say), apply retention, and
 settle uploads that will never be checked. Each is idempotent, so a retried or doubled invocation
@@ -58,12 +58,14 @@ def _retention_figures(report: RetentionReport) -> dict[str, int]:
 
 def run_proposal_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
     from chalicelib.services.candidacies import expire_consent_requests
+    from chalicelib.services.contracts import reconcile_contracts
     from chalicelib.services.signing import expire_signing_requests
 
     container = get_container()
     outcome = {
         "consent_requests_expired": expire_consent_requests(container.candidacies),
         "signing_requests_expired": expire_signing_requests(container.signing),
+        "contracts_reconciled": reconcile_contracts(container.contracts),
     }
     logger.info("proposal jobs ran", extra=outcome)
     return outcome

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -32,13 +33,14 @@ from chalicelib.domain.contracts import (
     Signer,
     SignerRole,
     StoredDocument,
+    SupersededEnvelope,
     moves_forward,
 )
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import format_amount
 from chalicelib.domain.proposals import Party
-from chalicelib.errors import ConcurrencyConflict, Conflict, NotFound, Unauthenticated
+from chalicelib.errors import ConcurrencyConflict, Conflict, NotFound, Unauthenticated, UpstreamUnavailable
 from chalicelib.logging import logger
 from chalicelib.services.accounts import ensure_staff
 from chalicelib.services.candidacies import ATTEMPTS, CandidacyPorts, client_name, client_recipients, party_recipients
@@ -57,6 +59,14 @@ from chalicelib.services.ports import (
 
 PDF = "application/pdf"
 DOWNLOAD_LINK_SECONDS = 300
+OUT = frozenset({ContractStatus.SENT, ContractStatus.PARTLY_SIGNED})  # out for signature
+TERMS_CHANGED = "The terms changed."
+# Events that report an end: when the provider's own status does not show it yet, the event is not
+# recorded, so that its redelivery is applied (DocuSign's REST reads may lag its Connect messages).
+TERMINAL_EVENTS = frozenset({"envelope-completed", "envelope-declined", "envelope-voided"})
+# A contract out for signature that heard nothing this long is checked with its provider by the jobs (a
+# webhook lost for good); DocuSign asks integrations to poll an envelope at most every 15 minutes.
+RECONCILE_AFTER = timedelta(minutes=15)
 
 
 @dataclass(frozen=True)
@@ -160,15 +170,21 @@ def update_terms(ports: ContractPorts, principal: Principal, engagement_id: str,
     for _ in range(ATTEMPTS):
         engagement = _engagement(ports, engagement_id)
         engagement.ensure_contracting()
+        if terms_digest(terms) == terms_digest(engagement.terms):
+            return engagement  # saved unchanged (a double submit): nothing out for signature is voided
         in_force = _contracts_in_force(ports, engagement)
         if any(c.status is ContractStatus.COMPLETED for c in in_force):
             raise Conflict("A contract is signed; the terms can no longer change.", current_state=ContractStatus.COMPLETED.value)
         now = ports.now
         changes = Changes()
         for contract in in_force:
-            if contract.status in (ContractStatus.SENT, ContractStatus.PARTLY_SIGNED) and contract.provider and contract.envelope_id:
-                ports.providers(contract.provider).void(contract.envelope_id, "The terms changed.")
-                voided = replace(contract.moved(ContractStatus.VOIDED, now), end_reason="The terms changed.")
+            if contract.status in OUT and contract.provider and contract.envelope_id:
+                provider = ports.providers(contract.provider)
+                # Signed by everyone a moment ago, its webhook still on the way: it must not be voided.
+                if provider.get_status(contract.envelope_id).status is ContractStatus.COMPLETED:
+                    raise Conflict("A contract was just signed; the terms can no longer change.", current_state="completed")
+                provider.void(contract.envelope_id, TERMS_CHANGED)
+                voided = replace(contract.moved(ContractStatus.VOIDED, now), end_reason=TERMS_CHANGED)
                 changes.transition(voided, contract.status.value, revision=contract.revision)
         updated = replace(engagement, terms=terms, revision=engagement.revision + 1, updated_at=now)
         try:
@@ -193,8 +209,11 @@ def send_contracts(ports: ContractPorts, principal: Principal, engagement_id: st
     ensure_staff(principal)
     name = provider or ports.default_provider
     engagement = _prepare_drafts(ports, principal, engagement_id)
-    for contract in _contracts_in_force(ports, engagement):
-        if contract.status is ContractStatus.DRAFT:
+    for listed in _contracts_in_force(ports, engagement):
+        # Read again just before: a concurrent request may have sent it, or changed the terms, meanwhile.
+        contract = ports.engagements.get_contract(engagement_id, listed.contract_id)
+        current_terms = terms_digest(_engagement(ports, engagement_id).terms)
+        if contract is not None and contract.status is ContractStatus.DRAFT and contract.terms_digest == current_terms:
             _send(ports, contract, name)
     return _engagement(ports, engagement_id)
 
@@ -209,7 +228,7 @@ def _prepare_drafts(ports: ContractPorts, principal: Principal, engagement_id: s
         current = {c.party: c for c in _contracts_in_force(ports, engagement)}
         for party in ContractParty:
             contract = current.get(party)
-            if contract is not None and contract.status not in UNSIGNED_ENDS and not _stale_draft(contract, digest):
+            if contract is not None and contract.status not in UNSIGNED_ENDS and not _stale_draft(contract, digest, principal):
                 continue
             draft = _draft(ports, principal, engagement, party, contract, digest)
             if contract is not None and contract.contract_id == draft.contract_id:
@@ -229,8 +248,10 @@ def _prepare_drafts(ports: ContractPorts, principal: Principal, engagement_id: s
     raise _busy()
 
 
-def _stale_draft(contract: Contract, digest: str) -> bool:
-    return contract.status is ContractStatus.DRAFT and contract.terms_digest != digest
+def _stale_draft(contract: Contract, digest: str, principal: Principal) -> bool:
+    """A draft made from other terms, or naming another staff member as the platform's signer."""
+    platform_signer = next(s.user_id for s in contract.signers if s.role is SignerRole.PLATFORM)
+    return contract.status is ContractStatus.DRAFT and (contract.terms_digest != digest or platform_signer != principal.user_id)
 
 
 def _draft(
@@ -296,7 +317,7 @@ def _draft(
 
 
 def contract_reference(contract_id: str, version: int) -> str:
-    return f"CO-{contract_id[:12].upper()}-v{version}"
+    return f"CO-{contract_id.upper()}-v{version}"
 
 
 def _counterparty_signer(ports: ContractPorts, engagement: Engagement, party: ContractParty) -> User:
@@ -333,8 +354,14 @@ def _send(ports: ContractPorts, contract: Contract, provider_name: str) -> None:
     for _ in range(ATTEMPTS):
         current = ports.engagements.get_contract(contract.engagement_id, contract.contract_id)
         engagement = _engagement(ports, contract.engagement_id)
-        if current is None or current.status is not ContractStatus.DRAFT or current.document != contract.document:
-            break  # sent meanwhile by a concurrent request, or made again: this envelope is one too many
+        if (
+            current is None
+            or current.status is not ContractStatus.DRAFT
+            or current.document != contract.document
+            or current.terms_digest != terms_digest(engagement.terms)
+            or engagement.status is not EngagementStatus.CONTRACTING
+        ):
+            break  # sent by a concurrent request, made again, or its terms changed meanwhile: one envelope too many
         sent = replace(current.moved(ContractStatus.SENT, ports.now), provider=provider_name, envelope_id=envelope_id, sent_at=ports.now)
         changes = Changes().transition(sent, current.status.value, revision=current.revision)
         changes.transition(replace(engagement, revision=engagement.revision + 1), engagement.status.value, revision=engagement.revision)
@@ -343,7 +370,10 @@ def _send(ports: ContractPorts, contract: Contract, provider_name: str) -> None:
         except ConcurrencyConflict:
             continue
         return
-    provider.void(envelope_id, "Superseded: the contract was sent by another request.")
+    # Remembered first, so that the envelope's own events (sent, voided) are acknowledged, not retried.
+    with suppress(ConcurrencyConflict):
+        ports.commit(Changes().insert(SupersededEnvelope(envelope_id, provider_name, contract.contract_id, ports.now)))
+    provider.void(envelope_id, "Superseded: the contract was sent by another request, or changed meanwhile.")
 
 
 def _subject(contract: Contract) -> str:
@@ -359,43 +389,91 @@ Outcome = Literal["applied", "stale", "duplicate"]
 def handle_signature_webhook(ports: ContractPorts, raw_body: bytes, headers: Mapping[str, str]) -> Outcome:
     """A signature provider's event. Verified on the raw bytes before anything is read from them; the event
     only says which envelope to look at: its status is fetched from the provider, and only a forward move
-    of the contract is applied. Raises Unauthenticated (401, nothing stored) for a bad signature, and
-    NotFound for an envelope not (yet) known, so that the provider delivers it again later."""
+    of the contract is applied. Raises Unauthenticated (401, nothing stored) for a bad signature, NotFound
+    for an envelope not (yet) known and UpstreamUnavailable for an end the provider does not confirm yet,
+    so that the provider delivers the event again later."""
     if not ports.webhooks.verify(raw_body, headers):
         raise Unauthenticated("The webhook signature is missing or does not match.")
     event = ports.webhooks.parse(raw_body)
     contract = ports.engagements.find_contract_by_envelope(event.envelope_id)
     if contract is None or contract.provider is None:
+        if ports.engagements.envelope_superseded(event.envelope_id):
+            return "stale"  # an envelope made one too many (a double submit) and voided
         raise NotFound("No contract has this envelope.")
     if ports.engagements.event_processed(contract.provider, event.event_id):
         return "duplicate"
     status = ports.providers(contract.provider).get_status(event.envelope_id)
+    if event.event in TERMINAL_EVENTS and contract.status not in ENDED and not moves_forward(contract.status, status.status):
+        raise UpstreamUnavailable("The signature provider does not confirm this event yet.")
     record = ProcessedEvent(contract.provider, event.event_id, ports.now, event.envelope_id)
+    return _settle(ports, contract, status, record)
+
+
+def reconcile_contracts(ports: ContractPorts) -> int:
+    """The scheduled check of contracts out for signature that heard nothing for ``RECONCILE_AFTER``: their
+    status is fetched and applied as a webhook's would be, so a webhook lost for good (retries exhausted,
+    a delivery never made) delays a contract, never strands it. Returns how many moved."""
+    moved = 0
+    for contract in ports.engagements.list_open_contracts(checked_before=ports.now - RECONCILE_AFTER):
+        if contract.provider is None or contract.envelope_id is None:
+            continue
+        try:
+            status = ports.providers(contract.provider).get_status(contract.envelope_id)
+            if _settle(ports, contract, status, None) == "applied":
+                moved += 1
+        except Exception:
+            logger.exception("contract reconciliation failed", extra={"contract_id": contract.contract_id})
+    return moved
+
+
+def _settle(ports: ContractPorts, contract: Contract, status: EnvelopeStatus, record: ProcessedEvent | None) -> Outcome:
+    """Applies the provider's ``status`` to the contract (recording ``record``, the event, with it)."""
+    stored = None
+    if status.status is ContractStatus.COMPLETED and contract.status is not ContractStatus.COMPLETED:
+        stored = _store_signed(ports, contract)  # once, outside the retries: each version stays locked for years
     for _ in range(ATTEMPTS):
         try:
-            return _apply(ports, contract.engagement_id, contract.contract_id, status, record)
+            return _apply(ports, contract.engagement_id, contract.contract_id, status, record, stored)
         except ConcurrencyConflict:
-            if ports.engagements.event_processed(record.provider, record.event_id):
+            if record is not None and ports.engagements.event_processed(record.provider, record.event_id):
                 return "duplicate"
     raise _busy()
 
 
-def _apply(ports: ContractPorts, engagement_id: str, contract_id: str, status: EnvelopeStatus, record: ProcessedEvent) -> Outcome:
+SignedCopies = tuple[StoredDocument, StoredDocument | None]
+
+
+def _apply(
+    ports: ContractPorts,
+    engagement_id: str,
+    contract_id: str,
+    status: EnvelopeStatus,
+    record: ProcessedEvent | None,
+    stored: SignedCopies | None,
+) -> Outcome:
     contract = ports.engagements.get_contract(engagement_id, contract_id)
     engagement = ports.engagements.get_engagement(engagement_id)
     assert contract is not None and engagement is not None, "a contract and its engagement are never deleted"
     now = ports.now
-    changes = Changes().insert(record)
+    changes = Changes()
+    if record is not None:
+        changes.insert(record)
     signers = tuple(replace(s, signed_at=status.signed_at.get(s.recipient_id, s.signed_at)) for s in contract.signers)
     if not moves_forward(contract.status, status.status):
         if signers == contract.signers or contract.status in ENDED:
-            ports.commit(changes)  # remembered, so a redelivery is not fetched again
+            if record is not None:
+                ports.commit(changes)  # remembered, so a redelivery is not fetched again
+            elif contract.status in OUT:
+                # Checked by the jobs and unchanged: filed as checked, so that it is asked again only later.
+                checked = replace(contract, checked_at=now, revision=contract.revision + 1)
+                ports.commit(Changes().transition(checked, contract.status.value, revision=contract.revision))
             return "stale"
         updated = replace(contract, signers=signers, revision=contract.revision + 1, updated_at=now)
     else:
         updated = replace(contract.moved(status.status, now), signers=signers, end_reason=status.reason)
     if updated.status is ContractStatus.COMPLETED and contract.status is not ContractStatus.COMPLETED:
-        updated = _store_signed(ports, updated)
+        document, certificate = stored or _store_signed(ports, contract)
+        updated = replace(updated, signed_document=document, certificate=certificate)
     changes.transition(updated, contract.status.value, revision=contract.revision)
     _follow_on_engagement(ports, engagement, contract, updated, changes, now)
     ports.commit(changes)
@@ -419,7 +497,7 @@ def _follow_on_engagement(
         _alert_unsigned(ports, engagement, after, changes, now)
 
 
-def _store_signed(ports: ContractPorts, contract: Contract) -> Contract:
+def _store_signed(ports: ContractPorts, contract: Contract) -> SignedCopies:
     """Downloads the completed documents from the provider and keeps them locked for the retention period."""
     assert contract.provider and contract.envelope_id
     documents = ports.providers(contract.provider).download_signed(contract.envelope_id)
@@ -427,7 +505,7 @@ def _store_signed(ports: ContractPorts, contract: Contract) -> Contract:
     base = f"contracts/{contract.engagement_id}/{contract.contract_id}/{contract_reference(contract.contract_id, contract.version)}"
     document = _keep(ports, f"{base}-signed.pdf", documents.document, until)
     certificate = _keep(ports, f"{base}-certificate.pdf", documents.certificate, until) if documents.certificate is not None else None
-    return replace(contract, signed_document=document, certificate=certificate)
+    return document, certificate
 
 
 def _keep(ports: ContractPorts, key: str, content: bytes, until: datetime) -> StoredDocument:

@@ -16,7 +16,7 @@ from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, I
 from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentChanged, ConsentEntry
-from chalicelib.domain.contracts import Contract, ContractStatus, Engagement, EngagementStatus, ProcessedEvent
+from chalicelib.domain.contracts import Contract, ContractStatus, Engagement, EngagementStatus, ProcessedEvent, SupersededEnvelope
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import UploadedFile
@@ -84,6 +84,7 @@ Entity = (
     | Engagement
     | Contract
     | ProcessedEvent
+    | SupersededEnvelope
     | SigningEnvelope
     | WebhookDelivery
 )
@@ -275,6 +276,9 @@ class EngagementRepository(Protocol):
     def list_consultant_engagements(self, consultant_id: str) -> list[Engagement]: ...
     def list_engagements_by_status(self, status: EngagementStatus) -> list[Engagement]: ...
     def event_processed(self, provider: str, event_id: str) -> bool: ...
+    def envelope_superseded(self, envelope_id: str) -> bool: ...
+    def list_open_contracts(self, checked_before: datetime) -> list[Contract]:
+        """Contracts out for signature (sent, partly signed) last heard of before ``checked_before``."""
 
 
 class SigningRepository(Protocol):

@@ -147,8 +147,11 @@ class BuiltinSignatureProvider:
         ports = self._ports
         for _ in range(ATTEMPTS):
             envelope = _envelope(ports, envelope_id)
+            if envelope.status is EnvelopeState.COMPLETED:
+                # As DocuSign refuses to void a completed envelope: a signed contract is never undone.
+                raise Conflict("The envelope is completed; it cannot be voided.", current_state=envelope.status.value)
             if envelope.status is not EnvelopeState.SENT:
-                return
+                return  # ended unsigned already
             now = ports.now
             voided = envelope.ended(EnvelopeState.VOIDED, now, reason)
             changes = Changes().transition(voided, EnvelopeState.SENT.value, revision=envelope.revision)

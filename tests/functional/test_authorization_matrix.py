@@ -596,6 +596,7 @@ MATRIX += [
     ("POST", "/engagements/{eng_send}/contracts/send", {}, {"anonymous": 401, "staff": 200}, 403),
     # A contract is read by its parties only: the agency's by its admins, the client's by the client's users.
     ("GET", "/engagements/{eng}/contracts/{eng_ac}", None, {"anonymous": 401, "staff": 200, "admin_a": 200}, 404),
+    ("GET", "/engagements/{eng}/contracts/{eng_cc}", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 404),
     ("GET", "/engagements/{eng}/contracts/{eng_cc}/document?kind=document", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 404),
     # A signing link works for the signer it was sent to, signed in, only.
     ("GET", "/signing/{env}?token={tok}", None, SIGNER_ONLY, 404),

@@ -419,3 +419,21 @@ def test_notifications_live_in_the_persons_partition_newest_first_and_are_found_
         uow.commit(Changes().transition(read, NotificationStatus.UNREAD.value))
     assert repository.get_notification(user_id, older.notification_id) == read
     assert sorted(n.subject for n in DynamoErasureRepository().list_person_items(user_id) if isinstance(n, Notification)) == ["S0", "S1"]
+
+
+def test_staff_stored_before_they_were_filed_together_are_filed_by_their_next_write(stack: LocalStack) -> None:
+    from chalicelib.adapters.dynamo.repositories import to_item
+
+    uow, accounts = DynamoUnitOfWork(), DynamoAccountRepository()
+    staff = User(user_id=new_id(), email=unique_email("staff"), name="Old Staff", roles=frozenset({Role.STAFF}), created_at=utcnow())
+    legacy = to_item(staff)
+    legacy.gsi1pk = legacy.gsi1sk = None  # as written before staff had an index entry
+    legacy.save()
+    assert staff.user_id not in {u.user_id for u in accounts.list_staff()}
+    # A write conditioned on the copy read (an activity stamp, say) still finds the item, and files it.
+    uow.commit(Changes().transition(replace(staff, name="Old Staff Renamed"), staff.status.value, was=staff))
+    assert staff.user_id in {u.user_id for u in accounts.list_staff()}
+    # Once filed, a copy filed elsewhere is refused as before.
+    moved = replace(staff, org_id="someone-else")
+    with pytest.raises(ConcurrencyConflict):
+        uow.commit(Changes().transition(staff, staff.status.value, was=moved))

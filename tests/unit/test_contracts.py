@@ -18,7 +18,7 @@ from chalicelib.domain.assignments import AssignmentStatus
 from chalicelib.domain.contracts import ContractParty, ContractStatus, Engagement, EngagementStatus, Pricing
 from chalicelib.domain.identity import Principal, RequestContext
 from chalicelib.domain.signing import SigningEnvelope, WebhookDelivery
-from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated
+from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthenticated, UpstreamUnavailable
 from chalicelib.services import contracts, interviews, proposals, registration, signing
 from chalicelib.services.contracts import ContractPorts
 from chalicelib.services.signing import BuiltinSignatureProvider, SigningPorts
@@ -320,9 +320,102 @@ def test_a_forged_or_unsigned_webhook_is_refused_and_stores_nothing(deal: Deal) 
 def test_a_webhook_claiming_completion_changes_only_what_the_provider_confirms(deal: Deal) -> None:
     deal.send()
     envelope_id = deal.contract(ContractParty.AGENCY).envelope_id
-    body = connect_message("envelope-completed", envelope_id, account_id="x", generated_at=deal.scene.world.clock(), event_id="E2")
-    assert deal.post(body) == "stale"  # nobody signed: re-fetched, the envelope is merely sent
-    assert deal.contract(ContractParty.AGENCY).status is ContractStatus.SENT
+    claimed = connect_message("envelope-completed", envelope_id, account_id="x", generated_at=deal.scene.world.clock(), event_id="E2")
+    before = dict(deal.db.items)
+    # Nobody signed: re-fetched, the envelope is merely sent. Nothing is recorded, so that a provider whose
+    # status lags its own event gets the event applied when it delivers it again.
+    with pytest.raises(UpstreamUnavailable):
+        deal.post(claimed)
+    assert deal.db.items.keys() == before.keys() and deal.contract(ContractParty.AGENCY).status is ContractStatus.SENT
+    progress = connect_message("recipient-completed", envelope_id, account_id="x", generated_at=deal.scene.world.clock(), event_id="E4")
+    assert deal.post(progress) == "stale"  # not an end: recorded, nothing moves
+
+
+def test_a_send_racing_a_change_of_terms_never_sends_the_old_terms(deal: Deal) -> None:
+    provider = deal.ports.providers("builtin")
+    original = provider.create_envelope
+    changed = dataclasses.replace(deal.engagement().terms, payment_terms_days=10)
+
+    def create_while_terms_change(request: Any) -> str:
+        if not getattr(create_while_terms_change, "done", False):
+            create_while_terms_change.done = True  # type: ignore[attr-defined]
+            contracts.update_terms(deal.ports, deal.scene.staff, deal.engagement_id, changed)
+        return original(request)
+
+    provider.create_envelope = create_while_terms_change  # type: ignore[method-assign]
+    deal.send()
+    digest = contracts.terms_digest(deal.engagement().terms)
+    for party in ContractParty:
+        contract = deal.contract(party)
+        assert contract.status is not ContractStatus.SENT or contract.terms_digest == digest
+    # Sending again sends the drafts of the new terms; the envelope made for the old ones was voided.
+    deal.send()
+    assert all(deal.contract(p).status is ContractStatus.SENT and deal.contract(p).terms_digest == digest for p in ContractParty)
+    assert [e.status.value for e in deal.db._all("esign")].count("voided") == 1
+    assert set(deal.deliver()) <= {"stale"}  # the voided envelope's events are acknowledged, not retried
+
+
+def test_a_double_submit_leaves_one_envelope_per_contract_out_and_acknowledges_the_other(deal: Deal) -> None:
+    provider = deal.ports.providers("builtin")
+    original = provider.create_envelope
+
+    def create_while_sent_by_another_request(request: Any) -> str:
+        if not getattr(create_while_sent_by_another_request, "done", False):
+            create_while_sent_by_another_request.done = True  # type: ignore[attr-defined]
+            deal.send()
+        return original(request)
+
+    provider.create_envelope = create_while_sent_by_another_request  # type: ignore[method-assign]
+    deal.send()
+    statuses = sorted(e.status.value for e in deal.db._all("esign"))
+    assert statuses == ["sent", "sent", "voided"]
+    assert all(deal.contract(p).status is ContractStatus.SENT for p in ContractParty)
+    assert set(deal.deliver()) == {"stale"}
+
+
+def test_changing_terms_never_voids_a_contract_signed_but_not_yet_reported(deal: Deal) -> None:
+    deal.send()
+    deal.deliver()
+    for recipient in deal.envelope(ContractParty.CLIENT).recipients:
+        deal.sign(ContractParty.CLIENT, deal.principal(recipient.user_id), recipient.email)
+    changed = dataclasses.replace(deal.engagement().terms, payment_terms_days=10)
+    with pytest.raises(Conflict):
+        contracts.update_terms(deal.ports, deal.scene.staff, deal.engagement_id, changed)
+    with pytest.raises(Conflict):
+        deal.ports.providers("builtin").void(deal.envelope(ContractParty.CLIENT).envelope_id, "no")
+    deal.deliver()
+    assert deal.contract(ContractParty.CLIENT).status is ContractStatus.COMPLETED
+
+
+def test_saving_unchanged_terms_voids_nothing(deal: Deal) -> None:
+    deal.send()
+    contracts.update_terms(deal.ports, deal.scene.staff, deal.engagement_id, deal.engagement().terms)
+    assert {deal.contract(p).status for p in ContractParty} == {ContractStatus.SENT}
+
+
+def test_a_completion_whose_webhook_was_lost_is_applied_by_the_reconciliation(deal: Deal) -> None:
+    deal.send()
+    deal.deliver()
+    for party in ContractParty:
+        for recipient in deal.envelope(party).recipients:
+            deal.sign(party, deal.principal(recipient.user_id), recipient.email)
+    for delivery in deal.pending_deliveries():
+        deal.delivered.add(delivery.delivery_id)  # lost for good: retries exhausted
+    assert contracts.reconcile_contracts(deal.ports) == 0  # heard of a moment ago: not asked yet
+    deal.scene.world.clock.advance(minutes=16)
+    assert contracts.reconcile_contracts(deal.ports) == 2
+    assert deal.engagement().status is EngagementStatus.ACTIVE
+    assert all(deal.contract(p).signed_document is not None for p in ContractParty)
+    deal.scene.world.clock.advance(minutes=16)
+    assert contracts.reconcile_contracts(deal.ports) == 0
+
+
+def test_an_unchanged_contract_is_asked_again_only_after_a_while(deal: Deal) -> None:
+    deal.send()
+    deal.scene.world.clock.advance(minutes=16)
+    assert contracts.reconcile_contracts(deal.ports) == 0
+    assert all(deal.contract(p).checked_at == deal.scene.world.clock() for p in ContractParty)
+    assert deal.db.list_open_contracts(deal.scene.world.clock()) == []
 
 
 def test_replayed_duplicated_reordered_and_stale_events_change_nothing_more(deal: Deal) -> None:

@@ -25,7 +25,7 @@ from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, I
 from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentChanged, ConsentEntry, withdrawal_entry_id
-from chalicelib.domain.contracts import Contract, Engagement, EngagementStatus, ProcessedEvent
+from chalicelib.domain.contracts import Contract, ContractStatus, Engagement, EngagementStatus, ProcessedEvent, SupersededEnvelope
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ARCHIVE_RETENTION, ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
@@ -48,6 +48,7 @@ PROCESSED_EVENT_RETENTION = timedelta(days=60)
 # A built-in signature webhook is posted within seconds; a failing one is retried by the stream for a day.
 WEBHOOK_DELIVERY_RETENTION = timedelta(days=2)
 STAFF = "STAFF"
+OPEN_CONTRACTS = "CONTRACTS#open"
 
 
 _ADAPTERS: dict[type, TypeAdapter[Any]] = {}
@@ -92,6 +93,7 @@ _KIND = {
     Engagement: "engagement",
     Contract: "contract",
     ProcessedEvent: "processed_event",
+    SupersededEnvelope: "superseded_envelope",
     SigningEnvelope: "signing_envelope",
     WebhookDelivery: "webhook_delivery",
 }
@@ -274,11 +276,16 @@ def _keys(entity: Entity) -> _Keys:
             created,
         )
     if isinstance(entity, Contract):
-        # In its engagement's partition; gsi1: by envelope id (the signature webhooks' only handle on it).
+        # In its engagement's partition; gsi1: by envelope id (the signature webhooks' only handle on it);
+        # gsi2: those out for signature by when they were last heard of (the reconciliation job).
         envelope = (f"ENVELOPE#{entity.envelope_id}", "CONTRACT") if entity.envelope_id else (None, None)
-        return _Keys(engagement_pk(entity.engagement_id), f"CONTRACT#{entity.contract_id}", *envelope)
+        out = entity.status in (ContractStatus.SENT, ContractStatus.PARTLY_SIGNED)
+        heard = (OPEN_CONTRACTS, f"{sort_time(entity.last_heard_at)}#{entity.contract_id}") if out else (None, None)
+        return _Keys(engagement_pk(entity.engagement_id), f"CONTRACT#{entity.contract_id}", *envelope, *heard)
     if isinstance(entity, ProcessedEvent):
         return _Keys(f"WEBHOOK#{entity.provider}#{entity.event_id}", "EVENT")
+    if isinstance(entity, SupersededEnvelope):
+        return _Keys(f"SUPERSEDED#{entity.envelope_id}", "ENVELOPE")
     if isinstance(entity, SigningEnvelope):
         # gsi2: open envelopes by deadline (the expiry job).
         deadline = (
@@ -328,6 +335,8 @@ def to_item(entity: Entity) -> Model:
         item.expires = entity.at + OUTBOX_RETENTION  # it has done its work once the stream delivered it
     if isinstance(entity, ProcessedEvent):
         item.expires = entity.received_at + PROCESSED_EVENT_RETENTION
+    if isinstance(entity, SupersededEnvelope):
+        item.expires = entity.at + PROCESSED_EVENT_RETENTION
     if isinstance(entity, WebhookDelivery):
         item.expires = entity.created_at + WEBHOOK_DELIVERY_RETENTION
     return item
@@ -348,8 +357,6 @@ def _condition(item: Model, expect: Expect) -> Any:
         # a sign-in cannot set it back.
         before = _keys(expect.was)
         filed = (
-            (MainItem.gsi1pk, before.gsi1pk),
-            (MainItem.gsi1sk, before.gsi1sk),
             (MainItem.gsi2pk, before.gsi2pk),
             (MainItem.gsi2sk, before.gsi2sk),
             (MainItem.gsi3pk, before.gsi3pk),
@@ -359,6 +366,12 @@ def _condition(item: Model, expect: Expect) -> Any:
         )
         for attribute, value in filed:
             condition &= attribute == value if value is not None else attribute.does_not_exist()
+        if before.gsi1pk is None:
+            condition &= MainItem.gsi1pk.does_not_exist() & MainItem.gsi1sk.does_not_exist()
+        else:
+            same = (MainItem.gsi1pk == before.gsi1pk) & (MainItem.gsi1sk == before.gsi1sk)
+            # Staff stored before they were filed together have no gsi1 keys yet: this write files them.
+            condition &= (same | MainItem.gsi1pk.does_not_exist()) if before.gsi1pk == STAFF else same
     return condition
 
 
@@ -587,6 +600,14 @@ class DynamoEngagementRepository:
 
     def event_processed(self, provider: str, event_id: str) -> bool:
         return _get(ProcessedEvent, f"WEBHOOK#{provider}#{event_id}", "EVENT") is not None
+
+    def envelope_superseded(self, envelope_id: str) -> bool:
+        return _get(SupersededEnvelope, f"SUPERSEDED#{envelope_id}", "ENVELOPE") is not None
+
+    def list_open_contracts(self, checked_before: datetime) -> list[Contract]:
+        found = MainItem.by_gsi2.query(OPEN_CONTRACTS, MainItem.gsi2sk < sort_time(checked_before))
+        # The index lags behind writes: each contract is read again, strongly.
+        return [c for c in (_get(Contract, i.pk, i.sk) for i in found) if c is not None]
 
 
 def _newest_first(items: Iterable[MainItem]) -> list[Engagement]:
