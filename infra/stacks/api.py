@@ -48,6 +48,8 @@ STREAM_HANDLER = "StreamHandler"
 PRIVACY_JOBS = "PrivacyJobs"
 PRIVACY_WORKER = "PrivacyWorker"
 PROPOSAL_JOBS = "ProposalJobs"
+# The functions that read the esign secret (and get its ARN as ESIGN_SECRET_ARN).
+ESIGN_SECRET_READERS = (API_HANDLER, STREAM_HANDLER, PROPOSAL_JOBS)
 # When the daily privacy jobs run (UTC): pending erasures, then retention (chalicelib/events/jobs.py).
 PRIVACY_JOBS_SCHEDULE = {"hour": "3", "minute": "15"}
 # How often unanswered disclosure consent requests are expired: a request outlives its deadline
@@ -106,12 +108,13 @@ COGNITO_ACTIONS = (
     # policy reads as the list of calls the code makes.
     "cognito-idp:InitiateAuth",
 )
-# Contracts (the api handler): drafts and signed PDFs are put and read, signed ones with a COMPLIANCE
+# Contracts (the api handler, and the proposal jobs' reconciliation): drafts and signed PDFs are put and read, signed ones with a COMPLIANCE
 # retention in the same PutObject (authorised as PutObjectRetention too); reads may name a version. Nobody
 # may delete there: object lock guards the signed versions, and the missing grant everything else.
 CONTRACT_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:PutObjectRetention")
 # The e-signature keys (the esign secret's JSON): read by the api handler (DocuSign, verifying webhooks,
-# the built-in signature) and the stream handler (signing the built-in signature's webhooks).
+# the built-in signature), the stream handler (signing the built-in signature's webhooks) and the proposal
+# jobs (asking DocuSign about contracts whose webhook never came).
 ESIGN_SECRET_ACTIONS = ("secretsmanager:GetSecretValue",)
 # DynamoDB stream batches: how hard to retry a poisoned batch before its position goes to the DLQ.
 STREAM_RETRY_ATTEMPTS = 5
@@ -169,13 +172,7 @@ class ApiStack(cdk.Stack):
         self._grant_documents(self.api_role, data.documents_bucket.bucket_arn, put=True)
         self.api_role.add_to_policy(iam.PolicyStatement(actions=list(COGNITO_ACTIONS), resources=[identity.user_pool.user_pool_arn]))
         # Contracts: prepared, signed (locked for CONTRACT_RETENTION_YEARS) and downloaded by the API.
-        contracts_arn = data.contracts_bucket.bucket_arn
-        self.api_role.add_to_policy(
-            iam.PolicyStatement(
-                actions=list(CONTRACT_OBJECT_ACTIONS),
-                resources=[f"{contracts_arn}/{prefix}*" for prefix in CONTRACT_OBJECT_PREFIXES],
-            ),
-        )
+        self._grant_contracts(self.api_role, data)
         self._grant_esign_secret(self.api_role, data)
 
         # Upload handler: reads the consent document record, checks the uploaded version (one bounded
@@ -242,6 +239,10 @@ class ApiStack(cdk.Stack):
         self.proposal_jobs_role.add_to_policy(
             iam.PolicyStatement(actions=list(PROPOSAL_JOBS_AUDIT_ACTIONS), resources=[data.audit_log_table.table_arn]),
         )
+        # ...and the reconciliation of contracts out for signature whose webhook never came: it asks the
+        # provider (DocuSign with the keys in the secret) and stores a completed contract's documents, locked.
+        self._grant_contracts(self.proposal_jobs_role, data)
+        self._grant_esign_secret(self.proposal_jobs_role, data)
 
         # What the app reads from its environment (chalicelib/settings.py). COGNITO_JWKS_URL stays unset:
         # the app derives it from the issuer. AWS_REGION is set by Lambda itself (and reserved).
@@ -315,7 +316,7 @@ class ApiStack(cdk.Stack):
             )
 
         # The e-signature secret's ARN, for the two functions that may read it.
-        for logical_id in (API_HANDLER, STREAM_HANDLER):
+        for logical_id in ESIGN_SECRET_READERS:
             self.chalice.override_function(logical_id, **{"Environment.Variables.ESIGN_SECRET_ARN": data.esign_secret.secret_arn})
         # The webhook URL from the deployed REST API (chalice's EndpointURL, ending in "/api/"). The REST
         # API refers to the API handler (its integrations), so the handler cannot refer back: it keeps the
@@ -474,6 +475,16 @@ class ApiStack(cdk.Stack):
         )
         tables = (data.consent_ledger_table, data.audit_log_table)
         role.add_to_policy(iam.PolicyStatement(actions=list(ERASURE_LEDGER_ACTIONS), resources=[t.table_arn for t in tables]))
+
+    @staticmethod
+    def _grant_contracts(role: iam.Role, data: DataStack) -> None:
+        contracts_arn = data.contracts_bucket.bucket_arn
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=list(CONTRACT_OBJECT_ACTIONS),
+                resources=[f"{contracts_arn}/{prefix}*" for prefix in CONTRACT_OBJECT_PREFIXES],
+            ),
+        )
 
     @staticmethod
     def _grant_esign_secret(role: iam.Role, data: DataStack) -> None:

@@ -396,7 +396,11 @@ def test_the_api_role_queries_every_main_table_index_and_condition_checks_the_le
 def test_the_proposal_jobs_role_reads_and_puts_only(dev: Synth) -> None:
     api = dev.deployment.api
     actions = _role_actions(dev, api.proposal_jobs_role)
-    assert {a for a in actions if not a.startswith("logs:")} == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"}
+    table_actions = {a for a in actions if a.startswith("dynamodb:")}
+    assert table_actions == {"dynamodb:GetItem", "dynamodb:Query", "dynamodb:PutItem"}
+    # The contracts' reconciliation: the provider's keys, and a completed contract's documents (no delete).
+    others = actions - table_actions - {a for a in actions if a.startswith("logs:")}
+    assert others == {"secretsmanager:GetSecretValue", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:PutObjectRetention"}
     assert not any("*" in a for a in actions)
     # Candidacies by status (gsi2), members of an organisation (gsi1).
     patterns = _main_table_resources(dev, api.proposal_jobs_role, "dynamodb:Query")
@@ -430,7 +434,8 @@ def test_the_api_role_writes_contracts_with_retention_and_nobody_deletes_them(de
     assert (
         granted["api"] == set(CONTRACT_OBJECT_ACTIONS) == {"s3:PutObject", "s3:GetObject", "s3:GetObjectVersion", "s3:PutObjectRetention"}
     )
-    assert not any(granted[name] for name in granted if name != "api"), granted
+    assert granted["proposal_jobs"] == granted["api"]  # the reconciliation stores a completed contract's documents
+    assert not any(granted[name] for name in granted if name not in ("api", "proposal_jobs")), granted
     # No delete of any kind on the contracts bucket, by any identity policy or the bucket policy.
     for name, template in dev.templates.items():
         for statement in allow_statements(template):
@@ -446,7 +451,7 @@ def test_the_api_role_writes_contracts_with_retention_and_nobody_deletes_them(de
             assert all(s["Effect"] == "Deny" for s in _as_list(policy["Properties"]["PolicyDocument"]["Statement"]))
 
 
-def test_only_the_api_and_stream_roles_read_the_esign_secret(dev: Synth) -> None:
+def test_only_the_api_stream_and_proposal_jobs_roles_read_the_esign_secret(dev: Synth) -> None:
     data = dev.deployment.data
     secret_id = logical_id(data, data.esign_secret)
     readers = set()
@@ -457,7 +462,7 @@ def test_only_the_api_and_stream_roles_read_the_esign_secret(dev: Synth) -> None
                 assert _as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"], statement
                 assert mentions(statement, secret_id) and statement["Resource"] != "*", statement
                 readers.add(name)
-    assert readers == {"api", "stream"}
+    assert readers == {"api", "stream", "proposal_jobs"}
     for template in dev.templates.values():
         for statement in allow_statements(template):
             if any(a.startswith("secretsmanager:") for a in _as_list(statement["Action"])):
@@ -687,7 +692,7 @@ def test_functions_get_the_contract_settings_and_the_secrets_arn_not_the_secrets
         assert variables["PLATFORM_ORG_NUMBER"] == cdk_json_context()["platformOrgNumber"]
         assert variables["DOCUSIGN_AUTH_SERVER"] == "account-d.docusign.com" and variables["DOCUSIGN_BASE_URI"] == ""
         # Only the functions that may read the secret are told where it is.
-        assert ("ESIGN_SECRET_ARN" in variables) == (function in (API_HANDLER, STREAM_HANDLER)), function
+        assert ("ESIGN_SECRET_ARN" in variables) == (function in (API_HANDLER, STREAM_HANDLER, PROPOSAL_JOBS)), function
         if "ESIGN_SECRET_ARN" in variables:
             assert logical_id(data, data.esign_secret) in json.dumps(variables["ESIGN_SECRET_ARN"])
         # Without apiBaseUrl the webhook URL comes from the deployed REST API, except in the API handler's
