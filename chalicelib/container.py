@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.ids import utcnow
 from chalicelib.errors import Conflict
-from chalicelib.settings import Settings, load_settings
+from chalicelib.settings import ESIGN_SECRET_FIELDS, Settings, load_settings
 
 if TYPE_CHECKING:
     from chalicelib.domain.consent import ConsentEntry
@@ -307,15 +307,7 @@ class Container:
         import json
 
         secret = json.loads(self._client("secretsmanager").get_secret_value(SecretId=s.esign_secret_arn)["SecretString"])
-        fields = {
-            "builtin_esign_keys",
-            "docusign_integration_key",
-            "docusign_user_id",
-            "docusign_account_id",
-            "docusign_private_key",
-            "docusign_connect_keys",
-        }
-        given = {name: value for name, value in secret.items() if name in fields and value}
+        given = {name: value for name, value in secret.items() if name in ESIGN_SECRET_FIELDS and value}
         return Settings.model_validate({**s.model_dump(), **given})
 
     def signature_provider(self, name: str) -> SignatureProvider:

@@ -132,6 +132,19 @@ class Settings(BaseModel):
         return self.jwks_url or f"{self.issuer}/.well-known/jwks.json"
 
 
+# The settings the esign secret (ESIGN_SECRET_ARN) may hold; infra/ creates the secret with exactly these.
+ESIGN_SECRET_FIELDS = frozenset(
+    {
+        "builtin_esign_keys",
+        "docusign_integration_key",
+        "docusign_user_id",
+        "docusign_account_id",
+        "docusign_private_key",
+        "docusign_connect_keys",
+    }
+)
+
+
 @lru_cache(maxsize=1)
 def load_settings() -> Settings:
     return Settings.from_environment()

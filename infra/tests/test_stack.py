@@ -32,7 +32,7 @@ from stacks.data import ESIGN_GENERATED_FIELD, ESIGN_OPERATOR_FIELDS, MAIN_TABLE
 
 from chalicelib.adapters.dynamo import models
 from chalicelib.domain.identity import Role
-from chalicelib.settings import Settings
+from chalicelib.settings import ESIGN_SECRET_FIELDS, Settings
 
 IAM_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role")
 FUNCTIONS = (API_HANDLER, UPLOAD_HANDLER, STREAM_HANDLER, PRIVACY_JOBS, PRIVACY_WORKER, PROPOSAL_JOBS)
@@ -281,14 +281,7 @@ def test_the_esign_secret_is_generated_with_placeholders_for_docusign(dev: Synth
     assert generated["PasswordLength"] >= 32
     template = json.loads(generated["SecretStringTemplate"])
     assert template == dict.fromkeys(ESIGN_OPERATOR_FIELDS, "")
-    assert set(template) | {ESIGN_GENERATED_FIELD} == {
-        "builtin_esign_keys",
-        "docusign_integration_key",
-        "docusign_user_id",
-        "docusign_account_id",
-        "docusign_private_key",
-        "docusign_connect_keys",
-    }
+    assert set(template) | {ESIGN_GENERATED_FIELD} == ESIGN_SECRET_FIELDS  # what the app reads from it
     assert "SecretString" not in props  # nothing secret in the template
 
 
