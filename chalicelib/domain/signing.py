@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from chalicelib.domain.contracts import SignatureEvidence, SignerRole
+from chalicelib.domain.identity import Role
 from chalicelib.errors import Conflict
 
 
@@ -46,6 +47,8 @@ class SigningRecipient:
     role: SignerRole
     routing_order: int
     token_hash: str
+    required_role: Role = Role.STAFF  # the role the signer must still hold when signing
+    org_id: str | None = None  # ...in this organisation (None: the platform's staff)
     state: RecipientState = RecipientState.WAITING
     evidence: SignatureEvidence | None = None
     declined_at: datetime | None = None

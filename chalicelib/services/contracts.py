@@ -346,7 +346,7 @@ def _send(ports: ContractPorts, contract: Contract, provider_name: str) -> None:
         subject=_subject(contract),
         document_name=f"{contract_reference(contract.contract_id, contract.version)}.pdf",
         document=document,
-        signers=tuple(EnvelopeSigner(s.recipient_id, s.user_id, s.name, s.email, 1) for s in contract.signers),
+        signers=tuple(_envelope_signer(contract, s) for s in contract.signers),
         language=contract.language,
         expires_in_days=ports.signing_days,
     )
@@ -374,6 +374,15 @@ def _send(ports: ContractPorts, contract: Contract, provider_name: str) -> None:
     with suppress(ConcurrencyConflict):
         ports.commit(Changes().insert(SupersededEnvelope(envelope_id, provider_name, contract.contract_id, ports.now)))
     provider.void(envelope_id, "Superseded: the contract was sent by another request, or changed meanwhile.")
+
+
+def _envelope_signer(contract: Contract, signer: Signer) -> EnvelopeSigner:
+    if signer.role is SignerRole.PLATFORM:
+        role, org_id = Role.STAFF, None
+    else:
+        role = Role.AGENCY_ADMIN if contract.party is ContractParty.AGENCY else Role.CLIENT
+        org_id = contract.counterparty_id
+    return EnvelopeSigner(signer.recipient_id, signer.user_id, signer.name, signer.email, 1, role, org_id)
 
 
 def _subject(contract: Contract) -> str:

@@ -446,6 +446,10 @@ class EnvelopeSigner:
     name: str
     email: str
     routing_order: int  # who signs first; equal orders sign in parallel
+    # Who may sign for the party: the role the signer must still hold when signing, and in which
+    # organisation (None: the platform's staff). The built-in signature checks them at signing time.
+    role: Role = Role.STAFF
+    org_id: str | None = None
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,8 @@ class BuiltinSignatureProvider:
                 role=SignerRole.COUNTERPARTY if s.recipient_id == "1" else SignerRole.PLATFORM,
                 routing_order=s.routing_order,
                 token_hash=token_hash(tokens[s.recipient_id]),
+                required_role=s.role,
+                org_id=s.org_id,
             )
             for s in request.signers
         )
@@ -271,11 +273,18 @@ def _envelope(ports: SigningPorts, envelope_id: str) -> SigningEnvelope:
 
 
 def _as_signer(ports: SigningPorts, principal: Principal, envelope_id: str, token: str) -> tuple[SigningEnvelope, SigningRecipient]:
-    """The link's envelope and recipient, for the signer the link was sent to only: a link forwarded to
+    """The link's envelope and recipient, for the signer the link was sent to only, while they may still
+    sign for their party (an admin who lost the role, or left the company, may not): a link forwarded to
     someone else, or a wrong token, finds nothing."""
     envelope = ports.envelopes.get_envelope(envelope_id)
     recipient = envelope.recipient_by_token(token) if envelope is not None else None
-    if envelope is None or recipient is None or recipient.user_id != principal.user_id:
+    if (
+        envelope is None
+        or recipient is None
+        or recipient.user_id != principal.user_id
+        or not principal.has(recipient.required_role)
+        or (recipient.org_id is not None and principal.org_id != recipient.org_id)
+    ):
         raise NotFound("Signing request not found.")
     return envelope, recipient
 

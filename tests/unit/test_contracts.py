@@ -465,6 +465,13 @@ def test_a_signing_link_works_for_its_signer_only_and_once(deal: Deal) -> None:
             signing.signing_request(deal.signing, stranger, envelope.envelope_id, token)
     with pytest.raises(NotFound):
         signing.signing_request(deal.signing, deal.scene.buyer, envelope.envelope_id, "x" * 43)
+    # The signer who no longer may sign for the client (moved to another company, or lost the role) finds nothing.
+    for former in (
+        dataclasses.replace(deal.scene.buyer, org_id="another-company"),
+        dataclasses.replace(deal.scene.buyer, roles=frozenset()),
+    ):
+        with pytest.raises(NotFound):
+            signing.signing_request(deal.signing, former, envelope.envelope_id, token)
     name = view.recipient.name
     with pytest.raises(InvalidInput):
         signing.sign(deal.signing, deal.scene.buyer, envelope.envelope_id, token, "Someone Else", envelope.document_sha256, SIGNER_CTX)
