@@ -127,12 +127,7 @@ def get_engagement(ports: ContractPorts, principal: Principal, engagement_id: st
 
 
 def _current_contracts(ports: ContractPorts, principal: Principal, engagement: Engagement) -> list[Contract]:
-    current = set(engagement.contracts.values())
-    return [
-        c
-        for c in ports.engagements.list_contracts(engagement.engagement_id)
-        if c.contract_id in current and sees_contract(principal, engagement, c)
-    ]
+    return [c for c in _contracts_in_force(ports, engagement) if sees_contract(principal, engagement, c)]
 
 
 def list_engagements(ports: ContractPorts, principal: Principal, status: EngagementStatus | None) -> list[Engagement]:
@@ -205,7 +200,8 @@ def terms_digest(terms: EngagementTerms) -> str:
 def send_contracts(ports: ContractPorts, principal: Principal, engagement_id: str, provider: str | None = None) -> Engagement:
     """Staff generate both contracts from the current terms and send them for signature, the caller signing
     for the platform. Sending again resends only what is not out yet (a draft, or a contract that ended
-    unsigned, which gets a new version); a double submit sends nothing twice."""
+    unsigned, which gets a new version). Of two requests racing, one envelope per contract stays out: an
+    envelope made by the slower one is voided (its signers may see a withdrawn request)."""
     ensure_staff(principal)
     name = provider or ports.default_provider
     engagement = _prepare_drafts(ports, principal, engagement_id)
