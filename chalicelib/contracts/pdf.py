@@ -50,7 +50,16 @@ from io import BytesIO
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from chalicelib.domain.contracts import ContractParty, EngagementTerms, Pricing, SignatureEvidence, SignerRole
+from chalicelib.domain.contracts import (
+    COUNTERPARTY_RECIPIENT,
+    PLATFORM_RECIPIENT,
+    SIGN_HERE_ANCHOR,
+    ContractParty,
+    EngagementTerms,
+    Pricing,
+    SignatureEvidence,
+    SignerRole,
+)
 from chalicelib.domain.money import BASIS_POINTS
 
 if TYPE_CHECKING:
@@ -574,7 +583,27 @@ def render_contract(view: ContractView) -> bytes:
             _draw_fees(pen, view.terms, language)
         else:
             pen.paragraph(block.text)
+    _draw_signature_fields(pen, view)
     return pen.output()
+
+
+def _draw_signature_fields(pen: _Pen, view: ContractView) -> None:
+    """One line per signer, counterparty first, each followed by its anchor in white: invisible on paper,
+    found by DocuSign, which places that signer's signature field there (the built-in signature records
+    its signatures on the evidence page instead)."""
+    document = pen.document
+    pen.keep_together(40)
+    for recipient_id, party, signer in (
+        (COUNTERPARTY_RECIPIENT, view.counterparty_name, view.counterparty_signer_name),
+        (PLATFORM_RECIPIENT, view.platform_name, view.platform_signer_name),
+    ):
+        document.ln(4)
+        document.set_font(_FAMILY, "B", 10)
+        document.multi_cell(w=0, h=_LINE, text=pen.text(f"{party}: {signer}"), align="L", new_x="LMARGIN", new_y="NEXT")
+        document.set_font(_FAMILY, "", 6)
+        document.set_text_color(255, 255, 255)
+        document.cell(w=0, h=_LINE * 2, text=SIGN_HERE_ANCHOR.format(recipient_id=recipient_id), new_x="LMARGIN", new_y="NEXT")
+        document.set_text_color(0, 0, 0)
 
 
 # --- signing evidence ---

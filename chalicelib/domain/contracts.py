@@ -29,6 +29,9 @@ MAX_MILESTONES = 20
 # An assignment posted without an end date is contracted for this long; staff may change it before sending.
 DEFAULT_TERM = timedelta(days=182)
 SCOPE_MAX_CHARS = 4000
+# Printed (invisibly) on a contract where signer N signs: DocuSign anchors that signer's signature field on it.
+SIGN_HERE_ANCHOR = "/sig{recipient_id}/"
+COUNTERPARTY_RECIPIENT, PLATFORM_RECIPIENT = "1", "2"
 
 
 class EngagementStatus(StrEnum):

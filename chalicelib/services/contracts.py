@@ -21,7 +21,9 @@ from typing import Literal
 from chalicelib.domain.accounts import User, UserStatus
 from chalicelib.domain.assignments import AssignmentStatus
 from chalicelib.domain.contracts import (
+    COUNTERPARTY_RECIPIENT,
     ENDED,
+    PLATFORM_RECIPIENT,
     UNSIGNED_ENDS,
     Contract,
     ContractParty,
@@ -292,8 +294,8 @@ def _draft(
     key = f"contracts/{engagement.engagement_id}/{contract_id}/{reference}.pdf"
     stored = ports.storage.put(key, pdf, content_type=PDF)
     signers = (
-        Signer("1", SignerRole.COUNTERPARTY, counterparty.user_id, counterparty.name, counterparty.email),
-        Signer("2", SignerRole.PLATFORM, platform_signer.user_id, platform_signer.name, platform_signer.email),
+        Signer(COUNTERPARTY_RECIPIENT, SignerRole.COUNTERPARTY, counterparty.user_id, counterparty.name, counterparty.email),
+        Signer(PLATFORM_RECIPIENT, SignerRole.PLATFORM, platform_signer.user_id, platform_signer.name, platform_signer.email),
     )
     return Contract(
         contract_id=contract_id,

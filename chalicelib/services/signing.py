@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from chalicelib.adapters.esign.connect import connect_message
-from chalicelib.domain.contracts import ContractStatus, SignatureEvidence, SignerRole
+from chalicelib.domain.contracts import COUNTERPARTY_RECIPIENT, ContractStatus, SignatureEvidence, SignerRole
 from chalicelib.domain.identity import Principal, RequestContext
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.signing import EnvelopeState, RecipientState, SigningEnvelope, SigningRecipient, WebhookDelivery, token_hash
@@ -78,7 +78,7 @@ class BuiltinSignatureProvider:
                 user_id=s.user_id,
                 name=s.name,
                 email=s.email,
-                role=SignerRole.COUNTERPARTY if s.recipient_id == "1" else SignerRole.PLATFORM,
+                role=SignerRole.COUNTERPARTY if s.recipient_id == COUNTERPARTY_RECIPIENT else SignerRole.PLATFORM,
                 routing_order=s.routing_order,
                 token_hash=token_hash(tokens[s.recipient_id]),
                 required_role=s.role,

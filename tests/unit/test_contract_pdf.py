@@ -383,3 +383,15 @@ def test_importing_the_module_does_not_import_fpdf_or_pypdf() -> None:
         cwd=ROOT,
         check=True,
     )
+
+
+@pytest.mark.parametrize("party", list(ContractParty))
+def test_each_signer_has_an_anchor_where_docusign_places_the_signature_field(party: ContractParty) -> None:
+    from chalicelib.domain.contracts import SIGN_HERE_ANCHOR
+
+    view = make_view(party)
+    last_page = page_texts(render_contract(view))[-1]
+    counterparty, platform = SIGN_HERE_ANCHOR.format(recipient_id="1"), SIGN_HERE_ANCHOR.format(recipient_id="2")
+    # Each after its signer's line, the counterparty first.
+    assert last_page.index(view.counterparty_signer_name) < last_page.index(counterparty) < last_page.index(platform)
+    assert last_page.index(view.platform_signer_name) < last_page.index(platform)

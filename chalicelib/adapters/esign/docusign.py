@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from urllib.parse import quote, urlencode, urlsplit
 
 from chalicelib.adapters.esign.connect import ENVELOPE_ID_PATTERN, parse_docusign_datetime
-from chalicelib.domain.contracts import ContractStatus
+from chalicelib.domain.contracts import SIGN_HERE_ANCHOR, ContractStatus
 from chalicelib.domain.ids import utcnow
 from chalicelib.errors import Conflict, FieldIssue, InvalidInput, NotFound, UpstreamUnavailable
 from chalicelib.services.ports import EnvelopeRequest, EnvelopeStatus, SignedDocuments
@@ -46,9 +46,9 @@ EXPIRE_WARN_DAYS = 3
 _ENVELOPE_ID = re.compile(ENVELOPE_ID_PATTERN)
 _EMAIL = re.compile(r"\S+@\S+")
 
-# The text placed on the PDF where signer N signs. anchorIgnoreIfNotPresent lets the envelope go out when the
-# PDF lacks it (DocuSign then lets the signer place the signature freely), rather than failing the send.
-SIGN_HERE_ANCHOR = "/sig{recipient_id}/"
+# SIGN_HERE_ANCHOR (chalicelib.domain.contracts) is printed on the contract where signer N signs.
+# anchorIgnoreIfNotPresent lets an envelope go out when a PDF lacks it (DocuSign then lets the signer place
+# the signature freely), rather than failing the send.
 
 EMAIL_BLURBS = {
     "sv": "Avtalet från Customersonly väntar på din underskrift. Öppna länken i det här e-postmeddelandet för att läsa och signera.",
