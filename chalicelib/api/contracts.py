@@ -11,6 +11,7 @@ from chalicelib.domain.contracts import Contract, Engagement, EngagementTerms, M
 from chalicelib.domain.identity import Role
 from chalicelib.lazy import LazyModule
 from chalicelib.schemas.contracts import (
+    CancelEngagementIn,
     ContractOut,
     DeclineSigningIn,
     DocumentLinkResponse,
@@ -196,6 +197,24 @@ def put_terms(call: Call[TermsIn, Any]) -> EngagementResponse:
 def send_contracts(call: Call[SendContractsIn, Any]) -> EngagementResponse:
     ports = call.container.contracts
     contracts.send_contracts(ports, call.user, call.path["engagement_id"], call.body.provider)
+    engagement, visible = contracts.get_engagement(ports, call.user, call.path["engagement_id"])
+    return _engagement_out(ports, engagement, visible)
+
+
+@operation(
+    bp,
+    "/engagements/{engagement_id}/cancel",
+    "POST",
+    tag="contracts",
+    summary="Call off an engagement before its contracts are signed; contracts still out are voided (staff)",
+    request=CancelEngagementIn,
+    response=EngagementResponse,
+    roles=STAFF,
+    errors=(409, 503),
+)
+def cancel_engagement(call: Call[CancelEngagementIn, Any]) -> EngagementResponse:
+    ports = call.container.contracts
+    contracts.cancel_engagement(ports, call.user, call.path["engagement_id"], call.body.reason)
     engagement, visible = contracts.get_engagement(ports, call.user, call.path["engagement_id"])
     return _engagement_out(ports, engagement, visible)
 

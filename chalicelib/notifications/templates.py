@@ -274,6 +274,18 @@ TEMPLATES |= {
             "Uppdraget och de signerade avtalen (för avtalens parter) finns på $link",
         ),
     },
+    "engagement_cancelled": {
+        "en": _en(
+            "Engagement cancelled: $assignment_title",
+            "The engagement for $assignment_title ($client_name, consultant $consultant_name) was cancelled before "
+            "its contracts were signed.\nReason: $reason\n\nContracts still out for signature were withdrawn. $link",
+        ),
+        "sv": _sv(
+            "Uppdraget avbröts: $assignment_title",
+            "Uppdraget $assignment_title ($client_name, konsult $consultant_name) avbröts innan avtalen var "
+            "signerade.\nOrsak: $reason\n\nAvtal som väntade på underskrift har dragits tillbaka. $link",
+        ),
+    },
     "contract_unsigned": {
         "en": _en(
             "Contract $status: $assignment_title",

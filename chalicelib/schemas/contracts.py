@@ -61,6 +61,10 @@ class SendContractsIn(RequestModel):
     provider: Provider | None = Field(None, description="the signature provider; the platform's default when left out")
 
 
+class CancelEngagementIn(RequestModel):
+    reason: ShortText
+
+
 class DocumentQuery(RequestModel):
     kind: Literal["document", "signed", "certificate"] = Field(
         "signed", description="the contract as sent, as signed (with the signatures and evidence), or the provider's certificate"

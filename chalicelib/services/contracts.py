@@ -63,6 +63,7 @@ PDF = "application/pdf"
 DOWNLOAD_LINK_SECONDS = 300
 OUT = frozenset({ContractStatus.SENT, ContractStatus.PARTLY_SIGNED})  # out for signature
 TERMS_CHANGED = "The terms changed."
+CANCELLED = "The engagement was cancelled."
 # Events that report an end: when the provider's own status does not show it yet, the event is not
 # recorded, so that its redelivery is applied (DocuSign's REST reads may lag its Connect messages).
 TERMINAL_EVENTS = frozenset({"envelope-completed", "envelope-declined", "envelope-voided"})
@@ -174,15 +175,8 @@ def update_terms(ports: ContractPorts, principal: Principal, engagement_id: str,
             raise Conflict("A contract is signed; the terms can no longer change.", current_state=ContractStatus.COMPLETED.value)
         now = ports.now
         changes = Changes()
-        for contract in in_force:
-            if contract.status in OUT and contract.provider and contract.envelope_id:
-                provider = ports.providers(contract.provider)
-                # Signed by everyone a moment ago, its webhook still on the way: it must not be voided.
-                if provider.get_status(contract.envelope_id).status is ContractStatus.COMPLETED:
-                    raise Conflict("A contract was just signed; the terms can no longer change.", current_state="completed")
-                provider.void(contract.envelope_id, TERMS_CHANGED)
-                voided = replace(contract.moved(ContractStatus.VOIDED, now), end_reason=TERMS_CHANGED)
-                changes.transition(voided, contract.status.value, revision=contract.revision)
+        if _void_outstanding(ports, in_force, TERMS_CHANGED, changes, now):
+            raise Conflict("A contract was just signed; the terms can no longer change.", current_state="completed")
         updated = replace(engagement, terms=terms, revision=engagement.revision + 1, updated_at=now)
         try:
             ports.commit(changes.transition(updated, engagement.status.value, revision=engagement.revision))
@@ -190,6 +184,53 @@ def update_terms(ports: ContractPorts, principal: Principal, engagement_id: str,
             continue
         return updated
     raise _busy()
+
+
+def cancel_engagement(ports: ContractPorts, principal: Principal, engagement_id: str, reason: str) -> Engagement:
+    """Staff call off an engagement whose contracts will not be signed (a party walked away): the contracts
+    still out are voided with their provider, and everyone is told. A contract already signed stays signed."""
+    ensure_staff(principal)
+    for _ in range(ATTEMPTS):
+        engagement = _engagement(ports, engagement_id)
+        engagement.ensure_contracting()
+        now = ports.now
+        changes = Changes()
+        _void_outstanding(ports, _contracts_in_force(ports, engagement), CANCELLED, changes, now)
+        updated = replace(
+            engagement,
+            status=EngagementStatus.CANCELLED,
+            revision=engagement.revision + 1,
+            updated_at=now,
+            cancelled_at=now,
+            cancelled_by=principal.user_id,
+            cancel_reason=reason,
+        )
+        changes.transition(updated, engagement.status.value, revision=engagement.revision)
+        _tell_everyone(ports, engagement, "engagement_cancelled", {"reason": reason}, changes, now)
+        try:
+            ports.commit(changes)
+        except ConcurrencyConflict:
+            continue
+        return updated
+    raise _busy()
+
+
+def _void_outstanding(ports: ContractPorts, contracts: list[Contract], reason: str, changes: Changes, now: datetime) -> bool:
+    """Voids, with their providers, the contracts still out for signature, adding their moves to ``changes``.
+    One that its provider reports signed a moment ago (its webhook still on the way) is left alone: the
+    answer is whether there was one."""
+    signed_meanwhile = False
+    for contract in contracts:
+        if contract.status not in OUT or not contract.provider or not contract.envelope_id:
+            continue
+        provider = ports.providers(contract.provider)
+        if provider.get_status(contract.envelope_id).status is ContractStatus.COMPLETED:
+            signed_meanwhile = True
+            continue
+        provider.void(contract.envelope_id, reason)
+        voided = replace(contract.moved(ContractStatus.VOIDED, now), end_reason=reason)
+        changes.transition(voided, contract.status.value, revision=contract.revision)
+    return signed_meanwhile
 
 
 def terms_digest(terms: EngagementTerms) -> str:
@@ -526,22 +567,7 @@ def _activate(ports: ContractPorts, engagement: Engagement, changes: Changes, no
     if assignment is not None and assignment.status is AssignmentStatus.OPEN:
         filled = replace(assignment, status=AssignmentStatus.FILLED, updated_at=now, updated_by="system")
         changes.transition(filled, AssignmentStatus.OPEN.value)
-    candidacy = ports.candidacies.proposals.get_candidacy(engagement.candidacy_id)
-    people = [
-        *(party_recipients(ports.candidacies, candidacy) if candidacy else []),
-        *client_recipients(ports.candidacies, engagement.client_id),
-    ]
-    params = _engagement_params(ports, engagement)
-    for user in {u.user_id: u for u in people}.values():
-        notify(
-            changes,
-            user,
-            "engagement_active",
-            {**params, "recipient_name": user.name},
-            now,
-            object_type="engagement",
-            object_id=engagement.engagement_id,
-        )
+    _tell_everyone(ports, engagement, "engagement_active", {}, changes, now)
 
 
 def _alert_unsigned(ports: ContractPorts, engagement: Engagement, contract: Contract, changes: Changes, now: datetime) -> None:
@@ -556,9 +582,21 @@ def _alert_unsigned(ports: ContractPorts, engagement: Engagement, contract: Cont
         "status": contract.status.value,
         "reason": contract.end_reason or "-",
     }
+    is_agent = {agent.agent_id} if agent is not None else set()
     for user in people:
-        is_agent = agent is not None and agent.agent_id == user.user_id
-        kind = "contract_unsigned_agent" if is_agent else "contract_unsigned"
+        kind = "contract_unsigned_agent" if user.user_id in is_agent else "contract_unsigned"
+        notify(
+            changes, user, kind, {**params, "recipient_name": user.name}, now, object_type="engagement", object_id=engagement.engagement_id
+        )
+
+
+def _tell_everyone(ports: ContractPorts, engagement: Engagement, kind: str, extra: dict[str, str], changes: Changes, now: datetime) -> None:
+    """The consultant, the agency's admins and the client's users, each once."""
+    candidacy = ports.candidacies.proposals.get_candidacy(engagement.candidacy_id)
+    people = party_recipients(ports.candidacies, candidacy) if candidacy else []
+    people += client_recipients(ports.candidacies, engagement.client_id)
+    params = {**_engagement_params(ports, engagement), **extra}
+    for user in {u.user_id: u for u in people}.values():
         notify(
             changes, user, kind, {**params, "recipient_name": user.name}, now, object_type="engagement", object_id=engagement.engagement_id
         )

@@ -102,12 +102,35 @@ class Api:
         return self.request("POST", path, json_body=body, **kwargs)
 
 
+class ApiWebhookSender:
+    """The stream handler's sender of the built-in signature's webhooks, posting through the in-process API
+    (nothing listens on ESIGN_WEBHOOK_URL in the tests), signed as the real one signs."""
+
+    def __init__(self, api: Api, key: str) -> None:
+        self._api = api
+        self._key = key.encode()
+
+    def deliver(self, body: bytes) -> None:
+        from chalicelib.adapters.esign.connect import connect_signature
+
+        headers = {"Content-Type": "application/json", "X-DocuSign-Signature-1": connect_signature(body, self._key)}
+        reply = self._api.request("POST", "/webhooks/esign", raw=body, headers=headers)
+        if reply.status >= 300:
+            raise RuntimeError(f"webhook answered {reply.status}: {reply.body}")
+
+
 @pytest.fixture(scope="session")
 def api(local_aws: LocalStack) -> Iterator[Api]:
     import app
+    from chalicelib.container import Container
 
     with Client(app.app) as client:
-        yield Api(client)
+        api = Api(client)
+        container = local_aws.container
+        assert isinstance(container, Container)
+        # A cached_property: overridden in the one composition root, for the session.
+        container.__dict__["webhook_sender"] = ApiWebhookSender(api, container.settings.builtin_esign_keys[0])
+        yield api
 
 
 class Pump:

@@ -247,6 +247,7 @@ def _proposal_objects(
         "tok_decline": to_decline_signing["token"],
         "eng_terms": engagement(False)["engagement"],
         "eng_send": engagement(False)["engagement"],
+        "eng_cancel": engagement(True)["engagement"],
     }
 
 
@@ -475,6 +476,7 @@ _TEMPLATE = {
     "eng": "engagement_id",
     "eng_terms": "engagement_id",
     "eng_send": "engagement_id",
+    "eng_cancel": "engagement_id",
     "eng_ac": "contract_id",
     "eng_cc": "contract_id",
     "env": "envelope_id",
@@ -594,6 +596,7 @@ MATRIX += [
     ("GET", "/engagements/{eng}", None, PARTIES_OF_ENGAGEMENT, 404),
     ("PUT", "/engagements/{eng_terms}/terms", TERMS, {"anonymous": 401, "staff": 200}, 403),
     ("POST", "/engagements/{eng_send}/contracts/send", {}, {"anonymous": 401, "staff": 200}, 403),
+    ("POST", "/engagements/{eng_cancel}/cancel", {"reason": "The client withdrew"}, {"anonymous": 401, "staff": 200}, 403),
     # A contract is read by its parties only: the agency's by its admins, the client's by the client's users.
     ("GET", "/engagements/{eng}/contracts/{eng_ac}", None, {"anonymous": 401, "staff": 200, "admin_a": 200}, 404),
     ("GET", "/engagements/{eng}/contracts/{eng_cc}", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 404),

@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import io
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,38 +18,6 @@ from tests.functional.conftest import Actor, Api, Pump
 from tests.functional.test_proposal_flow import RATE, _shortlisted
 
 pytestmark = pytest.mark.functional
-
-
-class ApiWebhookSender:
-    """The stream handler's sender, posting through the in-process API instead of over the network."""
-
-    def __init__(self, api: Api, key: str) -> None:
-        self._api = api
-        self._key = key.encode()
-
-    def deliver(self, body: bytes) -> None:
-        from chalicelib.adapters.esign.connect import connect_signature
-
-        headers = {"Content-Type": "application/json", "X-DocuSign-Signature-1": connect_signature(body, self._key)}
-        reply = self._api.request("POST", "/webhooks/esign", raw=body, headers=headers)
-        if reply.status >= 300:
-            raise RuntimeError(f"webhook answered {reply.status}: {reply.body}")
-
-
-@pytest.fixture
-def webhooks_through_api(api: Api, local_aws: LocalStack) -> Iterator[None]:
-    from chalicelib.container import Container
-
-    container: Any = local_aws.container
-    assert isinstance(container, Container)
-    saved = container.__dict__.get("webhook_sender")
-    container.__dict__["webhook_sender"] = ApiWebhookSender(api, container.settings.builtin_esign_keys[0])
-    try:
-        yield
-    finally:
-        container.__dict__.pop("webhook_sender", None)
-        if saved is not None:
-            container.__dict__["webhook_sender"] = saved
 
 
 def _accepted(api: Api, pump: Pump, local_aws: LocalStack) -> dict[str, Any]:
@@ -92,7 +59,6 @@ def _pdf_text(content: bytes) -> str:
     return "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(content)).pages)
 
 
-@pytest.mark.usefixtures("webhooks_through_api")
 def test_an_accepted_candidate_is_contracted_signed_and_activated_once(api: Api, pump: Pump, local_aws: LocalStack) -> None:
     scene = _accepted(api, pump, local_aws)
     staff, client, agency, person = scene["staff"], scene["client"], scene["agency"], scene["person"]

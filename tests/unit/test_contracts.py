@@ -523,6 +523,23 @@ def test_a_declined_contract_alerts_the_agent_and_staff_and_can_be_sent_again_as
     assert sorted(e.status.value for e in deal.db._all("esign")) == ["declined", "sent", "sent", "voided"]
 
 
+def test_staff_cancel_an_engagement_voiding_what_is_out_and_telling_everyone(deal: Deal) -> None:
+    deal.send()
+    deal.deliver()
+    with pytest.raises(Forbidden):
+        contracts.cancel_engagement(deal.ports, deal.scene.buyer, deal.engagement_id, "no")
+    cancelled = contracts.cancel_engagement(deal.ports, deal.scene.staff, deal.engagement_id, "The client withdrew.")
+    assert cancelled.status is EngagementStatus.CANCELLED and cancelled.cancel_reason == "The client withdrew."
+    assert {deal.contract(p).status for p in ContractParty} == {ContractStatus.VOIDED}
+    assert {e.status.value for e in deal.db._all("esign")} == {"voided"}
+    assert set(deal.deliver()) == {"stale"}  # the voids' own webhooks change nothing more, and alert nobody
+    assert deal.notices("contract_unsigned") == []
+    told = {n.user_id for n in deal.notices("engagement_cancelled")}
+    assert {deal.scene.buyer.user_id, deal.scene.agency_admin.user_id, deal.scene.consultants[0].user_id} <= told
+    with pytest.raises(Conflict):
+        contracts.send_contracts(deal.ports, deal.scene.staff, deal.engagement_id)
+
+
 def test_an_unanswered_signing_request_expires_and_the_contract_with_it(deal: Deal) -> None:
     deal.send()
     deal.deliver()

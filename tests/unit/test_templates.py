@@ -40,6 +40,7 @@ PARAMS = {
     "signature_requested": {"recipient_name", "document_name", "link", "expires_at"},
     "engagement_active": ENGAGEMENT,
     "contract_unsigned": UNSIGNED,
+    "engagement_cancelled": {"recipient_name", "assignment_title", "client_name", "consultant_name", "reason", "link"},
     "contract_unsigned_agent": UNSIGNED,
 }
 
