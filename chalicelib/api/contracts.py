@@ -20,16 +20,15 @@ from chalicelib.schemas.contracts import (
     EngagementQuery,
     EngagementResponse,
     EngagementSummary,
-    MilestoneOut,
     SendContractsIn,
     SignerOut,
     SignIn,
     SigningQuery,
     SigningResponse,
     TermsIn,
-    TermsOut,
     WebhookResponse,
 )
+from chalicelib.schemas.mappers import terms_out
 
 if TYPE_CHECKING:
     from chalicelib.services import contracts, signing
@@ -43,27 +42,6 @@ bp = Blueprint(__name__)
 STAFF = frozenset({Role.STAFF})
 # Signed webhooks are small; DocuSign's JSON SIM messages without documents are a few kilobytes.
 WEBHOOK_MAX_BYTES = 256 * 1024
-
-
-def _terms_out(terms: EngagementTerms) -> TermsOut:
-    return TermsOut(
-        pricing=terms.pricing,
-        currency=terms.currency,
-        rate_minor=terms.rate_minor,
-        milestones=[
-            MilestoneOut(milestone_id=m.milestone_id, title=m.title, amount_minor=m.amount_minor, due_date=m.due_date)
-            for m in terms.milestones
-        ],
-        price_minor=terms.price_minor,
-        commission_bps=terms.commission_bps,
-        commission_minor=terms.commission_minor,
-        agency_net_minor=terms.agency_net_minor,
-        start_date=terms.start_date,
-        end_date=terms.end_date,
-        share_of_full_time=terms.share_of_full_time,
-        scope=terms.scope,
-        payment_terms_days=terms.payment_terms_days,
-    )
 
 
 def _contract_out(c: Contract) -> ContractOut:
@@ -103,7 +81,7 @@ def _engagement_out(ports: ContractPorts, engagement: Engagement, visible: list[
         time_reporting_open=engagement.status.value == "active",
         created_at=engagement.created_at,
         activated_at=engagement.activated_at,
-        terms=_terms_out(engagement.terms),
+        terms=terms_out(engagement.terms),
         contracts=[_contract_out(c) for c in visible],
     )
 

@@ -20,6 +20,7 @@ from chalicelib.schemas.mappers import (
     audit_out,
     candidacy_item_out,
     consent_entry_out,
+    engagement_record_out,
     interview_out,
     organisation_out,
     profile_out,
@@ -48,7 +49,9 @@ bp = Blueprint(__name__)
 )
 def export_my_data(call: Call[Any, Any]) -> PersonalDataExportResponse:
     c = call.container
-    export = service.export_personal_data(c.profiles, c.audit_log, call.user, c.notification_repository, c.candidacies.proposals)
+    export = service.export_personal_data(
+        c.profiles, c.audit_log, call.user, c.notification_repository, c.candidacies.proposals, c.contracts.engagements
+    )
     return PersonalDataExportResponse(
         generated_at=export.generated_at,
         user=user_out(export.user),
@@ -74,6 +77,7 @@ def export_my_data(call: Call[Any, Any]) -> PersonalDataExportResponse:
         ],
         candidacies=[candidacy_item_out(c) for c in export.candidacies],
         interviews=[interview_out(i, with_notes=True) for i in export.interviews],
+        engagements=[engagement_record_out(e) for e in export.engagements],
         consultant_agent=agent_out(export.consultant_agent) if export.consultant_agent else None,
         notifications=[notification_out(n) for n in export.notifications],
         audit=[audit_out(e) for e in export.audit],

@@ -153,6 +153,19 @@ class EngagementResponse(ResponseModel):
     contracts: list[ContractOut] = Field(description="the current contracts the caller is a party to (staff: both)")
 
 
+class EngagementRecordOut(ResponseModel):
+    """An engagement in a person's GDPR export."""
+
+    engagement_id: str
+    assignment_id: str
+    client_id: str
+    agency_id: str
+    status: EngagementStatus
+    created_at: datetime
+    activated_at: datetime | None
+    terms: TermsOut
+
+
 class EngagementSummary(ResponseModel):
     engagement_id: str
     assignment_id: str

@@ -7,6 +7,7 @@ from dataclasses import asdict
 from chalicelib.domain.accounts import ConsentDocument, Invitation, Organisation, User
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry, ConsentState
+from chalicelib.domain.contracts import Engagement, EngagementTerms
 from chalicelib.domain.money import RateBreakdown
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, Interview, Slot
@@ -18,6 +19,7 @@ from chalicelib.schemas.accounts import (
     UserResponse,
 )
 from chalicelib.schemas.consents import AuditEntryResponse, ConsentEntryResponse, ConsentResponse, HourlyRateOut
+from chalicelib.schemas.contracts import EngagementRecordOut, MilestoneOut, TermsOut
 from chalicelib.schemas.profiles import AvailabilityOut, LanguageOut, ProfileResponse
 from chalicelib.schemas.proposals import (
     AgentResponse,
@@ -190,4 +192,38 @@ def candidacy_list_out(items: list[Candidacy]) -> CandidacyListResponse:
 def agent_out(a: AgentAssignment) -> AgentResponse:
     return AgentResponse(
         consultant_id=a.consultant_id, agent_id=a.agent_id, assigned_at=a.assigned_at, assigned_by=a.assigned_by, note=a.note
+    )
+
+
+def terms_out(terms: EngagementTerms) -> TermsOut:
+    return TermsOut(
+        pricing=terms.pricing,
+        currency=terms.currency,
+        rate_minor=terms.rate_minor,
+        milestones=[
+            MilestoneOut(milestone_id=m.milestone_id, title=m.title, amount_minor=m.amount_minor, due_date=m.due_date)
+            for m in terms.milestones
+        ],
+        price_minor=terms.price_minor,
+        commission_bps=terms.commission_bps,
+        commission_minor=terms.commission_minor,
+        agency_net_minor=terms.agency_net_minor,
+        start_date=terms.start_date,
+        end_date=terms.end_date,
+        share_of_full_time=terms.share_of_full_time,
+        scope=terms.scope,
+        payment_terms_days=terms.payment_terms_days,
+    )
+
+
+def engagement_record_out(e: Engagement) -> EngagementRecordOut:
+    return EngagementRecordOut(
+        engagement_id=e.engagement_id,
+        assignment_id=e.assignment_id,
+        client_id=e.client_id,
+        agency_id=e.agency_id,
+        status=e.status,
+        created_at=e.created_at,
+        activated_at=e.activated_at,
+        terms=terms_out(e.terms),
     )

@@ -10,6 +10,7 @@ from pydantic import Field
 from chalicelib.schemas.accounts import DownloadResponse, OrganisationResponse, UserResponse
 from chalicelib.schemas.base import ResponseModel
 from chalicelib.schemas.consents import AuditEntryResponse, ConsentEntryResponse, HourlyRateOut
+from chalicelib.schemas.contracts import EngagementRecordOut
 from chalicelib.schemas.files import UploadedFileResponse
 from chalicelib.schemas.notifications import NotificationResponse
 from chalicelib.schemas.profiles import ProfileResponse
@@ -50,6 +51,7 @@ class PersonalDataExportResponse(ResponseModel):
     disclosures: list[DisclosureResponse] = Field(description="every time the profile was shown to a client")
     candidacies: list[CandidacyListItem] = Field(description="the assignments the person was put forward for, with the rates")
     interviews: list[InterviewResponse] = Field(description="their interviews, with the agent's outcome and notes")
+    engagements: list[EngagementRecordOut] = Field(description="the assignments they were contracted for, with the terms")
     consultant_agent: AgentResponse | None
     notifications: list[NotificationResponse] = Field(description="what the platform told the person, newest first")
     audit: list[AuditEntryResponse]

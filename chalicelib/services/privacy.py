@@ -18,6 +18,7 @@ from typing import Any
 from chalicelib.domain.accounts import Organisation, User
 from chalicelib.domain.audit import AuditAction, AuditEntry
 from chalicelib.domain.consent import ConsentEntry
+from chalicelib.domain.contracts import Engagement
 from chalicelib.domain.exports import ArchiveStatus, ExportArchive, archive_key
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Principal
@@ -27,7 +28,15 @@ from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, Disclosure, Interview
 from chalicelib.domain.resume import ResumeItem
 from chalicelib.errors import ConcurrencyConflict, NotFound
-from chalicelib.services.ports import ArchiveMember, AuditLog, Changes, DocumentStorage, NotificationRepository, ProposalRepository
+from chalicelib.services.ports import (
+    ArchiveMember,
+    AuditLog,
+    Changes,
+    DocumentStorage,
+    EngagementRepository,
+    NotificationRepository,
+    ProposalRepository,
+)
 from chalicelib.services.profiles import ProfilePorts
 
 ARCHIVE_LINK_SECONDS = 900
@@ -46,13 +55,19 @@ class PersonalDataExport:
     disclosures: list[Disclosure]
     candidacies: list[Candidacy]  # the assignments they were put forward for, with rates and answers
     interviews: list[Interview]  # with the agent's outcome and notes
+    engagements: list[Engagement]  # the assignments they were contracted for, with the terms
     consultant_agent: AgentAssignment | None
     notifications: list[Notification]
     audit: list[AuditEntry]
 
 
 def export_personal_data(
-    ports: ProfilePorts, audit_log: AuditLog, principal: Principal, notifications: NotificationRepository, proposals: ProposalRepository
+    ports: ProfilePorts,
+    audit_log: AuditLog,
+    principal: Principal,
+    notifications: NotificationRepository,
+    proposals: ProposalRepository,
+    engagements: EngagementRepository,
 ) -> PersonalDataExport:
     repository = ports.accounts.accounts
     user = repository.get_user(principal.user_id)
@@ -75,6 +90,7 @@ def export_personal_data(
         disclosures=ports.profiles.list_disclosures(user.user_id),
         candidacies=(candidacies := proposals.list_consultant_candidacies(user.user_id)),
         interviews=[i for c in candidacies for i in proposals.list_candidacy_interviews(c.candidacy_id)],
+        engagements=engagements.list_consultant_engagements(user.user_id),
         consultant_agent=proposals.get_agent_assignment(user.user_id),
         notifications=notifications.list_notifications(user.user_id),
         audit=audit_log.list_for_subject(user.user_id),

@@ -113,6 +113,11 @@ def test_an_accepted_candidate_is_contracted_signed_and_activated_once(api: Api,
         original = api.get(f"/engagements/{engagement_id}/contracts/{contract_id}", token=who.token).body["document_sha256"]
         # The evidence page names the signers and the hash of what they signed (a long hash may wrap).
         assert "Stina Staff" in text and original in re.sub(r"\s", "", text)
+    # The consultant's GDPR export lists the engagement with its terms.
+    exported = api.get("/me/export", token=person.token).body["engagements"]
+    assert [(e["engagement_id"], e["status"], e["terms"]["rate_minor"]) for e in exported] == [
+        (engagement_id, "active", RATE["amount_minor"])
+    ]
     for outsider in (person,):
         assert api.get(f"/engagements/{engagement_id}/contracts/{client_contract}/document", token=outsider.token).status == 404
 

@@ -53,7 +53,7 @@ def consultant_with_everything(world: World) -> Principal:
     assert user is not None
     params = {"recipient_name": user.name, "agent_name": "Anna Admin", "consultant_name": user.name}
     world.db.commit(notify(Changes(), user, "consultant_agent_assigned", params, world.clock(), email=False))
-    privacy.export_personal_data(world.profiles, world.consents.audit, me, world.db, world.db)
+    privacy.export_personal_data(world.profiles, world.consents.audit, me, world.db, world.db, world.db)
     archive = privacy.request_archive(world.profiles, me)
     assert privacy.build_archive(world.profiles, world.storage, me.user_id, archive.archive_id)
     return me

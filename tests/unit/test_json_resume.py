@@ -443,10 +443,10 @@ def test_who_may_export_and_import(world: World) -> None:
 
 def test_the_personal_data_export_holds_the_json_resume(world: World) -> None:
     me, agency = consultant(world)
-    assert privacy.export_personal_data(world.profiles, world.consents.audit, me, world.db, world.db).json_resume is None
+    assert privacy.export_personal_data(world.profiles, world.consents.audit, me, world.db, world.db, world.db).json_resume is None
     exported = do_import(world, me, me.user_id, SAMPLE)
-    assert privacy.export_personal_data(world.profiles, world.consents.audit, me, world.db, world.db).json_resume == exported
-    assert privacy.export_personal_data(world.profiles, world.consents.audit, agency, world.db, world.db).json_resume is None
+    assert privacy.export_personal_data(world.profiles, world.consents.audit, me, world.db, world.db, world.db).json_resume == exported
+    assert privacy.export_personal_data(world.profiles, world.consents.audit, agency, world.db, world.db, world.db).json_resume is None
 
 
 # --- the fixed point, on generated documents ------------------------------------------------------------

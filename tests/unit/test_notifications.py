@@ -143,7 +143,7 @@ def test_mark_all_read_survives_one_marked_concurrently(world: World, monkeypatc
 def test_notifications_are_exported_and_erased_with_the_person(world: World) -> None:
     me, user = consultant(world)
     world.db.commit(notify(Changes(), user, "candidate_accepted", ACCEPTED, world.clock()))
-    export = privacy.export_personal_data(world.profiles, world.consents.audit, me, world.db, world.db)
+    export = privacy.export_personal_data(world.profiles, world.consents.audit, me, world.db, world.db, world.db)
     assert [n.subject for n in export.notifications] == ["Selected: Molnarkitekt at Kund AB"]
 
     erasure.request_my_erasure(world.erasure, me, builders.PASSWORD)

@@ -32,7 +32,7 @@ def test_the_export_holds_account_profile_resume_files_consents_and_audit() -> N
     cv = upload(world, me, CV)
     upload(world, me, b"not a pdf")  # rejected: no content is kept, none exported
 
-    export = privacy.export_personal_data(world.profiles, InMemoryAuditLog(world.db), me, world.db, world.db)
+    export = privacy.export_personal_data(world.profiles, InMemoryAuditLog(world.db), me, world.db, world.db, world.db)
     assert export.user.user_id == me.user_id and export.organisation is None  # an agency's data is not the person's
     assert export.profile is not None and export.profile.title == "Cloud architect"
     assert [i.part for i in export.resume] == [ResumePart.EXPERIENCE]  # nothing of anyone else
@@ -91,7 +91,7 @@ def test_an_archive_whose_build_never_finished_is_reported_failed_and_replaced()
 def test_a_person_without_files_gets_an_empty_archive() -> None:
     world = make_world()
     agency = register_agency(world)
-    export = privacy.export_personal_data(world.profiles, InMemoryAuditLog(world.db), principal_of(agency), world.db, world.db)
+    export = privacy.export_personal_data(world.profiles, InMemoryAuditLog(world.db), principal_of(agency), world.db, world.db, world.db)
     assert export.profile is None and export.resume == [] and export.files == []
     archive = privacy.request_archive(world.profiles, principal_of(agency))
     privacy.build_archive(world.profiles, world.storage, agency.user.user_id, archive.archive_id)
