@@ -537,3 +537,105 @@ class ContractStorage(Protocol):
 
     def fetch(self, key: str, version_id: str | None, max_bytes: int) -> FetchedObject | None: ...
     def presigned_get(self, key: str, version_id: str | None, *, expires_in: int) -> str: ...
+
+
+# --- payments (Stripe) ---
+
+
+@dataclass(frozen=True)
+class PayoutAccount:
+    """An agency's Connect recipient account, as the payment provider reports it."""
+
+    account_id: str
+    transfers_active: bool  # the agency can be paid (capabilities.transfers == "active")
+    details_submitted: bool
+    requirements_due: tuple[str, ...] = ()  # what the agency still has to provide (why transfers are not active)
+    disabled_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class BillingCustomer:
+    """A client company as the payment provider's customer."""
+
+    org_id: str  # ours: travels as metadata, and keys the idempotent creation
+    name: str
+    email: str
+    country: str  # ISO 3166-1 alpha-2
+    address_line1: str | None = None
+    address_line2: str | None = None
+    postal_code: str | None = None
+    city: str | None = None
+    vat_number: str | None = None  # an EU VAT number, kept as the customer's tax id
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    description: str
+    amount_minor: int  # net, before VAT
+
+
+@dataclass(frozen=True)
+class InvoiceRequest:
+    """One hosted invoice to a client, paid to the platform, with the agency's share transferred to its account."""
+
+    invoice_id: str  # ours; with ``attempt``, the idempotency keys of every call ("invoice.create:<id>:v<attempt>")
+    attempt: int
+    customer_id: str
+    currency: str  # ISO 4217, upper case
+    lines: tuple[InvoiceLine, ...]
+    days_until_due: int
+    destination_account: str  # the agency's Connect account
+    transfer_amount_minor: int  # the agency's net
+    vat_rate_bps: int  # 2500 for Swedish VAT; 0 with reverse charge or outside the EU
+    reverse_charge: bool  # EU business client with a valid VAT number: the footer says so
+    footer: str  # the breakdown every party sees: net, commission rate and amount, agency net, VAT
+    metadata: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HostedInvoice:
+    """An invoice as the payment provider reports it (always re-fetched before acting on an event)."""
+
+    provider_invoice_id: str
+    status: str  # draft | open | paid | void | uncollectible
+    hosted_invoice_url: str | None
+    total_minor: int
+    tax_minor: int
+    amount_paid_minor: int
+    amount_remaining_minor: int
+    due_at: datetime | None = None
+    paid_at: datetime | None = None
+    transfer_id: str | None = None  # the transfer of the agency's share, once paid
+
+
+@dataclass(frozen=True)
+class PaymentEvent:
+    event_id: str
+    type: str  # "invoice.paid", "account.updated", ...
+    object_id: str  # the invoice's, the account's, ...
+    account_id: str | None  # the connected account, for Connect events
+    created: datetime
+
+
+class PaymentGateway(Protocol):
+    """Stripe: Connect recipient accounts for agencies, customers for clients, hosted invoices. Every POST
+    carries a deterministic idempotency key, so a retried call never makes a second object."""
+
+    def create_payout_account(self, agency_id: str, *, name: str, email: str, country: str) -> str: ...
+    def payout_account_link(self, account_id: str, *, refresh_url: str, return_url: str) -> str: ...
+    def get_payout_account(self, account_id: str) -> PayoutAccount: ...
+    def create_customer(self, customer: BillingCustomer) -> str: ...
+    def issue_invoice(self, request: InvoiceRequest) -> HostedInvoice:
+        """Creates the draft, its items, finalizes and sends it; resumable: a call repeated after a failure
+        anywhere continues where the first stopped (same keys), and never makes a second invoice."""
+
+    def get_invoice(self, provider_invoice_id: str) -> HostedInvoice: ...
+    def void_invoice(self, provider_invoice_id: str, *, invoice_id: str) -> HostedInvoice: ...
+
+
+class PaymentWebhooks(Protocol):
+    """Stripe's signed webhooks (Stripe-Signature, 300 s tolerance): platform events and Connect events,
+    each endpoint with its own secret."""
+
+    def parse(self, raw_body: bytes, signature_header: str | None, *, connect: bool) -> PaymentEvent:
+        """Raises Unauthenticated for a missing, wrong or stale signature; InvalidInput for a malformed event."""
