@@ -21,11 +21,26 @@ from chalicelib.api import (
     proposals,
     resume,
     system,
+    timesheets,
 )
 
 app = Chalice(app_name="customersonly")
 
-for area in (system, accounts, consents, profiles, resume, files, privacy, erasure, assignments, proposals, contracts, notifications):
+for area in (
+    system,
+    accounts,
+    consents,
+    profiles,
+    resume,
+    files,
+    privacy,
+    erasure,
+    assignments,
+    proposals,
+    contracts,
+    timesheets,
+    notifications,
+):
     app.register_blueprint(area.bp)
 middleware.install(app)
 

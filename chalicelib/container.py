@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     )
     from chalicelib.services.profiles import ProfilePorts
     from chalicelib.services.signing import SigningPorts
+    from chalicelib.services.timesheets import TimesheetPorts
     from chalicelib.taxonomy import SkillTaxonomy
 
 
@@ -367,6 +368,13 @@ class Container:
             signing_days=s.contract_signing_days,
             retention_years=s.contract_retention_years,
         )
+
+    @cached_property
+    def timesheets(self) -> TimesheetPorts:
+        from chalicelib.adapters.dynamo.repositories import DynamoTimesheetRepository
+        from chalicelib.services.timesheets import TimesheetPorts
+
+        return TimesheetPorts(contracts=self.contracts, timesheets=DynamoTimesheetRepository())
 
     @cached_property
     def consent_document_policy(self) -> UploadPolicy:

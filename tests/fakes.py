@@ -13,7 +13,7 @@ import uuid
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
@@ -25,11 +25,13 @@ from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Role
+from chalicelib.domain.invoicing import Invoice
 from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
 from chalicelib.domain.resume import ResumeItem, ResumePart
 from chalicelib.domain.signing import EnvelopeState, SigningEnvelope, WebhookDelivery
+from chalicelib.domain.timesheets import Period, PeriodStatus, TimeEntry
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, Unauthenticated
 from chalicelib.services.accounts import AccountPorts
 from chalicelib.services.assignments import AssignmentPorts
@@ -110,6 +112,12 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("esign", entity.envelope_id)
     if isinstance(entity, WebhookDelivery):
         return ("delivery", entity.delivery_id)
+    if isinstance(entity, TimeEntry):
+        return ("time", entity.engagement_id, entity.day.isoformat())
+    if isinstance(entity, Period):
+        return ("period", entity.engagement_id, entity.key)
+    if isinstance(entity, Invoice):
+        return ("invoice", entity.invoice_id)
     raise TypeError(type(entity))
 
 
@@ -332,6 +340,29 @@ class InMemoryDatabase:
     def list_open_contracts(self, checked_before: datetime) -> list[Contract]:
         out = (ContractStatus.SENT, ContractStatus.PARTLY_SIGNED)
         return [c for c in self._all("contract") if c.status in out and c.last_heard_at < checked_before]
+
+    # --- TimesheetRepository ---
+    def get_entry(self, engagement_id: str, day: date) -> TimeEntry | None:
+        return copy.deepcopy(self.items.get(("time", engagement_id, day.isoformat())))
+
+    def list_entries(self, engagement_id: str, first: date, last: date) -> list[TimeEntry]:
+        found = [e for e in self._all("time") if e.engagement_id == engagement_id and first <= e.day <= last]
+        return sorted(found, key=lambda e: e.day)
+
+    def get_period(self, engagement_id: str, key: str) -> Period | None:
+        return copy.deepcopy(self.items.get(("period", engagement_id, key)))
+
+    def list_periods(self, engagement_id: str) -> list[Period]:
+        return sorted((p for p in self._all("period") if p.engagement_id == engagement_id), key=lambda p: p.key)
+
+    def list_agency_periods(self, agency_id: str, status: PeriodStatus) -> list[Period]:
+        return [p for p in self._all("period") if p.agency_id == agency_id and p.status is status]
+
+    def get_invoice(self, invoice_id: str) -> Invoice | None:
+        return copy.deepcopy(self.items.get(("invoice", invoice_id)))
+
+    def list_engagement_invoices(self, engagement_id: str) -> list[Invoice]:
+        return sorted((i for i in self._all("invoice") if i.engagement_id == engagement_id), key=lambda i: i.created_at)
 
     # --- SigningRepository ---
     def get_envelope(self, envelope_id: str) -> SigningEnvelope | None:

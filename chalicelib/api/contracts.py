@@ -153,6 +153,7 @@ def put_terms(call: Call[TermsIn, Any]) -> EngagementResponse:
         share_of_full_time=body.share_of_full_time,
         scope=body.scope,
         payment_terms_days=body.payment_terms_days,
+        reporting_period=body.reporting_period,
         rate_minor=body.rate_minor,
         milestones=tuple(Milestone(str(i), m.title, m.amount_minor, m.due_date) for i, m in enumerate(body.milestones, start=1)),
     )

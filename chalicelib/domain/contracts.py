@@ -22,6 +22,7 @@ from enum import StrEnum
 from chalicelib.domain.assignments import Assignment
 from chalicelib.domain.money import BASIS_POINTS, commission_of
 from chalicelib.domain.proposals import Candidacy
+from chalicelib.domain.timesheets import PeriodKind
 from chalicelib.errors import Conflict
 
 DEFAULT_PAYMENT_TERMS_DAYS = 30
@@ -69,6 +70,7 @@ class EngagementTerms:
     payment_terms_days: int = DEFAULT_PAYMENT_TERMS_DAYS
     rate_minor: int | None = None
     milestones: tuple[Milestone, ...] = ()
+    reporting_period: PeriodKind = PeriodKind.MONTH  # how time is gathered for invoicing (hourly and daily)
 
     def __post_init__(self) -> None:
         if (self.pricing is Pricing.FIXED) != (self.rate_minor is None):

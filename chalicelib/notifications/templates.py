@@ -286,6 +286,40 @@ TEMPLATES |= {
             "signerade.\nOrsak: $reason\n\nAvtal som väntade på underskrift har dragits tillbaka. $link",
         ),
     },
+    "period_submitted": {
+        "en": _en(
+            "Time to confirm: $consultant_name, $period",
+            "$consultant_name submitted the time for $period on $assignment_title. Confirm it (the client is then "
+            "invoiced) or return it with a comment: $link",
+        ),
+        "sv": _sv(
+            "Tid att attestera: $consultant_name, $period",
+            "$consultant_name har lämnat in tiden för $period i $assignment_title. Attestera den (kunden faktureras "
+            "då) eller skicka tillbaka den med en kommentar: $link",
+        ),
+    },
+    "period_confirmed": {
+        "en": _en(
+            "Your time for $period is confirmed",
+            "Your agency confirmed the time for $period on $assignment_title. The client is invoiced $total (VAT included). $link",
+        ),
+        "sv": _sv(
+            "Din tid för $period är attesterad",
+            "Ditt konsultbolag har attesterat tiden för $period i $assignment_title. Kunden faktureras $total (inklusive moms). $link",
+        ),
+    },
+    "period_returned": {
+        "en": _en(
+            "Your time for $period was returned",
+            "Your agency returned the time for $period on $assignment_title, $consultant_name, to be corrected:\n\n"
+            "$comment\n\nCorrect it and submit it again: $link",
+        ),
+        "sv": _sv(
+            "Din tid för $period skickades tillbaka",
+            "Ditt konsultbolag skickade tillbaka tiden för $period i $assignment_title, $consultant_name, för rättning:\n\n"
+            "$comment\n\nRätta den och lämna in den igen: $link",
+        ),
+    },
     "contract_unsigned": {
         "en": _en(
             "Contract $status: $assignment_title",

@@ -17,6 +17,7 @@ from chalicelib.domain.contracts import (
     SignerRole,
 )
 from chalicelib.domain.signing import EnvelopeState, RecipientState
+from chalicelib.domain.timesheets import PeriodKind
 from chalicelib.schemas.base import RequestModel, ResponseModel, ShortText
 from chalicelib.schemas.profiles import Currency
 
@@ -44,6 +45,7 @@ class TermsIn(RequestModel):
     share_of_full_time: int = Field(ge=1, le=100, description="percent of full time")
     scope: Annotated[str, StringConstraints(min_length=1, max_length=SCOPE_MAX_CHARS)]
     payment_terms_days: int = Field(30, ge=0, le=120)
+    reporting_period: PeriodKind = Field(PeriodKind.MONTH, description="hourly and daily engagements: time is invoiced per week or month")
 
     @model_validator(mode="after")
     def _consistent(self) -> TermsIn:
@@ -112,6 +114,7 @@ class TermsOut(ResponseModel):
     share_of_full_time: int
     scope: str
     payment_terms_days: int
+    reporting_period: PeriodKind
 
 
 class SignerOut(ResponseModel):

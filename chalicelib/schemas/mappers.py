@@ -213,6 +213,7 @@ def terms_out(terms: EngagementTerms) -> TermsOut:
         share_of_full_time=terms.share_of_full_time,
         scope=terms.scope,
         payment_terms_days=terms.payment_terms_days,
+        reporting_period=terms.reporting_period,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Protocol
 
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Invitation, Organisation, OrgKind, OrgStatus, User
@@ -21,11 +21,13 @@ from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import UploadedFile
 from chalicelib.domain.identity import Role
+from chalicelib.domain.invoicing import Invoice
 from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
 from chalicelib.domain.resume import ResumeItem, ResumePart
 from chalicelib.domain.signing import SigningEnvelope, WebhookDelivery
+from chalicelib.domain.timesheets import Period, PeriodStatus, TimeEntry
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,9 @@ Entity = (
     | SupersededEnvelope
     | SigningEnvelope
     | WebhookDelivery
+    | TimeEntry
+    | Period
+    | Invoice
 )
 # What may be deleted: never the append-only ledger and audit log, nor the outbox (its TTL removes it).
 Deletable = (
@@ -106,6 +111,7 @@ Deletable = (
     | Disclosure
     | AgentAssignment
     | Notification
+    | TimeEntry
 )
 
 
@@ -170,7 +176,9 @@ class Changes:
         | Notification
         | Engagement
         | Contract
-        | SigningEnvelope,
+        | SigningEnvelope
+        | Period
+        | Invoice,
         expected_status: str,
         *,
         was: Entity | None = None,
@@ -180,6 +188,12 @@ class Changes:
         still filed under the same index keys, e.g. still a member of the same organisation; given
         ``revision``, still at that revision: the caller stores ``entity`` with the next one)."""
         self.writes.append((entity, Expect(status=expected_status, was=was, revision=revision)))
+        return self
+
+    def update(self, entity: TimeEntry) -> Changes:
+        """Store ``entity`` over its stored copy, which must exist. For items without a status of their own,
+        guarded by another write of the same transaction (a time entry: its period's revision)."""
+        self.writes.append((entity, Expect()))
         return self
 
     def delete(self, entity: Deletable, expected_status: str | None = None) -> Changes:
@@ -279,6 +293,22 @@ class EngagementRepository(Protocol):
     def envelope_superseded(self, envelope_id: str) -> bool: ...
     def list_open_contracts(self, checked_before: datetime) -> list[Contract]:
         """Contracts out for signature (sent, partly signed) last heard of before ``checked_before``."""
+
+
+class TimesheetRepository(Protocol):
+    """Time entries and periods (in the engagement's partition) and the invoices made from them."""
+
+    def get_entry(self, engagement_id: str, day: date) -> TimeEntry | None: ...
+    def list_entries(self, engagement_id: str, first: date, last: date) -> list[TimeEntry]:
+        """The entries from ``first`` to ``last`` (inclusive), by day."""
+
+    def get_period(self, engagement_id: str, key: str) -> Period | None: ...
+    def list_periods(self, engagement_id: str) -> list[Period]: ...
+    def list_agency_periods(self, agency_id: str, status: PeriodStatus) -> list[Period]:
+        """An agency's periods in ``status`` (submitted: those waiting for its confirmation)."""
+
+    def get_invoice(self, invoice_id: str) -> Invoice | None: ...
+    def list_engagement_invoices(self, engagement_id: str) -> list[Invoice]: ...
 
 
 class SigningRepository(Protocol):

@@ -108,24 +108,25 @@ def tenants(api: Api, pump: Pump, local_aws: LocalStack) -> Tenants:
         "a_fill": assignment("publish"),
         "a_close": assignment("publish"),
         "a_cancel": assignment(),
-        **_proposal_objects(local_aws, staff, client_c, admin_a, consultant, assignment),
+        **_proposal_objects(local_aws, pump, staff, client_c, admin_a, consultant, assignment),
     }
     return Tenants(actors, {k: v or "" for k, v in ids.items()})
 
 
 def _proposal_objects(
-    local_aws: LocalStack, staff: Actor, client: Actor, admin: Actor, consultant: Actor, assignment: Any
+    local_aws: LocalStack, pump: Pump, staff: Actor, client: Actor, admin: Actor, consultant: Actor, assignment: Any
 ) -> dict[str, str]:
     """consultant_a put forward for client_c's assignments, one candidacy per row that changes one, each
     brought to the state its row starts from (through the services, on the same tables)."""
-    from datetime import UTC, datetime, timedelta
+    from dataclasses import replace
+    from datetime import UTC, date, datetime, timedelta
 
     from chalicelib.domain.contracts import ContractParty
     from chalicelib.domain.identity import Principal, RequestContext, Role
     from chalicelib.domain.money import HourlyRate
     from chalicelib.domain.proposals import Slot
     from chalicelib.schemas.profiles import ProfileIn
-    from chalicelib.services import candidacies, contracts, interviews, matching, profiles, proposals
+    from chalicelib.services import candidacies, contracts, interviews, matching, profiles, proposals, signing, timesheets
 
     container = local_aws.container  # type: ignore[attr-defined]
     ports = container.candidacies
@@ -199,8 +200,40 @@ def _proposal_objects(
             "sha": envelope.document_sha256,
         }
 
+    def active_with_time() -> dict[str, str]:
+        """An active engagement (both contracts signed through the built-in signature's links and webhooks)
+        with time in past months: one period open, two submitted, one confirmed and invoiced."""
+        proposal_id, candidacy_id = sent()
+        engagement_id = proposals.decide(ports, as_client, proposal_id, candidacy_id, accept=True, reason=None).engagement_id
+        assert engagement_id is not None
+        current = container.contracts.engagements.get_engagement(engagement_id).terms
+        terms = replace(current, start_date=date(2026, 1, 5), end_date=date(2027, 12, 31))
+        contracts.update_terms(container.contracts, as_staff, engagement_id, terms)
+        sent_engagement = contracts.send_contracts(container.contracts, as_staff, engagement_id)
+        for contract_id in sent_engagement.contracts.values():
+            envelope_id = container.contracts.engagements.get_contract(engagement_id, contract_id).envelope_id
+            for who in (as_client, as_admin, as_staff):
+                notices = [n for n in container.notification_repository.list_notifications(who.user_id) if n.object_id == envelope_id]
+                if notices:
+                    envelope = container.signing.envelopes.get_envelope(envelope_id)
+                    token = notices[0].text.split("token=")[1].split()[0]
+                    name = next(r.name for r in envelope.recipients if r.user_id == who.user_id)
+                    signing.sign(container.signing, who, envelope_id, token, name, envelope.document_sha256, RequestContext())
+        pump.drain()  # the webhooks, through the API
+        assert container.contracts.engagements.get_engagement(engagement_id).status.value == "active"
+        ts = container.timesheets
+        for day in ("2026-06-01", "2026-07-01", "2026-08-03", "2026-09-01", "2026-10-01"):
+            timesheets.report_time(
+                ts, as_consultant, engagement_id, date.fromisoformat(day), minutes=60, day_share=None, description="Work"
+            )
+        for key in ("2026-07", "2026-08", "2026-09"):
+            timesheets.submit_period(ts, as_consultant, engagement_id, key)
+        _, invoice = timesheets.confirm_period(ts, as_admin, engagement_id, "2026-09")
+        return {"engagement": engagement_id, "invoice": invoice.invoice_id}
+
     sl_assignment, sl_run = matched()
     interviews.set_consultant_agent(ports, as_staff, consultant.user_id, staff.user_id, None)
+    worked = active_with_time()
     read, to_sign, to_decline_signing = engagement(True), engagement(True), engagement(True)
     shown_proposal, shown = sent()
     send_assignment, to_send = consented()
@@ -248,6 +281,8 @@ def _proposal_objects(
         "eng_terms": engagement(False)["engagement"],
         "eng_send": engagement(False)["engagement"],
         "eng_cancel": engagement(True)["engagement"],
+        "eng_t": worked["engagement"],
+        "inv": worked["invoice"],
     }
 
 
@@ -477,6 +512,8 @@ _TEMPLATE = {
     "eng_terms": "engagement_id",
     "eng_send": "engagement_id",
     "eng_cancel": "engagement_id",
+    "eng_t": "engagement_id",
+    "inv": "invoice_id",
     "eng_ac": "contract_id",
     "eng_cc": "contract_id",
     "env": "envelope_id",
@@ -611,6 +648,22 @@ MATRIX += [
         404,
     ),
     ("POST", "/signing/{env_decline}/decline", {"token": "{tok_decline}", "reason": "Not now"}, SIGNER_ONLY, 404),
+]
+# Time: the consultant reports and submits, the agency's admins confirm or return; the client reads invoices.
+READS_TIME = {"anonymous": 401, "staff": 200, "admin_a": 200, "consultant_a": 200}
+THE_CONSULTANT = {"anonymous": 401, "consultant_a": 200, "independent": 404}
+THE_AGENCY = {"anonymous": 401, "admin_a": 200, "admin_b": 404, "independent": 404}
+MATRIX += [
+    ("PUT", "/engagements/{eng_t}/time", {"day": "2026-10-02", "minutes": 90, "description": "Work"}, THE_CONSULTANT, 403),
+    ("DELETE", "/engagements/{eng_t}/time?day=2026-10-01", None, {**THE_CONSULTANT, "consultant_a": 204}, 403),
+    ("GET", "/engagements/{eng_t}/time?period=2026-10", None, READS_TIME, 404),
+    ("GET", "/engagements/{eng_t}/periods", None, READS_TIME, 404),
+    ("POST", "/engagements/{eng_t}/periods/submit", {"period": "2026-06"}, THE_CONSULTANT, 403),
+    ("POST", "/engagements/{eng_t}/periods/confirm", {"period": "2026-07"}, THE_AGENCY, 403),
+    ("POST", "/engagements/{eng_t}/periods/return", {"period": "2026-08", "comment": "Fix it"}, THE_AGENCY, 403),
+    ("GET", "/agencies/{A}/periods", None, {"anonymous": 401, "staff": 200, "admin_a": 200}, 404),
+    ("GET", "/engagements/{eng_t}/invoices", None, PARTIES_OF_ENGAGEMENT, 404),
+    ("GET", "/invoices/{inv}", None, PARTIES_OF_ENGAGEMENT, 404),
 ]
 
 

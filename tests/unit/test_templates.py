@@ -22,6 +22,7 @@ DISCLOSURE = {
 }
 INTERVIEW = {"recipient_name", "assignment_title", "starts_at", "ends_at", "location", "link"}
 ENGAGEMENT = {"recipient_name", "assignment_title", "client_name", "consultant_name", "start_date", "end_date", "price", "link"}
+PERIOD = {"recipient_name", "assignment_title", "consultant_name", "period", "link"}
 UNSIGNED = {"recipient_name", "assignment_title", "client_name", "consultant_name", "party", "status", "reason", "link"}
 # The interface the features that send these code against.
 PARAMS = {
@@ -40,6 +41,9 @@ PARAMS = {
     "signature_requested": {"recipient_name", "document_name", "link", "expires_at"},
     "engagement_active": ENGAGEMENT,
     "contract_unsigned": UNSIGNED,
+    "period_submitted": PERIOD,
+    "period_confirmed": (PERIOD - {"consultant_name"}) | {"total"},
+    "period_returned": PERIOD | {"comment"},
     "engagement_cancelled": {"recipient_name", "assignment_title", "client_name", "consultant_name", "reason", "link"},
     "contract_unsigned_agent": UNSIGNED,
 }

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable
 from contextlib import suppress
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 from pydantic import TypeAdapter
@@ -30,11 +30,13 @@ from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ARCHIVE_RETENTION, ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Role
+from chalicelib.domain.invoicing import Invoice
 from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
 from chalicelib.domain.resume import ResumeItem, ResumePart
 from chalicelib.domain.signing import EnvelopeState, SigningEnvelope, WebhookDelivery
+from chalicelib.domain.timesheets import Period, PeriodStatus, TimeEntry
 from chalicelib.errors import ConcurrencyConflict
 from chalicelib.services.ports import Changes, Entity, Expect, OutboxMessage, PersonItem, UniqueClaim
 
@@ -96,6 +98,9 @@ _KIND = {
     SupersededEnvelope: "superseded_envelope",
     SigningEnvelope: "signing_envelope",
     WebhookDelivery: "webhook_delivery",
+    TimeEntry: "time_entry",
+    Period: "period",
+    Invoice: "invoice",
 }
 _CLASS_OF_KIND = {kind: cls for cls, kind in _KIND.items()}
 
@@ -282,6 +287,17 @@ def _keys(entity: Entity) -> _Keys:
         out = entity.status in (ContractStatus.SENT, ContractStatus.PARTLY_SIGNED)
         heard = (OPEN_CONTRACTS, f"{sort_time(entity.last_heard_at)}#{entity.contract_id}") if out else (None, None)
         return _Keys(engagement_pk(entity.engagement_id), f"CONTRACT#{entity.contract_id}", *envelope, *heard)
+    if isinstance(entity, TimeEntry):
+        # In the engagement's partition, one per day (a second entry for a day is an edit of the first).
+        return _Keys(engagement_pk(entity.engagement_id), f"TIME#{entity.day.isoformat()}")
+    if isinstance(entity, Period):
+        # In the engagement's partition; gsi4: the agency's periods by status (submitted: to confirm).
+        filed = f"PERIOD#{entity.status.value}#{entity.key}#{entity.engagement_id}"
+        return _Keys(engagement_pk(entity.engagement_id), f"PERIOD#{entity.key}", gsi4pk=org_pk(entity.agency_id), gsi4sk=filed)
+    if isinstance(entity, Invoice):
+        # gsi1: an engagement's invoices.
+        created = f"INVOICE#{sort_time(entity.created_at)}#{entity.invoice_id}"
+        return _Keys(f"INVOICE#{entity.invoice_id}", "INVOICE", engagement_pk(entity.engagement_id), created)
     if isinstance(entity, ProcessedEvent):
         return _Keys(f"WEBHOOK#{entity.provider}#{entity.event_id}", "EVENT")
     if isinstance(entity, SupersededEnvelope):
@@ -612,6 +628,33 @@ class DynamoEngagementRepository:
 
 def _newest_first(items: Iterable[MainItem]) -> list[Engagement]:
     return sorted((load(Engagement, i.data) for i in items), key=lambda e: (e.created_at, e.engagement_id), reverse=True)
+
+
+class DynamoTimesheetRepository:
+    def get_entry(self, engagement_id: str, day: date) -> TimeEntry | None:
+        return _get(TimeEntry, engagement_pk(engagement_id), f"TIME#{day.isoformat()}")
+
+    def list_entries(self, engagement_id: str, first: date, last: date) -> list[TimeEntry]:
+        days = MainItem.sk.between(f"TIME#{first.isoformat()}", f"TIME#{last.isoformat()}")
+        return [load(TimeEntry, i.data) for i in MainItem.query(engagement_pk(engagement_id), days, consistent_read=True)]
+
+    def get_period(self, engagement_id: str, key: str) -> Period | None:
+        return _get(Period, engagement_pk(engagement_id), f"PERIOD#{key}")
+
+    def list_periods(self, engagement_id: str) -> list[Period]:
+        items = MainItem.query(engagement_pk(engagement_id), MainItem.sk.startswith("PERIOD#"), consistent_read=True)
+        return [load(Period, i.data) for i in items]
+
+    def list_agency_periods(self, agency_id: str, status: PeriodStatus) -> list[Period]:
+        items = MainItem.by_gsi4.query(org_pk(agency_id), MainItem.gsi4sk.startswith(f"PERIOD#{status.value}#"))
+        return [load(Period, i.data) for i in items]
+
+    def get_invoice(self, invoice_id: str) -> Invoice | None:
+        return _get(Invoice, f"INVOICE#{invoice_id}", "INVOICE")
+
+    def list_engagement_invoices(self, engagement_id: str) -> list[Invoice]:
+        items = MainItem.by_gsi1.query(engagement_pk(engagement_id), MainItem.gsi1sk.startswith("INVOICE#"))
+        return [load(Invoice, i.data) for i in items]
 
 
 class DynamoSigningRepository:

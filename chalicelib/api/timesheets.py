@@ -1,0 +1,235 @@
+"""Time reporting on engagements, periods the agency confirms, and the invoices they make."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import TYPE_CHECKING, Any
+
+from chalice import Blueprint, Response
+
+from chalicelib.api.http import ANY_ROLE, Call, operation
+from chalicelib.domain.identity import Role
+from chalicelib.domain.invoicing import Invoice
+from chalicelib.domain.timesheets import Period, PeriodStatus, TimeEntry
+from chalicelib.lazy import LazyModule
+from chalicelib.schemas.timesheets import (
+    ConfirmedPeriodResponse,
+    DayQuery,
+    InvoiceBreakdownOut,
+    InvoiceLineOut,
+    InvoiceListResponse,
+    InvoiceOut,
+    PeriodIn,
+    PeriodListResponse,
+    PeriodOut,
+    PeriodQuery,
+    PeriodTimeResponse,
+    ReturnPeriodIn,
+    TimeEntryIn,
+    TimeEntryOut,
+)
+
+if TYPE_CHECKING:
+    from chalicelib.services import timesheets
+else:  # imported on the first request that needs them (cold start)
+    timesheets = LazyModule("chalicelib.services.timesheets")
+
+bp = Blueprint(__name__)
+CONSULTANT = frozenset({Role.CONSULTANT})
+AGENCY_ADMIN = frozenset({Role.AGENCY_ADMIN})
+
+
+def _entry_out(e: TimeEntry) -> TimeEntryOut:
+    return TimeEntryOut(day=e.day, minutes=e.minutes, day_share=e.day_share, description=e.description, updated_at=e.updated_at)
+
+
+def _period_out(p: Period) -> PeriodOut:
+    return PeriodOut(
+        engagement_id=p.engagement_id,
+        period=p.key,
+        kind=p.kind,
+        status=p.status,
+        entries=p.entries,
+        minutes=p.minutes,
+        day_shares=p.day_shares,
+        submitted_at=p.submitted_at,
+        confirmed_at=p.confirmed_at,
+        returned_at=p.returned_at,
+        return_comment=p.return_comment,
+        invoice_id=p.invoice_id,
+    )
+
+
+def _invoice_out(i: Invoice) -> InvoiceOut:
+    return InvoiceOut(
+        invoice_id=i.invoice_id,
+        engagement_id=i.engagement_id,
+        source=i.source,
+        status=i.status,
+        lines=[InvoiceLineOut(description=line.description, quantity=line.quantity, amount_minor=line.amount_minor) for line in i.lines],
+        breakdown=InvoiceBreakdownOut(**asdict(i.breakdown)),
+        days_until_due=i.days_until_due,
+        created_at=i.created_at,
+        hosted_invoice_url=i.hosted_invoice_url,
+    )
+
+
+@operation(
+    bp,
+    "/engagements/{engagement_id}/time",
+    "PUT",
+    summary="Report a day's time (the consultant; a second report of the day replaces the first)",
+    tag="time",
+    request=TimeEntryIn,
+    response=TimeEntryOut,
+    roles=CONSULTANT,
+    errors=(409,),
+)
+def report_time(call: Call[TimeEntryIn, Any]) -> TimeEntryOut:
+    body = call.body
+    entry = timesheets.report_time(
+        call.container.timesheets,
+        call.user,
+        call.path["engagement_id"],
+        body.day,
+        minutes=body.minutes,
+        day_share=body.day_share,
+        description=body.description,
+    )
+    return _entry_out(entry)
+
+
+@operation(
+    bp,
+    "/engagements/{engagement_id}/time",
+    "DELETE",
+    summary="Remove a day's time while its period is open (the consultant)",
+    tag="time",
+    query=DayQuery,
+    status=204,
+    roles=CONSULTANT,
+    errors=(409,),
+)
+def remove_time(call: Call[Any, DayQuery]) -> Response:
+    timesheets.remove_time(call.container.timesheets, call.user, call.path["engagement_id"], call.query.day)
+    return Response(body="", status_code=204)
+
+
+@operation(
+    bp,
+    "/engagements/{engagement_id}/time",
+    "GET",
+    summary="The time of a period (the consultant, the agency's admins, staff)",
+    tag="time",
+    query=PeriodQuery,
+    response=PeriodTimeResponse,
+    roles=ANY_ROLE,
+)
+def get_time(call: Call[Any, PeriodQuery]) -> PeriodTimeResponse:
+    view = timesheets.get_period(call.container.timesheets, call.user, call.path["engagement_id"], call.query.period)
+    period = view.period
+    return PeriodTimeResponse(
+        period=view.key,
+        status=period.status if period else PeriodStatus.OPEN,
+        entries=[_entry_out(e) for e in view.entries],
+        minutes=period.minutes if period else 0,
+        day_shares=period.day_shares if period else 0,
+        return_comment=period.return_comment if period else None,
+    )
+
+
+@operation(
+    bp,
+    "/engagements/{engagement_id}/periods",
+    "GET",
+    summary="An engagement's periods with time (the consultant, the agency's admins, staff)",
+    tag="time",
+    response=PeriodListResponse,
+    roles=ANY_ROLE,
+)
+def list_periods(call: Call[Any, Any]) -> PeriodListResponse:
+    return PeriodListResponse(
+        items=[_period_out(p) for p in timesheets.list_periods(call.container.timesheets, call.user, call.path["engagement_id"])]
+    )
+
+
+@operation(
+    bp,
+    "/engagements/{engagement_id}/periods/submit",
+    "POST",
+    summary="Submit a period's time to the agency (the consultant)",
+    tag="time",
+    request=PeriodIn,
+    response=PeriodOut,
+    roles=CONSULTANT,
+    errors=(409,),
+)
+def submit_period(call: Call[PeriodIn, Any]) -> PeriodOut:
+    return _period_out(timesheets.submit_period(call.container.timesheets, call.user, call.path["engagement_id"], call.body.period))
+
+
+@operation(
+    bp,
+    "/engagements/{engagement_id}/periods/confirm",
+    "POST",
+    summary="Confirm a submitted period: the client's invoice is made, once (the agency's admins)",
+    tag="time",
+    request=PeriodIn,
+    response=ConfirmedPeriodResponse,
+    roles=AGENCY_ADMIN,
+    errors=(409,),
+)
+def confirm_period(call: Call[PeriodIn, Any]) -> ConfirmedPeriodResponse:
+    period, invoice = timesheets.confirm_period(call.container.timesheets, call.user, call.path["engagement_id"], call.body.period)
+    return ConfirmedPeriodResponse(period=_period_out(period), invoice=_invoice_out(invoice))
+
+
+@operation(
+    bp,
+    "/engagements/{engagement_id}/periods/return",
+    "POST",
+    summary="Return a submitted period to the consultant with a comment (the agency's admins)",
+    tag="time",
+    request=ReturnPeriodIn,
+    response=PeriodOut,
+    roles=AGENCY_ADMIN,
+    errors=(409,),
+)
+def return_period(call: Call[ReturnPeriodIn, Any]) -> PeriodOut:
+    body = call.body
+    return _period_out(
+        timesheets.return_period(call.container.timesheets, call.user, call.path["engagement_id"], body.period, body.comment)
+    )
+
+
+@operation(
+    bp,
+    "/agencies/{agency_id}/periods",
+    "GET",
+    summary="The periods waiting for the agency's confirmation",
+    tag="time",
+    response=PeriodListResponse,
+    roles=ANY_ROLE,
+)
+def periods_to_confirm(call: Call[Any, Any]) -> PeriodListResponse:
+    periods = timesheets.periods_to_confirm(call.container.timesheets, call.user, call.path["agency_id"])
+    return PeriodListResponse(items=[_period_out(p) for p in periods])
+
+
+@operation(
+    bp,
+    "/engagements/{engagement_id}/invoices",
+    "GET",
+    summary="An engagement's invoices, each with the breakdown every party sees",
+    tag="invoices",
+    response=InvoiceListResponse,
+    roles=ANY_ROLE,
+)
+def engagement_invoices(call: Call[Any, Any]) -> InvoiceListResponse:
+    invoices = timesheets.engagement_invoices(call.container.timesheets, call.user, call.path["engagement_id"])
+    return InvoiceListResponse(items=[_invoice_out(i) for i in invoices])
+
+
+@operation(bp, "/invoices/{invoice_id}", "GET", summary="An invoice and its breakdown", tag="invoices", response=InvoiceOut, roles=ANY_ROLE)
+def get_invoice(call: Call[Any, Any]) -> InvoiceOut:
+    return _invoice_out(timesheets.visible_invoice(call.container.timesheets, call.user, call.path["invoice_id"]))

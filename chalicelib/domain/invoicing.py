@@ -1,0 +1,143 @@
+"""Invoices to clients and the transparent split every party sees: net, the platform's commission (rate
+and amount), the agency's net, VAT and the total.
+
+The split is made once, on the invoice's net, with round-half-up: agency net + commission = net exactly.
+VAT is the platform's (it is the merchant of record): Swedish VAT for Swedish clients and for EU clients
+without a VAT number, reverse charge for EU business clients with one, none outside the EU.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from chalicelib.domain.money import BASIS_POINTS, commission_of
+
+SWEDISH_VAT_BPS = 2500
+EU_COUNTRIES = frozenset(
+    [
+        "AT",
+        "BE",
+        "BG",
+        "CY",
+        "CZ",
+        "DE",
+        "DK",
+        "EE",
+        "ES",
+        "FI",
+        "FR",
+        "GR",
+        "HR",
+        "HU",
+        "IE",
+        "IT",
+        "LT",
+        "LU",
+        "LV",
+        "MT",
+        "NL",
+        "PL",
+        "PT",
+        "RO",
+        "SE",
+        "SI",
+        "SK",
+    ]
+)
+# The shape of an EU VAT number: the country's prefix (Greece's is EL) and 2-13 letters or digits. Whether it
+# is registered (VIES) is checked by Stripe Tax in production; offline only the shape is.
+_VAT_NUMBER = re.compile(r"^[A-Z]{2}[0-9A-Z]{2,13}$")
+
+
+def round_half_up(numerator: int, denominator: int) -> int:
+    """numerator / denominator rounded half up, for non-negative integers."""
+    if numerator < 0 or denominator <= 0:
+        raise ValueError("a non-negative amount over a positive divisor")
+    return (2 * numerator + denominator) // (2 * denominator)
+
+
+@dataclass(frozen=True)
+class VatTreatment:
+    rate_bps: int
+    reverse_charge: bool
+
+    @classmethod
+    def for_client(cls, country: str, vat_number: str | None) -> VatTreatment:
+        country = country.upper()
+        number = (vat_number or "").replace(" ", "").upper()
+        prefix = "EL" if country == "GR" else country
+        if country == "SE":
+            return cls(SWEDISH_VAT_BPS, False)
+        if country in EU_COUNTRIES:
+            if _VAT_NUMBER.fullmatch(number) and number.startswith(prefix):
+                return cls(0, True)  # the client accounts for the VAT in its own country
+            return cls(SWEDISH_VAT_BPS, False)
+        return cls(0, False)  # a service to a client outside the EU is outside the scope of Swedish VAT
+
+
+@dataclass(frozen=True)
+class InvoiceBreakdown:
+    currency: str
+    net_minor: int
+    commission_bps: int
+    commission_minor: int
+    agency_net_minor: int
+    vat_rate_bps: int
+    vat_minor: int
+    total_minor: int
+    reverse_charge: bool
+
+    @classmethod
+    def of(cls, net_minor: int, currency: str, commission_bps: int, vat: VatTreatment) -> InvoiceBreakdown:
+        commission = commission_of(net_minor, commission_bps)
+        vat_minor = round_half_up(net_minor * vat.rate_bps, BASIS_POINTS)
+        return cls(
+            currency=currency,
+            net_minor=net_minor,
+            commission_bps=commission_bps,
+            commission_minor=commission,
+            agency_net_minor=net_minor - commission,
+            vat_rate_bps=vat.rate_bps,
+            vat_minor=vat_minor,
+            total_minor=net_minor + vat_minor,
+            reverse_charge=vat.reverse_charge,
+        )
+
+
+class InvoiceStatus(StrEnum):
+    PENDING = "pending"  # recorded with the confirmation; not yet issued with the payment provider
+    OPEN = "open"  # issued and sent: the client pays on the hosted page
+    PAID = "paid"
+    VOID = "void"
+    UNCOLLECTIBLE = "uncollectible"
+
+
+@dataclass(frozen=True)
+class InvoiceLineItem:
+    description: str
+    quantity: str  # for people: "37.5 h", "4.5 days"
+    amount_minor: int  # net
+
+
+@dataclass
+class Invoice:
+    invoice_id: str
+    engagement_id: str
+    client_id: str
+    agency_id: str
+    consultant_id: str
+    source: str  # what it invoices: "period:2026-11", "milestone:1"
+    lines: tuple[InvoiceLineItem, ...]
+    breakdown: InvoiceBreakdown
+    days_until_due: int
+    created_at: datetime
+    created_by: str
+    status: InvoiceStatus = InvoiceStatus.PENDING
+    revision: int = 0
+    provider_invoice_id: str | None = None
+    hosted_invoice_url: str | None = None
+    issued_at: datetime | None = None
+    paid_at: datetime | None = None

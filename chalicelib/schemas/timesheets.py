@@ -1,0 +1,123 @@
+"""Request and response models of time reporting, periods and invoices."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from pydantic import Field, StringConstraints, model_validator
+
+from chalicelib.domain.invoicing import InvoiceStatus
+from chalicelib.domain.timesheets import FULL_DAY, MINUTES_PER_DAY, PeriodKind, PeriodStatus
+from chalicelib.schemas.base import RequestModel, ResponseModel, ShortText
+
+PeriodKey = Annotated[str, StringConstraints(pattern=r"^\d{4}-(?:W(?:0[1-9]|[1-4]\d|5[0-3])|(?:0[1-9]|1[0-2]))$")]
+
+
+class TimeEntryIn(RequestModel):
+    """One day's time; a second report of the same day replaces the first."""
+
+    day: date
+    minutes: int | None = Field(None, ge=1, le=MINUTES_PER_DAY, description="hourly engagements: minutes worked that day")
+    day_share: int | None = Field(None, ge=1, le=FULL_DAY, description="daily engagements: the share of the day worked, in percent")
+    description: Annotated[str, StringConstraints(min_length=1, max_length=500)]
+
+    @model_validator(mode="after")
+    def _one_amount(self) -> TimeEntryIn:
+        if (self.minutes is None) == (self.day_share is None):
+            raise ValueError("give minutes (hourly) or day_share (daily), not both")
+        return self
+
+
+class DayQuery(RequestModel):
+    day: date
+
+
+class PeriodQuery(RequestModel):
+    period: PeriodKey = Field(description="a month (2026-11) or an ISO week (2026-W48)")
+
+
+class PeriodIn(RequestModel):
+    period: PeriodKey = Field(description="a month (2026-11) or an ISO week (2026-W48)")
+
+
+class ReturnPeriodIn(RequestModel):
+    period: PeriodKey
+    comment: ShortText
+
+
+class TimeEntryOut(ResponseModel):
+    day: date
+    minutes: int | None
+    day_share: int | None
+    description: str
+    updated_at: datetime
+
+
+class PeriodOut(ResponseModel):
+    engagement_id: str
+    period: str
+    kind: PeriodKind
+    status: PeriodStatus
+    entries: int
+    minutes: int
+    day_shares: int = Field(description="the sum of the days' shares, in percent of a day")
+    submitted_at: datetime | None
+    confirmed_at: datetime | None
+    returned_at: datetime | None
+    return_comment: str | None
+    invoice_id: str | None
+
+
+class PeriodTimeResponse(ResponseModel):
+    period: str
+    status: PeriodStatus
+    entries: list[TimeEntryOut]
+    minutes: int
+    day_shares: int
+    return_comment: str | None
+
+
+class PeriodListResponse(ResponseModel):
+    items: list[PeriodOut]
+
+
+class InvoiceLineOut(ResponseModel):
+    description: str
+    quantity: str
+    amount_minor: int
+
+
+class InvoiceBreakdownOut(ResponseModel):
+    """The same for every party: the client, the agency, the consultant."""
+
+    currency: str
+    net_minor: int
+    commission_bps: int
+    commission_minor: int
+    agency_net_minor: int
+    vat_rate_bps: int
+    vat_minor: int
+    total_minor: int
+    reverse_charge: bool
+
+
+class InvoiceOut(ResponseModel):
+    invoice_id: str
+    engagement_id: str
+    source: str
+    status: InvoiceStatus
+    lines: list[InvoiceLineOut]
+    breakdown: InvoiceBreakdownOut
+    days_until_due: int
+    created_at: datetime
+    hosted_invoice_url: str | None
+
+
+class InvoiceListResponse(ResponseModel):
+    items: list[InvoiceOut]
+
+
+class ConfirmedPeriodResponse(ResponseModel):
+    period: PeriodOut
+    invoice: InvoiceOut

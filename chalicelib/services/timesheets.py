@@ -1,0 +1,374 @@
+"""Time reporting: the consultant reports time per day on an active hourly or daily engagement, submits
+a period, and the agency confirms it (which records the invoice, exactly once) or returns it with a comment.
+
+Every write of an entry also writes its period, conditional on the period's revision: a submission
+racing an edit is refused or lands before it, never beside it. The confirmation moves the period from
+submitted to confirmed and inserts the invoice in one transaction, so twenty confirmations at once make
+one invoice; the others read the confirmed period and answer with the same invoice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+
+from chalicelib.domain.accounts import User
+from chalicelib.domain.contracts import Engagement, EngagementStatus, Pricing
+from chalicelib.domain.identity import Principal, Role
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.invoicing import Invoice, InvoiceBreakdown, InvoiceLineItem, VatTreatment, round_half_up
+from chalicelib.domain.money import format_amount
+from chalicelib.domain.timesheets import FULL_DAY, Period, PeriodStatus, TimeEntry, period_days, period_of
+from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
+from chalicelib.services.candidacies import ATTEMPTS, party_recipients
+from chalicelib.services.contracts import ContractPorts, sees_engagement
+from chalicelib.services.notifications import notify
+from chalicelib.services.ports import Changes, TimesheetRepository
+
+
+@dataclass(frozen=True)
+class TimesheetPorts:
+    contracts: ContractPorts
+    timesheets: TimesheetRepository
+
+    @property
+    def now(self) -> datetime:
+        return self.contracts.now
+
+    def commit(self, changes: Changes) -> None:
+        self.contracts.commit(changes)
+
+
+# --- who may do what --------------------------------------------------------------------------------------
+
+
+def _engagement(ports: TimesheetPorts, principal: Principal, engagement_id: str) -> Engagement:
+    engagement = ports.contracts.engagements.get_engagement(engagement_id)
+    if engagement is None or not sees_engagement(principal, engagement):
+        raise NotFound("Engagement not found.")
+    return engagement
+
+
+def _reads_time(principal: Principal, engagement: Engagement) -> bool:
+    """The consultant, the agency's admins and staff read the time reported (the client reads invoices)."""
+    return principal.is_staff or principal.user_id == engagement.consultant_id or principal.administers(engagement.agency_id)
+
+
+def _as_consultant(ports: TimesheetPorts, principal: Principal, engagement_id: str) -> Engagement:
+    engagement = _engagement(ports, principal, engagement_id)
+    if principal.user_id != engagement.consultant_id:
+        _refuse(principal, engagement, "Only the consultant reports and submits time.")
+    return engagement
+
+
+def _as_agency(ports: TimesheetPorts, principal: Principal, engagement_id: str) -> Engagement:
+    engagement = _engagement(ports, principal, engagement_id)
+    if not principal.administers(engagement.agency_id):
+        _refuse(principal, engagement, "Only the agency's admins confirm or return time.")
+    return engagement
+
+
+def _refuse(principal: Principal, engagement: Engagement, detail: str) -> None:
+    """Those who read the time learn why they may not act on it (403); anyone else learns nothing (404)."""
+    if _reads_time(principal, engagement):
+        raise Forbidden(detail)
+    raise NotFound("Engagement not found.")
+
+
+def _ensure_reported_by_time(engagement: Engagement) -> None:
+    if engagement.status is not EngagementStatus.ACTIVE:
+        raise Conflict("Time is reported on an active engagement (both contracts signed).", current_state=engagement.status.value)
+    if engagement.terms.pricing is Pricing.FIXED:
+        raise Conflict("A fixed-fee engagement is invoiced by its milestones, not by time.")
+
+
+# --- reporting --------------------------------------------------------------------------------------------
+
+
+def report_time(
+    ports: TimesheetPorts,
+    principal: Principal,
+    engagement_id: str,
+    day: date,
+    *,
+    minutes: int | None,
+    day_share: int | None,
+    description: str,
+) -> TimeEntry:
+    """The consultant's time for one day (a second report of the same day replaces the first): minutes on
+    an hourly engagement, a share of the day on a daily one; inside the engagement's dates, never in the
+    future, while the day's period is open."""
+    engagement = _as_consultant(ports, principal, engagement_id)
+    _ensure_reported_by_time(engagement)
+    terms = engagement.terms
+    if terms.pricing is Pricing.HOURLY and (minutes is None or day_share is not None):
+        raise InvalidInput("Report minutes on an hourly engagement.", issues=[FieldIssue("minutes", "required")])
+    if terms.pricing is Pricing.DAILY and (day_share is None or minutes is not None):
+        raise InvalidInput("Report a share of the day on a daily engagement.", issues=[FieldIssue("day_share", "required")])
+    if not terms.start_date <= day <= terms.end_date:
+        raise InvalidInput("The day is outside the engagement's dates.", issues=[FieldIssue("day", "outside the engagement")])
+    if day > ports.now.date():
+        raise InvalidInput("Time is reported for days that have begun, not in advance.", issues=[FieldIssue("day", "in the future")])
+    for _ in range(ATTEMPTS):
+        now = ports.now
+        before = ports.timesheets.get_entry(engagement_id, day)
+        entry = TimeEntry(engagement_id, day, principal.user_id, description, now, minutes=minutes, day_share=day_share)
+        changes = _with_period(ports, engagement, day, before, entry, now)
+        changes.update(entry) if before is not None else changes.insert(entry)
+        try:
+            ports.commit(changes)
+        except ConcurrencyConflict:
+            continue
+        return entry
+    raise Conflict("The period is being changed by someone else; try again.")
+
+
+def remove_time(ports: TimesheetPorts, principal: Principal, engagement_id: str, day: date) -> None:
+    engagement = _as_consultant(ports, principal, engagement_id)
+    for _ in range(ATTEMPTS):
+        before = ports.timesheets.get_entry(engagement_id, day)
+        if before is None:
+            raise NotFound("No time is reported for that day.")
+        changes = _with_period(ports, engagement, day, before, None, ports.now).delete(before)
+        try:
+            ports.commit(changes)
+        except ConcurrencyConflict:
+            continue
+        return
+    raise Conflict("The period is being changed by someone else; try again.")
+
+
+def _with_period(
+    ports: TimesheetPorts, engagement: Engagement, day: date, before: TimeEntry | None, after: TimeEntry | None, now: datetime
+) -> Changes:
+    """The change of the day's period that every entry write carries (created with the first entry)."""
+    key = period_of(day, engagement.terms.reporting_period)
+    period = ports.timesheets.get_period(engagement.engagement_id, key)
+    if period is None:
+        fresh = Period(
+            engagement.engagement_id, key, engagement.terms.reporting_period, engagement.agency_id, engagement.consultant_id, now, now
+        )
+        return Changes().insert(fresh.with_entry(before, after, now))
+    return Changes().transition(period.with_entry(before, after, now), period.status.value, revision=period.revision)
+
+
+# --- the period's way to an invoice -----------------------------------------------------------------------
+
+
+def submit_period(ports: TimesheetPorts, principal: Principal, engagement_id: str, key: str) -> Period:
+    engagement = _as_consultant(ports, principal, engagement_id)
+    _ensure_reported_by_time(engagement)
+    for _ in range(ATTEMPTS):
+        period = _period(ports, engagement_id, key)
+        if period.status is PeriodStatus.SUBMITTED:
+            return period  # a double click
+        period.ensure_open()
+        if period.entries == 0:
+            raise Conflict("There is no time to submit in this period.")
+        now = ports.now
+        submitted = replace(period, status=PeriodStatus.SUBMITTED, submitted_at=now, revision=period.revision + 1, updated_at=now)
+        changes = Changes().transition(submitted, period.status.value, revision=period.revision)
+        params = _period_params(ports, engagement, submitted)
+        for admin in _agency_admins(ports, engagement):
+            notify(
+                changes,
+                admin,
+                "period_submitted",
+                {**params, "recipient_name": admin.name},
+                now,
+                object_type="engagement",
+                object_id=engagement_id,
+            )
+        try:
+            ports.commit(changes)
+        except ConcurrencyConflict:
+            continue
+        return submitted
+    raise Conflict("The period is being changed by someone else; try again.")
+
+
+def confirm_period(ports: TimesheetPorts, principal: Principal, engagement_id: str, key: str) -> tuple[Period, Invoice]:
+    """The agency confirms a submitted period: the invoice is recorded with it, exactly once. Confirming
+    again answers with the same invoice."""
+    engagement = _as_agency(ports, principal, engagement_id)
+    for _ in range(ATTEMPTS):
+        period = _period(ports, engagement_id, key)
+        if period.status is PeriodStatus.CONFIRMED and period.invoice_id:
+            invoice = ports.timesheets.get_invoice(period.invoice_id)
+            assert invoice is not None, "the invoice is inserted with the confirmation"
+            return period, invoice
+        if period.status is not PeriodStatus.SUBMITTED:
+            raise Conflict(f"The period {key} is {period.status.value}; it is confirmed once submitted.", current_state=period.status.value)
+        now = ports.now
+        invoice = _period_invoice(ports, engagement, period, principal, now)
+        confirmed = replace(
+            period,
+            status=PeriodStatus.CONFIRMED,
+            confirmed_at=now,
+            confirmed_by=principal.user_id,
+            invoice_id=invoice.invoice_id,
+            revision=period.revision + 1,
+            updated_at=now,
+        )
+        changes = Changes().transition(confirmed, period.status.value, revision=period.revision).insert(invoice)
+        consultant = ports.contracts.users(engagement.consultant_id)
+        if consultant is not None:
+            params = {**_period_params(ports, engagement, confirmed), "recipient_name": consultant.name, "total": _total(invoice)}
+            notify(changes, consultant, "period_confirmed", params, now, object_type="engagement", object_id=engagement_id)
+        try:
+            ports.commit(changes)
+        except ConcurrencyConflict:
+            continue  # confirmed by a concurrent request: read again, and answer with its invoice
+        return confirmed, invoice
+    raise Conflict("The period is being changed by someone else; try again.")
+
+
+def return_period(ports: TimesheetPorts, principal: Principal, engagement_id: str, key: str, comment: str) -> Period:
+    """The agency sends a submitted period back to the consultant, saying what to correct."""
+    engagement = _as_agency(ports, principal, engagement_id)
+    for _ in range(ATTEMPTS):
+        period = _period(ports, engagement_id, key)
+        if period.status is not PeriodStatus.SUBMITTED:
+            raise Conflict(
+                f"The period {key} is {period.status.value}; only a submitted one is returned.", current_state=period.status.value
+            )
+        now = ports.now
+        returned = replace(
+            period,
+            status=PeriodStatus.OPEN,
+            returned_at=now,
+            returned_by=principal.user_id,
+            return_comment=comment,
+            revision=period.revision + 1,
+            updated_at=now,
+        )
+        changes = Changes().transition(returned, period.status.value, revision=period.revision)
+        consultant = ports.contracts.users(engagement.consultant_id)
+        if consultant is not None:
+            params = {**_period_params(ports, engagement, returned), "recipient_name": consultant.name, "comment": comment}
+            notify(changes, consultant, "period_returned", params, now, object_type="engagement", object_id=engagement_id)
+        try:
+            ports.commit(changes)
+        except ConcurrencyConflict:
+            continue
+        return returned
+    raise Conflict("The period is being changed by someone else; try again.")
+
+
+def _period_invoice(ports: TimesheetPorts, engagement: Engagement, period: Period, principal: Principal, now: datetime) -> Invoice:
+    """The invoice of a period: one line for the period (so that the provider's VAT on the line is the VAT
+    computed here), priced at the engagement's rate, split once."""
+    terms = engagement.terms
+    assert terms.rate_minor is not None, "hourly and daily engagements have a rate"
+    if terms.pricing is Pricing.HOURLY:
+        net = round_half_up(period.minutes * terms.rate_minor, 60)
+        quantity = f"{period.minutes / 60:g} h"
+    else:
+        net = round_half_up(period.day_shares * terms.rate_minor, FULL_DAY)
+        quantity = f"{period.day_shares / FULL_DAY:g} days"
+    client = ports.contracts.candidacies.assignments.accounts.accounts.get_organisation(engagement.client_id)
+    vat = VatTreatment.for_client(client.country if client else "SE", client.vat_number if client else None)
+    first, last = period_days(period.key)
+    description = f"{_assignment_title(ports, engagement)}, {first.isoformat()} to {last.isoformat()}"
+    return Invoice(
+        invoice_id=new_id(),
+        engagement_id=engagement.engagement_id,
+        client_id=engagement.client_id,
+        agency_id=engagement.agency_id,
+        consultant_id=engagement.consultant_id,
+        source=f"period:{period.key}",
+        lines=(InvoiceLineItem(description, quantity, net),),
+        breakdown=InvoiceBreakdown.of(net, terms.currency, terms.commission_bps, vat),
+        days_until_due=terms.payment_terms_days,
+        created_at=now,
+        created_by=principal.user_id,
+    )
+
+
+# --- reading ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeriodView:
+    period: Period | None  # None: nothing reported yet
+    key: str
+    entries: list[TimeEntry]
+
+
+def get_period(ports: TimesheetPorts, principal: Principal, engagement_id: str, key: str) -> PeriodView:
+    engagement = _engagement(ports, principal, engagement_id)
+    if not _reads_time(principal, engagement):
+        raise NotFound("Engagement not found.")
+    first, last = _days_of(key)
+    return PeriodView(ports.timesheets.get_period(engagement_id, key), key, ports.timesheets.list_entries(engagement_id, first, last))
+
+
+def list_periods(ports: TimesheetPorts, principal: Principal, engagement_id: str) -> list[Period]:
+    engagement = _engagement(ports, principal, engagement_id)
+    if not _reads_time(principal, engagement):
+        raise NotFound("Engagement not found.")
+    return ports.timesheets.list_periods(engagement_id)
+
+
+def periods_to_confirm(ports: TimesheetPorts, principal: Principal, agency_id: str) -> list[Period]:
+    if not (principal.administers(agency_id) or principal.is_staff):
+        raise NotFound("Agency not found.")
+    return ports.timesheets.list_agency_periods(agency_id, PeriodStatus.SUBMITTED)
+
+
+def visible_invoice(ports: TimesheetPorts, principal: Principal, invoice_id: str) -> Invoice:
+    """Every party reads an invoice and the same breakdown: the client's users, the agency's admins, the
+    consultant and staff."""
+    invoice = ports.timesheets.get_invoice(invoice_id)
+    engagement = ports.contracts.engagements.get_engagement(invoice.engagement_id) if invoice else None
+    if invoice is None or engagement is None or not sees_engagement(principal, engagement):
+        raise NotFound("Invoice not found.")
+    return invoice
+
+
+def engagement_invoices(ports: TimesheetPorts, principal: Principal, engagement_id: str) -> list[Invoice]:
+    _engagement(ports, principal, engagement_id)
+    return ports.timesheets.list_engagement_invoices(engagement_id)
+
+
+# --- helpers ----------------------------------------------------------------------------------------------
+
+
+def _days_of(key: str) -> tuple[date, date]:
+    try:
+        return period_days(key)
+    except ValueError:
+        raise InvalidInput("A period is a month (2026-11) or an ISO week (2026-W48).", issues=[FieldIssue("period", "invalid")]) from None
+
+
+def _period(ports: TimesheetPorts, engagement_id: str, key: str) -> Period:
+    _days_of(key)
+    period = ports.timesheets.get_period(engagement_id, key)
+    if period is None:
+        raise NotFound("Nothing is reported in that period.")
+    return period
+
+
+def _agency_admins(ports: TimesheetPorts, engagement: Engagement) -> list[User]:
+    candidacy = ports.contracts.candidacies.proposals.get_candidacy(engagement.candidacy_id)
+    people = party_recipients(ports.contracts.candidacies, candidacy) if candidacy else []
+    return [u for u in people if Role.AGENCY_ADMIN in u.roles]
+
+
+def _assignment_title(ports: TimesheetPorts, engagement: Engagement) -> str:
+    assignment = ports.contracts.candidacies.assignments.assignments.get_assignment(engagement.assignment_id)
+    return assignment.title if assignment else ""
+
+
+def _period_params(ports: TimesheetPorts, engagement: Engagement, period: Period) -> dict[str, str]:
+    consultant = ports.contracts.users(engagement.consultant_id)
+    return {
+        "assignment_title": _assignment_title(ports, engagement),
+        "consultant_name": consultant.name if consultant else "",
+        "period": period.key,
+        "link": f"{ports.contracts.candidacies.assignments.accounts.web_base_url}/engagements/{engagement.engagement_id}/time",
+    }
+
+
+def _total(invoice: Invoice) -> str:
+    return format_amount(invoice.breakdown.total_minor, invoice.breakdown.currency)
