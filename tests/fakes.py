@@ -25,7 +25,7 @@ from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Role
-from chalicelib.domain.invoicing import Invoice
+from chalicelib.domain.invoicing import BillingCustomerRecord, Invoice, InvoiceStatus, PayoutAccountRecord
 from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
@@ -118,6 +118,10 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("period", entity.engagement_id, entity.key)
     if isinstance(entity, Invoice):
         return ("invoice", entity.invoice_id)
+    if isinstance(entity, PayoutAccountRecord):
+        return ("payout", entity.agency_id)
+    if isinstance(entity, BillingCustomerRecord):
+        return ("customer", entity.client_id)
     raise TypeError(type(entity))
 
 
@@ -363,6 +367,25 @@ class InMemoryDatabase:
 
     def list_engagement_invoices(self, engagement_id: str) -> list[Invoice]:
         return sorted((i for i in self._all("invoice") if i.engagement_id == engagement_id), key=lambda i: i.created_at)
+
+    # --- PaymentsRepository ---
+    def get_payout_account(self, agency_id: str) -> PayoutAccountRecord | None:
+        return copy.deepcopy(self.items.get(("payout", agency_id)))
+
+    def find_payout_account(self, account_id: str) -> PayoutAccountRecord | None:
+        return next((a for a in self._all("payout") if a.account_id == account_id), None)
+
+    def get_customer(self, client_id: str) -> BillingCustomerRecord | None:
+        return copy.deepcopy(self.items.get(("customer", client_id)))
+
+    def find_invoice(self, provider_invoice_id: str) -> Invoice | None:
+        return next((i for i in self._all("invoice") if i.provider_invoice_id == provider_invoice_id), None)
+
+    def list_invoices_by_status(self, status: InvoiceStatus) -> list[Invoice]:
+        return [i for i in self._all("invoice") if i.status is status]
+
+    def list_agency_invoices(self, agency_id: str, status: InvoiceStatus) -> list[Invoice]:
+        return [i for i in self._all("invoice") if i.agency_id == agency_id and i.status is status]
 
     # --- SigningRepository ---
     def get_envelope(self, envelope_id: str) -> SigningEnvelope | None:

@@ -115,6 +115,43 @@ class InvoiceStatus(StrEnum):
     UNCOLLECTIBLE = "uncollectible"
 
 
+# Forward only, as Stripe's invoices: an uncollectible invoice may still be paid or voided.
+_NEXT = {
+    InvoiceStatus.PENDING: frozenset({InvoiceStatus.OPEN, InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE}),
+    InvoiceStatus.OPEN: frozenset({InvoiceStatus.PAID, InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE}),
+    InvoiceStatus.UNCOLLECTIBLE: frozenset({InvoiceStatus.PAID, InvoiceStatus.VOID}),
+    InvoiceStatus.PAID: frozenset(),
+    InvoiceStatus.VOID: frozenset(),
+}
+
+
+def invoice_moves_forward(current: InvoiceStatus, target: InvoiceStatus) -> bool:
+    return target in _NEXT[current]
+
+
+@dataclass(frozen=True)
+class PayoutAccountRecord:
+    """An agency's Connect account: it can be invoiced for once transfers are active."""
+
+    agency_id: str
+    account_id: str
+    created_at: datetime
+    updated_at: datetime
+    transfers_active: bool = False
+    details_submitted: bool = False
+    requirements_due: tuple[str, ...] = ()
+    disabled_reason: str | None = None
+
+
+@dataclass(frozen=True)
+class BillingCustomerRecord:
+    """A client company's customer at the payment provider."""
+
+    client_id: str
+    customer_id: str
+    created_at: datetime
+
+
 @dataclass(frozen=True)
 class InvoiceLineItem:
     description: str
@@ -137,7 +174,14 @@ class Invoice:
     created_by: str
     status: InvoiceStatus = InvoiceStatus.PENDING
     revision: int = 0
+    attempt: int = 1  # of issuing with the provider; part of its idempotency keys
+    blocked_reason: str | None = None  # why it is not issued yet (the agency cannot be paid yet, say)
     provider_invoice_id: str | None = None
     hosted_invoice_url: str | None = None
     issued_at: datetime | None = None
+    due_at: datetime | None = None
+    amount_paid_minor: int = 0
     paid_at: datetime | None = None
+    transfer_id: str | None = None  # the agency's share, transferred when the client paid
+    payment_failed_at: datetime | None = None  # the last failed attempt of the client to pay
+    ended_at: datetime | None = None  # voided or marked uncollectible

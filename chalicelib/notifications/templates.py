@@ -320,6 +320,26 @@ TEMPLATES |= {
             "$comment\n\nRätta den och lämna in den igen: $link",
         ),
     },
+    "invoice_issued": {
+        "en": _en(
+            "Invoice from Customersonly: $total",
+            "Your invoice of $total is ready; pay it by $due on its page: $link\n\n$breakdown",
+        ),
+        "sv": _sv(
+            "Faktura från Customersonly: $total",
+            "Din faktura på $total finns här; betala senast $due på dess sida: $link\n\n$breakdown",
+        ),
+    },
+    "invoice_paid": {
+        "en": _en(
+            "The client paid $total",
+            "The client paid the invoice of $total; $agency_net goes to the agency.\n\n$breakdown\n\n$link",
+        ),
+        "sv": _sv(
+            "Kunden har betalat $total",
+            "Kunden har betalat fakturan på $total; $agency_net går till konsultbolaget.\n\n$breakdown\n\n$link",
+        ),
+    },
     "contract_unsigned": {
         "en": _en(
             "Contract $status: $assignment_title",

@@ -21,7 +21,7 @@ from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import UploadedFile
 from chalicelib.domain.identity import Role
-from chalicelib.domain.invoicing import Invoice
+from chalicelib.domain.invoicing import BillingCustomerRecord, Invoice, InvoiceStatus, PayoutAccountRecord
 from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
@@ -92,6 +92,8 @@ Entity = (
     | TimeEntry
     | Period
     | Invoice
+    | PayoutAccountRecord
+    | BillingCustomerRecord
 )
 # What may be deleted: never the append-only ledger and audit log, nor the outbox (its TTL removes it).
 Deletable = (
@@ -190,7 +192,7 @@ class Changes:
         self.writes.append((entity, Expect(status=expected_status, was=was, revision=revision)))
         return self
 
-    def update(self, entity: TimeEntry) -> Changes:
+    def update(self, entity: TimeEntry | PayoutAccountRecord) -> Changes:
         """Store ``entity`` over its stored copy, which must exist. For items without a status of their own,
         guarded by another write of the same transaction (a time entry: its period's revision)."""
         self.writes.append((entity, Expect()))
@@ -309,6 +311,17 @@ class TimesheetRepository(Protocol):
 
     def get_invoice(self, invoice_id: str) -> Invoice | None: ...
     def list_engagement_invoices(self, engagement_id: str) -> list[Invoice]: ...
+
+
+class PaymentsRepository(Protocol):
+    """Agencies' payout accounts, clients' customers, and invoices by their provider's id or status."""
+
+    def get_payout_account(self, agency_id: str) -> PayoutAccountRecord | None: ...
+    def find_payout_account(self, account_id: str) -> PayoutAccountRecord | None: ...
+    def get_customer(self, client_id: str) -> BillingCustomerRecord | None: ...
+    def find_invoice(self, provider_invoice_id: str) -> Invoice | None: ...
+    def list_invoices_by_status(self, status: InvoiceStatus) -> list[Invoice]: ...
+    def list_agency_invoices(self, agency_id: str, status: InvoiceStatus) -> list[Invoice]: ...
 
 
 class SigningRepository(Protocol):

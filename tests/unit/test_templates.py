@@ -42,6 +42,8 @@ PARAMS = {
     "engagement_active": ENGAGEMENT,
     "contract_unsigned": UNSIGNED,
     "period_submitted": PERIOD,
+    "invoice_issued": {"recipient_name", "total", "due", "link", "breakdown"},
+    "invoice_paid": {"recipient_name", "total", "agency_net", "breakdown", "link"},
     "period_confirmed": (PERIOD - {"consultant_name"}) | {"total"},
     "period_returned": PERIOD | {"comment"},
     "engagement_cancelled": {"recipient_name", "assignment_title", "client_name", "consultant_name", "reason", "link"},

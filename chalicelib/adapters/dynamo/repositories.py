@@ -30,7 +30,7 @@ from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ARCHIVE_RETENTION, ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Role
-from chalicelib.domain.invoicing import Invoice
+from chalicelib.domain.invoicing import BillingCustomerRecord, Invoice, InvoiceStatus, PayoutAccountRecord
 from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
@@ -101,6 +101,8 @@ _KIND = {
     TimeEntry: "time_entry",
     Period: "period",
     Invoice: "invoice",
+    PayoutAccountRecord: "payout_account",
+    BillingCustomerRecord: "billing_customer",
 }
 _CLASS_OF_KIND = {kind: cls for cls, kind in _KIND.items()}
 
@@ -295,9 +297,27 @@ def _keys(entity: Entity) -> _Keys:
         filed = f"PERIOD#{entity.status.value}#{entity.key}#{entity.engagement_id}"
         return _Keys(engagement_pk(entity.engagement_id), f"PERIOD#{entity.key}", gsi4pk=org_pk(entity.agency_id), gsi4sk=filed)
     if isinstance(entity, Invoice):
-        # gsi1: an engagement's invoices.
-        created = f"INVOICE#{sort_time(entity.created_at)}#{entity.invoice_id}"
-        return _Keys(f"INVOICE#{entity.invoice_id}", "INVOICE", engagement_pk(entity.engagement_id), created)
+        # gsi1: an engagement's invoices; gsi2: by status (the jobs: pending ones to issue, open ones to
+        # reconcile); gsi3: by the provider's id (its webhooks); gsi4: an agency's by status.
+        created = f"{sort_time(entity.created_at)}#{entity.invoice_id}"
+        provider = f"PROVIDER_INVOICE#{entity.provider_invoice_id}" if entity.provider_invoice_id else None
+        return _Keys(
+            f"INVOICE#{entity.invoice_id}",
+            "INVOICE",
+            gsi1pk=engagement_pk(entity.engagement_id),
+            gsi1sk=f"INVOICE#{created}",
+            gsi2pk=f"INVOICES#{entity.status.value}",
+            gsi2sk=created,
+            gsi3pk=provider,
+            gsi3sk="INVOICE" if provider else None,
+            gsi4pk=org_pk(entity.agency_id),
+            gsi4sk=f"INVOICE#{entity.status.value}#{created}",
+        )
+    if isinstance(entity, PayoutAccountRecord):
+        # In the agency's partition; gsi1: by the provider's account id (its Connect webhooks).
+        return _Keys(org_pk(entity.agency_id), "PAYOUT", f"PAYOUT_ACCOUNT#{entity.account_id}", "PAYOUT")
+    if isinstance(entity, BillingCustomerRecord):
+        return _Keys(org_pk(entity.client_id), "CUSTOMER")
     if isinstance(entity, ProcessedEvent):
         return _Keys(f"WEBHOOK#{entity.provider}#{entity.event_id}", "EVENT")
     if isinstance(entity, SupersededEnvelope):
@@ -654,6 +674,29 @@ class DynamoTimesheetRepository:
 
     def list_engagement_invoices(self, engagement_id: str) -> list[Invoice]:
         items = MainItem.by_gsi1.query(engagement_pk(engagement_id), MainItem.gsi1sk.startswith("INVOICE#"))
+        return [load(Invoice, i.data) for i in items]
+
+
+class DynamoPaymentsRepository:
+    def get_payout_account(self, agency_id: str) -> PayoutAccountRecord | None:
+        return _get(PayoutAccountRecord, org_pk(agency_id), "PAYOUT")
+
+    def find_payout_account(self, account_id: str) -> PayoutAccountRecord | None:
+        found = next(iter(MainItem.by_gsi1.query(f"PAYOUT_ACCOUNT#{account_id}", limit=1)), None)
+        return _get(PayoutAccountRecord, found.pk, found.sk) if found is not None else None
+
+    def get_customer(self, client_id: str) -> BillingCustomerRecord | None:
+        return _get(BillingCustomerRecord, org_pk(client_id), "CUSTOMER")
+
+    def find_invoice(self, provider_invoice_id: str) -> Invoice | None:
+        found = next(iter(MainItem.by_gsi3.query(f"PROVIDER_INVOICE#{provider_invoice_id}", limit=1)), None)
+        return _get(Invoice, found.pk, found.sk) if found is not None else None
+
+    def list_invoices_by_status(self, status: InvoiceStatus) -> list[Invoice]:
+        return [load(Invoice, i.data) for i in MainItem.by_gsi2.query(f"INVOICES#{status.value}")]
+
+    def list_agency_invoices(self, agency_id: str, status: InvoiceStatus) -> list[Invoice]:
+        items = MainItem.by_gsi4.query(org_pk(agency_id), MainItem.gsi4sk.startswith(f"INVOICE#{status.value}#"))
         return [load(Invoice, i.data) for i in items]
 
 

@@ -1,0 +1,451 @@
+"""The PaymentGateway and PaymentWebhooks ports on Stripe (stripe-python 16, API version 2026-10-28.endive).
+
+Money flow (DESIGN §4): destination charges on Stripe invoices. The platform is merchant of record and invoices
+the client from its own account; ``transfer_data[amount]`` moves the agency's net to the agency's connected
+account when the invoice is paid; the platform keeps the commission (and the VAT it owes).
+
+Connected accounts are created with **controller properties** rather than ``type="express"`` (Stripe's
+recommended way for Accounts v1, "Migrate to controller properties"), set to what an Express account is: Stripe
+collects the requirements and hosts onboarding, the Express Dashboard, the platform pays Stripe's fees and
+bears losses (it is merchant of record). The agency is a **recipient**: ``tos_acceptance.service_agreement =
+"recipient"`` and only the ``transfers`` capability, since agencies never take payments themselves.
+
+Every POST carries a deterministic idempotency key (``op:<our id>:v<n>``), so a call repeated after a failure
+replays Stripe's stored answer instead of making a second object. ``issue_invoice`` is resumable beyond that:
+it re-reads the invoice and its items and skips what is already done (with a higher ``attempt``, whose keys are
+new, it finds the invoice of an earlier attempt by ``metadata.invoice_id`` first). Account links are the
+exception: they are single-use and short-lived, so each call makes a fresh one.
+
+``stripe`` is imported on first use only (about 90 ms of cold start otherwise). The SDK's own retries
+(``max_network_retries``, default 2 here) are safe because every POST has its key; they cover network
+failures, 409 lock conflicts and 5xx.
+
+Errors: throttling, network failures, Stripe's 5xx and refused credentials become ``UpstreamUnavailable``;
+a refused request (4xx) becomes ``PaymentRejected`` (a Conflict) with Stripe's error ``code``; an idempotency
+key reused with other parameters becomes a ``Conflict``. Details never carry personal data: Stripe's message
+is shortened and stripped of e-mail addresses.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from chalicelib.errors import Conflict, FieldIssue, InvalidInput, Unauthenticated, UpstreamUnavailable
+from chalicelib.services.ports import BillingCustomer, HostedInvoice, InvoiceRequest, PaymentEvent, PayoutAccount
+
+_EMAIL = re.compile(r"\S+@\S+")
+_ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]+")
+_INVOICE_ID = re.compile(r"in_[A-Za-z0-9]+")
+MAX_DETAIL = 200
+VAT_DISPLAY_NAME = "Moms"  # Swedish VAT, as the client reads it on the hosted invoice
+VAT_JURISDICTION = "SE"
+
+
+class PaymentRejected(Conflict):
+    """Stripe refused the request (a 4xx): an invalid parameter, an invoice in the wrong state, a missing object.
+    ``code`` is Stripe's error code (``invoice_not_editable``, ``resource_missing``, ...)."""
+
+    title = "The payment provider refused the request"
+
+    def __init__(self, detail: str, *, code: str | None, param: str | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.param = param
+
+
+class StripeGateway:
+    name = "stripe"
+
+    def __init__(
+        self,
+        api_key: str,
+        *,
+        http_client: Any | None = None,
+        statement_descriptor: str | None = None,
+        max_network_retries: int = 2,
+    ) -> None:
+        self._api_key = api_key
+        self._http_client = http_client
+        self._statement_descriptor = statement_descriptor
+        self._max_network_retries = max_network_retries
+        self._client_instance: Any = None
+
+    @property
+    def client(self) -> Any:
+        """The ``stripe.StripeClient``, made on first use."""
+        if self._client_instance is None:
+            import stripe
+
+            self._client_instance = stripe.StripeClient(
+                self._api_key, http_client=self._http_client, max_network_retries=self._max_network_retries
+            )
+        return self._client_instance
+
+    # --- payout accounts (agencies) ---
+
+    def create_payout_account(self, agency_id: str, *, name: str, email: str, country: str) -> str:
+        params = {
+            "country": country.upper(),
+            "email": email,
+            "business_type": "company",
+            "business_profile": {"name": name},
+            "capabilities": {"transfers": {"requested": True}},
+            "tos_acceptance": {"service_agreement": "recipient"},
+            "controller": {
+                "fees": {"payer": "application"},
+                "losses": {"payments": "application"},
+                "requirement_collection": "stripe",
+                "stripe_dashboard": {"type": "express"},
+            },
+            "metadata": {"agency_id": agency_id},
+        }
+        account = self._call(lambda: self.client.v1.accounts.create(params, options=_key(f"account.create:{agency_id}:v1")))
+        return str(account["id"])
+
+    def payout_account_link(self, account_id: str, *, refresh_url: str, return_url: str) -> str:
+        params = {
+            "account": _checked(account_id, _ACCOUNT_ID, "account_id"),
+            "type": "account_onboarding",
+            "refresh_url": refresh_url,
+            "return_url": return_url,
+            "collection_options": {"fields": "currently_due"},
+        }
+        link = self._call(lambda: self.client.v1.account_links.create(params))
+        return str(link["url"])
+
+    def get_payout_account(self, account_id: str) -> PayoutAccount:
+        account = self._call(lambda: self.client.v1.accounts.retrieve(_checked(account_id, _ACCOUNT_ID, "account_id")))
+        return payout_account(account)
+
+    # --- customers (clients) ---
+
+    def create_customer(self, customer: BillingCustomer) -> str:
+        address = {
+            "line1": customer.address_line1,
+            "line2": customer.address_line2,
+            "postal_code": customer.postal_code,
+            "city": customer.city,
+            "country": customer.country.upper(),
+        }
+        params: dict[str, Any] = {
+            "name": customer.name,
+            "email": customer.email,
+            "address": {key: value for key, value in address.items() if value},
+            "preferred_locales": ["sv", "en"] if customer.country.upper() == "SE" else ["en"],
+            "metadata": {"org_id": customer.org_id},
+        }
+        if customer.vat_number:
+            params["tax_id_data"] = [{"type": "eu_vat", "value": customer.vat_number.replace(" ", "").upper()}]
+        created = self._call(lambda: self.client.v1.customers.create(params, options=_key(f"customer.create:{customer.org_id}:v1")))
+        return str(created["id"])
+
+    # --- invoices ---
+
+    def issue_invoice(self, request: InvoiceRequest) -> HostedInvoice:
+        _check_request(request)
+        invoices = self.client.v1.invoices
+        version = f"v{request.attempt}"
+        tax_rate = self._vat_rate(request.vat_rate_bps) if request.vat_rate_bps > 0 and not request.reverse_charge else None
+        invoice = self._earlier_attempt(request) if request.attempt > 1 else None
+        if invoice is None:
+            params: dict[str, Any] = {
+                "customer": request.customer_id,
+                "currency": request.currency.lower(),
+                "collection_method": "send_invoice",
+                "days_until_due": request.days_until_due,
+                "auto_advance": False,
+                "pending_invoice_items_behavior": "exclude",
+                "transfer_data": {"destination": request.destination_account, "amount": request.transfer_amount_minor},
+                "footer": request.footer,
+                "metadata": {**request.metadata, "invoice_id": request.invoice_id},
+            }
+            if tax_rate is not None:
+                params["default_tax_rates"] = [tax_rate]
+            if self._statement_descriptor:
+                params["statement_descriptor"] = self._statement_descriptor
+            created = self._call(lambda: invoices.create(params, options=_key(f"invoice.create:{request.invoice_id}:{version}")))
+            # A replayed creation answers the draft as it was then: read what it is now.
+            invoice = self._call(lambda: invoices.retrieve(created["id"]))
+        stripe_id = str(invoice["id"])
+
+        if invoice["status"] == "draft":
+            items = self._call(lambda: self.client.v1.invoice_items.list({"invoice": stripe_id, "limit": 100}))
+            done = {str((item.get("metadata") or {}).get("line")) for item in items["data"]}
+            for index, line in enumerate(request.lines):
+                if str(index) in done:
+                    continue
+                item_params = {
+                    "customer": request.customer_id,
+                    "invoice": stripe_id,
+                    "currency": request.currency.lower(),
+                    "amount": line.amount_minor,
+                    "description": line.description,
+                    "metadata": {"invoice_id": request.invoice_id, "line": str(index)},
+                }
+                key = f"invoiceitem.create:{request.invoice_id}:{index}:{version}"
+                self._call(partial(self.client.v1.invoice_items.create, item_params, options=_key(key)))
+            invoice = self._advance(
+                stripe_id,
+                lambda: invoices.finalize_invoice(
+                    stripe_id, {"auto_advance": False}, options=_key(f"invoice.finalize:{stripe_id}:{version}")
+                ),
+                done_when=lambda status: status != "draft",
+            )
+        if invoice["status"] == "open":
+            invoice = self._advance(
+                stripe_id,
+                lambda: invoices.send_invoice(stripe_id, options=_key(f"invoice.send:{stripe_id}:{version}")),
+                done_when=lambda status: status in ("paid", "void", "uncollectible"),
+            )
+        return self.get_invoice(stripe_id)
+
+    def get_invoice(self, provider_invoice_id: str) -> HostedInvoice:
+        stripe_id = _checked(provider_invoice_id, _INVOICE_ID, "provider_invoice_id")
+        invoice = self._call(lambda: self.client.v1.invoices.retrieve(stripe_id, {"expand": ["payments"]}))
+        return hosted_invoice(invoice, transfer_id=self._transfer_id(invoice))
+
+    def void_invoice(self, provider_invoice_id: str, *, invoice_id: str) -> HostedInvoice:
+        stripe_id = _checked(provider_invoice_id, _INVOICE_ID, "provider_invoice_id")
+        self._advance(
+            stripe_id,
+            lambda: self.client.v1.invoices.void_invoice(stripe_id, options=_key(f"invoice.void:{invoice_id}:v1")),
+            done_when=lambda status: status == "void",
+        )
+        return self.get_invoice(stripe_id)
+
+    # --- internals ---
+
+    def _vat_rate(self, bps: int) -> str:
+        percentage = f"{bps / 100:g}"
+        params = {
+            "display_name": VAT_DISPLAY_NAME,
+            "description": f"Swedish VAT {percentage} %",
+            "jurisdiction": VAT_JURISDICTION,
+            "country": VAT_JURISDICTION,
+            "tax_type": "vat",
+            "percentage": percentage,
+            "inclusive": False,
+        }
+        rate = self._call(lambda: self.client.v1.tax_rates.create(params, options=_key(f"tax_rate.create:vat-{bps}:v1")))
+        return str(rate["id"])
+
+    def _earlier_attempt(self, request: InvoiceRequest) -> Any | None:
+        """The invoice an earlier attempt made (found by our id in its metadata), unless voided."""
+        listed = self._call(lambda: self.client.v1.invoices.list({"customer": request.customer_id, "limit": 100}))
+        for invoice in listed["data"]:
+            if (invoice.get("metadata") or {}).get("invoice_id") == request.invoice_id and invoice["status"] != "void":
+                return invoice
+        return None
+
+    def _advance(self, stripe_id: str, step: Callable[[], Any], *, done_when: Callable[[str], bool]) -> Any:
+        """Runs one state transition; when Stripe refuses it because it already happened (another attempt, a
+        concurrent call), reads the invoice and carries on."""
+        import stripe
+
+        try:
+            result = step()
+            return dict(result.to_dict())
+        except stripe.InvalidRequestError as exc:
+            current = self._call(lambda: self.client.v1.invoices.retrieve(stripe_id))
+            if done_when(str(current["status"])):
+                return current
+            raise _mapped(exc) from exc
+        except stripe.StripeError as exc:
+            raise _mapped(exc) from exc
+
+    def _transfer_id(self, invoice: Any) -> str | None:
+        """The transfer of the agency's share: from the paid invoice's payment intent's charge (one more GET)."""
+        if invoice["status"] != "paid" or not invoice.get("transfer_data"):
+            return None
+        payments = invoice.get("payments")
+        for payment in payments["data"] if payments else []:
+            details = payment.get("payment") or {}
+            if payment.get("status") != "paid":
+                continue
+            if details.get("charge"):
+                charge_id = _ref(details["charge"])
+                return _ref(self._call(partial(self.client.v1.charges.retrieve, charge_id)).get("transfer"))
+            if details.get("payment_intent"):
+                intent_id = _ref(details["payment_intent"])
+                intent = self._call(partial(self.client.v1.payment_intents.retrieve, intent_id, {"expand": ["latest_charge"]}))
+                latest = intent.get("latest_charge")
+                return _ref(latest.get("transfer")) if isinstance(latest, Mapping) else None
+        return None
+
+    @staticmethod
+    def _call(operation: Callable[[], Any]) -> dict[str, Any]:
+        """Runs one SDK call; answers Stripe's object as plain dicts, and domain errors for Stripe's."""
+        import stripe
+
+        try:
+            result = operation()
+        except stripe.StripeError as exc:
+            raise _mapped(exc) from exc
+        return dict(result.to_dict()) if hasattr(result, "to_dict") else dict(result)
+
+
+def _key(idempotency_key: str) -> dict[str, str]:
+    return {"idempotency_key": idempotency_key}
+
+
+def _ref(value: Any) -> str | None:
+    """An expandable field's id, whether Stripe sent the id or the object."""
+    if value is None:
+        return None
+    return value if isinstance(value, str) else str(value["id"])
+
+
+def _checked(value: str, pattern: re.Pattern[str], field: str) -> str:
+    if pattern.fullmatch(value) is None:
+        raise InvalidInput(f"Not a Stripe id: {field}.", issues=[FieldIssue(field, "not a Stripe id")])
+    return value
+
+
+def _check_request(request: InvoiceRequest) -> None:
+    issues = []
+    if not request.lines:
+        issues.append(FieldIssue("lines", "an invoice needs at least one line"))
+    if any(line.amount_minor < 0 for line in request.lines):
+        issues.append(FieldIssue("lines", "negative amount"))
+    if request.attempt < 1:
+        issues.append(FieldIssue("attempt", "attempts count from 1"))
+    if not 0 <= request.transfer_amount_minor <= sum(line.amount_minor for line in request.lines):
+        issues.append(FieldIssue("transfer_amount_minor", "the agency's share exceeds the net amount"))
+    if request.reverse_charge and request.vat_rate_bps:
+        issues.append(FieldIssue("vat_rate_bps", "reverse charge carries no VAT"))
+    if re.fullmatch(r"[A-Z]{3}", request.currency) is None:
+        issues.append(FieldIssue("currency", "an ISO 4217 code in upper case"))
+    if issues:
+        raise InvalidInput("The invoice cannot be issued as requested.", issues=issues)
+
+
+def _detail(message: str | None) -> str:
+    return _EMAIL.sub("<e-mail>", message or "")[:MAX_DETAIL]
+
+
+def _mapped(exc: Exception) -> Exception:
+    import stripe
+
+    status = getattr(exc, "http_status", None)
+    if isinstance(exc, stripe.IdempotencyError):
+        return Conflict("A payment request was repeated with different parameters under the same idempotency key.")
+    if isinstance(exc, stripe.RateLimitError):
+        return UpstreamUnavailable("The payment provider is throttling requests (HTTP 429)")
+    if isinstance(exc, stripe.AuthenticationError | stripe.PermissionError):
+        return UpstreamUnavailable(
+            "The payment provider refused the platform's credentials: check the payment provider credentials (API key)"
+        )
+    if isinstance(exc, stripe.APIConnectionError):
+        return UpstreamUnavailable(f"The payment provider could not be reached: {type(exc).__name__}")
+    if isinstance(exc, stripe.InvalidRequestError | stripe.CardError):
+        code = getattr(exc, "code", None)
+        param = getattr(exc, "param", None)
+        text = f"The payment provider refused the request (HTTP {status}{f', {code}' if code else ''})"
+        user_message = getattr(exc, "user_message", None) or ""
+        return PaymentRejected(f"{text}: {_detail(user_message)}" if user_message else text, code=code, param=param)
+    if isinstance(exc, stripe.APIError) and status is not None and 400 <= status < 500:
+        return PaymentRejected(f"The payment provider refused the request (HTTP {status})", code=getattr(exc, "code", None))
+    return UpstreamUnavailable(f"The payment provider is unavailable ({type(exc).__name__}{f', HTTP {status}' if status else ''})")
+
+
+def _timestamp(value: Any) -> datetime | None:
+    return datetime.fromtimestamp(int(value), tz=UTC) if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def payout_account(account: Any) -> PayoutAccount:
+    capabilities = account.get("capabilities") or {}
+    requirements = account.get("requirements") or {}
+    return PayoutAccount(
+        account_id=str(account["id"]),
+        transfers_active=capabilities.get("transfers") == "active",
+        details_submitted=bool(account.get("details_submitted")),
+        requirements_due=tuple(str(item) for item in requirements.get("currently_due") or ()),
+        disabled_reason=requirements.get("disabled_reason"),
+    )
+
+
+def hosted_invoice(invoice: Any, *, transfer_id: str | None = None) -> HostedInvoice:
+    """A Stripe invoice as the port's HostedInvoice. Tax is the sum of ``total_taxes`` (API versions since
+    2025-03-31); older versions' ``tax`` is read when ``total_taxes`` is absent."""
+    total_taxes = invoice.get("total_taxes")
+    tax = sum(int(entry["amount"]) for entry in total_taxes) if total_taxes is not None else int(invoice.get("tax") or 0)
+    transitions = invoice.get("status_transitions") or {}
+    return HostedInvoice(
+        provider_invoice_id=str(invoice["id"]),
+        status=str(invoice["status"]),
+        hosted_invoice_url=invoice.get("hosted_invoice_url"),
+        total_minor=int(invoice["total"]),
+        tax_minor=tax,
+        amount_paid_minor=int(invoice["amount_paid"]),
+        amount_remaining_minor=int(invoice["amount_remaining"]),
+        due_at=_timestamp(invoice.get("due_date")),
+        paid_at=_timestamp(transitions.get("paid_at")),
+        transfer_id=transfer_id,
+    )
+
+
+class StripeWebhooks:
+    """Verifies and reads Stripe's webhooks: the platform endpoint's and the Connect endpoint's, each signed with
+    its own secret (``Stripe-Signature: t=<ts>,v1=<HMAC-SHA256>``; older than ``tolerance`` seconds is refused)."""
+
+    def __init__(self, platform_secret: str, connect_secret: str, tolerance: int = 300) -> None:
+        if not platform_secret or not connect_secret:
+            raise ValueError("both webhook endpoint secrets are required")
+        self._platform_secret = platform_secret
+        self._connect_secret = connect_secret
+        self._tolerance = tolerance
+
+    def parse(self, raw_body: bytes, signature_header: str | None, *, connect: bool) -> PaymentEvent:
+        import stripe
+
+        if not signature_header:
+            raise Unauthenticated("The webhook carries no Stripe-Signature header")
+        secret = self._connect_secret if connect else self._platform_secret
+        try:
+            stripe.WebhookSignature.verify_header(raw_body, signature_header, secret, self._tolerance)
+        except (stripe.SignatureVerificationError, UnicodeDecodeError, ValueError) as exc:
+            raise Unauthenticated("The webhook's Stripe-Signature does not verify (wrong secret, altered body or too old)") from exc
+        try:
+            event = json.loads(raw_body)
+        except ValueError as exc:
+            raise InvalidInput("The webhook body is not JSON", issues=[FieldIssue("body", "not JSON")]) from exc
+        return payment_event(event, connect=connect)
+
+
+def payment_event(event: Any, *, connect: bool) -> PaymentEvent:
+    """A verified event's body as the port's PaymentEvent; InvalidInput for what is not a Stripe event."""
+    if not isinstance(event, Mapping):
+        raise InvalidInput("The webhook body is not an event", issues=[FieldIssue("body", "not an object")])
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, Mapping) else None
+    fields = {
+        "id": event.get("id"),
+        "type": event.get("type"),
+        "data.object.id": obj.get("id") if isinstance(obj, Mapping) else None,
+    }
+    issues = [FieldIssue(name, "missing") for name, value in fields.items() if not isinstance(value, str) or not value]
+    created = event.get("created")
+    if not isinstance(created, int) or isinstance(created, bool):
+        issues.append(FieldIssue("created", "missing"))
+    account = event.get("account")
+    if account is not None and not isinstance(account, str):
+        issues.append(FieldIssue("account", "not an account id"))
+    if connect and not account:
+        issues.append(FieldIssue("account", "a Connect event names its connected account"))
+    if not connect and account:
+        issues.append(FieldIssue("account", "a connected account's event arrived at the platform endpoint"))
+    if issues:
+        raise InvalidInput("The webhook is not a Stripe event this endpoint takes", issues=issues)
+    assert isinstance(created, int)
+    return PaymentEvent(
+        event_id=str(fields["id"]),
+        type=str(fields["type"]),
+        object_id=str(fields["data.object.id"]),
+        account_id=account,
+        created=datetime.fromtimestamp(created, tz=UTC),
+    )

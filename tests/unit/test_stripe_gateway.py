@@ -1,0 +1,400 @@
+"""The Stripe payment adapter through the real ``stripe.StripeClient`` against the offline Stripe."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import stripe
+
+from chalicelib.adapters.payments.offline import OfflineStripe
+from chalicelib.adapters.payments.stripe_gateway import PaymentRejected, StripeGateway, StripeWebhooks
+from chalicelib.errors import Conflict, InvalidInput, Unauthenticated, UpstreamUnavailable
+from chalicelib.services.ports import BillingCustomer, InvoiceLine, InvoiceRequest
+
+PLATFORM_SECRET, CONNECT_SECRET = "whsec_test_platform", "whsec_test_connect"
+REPO = Path(__file__).resolve().parents[2]
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.deliveries: list[tuple[bytes, str, bool]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, payload: bytes, header: str, connect: bool) -> None:
+        with self.lock:
+            self.deliveries.append((payload, header, connect))
+
+    def of_type(self, event_type: str) -> list[tuple[bytes, str, bool]]:
+        return [d for d in self.deliveries if json.loads(d[0])["type"] == event_type]
+
+
+@pytest.fixture
+def sink() -> Sink:
+    return Sink()
+
+
+@pytest.fixture
+def offline(sink: Sink) -> OfflineStripe:
+    return OfflineStripe(webhook_sink=sink, webhook_secrets=(PLATFORM_SECRET, CONNECT_SECRET))
+
+
+@pytest.fixture
+def gateway(offline: OfflineStripe) -> StripeGateway:
+    return StripeGateway("sk_test_offline", http_client=offline.http_client, max_network_retries=0)
+
+
+@pytest.fixture
+def webhooks() -> StripeWebhooks:
+    return StripeWebhooks(PLATFORM_SECRET, CONNECT_SECRET)
+
+
+def _agency(gateway: StripeGateway, offline: OfflineStripe, *, active: bool = True) -> str:
+    account_id = gateway.create_payout_account("agency-1", name="Konsult AB", email="ekonomi@konsult.example", country="se")
+    if active:
+        offline.activate_transfers(account_id)
+    return account_id
+
+
+def _customer(gateway: StripeGateway, org_id: str = "org-1") -> str:
+    return gateway.create_customer(
+        BillingCustomer(
+            org_id=org_id,
+            name="Kund AB",
+            email="faktura@kund.example",
+            country="SE",
+            address_line1="Storgatan 1",
+            postal_code="111 22",
+            city="Stockholm",
+            vat_number="SE 556677889901",
+        )
+    )
+
+
+def _request(customer_id: str, account_id: str, **overrides: object) -> InvoiceRequest:
+    fields: dict[str, object] = {
+        "invoice_id": "inv-1",
+        "attempt": 1,
+        "customer_id": customer_id,
+        "currency": "SEK",
+        "lines": (InvoiceLine("Konsulttimmar vecka 1", 100001), InvoiceLine("Konsulttimmar vecka 2", 50001)),
+        "days_until_due": 30,
+        "destination_account": account_id,
+        "transfer_amount_minor": 127501,
+        "vat_rate_bps": 2500,
+        "reverse_charge": False,
+        "footer": "Netto 1 500,02 kr; provision 15 % 225,00 kr; byråns netto 1 275,01 kr; moms 25 %",
+        "metadata": {"engagement_id": "eng-1"},
+    }
+    fields.update(overrides)
+    return InvoiceRequest(**fields)  # type: ignore[arg-type]
+
+
+def test_importing_the_adapters_does_not_import_stripe() -> None:
+    code = (
+        "import sys\n"
+        "import chalicelib.adapters.payments.stripe_gateway, chalicelib.adapters.payments.offline\n"
+        "assert 'stripe' not in sys.modules, 'stripe was imported'\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+# --- payout accounts ---
+
+
+def test_payout_account_is_a_recipient_with_transfers_only_and_onboards_through_a_link(
+    gateway: StripeGateway, offline: OfflineStripe, sink: Sink, webhooks: StripeWebhooks
+) -> None:
+    account_id = _agency(gateway, offline, active=False)
+    assert gateway.create_payout_account("agency-1", name="Konsult AB", email="ekonomi@konsult.example", country="se") == account_id
+    [account] = offline.objects("account")
+    assert account["country"] == "SE"
+    assert account["metadata"] == {"agency_id": "agency-1"}
+    assert account["business_profile"]["name"] == "Konsult AB"
+    assert account["capabilities"] == {"transfers": "inactive"}
+    assert account["tos_acceptance"]["service_agreement"] == "recipient"
+    assert account["controller"]["stripe_dashboard"]["type"] == "express"
+
+    before = gateway.get_payout_account(account_id)
+    assert not before.transfers_active and not before.details_submitted
+    assert before.requirements_due and before.disabled_reason
+
+    url = gateway.payout_account_link(account_id, refresh_url="https://app.example/refresh", return_url="https://app.example/done")
+    assert url.startswith("https://connect.stripe.com/setup/") and account_id in url
+
+    offline.activate_transfers(account_id)
+    [(payload, header, connect)] = sink.of_type("account.updated")
+    assert connect
+    event = webhooks.parse(payload, header, connect=True)
+    assert (event.type, event.object_id, event.account_id) == ("account.updated", account_id, account_id)
+    after = gateway.get_payout_account(account_id)
+    assert after.transfers_active and after.details_submitted and after.requirements_due == () and after.disabled_reason is None
+
+
+def test_customer_carries_org_id_and_vat_number_as_eu_vat_tax_id(gateway: StripeGateway, offline: OfflineStripe) -> None:
+    customer_id = _customer(gateway)
+    assert _customer(gateway) == customer_id  # the same key: Stripe replays the first creation
+    [customer] = offline.objects("customer")
+    assert customer["metadata"] == {"org_id": "org-1"}
+    assert customer["address"]["country"] == "SE" and customer["address"]["city"] == "Stockholm"
+    [tax_id] = offline.objects("tax_id")
+    assert (tax_id["customer"], tax_id["type"], tax_id["value"]) == (customer_id, "eu_vat", "SE556677889901")
+
+
+# --- invoices ---
+
+
+def test_issue_invoice_finalizes_and_sends_with_vat_per_line_and_the_agency_share(gateway: StripeGateway, offline: OfflineStripe) -> None:
+    account_id, customer_id = _agency(gateway, offline), _customer(gateway)
+    hosted = gateway.issue_invoice(_request(customer_id, account_id))
+
+    assert hosted.status == "open"
+    assert hosted.hosted_invoice_url is not None and hosted.hosted_invoice_url.startswith("https://invoice.stripe.com/i/acct_")
+    # Stripe rounds tax per line (half up) and sums: 25 000.25 -> 25 000 and 12 500.25 -> 12 500; on the
+    # invoice total it would have been 37 500.5 -> 37 501.
+    assert hosted.tax_minor == 25000 + 12500
+    assert hosted.total_minor == 150002 + 37500
+    assert hosted.amount_remaining_minor == hosted.total_minor and hosted.amount_paid_minor == 0
+    assert hosted.due_at is not None and hosted.paid_at is None and hosted.transfer_id is None
+
+    [invoice] = offline.objects("invoice")
+    assert invoice["collection_method"] == "send_invoice" and invoice["currency"] == "sek"
+    assert invoice["transfer_data"] == {"amount": 127501, "destination": account_id}
+    assert invoice["metadata"] == {"engagement_id": "eng-1", "invoice_id": "inv-1"}
+    assert invoice["footer"].startswith("Netto") and invoice["auto_advance"] is False
+    assert invoice["due_date"] - invoice["status_transitions"]["finalized_at"] == 30 * 86400
+    [rate] = invoice["default_tax_rates"]
+    assert (rate["display_name"], rate["jurisdiction"], rate["percentage"], rate["inclusive"]) == ("Moms", "SE", 25.0, False)
+    assert [line["amount"] for line in invoice["lines"]["data"]] == [100001, 50001]
+    assert offline.times_sent(hosted.provider_invoice_id) == 1
+
+
+def test_issue_invoice_twice_and_from_twenty_threads_makes_one_invoice_and_one_set_of_items(
+    gateway: StripeGateway, offline: OfflineStripe
+) -> None:
+    account_id, customer_id = _agency(gateway, offline), _customer(gateway)
+    request = _request(customer_id, account_id)
+    first = gateway.issue_invoice(request)
+    assert gateway.issue_invoice(request) == first
+
+    other = _request(customer_id, account_id, invoice_id="inv-2")
+    results: list[object] = []
+
+    def issue() -> None:
+        try:
+            results.append(gateway.issue_invoice(other))
+        except Exception as exc:  # collected, asserted below
+            results.append(exc)
+
+    threads = [threading.Thread(target=issue) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert all(not isinstance(result, Exception) for result in results), results
+    assert len({result.provider_invoice_id for result in results}) == 1  # type: ignore[attr-defined]
+    assert len(offline.objects("invoice")) == 2
+    assert len(offline.objects("invoiceitem")) == 4
+    assert len(offline.objects("tax_rate")) == 1
+    assert all(offline.times_sent(invoice["id"]) == 1 for invoice in offline.objects("invoice"))
+
+
+def test_a_failure_after_the_items_is_resumed_by_the_retry_without_a_second_invoice(gateway: StripeGateway, offline: OfflineStripe) -> None:
+    account_id, customer_id = _agency(gateway, offline), _customer(gateway)
+    request = _request(customer_id, account_id)
+    offline.fail_next("POST", "/finalize", status=500)
+    with pytest.raises(UpstreamUnavailable):
+        gateway.issue_invoice(request)
+    [draft] = offline.objects("invoice")
+    assert draft["status"] == "draft" and len(offline.objects("invoiceitem")) == 2
+
+    hosted = gateway.issue_invoice(request)
+    assert hosted.status == "open"
+    assert len(offline.objects("invoice")) == 1 and len(offline.objects("invoiceitem")) == 2
+
+
+def test_a_later_attempt_continues_the_earlier_attempts_invoice(gateway: StripeGateway, offline: OfflineStripe) -> None:
+    account_id, customer_id = _agency(gateway, offline), _customer(gateway)
+    offline.fail_next("POST", "/invoiceitems", status=503)
+    with pytest.raises(UpstreamUnavailable):
+        gateway.issue_invoice(_request(customer_id, account_id))
+    offline.fail_next("POST", "/send", status=500)
+    with pytest.raises(UpstreamUnavailable):
+        gateway.issue_invoice(_request(customer_id, account_id, attempt=2))
+    hosted = gateway.issue_invoice(_request(customer_id, account_id, attempt=3))
+    assert hosted.status == "open" and offline.times_sent(hosted.provider_invoice_id) == 1
+    assert len(offline.objects("invoice")) == 1 and len(offline.objects("invoiceitem")) == 2
+
+
+def test_the_sdks_own_retry_recovers_from_one_server_error(offline: OfflineStripe, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(stripe.HTTPClient, "_sleep_time_seconds", lambda self, num_retries: 0)
+    gateway = StripeGateway("sk_test_offline", http_client=offline.http_client)  # the default: two retries
+    account_id, customer_id = _agency(gateway, offline), _customer(gateway)
+    offline.fail_next("POST", "/finalize", status=500)
+    assert gateway.issue_invoice(_request(customer_id, account_id)).status == "open"
+
+
+def test_reverse_charge_has_no_tax(gateway: StripeGateway, offline: OfflineStripe) -> None:
+    account_id, customer_id = _agency(gateway, offline), _customer(gateway)
+    footer = "Omvänd skattskyldighet / Reverse charge, article 196 Directive 2006/112/EC"
+    hosted = gateway.issue_invoice(_request(customer_id, account_id, vat_rate_bps=0, reverse_charge=True, footer=footer))
+    assert hosted.tax_minor == 0 and hosted.total_minor == 150002
+    [invoice] = offline.objects("invoice")
+    assert invoice["default_tax_rates"] == [] and invoice["footer"] == footer
+    assert offline.objects("tax_rate") == []
+
+
+def test_a_request_the_domain_would_not_send_is_invalid_input(gateway: StripeGateway) -> None:
+    with pytest.raises(InvalidInput):
+        gateway.issue_invoice(_request("cus_x", "acct_x", lines=()))
+    with pytest.raises(InvalidInput):
+        gateway.issue_invoice(_request("cus_x", "acct_x", transfer_amount_minor=10**9))
+
+
+def test_void_is_repeatable(gateway: StripeGateway, offline: OfflineStripe, sink: Sink) -> None:
+    account_id, customer_id = _agency(gateway, offline), _customer(gateway)
+    hosted = gateway.issue_invoice(_request(customer_id, account_id))
+    assert gateway.void_invoice(hosted.provider_invoice_id, invoice_id="inv-1").status == "void"
+    assert gateway.void_invoice(hosted.provider_invoice_id, invoice_id="inv-1").status == "void"
+    assert len(sink.of_type("invoice.voided")) == 1
+
+
+# --- errors ---
+
+
+def test_an_unknown_parameter_is_payment_rejected_with_stripes_code(gateway: StripeGateway) -> None:
+    with pytest.raises(PaymentRejected) as caught:
+        gateway._call(lambda: gateway.client.v1.customers.create({"name": "x", "vat_number": "SE1"}))
+    assert caught.value.code == "parameter_unknown" and caught.value.param == "vat_number"
+    assert isinstance(caught.value, Conflict)
+
+
+def test_a_refusal_message_carries_no_email_address(gateway: StripeGateway) -> None:
+    with pytest.raises(PaymentRejected) as caught:
+        gateway._call(lambda: gateway.client.v1.customers.create({"name": "x", "ekonomi@kund.example": "1"}))
+    assert "@" not in caught.value.detail
+
+
+def test_a_key_reused_with_other_parameters_is_a_conflict(gateway: StripeGateway) -> None:
+    _customer(gateway)
+    with pytest.raises(Conflict) as caught:
+        gateway.create_customer(BillingCustomer(org_id="org-1", name="Another name AB", email="x@y.example", country="SE"))
+    assert not isinstance(caught.value, PaymentRejected)
+
+
+def test_throttling_is_upstream_unavailable(gateway: StripeGateway, offline: OfflineStripe) -> None:
+    offline.fail_next("POST", "/v1/customers", status=429)
+    with pytest.raises(UpstreamUnavailable):
+        _customer(gateway)
+    assert _customer(gateway).startswith("cus_")  # nothing was stored for the throttled request
+
+
+def test_refused_credentials_are_upstream_unavailable_naming_the_credentials(offline: OfflineStripe) -> None:
+    gateway = StripeGateway("sk_live_not_for_the_offline_stripe", http_client=offline.http_client, max_network_retries=0)
+    with pytest.raises(UpstreamUnavailable, match="credentials"):
+        _customer(gateway)
+
+
+def test_an_invoice_item_for_a_finalized_invoice_is_rejected(gateway: StripeGateway, offline: OfflineStripe) -> None:
+    account_id, customer_id = _agency(gateway, offline), _customer(gateway)
+    hosted = gateway.issue_invoice(_request(customer_id, account_id))
+    with pytest.raises(PaymentRejected) as caught:
+        gateway._call(
+            lambda: gateway.client.v1.invoice_items.create(
+                {"customer": customer_id, "invoice": hosted.provider_invoice_id, "amount": 100, "currency": "sek"}
+            )
+        )
+    assert caught.value.code == "invoice_not_editable"
+
+
+# --- payment and webhooks ---
+
+
+def test_paying_the_invoice_sends_a_signed_invoice_paid_and_transfers_the_agency_share(
+    gateway: StripeGateway, offline: OfflineStripe, sink: Sink, webhooks: StripeWebhooks
+) -> None:
+    account_id, customer_id = _agency(gateway, offline), _customer(gateway)
+    hosted = gateway.issue_invoice(_request(customer_id, account_id))
+    offline.pay_invoice(hosted.provider_invoice_id)
+
+    [(payload, header, connect)] = sink.of_type("invoice.paid")
+    assert not connect and header.startswith("t=") and ",v1=" in header
+    event = webhooks.parse(payload, header, connect=False)
+    assert (event.type, event.object_id, event.account_id) == ("invoice.paid", hosted.provider_invoice_id, None)
+    assert sink.of_type("invoice.payment_succeeded")
+
+    paid = gateway.get_invoice(hosted.provider_invoice_id)
+    assert paid.status == "paid" and paid.amount_paid_minor == hosted.total_minor and paid.amount_remaining_minor == 0
+    assert paid.paid_at is not None
+    [transfer] = offline.objects("transfer")
+    assert paid.transfer_id == transfer["id"]
+    assert (transfer["amount"], transfer["destination"]) == (127501, account_id)
+
+
+def test_a_failed_payment_is_an_event_and_the_invoice_stays_open(
+    gateway: StripeGateway, offline: OfflineStripe, sink: Sink, webhooks: StripeWebhooks
+) -> None:
+    account_id, customer_id = _agency(gateway, offline), _customer(gateway)
+    hosted = gateway.issue_invoice(_request(customer_id, account_id))
+    offline.fail_payment(hosted.provider_invoice_id)
+    [(payload, header, _)] = sink.of_type("invoice.payment_failed")
+    assert webhooks.parse(payload, header, connect=False).object_id == hosted.provider_invoice_id
+    assert gateway.get_invoice(hosted.provider_invoice_id).status == "open"
+
+
+def _event_body(**overrides: object) -> bytes:
+    event: dict[str, object] = {
+        "id": "evt_1",
+        "object": "event",
+        "type": "invoice.paid",
+        "created": int(time.time()),
+        "data": {"object": {"id": "in_1", "object": "invoice"}},
+    }
+    event.update(overrides)
+    return json.dumps(event).encode()
+
+
+def _sign(payload: bytes, secret: str, timestamp: int | None = None) -> str:
+    return str(stripe.WebhookSignature.generate_signature_header(payload.decode(), secret, timestamp=timestamp or int(time.time())))
+
+
+def test_forged_stale_and_unsigned_webhooks_are_unauthenticated(webhooks: StripeWebhooks) -> None:
+    payload = _event_body()
+    assert webhooks.parse(payload, _sign(payload, PLATFORM_SECRET), connect=False).event_id == "evt_1"
+    with pytest.raises(Unauthenticated):
+        webhooks.parse(payload, _sign(payload, "whsec_forged"), connect=False)
+    with pytest.raises(Unauthenticated):
+        webhooks.parse(payload.replace(b"in_1", b"in_2"), _sign(payload, PLATFORM_SECRET), connect=False)
+    with pytest.raises(Unauthenticated):
+        webhooks.parse(payload, _sign(payload, PLATFORM_SECRET, int(time.time()) - 301), connect=False)
+    with pytest.raises(Unauthenticated):
+        webhooks.parse(payload, None, connect=False)
+    with pytest.raises(Unauthenticated):
+        webhooks.parse(payload, "", connect=False)
+    with pytest.raises(Unauthenticated):
+        webhooks.parse(payload, "garbage", connect=False)
+    with pytest.raises(Unauthenticated):
+        webhooks.parse(b"\xff\xfe", "t=1,v1=00", connect=False)
+
+
+def test_a_connect_event_parses_at_the_connect_endpoint_only(webhooks: StripeWebhooks) -> None:
+    payload = _event_body(type="account.updated", account="acct_1", data={"object": {"id": "acct_1", "object": "account"}})
+    event = webhooks.parse(payload, _sign(payload, CONNECT_SECRET), connect=True)
+    assert (event.account_id, event.object_id) == ("acct_1", "acct_1")
+    with pytest.raises(Unauthenticated):
+        webhooks.parse(payload, _sign(payload, CONNECT_SECRET), connect=False)  # the platform secret does not verify it
+    with pytest.raises(InvalidInput):
+        webhooks.parse(payload, _sign(payload, PLATFORM_SECRET), connect=False)  # an account's event at the platform endpoint
+
+
+def test_a_signed_body_that_is_not_an_event_is_invalid_input(webhooks: StripeWebhooks) -> None:
+    for payload in (b"not json", b"[]", _event_body(id=None), _event_body(data={}), _event_body(created="yesterday")):
+        with pytest.raises(InvalidInput):
+            webhooks.parse(payload, _sign(payload, PLATFORM_SECRET), connect=False)
