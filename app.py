@@ -16,6 +16,7 @@ from chalicelib.api import (
     files,
     middleware,
     notifications,
+    payments,
     privacy,
     profiles,
     proposals,
@@ -39,6 +40,7 @@ for area in (
     proposals,
     contracts,
     timesheets,
+    payments,
     notifications,
 ):
     app.register_blueprint(area.bp)

@@ -16,6 +16,7 @@ from chalicelib.errors import Conflict
 from chalicelib.settings import ESIGN_SECRET_FIELDS, Settings, load_settings
 
 if TYPE_CHECKING:
+    from chalicelib.adapters.payments.offline import OfflineStripe
     from chalicelib.domain.consent import ConsentEntry
     from chalicelib.domain.identity import Principal, RequestContext
     from chalicelib.matching.embeddings import Embedder
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
     from chalicelib.services.consents import ConsentPorts
     from chalicelib.services.contracts import ContractPorts
     from chalicelib.services.erasure import ErasurePorts
+    from chalicelib.services.invoicing import InvoicingPorts
     from chalicelib.services.matching import IndexingPorts, MatchingPorts
     from chalicelib.services.notifications import NotificationPorts
     from chalicelib.services.ports import (
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
         IdentityGateway,
         NotificationRepository,
         Outbox,
+        PaymentGateway,
         ProfileRepository,
         SignatureProvider,
         SignatureWebhooks,
@@ -375,6 +378,35 @@ class Container:
         from chalicelib.services.timesheets import TimesheetPorts
 
         return TimesheetPorts(contracts=self.contracts, timesheets=DynamoTimesheetRepository())
+
+    @cached_property
+    def offline_stripe(self) -> OfflineStripe:
+        from chalicelib.adapters.payments.offline import HttpStripeWebhookSink, OfflineStripe
+
+        s = self.settings
+        state = Path(s.offline_stripe_state) if s.offline_stripe_state else None
+        sink = HttpStripeWebhookSink(s.offline_stripe_webhook_url)
+        return OfflineStripe(state, sink, (s.stripe_webhook_secret, s.stripe_connect_webhook_secret))
+
+    @cached_property
+    def payment_gateway(self) -> PaymentGateway:
+        from chalicelib.adapters.payments.stripe_gateway import StripeGateway
+
+        s = self.settings
+        if s.payments == "stripe":
+            return StripeGateway(s.stripe_api_key)
+        # The offline Stripe answers the real SDK: the same adapter runs, only the transport differs.
+        return StripeGateway("sk_test_offline", http_client=self.offline_stripe.http_client, max_network_retries=0)
+
+    @cached_property
+    def invoicing(self) -> InvoicingPorts:
+        from chalicelib.adapters.dynamo.repositories import DynamoPaymentsRepository
+        from chalicelib.adapters.payments.stripe_gateway import StripeWebhooks
+        from chalicelib.services.invoicing import InvoicingPorts
+
+        s = self.settings
+        webhooks = StripeWebhooks(s.stripe_webhook_secret, s.stripe_connect_webhook_secret)
+        return InvoicingPorts(self.timesheets, DynamoPaymentsRepository(), self.payment_gateway, webhooks)
 
     @cached_property
     def consent_document_policy(self) -> UploadPolicy:

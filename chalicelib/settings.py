@@ -82,6 +82,16 @@ class Settings(BaseModel):
     docusign_base_uri: str = Field("", alias="DOCUSIGN_BASE_URI")  # discovered from /oauth/userinfo when empty
     docusign_connect_keys: list[str] = Field(default_factory=list, alias="DOCUSIGN_CONNECT_KEYS", repr=False)
 
+    # Payments: Stripe (the platform's account, STRIPE_API_KEY) or the offline Stripe of the local stack and
+    # the tests (a stateful fake of Stripe's API; its state in OFFLINE_STRIPE_STATE when set, shared by
+    # the processes of `make run`; its webhooks posted to OFFLINE_STRIPE_WEBHOOK_URL and <that>/connect).
+    payments: Literal["offline", "stripe"] = Field("offline", alias="PAYMENTS")
+    stripe_api_key: str = Field("", alias="STRIPE_API_KEY", repr=False)
+    stripe_webhook_secret: str = Field("whsec_local_platform", alias="STRIPE_WEBHOOK_SECRET", repr=False)
+    stripe_connect_webhook_secret: str = Field("whsec_local_connect", alias="STRIPE_CONNECT_WEBHOOK_SECRET", repr=False)
+    offline_stripe_state: str | None = Field(None, alias="OFFLINE_STRIPE_STATE")
+    offline_stripe_webhook_url: str = Field("http://127.0.0.1:8000/webhooks/stripe", alias="OFFLINE_STRIPE_WEBHOOK_URL")
+
     # Retention: consultants inactive this long are asked to sign in, and erased after the grace period.
     retention_inactive_months: int = Field(24, ge=1, alias="RETENTION_INACTIVE_MONTHS")
     retention_grace_days: int = Field(30, ge=1, alias="RETENTION_GRACE_DAYS")

@@ -9,7 +9,8 @@ from chalice import Blueprint, Response
 
 from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.domain.identity import Role
-from chalicelib.domain.invoicing import Invoice
+from chalicelib.domain.ids import utcnow
+from chalicelib.domain.invoicing import Invoice, InvoiceStatus
 from chalicelib.domain.timesheets import Period, PeriodStatus, TimeEntry
 from chalicelib.lazy import LazyModule
 from chalicelib.schemas.timesheets import (
@@ -71,6 +72,12 @@ def _invoice_out(i: Invoice) -> InvoiceOut:
         days_until_due=i.days_until_due,
         created_at=i.created_at,
         hosted_invoice_url=i.hosted_invoice_url,
+        blocked_reason=i.blocked_reason,
+        due_at=i.due_at,
+        overdue=i.status is InvoiceStatus.OPEN and i.due_at is not None and i.due_at < utcnow(),
+        amount_paid_minor=i.amount_paid_minor,
+        paid_at=i.paid_at,
+        payment_failed_at=i.payment_failed_at,
     )
 
 

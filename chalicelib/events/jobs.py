@@ -59,6 +59,7 @@ def _retention_figures(report: RetentionReport) -> dict[str, int]:
 def run_proposal_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
     from chalicelib.services.candidacies import expire_consent_requests
     from chalicelib.services.contracts import reconcile_contracts
+    from chalicelib.services.invoicing import reconcile_invoices
     from chalicelib.services.signing import expire_signing_requests
 
     container = get_container()
@@ -66,6 +67,7 @@ def run_proposal_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
         "consent_requests_expired": expire_consent_requests(container.candidacies),
         "signing_requests_expired": expire_signing_requests(container.signing),
         "contracts_reconciled": reconcile_contracts(container.contracts),
+        **reconcile_invoices(container.invoicing),
     }
     logger.info("proposal jobs ran", extra=outcome)
     return outcome

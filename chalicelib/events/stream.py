@@ -75,6 +75,8 @@ def handle_record(record: DynamoDBRecord, reindex_at: set[str] | None = None) ->
         _send_outbox_message(image)
     elif kind == "webhook_delivery" and record.event_name is DynamoDBRecordEventName.INSERT:
         _deliver_webhook(image)
+    elif kind == "invoice" and record.event_name is DynamoDBRecordEventName.INSERT:
+        _issue_invoice(image)
     elif user_id is not None and (reindex_at is None or record.dynamodb.sequence_number in reindex_at):
         _reindex(user_id)
 
@@ -107,6 +109,19 @@ def _deliver_webhook(image: dict[str, Any]) -> None:
     delivery = load(WebhookDelivery, json.loads(data) if isinstance(data, str) else data)
     get_container().webhook_sender.deliver(delivery.body.encode())
     logger.info("signature webhook delivered", extra={"delivery_id": delivery.delivery_id})
+
+
+def _issue_invoice(image: dict[str, Any]) -> None:
+    """An invoice a confirmation recorded: issued with the payment provider now (or left waiting, with the
+    reason, until the agency can be paid). A failure fails the record; the stream and the reconciliation
+    retry, and the provider's idempotency keys keep a retry from making a second invoice."""
+    from chalicelib.adapters.dynamo.repositories import load
+    from chalicelib.domain.invoicing import Invoice
+    from chalicelib.services.invoicing import issue_invoice
+
+    data = image["data"]
+    invoice = load(Invoice, json.loads(data) if isinstance(data, str) else data)
+    issue_invoice(get_container().invoicing, invoice.invoice_id)
 
 
 def handle_main_stream(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:

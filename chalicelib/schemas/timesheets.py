@@ -111,7 +111,13 @@ class InvoiceOut(ResponseModel):
     breakdown: InvoiceBreakdownOut
     days_until_due: int
     created_at: datetime
-    hosted_invoice_url: str | None
+    hosted_invoice_url: str | None = Field(description="where the client pays, once issued")
+    blocked_reason: str | None = Field(description="why it is not issued yet")
+    due_at: datetime | None
+    overdue: bool
+    amount_paid_minor: int
+    paid_at: datetime | None
+    payment_failed_at: datetime | None = Field(description="the client's last failed attempt to pay")
 
 
 class InvoiceListResponse(ResponseModel):

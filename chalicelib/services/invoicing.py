@@ -330,11 +330,15 @@ def _with_state(invoice: Invoice, hosted: HostedInvoice, now: datetime) -> Invoi
 
 
 def reconcile_invoices(ports: InvoicingPorts) -> dict[str, int]:
-    """The scheduled check: invoices still waiting are issued when they can be; open (and uncollectible)
+    """The scheduled check: invoices still waiting are issued when they can be (the agency's account asked
+    again, should its update have been missed); open (and uncollectible)
     ones are compared with the provider and moved as a missed webhook would have moved them."""
     issued = moved = 0
     for invoice in ports.payments.list_invoices_by_status(InvoiceStatus.PENDING):
         try:
+            payout = ports.payments.get_payout_account(invoice.agency_id)
+            if payout is not None and not payout.transfers_active:
+                sync_payout_account(ports, payout.account_id)  # its account.updated may have been missed
             if issue_invoice(ports, invoice.invoice_id).status is not InvoiceStatus.PENDING:
                 issued += 1
         except Exception:

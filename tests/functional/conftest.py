@@ -119,6 +119,20 @@ class ApiWebhookSender:
             raise RuntimeError(f"webhook answered {reply.status}: {reply.body}")
 
 
+class ApiStripeSink:
+    """Where the offline Stripe posts its webhooks in the tests: the API's endpoints, in process."""
+
+    def __init__(self, api: Api) -> None:
+        self._api = api
+
+    def __call__(self, payload: bytes, signature: str, connect: bool) -> None:
+        path = "/webhooks/stripe/connect" if connect else "/webhooks/stripe"
+        headers = {"Content-Type": "application/json", "Stripe-Signature": signature}
+        reply = self._api.request("POST", path, raw=payload, headers=headers)
+        if reply.status >= 300:
+            raise RuntimeError(f"webhook answered {reply.status}: {reply.body}")
+
+
 @pytest.fixture(scope="session")
 def api(local_aws: LocalStack) -> Iterator[Api]:
     import app
@@ -130,6 +144,7 @@ def api(local_aws: LocalStack) -> Iterator[Api]:
         assert isinstance(container, Container)
         # A cached_property: overridden in the one composition root, for the session.
         container.__dict__["webhook_sender"] = ApiWebhookSender(api, container.settings.builtin_esign_keys[0])
+        container.offline_stripe.webhook_sink = ApiStripeSink(api)
         yield api
 
 

@@ -664,6 +664,8 @@ MATRIX += [
     ("GET", "/agencies/{A}/periods", None, {"anonymous": 401, "staff": 200, "admin_a": 200}, 404),
     ("GET", "/engagements/{eng_t}/invoices", None, PARTIES_OF_ENGAGEMENT, 404),
     ("GET", "/invoices/{inv}", None, PARTIES_OF_ENGAGEMENT, 404),
+    ("POST", "/agencies/{A}/payouts/onboarding", None, THE_AGENCY, 403),
+    ("GET", "/agencies/{A}/payouts", None, {"anonymous": 401, "staff": 200, "admin_a": 200}, 404),
 ]
 
 

@@ -1480,3 +1480,20 @@ def _client_class() -> Any:
 
         _CLIENT_CLASS = OfflineHTTPClient
     return _CLIENT_CLASS
+
+
+class HttpStripeWebhookSink:
+    """Where the offline Stripe posts its webhooks: the API's own endpoints (``<url>`` and ``<url>/connect``),
+    signed as Stripe signs them. A failed post is kept by the offline Stripe; the reconciliation repairs it."""
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+
+    def __call__(self, payload: bytes, signature: str, connect: bool) -> None:
+        import urllib3
+
+        url = f"{self._url}/connect" if connect else self._url
+        headers = {"Content-Type": "application/json", "Stripe-Signature": signature}
+        response = urllib3.request("POST", url, body=payload, headers=headers, timeout=urllib3.Timeout(connect=5, read=30), retries=False)
+        if response.status >= 300:
+            raise RuntimeError(f"the webhook endpoint answered {response.status}")

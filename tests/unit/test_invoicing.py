@@ -1,0 +1,174 @@
+"""Invoicing through Stripe (the offline Stripe, through the real SDK and adapter): an invoice waits until the
+agency can be paid, is issued once with the split on it, and moves only forward on verified, re-fetched
+webhooks, once per event."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date
+
+import pytest
+
+from chalicelib.adapters.payments.offline import OfflineStripe
+from chalicelib.adapters.payments.stripe_gateway import StripeGateway, StripeWebhooks
+from chalicelib.domain.invoicing import InvoiceStatus
+from chalicelib.errors import NotFound, Unauthenticated
+from chalicelib.services import invoicing, timesheets
+from chalicelib.services.invoicing import InvoicingPorts
+from tests.unit.test_contracts import Deal
+from tests.unit.test_timesheets import active, report
+
+SECRETS = ("whsec_test_platform", "whsec_test_connect")
+
+
+class Sink:
+    """Keeps the offline Stripe's webhooks, to be posted when (and as often as) a test says."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[bytes, str, bool]] = []
+
+    def __call__(self, payload: bytes, signature: str, connect: bool) -> None:
+        self.events.append((payload, signature, connect))
+
+    def of_type(self, kind: str) -> list[tuple[bytes, str, bool]]:
+        return [e for e in self.events if f'"type": "{kind}"'.encode() in e[0] or f'"type":"{kind}"'.encode() in e[0]]
+
+
+def setup() -> tuple[Deal, InvoicingPorts, OfflineStripe, Sink, str]:
+    deal, ts = active()
+    sink = Sink()
+    stripe = OfflineStripe(webhook_sink=sink, webhook_secrets=SECRETS)
+    gateway = StripeGateway("sk_test_offline", http_client=stripe.http_client, max_network_retries=0)
+    ports = InvoicingPorts(ts, deal.scene.world.db, gateway, StripeWebhooks(*SECRETS))
+    report(deal, ts, date(2026, 11, 23), 480)
+    timesheets.submit_period(ts, deal.scene.consultants[0], deal.engagement_id, "2026-11")
+    _, invoice = timesheets.confirm_period(ts, deal.scene.agency_admin, deal.engagement_id, "2026-11")
+    return deal, ports, stripe, sink, invoice.invoice_id
+
+
+def post(ports: InvoicingPorts, event: tuple[bytes, str, bool]) -> str:
+    payload, signature, connect = event
+    return invoicing.handle_payment_webhook(ports, payload, signature, connect=connect)
+
+
+def onboarded(deal: Deal, ports: InvoicingPorts, stripe: OfflineStripe, sink: Sink) -> None:
+    invoicing.start_payout_onboarding(ports, deal.scene.agency_admin, deal.scene.agency_admin.org_id or "")
+    account = ports.payments.get_payout_account(deal.scene.agency_admin.org_id or "")
+    assert account is not None
+    stripe.activate_transfers(account.account_id)
+    [updated] = sink.of_type("account.updated")
+    assert post(ports, updated) == "applied"
+
+
+def test_an_invoice_waits_for_the_agencys_payout_account_and_says_why() -> None:
+    deal, ports, stripe, sink, invoice_id = setup()
+    waiting = invoicing.issue_invoice(ports, invoice_id)
+    assert waiting.status is InvoiceStatus.PENDING and waiting.blocked_reason and "payout account" in waiting.blocked_reason
+    assert stripe.objects("invoice") == []
+    url = invoicing.start_payout_onboarding(ports, deal.scene.agency_admin, deal.scene.agency_admin.org_id or "")
+    assert url.startswith("https://")
+    with pytest.raises(NotFound):
+        invoicing.start_payout_onboarding(ports, deal.scene.buyer, deal.scene.agency_admin.org_id or "")
+    assert invoicing.issue_invoice(ports, invoice_id).status is InvoiceStatus.PENDING  # onboarding not finished
+    account = ports.payments.get_payout_account(deal.scene.agency_admin.org_id or "")
+    assert account is not None
+    stripe.activate_transfers(account.account_id)
+    [updated] = sink.of_type("account.updated")
+    with pytest.raises(Unauthenticated):
+        invoicing.handle_payment_webhook(ports, updated[0], updated[1], connect=False)  # the platform endpoint's secret
+    assert post(ports, updated) == "applied"
+    issued = deal.db.get_invoice(invoice_id)
+    # Issued once transfers were active: the client is sent the hosted page, with the split on it.
+    assert issued.status is InvoiceStatus.OPEN and issued.hosted_invoice_url and issued.blocked_reason is None
+    [stripe_invoice] = stripe.objects("invoice")
+    assert stripe_invoice["transfer_data"]["amount"] == issued.breakdown.agency_net_minor
+    assert stripe_invoice["total"] == issued.breakdown.total_minor
+    assert "Customersonly commission 15 %" in stripe_invoice["footer"]
+    assert [n.user_id for n in deal.notices("invoice_issued")] == [deal.scene.buyer.user_id]
+
+
+def test_issuing_twice_or_twenty_times_at_once_makes_one_stripe_invoice() -> None:
+    deal, ports, stripe, sink, invoice_id = setup()
+    onboarded(deal, ports, stripe, sink)
+    barrier = threading.Barrier(20)
+
+    def issue() -> None:
+        barrier.wait()
+        invoicing.issue_invoice(ports, invoice_id)
+
+    threads = [threading.Thread(target=issue) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(stripe.objects("invoice")) == 1 and len(stripe.objects("invoiceitem")) == 1
+
+
+def test_payment_marks_the_invoice_paid_and_the_agencys_transfer_recorded_once() -> None:
+    deal, ports, stripe, sink, invoice_id = setup()
+    onboarded(deal, ports, stripe, sink)
+    issued = deal.db.get_invoice(invoice_id)
+    stripe.pay_invoice(issued.provider_invoice_id)
+    [paid] = sink.of_type("invoice.paid")
+    assert post(ports, paid) == "applied"
+    invoice = deal.db.get_invoice(invoice_id)
+    assert invoice.status is InvoiceStatus.PAID and invoice.amount_paid_minor == invoice.breakdown.total_minor
+    assert invoice.transfer_id and invoice.transfer_id.startswith("tr_")
+    [transfer] = stripe.objects("transfer")
+    assert transfer["amount"] == invoice.breakdown.agency_net_minor
+    assert post(ports, paid) == "duplicate"
+    told = {n.user_id for n in deal.notices("invoice_paid")}
+    assert {deal.scene.agency_admin.user_id, deal.scene.consultants[0].user_id} <= told
+
+
+def test_forged_stale_and_reordered_webhooks_change_nothing_they_should_not() -> None:
+    deal, ports, stripe, sink, invoice_id = setup()
+    onboarded(deal, ports, stripe, sink)
+    issued = deal.db.get_invoice(invoice_id)
+    finalized = sink.of_type("invoice.finalized")
+    stripe.pay_invoice(issued.provider_invoice_id)
+    [paid] = sink.of_type("invoice.paid")
+    payload, signature, _ = paid
+    before = dict(deal.db.items)
+    with pytest.raises(Unauthenticated):
+        invoicing.handle_payment_webhook(ports, payload.replace(b"paid", b"void"), signature, connect=False)
+    with pytest.raises(Unauthenticated):
+        invoicing.handle_payment_webhook(ports, payload, None, connect=False)
+    forged = "t=1,v1=" + "0" * 64
+    with pytest.raises(Unauthenticated):
+        invoicing.handle_payment_webhook(ports, payload, forged, connect=False)
+    assert deal.db.items.keys() == before.keys()
+    assert post(ports, paid) == "applied"
+    # An older event arriving after the payment re-fetches the paid invoice: nothing moves back.
+    for event in finalized:
+        assert post(ports, event) in ("stale", "duplicate")
+    assert deal.db.get_invoice(invoice_id).status is InvoiceStatus.PAID
+
+
+def test_a_missed_payment_webhook_is_repaired_by_the_reconciliation() -> None:
+    deal, ports, stripe, sink, invoice_id = setup()
+    onboarded(deal, ports, stripe, sink)
+    stripe.pay_invoice(deal.db.get_invoice(invoice_id).provider_invoice_id)  # its webhook never arrives
+    assert invoicing.reconcile_invoices(ports) == {"invoices_issued": 0, "invoices_reconciled": 1}
+    assert deal.db.get_invoice(invoice_id).status is InvoiceStatus.PAID
+
+
+def test_a_failed_payment_is_flagged_and_the_invoice_stays_open() -> None:
+    deal, ports, stripe, sink, invoice_id = setup()
+    onboarded(deal, ports, stripe, sink)
+    stripe.fail_payment(deal.db.get_invoice(invoice_id).provider_invoice_id)
+    [failed] = sink.of_type("invoice.payment_failed")
+    assert post(ports, failed) == "applied"
+    invoice = deal.db.get_invoice(invoice_id)
+    assert invoice.status is InvoiceStatus.OPEN and invoice.payment_failed_at is not None
+
+
+def test_the_reconciliation_issues_what_waited_even_when_the_agencys_update_was_missed() -> None:
+    deal, ports, stripe, _, invoice_id = setup()
+    invoicing.issue_invoice(ports, invoice_id)  # waits: no payout account
+    invoicing.start_payout_onboarding(ports, deal.scene.agency_admin, deal.scene.agency_admin.org_id or "")
+    account = ports.payments.get_payout_account(deal.scene.agency_admin.org_id or "")
+    assert account is not None
+    stripe.activate_transfers(account.account_id)  # its account.updated is lost
+    assert invoicing.reconcile_invoices(ports)["invoices_issued"] == 1
+    assert deal.db.get_invoice(invoice_id).status is InvoiceStatus.OPEN
