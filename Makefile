@@ -15,7 +15,7 @@ LOCAL_STATE_DIR ?= .local
 
 .PHONY: help
 help:
-	@echo "make run | test | test-contract | lint | format | bench | bench-coldstart | bench-matching | create-staff EMAIL=... NAME=... | privacy-jobs | proposal-jobs | outbox [TO=...] | infra-check | clean"
+	@echo "make run | test | test-contract | lint | format | bench | bench-coldstart | bench-matching | create-staff EMAIL=... NAME=... | privacy-jobs | proposal-jobs | pay-invoice ID=... | activate-payouts AGENCY=... | outbox [TO=...] | infra-check | clean"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -75,6 +75,17 @@ privacy-jobs: $(VENV)/.installed
 .PHONY: proposal-jobs
 proposal-jobs: $(VENV)/.installed
 	$(PY) -m chalicelib.cli --env-file $(LOCAL_STATE_DIR)/app.env proposal-jobs
+
+# Offline payments on `make run`'s stack: the client pays an issued invoice; an agency finishes its payout onboarding.
+.PHONY: pay-invoice
+pay-invoice: $(VENV)/.installed
+	@test -n "$(ID)" || (echo "usage: make pay-invoice ID=<invoice_id>" && exit 2)
+	$(PY) -m chalicelib.cli --env-file $(LOCAL_STATE_DIR)/app.env pay-invoice --invoice-id "$(ID)"
+
+.PHONY: activate-payouts
+activate-payouts: $(VENV)/.installed
+	@test -n "$(AGENCY)" || (echo "usage: make activate-payouts AGENCY=<agency_id>" && exit 2)
+	$(PY) -m chalicelib.cli --env-file $(LOCAL_STATE_DIR)/app.env activate-payouts --agency-id "$(AGENCY)"
 
 # The mail the local stack sent (make run sends none out), attachments named: make outbox [TO=address]
 .PHONY: outbox

@@ -78,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("privacy-jobs", help="run the daily jobs now: pending erasures, retention, stale uploads")
     commands.add_parser("proposal-jobs", help="run the proposal jobs now: expire unanswered consent requests")
     commands.add_parser("reindex-matching", help="rebuild the search index of consultants from the tables")
+    pay = commands.add_parser("pay-invoice", help="offline payments: the client pays an issued invoice's hosted page")
+    pay.add_argument("--invoice-id", required=True)
+    activate = commands.add_parser("activate-payouts", help="offline payments: the agency finishes its payout onboarding")
+    activate.add_argument("--agency-id", required=True)
     outbox = commands.add_parser("outbox", help="print the mail the local stack sent (local SES)")
     outbox.add_argument("--to", help="only the mail to this address")
     outbox.add_argument("--endpoint", help="the local AWS endpoint (default: AWS_ENDPOINT_URL, then http://127.0.0.1:4566)")
@@ -109,6 +113,8 @@ def main(argv: list[str] | None = None) -> int:
             from chalicelib.events.jobs import run_proposal_jobs
 
             print(run_proposal_jobs())
+        elif args.command in ("pay-invoice", "activate-payouts"):
+            print(_offline_payment(args))
         elif args.command == "create-staff":
             user = registration.create_staff_user(ports, email=args.email, name=args.name, password=_password(args.password))
             print(f"created staff user {user.user_id} ({user.email})")
@@ -119,6 +125,29 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.detail}{' (' + details + ')' if details else ''}", file=sys.stderr)
         return 1
     return 0
+
+
+def _offline_payment(args: argparse.Namespace) -> str:
+    """What happens outside the API with the offline Stripe of `make run`: a client paying the hosted page,
+    an agency finishing its onboarding. Stripe's webhooks follow to the running API, as Stripe sends them."""
+    from chalicelib.container import get_container
+    from chalicelib.errors import NotFound
+
+    container = get_container()
+    if container.settings.payments != "offline":
+        raise NotFound("Only the offline Stripe is paid from here; real payments are made on Stripe's pages.")
+    stripe, invoicing = container.offline_stripe, container.invoicing
+    if args.command == "activate-payouts":
+        account = invoicing.payments.get_payout_account(args.agency_id)
+        if account is None:
+            raise NotFound("The agency has not started its payout onboarding (POST /agencies/{id}/payouts/onboarding).")
+        stripe.activate_transfers(account.account_id)
+        return f"transfers active on {account.account_id}"
+    invoice = invoicing.timesheets.timesheets.get_invoice(args.invoice_id)
+    if invoice is None or invoice.provider_invoice_id is None:
+        raise NotFound("No issued invoice has this id (an invoice waiting for the agency's payout account is not issued yet).")
+    stripe.pay_invoice(invoice.provider_invoice_id)
+    return f"paid {invoice.provider_invoice_id}"
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ log = logging.getLogger("customersonly.local")
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 STATE_FILE_NAME = "aws-state.pickle"
+OFFLINE_STRIPE_FILE_NAME = "offline-stripe.json"  # the offline Stripe's objects (make run)
 ENV_FILE_NAME = "app.env"
 _PUMP_CHECKPOINTS_KEY = "pump_checkpoints"
 _PROPOSAL_JOBS_SECONDS = 60
@@ -102,6 +103,9 @@ def _run(args: argparse.Namespace, state_dir: Path) -> int:
     if not args.no_persist:
         loaded = aws.load_snapshot(state_file)
     (log.info if loaded.status in ("restored", "absent") else log.error)("local data: %s", loaded.message)
+    if not loaded.restored:
+        # The offline Stripe's objects belong with the tables they refer to: they start empty together.
+        (state_dir / OFFLINE_STRIPE_FILE_NAME).unlink(missing_ok=True)
 
     server = aws.LocalAwsServer(args.host, args.aws_port)
     try:
@@ -127,6 +131,9 @@ def _run(args: argparse.Namespace, state_dir: Path) -> int:
         app_env["MATCH_INDEX_DIR"] = str(index_dir)
         # The built-in signature posts its webhooks to this very API, as an external provider would.
         app_env["ESIGN_WEBHOOK_URL"] = f"http://{args.host}:{args.api_port}/webhooks/esign"
+        # Offline payments: one Stripe for the API and the event pump, its webhooks posted to this API.
+        app_env["OFFLINE_STRIPE_STATE"] = str(state_dir / OFFLINE_STRIPE_FILE_NAME)
+        app_env["OFFLINE_STRIPE_WEBHOOK_URL"] = f"http://{args.host}:{args.api_port}/webhooks/stripe"
         os.environ.update(app_env)
         _write_env_file(env_file, app_env)
         _rebuild_search_index()

@@ -110,3 +110,10 @@ def test_the_local_outbox_is_printed_with_attachments_named(local_aws: LocalStac
     assert "no mail to" in capsys.readouterr().out
     assert cli.main(["outbox", "--endpoint", "http://127.0.0.1:9"]) == 1  # nothing listens there
     assert "make run" in capsys.readouterr().err
+
+
+def test_offline_payments_say_what_is_missing(local_aws: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["pay-invoice", "--invoice-id", "01JZZZZZZZZZZZZZZZZZZZZZZZ"]) == 1
+    assert "No issued invoice has this id" in capsys.readouterr().err
+    assert cli.main(["activate-payouts", "--agency-id", "01JZZZZZZZZZZZZZZZZZZZZZZZ"]) == 1
+    assert "payout onboarding" in capsys.readouterr().err
