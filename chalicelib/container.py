@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.domain.ids import utcnow
 from chalicelib.errors import Conflict
-from chalicelib.settings import ESIGN_SECRET_FIELDS, Settings, load_settings
+from chalicelib.settings import ESIGN_SECRET_FIELDS, STRIPE_SECRET_FIELDS, Settings, load_settings
 
 if TYPE_CHECKING:
     from chalicelib.adapters.payments.offline import OfflineStripe
@@ -305,13 +305,22 @@ class Container:
     @cached_property
     def esign_settings(self) -> Settings:
         """The settings with the e-signature keys from their secret, when one is named (see settings.py)."""
+        return self._with_secret(self.settings.esign_secret_arn, ESIGN_SECRET_FIELDS)
+
+    @cached_property
+    def stripe_settings(self) -> Settings:
+        """The settings with the Stripe keys from their secret, when one is named (see settings.py)."""
+        return self._with_secret(self.settings.stripe_secret_arn, STRIPE_SECRET_FIELDS)
+
+    def _with_secret(self, arn: str, fields: frozenset[str]) -> Settings:
+        """The settings with ``fields`` taken from the JSON secret ``arn`` (read once per container)."""
         s = self.settings
-        if not s.esign_secret_arn:
+        if not arn:
             return s
         import json
 
-        secret = json.loads(self._client("secretsmanager").get_secret_value(SecretId=s.esign_secret_arn)["SecretString"])
-        given = {name: value for name, value in secret.items() if name in ESIGN_SECRET_FIELDS and value}
+        secret = json.loads(self._client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+        given = {name: value for name, value in secret.items() if name in fields and value}
         return Settings.model_validate({**s.model_dump(), **given})
 
     def signature_provider(self, name: str) -> SignatureProvider:
@@ -392,7 +401,7 @@ class Container:
     def payment_gateway(self) -> PaymentGateway:
         from chalicelib.adapters.payments.stripe_gateway import StripeGateway
 
-        s = self.settings
+        s = self.stripe_settings
         if s.payments == "stripe":
             return StripeGateway(s.stripe_api_key)
         # The offline Stripe answers the real SDK: the same adapter runs, only the transport differs.
@@ -404,7 +413,7 @@ class Container:
         from chalicelib.adapters.payments.stripe_gateway import StripeWebhooks
         from chalicelib.services.invoicing import InvoicingPorts
 
-        s = self.settings
+        s = self.stripe_settings
         webhooks = StripeWebhooks(s.stripe_webhook_secret, s.stripe_connect_webhook_secret)
         return InvoicingPorts(self.timesheets, DynamoPaymentsRepository(), self.payment_gateway, webhooks)
 

@@ -91,6 +91,8 @@ class Settings(BaseModel):
     stripe_connect_webhook_secret: str = Field("whsec_local_connect", alias="STRIPE_CONNECT_WEBHOOK_SECRET", repr=False)
     offline_stripe_state: str | None = Field(None, alias="OFFLINE_STRIPE_STATE")
     offline_stripe_webhook_url: str = Field("http://127.0.0.1:8000/webhooks/stripe", alias="OFFLINE_STRIPE_WEBHOOK_URL")
+    # In AWS the three Stripe keys above are read once per container from this secret (JSON with those names).
+    stripe_secret_arn: str = Field("", alias="STRIPE_SECRET_ARN")
 
     # Retention: consultants inactive this long are asked to sign in, and erased after the grace period.
     retention_inactive_months: int = Field(24, ge=1, alias="RETENTION_INACTIVE_MONTHS")
@@ -153,6 +155,10 @@ ESIGN_SECRET_FIELDS = frozenset(
         "docusign_connect_keys",
     }
 )
+
+
+# The settings the Stripe secret (STRIPE_SECRET_ARN) may hold; infra/ creates the secret with exactly these.
+STRIPE_SECRET_FIELDS = frozenset({"stripe_api_key", "stripe_webhook_secret", "stripe_connect_webhook_secret"})
 
 
 @lru_cache(maxsize=1)

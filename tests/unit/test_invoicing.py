@@ -172,3 +172,23 @@ def test_the_reconciliation_issues_what_waited_even_when_the_agencys_update_was_
     stripe.activate_transfers(account.account_id)  # its account.updated is lost
     assert invoicing.reconcile_invoices(ports)["invoices_issued"] == 1
     assert deal.db.get_invoice(invoice_id).status is InvoiceStatus.OPEN
+
+
+def test_the_stripe_keys_come_from_their_secret_when_one_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import boto3
+    from moto import mock_aws
+
+    from chalicelib.container import Container
+    from chalicelib.settings import Settings
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_SECRETSMANAGER"):
+        monkeypatch.delenv(name, raising=False)
+    with mock_aws():
+        secrets = boto3.client("secretsmanager", region_name="eu-north-1")
+        value = {"stripe_api_key": "sk_test_from_secret", "stripe_webhook_secret": "whsec_a", "stripe_connect_webhook_secret": ""}
+        arn = secrets.create_secret(Name="customersonly-test/stripe", SecretString=json.dumps(value))["ARN"]
+        settings = Container(Settings.from_environment({"STRIPE_SECRET_ARN": arn, "STRIPE_API_KEY": "sk_env"})).stripe_settings
+        assert settings.stripe_api_key == "sk_test_from_secret" and settings.stripe_webhook_secret == "whsec_a"
+        assert settings.stripe_connect_webhook_secret == "whsec_local_connect"  # an empty field leaves the setting as it was
