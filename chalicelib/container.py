@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from chalicelib.services.erasure import ErasurePorts
     from chalicelib.services.invoicing import InvoicingPorts
     from chalicelib.services.matching import IndexingPorts, MatchingPorts
+    from chalicelib.services.milestones import MilestonePorts
     from chalicelib.services.notifications import NotificationPorts
     from chalicelib.services.ports import (
         AccountRepository,
@@ -387,6 +388,12 @@ class Container:
         from chalicelib.services.timesheets import TimesheetPorts
 
         return TimesheetPorts(contracts=self.contracts, timesheets=DynamoTimesheetRepository())
+
+    @cached_property
+    def milestones(self) -> MilestonePorts:
+        from chalicelib.services.milestones import MilestonePorts
+
+        return MilestonePorts(self.timesheets, self.storage)
 
     @cached_property
     def offline_stripe(self) -> OfflineStripe:

@@ -25,7 +25,7 @@ from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Role
-from chalicelib.domain.invoicing import BillingCustomerRecord, Invoice, InvoiceStatus, PayoutAccountRecord
+from chalicelib.domain.invoicing import BillingCustomerRecord, Invoice, InvoiceStatus, MilestoneClaim, PayoutAccountRecord
 from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
@@ -122,6 +122,8 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("payout", entity.agency_id)
     if isinstance(entity, BillingCustomerRecord):
         return ("customer", entity.client_id)
+    if isinstance(entity, MilestoneClaim):
+        return ("claim", entity.claim_id)
     raise TypeError(type(entity))
 
 
@@ -367,6 +369,12 @@ class InMemoryDatabase:
 
     def list_engagement_invoices(self, engagement_id: str) -> list[Invoice]:
         return sorted((i for i in self._all("invoice") if i.engagement_id == engagement_id), key=lambda i: i.created_at)
+
+    def get_claim(self, claim_id: str) -> MilestoneClaim | None:
+        return copy.deepcopy(self.items.get(("claim", claim_id)))
+
+    def list_engagement_claims(self, engagement_id: str) -> list[MilestoneClaim]:
+        return sorted((c for c in self._all("claim") if c.engagement_id == engagement_id), key=lambda c: c.created_at)
 
     # --- PaymentsRepository ---
     def get_payout_account(self, agency_id: str) -> PayoutAccountRecord | None:

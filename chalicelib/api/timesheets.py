@@ -10,10 +10,15 @@ from chalice import Blueprint, Response
 from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.domain.identity import Role
 from chalicelib.domain.ids import utcnow
-from chalicelib.domain.invoicing import Invoice, InvoiceStatus
+from chalicelib.domain.invoicing import Invoice, InvoiceStatus, MilestoneClaim
 from chalicelib.domain.timesheets import Period, PeriodStatus, TimeEntry
 from chalicelib.lazy import LazyModule
 from chalicelib.schemas.timesheets import (
+    ApprovedClaimResponse,
+    ClaimCreatedResponse,
+    ClaimIn,
+    ClaimListResponse,
+    ClaimOut,
     ConfirmedPeriodResponse,
     DayQuery,
     InvoiceBreakdownOut,
@@ -25,14 +30,17 @@ from chalicelib.schemas.timesheets import (
     PeriodOut,
     PeriodQuery,
     PeriodTimeResponse,
+    RejectClaimIn,
     ReturnPeriodIn,
     TimeEntryIn,
     TimeEntryOut,
+    UploadFormOut,
 )
 
 if TYPE_CHECKING:
-    from chalicelib.services import timesheets
+    from chalicelib.services import milestones, timesheets
 else:  # imported on the first request that needs them (cold start)
+    milestones = LazyModule("chalicelib.services.milestones")
     timesheets = LazyModule("chalicelib.services.timesheets")
 
 bp = Blueprint(__name__)
@@ -240,3 +248,87 @@ def engagement_invoices(call: Call[Any, Any]) -> InvoiceListResponse:
 @operation(bp, "/invoices/{invoice_id}", "GET", summary="An invoice and its breakdown", tag="invoices", response=InvoiceOut, roles=ANY_ROLE)
 def get_invoice(call: Call[Any, Any]) -> InvoiceOut:
     return _invoice_out(timesheets.visible_invoice(call.container.timesheets, call.user, call.path["invoice_id"]))
+
+
+def _claim_out(c: MilestoneClaim) -> ClaimOut:
+    return ClaimOut(
+        claim_id=c.claim_id,
+        engagement_id=c.engagement_id,
+        milestone_id=c.milestone_id,
+        amount_minor=c.amount_minor,
+        reference=c.reference,
+        status=c.status,
+        created_at=c.created_at,
+        document_sha256=c.document_sha256,
+        document_problem=c.document_problem,
+        reject_reason=c.reject_reason,
+        invoice_id=c.invoice_id,
+    )
+
+
+@operation(
+    bp,
+    "/engagements/{engagement_id}/claims",
+    "POST",
+    summary="Invoice the platform for a milestone of a fixed fee, then upload the invoice PDF (the agency's admins)",
+    tag="invoices",
+    request=ClaimIn,
+    response=ClaimCreatedResponse,
+    status=201,
+    roles=AGENCY_ADMIN,
+    errors=(409,),
+)
+def create_claim(call: Call[ClaimIn, Any]) -> ClaimCreatedResponse:
+    body = call.body
+    claim, form = milestones.claim_milestone(
+        call.container.milestones, call.user, call.path["engagement_id"], body.milestone_id, body.amount_minor, body.reference
+    )
+    upload = UploadFormOut(
+        url=form.url, fields=form.fields, expires_at=form.expires_at, max_bytes=milestones.MAX_PDF_BYTES, content_type=milestones.PDF
+    )
+    return ClaimCreatedResponse(claim=_claim_out(claim), upload=upload)
+
+
+@operation(
+    bp,
+    "/engagements/{engagement_id}/claims",
+    "GET",
+    summary="A fixed-fee engagement's milestone invoices (the agency's admins, staff)",
+    tag="invoices",
+    response=ClaimListResponse,
+    roles=ANY_ROLE,
+)
+def list_claims(call: Call[Any, Any]) -> ClaimListResponse:
+    return ClaimListResponse(
+        items=[_claim_out(c) for c in milestones.list_claims(call.container.milestones, call.user, call.path["engagement_id"])]
+    )
+
+
+@operation(
+    bp,
+    "/claims/{claim_id}/approve",
+    "POST",
+    summary="Approve a milestone invoice: the client's invoice is made, once (staff)",
+    tag="invoices",
+    response=ApprovedClaimResponse,
+    roles=frozenset({Role.STAFF}),
+    errors=(409,),
+)
+def approve_claim(call: Call[Any, Any]) -> ApprovedClaimResponse:
+    claim, invoice = milestones.approve_claim(call.container.milestones, call.user, call.path["claim_id"])
+    return ApprovedClaimResponse(claim=_claim_out(claim), invoice=_invoice_out(invoice))
+
+
+@operation(
+    bp,
+    "/claims/{claim_id}/reject",
+    "POST",
+    summary="Reject a milestone invoice with a reason; its amount is free again (staff)",
+    tag="invoices",
+    request=RejectClaimIn,
+    response=ClaimOut,
+    roles=frozenset({Role.STAFF}),
+    errors=(409,),
+)
+def reject_claim(call: Call[RejectClaimIn, Any]) -> ClaimOut:
+    return _claim_out(milestones.reject_claim(call.container.milestones, call.user, call.path["claim_id"], call.body.reason))

@@ -220,6 +220,7 @@ class Engagement:
     revision: int = 0  # every contract's move writes here too, so two completions cannot both miss the other
     contracts: dict[ContractParty, str] = field(default_factory=dict)  # the current contract per party
     signed: frozenset[ContractParty] = frozenset()  # parties whose current contract is completed
+    claimed: dict[str, int] = field(default_factory=dict)  # fixed fee: per milestone, the amount claims hold
     activated_at: datetime | None = None
     cancelled_at: datetime | None = None
     cancelled_by: str | None = None

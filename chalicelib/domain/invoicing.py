@@ -185,3 +185,40 @@ class Invoice:
     transfer_id: str | None = None  # the agency's share, transferred when the client paid
     payment_failed_at: datetime | None = None  # the last failed attempt of the client to pay
     ended_at: datetime | None = None  # voided or marked uncollectible
+
+
+class ClaimStatus(StrEnum):
+    AWAITING_DOCUMENT = "awaiting_document"  # the agency's invoice PDF is still to be uploaded (or was refused)
+    SUBMITTED = "submitted"  # the PDF checked: staff approve or reject
+    APPROVED = "approved"  # the client's invoice is made
+    REJECTED = "rejected"  # its amount is free again
+
+
+@dataclass
+class MilestoneClaim:
+    """A fixed-fee engagement's agency invoicing the platform for (part of) a milestone: checked against
+    what remains of the milestone, approved by staff, then invoiced to the client like a period."""
+
+    claim_id: str
+    engagement_id: str
+    agency_id: str
+    milestone_id: str
+    amount_minor: int
+    reference: str  # the agency's own invoice number
+    created_at: datetime
+    created_by: str
+    document_key: str
+    status: ClaimStatus = ClaimStatus.AWAITING_DOCUMENT
+    revision: int = 0
+    document_version: str | None = None
+    document_sha256: str | None = None
+    document_problem: str | None = None
+    decided_by: str | None = None
+    decided_at: datetime | None = None
+    reject_reason: str | None = None
+    invoice_id: str | None = None
+
+    @property
+    def holds_amount(self) -> bool:
+        """Whether it counts against what remains of its milestone."""
+        return self.status is not ClaimStatus.REJECTED

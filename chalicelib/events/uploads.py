@@ -16,7 +16,8 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from chalicelib.container import get_container
 from chalicelib.logging import logger
-from chalicelib.services import consent_documents, files
+from chalicelib.services import consent_documents, files, milestones
+from chalicelib.services.milestones import CLAIMS_PREFIX
 
 CONSENT_DOCUMENT_PREFIX = "consent-documents/"
 FILES_PREFIX = "files/"
@@ -55,6 +56,12 @@ def handle_record(record: SQSRecord) -> None:
             logger.info(
                 "file upload processed",
                 extra={"file_id": file.file_id if file else None, "status": file.status.value if file else "discarded"},
+            )
+        elif key.startswith(CLAIMS_PREFIX):
+            claim = milestones.record_claim_document(container.milestones, key, version_id)
+            logger.info(
+                "milestone invoice upload processed",
+                extra={"claim_id": claim.claim_id if claim else None, "status": claim.status.value if claim else "discarded"},
             )
         elif not key.startswith(EXPORTS_PREFIX):
             logger.warning("upload under an unknown prefix ignored", extra={"prefix": key.split("/", 1)[0]})

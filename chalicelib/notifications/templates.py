@@ -340,6 +340,22 @@ TEMPLATES |= {
             "Kunden har betalat fakturan på $total; $agency_net går till konsultbolaget.\n\n$breakdown\n\n$link",
         ),
     },
+    "claim_submitted": {
+        "en": _en(
+            "Milestone invoice to approve: $reference",
+            "An agency submitted its invoice $reference for a milestone, $amount (excluding VAT). Check it against the "
+            "contract and approve it (the client is then invoiced) or reject it with a reason.",
+        ),
+        "sv": _sv(
+            "Delmålsfaktura att godkänna: $reference",
+            "Ett konsultbolag har lämnat in sin faktura $reference för ett delmål, $amount (exklusive moms). Kontrollera "
+            "den mot avtalet och godkänn den (kunden faktureras då) eller avvisa den med en motivering.",
+        ),
+    },
+    "claim_rejected": {
+        "en": _en("Your invoice $reference was rejected", "Customersonly rejected your milestone invoice $reference:\n\n$reason"),
+        "sv": _sv("Er faktura $reference avvisades", "Customersonly har avvisat er delmålsfaktura $reference:\n\n$reason"),
+    },
     "contract_unsigned": {
         "en": _en(
             "Contract $status: $assignment_title",

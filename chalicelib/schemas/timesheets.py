@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field, StringConstraints, model_validator
 
-from chalicelib.domain.invoicing import InvoiceStatus
+from chalicelib.domain.invoicing import ClaimStatus, InvoiceStatus
 from chalicelib.domain.timesheets import FULL_DAY, MINUTES_PER_DAY, PeriodKind, PeriodStatus
 from chalicelib.schemas.base import RequestModel, ResponseModel, ShortText
 
@@ -126,4 +126,52 @@ class InvoiceListResponse(ResponseModel):
 
 class ConfirmedPeriodResponse(ResponseModel):
     period: PeriodOut
+    invoice: InvoiceOut
+
+
+class ClaimIn(RequestModel):
+    """The agency's invoice to the platform for (part of) a milestone of a fixed-fee contract."""
+
+    milestone_id: Annotated[str, StringConstraints(min_length=1, max_length=20)]
+    amount_minor: int = Field(ge=1, le=10_000_000_000, description="net, excluding VAT; at most what remains of the milestone")
+    reference: Annotated[str, StringConstraints(min_length=1, max_length=64)] = Field(description="the agency's own invoice number")
+
+
+class RejectClaimIn(RequestModel):
+    reason: ShortText
+
+
+class ClaimOut(ResponseModel):
+    claim_id: str
+    engagement_id: str
+    milestone_id: str
+    amount_minor: int
+    reference: str
+    status: ClaimStatus
+    created_at: datetime
+    document_sha256: str | None
+    document_problem: str | None
+    reject_reason: str | None
+    invoice_id: str | None
+
+
+class UploadFormOut(ResponseModel):
+    url: str
+    fields: dict[str, str]
+    expires_at: datetime
+    max_bytes: int
+    content_type: str
+
+
+class ClaimCreatedResponse(ResponseModel):
+    claim: ClaimOut
+    upload: UploadFormOut = Field(description="post the invoice PDF here; the claim goes to staff once it is checked")
+
+
+class ClaimListResponse(ResponseModel):
+    items: list[ClaimOut]
+
+
+class ApprovedClaimResponse(ResponseModel):
+    claim: ClaimOut
     invoice: InvoiceOut

@@ -21,7 +21,7 @@ from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import UploadedFile
 from chalicelib.domain.identity import Role
-from chalicelib.domain.invoicing import BillingCustomerRecord, Invoice, InvoiceStatus, PayoutAccountRecord
+from chalicelib.domain.invoicing import BillingCustomerRecord, Invoice, InvoiceStatus, MilestoneClaim, PayoutAccountRecord
 from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
@@ -94,6 +94,7 @@ Entity = (
     | Invoice
     | PayoutAccountRecord
     | BillingCustomerRecord
+    | MilestoneClaim
 )
 # What may be deleted: never the append-only ledger and audit log, nor the outbox (its TTL removes it).
 Deletable = (
@@ -180,7 +181,8 @@ class Changes:
         | Contract
         | SigningEnvelope
         | Period
-        | Invoice,
+        | Invoice
+        | MilestoneClaim,
         expected_status: str,
         *,
         was: Entity | None = None,
@@ -311,6 +313,8 @@ class TimesheetRepository(Protocol):
 
     def get_invoice(self, invoice_id: str) -> Invoice | None: ...
     def list_engagement_invoices(self, engagement_id: str) -> list[Invoice]: ...
+    def get_claim(self, claim_id: str) -> MilestoneClaim | None: ...
+    def list_engagement_claims(self, engagement_id: str) -> list[MilestoneClaim]: ...
 
 
 class PaymentsRepository(Protocol):

@@ -23,6 +23,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
@@ -48,8 +49,14 @@ STREAM_HANDLER = "StreamHandler"
 PRIVACY_JOBS = "PrivacyJobs"
 PRIVACY_WORKER = "PrivacyWorker"
 PROPOSAL_JOBS = "ProposalJobs"
-# The functions that read the esign secret (and get its ARN as ESIGN_SECRET_ARN).
+# The functions that read the esign secret (and get its ARN as ESIGN_SECRET_ARN): the api handler
+# (DocuSign, verifying webhooks, the built-in signature), the stream handler (signing the built-in
+# signature's webhooks) and the proposal jobs (asking DocuSign about contracts whose webhook never came).
 ESIGN_SECRET_READERS = (API_HANDLER, STREAM_HANDLER, PROPOSAL_JOBS)
+# The functions that call Stripe and read the stripe secret (its ARN as STRIPE_SECRET_ARN): the api handler
+# (payout onboarding links, the webhooks /webhooks/stripe and /webhooks/stripe/connect), the stream handler
+# (issues each recorded invoice) and the proposal jobs (reconcile invoices with Stripe).
+STRIPE_SECRET_READERS = (API_HANDLER, STREAM_HANDLER, PROPOSAL_JOBS)
 # When the daily privacy jobs run (UTC): pending erasures, then retention (chalicelib/events/jobs.py).
 PRIVACY_JOBS_SCHEDULE = {"hour": "3", "minute": "15"}
 # How often unanswered disclosure consent requests are expired: a request outlives its deadline
@@ -112,10 +119,9 @@ COGNITO_ACTIONS = (
 # retention in the same PutObject (authorised as PutObjectRetention too); reads may name a version. Nobody
 # may delete there: object lock guards the signed versions, and the missing grant everything else.
 CONTRACT_OBJECT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion", "s3:PutObject", "s3:PutObjectRetention")
-# The e-signature keys (the esign secret's JSON): read by the api handler (DocuSign, verifying webhooks,
-# the built-in signature), the stream handler (signing the built-in signature's webhooks) and the proposal
-# jobs (asking DocuSign about contracts whose webhook never came).
-ESIGN_SECRET_ACTIONS = ("secretsmanager:GetSecretValue",)
+# What a reader of a secret (esign, stripe) may do with it: read its value, nothing else (not even
+# DescribeSecret, which CDK's grant_read adds).
+SECRET_READ_ACTIONS = ("secretsmanager:GetSecretValue",)
 # DynamoDB stream batches: how hard to retry a poisoned batch before its position goes to the DLQ.
 STREAM_RETRY_ATTEMPTS = 5
 STREAM_BATCH_SIZE = 100
@@ -173,7 +179,7 @@ class ApiStack(cdk.Stack):
         self.api_role.add_to_policy(iam.PolicyStatement(actions=list(COGNITO_ACTIONS), resources=[identity.user_pool.user_pool_arn]))
         # Contracts: prepared, signed (locked for CONTRACT_RETENTION_YEARS) and downloaded by the API.
         self._grant_contracts(self.api_role, data)
-        self._grant_esign_secret(self.api_role, data)
+        # The esign and stripe secrets: see _share_secret below.
 
         # Upload handler: reads the consent document record, checks the uploaded version (one bounded
         # GET for size, first bytes and SHA-256), deletes refused versions and records the outcome.
@@ -196,8 +202,7 @@ class ApiStack(cdk.Stack):
         )
         data.main_table.grant_stream_read(self.stream_role)
         # ...and posts the built-in signature's webhooks to the API over HTTPS (no AWS permission), signed
-        # with the key from the esign secret.
-        self._grant_esign_secret(self.stream_role, data)
+        # with the key from the esign secret; issues recorded invoices with Stripe (the stripe secret's key).
 
         # Privacy worker: carries out erasure requests and builds export archives (reads the person's
         # files, streams the zip to exports/ in parts), from its own filtered reading of the stream.
@@ -227,8 +232,7 @@ class ApiStack(cdk.Stack):
         # Proposal jobs: expire unanswered disclosure consent requests (PROPOSAL_JOBS_*_ACTIONS above), and
         # the built-in signature's signing requests past their deadline (the same reads on gsi2 and
         # conditional puts: the expiry's delivery item goes to the outbox, the stream handler posts its
-        # webhook). No S3, Cognito, SES or secret: the stream handler mails the notices the job puts in the
-        # outbox.
+        # webhook). No Cognito or SES: the stream handler mails the notices the job puts in the outbox.
         main = data.main_table.table_arn
         self.proposal_jobs_role.add_to_policy(
             iam.PolicyStatement(actions=list(PROPOSAL_JOBS_MAIN_TABLE_ACTIONS), resources=[main, f"{main}/index/*"]),
@@ -241,8 +245,8 @@ class ApiStack(cdk.Stack):
         )
         # ...and the reconciliation of contracts out for signature whose webhook never came: it asks the
         # provider (DocuSign with the keys in the secret) and stores a completed contract's documents, locked.
+        # (The esign secret, to ask DocuSign, and the stripe secret, to reconcile invoices: _share_secret below.)
         self._grant_contracts(self.proposal_jobs_role, data)
-        self._grant_esign_secret(self.proposal_jobs_role, data)
 
         # What the app reads from its environment (chalicelib/settings.py). COGNITO_JWKS_URL stays unset:
         # the app derives it from the issuer. AWS_REGION is set by Lambda itself (and reserved).
@@ -262,8 +266,8 @@ class ApiStack(cdk.Stack):
             # No search engine is deployed yet (the OpenSearch adapter is the next part of issue 4): the
             # indexing events are acknowledged, and matching finds nobody.
             "SEARCH_ENGINE": "none",
-            # Contracts and e-signatures. The keys are not here: ESIGN_SECRET_ARN (below, api and stream
-            # handlers only) names the secret that holds them.
+            # Contracts and e-signatures. The keys are not here: ESIGN_SECRET_ARN (below, on the api and stream
+            # handlers and the proposal jobs only) names the secret that holds them.
             "CONTRACTS_BUCKET": data.contracts_bucket.bucket_name,
             "SIGNATURE_PROVIDER": config.signature_provider,
             "CONTRACT_RETENTION_YEARS": str(config.contract_retention_years),
@@ -275,6 +279,9 @@ class ApiStack(cdk.Stack):
             # The configured URL; otherwise derived from the REST API below, except in the API handler's
             # own environment, where that would be a circular reference (README "Environment of the functions").
             "ESIGN_WEBHOOK_URL": config.esign_webhook_url or "",
+            # Stripe or the offline Stripe (context `payments`; prod refuses offline). The keys are not here:
+            # STRIPE_SECRET_ARN (below, on the functions that call Stripe) names the secret that holds them.
+            "PAYMENTS": config.payments,
         }
         self.chalice = StagedChalice(
             self,
@@ -315,9 +322,17 @@ class ApiStack(cdk.Stack):
                 MemorySize=PRIVACY_WORKER_MEMORY_MB,
             )
 
-        # The e-signature secret's ARN, for the two functions that may read it.
-        for logical_id in ESIGN_SECRET_READERS:
-            self.chalice.override_function(logical_id, **{"Environment.Variables.ESIGN_SECRET_ARN": data.esign_secret.secret_arn})
+        # The secrets, each to the functions that read it: its ARN in their environment, GetSecretValue on it.
+        roles = {
+            API_HANDLER: self.api_role,
+            UPLOAD_HANDLER: self.upload_role,
+            STREAM_HANDLER: self.stream_role,
+            PRIVACY_JOBS: self.jobs_role,
+            PRIVACY_WORKER: self.worker_role,
+            PROPOSAL_JOBS: self.proposal_jobs_role,
+        }
+        self._share_secret(data.esign_secret, "ESIGN_SECRET_ARN", {f: roles[f] for f in ESIGN_SECRET_READERS})
+        self._share_secret(data.stripe_secret, "STRIPE_SECRET_ARN", {f: roles[f] for f in STRIPE_SECRET_READERS})
         # The webhook URL from the deployed REST API (chalice's EndpointURL, ending in "/api/"). The REST
         # API refers to the API handler (its integrations), so the handler cannot refer back: it keeps the
         # configured value, empty when there is none. The stream handler, which posts the built-in
@@ -486,11 +501,14 @@ class ApiStack(cdk.Stack):
             ),
         )
 
-    @staticmethod
-    def _grant_esign_secret(role: iam.Role, data: DataStack) -> None:
-        # GetSecretValue only (not CDK's grant_read, which adds DescribeSecret), on this secret alone. The
-        # secret is encrypted with the AWS managed key aws/secretsmanager: no KMS grant needed.
-        role.add_to_policy(iam.PolicyStatement(actions=list(ESIGN_SECRET_ACTIONS), resources=[data.esign_secret.secret_arn]))
+    def _share_secret(self, secret: secretsmanager.ISecret, variable: str, readers: dict[str, iam.Role]) -> None:
+        """Give the functions ``readers`` (logical id → role) the secret's ARN as ``variable`` and
+        GetSecretValue on that secret alone (README "Secrets")."""
+        for logical_id, role in readers.items():
+            # Not CDK's grant_read (it adds DescribeSecret). The secret is encrypted with the AWS managed
+            # key aws/secretsmanager: no KMS grant needed.
+            role.add_to_policy(iam.PolicyStatement(actions=list(SECRET_READ_ACTIONS), resources=[secret.secret_arn]))
+            self.chalice.override_function(logical_id, **{f"Environment.Variables.{variable}": secret.secret_arn})
 
     @staticmethod
     def _grant_append_only(role: iam.Role, *tables: dynamodb.ITable) -> None:

@@ -49,6 +49,11 @@ DEFAULT_CONTRACT_SIGNING_DAYS = 14
 DEFAULT_DOCUSIGN_AUTH_SERVER = "account-d.docusign.com"
 # Path of the e-signature webhook under the API's base URL (the app's route).
 ESIGN_WEBHOOK_PATH = "webhooks/esign"
+# Payments (chalicelib/settings.py PAYMENTS): Stripe, with the keys from the secret customersonly-<stage>/stripe
+# (dev with Stripe's test-mode keys), or the offline Stripe of the local stack. The offline one keeps its
+# objects in each Lambda container's memory, so it is for a throwaway dev stage at most, never prod.
+PAYMENTS_PROVIDERS = ("stripe", "offline")
+DEFAULT_PAYMENTS = "stripe"
 # The dev default of `platformOrgNumber` in cdk.json: not a real organisation number, refused in prod.
 PLACEHOLDER_ORG_NUMBER = "000000-0000"
 
@@ -90,15 +95,25 @@ class StageConfig:
     # earlier deployment). None: ESIGN_WEBHOOK_URL is derived from the deployed REST API, which the API
     # handler's own environment cannot reference (README "Environment of the functions").
     api_base_url: str | None = None
+    # PAYMENTS of every function (README "Context settings"); the Stripe keys are in the stripe secret.
+    payments: str = DEFAULT_PAYMENTS
 
     @property
     def esign_webhook_url(self) -> str | None:
         """The configured webhook URL, or None when it is derived from the deployed REST API."""
         return None if self.api_base_url is None else f"{self.api_base_url.rstrip('/')}/{ESIGN_WEBHOOK_PATH}"
 
+    def secret_name(self, purpose: str) -> str:
+        """Name of a Secrets Manager secret of the stage: ``customersonly-<stage>/<purpose>``."""
+        return f"{APP_NAME}-{self.stage}/{purpose}"
+
     @property
     def esign_secret_name(self) -> str:
-        return f"{APP_NAME}-{self.stage}/esign"
+        return self.secret_name("esign")
+
+    @property
+    def stripe_secret_name(self) -> str:
+        return self.secret_name("stripe")
 
     @property
     def protected(self) -> bool:
@@ -156,6 +171,7 @@ class StageConfig:
             docusign_auth_server=str(_get(node, "docusignAuthServer", DEFAULT_DOCUSIGN_AUTH_SERVER)).strip(),
             docusign_base_uri=str(_get(node, "docusignBaseUri", "")).strip(),
             api_base_url=str(_get(node, "apiBaseUrl", "")).strip() or None,
+            payments=str(_get(node, "payments", DEFAULT_PAYMENTS)).strip(),
         )
         config.validate()
         return config
@@ -185,6 +201,8 @@ class StageConfig:
             raise ConfigError("docusignBaseUri must be an https URL (or empty: the app asks DocuSign's userinfo)")
         if "/" in self.docusign_auth_server or not self.docusign_auth_server:
             raise ConfigError("docusignAuthServer must be a host name such as account-d.docusign.com")
+        if self.payments not in PAYMENTS_PROVIDERS:
+            raise ConfigError(f"payments must be one of {', '.join(PAYMENTS_PROVIDERS)}; got {self.payments!r}")
         local, _, domain = self.email_sender.partition("@")
         if not local or "." not in domain:
             raise ConfigError("emailSender must be an e-mail address")
@@ -195,6 +213,9 @@ class StageConfig:
                 raise ConfigError(f"prod needs https origins and webBaseUrl; got {', '.join(insecure)}")
             if any(urlparse(u).hostname in ("localhost", "127.0.0.1") for u in (*self.web_origins, self.web_base_url)):
                 raise ConfigError("prod must not allow localhost origins")
+            # The offline Stripe keeps invoices and payouts in a Lambda container's memory: lost on every cold start.
+            if self.payments != "stripe":
+                raise ConfigError(f"prod needs payments=stripe (payments={self.payments!r} keeps its objects in memory)")
             # The platform is a party to every contract: its name and number are printed on them.
             if not self.platform_legal_name or self.platform_org_number in ("", PLACEHOLDER_ORG_NUMBER):
                 raise ConfigError("prod needs platformLegalName and a real platformOrgNumber (printed on contracts)")

@@ -1,5 +1,5 @@
 """Stateful resources: the three DynamoDB tables, the documents bucket and its uploads queue, the
-contracts bucket and the e-signature secret.
+contracts bucket, and the e-signature and Stripe secrets.
 
 They live in their own stack so that the code stack (api) can be destroyed and redeployed freely while
 the data stays put; in prod everything here is retained on deletion and deletion-protected. The table
@@ -46,6 +46,10 @@ ESIGN_OPERATOR_FIELDS = (
     "docusign_private_key",
     "docusign_connect_keys",
 )
+# The Stripe secret's JSON fields (README "The Stripe secret"): the app's settings STRIPE_API_KEY,
+# STRIPE_WEBHOOK_SECRET and STRIPE_CONNECT_WEBHOOK_SECRET. Stripe makes all three, so nothing is generated:
+# the secret is created with empty placeholders and the operator fills them in.
+STRIPE_OPERATOR_FIELDS = ("stripe_api_key", "stripe_webhook_secret", "stripe_connect_webhook_secret")
 # The main table's global secondary indexes (string keys, projection ALL), in the order they were added:
 # DynamoDB creates only one per update of an existing table, so the context key `mainTableIndexes` can
 # hold a deployment to the first n of them (infra/README.md, "Adding an index to a deployed table").
@@ -66,6 +70,7 @@ class DataStack(cdk.Stack):
     uploads_dlq: sqs.Queue
     contracts_bucket: s3.Bucket
     esign_secret: secretsmanager.Secret
+    stripe_secret: secretsmanager.Secret
 
     def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: Any) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -206,12 +211,27 @@ class DataStack(cdk.Stack):
             removal_policy=config.removal_policy,
         )
 
+        # The Stripe keys (README "The Stripe secret"): the platform account's secret key and the signing
+        # secrets of its two webhook endpoints. Read by the functions that call Stripe (STRIPE_SECRET_ARN, in
+        # the api stack); here with the data for the same reason as the esign secret. The template holds the
+        # empty placeholders only: CloudFormation writes them when it creates the secret and leaves the value
+        # alone afterwards as long as this template text is unchanged (changing it overwrites the keys).
+        self.stripe_secret = secretsmanager.Secret(
+            self,
+            "StripeSecret",
+            secret_name=config.stripe_secret_name,
+            description=f"{config.name('stripe')}: Stripe secret key and webhook signing secrets (set by the operator)",
+            secret_string_value=cdk.SecretValue.unsafe_plain_text(json.dumps(dict.fromkeys(STRIPE_OPERATOR_FIELDS, ""))),
+            removal_policy=config.removal_policy,
+        )
+
         cdk.CfnOutput(self, "MainTableName", value=self.main_table.table_name)
         cdk.CfnOutput(self, "ConsentLedgerTableName", value=self.consent_ledger_table.table_name)
         cdk.CfnOutput(self, "AuditLogTableName", value=self.audit_log_table.table_name)
         cdk.CfnOutput(self, "DocumentsBucketName", value=self.documents_bucket.bucket_name)
         cdk.CfnOutput(self, "ContractsBucketName", value=self.contracts_bucket.bucket_name)
         cdk.CfnOutput(self, "EsignSecretArn", value=self.esign_secret.secret_arn)
+        cdk.CfnOutput(self, "StripeSecretArn", value=self.stripe_secret.secret_arn)
         cdk.CfnOutput(self, "UploadsQueueUrl", value=self.uploads_queue.queue_url)
         cdk.CfnOutput(self, "UploadsDeadLetterQueueUrl", value=self.uploads_dlq.queue_url)
 

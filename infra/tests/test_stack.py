@@ -27,12 +27,12 @@ from stacks.api import (
     STREAM_HANDLER,
     UPLOAD_HANDLER,
 )
-from stacks.config import PROJECT_ROOT, ConfigError, StageConfig
-from stacks.data import ESIGN_GENERATED_FIELD, ESIGN_OPERATOR_FIELDS, MAIN_TABLE_INDEXES, DataStack
+from stacks.config import PAYMENTS_PROVIDERS, PROJECT_ROOT, ConfigError, StageConfig
+from stacks.data import ESIGN_GENERATED_FIELD, ESIGN_OPERATOR_FIELDS, MAIN_TABLE_INDEXES, STRIPE_OPERATOR_FIELDS, DataStack
 
 from chalicelib.adapters.dynamo import models
 from chalicelib.domain.identity import Role
-from chalicelib.settings import ESIGN_SECRET_FIELDS, Settings
+from chalicelib.settings import ESIGN_SECRET_FIELDS, STRIPE_SECRET_FIELDS, Settings
 
 IAM_POLICY_TYPES = ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::IAM::Role")
 FUNCTIONS = (API_HANDLER, UPLOAD_HANDLER, STREAM_HANDLER, PRIVACY_JOBS, PRIVACY_WORKER, PROPOSAL_JOBS)
@@ -41,8 +41,20 @@ CONTRACT_VARIABLES = {
     "CONTRACTS_BUCKET", "SIGNATURE_PROVIDER", "ESIGN_WEBHOOK_URL", "CONTRACT_RETENTION_YEARS", "CONTRACT_SIGNING_DAYS",
     "PLATFORM_LEGAL_NAME", "PLATFORM_ORG_NUMBER", "DOCUSIGN_AUTH_SERVER", "DOCUSIGN_BASE_URI", "ESIGN_SECRET_ARN",
 }  # fmt: skip
-# Never in any function's environment: they are in the esign secret.
-SECRET_VARIABLES = {"BUILTIN_ESIGN_KEYS", "DOCUSIGN_PRIVATE_KEY", "DOCUSIGN_CONNECT_KEYS"}
+# Never in any function's environment: they are in the esign and stripe secrets.
+SECRET_VARIABLES = {
+    "BUILTIN_ESIGN_KEYS", "DOCUSIGN_PRIVATE_KEY", "DOCUSIGN_CONNECT_KEYS",
+    "STRIPE_API_KEY", "STRIPE_WEBHOOK_SECRET", "STRIPE_CONNECT_WEBHOOK_SECRET",
+}  # fmt: skip
+# The functions that call Stripe: the api handler (payout onboarding, webhooks), the stream handler (issues
+# invoices) and the proposal jobs (reconcile them). Also the readers of the esign secret.
+SECRET_READING_FUNCTIONS = (API_HANDLER, STREAM_HANDLER, PROPOSAL_JOBS)
+# The stripe secret's fields are the app's settings of these names (Settings field name = JSON key).
+STRIPE_SECRET_SETTINGS = {
+    "stripe_api_key": "STRIPE_API_KEY",
+    "stripe_webhook_secret": "STRIPE_WEBHOOK_SECRET",
+    "stripe_connect_webhook_secret": "STRIPE_CONNECT_WEBHOOK_SECRET",
+}
 
 
 def _as_list(value: Any) -> list[Any]:
@@ -272,9 +284,24 @@ def test_contracts_bucket_is_object_locked_private_encrypted_and_retained(stage:
     assert "ContractsBucketName" in synth.data.find_outputs("*")
 
 
+def _secret(synth: Synth, name: str) -> dict[str, Any]:
+    data = synth.deployment.data
+    secret = {"esign": data.esign_secret, "stripe": data.stripe_secret}[name]
+    resource: dict[str, Any] = synth.data.find_resources("AWS::SecretsManager::Secret")[logical_id(data, secret)]
+    return resource
+
+
+def test_the_data_stack_holds_the_esign_and_stripe_secrets_only(dev: Synth) -> None:
+    names = {s["Properties"]["Name"] for s in dev.data.find_resources("AWS::SecretsManager::Secret").values()}
+    assert names == {"customersonly-dev/esign", "customersonly-dev/stripe"}
+    for name in dev.templates:
+        if name != "data":
+            assert not dev.templates[name].find_resources("AWS::SecretsManager::Secret"), name
+    assert {"EsignSecretArn", "StripeSecretArn"} <= set(dev.data.find_outputs("*"))
+
+
 def test_the_esign_secret_is_generated_with_placeholders_for_docusign(dev: Synth) -> None:
-    [secret] = dev.data.find_resources("AWS::SecretsManager::Secret").values()
-    props = secret["Properties"]
+    props = _secret(dev, "esign")["Properties"]
     assert props["Name"] == "customersonly-dev/esign"
     generated = props["GenerateSecretString"]
     assert generated["GenerateStringKey"] == ESIGN_GENERATED_FIELD == "builtin_esign_keys"
@@ -283,6 +310,33 @@ def test_the_esign_secret_is_generated_with_placeholders_for_docusign(dev: Synth
     assert template == dict.fromkeys(ESIGN_OPERATOR_FIELDS, "")
     assert set(template) | {ESIGN_GENERATED_FIELD} == ESIGN_SECRET_FIELDS  # what the app reads from it
     assert "SecretString" not in props  # nothing secret in the template
+
+
+def test_the_stripe_secret_holds_empty_placeholders_for_the_operator(dev: Synth) -> None:
+    props = _secret(dev, "stripe")["Properties"]
+    assert props["Name"] == "customersonly-dev/stripe"
+    # Stripe makes all three: nothing is generated, the template holds empty placeholders and nothing else.
+    assert "GenerateSecretString" not in props
+    value = json.loads(props["SecretString"])
+    assert value == dict.fromkeys(STRIPE_OPERATOR_FIELDS, "")
+    assert set(value) == STRIPE_SECRET_FIELDS == set(STRIPE_SECRET_SETTINGS)  # what the app reads from it
+    # Each field is the app's setting of that name (what it reads from the secret instead of its environment).
+    for field, alias in STRIPE_SECRET_SETTINGS.items():
+        assert Settings.model_fields[field].alias == alias, field
+    # No Stripe key or webhook secret anywhere in any template (Stripe's prefixes).
+    for name, template in dev.templates.items():
+        text = json.dumps(template.to_json())
+        assert not re.search(r"\b(sk|rk)_(test|live)_|\bwhsec_[A-Za-z0-9]", text), name
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_secrets_are_retained_in_prod_only(stage: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(stage)
+    policy = "Retain" if stage == "prod" else "Delete"
+    for name in ("esign", "stripe"):
+        secret = _secret(synth, name)
+        assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == policy, name
+        assert secret["Properties"]["Name"] == f"customersonly-{stage}/{name}"
 
 
 # --- IAM ---------------------------------------------------------------------------------------------
@@ -444,22 +498,35 @@ def test_the_api_role_writes_contracts_with_retention_and_nobody_deletes_them(de
             assert all(s["Effect"] == "Deny" for s in _as_list(policy["Properties"]["PolicyDocument"]["Statement"]))
 
 
-def test_only_the_api_stream_and_proposal_jobs_roles_read_the_esign_secret(dev: Synth) -> None:
-    data = dev.deployment.data
-    secret_id = logical_id(data, data.esign_secret)
-    readers = set()
-    for name, role in _roles(dev).items():
-        for statement in _statements_of(dev, role):
+def _secret_readers(synth: Synth) -> dict[str, set[str]]:
+    """Which roles read which secret ("esign", "stripe"): GetSecretValue, on the named secrets alone."""
+    data = synth.deployment.data
+    secret_ids = {"esign": logical_id(data, data.esign_secret), "stripe": logical_id(data, data.stripe_secret)}
+    readers: dict[str, set[str]] = {name: set() for name in secret_ids}
+    for role_name, role in _roles(synth).items():
+        for statement in _statements_of(synth, role):
             if any(a.startswith("secretsmanager:") for a in _as_list(statement["Action"])):
-                # GetSecretValue on this secret alone.
                 assert _as_list(statement["Action"]) == ["secretsmanager:GetSecretValue"], statement
-                assert mentions(statement, secret_id) and statement["Resource"] != "*", statement
-                readers.add(name)
-    assert readers == {"api", "stream", "proposal_jobs"}
-    for template in dev.templates.values():
+                # Each resource is one of the two secrets (IAM may merge both into one statement), never "*".
+                for resource in _as_list(statement["Resource"]):
+                    [secret] = [name for name, secret_id in secret_ids.items() if secret_id in json.dumps(resource)]
+                    readers[secret].add(role_name)
+    # No other identity policy in any stack touches Secrets Manager.
+    for template in synth.templates.values():
         for statement in allow_statements(template):
             if any(a.startswith("secretsmanager:") for a in _as_list(statement["Action"])):
-                assert mentions(statement, secret_id), statement
+                assert statement["Resource"] != "*", statement
+                assert all(any(i in json.dumps(r) for i in secret_ids.values()) for r in _as_list(statement["Resource"])), statement
+    return readers
+
+
+def test_only_the_api_stream_and_proposal_jobs_roles_read_the_esign_secret(dev: Synth) -> None:
+    assert _secret_readers(dev)["esign"] == {"api", "stream", "proposal_jobs"}
+
+
+def test_only_the_api_stream_and_proposal_jobs_roles_read_the_stripe_secret(dev: Synth) -> None:
+    # The functions that call Stripe: payout onboarding and webhooks, issuing invoices, reconciling them.
+    assert _secret_readers(dev)["stripe"] == {"api", "stream", "proposal_jobs"}
 
 
 def test_each_function_runs_under_its_own_role(dev: Synth) -> None:
@@ -685,7 +752,7 @@ def test_functions_get_the_contract_settings_and_the_secrets_arn_not_the_secrets
         assert variables["PLATFORM_ORG_NUMBER"] == cdk_json_context()["platformOrgNumber"]
         assert variables["DOCUSIGN_AUTH_SERVER"] == "account-d.docusign.com" and variables["DOCUSIGN_BASE_URI"] == ""
         # Only the functions that may read the secret are told where it is.
-        assert ("ESIGN_SECRET_ARN" in variables) == (function in (API_HANDLER, STREAM_HANDLER, PROPOSAL_JOBS)), function
+        assert ("ESIGN_SECRET_ARN" in variables) == (function in SECRET_READING_FUNCTIONS), function
         if "ESIGN_SECRET_ARN" in variables:
             assert logical_id(data, data.esign_secret) in json.dumps(variables["ESIGN_SECRET_ARN"])
         # Without apiBaseUrl the webhook URL comes from the deployed REST API, except in the API handler's
@@ -695,6 +762,22 @@ def test_functions_get_the_contract_settings_and_the_secrets_arn_not_the_secrets
             assert webhook == ""
         else:
             assert "${RestAPI}" in json.dumps(webhook) and "webhooks/esign" in json.dumps(webhook), function
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_functions_get_payments_from_the_config_and_the_stripe_secrets_arn_not_the_keys(stage: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(stage)
+    data = synth.deployment.data
+    assert synth.deployment.config.payments == "stripe"  # the default in every stage
+    for function in FUNCTIONS:
+        variables = function_properties(synth, function)["Environment"]["Variables"]
+        assert variables["PAYMENTS"] == synth.deployment.config.payments, function
+        assert not set(variables) & SECRET_VARIABLES, function
+        # Only the functions that call Stripe are told where its keys are.
+        assert ("STRIPE_SECRET_ARN" in variables) == (function in SECRET_READING_FUNCTIONS), function
+        if "STRIPE_SECRET_ARN" in variables:
+            assert logical_id(data, data.stripe_secret) in json.dumps(variables["STRIPE_SECRET_ARN"]), function
+            assert logical_id(data, data.esign_secret) not in json.dumps(variables["STRIPE_SECRET_ARN"]), function
 
 
 def test_a_configured_api_url_gives_every_function_the_webhook_url(prod: Synth) -> None:
@@ -799,11 +882,33 @@ class _Node:
         ({"apiBaseUrl": "http://api.example.com/api/"}, "apiBaseUrl"),
         ({**PROD_CONTEXT, "platformOrgNumber": "000000-0000"}, "platformOrgNumber"),
         ({**PROD_CONTEXT, "platformLegalName": ""}, "platformLegalName"),
+        # The offline Stripe keeps its objects in memory: never prod. Unknown providers nowhere.
+        ({**PROD_CONTEXT, "payments": "offline"}, "prod needs payments=stripe"),
+        ({"payments": "paypal"}, "payments must be one of"),
+        ({**PROD_CONTEXT, "payments": "paypal"}, "payments must be one of"),
+        ({"payments": ""}, "payments must be one of"),
     ],
 )
 def test_unusable_context_is_refused_before_synthesis(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         StageConfig.from_context(_Node({**cdk_json_context(), **overrides}))
+
+
+def test_payments_defaults_to_stripe_and_dev_may_use_the_offline_stripe() -> None:
+    assert PAYMENTS_PROVIDERS == ("stripe", "offline")
+    assert cdk_json_context()["payments"] == "stripe"
+    without = {k: v for k, v in cdk_json_context().items() if k != "payments"}
+    assert StageConfig.from_context(_Node(without)).payments == "stripe"
+    assert StageConfig.from_context(_Node({**without, **PROD_CONTEXT})).payments == "stripe"
+    assert StageConfig.from_context(_Node({**cdk_json_context(), "payments": " offline "})).payments == "offline"
+
+
+def test_synth_refuses_the_offline_stripe_in_prod(tmp_path: Any) -> None:
+    from stacks import build
+
+    app = cdk.App(context={**cdk_json_context(), **PROD_CONTEXT, "payments": "offline"}, outdir=str(tmp_path))
+    with pytest.raises(ConfigError, match="payments=stripe"):
+        build(app)
 
 
 def test_context_from_the_command_line_is_parsed_like_cdk_json() -> None:

@@ -121,12 +121,12 @@ def _proposal_objects(
     from dataclasses import replace
     from datetime import UTC, date, datetime, timedelta
 
-    from chalicelib.domain.contracts import ContractParty
+    from chalicelib.domain.contracts import ContractParty, Milestone, Pricing
     from chalicelib.domain.identity import Principal, RequestContext, Role
     from chalicelib.domain.money import HourlyRate
     from chalicelib.domain.proposals import Slot
     from chalicelib.schemas.profiles import ProfileIn
-    from chalicelib.services import candidacies, contracts, interviews, matching, profiles, proposals, signing, timesheets
+    from chalicelib.services import candidacies, contracts, interviews, matching, milestones, profiles, proposals, signing, timesheets
 
     container = local_aws.container  # type: ignore[attr-defined]
     ports = container.candidacies
@@ -200,14 +200,14 @@ def _proposal_objects(
             "sha": envelope.document_sha256,
         }
 
-    def active_with_time() -> dict[str, str]:
-        """An active engagement (both contracts signed through the built-in signature's links and webhooks)
-        with time in past months: one period open, two submitted, one confirmed and invoiced."""
+    def activated(**terms_changes: Any) -> str:
+        """An engagement made active: both contracts signed through the built-in signature's links and
+        webhooks."""
         proposal_id, candidacy_id = sent()
         engagement_id = proposals.decide(ports, as_client, proposal_id, candidacy_id, accept=True, reason=None).engagement_id
         assert engagement_id is not None
         current = container.contracts.engagements.get_engagement(engagement_id).terms
-        terms = replace(current, start_date=date(2026, 1, 5), end_date=date(2027, 12, 31))
+        terms = replace(current, start_date=date(2026, 1, 5), end_date=date(2027, 12, 31), **terms_changes)
         contracts.update_terms(container.contracts, as_staff, engagement_id, terms)
         sent_engagement = contracts.send_contracts(container.contracts, as_staff, engagement_id)
         for contract_id in sent_engagement.contracts.values():
@@ -221,6 +221,11 @@ def _proposal_objects(
                     signing.sign(container.signing, who, envelope_id, token, name, envelope.document_sha256, RequestContext())
         pump.drain()  # the webhooks, through the API
         assert container.contracts.engagements.get_engagement(engagement_id).status.value == "active"
+        return engagement_id
+
+    def active_with_time() -> dict[str, str]:
+        """An active engagement with time in past months: one period open, two submitted, one confirmed."""
+        engagement_id = activated()
         ts = container.timesheets
         for day in ("2026-06-01", "2026-07-01", "2026-08-03", "2026-09-01", "2026-10-01"):
             timesheets.report_time(
@@ -234,6 +239,20 @@ def _proposal_objects(
     sl_assignment, sl_run = matched()
     interviews.set_consultant_agent(ports, as_staff, consultant.user_id, staff.user_id, None)
     worked = active_with_time()
+
+    def fixed_fee_with_claims() -> dict[str, str]:
+        """An active fixed-fee engagement with two submitted milestone invoices."""
+        milestone = Milestone("1", "Delivery", 5_000_000, date(2027, 6, 1))
+        engagement_id = activated(pricing=Pricing.FIXED, rate_minor=None, milestones=(milestone,))
+        claims = {}
+        for name in ("approve", "reject"):
+            claim, _ = milestones.claim_milestone(container.milestones, as_admin, engagement_id, "1", 1_000_000, f"AG-{name}")
+            put = boto3.client("s3").put_object(Bucket=container.settings.documents_bucket, Key=milestones.claim_key(claim), Body=PDF)
+            milestones.record_claim_document(container.milestones, milestones.claim_key(claim), put["VersionId"])
+            claims[name] = claim.claim_id
+        return {"engagement": engagement_id, **claims}
+
+    fixed_fee = fixed_fee_with_claims()
     read, to_sign, to_decline_signing = engagement(True), engagement(True), engagement(True)
     shown_proposal, shown = sent()
     send_assignment, to_send = consented()
@@ -283,6 +302,9 @@ def _proposal_objects(
         "eng_cancel": engagement(True)["engagement"],
         "eng_t": worked["engagement"],
         "inv": worked["invoice"],
+        "eng_fixed": fixed_fee["engagement"],
+        "claim_ok": fixed_fee["approve"],
+        "claim_no": fixed_fee["reject"],
     }
 
 
@@ -514,6 +536,9 @@ _TEMPLATE = {
     "eng_cancel": "engagement_id",
     "eng_t": "engagement_id",
     "inv": "invoice_id",
+    "eng_fixed": "engagement_id",
+    "claim_ok": "claim_id",
+    "claim_no": "claim_id",
     "eng_ac": "contract_id",
     "eng_cc": "contract_id",
     "env": "envelope_id",
@@ -665,6 +690,16 @@ MATRIX += [
     ("GET", "/engagements/{eng_t}/invoices", None, PARTIES_OF_ENGAGEMENT, 404),
     ("GET", "/invoices/{inv}", None, PARTIES_OF_ENGAGEMENT, 404),
     ("POST", "/agencies/{A}/payouts/onboarding", None, THE_AGENCY, 403),
+    (
+        "POST",
+        "/engagements/{eng_fixed}/claims",
+        {"milestone_id": "1", "amount_minor": 100_000, "reference": "AG-1"},
+        {**THE_AGENCY, "admin_a": 201},
+        403,
+    ),
+    ("GET", "/engagements/{eng_fixed}/claims", None, {"anonymous": 401, "staff": 200, "admin_a": 200}, 404),
+    ("POST", "/claims/{claim_ok}/approve", None, {"anonymous": 401, "staff": 200}, 403),
+    ("POST", "/claims/{claim_no}/reject", {"reason": "Wrong amount"}, {"anonymous": 401, "staff": 200}, 403),
     ("GET", "/agencies/{A}/payouts", None, {"anonymous": 401, "staff": 200, "admin_a": 200}, 404),
 ]
 

@@ -42,6 +42,8 @@ PARAMS = {
     "engagement_active": ENGAGEMENT,
     "contract_unsigned": UNSIGNED,
     "period_submitted": PERIOD,
+    "claim_submitted": {"recipient_name", "reference", "amount"},
+    "claim_rejected": {"recipient_name", "reference", "reason"},
     "invoice_issued": {"recipient_name", "total", "due", "link", "breakdown"},
     "invoice_paid": {"recipient_name", "total", "agency_net", "breakdown", "link"},
     "period_confirmed": (PERIOD - {"consultant_name"}) | {"total"},

@@ -30,7 +30,7 @@ from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.exports import ARCHIVE_RETENTION, ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Role
-from chalicelib.domain.invoicing import BillingCustomerRecord, Invoice, InvoiceStatus, PayoutAccountRecord
+from chalicelib.domain.invoicing import BillingCustomerRecord, Invoice, InvoiceStatus, MilestoneClaim, PayoutAccountRecord
 from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
@@ -103,6 +103,7 @@ _KIND = {
     Invoice: "invoice",
     PayoutAccountRecord: "payout_account",
     BillingCustomerRecord: "billing_customer",
+    MilestoneClaim: "milestone_claim",
 }
 _CLASS_OF_KIND = {kind: cls for cls, kind in _KIND.items()}
 
@@ -316,6 +317,10 @@ def _keys(entity: Entity) -> _Keys:
     if isinstance(entity, PayoutAccountRecord):
         # In the agency's partition; gsi1: by the provider's account id (its Connect webhooks).
         return _Keys(org_pk(entity.agency_id), "PAYOUT", f"PAYOUT_ACCOUNT#{entity.account_id}", "PAYOUT")
+    if isinstance(entity, MilestoneClaim):
+        # gsi1: an engagement's claims.
+        created = f"CLAIM#{sort_time(entity.created_at)}#{entity.claim_id}"
+        return _Keys(f"CLAIM#{entity.claim_id}", "CLAIM", engagement_pk(entity.engagement_id), created)
     if isinstance(entity, BillingCustomerRecord):
         return _Keys(org_pk(entity.client_id), "CUSTOMER")
     if isinstance(entity, ProcessedEvent):
@@ -675,6 +680,14 @@ class DynamoTimesheetRepository:
     def list_engagement_invoices(self, engagement_id: str) -> list[Invoice]:
         items = MainItem.by_gsi1.query(engagement_pk(engagement_id), MainItem.gsi1sk.startswith("INVOICE#"))
         return [load(Invoice, i.data) for i in items]
+
+    def get_claim(self, claim_id: str) -> MilestoneClaim | None:
+        return _get(MilestoneClaim, f"CLAIM#{claim_id}", "CLAIM")
+
+    def list_engagement_claims(self, engagement_id: str) -> list[MilestoneClaim]:
+        # The index lags behind writes: the claims are read again, strongly (the remainder is computed from them).
+        items = MainItem.by_gsi1.query(engagement_pk(engagement_id), MainItem.gsi1sk.startswith("CLAIM#"))
+        return [c for c in (_get(MilestoneClaim, i.pk, i.sk) for i in items) if c is not None]
 
 
 class DynamoPaymentsRepository:
