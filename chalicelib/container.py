@@ -409,6 +409,7 @@ class Container:
         from chalicelib.adapters.payments.stripe_gateway import StripeGateway
 
         s = self.stripe_settings
+        _ensure_payments_configured(s)
         if s.payments == "stripe":
             return StripeGateway(s.stripe_api_key)
         # The offline Stripe answers the real SDK: the same adapter runs, only the transport differs.
@@ -421,6 +422,7 @@ class Container:
         from chalicelib.services.invoicing import InvoicingPorts
 
         s = self.stripe_settings
+        _ensure_payments_configured(s)
         webhooks = StripeWebhooks(s.stripe_webhook_secret, s.stripe_connect_webhook_secret)
         return InvoicingPorts(self.timesheets, DynamoPaymentsRepository(), self.payment_gateway, webhooks)
 
@@ -430,6 +432,21 @@ class Container:
 
         s = self.settings
         return UploadPolicy(max_bytes=s.consent_document_max_bytes, expires_in=s.presigned_post_expiry_seconds)
+
+
+LOCAL_SECRET_PREFIX = "whsec_local_"  # noqa: S105 - a prefix to refuse, not a secret
+
+
+def _ensure_payments_configured(s: Settings) -> None:
+    """Refuses to take money with the wrong set-up: real Stripe needs its key and both webhook secrets, and
+    never the local ones (published in this repository, anyone could sign with them); the offline Stripe,
+    which keeps its objects in memory, is never the production stage's."""
+    if s.payments == "stripe":
+        secrets = (s.stripe_webhook_secret, s.stripe_connect_webhook_secret)
+        if not s.stripe_api_key or any(not w or w.startswith(LOCAL_SECRET_PREFIX) for w in secrets):
+            raise RuntimeError("PAYMENTS=stripe needs STRIPE_API_KEY and both webhook signing secrets (not the local defaults)")
+    elif s.stage == "prod":
+        raise RuntimeError("the production stage takes payments with Stripe (PAYMENTS=stripe), not the offline Stripe")
 
 
 _container: Container | None = None

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint, Response
 
 from chalicelib.api.http import ANY_ROLE, Call, operation
-from chalicelib.domain.identity import Role
+from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.ids import utcnow
 from chalicelib.domain.invoicing import Invoice, InvoiceStatus, MilestoneClaim
 from chalicelib.domain.timesheets import Period, PeriodStatus, TimeEntry
@@ -69,7 +69,10 @@ def _period_out(p: Period) -> PeriodOut:
     )
 
 
-def _invoice_out(i: Invoice) -> InvoiceOut:
+def _invoice_out(i: Invoice, principal: Principal | None = None) -> InvoiceOut:
+    """``principal``: the reader; the client's users do not see why an invoice waits (the agency's payout
+    requirements are the agency's business)."""
+    for_client = principal is not None and principal.has(Role.CLIENT) and principal.org_id == i.client_id
     return InvoiceOut(
         invoice_id=i.invoice_id,
         engagement_id=i.engagement_id,
@@ -80,7 +83,7 @@ def _invoice_out(i: Invoice) -> InvoiceOut:
         days_until_due=i.days_until_due,
         created_at=i.created_at,
         hosted_invoice_url=i.hosted_invoice_url,
-        blocked_reason=i.blocked_reason,
+        blocked_reason=None if for_client else i.blocked_reason,
         due_at=i.due_at,
         overdue=i.status is InvoiceStatus.OPEN and i.due_at is not None and i.due_at < utcnow(),
         amount_paid_minor=i.amount_paid_minor,
@@ -242,12 +245,12 @@ def periods_to_confirm(call: Call[Any, Any]) -> PeriodListResponse:
 )
 def engagement_invoices(call: Call[Any, Any]) -> InvoiceListResponse:
     invoices = timesheets.engagement_invoices(call.container.timesheets, call.user, call.path["engagement_id"])
-    return InvoiceListResponse(items=[_invoice_out(i) for i in invoices])
+    return InvoiceListResponse(items=[_invoice_out(i, call.user) for i in invoices])
 
 
 @operation(bp, "/invoices/{invoice_id}", "GET", summary="An invoice and its breakdown", tag="invoices", response=InvoiceOut, roles=ANY_ROLE)
 def get_invoice(call: Call[Any, Any]) -> InvoiceOut:
-    return _invoice_out(timesheets.visible_invoice(call.container.timesheets, call.user, call.path["invoice_id"]))
+    return _invoice_out(timesheets.visible_invoice(call.container.timesheets, call.user, call.path["invoice_id"]), call.user)
 
 
 def _claim_out(c: MilestoneClaim) -> ClaimOut:

@@ -175,6 +175,7 @@ class Invoice:
     status: InvoiceStatus = InvoiceStatus.PENDING
     revision: int = 0
     attempt: int = 1  # of issuing with the provider; part of its idempotency keys
+    issuing_since: datetime | None = None  # when the current attempt began
     blocked_reason: str | None = None  # why it is not issued yet (the agency cannot be paid yet, say)
     provider_invoice_id: str | None = None
     hosted_invoice_url: str | None = None

@@ -11,7 +11,7 @@ from chalicelib.domain.invoicing import ClaimStatus, InvoiceStatus
 from chalicelib.domain.timesheets import FULL_DAY, MINUTES_PER_DAY, PeriodKind, PeriodStatus
 from chalicelib.schemas.base import RequestModel, ResponseModel, ShortText
 
-PeriodKey = Annotated[str, StringConstraints(pattern=r"^\d{4}-(?:W(?:0[1-9]|[1-4]\d|5[0-3])|(?:0[1-9]|1[0-2]))$")]
+PeriodKey = Annotated[str, StringConstraints(pattern=r"^2\d{3}-(?:W(?:0[1-9]|[1-4]\d|5[0-3])|(?:0[1-9]|1[0-2]))$")]
 
 
 class TimeEntryIn(RequestModel):

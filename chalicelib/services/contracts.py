@@ -43,7 +43,7 @@ from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import format_amount
 from chalicelib.domain.proposals import Party
 from chalicelib.errors import ConcurrencyConflict, Conflict, NotFound, Unauthenticated, UpstreamUnavailable
-from chalicelib.logging import logger
+from chalicelib.logging import log_failure, logger
 from chalicelib.services.accounts import ensure_staff
 from chalicelib.services.candidacies import ATTEMPTS, CandidacyPorts, client_name, client_recipients, party_recipients
 from chalicelib.services.integrity import verified_content
@@ -469,8 +469,8 @@ def reconcile_contracts(ports: ContractPorts) -> int:
             status = ports.providers(contract.provider).get_status(contract.envelope_id)
             if _settle(ports, contract, status, None) == "applied":
                 moved += 1
-        except Exception:
-            logger.exception("contract reconciliation failed", extra={"contract_id": contract.contract_id})
+        except Exception as exc:
+            log_failure("contract reconciliation failed", exc, contract_id=contract.contract_id)
     return moved
 
 

@@ -30,7 +30,7 @@ from chalicelib.domain.invoicing import (
 )
 from chalicelib.domain.money import format_amount
 from chalicelib.errors import ConcurrencyConflict, Conflict, NotFound
-from chalicelib.logging import logger
+from chalicelib.logging import log_failure, logger
 from chalicelib.services.accounts import AccountPorts
 from chalicelib.services.candidacies import ATTEMPTS, client_recipients
 from chalicelib.services.notifications import notify
@@ -47,6 +47,7 @@ from chalicelib.services.ports import (
 from chalicelib.services.timesheets import TimesheetPorts
 
 PROVIDER = "stripe"
+IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=23)  # Stripe may forget a key after 24 hours
 Outcome = Literal["applied", "stale", "duplicate", "ignored"]
 
 
@@ -143,6 +144,7 @@ def issue_invoice(ports: InvoicingPorts, invoice_id: str) -> Invoice:
     payout = ports.payments.get_payout_account(invoice.agency_id)
     if payout is None or not payout.transfers_active:
         return _wait(ports, invoice, _why_not_payable(payout))
+    invoice = _current_attempt(ports, invoice)
     request = InvoiceRequest(
         invoice_id=invoice.invoice_id,
         attempt=invoice.attempt,
@@ -179,6 +181,23 @@ def issue_invoice(ports: InvoicingPorts, invoice_id: str) -> Invoice:
             continue
         return issued
     raise Conflict("The invoice is being changed; try again.")
+
+
+def _current_attempt(ports: InvoicingPorts, invoice: Invoice) -> Invoice:
+    """The attempt whose idempotency keys a call uses. Stripe keeps keys about a day: an issue still
+    unfinished after that (a crash after Stripe made the invoice, say) goes on as a new attempt, which looks
+    for the earlier attempt's invoice before making one, so the client never gets a second invoice."""
+    now = ports.now
+    if invoice.issuing_since is not None and now - invoice.issuing_since < IDEMPOTENCY_KEY_LIFETIME:
+        return invoice
+    attempt = invoice.attempt + (1 if invoice.issuing_since is not None else 0)
+    marked = replace(invoice, attempt=attempt, issuing_since=now, revision=invoice.revision + 1)
+    try:
+        ports.commit(Changes().transition(marked, invoice.status.value, revision=invoice.revision))
+    except ConcurrencyConflict:
+        current = ports.timesheets.timesheets.get_invoice(invoice.invoice_id)
+        return current or invoice  # marked by a concurrent call: go on with its attempt
+    return marked
 
 
 def _wait(ports: InvoicingPorts, invoice: Invoice, reason: str) -> Invoice:
@@ -341,8 +360,8 @@ def reconcile_invoices(ports: InvoicingPorts) -> dict[str, int]:
                 sync_payout_account(ports, payout.account_id)  # its account.updated may have been missed
             if issue_invoice(ports, invoice.invoice_id).status is not InvoiceStatus.PENDING:
                 issued += 1
-        except Exception:
-            logger.exception("issuing an invoice failed", extra={"invoice_id": invoice.invoice_id})
+        except Exception as exc:
+            log_failure("issuing an invoice failed", exc, invoice_id=invoice.invoice_id)
     for status in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE):
         for invoice in ports.payments.list_invoices_by_status(status):
             if invoice.provider_invoice_id is None:
@@ -350,8 +369,8 @@ def reconcile_invoices(ports: InvoicingPorts) -> dict[str, int]:
             try:
                 if _apply(ports, invoice.invoice_id, ports.gateway.get_invoice(invoice.provider_invoice_id), None) == "applied":
                     moved += 1
-            except Exception:
-                logger.exception("reconciling an invoice failed", extra={"invoice_id": invoice.invoice_id})
+            except Exception as exc:
+                log_failure("reconciling an invoice failed", exc, invoice_id=invoice.invoice_id)
     return {"invoices_issued": issued, "invoices_reconciled": moved}
 
 

@@ -111,9 +111,8 @@ def report_time(
         raise InvalidInput("Time is reported for days that have begun, not in advance.", issues=[FieldIssue("day", "in the future")])
     for _ in range(ATTEMPTS):
         now = ports.now
-        before = ports.timesheets.get_entry(engagement_id, day)
         entry = TimeEntry(engagement_id, day, principal.user_id, description, now, minutes=minutes, day_share=day_share)
-        changes = _with_period(ports, engagement, day, before, entry, now)
+        changes, before = _entry_change(ports, engagement, day, entry, now)
         changes.update(entry) if before is not None else changes.insert(entry)
         try:
             ports.commit(changes)
@@ -126,10 +125,10 @@ def report_time(
 def remove_time(ports: TimesheetPorts, principal: Principal, engagement_id: str, day: date) -> None:
     engagement = _as_consultant(ports, principal, engagement_id)
     for _ in range(ATTEMPTS):
-        before = ports.timesheets.get_entry(engagement_id, day)
+        changes, before = _entry_change(ports, engagement, day, None, ports.now)
         if before is None:
             raise NotFound("No time is reported for that day.")
-        changes = _with_period(ports, engagement, day, before, None, ports.now).delete(before)
+        changes.delete(before)
         try:
             ports.commit(changes)
         except ConcurrencyConflict:
@@ -138,18 +137,21 @@ def remove_time(ports: TimesheetPorts, principal: Principal, engagement_id: str,
     raise Conflict("The period is being changed by someone else; try again.")
 
 
-def _with_period(
-    ports: TimesheetPorts, engagement: Engagement, day: date, before: TimeEntry | None, after: TimeEntry | None, now: datetime
-) -> Changes:
-    """The change of the day's period that every entry write carries (created with the first entry)."""
+def _entry_change(
+    ports: TimesheetPorts, engagement: Engagement, day: date, after: TimeEntry | None, now: datetime
+) -> tuple[Changes, TimeEntry | None]:
+    """The change of the day's period that every entry write carries (the period is made with the first
+    entry), and the entry as it is. The period is read *before* the entry: any write of the entry since
+    then has moved the period's revision, so a commit on what was read here cannot lose it."""
     key = period_of(day, engagement.terms.reporting_period)
     period = ports.timesheets.get_period(engagement.engagement_id, key)
+    before = ports.timesheets.get_entry(engagement.engagement_id, day)
     if period is None:
-        fresh = Period(
-            engagement.engagement_id, key, engagement.terms.reporting_period, engagement.agency_id, engagement.consultant_id, now, now
-        )
-        return Changes().insert(fresh.with_entry(before, after, now))
-    return Changes().transition(period.with_entry(before, after, now), period.status.value, revision=period.revision)
+        kind = engagement.terms.reporting_period
+        fresh = Period(engagement.engagement_id, key, kind, engagement.agency_id, engagement.consultant_id, now, now)
+        return Changes().insert(fresh.with_entry(before, after, now)), before
+    changed = period.with_entry(before, after, now)
+    return Changes().transition(changed, period.status.value, revision=period.revision), before
 
 
 # --- the period's way to an invoice -----------------------------------------------------------------------
@@ -159,12 +161,16 @@ def submit_period(ports: TimesheetPorts, principal: Principal, engagement_id: st
     engagement = _as_consultant(ports, principal, engagement_id)
     _ensure_reported_by_time(engagement)
     for _ in range(ATTEMPTS):
-        period = _period(ports, engagement_id, key)
+        period = _period(ports, engagement, key)
         if period.status is PeriodStatus.SUBMITTED:
             return period  # a double click
         period.ensure_open()
         if period.entries == 0:
             raise Conflict("There is no time to submit in this period.")
+        last_day = min(period_days(key)[1], engagement.terms.end_date)
+        if last_day > ports.now.date():
+            # A period submitted early would shut out its remaining days: they could never be invoiced.
+            raise Conflict(f"The period can be submitted from {last_day.isoformat()}, its last day.")
         now = ports.now
         submitted = replace(period, status=PeriodStatus.SUBMITTED, submitted_at=now, revision=period.revision + 1, updated_at=now)
         changes = Changes().transition(submitted, period.status.value, revision=period.revision)
@@ -192,7 +198,7 @@ def confirm_period(ports: TimesheetPorts, principal: Principal, engagement_id: s
     again answers with the same invoice."""
     engagement = _as_agency(ports, principal, engagement_id)
     for _ in range(ATTEMPTS):
-        period = _period(ports, engagement_id, key)
+        period = _period(ports, engagement, key)
         if period.status is PeriodStatus.CONFIRMED and period.invoice_id:
             invoice = ports.timesheets.get_invoice(period.invoice_id)
             assert invoice is not None, "the invoice is inserted with the confirmation"
@@ -227,7 +233,7 @@ def return_period(ports: TimesheetPorts, principal: Principal, engagement_id: st
     """The agency sends a submitted period back to the consultant, saying what to correct."""
     engagement = _as_agency(ports, principal, engagement_id)
     for _ in range(ATTEMPTS):
-        period = _period(ports, engagement_id, key)
+        period = _period(ports, engagement, key)
         if period.status is not PeriodStatus.SUBMITTED:
             raise Conflict(
                 f"The period {key} is {period.status.value}; only a submitted one is returned.", current_state=period.status.value
@@ -306,7 +312,7 @@ def get_period(ports: TimesheetPorts, principal: Principal, engagement_id: str, 
     engagement = _engagement(ports, principal, engagement_id)
     if not _reads_time(principal, engagement):
         raise NotFound("Engagement not found.")
-    first, last = _days_of(key)
+    first, last = _days_of(key, engagement)
     return PeriodView(ports.timesheets.get_period(engagement_id, key), key, ports.timesheets.list_entries(engagement_id, first, last))
 
 
@@ -341,16 +347,21 @@ def engagement_invoices(ports: TimesheetPorts, principal: Principal, engagement_
 # --- helpers ----------------------------------------------------------------------------------------------
 
 
-def _days_of(key: str) -> tuple[date, date]:
+def _days_of(key: str, engagement: Engagement) -> tuple[date, date]:
+    """The days of the period ``key``, which must be of the engagement's kind (months or weeks)."""
     try:
-        return period_days(key)
-    except ValueError:
+        days = period_days(key)
+    except (ValueError, OverflowError):
         raise InvalidInput("A period is a month (2026-11) or an ISO week (2026-W48).", issues=[FieldIssue("period", "invalid")]) from None
+    if period_of(days[0], engagement.terms.reporting_period) != key:
+        kind = engagement.terms.reporting_period.value
+        raise InvalidInput(f"This engagement's time is gathered per {kind}.", issues=[FieldIssue("period", f"not a {kind}")])
+    return days
 
 
-def _period(ports: TimesheetPorts, engagement_id: str, key: str) -> Period:
-    _days_of(key)
-    period = ports.timesheets.get_period(engagement_id, key)
+def _period(ports: TimesheetPorts, engagement: Engagement, key: str) -> Period:
+    _days_of(key, engagement)
+    period = ports.timesheets.get_period(engagement.engagement_id, key)
     if period is None:
         raise NotFound("Nothing is reported in that period.")
     return period

@@ -57,6 +57,7 @@ def test_a_month_reported_confirmed_invoiced_paid_and_transferred(api: Api, pump
     pump.drain()  # the stream handler issues it: the agency cannot be paid yet
     invoice = api.get(f"/invoices/{invoice_id}", token=agency.token).body
     assert invoice["status"] == "pending" and "payout account" in invoice["blocked_reason"]
+    assert api.get(f"/invoices/{invoice_id}", token=client.token).body["blocked_reason"] is None  # the agency's business
 
     link = api.post(f"/agencies/{agency.org_id}/payouts/onboarding", token=agency.token)
     assert link.status == 200 and link.body["url"].startswith("https://")

@@ -4,6 +4,7 @@ webhooks, once per event."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from datetime import date
 
@@ -12,9 +13,10 @@ import pytest
 from chalicelib.adapters.payments.offline import OfflineStripe
 from chalicelib.adapters.payments.stripe_gateway import StripeGateway, StripeWebhooks
 from chalicelib.domain.invoicing import InvoiceStatus
-from chalicelib.errors import NotFound, Unauthenticated
+from chalicelib.errors import NotFound, Unauthenticated, UpstreamUnavailable
 from chalicelib.services import invoicing, timesheets
 from chalicelib.services.invoicing import InvoicingPorts
+from chalicelib.services.ports import Changes
 from tests.unit.test_contracts import Deal
 from tests.unit.test_timesheets import active, report
 
@@ -40,9 +42,9 @@ def setup() -> tuple[Deal, InvoicingPorts, OfflineStripe, Sink, str]:
     stripe = OfflineStripe(webhook_sink=sink, webhook_secrets=SECRETS)
     gateway = StripeGateway("sk_test_offline", http_client=stripe.http_client, max_network_retries=0)
     ports = InvoicingPorts(ts, deal.scene.world.db, gateway, StripeWebhooks(*SECRETS))
-    report(deal, ts, date(2026, 11, 23), 480)
-    timesheets.submit_period(ts, deal.scene.consultants[0], deal.engagement_id, "2026-11")
-    _, invoice = timesheets.confirm_period(ts, deal.scene.agency_admin, deal.engagement_id, "2026-11")
+    report(deal, ts, date(2026, 10, 23), 480)
+    timesheets.submit_period(ts, deal.scene.consultants[0], deal.engagement_id, "2026-10")
+    _, invoice = timesheets.confirm_period(ts, deal.scene.agency_admin, deal.engagement_id, "2026-10")
     return deal, ports, stripe, sink, invoice.invoice_id
 
 
@@ -88,8 +90,15 @@ def test_an_invoice_waits_for_the_agencys_payout_account_and_says_why() -> None:
 
 
 def test_issuing_twice_or_twenty_times_at_once_makes_one_stripe_invoice() -> None:
-    deal, ports, stripe, sink, invoice_id = setup()
-    onboarded(deal, ports, stripe, sink)
+    deal, ports, stripe, _, invoice_id = setup()
+    invoicing.start_payout_onboarding(ports, deal.scene.agency_admin, deal.scene.agency_admin.org_id or "")
+    account = ports.payments.get_payout_account(deal.scene.agency_admin.org_id or "")
+    assert account is not None
+    stripe.activate_transfers(account.account_id)
+    # The account recorded active without issuing anything yet (its webhook is not posted): the race below
+    # is the first issue.
+    ports.commit(Changes().update(dataclasses.replace(account, transfers_active=True)))
+    assert deal.db.get_invoice(invoice_id).status is InvoiceStatus.PENDING
     barrier = threading.Barrier(20)
 
     def issue() -> None:
@@ -102,6 +111,23 @@ def test_issuing_twice_or_twenty_times_at_once_makes_one_stripe_invoice() -> Non
     for thread in threads:
         thread.join()
     assert len(stripe.objects("invoice")) == 1 and len(stripe.objects("invoiceitem")) == 1
+    assert deal.db.get_invoice(invoice_id).status is InvoiceStatus.OPEN
+
+
+def test_an_issue_left_unfinished_for_a_day_goes_on_without_a_second_invoice() -> None:
+    deal, ports, stripe, sink, invoice_id = setup()
+    invoicing.start_payout_onboarding(ports, deal.scene.agency_admin, deal.scene.agency_admin.org_id or "")
+    account = ports.payments.get_payout_account(deal.scene.agency_admin.org_id or "")
+    assert account is not None
+    stripe.activate_transfers(account.account_id)
+    stripe.fail_next("POST", "/send", status=500, times=1)  # Stripe made and finalized it; sending fails
+    with pytest.raises(UpstreamUnavailable):
+        post(ports, sink.of_type("account.updated")[0])
+    assert deal.db.get_invoice(invoice_id).status is InvoiceStatus.PENDING
+    deal.scene.world.clock.advance(hours=25)  # the idempotency keys may be forgotten by now
+    issued = invoicing.issue_invoice(ports, invoice_id)
+    assert issued.status is InvoiceStatus.OPEN and issued.attempt == 2
+    assert len(stripe.objects("invoice")) == 1
 
 
 def test_payment_marks_the_invoice_paid_and_the_agencys_transfer_recorded_once() -> None:
@@ -192,3 +218,20 @@ def test_the_stripe_keys_come_from_their_secret_when_one_is_named(monkeypatch: p
         settings = Container(Settings.from_environment({"STRIPE_SECRET_ARN": arn, "STRIPE_API_KEY": "sk_env"})).stripe_settings
         assert settings.stripe_api_key == "sk_test_from_secret" and settings.stripe_webhook_secret == "whsec_a"
         assert settings.stripe_connect_webhook_secret == "whsec_local_connect"  # an empty field leaves the setting as it was
+
+
+@pytest.mark.parametrize(
+    "environment",
+    [
+        {"PAYMENTS": "stripe", "STRIPE_WEBHOOK_SECRET": "whsec_real", "STRIPE_CONNECT_WEBHOOK_SECRET": "whsec_real2"},  # no key
+        {"PAYMENTS": "stripe", "STRIPE_API_KEY": "sk_test_x"},  # the published local webhook secrets
+        {"PAYMENTS": "stripe", "STRIPE_API_KEY": "sk_test_x", "STRIPE_WEBHOOK_SECRET": "whsec_real", "STRIPE_CONNECT_WEBHOOK_SECRET": ""},
+        {"PAYMENTS": "offline", "APP_STAGE": "prod"},
+    ],
+)
+def test_payments_refuse_to_run_misconfigured(environment: dict[str, str]) -> None:
+    from chalicelib.container import Container
+    from chalicelib.settings import Settings
+
+    with pytest.raises(RuntimeError):
+        _ = Container(Settings.from_environment(environment)).payment_gateway

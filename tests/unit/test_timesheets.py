@@ -29,7 +29,7 @@ def active(pricing: Pricing = Pricing.HOURLY, period: PeriodKind = PeriodKind.MO
         deal.engagement().terms,
         pricing=pricing,
         rate_minor=100_000 if pricing is Pricing.HOURLY else 800_000,
-        start_date=date(2026, 11, 2),
+        start_date=date(2026, 10, 1),
         end_date=date(2027, 3, 31),
         reporting_period=period,
     )
@@ -68,19 +68,19 @@ def test_periods_are_calendar_months_or_iso_weeks() -> None:
 
 def test_time_is_reported_per_day_inside_the_dates_never_ahead_and_replaces_the_days_report(hourly: tuple[Deal, TimesheetPorts]) -> None:
     deal, ports = hourly
-    report(deal, ports, date(2026, 11, 23), 420)
-    report(deal, ports, date(2026, 11, 24), 480)
-    report(deal, ports, date(2026, 11, 24), 360)  # an edit, not a second entry
-    view = timesheets.get_period(ports, deal.scene.consultants[0], deal.engagement_id, "2026-11")
-    assert [(e.day, e.minutes) for e in view.entries] == [(date(2026, 11, 23), 420), (date(2026, 11, 24), 360)]
+    report(deal, ports, date(2026, 10, 23), 420)
+    report(deal, ports, date(2026, 10, 24), 480)
+    report(deal, ports, date(2026, 10, 24), 360)  # an edit, not a second entry
+    view = timesheets.get_period(ports, deal.scene.consultants[0], deal.engagement_id, "2026-10")
+    assert [(e.day, e.minutes) for e in view.entries] == [(date(2026, 10, 23), 420), (date(2026, 10, 24), 360)]
     assert view.period is not None and (view.period.entries, view.period.minutes) == (2, 780)
-    for day in (TODAY + timedelta(days=1), date(2026, 11, 1)):  # tomorrow; before the engagement
+    for day in (TODAY + timedelta(days=1), date(2026, 9, 30)):  # tomorrow; before the engagement
         with pytest.raises(InvalidInput):
             report(deal, ports, day)
     with pytest.raises(InvalidInput):  # a share of a day on an hourly engagement
-        report(deal, ports, date(2026, 11, 25), minutes=None, day_share=100)
-    timesheets.remove_time(ports, deal.scene.consultants[0], deal.engagement_id, date(2026, 11, 23))
-    view = timesheets.get_period(ports, deal.scene.consultants[0], deal.engagement_id, "2026-11")
+        report(deal, ports, date(2026, 10, 25), minutes=None, day_share=100)
+    timesheets.remove_time(ports, deal.scene.consultants[0], deal.engagement_id, date(2026, 10, 23))
+    view = timesheets.get_period(ports, deal.scene.consultants[0], deal.engagement_id, "2026-10")
     assert view.period is not None and (view.period.entries, view.period.minutes) == (1, 360)
 
 
@@ -91,7 +91,7 @@ def test_only_the_consultant_reports_and_strangers_learn_nothing(hourly: tuple[D
     with pytest.raises(NotFound):
         timesheets.report_time(ports, deal.scene.buyer, deal.engagement_id, TODAY, minutes=60, day_share=None, description="x")
     with pytest.raises(NotFound):
-        timesheets.get_period(ports, deal.scene.buyer, deal.engagement_id, "2026-11")  # the client reads invoices, not time
+        timesheets.get_period(ports, deal.scene.buyer, deal.engagement_id, "2026-10")  # the client reads invoices, not time
 
 
 def test_time_waits_for_both_signatures() -> None:
@@ -104,31 +104,31 @@ def test_time_waits_for_both_signatures() -> None:
 def test_a_submitted_period_is_frozen_until_returned_and_its_confirmation_makes_one_invoice(hourly: tuple[Deal, TimesheetPorts]) -> None:
     deal, ports = hourly
     consultant, admin = deal.scene.consultants[0], deal.scene.agency_admin
-    report(deal, ports, date(2026, 11, 23), 450)
-    report(deal, ports, date(2026, 11, 24), 465)
-    submitted = timesheets.submit_period(ports, consultant, deal.engagement_id, "2026-11")
+    report(deal, ports, date(2026, 10, 23), 450)
+    report(deal, ports, date(2026, 10, 24), 465)
+    submitted = timesheets.submit_period(ports, consultant, deal.engagement_id, "2026-10")
     assert submitted.status is PeriodStatus.SUBMITTED
     assert [n.user_id for n in deal.notices("period_submitted")] == [admin.user_id]
     with pytest.raises(Conflict):
-        report(deal, ports, date(2026, 11, 25), 60)
-    returned = timesheets.return_period(ports, admin, deal.engagement_id, "2026-11", "The 24th was a holiday.")
+        report(deal, ports, date(2026, 10, 25), 60)
+    returned = timesheets.return_period(ports, admin, deal.engagement_id, "2026-10", "The 24th was a holiday.")
     assert returned.status is PeriodStatus.OPEN and returned.return_comment == "The 24th was a holiday."
-    timesheets.remove_time(ports, consultant, deal.engagement_id, date(2026, 11, 24))
-    report(deal, ports, date(2026, 11, 25), 465)
-    timesheets.submit_period(ports, consultant, deal.engagement_id, "2026-11")
+    timesheets.remove_time(ports, consultant, deal.engagement_id, date(2026, 10, 24))
+    report(deal, ports, date(2026, 10, 25), 465)
+    timesheets.submit_period(ports, consultant, deal.engagement_id, "2026-10")
     with pytest.raises(Forbidden):
-        timesheets.confirm_period(ports, consultant, deal.engagement_id, "2026-11")
-    period, invoice = timesheets.confirm_period(ports, admin, deal.engagement_id, "2026-11")
+        timesheets.confirm_period(ports, consultant, deal.engagement_id, "2026-10")
+    period, invoice = timesheets.confirm_period(ports, admin, deal.engagement_id, "2026-10")
     assert period.status is PeriodStatus.CONFIRMED and period.invoice_id == invoice.invoice_id
     # 915 minutes at 1 000.00 SEK an hour: 15 250.00 SEK; 15 % commission; Swedish VAT on the net.
     b = invoice.breakdown
     assert (b.net_minor, b.commission_minor, b.agency_net_minor) == (1_525_000, 228_750, 1_296_250)
     assert (b.vat_rate_bps, b.vat_minor, b.total_minor, b.reverse_charge) == (SWEDISH_VAT_BPS, 381_250, 1_906_250, False)
-    assert invoice.lines[0].quantity == "15.25 h" and invoice.source == "period:2026-11"
-    _, same = timesheets.confirm_period(ports, admin, deal.engagement_id, "2026-11")
+    assert invoice.lines[0].quantity == "15.25 h" and invoice.source == "period:2026-10"
+    _, same = timesheets.confirm_period(ports, admin, deal.engagement_id, "2026-10")
     assert same.invoice_id == invoice.invoice_id and len(deal.db._all("invoice")) == 1
     with pytest.raises(Conflict):
-        timesheets.return_period(ports, admin, deal.engagement_id, "2026-11", "too late")
+        timesheets.return_period(ports, admin, deal.engagement_id, "2026-10", "too late")
     # Every party reads the invoice and the same breakdown; strangers do not.
     for who in (deal.scene.buyer, admin, consultant, deal.scene.staff):
         assert timesheets.visible_invoice(ports, who, invoice.invoice_id).breakdown == b
@@ -136,15 +136,15 @@ def test_a_submitted_period_is_frozen_until_returned_and_its_confirmation_makes_
 
 def test_twenty_confirmations_at_once_make_one_invoice(hourly: tuple[Deal, TimesheetPorts]) -> None:
     deal, ports = hourly
-    report(deal, ports, date(2026, 11, 23), 480)
-    timesheets.submit_period(ports, deal.scene.consultants[0], deal.engagement_id, "2026-11")
+    report(deal, ports, date(2026, 10, 23), 480)
+    timesheets.submit_period(ports, deal.scene.consultants[0], deal.engagement_id, "2026-10")
     barrier = threading.Barrier(20)
     invoices: list[str] = []
 
     def confirm() -> None:
         barrier.wait()
         try:
-            invoices.append(timesheets.confirm_period(ports, deal.scene.agency_admin, deal.engagement_id, "2026-11")[1].invoice_id)
+            invoices.append(timesheets.confirm_period(ports, deal.scene.agency_admin, deal.engagement_id, "2026-10")[1].invoice_id)
         except Conflict:
             invoices.append("busy")
 
@@ -159,18 +159,18 @@ def test_twenty_confirmations_at_once_make_one_invoice(hourly: tuple[Deal, Times
 
 def test_a_submission_racing_an_edit_submits_the_edit_too(hourly: tuple[Deal, TimesheetPorts]) -> None:
     deal, ports = hourly
-    report(deal, ports, date(2026, 11, 23), 480)
+    report(deal, ports, date(2026, 10, 23), 480)
     db, original = deal.db, deal.db.commit
     raced: list[Any] = []
 
     def edit_first(changes: Any) -> None:
         if not raced and any(getattr(e, "status", None) is PeriodStatus.SUBMITTED for e, _ in changes.writes):
-            raced.append(report(deal, ports, date(2026, 11, 24), 120))
+            raced.append(report(deal, ports, date(2026, 10, 24), 120))
         original(changes)
 
     db.commit = edit_first
     try:
-        submitted = timesheets.submit_period(ports, deal.scene.consultants[0], deal.engagement_id, "2026-11")
+        submitted = timesheets.submit_period(ports, deal.scene.consultants[0], deal.engagement_id, "2026-10")
     finally:
         db.commit = original
     assert raced and submitted.minutes == 600 and submitted.entries == 2
@@ -179,11 +179,11 @@ def test_a_submission_racing_an_edit_submits_the_edit_too(hourly: tuple[Deal, Ti
 def test_daily_engagements_report_shares_of_days_in_iso_weeks() -> None:
     deal, ports = active(Pricing.DAILY, PeriodKind.WEEK)
     with pytest.raises(InvalidInput):
-        report(deal, ports, date(2026, 11, 23), minutes=480)
-    report(deal, ports, date(2026, 11, 23), minutes=None, day_share=100)
-    report(deal, ports, date(2026, 11, 24), minutes=None, day_share=50)
-    timesheets.submit_period(ports, deal.scene.consultants[0], deal.engagement_id, "2026-W48")
-    _, invoice = timesheets.confirm_period(ports, deal.scene.agency_admin, deal.engagement_id, "2026-W48")
+        report(deal, ports, date(2026, 10, 19), minutes=480)
+    report(deal, ports, date(2026, 10, 19), minutes=None, day_share=100)
+    report(deal, ports, date(2026, 10, 20), minutes=None, day_share=50)
+    timesheets.submit_period(ports, deal.scene.consultants[0], deal.engagement_id, "2026-W43")
+    _, invoice = timesheets.confirm_period(ports, deal.scene.agency_admin, deal.engagement_id, "2026-W43")
     assert invoice.breakdown.net_minor == 1_200_000 and invoice.lines[0].quantity == "1.5 days"
 
 
@@ -218,20 +218,54 @@ def test_the_split_and_the_totals_add_up_exactly(net: int, commission_bps: int, 
 
 def test_two_days_reported_at_once_both_count_in_the_periods_totals(hourly: tuple[Deal, TimesheetPorts]) -> None:
     deal, ports = hourly
-    report(deal, ports, date(2026, 11, 20), 60)  # the period exists: both writes below change it
+    report(deal, ports, date(2026, 10, 20), 60)  # the period exists: both writes below change it
     db, original = deal.db, deal.db.commit
     raced: list[Any] = []
 
     def other_day_first(changes: Any) -> None:
         if not raced:
             raced.append("racing")  # first: the racing report commits through here too
-            report(deal, ports, date(2026, 11, 24), 120)
+            report(deal, ports, date(2026, 10, 24), 120)
         original(changes)
 
     db.commit = other_day_first
     try:
-        report(deal, ports, date(2026, 11, 23), 480)
+        report(deal, ports, date(2026, 10, 23), 480)
     finally:
         db.commit = original
-    period = db.get_period(deal.engagement_id, "2026-11")
+    period = db.get_period(deal.engagement_id, "2026-10")
     assert raced and (period.entries, period.minutes) == (3, 660)
+
+
+def test_two_edits_of_the_same_day_leave_the_period_matching_its_entries(hourly: tuple[Deal, TimesheetPorts]) -> None:
+    deal, ports = hourly
+    report(deal, ports, date(2026, 10, 23), 60)
+    db, original_get = deal.db, deal.db.get_entry
+    raced: list[str] = []
+
+    def entry_after_another_edit(engagement_id: str, day: date) -> Any:
+        # Between this request's reads, another request changes the same day.
+        if not raced:
+            raced.append("racing")
+            report(deal, ports, date(2026, 10, 23), 120)
+        return original_get(engagement_id, day)
+
+    db.get_entry = entry_after_another_edit
+    try:
+        report(deal, ports, date(2026, 10, 23), 480)
+    finally:
+        db.get_entry = original_get
+    period = db.get_period(deal.engagement_id, "2026-10")
+    [entry] = db.list_entries(deal.engagement_id, date(2026, 10, 1), date(2026, 10, 31))
+    assert raced and entry.minutes == period.minutes == 480 and period.entries == 1
+
+
+def test_a_period_is_submitted_once_it_is_over_and_read_in_the_engagements_kind(hourly: tuple[Deal, TimesheetPorts]) -> None:
+    deal, ports = hourly
+    consultant = deal.scene.consultants[0]
+    report(deal, ports, date(2026, 11, 24), 60)
+    with pytest.raises(Conflict):  # November is not over on the 27th: its last days could never be invoiced
+        timesheets.submit_period(ports, consultant, deal.engagement_id, "2026-11")
+    for wrong in ("2026-W48", "2026-13", "9999-W52"):
+        with pytest.raises(InvalidInput):
+            timesheets.get_period(ports, consultant, deal.engagement_id, wrong)
