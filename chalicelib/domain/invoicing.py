@@ -185,6 +185,9 @@ class Invoice:
     paid_at: datetime | None = None
     transfer_id: str | None = None  # the agency's share, transferred when the client paid
     payment_failed_at: datetime | None = None  # the last failed attempt of the client to pay
+    refunded_minor: int = 0  # paid back to the client
+    reversed_minor: int = 0  # taken back from the agency's transfer (its share of a refund, or a dispute)
+    disputed_at: datetime | None = None
     ended_at: datetime | None = None  # voided or marked uncollectible
 
 

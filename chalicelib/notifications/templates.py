@@ -356,6 +356,28 @@ TEMPLATES |= {
         "en": _en("Your invoice $reference was rejected", "Customersonly rejected your milestone invoice $reference:\n\n$reason"),
         "sv": _sv("Er faktura $reference avvisades", "Customersonly har avvisat er delmålsfaktura $reference:\n\n$reason"),
     },
+    "transfer_reversed": {
+        "en": _en(
+            "Money taken back: invoice of $total $why",
+            "The client's payment of the invoice of $total was $why, so $reversed of the agency's share was taken "
+            "back from its transfer.\n\n$breakdown\n\n$link",
+        ),
+        "sv": _sv(
+            "Pengar återförda: fakturan på $total ($why)",
+            "Kundens betalning av fakturan på $total blev $why, så $reversed av konsultbolagets andel har dragits "
+            "tillbaka från överföringen.\n\n$breakdown\n\n$link",
+        ),
+    },
+    "payout_failed": {
+        "en": _en(
+            "A payout to your bank failed",
+            "Stripe could not pay out to the agency's bank account. Check the bank details in the payout settings: $link",
+        ),
+        "sv": _sv(
+            "En utbetalning till er bank misslyckades",
+            "Stripe kunde inte betala ut till konsultbolagets bankkonto. Kontrollera bankuppgifterna i utbetalningsinställningarna: $link",
+        ),
+    },
     "contract_unsigned": {
         "en": _en(
             "Contract $status: $assignment_title",

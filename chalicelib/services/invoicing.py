@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
-from chalicelib.domain.accounts import User
+from chalicelib.domain.accounts import User, UserStatus
 from chalicelib.domain.contracts import ProcessedEvent
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.invoicing import (
@@ -27,9 +27,10 @@ from chalicelib.domain.invoicing import (
     InvoiceStatus,
     PayoutAccountRecord,
     invoice_moves_forward,
+    round_half_up,
 )
 from chalicelib.domain.money import format_amount
-from chalicelib.errors import ConcurrencyConflict, Conflict, NotFound
+from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, NotFound
 from chalicelib.logging import log_failure, logger
 from chalicelib.services.accounts import AccountPorts
 from chalicelib.services.candidacies import ATTEMPTS, client_recipients
@@ -278,6 +279,11 @@ def handle_payment_webhook(ports: InvoicingPorts, raw_body: bytes, signature: st
     if event.type == "account.updated":
         sync_payout_account(ports, event.object_id)
         return _remember(ports, record)
+    if event.type == "payout.failed" and event.account_id:
+        _tell_payout_failed(ports, event.account_id, record.received_at)
+        return _remember(ports, record)
+    if event.type in ("charge.refunded", "charge.dispute.created"):
+        return _charge_event(ports, event.type, event.object_id if event.type == "charge.refunded" else event.charge_id, record)
     if not event.type.startswith("invoice."):
         logger.info("payment event not acted on", extra={"type": event.type})
         return _remember(ports, record, "ignored")
@@ -293,6 +299,48 @@ def handle_payment_webhook(ports: InvoicingPorts, raw_body: bytes, signature: st
         except ConcurrencyConflict:
             if ports.timesheets.contracts.engagements.event_processed(PROVIDER, event.event_id):
                 return "duplicate"
+    raise Conflict("The invoice is being changed; try again.")
+
+
+def _charge_event(ports: InvoicingPorts, kind: str, charge_id: str | None, record: ProcessedEvent) -> Outcome:
+    """A refund or a dispute of a client's payment: the agency's transfer gives back its share (of what was
+    refunded; all of it for a dispute, as the platform bears the disputed amount meanwhile)."""
+    if not charge_id:
+        raise InvalidInput("The event names no charge.", issues=[FieldIssue("data.object.charge", "missing")])
+    charge = ports.gateway.get_charge(charge_id)  # re-fetched: what the event says is only a hint
+    invoice = ports.payments.find_invoice(charge.provider_invoice_id) if charge.provider_invoice_id else None
+    if invoice is None:
+        return _remember(ports, record, "ignored")  # a payment that is not one of our invoices
+    for _ in range(ATTEMPTS):
+        current = ports.timesheets.timesheets.get_invoice(invoice.invoice_id)
+        assert current is not None
+        now = ports.now
+        b = current.breakdown
+        refunded = max(current.refunded_minor, charge.amount_refunded_minor)
+        disputed = current.disputed_at is not None or kind == "charge.dispute.created" or charge.disputed
+        owed_back = b.agency_net_minor if disputed else round_half_up(refunded * b.agency_net_minor, b.total_minor or 1)
+        to_reverse = owed_back - current.reversed_minor
+        if to_reverse > 0 and current.transfer_id:
+            # Keyed by the total owed back: a retry, or the same event again, never reverses twice.
+            ports.gateway.reverse_transfer(current.transfer_id, to_reverse, key=f"transfer.reverse:{current.invoice_id}:{owed_back}")
+        updated = replace(
+            current,
+            refunded_minor=refunded,
+            reversed_minor=max(current.reversed_minor, owed_back),
+            disputed_at=current.disputed_at or (now if disputed else None),
+            revision=current.revision + 1,
+        )
+        if updated == replace(current, revision=updated.revision):
+            return _remember(ports, record, "stale")
+        changes = Changes().insert(record).transition(updated, current.status.value, revision=current.revision)
+        _tell_reversed(ports, updated, changes, now, "disputed" if disputed else "refunded", to_reverse)
+        try:
+            ports.commit(changes)
+        except ConcurrencyConflict:
+            if ports.timesheets.contracts.engagements.event_processed(PROVIDER, record.event_id):
+                return "duplicate"
+            continue
+        return "applied"
     raise Conflict("The invoice is being changed; try again.")
 
 
@@ -393,6 +441,39 @@ def _tell_paid(ports: InvoicingPorts, invoice: Invoice, changes: Changes, now: d
         notify(
             changes, user, "invoice_paid", _invoice_params(ports, invoice, user), now, object_type="invoice", object_id=invoice.invoice_id
         )
+
+
+def _agency_people(ports: InvoicingPorts, agency_id: str) -> list[User]:
+    """The agency's admins and the platform's staff: who acts on money going back or not arriving."""
+    accounts = ports.accounts.accounts
+    people = [u for u in accounts.list_members(agency_id) if Role.AGENCY_ADMIN in u.roles] + accounts.list_staff()
+    return list({u.user_id: u for u in people if u.status is UserStatus.ACTIVE}.values())
+
+
+def _tell_reversed(ports: InvoicingPorts, invoice: Invoice, changes: Changes, now: datetime, why: str, amount_minor: int) -> None:
+    for user in _agency_people(ports, invoice.agency_id):
+        params = {**_invoice_params(ports, invoice, user), "why": why, "reversed": format_amount(amount_minor, invoice.breakdown.currency)}
+        notify(changes, user, "transfer_reversed", params, now, object_type="invoice", object_id=invoice.invoice_id)
+
+
+def _tell_payout_failed(ports: InvoicingPorts, account_id: str, now: datetime) -> None:
+    """The agency's bank refused a payout from its Stripe balance: the agency must fix its bank details."""
+    payout = ports.payments.find_payout_account(account_id)
+    if payout is None:
+        return
+    changes = Changes()
+    link = f"{ports.web_base_url}/agencies/{payout.agency_id}/payouts"
+    for user in _agency_people(ports, payout.agency_id):
+        notify(
+            changes,
+            user,
+            "payout_failed",
+            {"recipient_name": user.name, "link": link},
+            now,
+            object_type="agency",
+            object_id=payout.agency_id,
+        )
+    ports.commit(changes)
 
 
 def _invoice_params(ports: InvoicingPorts, invoice: Invoice, user: User) -> dict[str, str]:

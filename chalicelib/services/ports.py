@@ -662,6 +662,18 @@ class PaymentEvent:
     object_id: str  # the invoice's, the account's, ...
     account_id: str | None  # the connected account, for Connect events
     created: datetime
+    charge_id: str | None = None  # the charge a dispute is about (charge.dispute.* events)
+
+
+@dataclass(frozen=True)
+class ChargeState:
+    """A client's payment as the provider reports it now: how much of it was refunded, whether disputed."""
+
+    charge_id: str
+    provider_invoice_id: str | None  # the invoice it paid
+    amount_minor: int
+    amount_refunded_minor: int
+    disputed: bool
 
 
 class PaymentGateway(Protocol):
@@ -678,6 +690,9 @@ class PaymentGateway(Protocol):
 
     def get_invoice(self, provider_invoice_id: str) -> HostedInvoice: ...
     def void_invoice(self, provider_invoice_id: str, *, invoice_id: str) -> HostedInvoice: ...
+    def get_charge(self, charge_id: str) -> ChargeState: ...
+    def reverse_transfer(self, transfer_id: str, amount_minor: int, *, key: str) -> str:
+        """Takes ``amount_minor`` of a transfer back from the connected account; ``key`` makes it idempotent."""
 
 
 class PaymentWebhooks(Protocol):

@@ -235,3 +235,63 @@ def test_payments_refuse_to_run_misconfigured(environment: dict[str, str]) -> No
 
     with pytest.raises(RuntimeError):
         _ = Container(Settings.from_environment(environment)).payment_gateway
+
+
+def paid_invoice() -> tuple[Deal, InvoicingPorts, OfflineStripe, Sink, str]:
+    deal, ports, stripe, sink, invoice_id = setup()
+    onboarded(deal, ports, stripe, sink)
+    stripe.pay_invoice(deal.db.get_invoice(invoice_id).provider_invoice_id)
+    assert post(ports, sink.of_type("invoice.paid")[0]) == "applied"
+    return deal, ports, stripe, sink, invoice_id
+
+
+def test_a_refund_takes_the_agencys_share_back_once() -> None:
+    deal, ports, stripe, sink, invoice_id = paid_invoice()
+    stripe.refund(deal.db.get_invoice(invoice_id).provider_invoice_id)
+    [refunded] = sink.of_type("charge.refunded")
+    assert post(ports, refunded) == "applied"
+    invoice = deal.db.get_invoice(invoice_id)
+    assert invoice.refunded_minor == invoice.breakdown.total_minor
+    assert invoice.reversed_minor == invoice.breakdown.agency_net_minor
+    [transfer] = stripe.objects("transfer")
+    assert transfer["amount_reversed"] == invoice.breakdown.agency_net_minor
+    assert post(ports, refunded) == "duplicate"
+    assert stripe.objects("transfer")[0]["amount_reversed"] == invoice.breakdown.agency_net_minor  # not twice
+    assert {n.user_id for n in deal.notices("transfer_reversed")} >= {deal.scene.agency_admin.user_id, deal.scene.staff.user_id}
+
+
+def test_a_dispute_takes_the_agencys_whole_share_back() -> None:
+    deal, ports, stripe, sink, invoice_id = paid_invoice()
+    stripe.dispute(deal.db.get_invoice(invoice_id).provider_invoice_id)
+    [disputed] = sink.of_type("charge.dispute.created")
+    assert post(ports, disputed) == "applied"
+    invoice = deal.db.get_invoice(invoice_id)
+    assert invoice.disputed_at is not None and invoice.reversed_minor == invoice.breakdown.agency_net_minor
+    assert stripe.objects("transfer")[0]["amount_reversed"] == invoice.breakdown.agency_net_minor
+
+
+def test_a_failed_payout_alerts_the_agency_and_staff() -> None:
+    import json
+
+    from chalicelib.adapters.payments.offline import sign_payload
+
+    deal, ports, stripe, sink, _ = setup()
+    onboarded(deal, ports, stripe, sink)
+    account = ports.payments.get_payout_account(deal.scene.agency_admin.org_id or "")
+    assert account is not None
+    event = {
+        "id": "evt_payout_failed_1",
+        "object": "event",
+        "type": "payout.failed",
+        "account": account.account_id,
+        "created": int(deal.scene.world.clock().timestamp()),
+        "data": {"object": {"id": "po_1", "object": "payout", "failure_code": "account_closed"}},
+    }
+    payload = json.dumps(event).encode()
+    import time
+
+    header = sign_payload(payload, SECRETS[1], int(time.time()))
+    assert invoicing.handle_payment_webhook(ports, payload, header, connect=True) == "applied"
+    assert invoicing.handle_payment_webhook(ports, payload, header, connect=True) == "duplicate"
+    told = {n.user_id for n in deal.notices("payout_failed")}
+    assert {deal.scene.agency_admin.user_id, deal.scene.staff.user_id} <= told

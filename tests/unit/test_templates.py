@@ -42,6 +42,8 @@ PARAMS = {
     "engagement_active": ENGAGEMENT,
     "contract_unsigned": UNSIGNED,
     "period_submitted": PERIOD,
+    "transfer_reversed": {"recipient_name", "total", "why", "reversed", "breakdown", "link"},
+    "payout_failed": {"recipient_name", "link"},
     "claim_submitted": {"recipient_name", "reference", "amount"},
     "claim_rejected": {"recipient_name", "reference", "reason"},
     "invoice_issued": {"recipient_name", "total", "due", "link", "breakdown"},

@@ -841,6 +841,8 @@ class OfflineStripe:
             ("GET", rf"/v1/charges/({i})", self._retrieve("charge"), "ChargeRetrieveParams"),
             ("GET", rf"/v1/payment_intents/({i})", self._retrieve_payment_intent, "PaymentIntentRetrieveParams"),
             ("GET", rf"/v1/transfers/({i})", self._retrieve("transfer"), "TransferRetrieveParams"),
+            ("POST", rf"/v1/transfers/({i})/reversals", self._reverse_transfer, "TransferReversalCreateParams"),
+            ("GET", r"/v1/invoice_payments", self._list_invoice_payments, "InvoicePaymentListParams"),
             ("GET", rf"/v1/events/({i})", self._retrieve("event"), "EventRetrieveParams"),
         ]
 
@@ -1244,6 +1246,42 @@ class OfflineStripe:
         ]
         found.reverse()  # newest first, as Stripe lists
         return self._list([self._present_invoice(state, obj, _expand(params)) for obj in found], "/v1/invoices", params)
+
+    def _list_invoice_payments(self, state: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+        payment = params.get("payment")
+        invoice, intent = _str(params, "invoice"), _str(payment, "payment_intent") if isinstance(payment, Mapping) else None
+        found = [
+            obj
+            for obj in state["objects"].values()
+            if obj.get("object") == "invoice_payment"
+            and (invoice is None or obj["invoice"] == invoice)
+            and (intent is None or obj["payment"].get("payment_intent") == intent)
+        ]
+        found.reverse()
+        return self._list(found, "/v1/invoice_payments", params)
+
+    def _reverse_transfer(self, state: dict[str, Any], params: Mapping[str, Any], transfer_id: str) -> dict[str, Any]:
+        """Takes (part of) a transfer back from the connected account, as for a refund or a dispute."""
+        transfer = self._find(state, transfer_id, "transfer", "id")
+        remaining = transfer["amount"] - transfer["amount_reversed"]
+        amount = _int(params, "amount")
+        amount = remaining if amount is None else amount
+        if not 0 < amount <= remaining:
+            raise _StripeError(400, "The amount exceeds what is left of the transfer.", code="amount_too_large", param="amount")
+        reversal = {
+            "id": self._new_id(state, "trr"),
+            "object": "transfer_reversal",
+            "amount": amount,
+            "created": self._now(),
+            "currency": transfer["currency"],
+            "metadata": _metadata(params),
+            "transfer": transfer_id,
+        }
+        self._store(state, reversal)
+        transfer["amount_reversed"] += amount
+        transfer["reversed"] = transfer["amount_reversed"] == transfer["amount"]
+        self._event(state, "transfer.reversed", transfer)
+        return copy.deepcopy(reversal)
 
     def _list(self, found: list[dict[str, Any]], url: str, params: Mapping[str, Any]) -> dict[str, Any]:
         limit = _int(params, "limit") or 10

@@ -36,11 +36,13 @@ from functools import partial
 from typing import Any
 
 from chalicelib.errors import Conflict, FieldIssue, InvalidInput, Unauthenticated, UpstreamUnavailable
-from chalicelib.services.ports import BillingCustomer, HostedInvoice, InvoiceRequest, PaymentEvent, PayoutAccount
+from chalicelib.services.ports import BillingCustomer, ChargeState, HostedInvoice, InvoiceRequest, PaymentEvent, PayoutAccount
 
 _EMAIL = re.compile(r"\S+@\S+")
 _ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]+")
 _INVOICE_ID = re.compile(r"in_[A-Za-z0-9]+")
+_CHARGE_ID = re.compile(r"(?:ch|py)_[A-Za-z0-9]+")
+_TRANSFER_ID = re.compile(r"tr_[A-Za-z0-9]+")
 MAX_DETAIL = 200
 VAT_DISPLAY_NAME = "Moms"  # Swedish VAT, as the client reads it on the hosted invoice
 VAT_JURISDICTION = "SE"
@@ -217,6 +219,30 @@ class StripeGateway:
             done_when=lambda status: status == "void",
         )
         return self.get_invoice(stripe_id)
+
+    def get_charge(self, charge_id: str) -> ChargeState:
+        stripe_id = _checked(charge_id, _CHARGE_ID, "charge_id")
+        charge = self._call(lambda: self.client.v1.charges.retrieve(stripe_id))
+        intent = _ref(charge.get("payment_intent"))
+        invoice_id = None
+        if intent:
+            # Since API 2025-03-31 a charge no longer names its invoice: the invoice's payment does.
+            payments = self._call(
+                lambda: self.client.v1.invoice_payments.list({"payment": {"type": "payment_intent", "payment_intent": intent}, "limit": 1})
+            )
+            invoice_id = next((_ref(p.get("invoice")) for p in payments.get("data") or []), None)
+        return ChargeState(
+            charge_id=stripe_id,
+            provider_invoice_id=invoice_id,
+            amount_minor=int(charge.get("amount") or 0),
+            amount_refunded_minor=int(charge.get("amount_refunded") or 0),
+            disputed=bool(charge.get("disputed")),
+        )
+
+    def reverse_transfer(self, transfer_id: str, amount_minor: int, *, key: str) -> str:
+        stripe_id = _checked(transfer_id, _TRANSFER_ID, "transfer_id")
+        reversal = self._call(lambda: self.client.v1.transfers.reversals.create(stripe_id, {"amount": amount_minor}, options=_key(key)))
+        return str(reversal["id"])
 
     # --- internals ---
 
@@ -442,10 +468,12 @@ def payment_event(event: Any, *, connect: bool) -> PaymentEvent:
     if issues:
         raise InvalidInput("The webhook is not a Stripe event this endpoint takes", issues=issues)
     assert isinstance(created, int)
+    charge = obj.get("charge") if isinstance(obj, Mapping) else None
     return PaymentEvent(
         event_id=str(fields["id"]),
         type=str(fields["type"]),
         object_id=str(fields["data.object.id"]),
         account_id=account,
         created=datetime.fromtimestamp(created, tz=UTC),
+        charge_id=_ref(charge) if isinstance(charge, str | Mapping) else None,
     )
