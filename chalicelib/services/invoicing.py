@@ -289,8 +289,10 @@ def handle_payment_webhook(ports: InvoicingPorts, raw_body: bytes, signature: st
         return _remember(ports, record, "ignored")
     invoice = ports.payments.find_invoice(event.object_id)
     if invoice is None:
-        # Not linked yet (its issue is still committing) or not ours: not recorded, so it is delivered again.
-        raise NotFound("No invoice has this provider id.")
+        if event.invoice_reference is None:
+            return _remember(ports, record, "ignored")  # not one of ours (made in Stripe's dashboard, say)
+        # Ours, not linked yet (its issue is still committing): not recorded, so it is delivered again.
+        raise NotFound("No invoice has this provider id yet.")
     hosted = ports.gateway.get_invoice(event.object_id)
     failed = event.type == "invoice.payment_failed"
     for _ in range(ATTEMPTS):

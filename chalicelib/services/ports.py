@@ -663,6 +663,7 @@ class PaymentEvent:
     account_id: str | None  # the connected account, for Connect events
     created: datetime
     charge_id: str | None = None  # the charge a dispute is about (charge.dispute.* events)
+    invoice_reference: str | None = None  # our invoice id, from an invoice's metadata: whether it is ours
 
 
 @dataclass(frozen=True)

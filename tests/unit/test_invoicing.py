@@ -295,3 +295,28 @@ def test_a_failed_payout_alerts_the_agency_and_staff() -> None:
     assert invoicing.handle_payment_webhook(ports, payload, header, connect=True) == "duplicate"
     told = {n.user_id for n in deal.notices("payout_failed")}
     assert {deal.scene.agency_admin.user_id, deal.scene.staff.user_id} <= told
+
+
+def test_events_of_invoices_not_ours_are_acknowledged_and_ours_not_yet_linked_are_retried() -> None:
+    import json
+    import time
+
+    from chalicelib.adapters.payments.offline import sign_payload
+
+    deal, ports, _, _, _ = setup()
+
+    def event(event_id: str, metadata: dict[str, str]) -> tuple[bytes, str]:
+        body = {
+            "id": event_id,
+            "object": "event",
+            "type": "invoice.finalized",
+            "created": int(time.time()),
+            "data": {"object": {"id": "in_NotLinked1", "object": "invoice", "metadata": metadata}},
+        }
+        payload = json.dumps(body).encode()
+        return payload, sign_payload(payload, SECRETS[0], int(time.time()))
+
+    assert invoicing.handle_payment_webhook(ports, *event("evt_dashboard", {}), connect=False) == "ignored"
+    with pytest.raises(NotFound):
+        invoicing.handle_payment_webhook(ports, *event("evt_ours", {"invoice_id": "01JZZZZZZZZZZZZZZZZZZZZZZZ"}), connect=False)
+    assert not deal.db.event_processed("stripe", "evt_ours")

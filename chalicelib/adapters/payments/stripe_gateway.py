@@ -469,6 +469,8 @@ def payment_event(event: Any, *, connect: bool) -> PaymentEvent:
         raise InvalidInput("The webhook is not a Stripe event this endpoint takes", issues=issues)
     assert isinstance(created, int)
     charge = obj.get("charge") if isinstance(obj, Mapping) else None
+    metadata = obj.get("metadata") if isinstance(obj, Mapping) else None
+    reference = metadata.get("invoice_id") if isinstance(metadata, Mapping) else None
     return PaymentEvent(
         event_id=str(fields["id"]),
         type=str(fields["type"]),
@@ -476,4 +478,5 @@ def payment_event(event: Any, *, connect: bool) -> PaymentEvent:
         account_id=account,
         created=datetime.fromtimestamp(created, tz=UTC),
         charge_id=_ref(charge) if isinstance(charge, str | Mapping) else None,
+        invoice_reference=reference if isinstance(reference, str) else None,
     )
