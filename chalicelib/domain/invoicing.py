@@ -141,6 +141,7 @@ class PayoutAccountRecord:
     details_submitted: bool = False
     requirements_due: tuple[str, ...] = ()
     disabled_reason: str | None = None
+    revision: int = 0  # a sync writes what it fetched only over what it read: a slower, older fetch loses
 
 
 @dataclass(frozen=True)

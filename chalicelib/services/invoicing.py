@@ -110,25 +110,32 @@ def payout_account(ports: InvoicingPorts, principal: Principal, agency_id: str) 
 
 def sync_payout_account(ports: InvoicingPorts, account_id: str) -> PayoutAccountRecord | None:
     """The account as the provider has it now (after ``account.updated``); when the agency can be paid,
-    the invoices that waited for it are issued."""
-    record = ports.payments.find_payout_account(account_id)
-    if record is None:
-        return None
-    state = ports.gateway.get_payout_account(account_id)
-    updated = replace(
-        record,
-        transfers_active=state.transfers_active,
-        details_submitted=state.details_submitted,
-        requirements_due=tuple(state.requirements_due),
-        disabled_reason=state.disabled_reason,
-        updated_at=ports.now,
-    )
-    if updated != replace(record, updated_at=updated.updated_at):
-        ports.commit(Changes().update(updated))  # the provider's state, fetched now: the latest write is right
-    if updated.transfers_active and not record.transfers_active:
-        for invoice in ports.payments.list_agency_invoices(record.agency_id, InvoiceStatus.PENDING):
-            issue_invoice(ports, invoice.invoice_id)
-    return updated
+    the invoices that waited for it are issued. A sync racing another fetches again: the state written is
+    always one fetched after the last write."""
+    for _ in range(ATTEMPTS):
+        record = ports.payments.find_payout_account(account_id)
+        if record is None:
+            return None
+        state = ports.gateway.get_payout_account(account_id)
+        updated = replace(
+            record,
+            transfers_active=state.transfers_active,
+            details_submitted=state.details_submitted,
+            requirements_due=tuple(state.requirements_due),
+            disabled_reason=state.disabled_reason,
+            updated_at=ports.now,
+            revision=record.revision + 1,
+        )
+        if updated != replace(record, updated_at=updated.updated_at, revision=updated.revision):
+            try:
+                ports.commit(Changes().update(updated, revision=record.revision))
+            except ConcurrencyConflict:
+                continue
+        if updated.transfers_active and not record.transfers_active:
+            for invoice in ports.payments.list_agency_invoices(record.agency_id, InvoiceStatus.PENDING):
+                issue_invoice(ports, invoice.invoice_id)
+        return updated
+    raise Conflict("The payout account is being changed; try again.")
 
 
 # --- issuing ----------------------------------------------------------------------------------------------

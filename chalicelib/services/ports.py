@@ -194,10 +194,10 @@ class Changes:
         self.writes.append((entity, Expect(status=expected_status, was=was, revision=revision)))
         return self
 
-    def update(self, entity: TimeEntry | PayoutAccountRecord) -> Changes:
-        """Store ``entity`` over its stored copy, which must exist. For items without a status of their own,
-        guarded by another write of the same transaction (a time entry: its period's revision)."""
-        self.writes.append((entity, Expect()))
+    def update(self, entity: TimeEntry | PayoutAccountRecord, *, revision: int | None = None) -> Changes:
+        """Store ``entity`` over its stored copy, which must exist (and, given ``revision``, still be at it).
+        For items without a status of their own; a time entry is guarded by its period's revision instead."""
+        self.writes.append((entity, Expect(revision=revision)))
         return self
 
     def delete(self, entity: Deletable, expected_status: str | None = None) -> Changes:

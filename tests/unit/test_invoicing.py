@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from datetime import date
+from typing import Any
 
 import pytest
 
@@ -320,3 +321,27 @@ def test_events_of_invoices_not_ours_are_acknowledged_and_ours_not_yet_linked_ar
     with pytest.raises(NotFound):
         invoicing.handle_payment_webhook(ports, *event("evt_ours", {"invoice_id": "01JZZZZZZZZZZZZZZZZZZZZZZZ"}), connect=False)
     assert not deal.db.event_processed("stripe", "evt_ours")
+
+
+def test_a_slower_older_account_sync_never_overwrites_a_newer_one() -> None:
+    deal, ports, stripe, _, _ = setup()
+    invoicing.start_payout_onboarding(ports, deal.scene.agency_admin, deal.scene.agency_admin.org_id or "")
+    account = ports.payments.get_payout_account(deal.scene.agency_admin.org_id or "")
+    assert account is not None
+    gateway, original = ports.gateway, ports.gateway.get_payout_account
+    raced: list[str] = []
+
+    def stale_fetch(account_id: str) -> Any:
+        state = original(account_id)  # fetched while the account is not yet active...
+        if not raced:
+            raced.append("racing")
+            stripe.activate_transfers(account_id)
+            invoicing.sync_payout_account(ports, account_id)  # ...and a newer sync lands first
+        return state
+
+    gateway.get_payout_account = stale_fetch  # type: ignore[method-assign]
+    try:
+        invoicing.sync_payout_account(ports, account.account_id)
+    finally:
+        gateway.get_payout_account = original  # type: ignore[method-assign]
+    assert raced and ports.payments.get_payout_account(deal.scene.agency_admin.org_id or "").transfers_active
