@@ -168,6 +168,14 @@ def issue_invoice(ports: InvoicingPorts, invoice_id: str) -> Invoice:
         metadata={"engagement_id": invoice.engagement_id, "source": invoice.source},
     )
     hosted = ports.gateway.issue_invoice(request)
+    b = invoice.breakdown
+    if (hosted.total_minor, hosted.tax_minor) != (b.total_minor, b.vat_minor):
+        # Every party was shown the breakdown: a provider charging otherwise (its tax rounding, say) is a
+        # fault staff must see; the invoice stays as Stripe made it, which is what the client pays.
+        logger.error(
+            "the provider's invoice differs from the breakdown",
+            extra={"invoice_id": invoice.invoice_id, "provider_total": hosted.total_minor, "total": b.total_minor},
+        )
     for _ in range(ATTEMPTS):
         current = ports.timesheets.timesheets.get_invoice(invoice_id)
         assert current is not None

@@ -345,3 +345,28 @@ def test_a_slower_older_account_sync_never_overwrites_a_newer_one() -> None:
     finally:
         gateway.get_payout_account = original  # type: ignore[method-assign]
     assert raced and ports.payments.get_payout_account(deal.scene.agency_admin.org_id or "").transfers_active
+
+
+def test_a_provider_total_other_than_the_breakdown_is_reported() -> None:
+    import io
+
+    from chalicelib.logging import logger
+
+    deal, ports, stripe, sink, invoice_id = setup()
+    gateway, original = ports.gateway, ports.gateway.issue_invoice
+
+    def off_by_one(request: Any) -> Any:
+        hosted = original(request)
+        return dataclasses.replace(hosted, total_minor=hosted.total_minor + 1, tax_minor=hosted.tax_minor + 1)
+
+    captured = io.StringIO()
+    handler = logger.registered_handler
+    previous = handler.setStream(captured)  # type: ignore[attr-defined]
+    gateway.issue_invoice = off_by_one  # type: ignore[method-assign]
+    try:
+        onboarded(deal, ports, stripe, sink)
+    finally:
+        gateway.issue_invoice = original  # type: ignore[method-assign]
+        handler.setStream(previous)  # type: ignore[attr-defined]
+    assert "the provider's invoice differs from the breakdown" in captured.getvalue()
+    assert deal.db.get_invoice(invoice_id).status is InvoiceStatus.OPEN
