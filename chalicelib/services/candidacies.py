@@ -30,7 +30,7 @@ from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Invalid
 from chalicelib.services.accounts import ensure_staff, record_consent
 from chalicelib.services.assignments import AssignmentPorts
 from chalicelib.services.notifications import commit_with_notices, notify
-from chalicelib.services.ports import Changes, ConsentLedger, ProfileRepository, ProposalRepository, UniqueClaim
+from chalicelib.services.ports import AccountRepository, Changes, ConsentLedger, ProfileRepository, ProposalRepository, UniqueClaim
 
 ATTEMPTS = 3  # a write that lost a race to another party's answer is read again and retried
 
@@ -464,9 +464,16 @@ def _consent_entry(candidacy: Candidacy, party: Party, principal: Principal, now
 def party_recipients(ports: CandidacyPorts, candidacy: Candidacy) -> list[User]:
     """The consultant and the agency's active admins, each once (an independent consultant is both)."""
     accounts = ports.assignments.accounts.accounts
-    consultant = accounts.get_user(candidacy.consultant_id)
-    admins = [u for u in accounts.list_members(candidacy.agency_id) if Role.AGENCY_ADMIN in u.roles]
-    return _active_once([consultant, *admins])
+    return _active_once([accounts.get_user(candidacy.consultant_id), *agency_admins(accounts, candidacy.agency_id)])
+
+
+def agency_admins(accounts: AccountRepository, agency_id: str) -> list[User]:
+    """The agency's active admins: who acts and is told for the agency."""
+    return _active_once(u for u in accounts.list_members(agency_id) if Role.AGENCY_ADMIN in u.roles)
+
+
+def active_staff(accounts: AccountRepository) -> list[User]:
+    return _active_once(accounts.list_staff())
 
 
 def client_recipients(ports: CandidacyPorts, client_id: str) -> list[User]:

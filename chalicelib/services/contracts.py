@@ -45,7 +45,7 @@ from chalicelib.domain.proposals import Party
 from chalicelib.errors import ConcurrencyConflict, Conflict, NotFound, Unauthenticated, UpstreamUnavailable
 from chalicelib.logging import log_failure, logger
 from chalicelib.services.accounts import ensure_staff
-from chalicelib.services.candidacies import ATTEMPTS, CandidacyPorts, client_name, client_recipients, party_recipients
+from chalicelib.services.candidacies import ATTEMPTS, CandidacyPorts, active_staff, client_name, client_recipients, party_recipients
 from chalicelib.services.integrity import verified_content
 from chalicelib.services.notifications import notify
 from chalicelib.services.ports import (
@@ -575,7 +575,7 @@ def _alert_unsigned(ports: ContractPorts, engagement: Engagement, contract: Cont
     party, change the terms, send again or cancel)."""
     accounts = ports.candidacies.assignments.accounts.accounts
     agent = ports.candidacies.proposals.get_agent_assignment(engagement.consultant_id)
-    people = [u for u in accounts.list_staff() if u.status is UserStatus.ACTIVE]
+    people = active_staff(accounts)
     params = {
         **_engagement_params(ports, engagement),
         "party": contract.party.value,

@@ -19,7 +19,7 @@ from typing import Literal
 
 from chalicelib.domain.accounts import User, UserStatus
 from chalicelib.domain.contracts import ProcessedEvent
-from chalicelib.domain.identity import Principal, Role
+from chalicelib.domain.identity import Principal
 from chalicelib.domain.invoicing import (
     BillingCustomerRecord,
     Invoice,
@@ -33,7 +33,7 @@ from chalicelib.domain.money import format_amount
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, NotFound
 from chalicelib.logging import log_failure, logger
 from chalicelib.services.accounts import AccountPorts
-from chalicelib.services.candidacies import ATTEMPTS, client_recipients
+from chalicelib.services.candidacies import ATTEMPTS, active_staff, agency_admins, client_recipients
 from chalicelib.services.notifications import notify
 from chalicelib.services.ports import (
     BillingCustomer,
@@ -451,9 +451,9 @@ def _tell_client(ports: InvoicingPorts, invoice: Invoice, changes: Changes, now:
 
 def _tell_paid(ports: InvoicingPorts, invoice: Invoice, changes: Changes, now: datetime) -> None:
     """The agency's admins and the consultant learn the client paid, and what was transferred."""
-    members = ports.accounts.accounts.list_members(invoice.agency_id)
     consultant = ports.accounts.accounts.get_user(invoice.consultant_id)
-    people = [u for u in members if Role.AGENCY_ADMIN in u.roles] + ([consultant] if consultant else [])
+    active_consultant = [consultant] if consultant and consultant.status is UserStatus.ACTIVE else []
+    people = agency_admins(ports.accounts.accounts, invoice.agency_id) + active_consultant
     for user in {u.user_id: u for u in people}.values():
         notify(
             changes, user, "invoice_paid", _invoice_params(ports, invoice, user), now, object_type="invoice", object_id=invoice.invoice_id
@@ -463,8 +463,7 @@ def _tell_paid(ports: InvoicingPorts, invoice: Invoice, changes: Changes, now: d
 def _agency_people(ports: InvoicingPorts, agency_id: str) -> list[User]:
     """The agency's admins and the platform's staff: who acts on money going back or not arriving."""
     accounts = ports.accounts.accounts
-    people = [u for u in accounts.list_members(agency_id) if Role.AGENCY_ADMIN in u.roles] + accounts.list_staff()
-    return list({u.user_id: u for u in people if u.status is UserStatus.ACTIVE}.values())
+    return list({u.user_id: u for u in agency_admins(accounts, agency_id) + active_staff(accounts)}.values())
 
 
 def _tell_reversed(ports: InvoicingPorts, invoice: Invoice, changes: Changes, now: datetime, why: str, amount_minor: int) -> None:

@@ -12,21 +12,22 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, replace
 
+from chalicelib.documents.inspection import detect_kind
+from chalicelib.documents.kinds import FileKind
 from chalicelib.domain.contracts import Engagement, EngagementStatus, Milestone, Pricing
-from chalicelib.domain.identity import Principal, Role
+from chalicelib.domain.identity import Principal
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.invoicing import ClaimStatus, Invoice, InvoiceLineItem, MilestoneClaim
 from chalicelib.domain.money import format_amount
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, NotFound
 from chalicelib.logging import logger
 from chalicelib.services.accounts import ensure_staff
-from chalicelib.services.candidacies import ATTEMPTS
+from chalicelib.services.candidacies import ATTEMPTS, active_staff, agency_admins
 from chalicelib.services.notifications import notify
 from chalicelib.services.ports import Changes, DocumentStorage, PresignedPost
 from chalicelib.services.timesheets import TimesheetPorts, new_invoice
 
 PDF = "application/pdf"
-PDF_MAGIC = b"%PDF-"
 CLAIMS_PREFIX = "milestone-invoices/"
 MAX_PDF_BYTES = 10 * 1024 * 1024
 UPLOAD_SECONDS = 600
@@ -88,7 +89,7 @@ def record_claim_document(ports: MilestonePorts, key: str, version_id: str | Non
     fetched = ports.storage.fetch(key, version_id, MAX_PDF_BYTES)
     if fetched is None:
         return claim
-    if fetched.size == 0 or fetched.size > MAX_PDF_BYTES or not fetched.content.startswith(PDF_MAGIC):
+    if fetched.size == 0 or fetched.size > MAX_PDF_BYTES or detect_kind(fetched.content) is not FileKind.PDF:
         ports.storage.delete(key, version_id)
         refused = replace(claim, document_problem="The file is not a PDF of at most 10 MB.", revision=claim.revision + 1)
         ports.timesheets.commit(Changes().transition(refused, claim.status.value, revision=claim.revision))
@@ -104,7 +105,7 @@ def record_claim_document(ports: MilestonePorts, key: str, version_id: str | Non
     )
     changes = Changes().transition(submitted, claim.status.value, revision=claim.revision)
     accounts = ports.timesheets.contracts.candidacies.assignments.accounts
-    for user in accounts.accounts.list_staff():
+    for user in active_staff(accounts.accounts):
         params = {
             "recipient_name": user.name,
             "reference": claim.reference,
@@ -178,7 +179,7 @@ def reject_claim(ports: MilestonePorts, principal: Principal, claim_id: str, rea
             replace(engagement, claimed=freed, revision=engagement.revision + 1), engagement.status.value, revision=engagement.revision
         )
         accounts = ts.contracts.candidacies.assignments.accounts.accounts
-        for admin in (u for u in accounts.list_members(claim.agency_id) if Role.AGENCY_ADMIN in u.roles):
+        for admin in agency_admins(accounts, claim.agency_id):
             params = {"recipient_name": admin.name, "reference": claim.reference, "reason": reason}
             notify(changes, admin, "claim_rejected", params, now, object_type="claim", object_id=claim.claim_id)
         try:

@@ -14,13 +14,13 @@ from datetime import date, datetime
 
 from chalicelib.domain.accounts import User
 from chalicelib.domain.contracts import Engagement, EngagementStatus, Pricing
-from chalicelib.domain.identity import Principal, Role
+from chalicelib.domain.identity import Principal
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.invoicing import Invoice, InvoiceBreakdown, InvoiceLineItem, VatTreatment, round_half_up
 from chalicelib.domain.money import format_amount
 from chalicelib.domain.timesheets import FULL_DAY, Period, PeriodStatus, TimeEntry, period_days, period_of
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
-from chalicelib.services.candidacies import ATTEMPTS, party_recipients
+from chalicelib.services.candidacies import ATTEMPTS, agency_admins
 from chalicelib.services.contracts import ContractPorts, sees_engagement
 from chalicelib.services.notifications import notify
 from chalicelib.services.ports import Changes, TimesheetRepository
@@ -368,9 +368,7 @@ def _period(ports: TimesheetPorts, engagement: Engagement, key: str) -> Period:
 
 
 def _agency_admins(ports: TimesheetPorts, engagement: Engagement) -> list[User]:
-    candidacy = ports.contracts.candidacies.proposals.get_candidacy(engagement.candidacy_id)
-    people = party_recipients(ports.contracts.candidacies, candidacy) if candidacy else []
-    return [u for u in people if Role.AGENCY_ADMIN in u.roles]
+    return agency_admins(ports.contracts.candidacies.assignments.accounts.accounts, engagement.agency_id)
 
 
 def _assignment_title(ports: TimesheetPorts, engagement: Engagement) -> str:
