@@ -3,6 +3,11 @@
 Every route is declared with ``operation(...)``. The same declaration drives the request parsing and
 validation (pydantic), the role check, the response serialisation and the OpenAPI document, so the
 document cannot drift from what a route really accepts.
+
+A route names its models lazily, as a function returning the model (``request=lambda: s.TimeEntryIn``
+with ``s`` a ``LazyModule`` of the schemas module): building pydantic classes is most of what importing
+the schemas costs, so the models are imported on the route's first request, or when /openapi.json is
+built, rather than at the Lambda's cold start for every route it might serve.
 """
 
 from __future__ import annotations
@@ -13,7 +18,8 @@ import time
 import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Generic, TypeAlias, TypeVar
 from urllib.parse import parse_qsl
 
 from chalice import Blueprint, Response
@@ -21,12 +27,18 @@ from pydantic import BaseModel, ValidationError
 
 from chalicelib.api.problems import FieldError, problem_response
 from chalicelib.container import Container, get_container
-from chalicelib.domain.accounts import UserStatus
 from chalicelib.domain.identity import Principal, RequestContext, Role
 from chalicelib.domain.ids import is_path_id
 from chalicelib.errors import Conflict, DomainError, Forbidden, InvalidInput, NotFound, Unauthenticated, UpstreamUnavailable
+from chalicelib.lazy import LazyModule
 from chalicelib.logging import logger
-from chalicelib.services.accounts import note_activity
+
+if TYPE_CHECKING:
+    from chalicelib.domain import accounts as account_domain
+    from chalicelib.services import accounts as account_services
+else:  # imported on the first authenticated request (cold start)
+    account_domain = LazyModule("chalicelib.domain.accounts")
+    account_services = LazyModule("chalicelib.services.accounts")
 
 JSON = "application/json"
 FORM = "application/x-www-form-urlencoded"
@@ -36,6 +48,8 @@ ANY_ROLE: frozenset[Role] = frozenset(Role)
 B = TypeVar("B", bound=BaseModel)
 View = Callable[["Call[Any, Any]"], "BaseModel | Response"]
 Q = TypeVar("Q", bound=BaseModel)
+ModelSource: TypeAlias = type[BaseModel] | Callable[[], type[BaseModel]]
+"""A model, or a function returning it (called once, on first use: see the module's docstring)."""
 
 _STATUS_FOR = [
     (NotFound, 404),
@@ -47,6 +61,12 @@ _STATUS_FOR = [
 ]
 
 
+def _model(source: ModelSource | None) -> type[BaseModel] | None:
+    if source is None or isinstance(source, type):
+        return source
+    return source()
+
+
 @dataclass(frozen=True)
 class Operation:
     path: str
@@ -54,9 +74,9 @@ class Operation:
     name: str
     summary: str
     tag: str
-    request: type[BaseModel] | None
-    query: type[BaseModel] | None
-    response: type[BaseModel] | None
+    request_source: ModelSource | None
+    query_source: ModelSource | None
+    response_source: ModelSource | None
     status: int
     roles: frozenset[Role] | None  # None: public
     content_types: tuple[str, ...]
@@ -67,6 +87,20 @@ class Operation:
     @property
     def path_params(self) -> list[str]:
         return re.findall(r"{(\w+)}", self.path)
+
+    # The models themselves, imported on first use and then kept (cached_property writes the instance's
+    # __dict__ directly, which a frozen dataclass allows).
+    @cached_property
+    def request(self) -> type[BaseModel] | None:
+        return _model(self.request_source)
+
+    @cached_property
+    def query(self) -> type[BaseModel] | None:
+        return _model(self.query_source)
+
+    @cached_property
+    def response(self) -> type[BaseModel] | None:
+        return _model(self.response_source)
 
 
 REGISTRY: list[Operation] = []
@@ -106,9 +140,9 @@ def operation(
     *,
     summary: str,
     tag: str,
-    request: type[BaseModel] | None = None,
-    query: type[BaseModel] | None = None,
-    response: type[BaseModel] | None = None,
+    request: ModelSource | None = None,
+    query: ModelSource | None = None,
+    response: ModelSource | None = None,
     status: int = 200,
     roles: frozenset[Role] | None = ANY_ROLE,
     errors: tuple[int, ...] = (),
@@ -179,9 +213,10 @@ def _run(op: Operation, request: Any, view: View, path: dict[str, str]) -> Respo
     if principal is not None and op.roles is not None and not (principal.roles & op.roles):
         raise Forbidden("Your role may not use this operation.")
     limit = op.max_body_bytes or container.settings.max_body_bytes
-    body = _parse_body(op.request, request, limit) if op.request else None
+    body_model, query_model = op.request, op.query
+    body = _parse_body(body_model, request, limit) if body_model else None
     raw = _raw_body(request, limit) if op.raw else b""
-    query = _validate(op.query, _query_dict(request.query_params), prefix="query") if op.query else None
+    query = _validate(query_model, _query_dict(request.query_params), prefix="query") if query_model else None
     headers = request.headers
     context = RequestContext(ip=_client_ip(request), user_agent=(headers.get("user-agent") or "")[:512] or None)
     result = view(Call(container, principal, body, query, path, context, raw, headers))
@@ -196,11 +231,11 @@ def authenticate(container: Container, headers: Mapping[str, str]) -> Principal:
         raise Unauthenticated("A bearer token is required.")
     verified = container.token_verifier.verify(token.strip())
     user = container.account_repository.get_user(verified.subject)
-    if user is not None and user.status is UserStatus.PENDING_VERIFICATION:
+    if user is not None and user.status is account_domain.UserStatus.PENDING_VERIFICATION:
         raise Unauthenticated("Confirm your e-mail address first: follow the link in the message we sent.")
-    if user is None or user.status is not UserStatus.ACTIVE:
+    if user is None or user.status is not account_domain.UserStatus.ACTIVE:
         raise Unauthenticated("The account is not active.")
-    note_activity(container.accounts, user)
+    account_services.note_activity(container.accounts, user)
     # A role counts only if both the token and the stored user have it: removing a role in either place
     # takes effect at once, without waiting for the token to expire.
     return Principal(user_id=user.user_id, roles=verified.groups & user.roles, org_id=user.org_id)
