@@ -9,14 +9,16 @@ from chalice import Blueprint
 from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.domain.identity import Role
 from chalicelib.lazy import LazyModule
-from chalicelib.schemas import accounts as s
-from chalicelib.schemas.mappers import invitation_out, organisation_out, user_out
-from chalicelib.services.accounts import update_my_account
-from chalicelib.services.ports import Tokens
 
 if TYPE_CHECKING:
-    from chalicelib.services import invitations, organisations, registration
+    from chalicelib.schemas import accounts as s
+    from chalicelib.schemas import mappers
+    from chalicelib.services import accounts, invitations, organisations, registration
+    from chalicelib.services.ports import Tokens
 else:  # imported on the first request that needs them (cold start)
+    s = LazyModule("chalicelib.schemas.accounts")
+    mappers = LazyModule("chalicelib.schemas.mappers")
+    accounts = LazyModule("chalicelib.services.accounts")
     invitations = LazyModule("chalicelib.services.invitations")
     organisations = LazyModule("chalicelib.services.organisations")
     registration = LazyModule("chalicelib.services.registration")
@@ -29,8 +31,8 @@ STAFF_OR_AGENCY_ADMIN = frozenset({Role.STAFF, Role.AGENCY_ADMIN})
 
 
 def _registered(result: registration.Registered) -> s.RegistrationResponse:
-    org = organisation_out(result.organisation) if result.organisation else None
-    return s.RegistrationResponse(user=user_out(result.user), organisation=org)
+    org = mappers.organisation_out(result.organisation) if result.organisation else None
+    return s.RegistrationResponse(user=mappers.user_out(result.user), organisation=org)
 
 
 @operation(
@@ -39,8 +41,8 @@ def _registered(result: registration.Registered) -> s.RegistrationResponse:
     "POST",
     summary="Register an agency and its first admin (then confirm the e-mail)",
     tag="registration",
-    request=s.AgencyRegistrationRequest,
-    response=s.RegistrationResponse,
+    request=lambda: s.AgencyRegistrationRequest,
+    response=lambda: s.RegistrationResponse,
     status=201,
     roles=None,
     errors=(409,),
@@ -55,8 +57,8 @@ def register_agency(call: Call[s.AgencyRegistrationRequest, Any]) -> s.Registrat
     "POST",
     summary="Register as a consultant (invitation code, or independent)",
     tag="registration",
-    request=s.ConsultantRegistrationRequest,
-    response=s.RegistrationResponse,
+    request=lambda: s.ConsultantRegistrationRequest,
+    response=lambda: s.RegistrationResponse,
     status=201,
     roles=None,
     errors=(409,),
@@ -71,8 +73,8 @@ def register_consultant(call: Call[s.ConsultantRegistrationRequest, Any]) -> s.R
     "POST",
     summary="Register a client company and its first user (staff approve it)",
     tag="registration",
-    request=s.ClientRegistrationRequest,
-    response=s.RegistrationResponse,
+    request=lambda: s.ClientRegistrationRequest,
+    response=lambda: s.RegistrationResponse,
     status=201,
     roles=None,
     errors=(409,),
@@ -87,12 +89,12 @@ def register_client(call: Call[s.ClientRegistrationRequest, Any]) -> s.Registrat
     "POST",
     summary="Confirm the e-mail address with the code that was sent to it",
     tag="registration",
-    request=s.VerifyEmailRequest,
-    response=s.UserResponse,
+    request=lambda: s.VerifyEmailRequest,
+    response=lambda: s.UserResponse,
     roles=None,
 )
 def verify_email(call: Call[s.VerifyEmailRequest, Any]) -> s.UserResponse:
-    return user_out(registration.verify_email(call.container.accounts, call.body.email, call.body.code))
+    return mappers.user_out(registration.verify_email(call.container.accounts, call.body.email, call.body.code))
 
 
 @operation(
@@ -101,8 +103,8 @@ def verify_email(call: Call[s.VerifyEmailRequest, Any]) -> s.UserResponse:
     "POST",
     summary="Send a new verification code (answers the same for any address)",
     tag="registration",
-    request=s.ResendVerificationRequest,
-    response=s.AcceptedResponse,
+    request=lambda: s.ResendVerificationRequest,
+    response=lambda: s.AcceptedResponse,
     status=202,
     roles=None,
 )
@@ -117,8 +119,8 @@ def resend_verification(call: Call[s.ResendVerificationRequest, Any]) -> s.Accep
     "POST",
     summary="Sign in with e-mail and password; returns Cognito tokens",
     tag="auth",
-    request=s.LoginRequest,
-    response=s.TokensResponse,
+    request=lambda: s.LoginRequest,
+    response=lambda: s.TokensResponse,
     roles=None,
     errors=(401,),
 )
@@ -132,8 +134,8 @@ def login(call: Call[s.LoginRequest, Any]) -> s.TokensResponse:
     "POST",
     summary="New access and id tokens for the refresh token from /auth/login",
     tag="auth",
-    request=s.RefreshRequest,
-    response=s.TokensResponse,
+    request=lambda: s.RefreshRequest,
+    response=lambda: s.TokensResponse,
     roles=None,
     errors=(401,),
 )
@@ -147,13 +149,13 @@ def _tokens(tokens: Tokens) -> s.TokensResponse:
     )
 
 
-@operation(bp, "/me", "GET", summary="The caller's user and organisation", tag="auth", response=s.MeResponse, roles=ANY_ROLE)
+@operation(bp, "/me", "GET", summary="The caller's user and organisation", tag="auth", response=lambda: s.MeResponse, roles=ANY_ROLE)
 def me(call: Call[Any, Any]) -> s.MeResponse:
     repository = call.container.accounts.accounts
     user = repository.get_user(call.user.user_id)
     assert user is not None  # authenticate() loaded it
     org = repository.get_organisation(user.org_id) if user.org_id else None
-    return s.MeResponse(user=user_out(user), organisation=organisation_out(org) if org else None)
+    return s.MeResponse(user=mappers.user_out(user), organisation=mappers.organisation_out(org) if org else None)
 
 
 @operation(
@@ -162,16 +164,16 @@ def me(call: Call[Any, Any]) -> s.MeResponse:
     "PATCH",
     summary="Change the caller's own settings: the language of e-mails and notifications, the name",
     tag="auth",
-    request=s.UpdateMeRequest,
-    response=s.MeResponse,
+    request=lambda: s.UpdateMeRequest,
+    response=lambda: s.MeResponse,
     roles=ANY_ROLE,
     errors=(409,),
 )
 def update_me(call: Call[s.UpdateMeRequest, Any]) -> s.MeResponse:
-    accounts = call.container.accounts
-    user = update_my_account(accounts, call.user, language=call.body.language, name=call.body.name)
-    org = accounts.accounts.get_organisation(user.org_id) if user.org_id else None
-    return s.MeResponse(user=user_out(user), organisation=organisation_out(org) if org else None)
+    ports = call.container.accounts
+    user = accounts.update_my_account(ports, call.user, language=call.body.language, name=call.body.name)
+    org = ports.accounts.get_organisation(user.org_id) if user.org_id else None
+    return s.MeResponse(user=mappers.user_out(user), organisation=mappers.organisation_out(org) if org else None)
 
 
 @operation(
@@ -180,8 +182,8 @@ def update_me(call: Call[s.UpdateMeRequest, Any]) -> s.MeResponse:
     "POST",
     summary="Join the inviting agency as an already registered (independent) consultant",
     tag="invitations",
-    request=s.AcceptInvitationRequest,
-    response=s.OrganisationResponse,
+    request=lambda: s.AcceptInvitationRequest,
+    response=lambda: s.OrganisationResponse,
     roles=frozenset({Role.CONSULTANT}),
     errors=(409,),
 )
@@ -190,7 +192,7 @@ def accept_invitation(call: Call[s.AcceptInvitationRequest, Any]) -> s.Organisat
     agency = invitations.accept_invitation(
         c.accounts, call.user, body.invitation_code, body.confirm_agency_representation, call.context, c.profile_repository
     )
-    return organisation_out(agency)
+    return mappers.organisation_out(agency)
 
 
 @operation(
@@ -199,10 +201,10 @@ def accept_invitation(call: Call[s.AcceptInvitationRequest, Any]) -> s.Organisat
     "GET",
     summary="An organisation (members and staff)",
     tag="organisations",
-    response=s.OrganisationResponse,
+    response=lambda: s.OrganisationResponse,
 )
 def get_organisation(call: Call[Any, Any]) -> s.OrganisationResponse:
-    return organisation_out(organisations.get_organisation(call.container.accounts, call.user, call.path["org_id"]))
+    return mappers.organisation_out(organisations.get_organisation(call.container.accounts, call.user, call.path["org_id"]))
 
 
 @operation(
@@ -211,12 +213,12 @@ def get_organisation(call: Call[Any, Any]) -> s.OrganisationResponse:
     "GET",
     summary="Users of an organisation (its admins and staff)",
     tag="organisations",
-    response=s.UserListResponse,
+    response=lambda: s.UserListResponse,
     roles=STAFF_OR_AGENCY_ADMIN,
 )
 def list_members(call: Call[Any, Any]) -> s.UserListResponse:
     members = organisations.list_members(call.container.accounts, call.user, call.path["org_id"])
-    return s.UserListResponse(items=[user_out(u) for u in members])
+    return s.UserListResponse(items=[mappers.user_out(u) for u in members])
 
 
 @operation(
@@ -225,13 +227,13 @@ def list_members(call: Call[Any, Any]) -> s.UserListResponse:
     "GET",
     summary="Client companies by status (staff: pending approvals)",
     tag="organisations",
-    query=s.OrganisationStatusQuery,
-    response=s.OrganisationListResponse,
+    query=lambda: s.OrganisationStatusQuery,
+    response=lambda: s.OrganisationListResponse,
     roles=STAFF,
 )
 def list_client_companies(call: Call[Any, s.OrganisationStatusQuery]) -> s.OrganisationListResponse:
     orgs = organisations.list_client_companies(call.container.accounts, call.user, call.query.status)
-    return s.OrganisationListResponse(items=[organisation_out(o) for o in orgs])
+    return s.OrganisationListResponse(items=[mappers.organisation_out(o) for o in orgs])
 
 
 @operation(
@@ -240,8 +242,8 @@ def list_client_companies(call: Call[Any, s.OrganisationStatusQuery]) -> s.Organ
     "POST",
     summary="Approve a client company (staff)",
     tag="organisations",
-    request=s.ReviewRequest,
-    response=s.OrganisationResponse,
+    request=lambda: s.ReviewRequest,
+    response=lambda: s.OrganisationResponse,
     roles=STAFF,
     errors=(409,),
 )
@@ -249,7 +251,7 @@ def approve_client_company(call: Call[s.ReviewRequest, Any]) -> s.OrganisationRe
     org = organisations.review_client_company(
         call.container.accounts, call.user, call.path["org_id"], approve=True, reason=call.body.reason
     )
-    return organisation_out(org)
+    return mappers.organisation_out(org)
 
 
 @operation(
@@ -258,8 +260,8 @@ def approve_client_company(call: Call[s.ReviewRequest, Any]) -> s.OrganisationRe
     "POST",
     summary="Reject a client company (staff)",
     tag="organisations",
-    request=s.RejectRequest,
-    response=s.OrganisationResponse,
+    request=lambda: s.RejectRequest,
+    response=lambda: s.OrganisationResponse,
     roles=STAFF,
     errors=(409,),
 )
@@ -267,7 +269,7 @@ def reject_client_company(call: Call[s.RejectRequest, Any]) -> s.OrganisationRes
     org = organisations.review_client_company(
         call.container.accounts, call.user, call.path["org_id"], approve=False, reason=call.body.reason
     )
-    return organisation_out(org)
+    return mappers.organisation_out(org)
 
 
 @operation(
@@ -276,14 +278,16 @@ def reject_client_company(call: Call[s.RejectRequest, Any]) -> s.OrganisationRes
     "POST",
     summary="Invite a consultant; the code goes to the consultant by e-mail only",
     tag="invitations",
-    request=s.CreateInvitationRequest,
-    response=s.InvitationResponse,
+    request=lambda: s.CreateInvitationRequest,
+    response=lambda: s.InvitationResponse,
     status=201,
     roles=AGENCY_ADMIN,
     errors=(409,),
 )
 def create_invitation(call: Call[s.CreateInvitationRequest, Any]) -> s.InvitationResponse:
-    return invitation_out(invitations.invite_consultant(call.container.accounts, call.user, call.path["agency_id"], call.body.email))
+    return mappers.invitation_out(
+        invitations.invite_consultant(call.container.accounts, call.user, call.path["agency_id"], call.body.email)
+    )
 
 
 @operation(
@@ -292,9 +296,9 @@ def create_invitation(call: Call[s.CreateInvitationRequest, Any]) -> s.Invitatio
     "GET",
     summary="An agency's invitations",
     tag="invitations",
-    response=s.InvitationListResponse,
+    response=lambda: s.InvitationListResponse,
     roles=STAFF_OR_AGENCY_ADMIN,
 )
 def list_invitations(call: Call[Any, Any]) -> s.InvitationListResponse:
     items = invitations.list_invitations(call.container.accounts, call.user, call.path["agency_id"])
-    return s.InvitationListResponse(items=[invitation_out(i) for i in items])
+    return s.InvitationListResponse(items=[mappers.invitation_out(i) for i in items])

@@ -9,52 +9,38 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint
 
 from chalicelib.api.http import Call, operation
-from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
+from chalicelib.domain.assignments import AssignmentStatus
 from chalicelib.domain.identity import Role
 from chalicelib.lazy import LazyModule
-from chalicelib.schemas.assignments import (
-    AssignmentIn,
-    AssignmentListResponse,
-    AssignmentResponse,
-    AssignmentStatusQuery,
-    FittingAssignmentOut,
-    FittingAssignmentsResponse,
-    FixedFeeOut,
-    LanguageRequirementOut,
-    MatchCandidateOut,
-    MatchQuery,
-    MatchReasonsOut,
-    MatchRunResponse,
-    OpenAssignmentsQuery,
-    SkillMatchOut,
-)
-from chalicelib.schemas.consents import HourlyRateOut
-from chalicelib.schemas.resume import NormalisedSkillOut
 
 if TYPE_CHECKING:
-    from chalicelib.services import assignments as service
-else:  # imported on the first request that needs them (cold start)
-    service = LazyModule("chalicelib.services.assignments")
-
-
-if TYPE_CHECKING:
+    from chalicelib.domain.assignments import Assignment, MatchRun
     from chalicelib.matching.candidates import MatchReasons, SkillMatch
     from chalicelib.matching.ranking import RankedCandidate
+    from chalicelib.schemas import assignments as s
+    from chalicelib.schemas import consents as consent_schemas
+    from chalicelib.schemas import resume as resume_schemas
+    from chalicelib.services import assignments as service
+else:  # imported on the first request that needs them (cold start)
+    s = LazyModule("chalicelib.schemas.assignments")
+    consent_schemas = LazyModule("chalicelib.schemas.consents")
+    resume_schemas = LazyModule("chalicelib.schemas.resume")
+    service = LazyModule("chalicelib.services.assignments")
 
 bp = Blueprint(__name__)
 CLIENTS_AND_STAFF = frozenset({Role.CLIENT, Role.STAFF})
 
 
-def assignment_out(a: Assignment) -> AssignmentResponse:
+def assignment_out(a: Assignment) -> s.AssignmentResponse:
     rate, fee = a.max_hourly_rate, a.fixed_fee
-    return AssignmentResponse(
+    return s.AssignmentResponse(
         assignment_id=a.assignment_id,
         client_id=a.client_id,
         status=a.status,
         title=a.title,
         description=a.description,
-        required_skills=[NormalisedSkillOut(skill_id=s.skill_id, name=s.name) for s in a.required_skills],
-        nice_to_have_skills=[NormalisedSkillOut(skill_id=s.skill_id, name=s.name) for s in a.nice_to_have_skills],
+        required_skills=[resume_schemas.NormalisedSkillOut(skill_id=k.skill_id, name=k.name) for k in a.required_skills],
+        nice_to_have_skills=[resume_schemas.NormalisedSkillOut(skill_id=k.skill_id, name=k.name) for k in a.nice_to_have_skills],
         seniority=a.seniority,
         start_date=a.start_date,
         end_date=a.end_date,
@@ -62,9 +48,9 @@ def assignment_out(a: Assignment) -> AssignmentResponse:
         city=a.city,
         country=a.country,
         work_modes=a.work_modes,
-        languages=[LanguageRequirementOut(code=lang.code, min_level=lang.min_level) for lang in a.languages],
-        max_hourly_rate=HourlyRateOut(amount_minor=rate.amount_minor, currency=rate.currency) if rate else None,
-        fixed_fee=FixedFeeOut(amount_minor=fee.amount_minor, currency=fee.currency) if fee else None,
+        languages=[s.LanguageRequirementOut(code=lang.code, min_level=lang.min_level) for lang in a.languages],
+        max_hourly_rate=consent_schemas.HourlyRateOut(amount_minor=rate.amount_minor, currency=rate.currency) if rate else None,
+        fixed_fee=s.FixedFeeOut(amount_minor=fee.amount_minor, currency=fee.currency) if fee else None,
         created_at=a.created_at,
         updated_at=a.updated_at,
         published_at=a.published_at,
@@ -77,13 +63,13 @@ def assignment_out(a: Assignment) -> AssignmentResponse:
     "POST",
     summary="Post an assignment as a draft (the company's users, or staff on its behalf; the company must be approved)",
     tag="assignments",
-    request=AssignmentIn,
-    response=AssignmentResponse,
+    request=lambda: s.AssignmentIn,
+    response=lambda: s.AssignmentResponse,
     status=201,
     roles=CLIENTS_AND_STAFF,
     errors=(409,),
 )
-def create_assignment(call: Call[AssignmentIn, Any]) -> AssignmentResponse:
+def create_assignment(call: Call[s.AssignmentIn, Any]) -> s.AssignmentResponse:
     c = call.container
     return assignment_out(service.create_assignment(c.assignments, c.taxonomy, call.user, call.path["org_id"], call.body))
 
@@ -94,13 +80,13 @@ def create_assignment(call: Call[AssignmentIn, Any]) -> AssignmentResponse:
     "GET",
     summary="A client company's assignments, newest first",
     tag="assignments",
-    query=AssignmentStatusQuery,
-    response=AssignmentListResponse,
+    query=lambda: s.AssignmentStatusQuery,
+    response=lambda: s.AssignmentListResponse,
     roles=CLIENTS_AND_STAFF,
 )
-def list_client_assignments(call: Call[Any, AssignmentStatusQuery]) -> AssignmentListResponse:
+def list_client_assignments(call: Call[Any, s.AssignmentStatusQuery]) -> s.AssignmentListResponse:
     items = service.list_client_assignments(call.container.assignments, call.user, call.path["org_id"], call.query.status)
-    return AssignmentListResponse(items=[assignment_out(a) for a in items])
+    return s.AssignmentListResponse(items=[assignment_out(a) for a in items])
 
 
 @operation(
@@ -109,13 +95,13 @@ def list_client_assignments(call: Call[Any, AssignmentStatusQuery]) -> Assignmen
     "GET",
     summary="Every client's assignments in a state, newest first (staff; open ones by default)",
     tag="assignments",
-    query=OpenAssignmentsQuery,
-    response=AssignmentListResponse,
+    query=lambda: s.OpenAssignmentsQuery,
+    response=lambda: s.AssignmentListResponse,
     roles=frozenset({Role.STAFF}),
 )
-def list_assignments(call: Call[Any, OpenAssignmentsQuery]) -> AssignmentListResponse:
+def list_assignments(call: Call[Any, s.OpenAssignmentsQuery]) -> s.AssignmentListResponse:
     items = service.list_assignments(call.container.assignments, call.user, call.query.status)
-    return AssignmentListResponse(items=[assignment_out(a) for a in items])
+    return s.AssignmentListResponse(items=[assignment_out(a) for a in items])
 
 
 @operation(
@@ -124,10 +110,10 @@ def list_assignments(call: Call[Any, OpenAssignmentsQuery]) -> AssignmentListRes
     "GET",
     summary="An assignment (its company's users, staff)",
     tag="assignments",
-    response=AssignmentResponse,
+    response=lambda: s.AssignmentResponse,
     roles=CLIENTS_AND_STAFF,
 )
-def get_assignment(call: Call[Any, Any]) -> AssignmentResponse:
+def get_assignment(call: Call[Any, Any]) -> s.AssignmentResponse:
     return assignment_out(service.get_assignment(call.container.assignments, call.user, call.path["assignment_id"]))
 
 
@@ -137,12 +123,12 @@ def get_assignment(call: Call[Any, Any]) -> AssignmentResponse:
     "PUT",
     summary="Change an assignment while it is a draft or open (replaces it)",
     tag="assignments",
-    request=AssignmentIn,
-    response=AssignmentResponse,
+    request=lambda: s.AssignmentIn,
+    response=lambda: s.AssignmentResponse,
     roles=CLIENTS_AND_STAFF,
     errors=(409,),
 )
-def update_assignment(call: Call[AssignmentIn, Any]) -> AssignmentResponse:
+def update_assignment(call: Call[s.AssignmentIn, Any]) -> s.AssignmentResponse:
     c = call.container
     return assignment_out(service.update_assignment(c.assignments, c.taxonomy, call.user, call.path["assignment_id"], call.body))
 
@@ -156,7 +142,7 @@ _MOVES = {
 
 
 def _declare_move(action: str, target: AssignmentStatus, summary: str) -> None:
-    def move(call: Call[Any, Any]) -> AssignmentResponse:
+    def move(call: Call[Any, Any]) -> s.AssignmentResponse:
         return assignment_out(service.move_assignment(call.container.assignments, call.user, call.path["assignment_id"], target))
 
     move.__name__ = f"{action}_assignment"
@@ -166,7 +152,7 @@ def _declare_move(action: str, target: AssignmentStatus, summary: str) -> None:
         "POST",
         summary=summary,
         tag="assignments",
-        response=AssignmentResponse,
+        response=lambda: s.AssignmentResponse,
         roles=CLIENTS_AND_STAFF,
         errors=(409,),
     )(move)
@@ -176,12 +162,12 @@ for _action, (_target, _summary) in _MOVES.items():
     _declare_move(_action, _target, _summary)
 
 
-def _skill_matches(matches: tuple[SkillMatch, ...]) -> list[SkillMatchOut]:
-    return [SkillMatchOut(**dataclasses.asdict(m)) for m in matches]
+def _skill_matches(matches: tuple[SkillMatch, ...]) -> list[s.SkillMatchOut]:
+    return [s.SkillMatchOut(**dataclasses.asdict(m)) for m in matches]
 
 
-def reasons_out(r: MatchReasons) -> MatchReasonsOut:
-    return MatchReasonsOut(
+def reasons_out(r: MatchReasons) -> s.MatchReasonsOut:
+    return s.MatchReasonsOut(
         matched_required=_skill_matches(r.matched_required),
         missing_required=list(r.missing_required),
         matched_nice=_skill_matches(r.matched_nice),
@@ -196,13 +182,17 @@ def reasons_out(r: MatchReasons) -> MatchReasonsOut:
     )
 
 
-def match_out(run: MatchRun, items: list[RankedCandidate]) -> MatchRunResponse:
+def match_out(run: MatchRun, items: list[RankedCandidate]) -> s.MatchRunResponse:
     candidates = []
     for ranked in items:
         c = ranked.candidate
-        rate = HourlyRateOut(amount_minor=c.hourly_rate.amount_minor, currency=c.hourly_rate.currency) if c.hourly_rate else None
+        rate = (
+            consent_schemas.HourlyRateOut(amount_minor=c.hourly_rate.amount_minor, currency=c.hourly_rate.currency)
+            if c.hourly_rate
+            else None
+        )
         candidates.append(
-            MatchCandidateOut(
+            s.MatchCandidateOut(
                 user_id=c.user_id,
                 agency_id=c.agency_id,
                 title=c.title,
@@ -212,7 +202,7 @@ def match_out(run: MatchRun, items: list[RankedCandidate]) -> MatchRunResponse:
                 reasons=reasons_out(ranked.reasons),
             )
         )
-    return MatchRunResponse(
+    return s.MatchRunResponse(
         run_id=run.run_id,
         assignment_id=run.assignment_id,
         engine=run.engine,
@@ -228,13 +218,13 @@ def match_out(run: MatchRun, items: list[RankedCandidate]) -> MatchRunResponse:
     "POST",
     summary="Run the matching for an assignment: ranked candidates with their reasons (staff; recorded and audited)",
     tag="matching",
-    query=MatchQuery,
-    response=MatchRunResponse,
+    query=lambda: s.MatchQuery,
+    response=lambda: s.MatchRunResponse,
     status=201,
     roles=frozenset({Role.STAFF}),
     errors=(409,),
 )
-def run_match(call: Call[Any, MatchQuery]) -> MatchRunResponse:
+def run_match(call: Call[Any, s.MatchQuery]) -> s.MatchRunResponse:
     from chalicelib.services import matching
 
     q = call.query
@@ -255,12 +245,14 @@ def run_match(call: Call[Any, MatchQuery]) -> MatchRunResponse:
     "GET",
     summary="Open assignments that fit a consultant, best first, with reasons (staff: the Consultant Agent; audited)",
     tag="matching",
-    response=FittingAssignmentsResponse,
+    response=lambda: s.FittingAssignmentsResponse,
     roles=frozenset({Role.STAFF}),
 )
-def fitting_assignments(call: Call[Any, Any]) -> FittingAssignmentsResponse:
+def fitting_assignments(call: Call[Any, Any]) -> s.FittingAssignmentsResponse:
     from chalicelib.services import matching
 
     fitting = matching.assignments_for_consultant(call.container.matching, call.user, call.path["user_id"])
-    items = [FittingAssignmentOut(assignment=assignment_out(f.assignment), score=f.score, reasons=reasons_out(f.reasons)) for f in fitting]
-    return FittingAssignmentsResponse(items=items)
+    items = [
+        s.FittingAssignmentOut(assignment=assignment_out(f.assignment), score=f.score, reasons=reasons_out(f.reasons)) for f in fitting
+    ]
+    return s.FittingAssignmentsResponse(items=items)

@@ -9,15 +9,18 @@ from chalice import Blueprint
 from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.domain.identity import Role
 from chalicelib.lazy import LazyModule
-from chalicelib.schemas import accounts as a
-from chalicelib.schemas import consents as s
-from chalicelib.schemas.mappers import audit_out, consent_document_out, consent_entry_out, consent_out
-from chalicelib.services.ports import PresignedPost
 
 if TYPE_CHECKING:
+    from chalicelib.schemas import accounts as a
+    from chalicelib.schemas import consents as s
+    from chalicelib.schemas import mappers
     from chalicelib.services import consent_documents as documents
     from chalicelib.services import consents as service
+    from chalicelib.services.ports import PresignedPost
 else:  # imported on the first request that needs them (cold start)
+    a = LazyModule("chalicelib.schemas.accounts")
+    s = LazyModule("chalicelib.schemas.consents")
+    mappers = LazyModule("chalicelib.schemas.mappers")
     documents = LazyModule("chalicelib.services.consent_documents")
     service = LazyModule("chalicelib.services.consents")
 
@@ -31,13 +34,19 @@ DOWNLOAD_EXPIRY_SECONDS = 300
 def _overview(overview: service.ConsentOverview) -> s.ConsentListResponse:
     return s.ConsentListResponse(
         subject_id=overview.subject_id,
-        consents=[consent_out(st) for st in overview.states],
-        entries=[consent_entry_out(e) for e in overview.entries],
+        consents=[mappers.consent_out(st) for st in overview.states],
+        entries=[mappers.consent_entry_out(e) for e in overview.entries],
     )
 
 
 @operation(
-    bp, "/me/consents", "GET", summary="My consents and the raw ledger", tag="consents", response=s.ConsentListResponse, roles=ANY_ROLE
+    bp,
+    "/me/consents",
+    "GET",
+    summary="My consents and the raw ledger",
+    tag="consents",
+    response=lambda: s.ConsentListResponse,
+    roles=ANY_ROLE,
 )
 def my_consents(call: Call[Any, Any]) -> s.ConsentListResponse:
     return _overview(service.my_consents(call.container.consents, call.user))
@@ -49,8 +58,8 @@ def my_consents(call: Call[Any, Any]) -> s.ConsentListResponse:
     "POST",
     summary="Give processing consent to the current privacy notice",
     tag="consents",
-    request=s.GiveProcessingConsentRequest,
-    response=s.ConsentResponse,
+    request=lambda: s.GiveProcessingConsentRequest,
+    response=lambda: s.ConsentResponse,
     status=201,
     roles=ANY_ROLE,
 )
@@ -58,7 +67,7 @@ def give_consent(call: Call[s.GiveProcessingConsentRequest, Any]) -> s.ConsentRe
     state = service.give_processing_consent(
         call.container.consents, call.user, call.body.privacy_notice_version, call.body.accept_privacy_notice, call.context
     )
-    return consent_out(state)
+    return mappers.consent_out(state)
 
 
 @operation(
@@ -67,12 +76,12 @@ def give_consent(call: Call[s.GiveProcessingConsentRequest, Any]) -> s.ConsentRe
     "POST",
     summary="Withdraw one of my consents (idempotent)",
     tag="consents",
-    response=s.ConsentResponse,
+    response=lambda: s.ConsentResponse,
     roles=ANY_ROLE,
     errors=(404,),
 )
 def withdraw_consent(call: Call[Any, Any]) -> s.ConsentResponse:
-    return consent_out(service.withdraw_consent(call.container.consents, call.user, call.path["entry_id"], call.context))
+    return mappers.consent_out(service.withdraw_consent(call.container.consents, call.user, call.path["entry_id"], call.context))
 
 
 @operation(
@@ -81,7 +90,7 @@ def withdraw_consent(call: Call[Any, Any]) -> s.ConsentResponse:
     "GET",
     summary="A person's consents (staff; the read is audited)",
     tag="consents",
-    response=s.ConsentListResponse,
+    response=lambda: s.ConsentListResponse,
     roles=STAFF,
     errors=(404,),
 )
@@ -95,13 +104,13 @@ def subject_consents(call: Call[Any, Any]) -> s.ConsentListResponse:
     "GET",
     summary="The audit log of a person or organisation (staff)",
     tag="consents",
-    response=s.AuditListResponse,
+    response=lambda: s.AuditListResponse,
     roles=STAFF,
     errors=(404,),
 )
 def subject_audit(call: Call[Any, Any]) -> s.AuditListResponse:
     entries = service.subject_audit_log(call.container.consents, call.user, call.path["subject_id"])
-    return s.AuditListResponse(subject_id=call.path["subject_id"], items=[audit_out(e) for e in entries])
+    return s.AuditListResponse(subject_id=call.path["subject_id"], items=[mappers.audit_out(e) for e in entries])
 
 
 def upload_out(post: PresignedPost, max_bytes: int, content_type: str = "application/pdf") -> a.PresignedUploadResponse:
@@ -116,8 +125,8 @@ def upload_out(post: PresignedPost, max_bytes: int, content_type: str = "applica
     "POST",
     summary="Name a consultant and get an upload form for their signed written consent (PDF)",
     tag="consent-documents",
-    request=a.CreateConsentDocumentRequest,
-    response=a.ConsentDocumentCreatedResponse,
+    request=lambda: a.CreateConsentDocumentRequest,
+    response=lambda: a.ConsentDocumentCreatedResponse,
     status=201,
     roles=AGENCY_ADMIN,
     errors=(404, 409),
@@ -128,7 +137,7 @@ def create_consent_document(call: Call[a.CreateConsentDocumentRequest, Any]) -> 
         c.accounts, c.storage, c.consent_document_policy, call.user, call.path["agency_id"], call.body
     )
     return a.ConsentDocumentCreatedResponse(
-        document=consent_document_out(document), upload=upload_out(post, c.consent_document_policy.max_bytes)
+        document=mappers.consent_document_out(document), upload=upload_out(post, c.consent_document_policy.max_bytes)
     )
 
 
@@ -138,13 +147,13 @@ def create_consent_document(call: Call[a.CreateConsentDocumentRequest, Any]) -> 
     "GET",
     summary="An agency's consent documents",
     tag="consent-documents",
-    response=a.ConsentDocumentListResponse,
+    response=lambda: a.ConsentDocumentListResponse,
     roles=frozenset({Role.STAFF, Role.AGENCY_ADMIN}),
     errors=(404,),
 )
 def list_agency_consent_documents(call: Call[Any, Any]) -> a.ConsentDocumentListResponse:
     items = documents.list_agency_documents(call.container.accounts, call.user, call.path["agency_id"])
-    return a.ConsentDocumentListResponse(items=[consent_document_out(d) for d in items])
+    return a.ConsentDocumentListResponse(items=[mappers.consent_document_out(d) for d in items])
 
 
 @operation(
@@ -153,13 +162,13 @@ def list_agency_consent_documents(call: Call[Any, Any]) -> a.ConsentDocumentList
     "GET",
     summary="Consent documents by status (staff: pending verifications)",
     tag="consent-documents",
-    query=a.ConsentDocumentStatusQuery,
-    response=a.ConsentDocumentListResponse,
+    query=lambda: a.ConsentDocumentStatusQuery,
+    response=lambda: a.ConsentDocumentListResponse,
     roles=STAFF,
 )
 def list_consent_documents(call: Call[Any, a.ConsentDocumentStatusQuery]) -> a.ConsentDocumentListResponse:
     items = documents.list_documents_by_status(call.container.accounts, call.user, call.query.status)
-    return a.ConsentDocumentListResponse(items=[consent_document_out(d) for d in items])
+    return a.ConsentDocumentListResponse(items=[mappers.consent_document_out(d) for d in items])
 
 
 @operation(
@@ -168,12 +177,12 @@ def list_consent_documents(call: Call[Any, a.ConsentDocumentStatusQuery]) -> a.C
     "GET",
     summary="A consent document",
     tag="consent-documents",
-    response=a.ConsentDocumentResponse,
+    response=lambda: a.ConsentDocumentResponse,
     roles=frozenset({Role.STAFF, Role.AGENCY_ADMIN}),
     errors=(404,),
 )
 def get_consent_document(call: Call[Any, Any]) -> a.ConsentDocumentResponse:
-    return consent_document_out(documents.get_consent_document(call.container.accounts, call.user, call.path["document_id"]))
+    return mappers.consent_document_out(documents.get_consent_document(call.container.accounts, call.user, call.path["document_id"]))
 
 
 @operation(
@@ -182,7 +191,7 @@ def get_consent_document(call: Call[Any, Any]) -> a.ConsentDocumentResponse:
     "POST",
     summary="A new upload form (after a refused file)",
     tag="consent-documents",
-    response=a.PresignedUploadResponse,
+    response=lambda: a.PresignedUploadResponse,
     roles=AGENCY_ADMIN,
     errors=(404, 409),
 )
@@ -198,7 +207,7 @@ def renew_consent_document_upload(call: Call[Any, Any]) -> a.PresignedUploadResp
     "GET",
     summary="A short-lived download link for the PDF",
     tag="consent-documents",
-    response=a.DownloadResponse,
+    response=lambda: a.DownloadResponse,
     roles=frozenset({Role.STAFF, Role.AGENCY_ADMIN}),
     errors=(404,),
 )
@@ -214,8 +223,8 @@ def consent_document_file(call: Call[Any, Any]) -> a.DownloadResponse:
     "POST",
     summary="Verify a consent document and invite the consultant (staff)",
     tag="consent-documents",
-    request=a.ReviewRequest,
-    response=a.ConsentDocumentResponse,
+    request=lambda: a.ReviewRequest,
+    response=lambda: a.ConsentDocumentResponse,
     roles=STAFF,
     errors=(404, 409),
 )
@@ -224,7 +233,7 @@ def verify_consent_document(call: Call[a.ReviewRequest, Any]) -> a.ConsentDocume
     document = documents.verify_consent_document(
         c.accounts, c.storage, c.consent_document_policy, call.user, call.path["document_id"], note=call.body.reason
     )
-    return consent_document_out(document)
+    return mappers.consent_document_out(document)
 
 
 @operation(
@@ -233,13 +242,13 @@ def verify_consent_document(call: Call[a.ReviewRequest, Any]) -> a.ConsentDocume
     "POST",
     summary="Reject a consent document (staff)",
     tag="consent-documents",
-    request=a.RejectRequest,
-    response=a.ConsentDocumentResponse,
+    request=lambda: a.RejectRequest,
+    response=lambda: a.ConsentDocumentResponse,
     roles=STAFF,
     errors=(404, 409),
 )
 def reject_consent_document(call: Call[a.RejectRequest, Any]) -> a.ConsentDocumentResponse:
     c = call.container
-    return consent_document_out(
+    return mappers.consent_document_out(
         documents.reject_consent_document(c.accounts, c.storage, call.user, call.path["document_id"], call.body.reason)
     )

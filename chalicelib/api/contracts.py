@@ -7,34 +7,19 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint
 
 from chalicelib.api.http import ANY_ROLE, Call, operation
-from chalicelib.domain.contracts import Contract, Engagement, EngagementTerms, Milestone
 from chalicelib.domain.identity import Role
 from chalicelib.lazy import LazyModule
-from chalicelib.schemas.contracts import (
-    CancelEngagementIn,
-    ContractOut,
-    DeclineSigningIn,
-    DocumentLinkResponse,
-    DocumentQuery,
-    EngagementListResponse,
-    EngagementQuery,
-    EngagementResponse,
-    EngagementSummary,
-    SendContractsIn,
-    SignerOut,
-    SignIn,
-    SigningQuery,
-    SigningResponse,
-    TermsIn,
-    WebhookResponse,
-)
-from chalicelib.schemas.mappers import terms_out
 
 if TYPE_CHECKING:
+    from chalicelib.domain.contracts import Contract, Engagement
+    from chalicelib.schemas import contracts as s
+    from chalicelib.schemas import mappers
     from chalicelib.services import contracts, signing
     from chalicelib.services.contracts import ContractPorts
     from chalicelib.services.signing import SigningView
 else:  # imported on the first request that needs them (cold start)
+    s = LazyModule("chalicelib.schemas.contracts")
+    mappers = LazyModule("chalicelib.schemas.mappers")
     contracts = LazyModule("chalicelib.services.contracts")
     signing = LazyModule("chalicelib.services.signing")
 
@@ -44,8 +29,8 @@ STAFF = frozenset({Role.STAFF})
 WEBHOOK_MAX_BYTES = 256 * 1024
 
 
-def _contract_out(c: Contract) -> ContractOut:
-    return ContractOut(
+def _contract_out(c: Contract) -> s.ContractOut:
+    return s.ContractOut(
         contract_id=c.contract_id,
         party=c.party,
         version=c.version,
@@ -59,7 +44,7 @@ def _contract_out(c: Contract) -> ContractOut:
         document_sha256=c.document.sha256,
         signed_document_sha256=c.signed_document.sha256 if c.signed_document else None,
         has_certificate=c.certificate is not None,
-        signers=[SignerOut(role=s.role, name=s.name, signed_at=s.signed_at) for s in c.signers],
+        signers=[s.SignerOut(role=signer.role, name=signer.name, signed_at=signer.signed_at) for signer in c.signers],
     )
 
 
@@ -68,8 +53,8 @@ def _title(ports: ContractPorts, engagement: Engagement) -> str:
     return assignment.title if assignment else ""
 
 
-def _engagement_out(ports: ContractPorts, engagement: Engagement, visible: list[Contract]) -> EngagementResponse:
-    return EngagementResponse(
+def _engagement_out(ports: ContractPorts, engagement: Engagement, visible: list[Contract]) -> s.EngagementResponse:
+    return s.EngagementResponse(
         engagement_id=engagement.engagement_id,
         candidacy_id=engagement.candidacy_id,
         assignment_id=engagement.assignment_id,
@@ -81,7 +66,7 @@ def _engagement_out(ports: ContractPorts, engagement: Engagement, visible: list[
         time_reporting_open=engagement.status.value == "active",
         created_at=engagement.created_at,
         activated_at=engagement.activated_at,
-        terms=terms_out(engagement.terms),
+        terms=mappers.terms_out(engagement.terms),
         contracts=[_contract_out(c) for c in visible],
     )
 
@@ -92,15 +77,15 @@ def _engagement_out(ports: ContractPorts, engagement: Engagement, visible: list[
     "GET",
     summary="List my engagements (staff: by status)",
     tag="contracts",
-    query=EngagementQuery,
-    response=EngagementListResponse,
+    query=lambda: s.EngagementQuery,
+    response=lambda: s.EngagementListResponse,
     roles=ANY_ROLE,
 )
-def list_engagements(call: Call[Any, EngagementQuery]) -> EngagementListResponse:
+def list_engagements(call: Call[Any, s.EngagementQuery]) -> s.EngagementListResponse:
     ports = call.container.contracts
     found = contracts.list_engagements(ports, call.user, call.query.status)
     items = [
-        EngagementSummary(
+        s.EngagementSummary(
             engagement_id=e.engagement_id,
             assignment_id=e.assignment_id,
             assignment_title=_title(ports, e),
@@ -111,7 +96,7 @@ def list_engagements(call: Call[Any, EngagementQuery]) -> EngagementListResponse
         )
         for e in found
     ]
-    return EngagementListResponse(items=items)
+    return s.EngagementListResponse(items=items)
 
 
 @operation(
@@ -120,10 +105,10 @@ def list_engagements(call: Call[Any, EngagementQuery]) -> EngagementListResponse
     "GET",
     summary="An engagement: its terms and the contracts I am a party to",
     tag="contracts",
-    response=EngagementResponse,
+    response=lambda: s.EngagementResponse,
     roles=ANY_ROLE,
 )
-def get_engagement(call: Call[Any, Any]) -> EngagementResponse:
+def get_engagement(call: Call[Any, Any]) -> s.EngagementResponse:
     ports = call.container.contracts
     engagement, visible = contracts.get_engagement(ports, call.user, call.path["engagement_id"])
     return _engagement_out(ports, engagement, visible)
@@ -135,12 +120,14 @@ def get_engagement(call: Call[Any, Any]) -> EngagementResponse:
     "PUT",
     summary="Set the terms before the contracts go out (staff)",
     tag="contracts",
-    request=TermsIn,
-    response=EngagementResponse,
+    request=lambda: s.TermsIn,
+    response=lambda: s.EngagementResponse,
     roles=STAFF,
     errors=(409,),
 )
-def put_terms(call: Call[TermsIn, Any]) -> EngagementResponse:
+def put_terms(call: Call[s.TermsIn, Any]) -> s.EngagementResponse:
+    from chalicelib.domain.contracts import EngagementTerms, Milestone
+
     ports = call.container.contracts
     body = call.body
     current, _ = contracts.get_engagement(ports, call.user, call.path["engagement_id"])
@@ -168,12 +155,12 @@ def put_terms(call: Call[TermsIn, Any]) -> EngagementResponse:
     "POST",
     tag="contracts",
     summary="Generate both contracts from the terms and send them for signature, signing for the platform (staff)",
-    request=SendContractsIn,
-    response=EngagementResponse,
+    request=lambda: s.SendContractsIn,
+    response=lambda: s.EngagementResponse,
     roles=STAFF,
     errors=(409, 503),
 )
-def send_contracts(call: Call[SendContractsIn, Any]) -> EngagementResponse:
+def send_contracts(call: Call[s.SendContractsIn, Any]) -> s.EngagementResponse:
     ports = call.container.contracts
     contracts.send_contracts(ports, call.user, call.path["engagement_id"], call.body.provider)
     engagement, visible = contracts.get_engagement(ports, call.user, call.path["engagement_id"])
@@ -186,12 +173,12 @@ def send_contracts(call: Call[SendContractsIn, Any]) -> EngagementResponse:
     "POST",
     tag="contracts",
     summary="Call off an engagement before its contracts are signed; contracts still out are voided (staff)",
-    request=CancelEngagementIn,
-    response=EngagementResponse,
+    request=lambda: s.CancelEngagementIn,
+    response=lambda: s.EngagementResponse,
     roles=STAFF,
     errors=(409, 503),
 )
-def cancel_engagement(call: Call[CancelEngagementIn, Any]) -> EngagementResponse:
+def cancel_engagement(call: Call[s.CancelEngagementIn, Any]) -> s.EngagementResponse:
     ports = call.container.contracts
     contracts.cancel_engagement(ports, call.user, call.path["engagement_id"], call.body.reason)
     engagement, visible = contracts.get_engagement(ports, call.user, call.path["engagement_id"])
@@ -204,10 +191,10 @@ def cancel_engagement(call: Call[CancelEngagementIn, Any]) -> EngagementResponse
     "GET",
     summary="A contract (its parties and staff)",
     tag="contracts",
-    response=ContractOut,
+    response=lambda: s.ContractOut,
     roles=ANY_ROLE,
 )
-def get_contract(call: Call[Any, Any]) -> ContractOut:
+def get_contract(call: Call[Any, Any]) -> s.ContractOut:
     _, contract = contracts.visible_contract(call.container.contracts, call.user, call.path["engagement_id"], call.path["contract_id"])
     return _contract_out(contract)
 
@@ -218,21 +205,21 @@ def get_contract(call: Call[Any, Any]) -> ContractOut:
     "GET",
     tag="contracts",
     summary="A short-lived link to the contract's PDF, after checking it against its SHA-256 (its parties and staff)",
-    query=DocumentQuery,
-    response=DocumentLinkResponse,
+    query=lambda: s.DocumentQuery,
+    response=lambda: s.DocumentLinkResponse,
     roles=ANY_ROLE,
     errors=(409,),
 )
-def get_contract_document(call: Call[Any, DocumentQuery]) -> DocumentLinkResponse:
+def get_contract_document(call: Call[Any, s.DocumentQuery]) -> s.DocumentLinkResponse:
     link = contracts.document_link(
         call.container.contracts, call.user, call.path["engagement_id"], call.path["contract_id"], call.query.kind
     )
-    return DocumentLinkResponse(url=link.url, sha256=link.sha256, size=link.size, expires_at=link.expires_at)
+    return s.DocumentLinkResponse(url=link.url, sha256=link.sha256, size=link.size, expires_at=link.expires_at)
 
 
-def _signing_out(view: SigningView) -> SigningResponse:
+def _signing_out(view: SigningView) -> s.SigningResponse:
     envelope, recipient = view.envelope, view.recipient
-    return SigningResponse(
+    return s.SigningResponse(
         envelope_id=envelope.envelope_id,
         document_name=envelope.document_name,
         document_sha256=envelope.document_sha256,
@@ -252,11 +239,11 @@ def _signing_out(view: SigningView) -> SigningResponse:
     "GET",
     tag="signing",
     summary="The document a signing link asks me to sign (built-in signature; the signer, signed in)",
-    query=SigningQuery,
-    response=SigningResponse,
+    query=lambda: s.SigningQuery,
+    response=lambda: s.SigningResponse,
     roles=ANY_ROLE,
 )
-def get_signing(call: Call[Any, SigningQuery]) -> SigningResponse:
+def get_signing(call: Call[Any, s.SigningQuery]) -> s.SigningResponse:
     view = signing.signing_request(call.container.signing, call.user, call.path["envelope_id"], call.query.token)
     return _signing_out(view)
 
@@ -267,12 +254,12 @@ def get_signing(call: Call[Any, SigningQuery]) -> SigningResponse:
     "POST",
     tag="signing",
     summary="Sign: type my name and confirm (built-in signature)",
-    request=SignIn,
-    response=SigningResponse,
+    request=lambda: s.SignIn,
+    response=lambda: s.SigningResponse,
     roles=ANY_ROLE,
     errors=(409,),
 )
-def sign(call: Call[SignIn, Any]) -> SigningResponse:
+def sign(call: Call[s.SignIn, Any]) -> s.SigningResponse:
     body = call.body
     view = signing.sign(
         call.container.signing, call.user, call.path["envelope_id"], body.token, body.typed_name, body.document_sha256, call.context
@@ -286,12 +273,12 @@ def sign(call: Call[SignIn, Any]) -> SigningResponse:
     "POST",
     tag="signing",
     summary="Decline to sign, saying why (built-in signature)",
-    request=DeclineSigningIn,
-    response=SigningResponse,
+    request=lambda: s.DeclineSigningIn,
+    response=lambda: s.SigningResponse,
     roles=ANY_ROLE,
     errors=(409,),
 )
-def decline_signing(call: Call[DeclineSigningIn, Any]) -> SigningResponse:
+def decline_signing(call: Call[s.DeclineSigningIn, Any]) -> s.SigningResponse:
     view = signing.decline(call.container.signing, call.user, call.path["envelope_id"], call.body.token, call.body.reason)
     return _signing_out(view)
 
@@ -305,9 +292,9 @@ def decline_signing(call: Call[DeclineSigningIn, Any]) -> SigningResponse:
     raw=True,
     max_body_bytes=WEBHOOK_MAX_BYTES,
     summary="Signature provider events (DocuSign Connect, and the built-in signature in the same format), HMAC-signed",
-    response=WebhookResponse,
+    response=lambda: s.WebhookResponse,
     errors=(401, 404, 409, 503),
 )
-def signature_webhook(call: Call[Any, Any]) -> WebhookResponse:
+def signature_webhook(call: Call[Any, Any]) -> s.WebhookResponse:
     outcome = contracts.handle_signature_webhook(call.container.contracts, call.raw_body, call.headers)
-    return WebhookResponse(outcome=outcome)
+    return s.WebhookResponse(outcome=outcome)

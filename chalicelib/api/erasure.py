@@ -11,19 +11,20 @@ from chalicelib.api.http import Call, operation
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.identity import Role
 from chalicelib.lazy import LazyModule
-from chalicelib.schemas.erasure import ErasureResponse, MyErasureRequest
 
 if TYPE_CHECKING:
+    from chalicelib.schemas import erasure as s
     from chalicelib.services import erasure as service
 else:  # imported on the first request that needs them (cold start)
+    s = LazyModule("chalicelib.schemas.erasure")
     service = LazyModule("chalicelib.services.erasure")
 
 
 bp = Blueprint(__name__)
 
 
-def erasure_out(erasure: Erasure) -> ErasureResponse:
-    return ErasureResponse(status=erasure.status.value, reason=erasure.reason, requested_at=erasure.requested_at)
+def erasure_out(erasure: Erasure) -> s.ErasureResponse:
+    return s.ErasureResponse(status=erasure.status.value, reason=erasure.reason, requested_at=erasure.requested_at)
 
 
 @operation(
@@ -32,13 +33,13 @@ def erasure_out(erasure: Erasure) -> ErasureResponse:
     "POST",
     summary="Erase my account and everything about me (GDPR Art. 17); cannot be undone",
     tag="privacy",
-    request=MyErasureRequest,
-    response=ErasureResponse,
+    request=lambda: s.MyErasureRequest,
+    response=lambda: s.ErasureResponse,
     status=202,
     roles=frozenset({Role.CONSULTANT}),
     errors=(409,),
 )
-def erase_me(call: Call[MyErasureRequest, Any]) -> ErasureResponse:
+def erase_me(call: Call[s.MyErasureRequest, Any]) -> s.ErasureResponse:
     return erasure_out(service.request_my_erasure(call.container.erasure, call.user, call.body.password.get_secret_value()))
 
 
@@ -48,10 +49,10 @@ def erase_me(call: Call[MyErasureRequest, Any]) -> ErasureResponse:
     "POST",
     summary="Erase a consultant on their request received by other means (staff)",
     tag="privacy",
-    response=ErasureResponse,
+    response=lambda: s.ErasureResponse,
     status=202,
     roles=frozenset({Role.STAFF}),
     errors=(409,),
 )
-def erase_consultant(call: Call[Any, Any]) -> ErasureResponse:
+def erase_consultant(call: Call[Any, Any]) -> s.ErasureResponse:
     return erasure_out(service.request_erasure_by_staff(call.container.erasure, call.user, call.path["user_id"]))

@@ -11,20 +11,14 @@ from chalicelib.api.http import Call, operation
 from chalicelib.domain.files import MAX_BYTES, UploadedFile
 from chalicelib.domain.identity import Role
 from chalicelib.lazy import LazyModule
-from chalicelib.schemas.accounts import DownloadResponse
-from chalicelib.schemas.files import (
-    TEXT_EXCERPT_CHARS,
-    FileListResponse,
-    FileUploadResponse,
-    RequestUploadRequest,
-    SuggestedSkillOut,
-    SuggestionDecisionRequest,
-    UploadedFileResponse,
-)
 
 if TYPE_CHECKING:
+    from chalicelib.schemas import accounts as account_schemas
+    from chalicelib.schemas import files as s
     from chalicelib.services import files as service
 else:  # imported on the first request that needs them (cold start)
+    account_schemas = LazyModule("chalicelib.schemas.accounts")
+    s = LazyModule("chalicelib.schemas.files")
     service = LazyModule("chalicelib.services.files")
 
 
@@ -34,8 +28,8 @@ CONSULTANT = frozenset({Role.CONSULTANT})
 FILE_READERS = frozenset({Role.STAFF, Role.AGENCY_ADMIN, Role.CONSULTANT})
 
 
-def file_out(file: UploadedFile) -> UploadedFileResponse:
-    return UploadedFileResponse(
+def file_out(file: UploadedFile) -> s.UploadedFileResponse:
+    return s.UploadedFileResponse(
         file_id=file.file_id,
         purpose=file.purpose,
         content_type=file.kind.value,
@@ -44,8 +38,8 @@ def file_out(file: UploadedFile) -> UploadedFileResponse:
         created_at=file.created_at,
         size_bytes=file.size_bytes,
         problem=file.problem,
-        text_excerpt=file.text[:TEXT_EXCERPT_CHARS],
-        suggestions=[SuggestedSkillOut(skill_id=s.skill_id, name=s.name, mentions=s.mentions, state=s.state) for s in file.suggestions],
+        text_excerpt=file.text[: s.TEXT_EXCERPT_CHARS],
+        suggestions=[s.SuggestedSkillOut(skill_id=k.skill_id, name=k.name, mentions=k.mentions, state=k.state) for k in file.suggestions],
     )
 
 
@@ -55,20 +49,20 @@ def file_out(file: UploadedFile) -> UploadedFileResponse:
     "POST",
     summary="An upload form for a CV (PDF, DOCX; 10 MB) or a portfolio file (also images; 25 MB)",
     tag="files",
-    request=RequestUploadRequest,
-    response=FileUploadResponse,
+    request=lambda: s.RequestUploadRequest,
+    response=lambda: s.FileUploadResponse,
     status=201,
     roles=CONSULTANT,
 )
-def request_upload(call: Call[RequestUploadRequest, Any]) -> FileUploadResponse:
+def request_upload(call: Call[s.RequestUploadRequest, Any]) -> s.FileUploadResponse:
     c, body = call.container, call.body
     file, post = service.request_upload(c.profiles, c.storage, call.user, body.purpose, body.content_type, body.filename)
-    return FileUploadResponse(file=file_out(file), upload=upload_out(post, MAX_BYTES[file.purpose], file.kind.value))
+    return s.FileUploadResponse(file=file_out(file), upload=upload_out(post, MAX_BYTES[file.purpose], file.kind.value))
 
 
-@operation(bp, "/me/files", "GET", summary="My files, newest first", tag="files", response=FileListResponse, roles=CONSULTANT)
-def list_files(call: Call[Any, Any]) -> FileListResponse:
-    return FileListResponse(items=[file_out(f) for f in service.list_files(call.container.profiles, call.user)])
+@operation(bp, "/me/files", "GET", summary="My files, newest first", tag="files", response=lambda: s.FileListResponse, roles=CONSULTANT)
+def list_files(call: Call[Any, Any]) -> s.FileListResponse:
+    return s.FileListResponse(items=[file_out(f) for f in service.list_files(call.container.profiles, call.user)])
 
 
 @operation(
@@ -77,10 +71,10 @@ def list_files(call: Call[Any, Any]) -> FileListResponse:
     "GET",
     summary="One of my files: its status, text and suggested skills",
     tag="files",
-    response=UploadedFileResponse,
+    response=lambda: s.UploadedFileResponse,
     roles=CONSULTANT,
 )
-def get_file(call: Call[Any, Any]) -> UploadedFileResponse:
+def get_file(call: Call[Any, Any]) -> s.UploadedFileResponse:
     return file_out(service.get_file(call.container.profiles, call.user, call.path["file_id"]))
 
 
@@ -90,12 +84,12 @@ def get_file(call: Call[Any, Any]) -> UploadedFileResponse:
     "GET",
     summary="A short-lived download link for an accepted file",
     tag="files",
-    response=DownloadResponse,
+    response=lambda: account_schemas.DownloadResponse,
     roles=CONSULTANT,
 )
-def download_file(call: Call[Any, Any]) -> DownloadResponse:
+def download_file(call: Call[Any, Any]) -> account_schemas.DownloadResponse:
     url = service.download_url(call.container.profiles, call.container.storage, call.user, call.path["file_id"])
-    return DownloadResponse(url=url, expires_in=service.DOWNLOAD_LINK_SECONDS)
+    return account_schemas.DownloadResponse(url=url, expires_in=service.DOWNLOAD_LINK_SECONDS)
 
 
 @operation(bp, "/me/files/{file_id}", "DELETE", summary="Delete one of my files", tag="files", status=204, roles=CONSULTANT, errors=(409,))
@@ -110,11 +104,11 @@ def delete_file(call: Call[Any, Any]) -> Response:
     "POST",
     summary="Accept a suggested skill into my resume, or dismiss it",
     tag="files",
-    request=SuggestionDecisionRequest,
-    response=UploadedFileResponse,
+    request=lambda: s.SuggestionDecisionRequest,
+    response=lambda: s.UploadedFileResponse,
     roles=CONSULTANT,
 )
-def decide_suggestion(call: Call[SuggestionDecisionRequest, Any]) -> UploadedFileResponse:
+def decide_suggestion(call: Call[s.SuggestionDecisionRequest, Any]) -> s.UploadedFileResponse:
     c, body = call.container, call.body
     file = service.decide_suggestion(c.profiles, c.taxonomy, call.user, call.path["file_id"], body.skill_id, body.decision == "accept")
     return file_out(file)
@@ -126,12 +120,12 @@ def decide_suggestion(call: Call[SuggestionDecisionRequest, Any]) -> UploadedFil
     "GET",
     summary="A consultant's files (the consultant, its agency, staff; audited), newest first",
     tag="files",
-    response=FileListResponse,
+    response=lambda: s.FileListResponse,
     roles=FILE_READERS,
 )
-def list_consultant_files(call: Call[Any, Any]) -> FileListResponse:
+def list_consultant_files(call: Call[Any, Any]) -> s.FileListResponse:
     files = service.list_consultant_files(call.container.profiles, call.user, call.path["user_id"])
-    return FileListResponse(items=[file_out(f) for f in files])
+    return s.FileListResponse(items=[file_out(f) for f in files])
 
 
 @operation(
@@ -140,10 +134,10 @@ def list_consultant_files(call: Call[Any, Any]) -> FileListResponse:
     "GET",
     summary="A short-lived download link for a consultant's accepted file (its agency, staff; audited)",
     tag="files",
-    response=DownloadResponse,
+    response=lambda: account_schemas.DownloadResponse,
     roles=FILE_READERS,
 )
-def download_consultant_file(call: Call[Any, Any]) -> DownloadResponse:
+def download_consultant_file(call: Call[Any, Any]) -> account_schemas.DownloadResponse:
     c = call.container
     url = service.consultant_file_download_url(c.profiles, c.storage, call.user, call.path["user_id"], call.path["file_id"])
-    return DownloadResponse(url=url, expires_in=service.DOWNLOAD_LINK_SECONDS)
+    return account_schemas.DownloadResponse(url=url, expires_in=service.DOWNLOAD_LINK_SECONDS)

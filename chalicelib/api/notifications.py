@@ -9,11 +9,12 @@ from chalice import Blueprint
 from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.domain.notifications import Notification, NotificationStatus
 from chalicelib.lazy import LazyModule
-from chalicelib.schemas import notifications as s
 
 if TYPE_CHECKING:
+    from chalicelib.schemas import notifications as s
     from chalicelib.services import notifications as service
 else:  # imported on the first request that needs it (cold start)
+    s = LazyModule("chalicelib.schemas.notifications")
     service = LazyModule("chalicelib.services.notifications")
 
 bp = Blueprint(__name__)
@@ -39,8 +40,8 @@ def notification_out(notification: Notification) -> s.NotificationResponse:
     "GET",
     summary="My notifications, newest first (?unread=true: only the unread ones)",
     tag="notifications",
-    query=s.NotificationQuery,
-    response=s.NotificationListResponse,
+    query=lambda: s.NotificationQuery,
+    response=lambda: s.NotificationListResponse,
     roles=ANY_ROLE,
 )
 def list_my_notifications(call: Call[Any, s.NotificationQuery]) -> s.NotificationListResponse:
@@ -57,7 +58,7 @@ def list_my_notifications(call: Call[Any, s.NotificationQuery]) -> s.Notificatio
     "POST",
     summary="Mark one of my notifications read (idempotent)",
     tag="notifications",
-    response=s.NotificationResponse,
+    response=lambda: s.NotificationResponse,
     roles=ANY_ROLE,
     errors=(404,),
 )
@@ -71,7 +72,7 @@ def mark_notification_read(call: Call[Any, Any]) -> s.NotificationResponse:
     "POST",
     summary="Mark all my notifications read",
     tag="notifications",
-    response=s.MarkAllReadResponse,
+    response=lambda: s.MarkAllReadResponse,
     roles=ANY_ROLE,
 )
 def mark_all_notifications_read(call: Call[Any, Any]) -> s.MarkAllReadResponse:

@@ -9,11 +9,12 @@ from chalice import Blueprint
 from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.domain.identity import Role
 from chalicelib.lazy import LazyModule
-from chalicelib.schemas.payments import OnboardingLinkResponse, PaymentWebhookResponse, PayoutAccountResponse
 
 if TYPE_CHECKING:
+    from chalicelib.schemas import payments as s
     from chalicelib.services import invoicing
 else:  # imported on the first request that needs them (cold start)
+    s = LazyModule("chalicelib.schemas.payments")
     invoicing = LazyModule("chalicelib.services.invoicing")
 
 bp = Blueprint(__name__)
@@ -27,12 +28,12 @@ WEBHOOK_MAX_BYTES = 512 * 1024
     "POST",
     summary="Start (or resume) the agency's payout onboarding with the payment provider: a link to follow",
     tag="payments",
-    response=OnboardingLinkResponse,
+    response=lambda: s.OnboardingLinkResponse,
     roles=frozenset({Role.AGENCY_ADMIN}),
     errors=(409, 503),
 )
-def start_onboarding(call: Call[Any, Any]) -> OnboardingLinkResponse:
-    return OnboardingLinkResponse(url=invoicing.start_payout_onboarding(call.container.invoicing, call.user, call.path["agency_id"]))
+def start_onboarding(call: Call[Any, Any]) -> s.OnboardingLinkResponse:
+    return s.OnboardingLinkResponse(url=invoicing.start_payout_onboarding(call.container.invoicing, call.user, call.path["agency_id"]))
 
 
 @operation(
@@ -41,16 +42,16 @@ def start_onboarding(call: Call[Any, Any]) -> OnboardingLinkResponse:
     "GET",
     summary="Whether the agency can be paid, and if not, why (its admins and staff)",
     tag="payments",
-    response=PayoutAccountResponse,
+    response=lambda: s.PayoutAccountResponse,
     roles=ANY_ROLE,
 )
-def payout_status(call: Call[Any, Any]) -> PayoutAccountResponse:
+def payout_status(call: Call[Any, Any]) -> s.PayoutAccountResponse:
     record = invoicing.payout_account(call.container.invoicing, call.user, call.path["agency_id"])
     if record is None:
-        return PayoutAccountResponse(
+        return s.PayoutAccountResponse(
             set_up=False, transfers_active=False, details_submitted=False, requirements_due=[], disabled_reason=None
         )
-    return PayoutAccountResponse(
+    return s.PayoutAccountResponse(
         set_up=True,
         transfers_active=record.transfers_active,
         details_submitted=record.details_submitted,
@@ -59,10 +60,10 @@ def payout_status(call: Call[Any, Any]) -> PayoutAccountResponse:
     )
 
 
-def _webhook(call: Call[Any, Any], *, connect: bool) -> PaymentWebhookResponse:
+def _webhook(call: Call[Any, Any], *, connect: bool) -> s.PaymentWebhookResponse:
     signature = call.headers.get("stripe-signature")
     outcome = invoicing.handle_payment_webhook(call.container.invoicing, call.raw_body, signature, connect=connect)
-    return PaymentWebhookResponse(outcome=outcome)
+    return s.PaymentWebhookResponse(outcome=outcome)
 
 
 @operation(
@@ -74,10 +75,10 @@ def _webhook(call: Call[Any, Any], *, connect: bool) -> PaymentWebhookResponse:
     raw=True,
     max_body_bytes=WEBHOOK_MAX_BYTES,
     summary="Stripe's platform events (Stripe-Signature, 300 s tolerance)",
-    response=PaymentWebhookResponse,
+    response=lambda: s.PaymentWebhookResponse,
     errors=(401, 404, 409, 503),
 )
-def stripe_webhook(call: Call[Any, Any]) -> PaymentWebhookResponse:
+def stripe_webhook(call: Call[Any, Any]) -> s.PaymentWebhookResponse:
     return _webhook(call, connect=False)
 
 
@@ -90,8 +91,8 @@ def stripe_webhook(call: Call[Any, Any]) -> PaymentWebhookResponse:
     raw=True,
     max_body_bytes=WEBHOOK_MAX_BYTES,
     summary="Stripe's Connect events (account.updated, payout.failed), with their own secret",
-    response=PaymentWebhookResponse,
+    response=lambda: s.PaymentWebhookResponse,
     errors=(401, 404, 409, 503),
 )
-def stripe_connect_webhook(call: Call[Any, Any]) -> PaymentWebhookResponse:
+def stripe_connect_webhook(call: Call[Any, Any]) -> s.PaymentWebhookResponse:
     return _webhook(call, connect=True)

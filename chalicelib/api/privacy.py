@@ -13,25 +13,19 @@ from chalicelib.api.notifications import notification_out
 from chalicelib.api.resume import resume_out
 from chalicelib.domain.exports import ArchiveStatus, ExportArchive
 from chalicelib.lazy import LazyModule
-from chalicelib.schemas.accounts import DownloadResponse
-from chalicelib.schemas.consents import HourlyRateOut
-from chalicelib.schemas.mappers import (
-    agent_out,
-    audit_out,
-    candidacy_item_out,
-    consent_entry_out,
-    engagement_record_out,
-    interview_out,
-    organisation_out,
-    profile_out,
-    user_out,
-)
-from chalicelib.schemas.privacy import ConsentEvidenceResponse, DisclosureResponse, ExportArchiveResponse, PersonalDataExportResponse
 
 if TYPE_CHECKING:
+    from chalicelib.schemas import accounts as account_schemas
+    from chalicelib.schemas import consents as consent_schemas
+    from chalicelib.schemas import mappers
+    from chalicelib.schemas import privacy as s
     from chalicelib.services import privacy as service
     from chalicelib.services import resume
 else:  # imported on the first request that needs them (cold start)
+    account_schemas = LazyModule("chalicelib.schemas.accounts")
+    consent_schemas = LazyModule("chalicelib.schemas.consents")
+    mappers = LazyModule("chalicelib.schemas.mappers")
+    s = LazyModule("chalicelib.schemas.privacy")
     service = LazyModule("chalicelib.services.privacy")
     resume = LazyModule("chalicelib.services.resume")
 
@@ -44,25 +38,28 @@ bp = Blueprint(__name__)
     "GET",
     summary="Everything the platform holds about me (GDPR access and portability)",
     tag="privacy",
-    response=PersonalDataExportResponse,
+    response=lambda: s.PersonalDataExportResponse,
     roles=ANY_ROLE,
 )
-def export_my_data(call: Call[Any, Any]) -> PersonalDataExportResponse:
+def export_my_data(call: Call[Any, Any]) -> s.PersonalDataExportResponse:
     c = call.container
     export = service.export_personal_data(
         c.profiles, c.audit_log, call.user, c.notification_repository, c.candidacies.proposals, c.contracts.engagements
     )
-    return PersonalDataExportResponse(
+    return s.PersonalDataExportResponse(
         generated_at=export.generated_at,
-        user=user_out(export.user),
-        organisation=organisation_out(export.organisation) if export.organisation else None,
-        profile=profile_out(export.profile) if export.profile else None,
+        user=mappers.user_out(export.user),
+        organisation=mappers.organisation_out(export.organisation) if export.organisation else None,
+        profile=mappers.profile_out(export.profile) if export.profile else None,
         resume=resume_out(resume.Resume(export.user.user_id, export.resume)),
         json_resume=export.json_resume,
         files=[file_out(f) for f in export.files],
-        consents=[ConsentEvidenceResponse(**consent_entry_out(e).model_dump(), ip=e.ip, user_agent=e.user_agent) for e in export.consents],
+        consents=[
+            s.ConsentEvidenceResponse(**mappers.consent_entry_out(e).model_dump(), ip=e.ip, user_agent=e.user_agent)
+            for e in export.consents
+        ],
         disclosures=[
-            DisclosureResponse(
+            s.DisclosureResponse(
                 client_id=d.client_id,
                 client_name=d.client_name,
                 assignment_id=d.assignment_id,
@@ -71,26 +68,26 @@ def export_my_data(call: Call[Any, Any]) -> PersonalDataExportResponse:
                 disclosed_at=d.at,
                 disclosed_by=d.by,
                 consent_entry_ids=list(d.consent_entry_ids),
-                hourly_rate=HourlyRateOut(amount_minor=d.rate.amount_minor, currency=d.rate.currency),
+                hourly_rate=consent_schemas.HourlyRateOut(amount_minor=d.rate.amount_minor, currency=d.rate.currency),
             )
             for d in export.disclosures
         ],
-        candidacies=[candidacy_item_out(c) for c in export.candidacies],
-        interviews=[interview_out(i, with_notes=True) for i in export.interviews],
-        engagements=[engagement_record_out(e) for e in export.engagements],
-        consultant_agent=agent_out(export.consultant_agent) if export.consultant_agent else None,
+        candidacies=[mappers.candidacy_item_out(c) for c in export.candidacies],
+        interviews=[mappers.interview_out(i, with_notes=True) for i in export.interviews],
+        engagements=[mappers.engagement_record_out(e) for e in export.engagements],
+        consultant_agent=mappers.agent_out(export.consultant_agent) if export.consultant_agent else None,
         notifications=[notification_out(n) for n in export.notifications],
-        audit=[audit_out(e) for e in export.audit],
+        audit=[mappers.audit_out(e) for e in export.audit],
     )
 
 
-def archive_out(archive: ExportArchive, link: str | None, now: datetime) -> ExportArchiveResponse:
-    return ExportArchiveResponse(
+def archive_out(archive: ExportArchive, link: str | None, now: datetime) -> s.ExportArchiveResponse:
+    return s.ExportArchiveResponse(
         archive_id=archive.archive_id,
         status="failed" if archive.failed(now) else archive.status.value,
         created_at=archive.created_at,
         file_count=archive.file_count if archive.status is ArchiveStatus.READY else None,
-        download=DownloadResponse(url=link, expires_in=service.ARCHIVE_LINK_SECONDS) if link else None,
+        download=account_schemas.DownloadResponse(url=link, expires_in=service.ARCHIVE_LINK_SECONDS) if link else None,
     )
 
 
@@ -100,11 +97,11 @@ def archive_out(archive: ExportArchive, link: str | None, now: datetime) -> Expo
     "POST",
     summary="Zip my files for the export (built in the background; returns the one already usable, if any)",
     tag="privacy",
-    response=ExportArchiveResponse,
+    response=lambda: s.ExportArchiveResponse,
     status=202,
     roles=ANY_ROLE,
 )
-def request_archive(call: Call[Any, Any]) -> ExportArchiveResponse:
+def request_archive(call: Call[Any, Any]) -> s.ExportArchiveResponse:
     c = call.container
     archive = service.request_archive(c.profiles, call.user)
     return archive_out(archive, service.archive_link(c.storage, archive), c.profiles.accounts.now())
@@ -116,10 +113,10 @@ def request_archive(call: Call[Any, Any]) -> ExportArchiveResponse:
     "GET",
     summary="The archive of my files: its state and, once ready, a short-lived download link",
     tag="privacy",
-    response=ExportArchiveResponse,
+    response=lambda: s.ExportArchiveResponse,
     roles=ANY_ROLE,
 )
-def get_archive(call: Call[Any, Any]) -> ExportArchiveResponse:
+def get_archive(call: Call[Any, Any]) -> s.ExportArchiveResponse:
     c = call.container
     archive = service.get_archive(c.profiles, call.user, call.path["archive_id"])
     return archive_out(archive, service.archive_link(c.storage, archive), c.profiles.accounts.now())

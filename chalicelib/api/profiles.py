@@ -9,12 +9,14 @@ from chalice import Blueprint
 from chalicelib.api.http import Call, operation
 from chalicelib.domain.identity import Role
 from chalicelib.lazy import LazyModule
-from chalicelib.schemas.mappers import profile_out
-from chalicelib.schemas.profiles import CompletenessResponse, MissingItem, ProfileIn, ProfileResponse
 
 if TYPE_CHECKING:
+    from chalicelib.schemas import mappers
+    from chalicelib.schemas import profiles as s
     from chalicelib.services import profiles as service
 else:  # imported on the first request that needs them (cold start)
+    mappers = LazyModule("chalicelib.schemas.mappers")
+    s = LazyModule("chalicelib.schemas.profiles")
     service = LazyModule("chalicelib.services.profiles")
 
 
@@ -25,11 +27,17 @@ PROFILE_READERS = frozenset({Role.STAFF, Role.AGENCY_ADMIN, Role.CONSULTANT})
 
 
 @operation(
-    bp, "/me/profile", "GET", summary="My profile (blank until first saved)", tag="profiles", response=ProfileResponse, roles=CONSULTANT
+    bp,
+    "/me/profile",
+    "GET",
+    summary="My profile (blank until first saved)",
+    tag="profiles",
+    response=lambda: s.ProfileResponse,
+    roles=CONSULTANT,
 )
-def my_profile(call: Call[Any, Any]) -> ProfileResponse:
+def my_profile(call: Call[Any, Any]) -> s.ProfileResponse:
     view = service.my_profile(call.container.profiles, call.user)
-    return profile_out(view.profile, stored=view.stored)
+    return mappers.profile_out(view.profile, stored=view.stored)
 
 
 @operation(
@@ -38,13 +46,13 @@ def my_profile(call: Call[Any, Any]) -> ProfileResponse:
     "PUT",
     summary="Save my profile (replaces it)",
     tag="profiles",
-    request=ProfileIn,
-    response=ProfileResponse,
+    request=lambda: s.ProfileIn,
+    response=lambda: s.ProfileResponse,
     roles=CONSULTANT,
     errors=(409,),
 )
-def save_my_profile(call: Call[ProfileIn, Any]) -> ProfileResponse:
-    return profile_out(service.save_my_profile(call.container.profiles, call.user, call.body))
+def save_my_profile(call: Call[s.ProfileIn, Any]) -> s.ProfileResponse:
+    return mappers.profile_out(service.save_my_profile(call.container.profiles, call.user, call.body))
 
 
 @operation(
@@ -53,13 +61,13 @@ def save_my_profile(call: Call[ProfileIn, Any]) -> ProfileResponse:
     "GET",
     summary="How complete my profile and resume are, and what is missing",
     tag="profiles",
-    response=CompletenessResponse,
+    response=lambda: s.CompletenessResponse,
     roles=CONSULTANT,
 )
-def my_completeness(call: Call[Any, Any]) -> CompletenessResponse:
+def my_completeness(call: Call[Any, Any]) -> s.CompletenessResponse:
     result = service.my_completeness(call.container.profiles, call.user)
-    missing = [MissingItem(key=r.key, label=r.label, weight=r.weight) for r in result.missing]
-    return CompletenessResponse(score=result.score, missing=missing)
+    missing = [s.MissingItem(key=r.key, label=r.label, weight=r.weight) for r in result.missing]
+    return s.CompletenessResponse(score=result.score, missing=missing)
 
 
 @operation(
@@ -68,12 +76,12 @@ def my_completeness(call: Call[Any, Any]) -> CompletenessResponse:
     "GET",
     summary="A consultant's profile (the consultant, its agency, staff; audited)",
     tag="profiles",
-    response=ProfileResponse,
+    response=lambda: s.ProfileResponse,
     roles=PROFILE_READERS,
 )
-def consultant_profile(call: Call[Any, Any]) -> ProfileResponse:
+def consultant_profile(call: Call[Any, Any]) -> s.ProfileResponse:
     view = service.consultant_profile(call.container.profiles, call.user, call.path["user_id"])
-    return profile_out(view.profile, stored=view.stored)
+    return mappers.profile_out(view.profile, stored=view.stored)
 
 
 @operation(
@@ -82,11 +90,11 @@ def consultant_profile(call: Call[Any, Any]) -> ProfileResponse:
     "PUT",
     summary="Save a consultant's profile (its agency, only with the consultant's written consent in force)",
     tag="profiles",
-    request=ProfileIn,
-    response=ProfileResponse,
+    request=lambda: s.ProfileIn,
+    response=lambda: s.ProfileResponse,
     roles=frozenset({Role.AGENCY_ADMIN}),
     errors=(409,),
 )
-def save_consultant_profile(call: Call[ProfileIn, Any]) -> ProfileResponse:
+def save_consultant_profile(call: Call[s.ProfileIn, Any]) -> s.ProfileResponse:
     profile = service.save_consultant_profile(call.container.profiles, call.user, call.path["user_id"], call.body)
-    return profile_out(profile)
+    return mappers.profile_out(profile)

@@ -13,43 +13,17 @@ from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.money import HourlyRate
 from chalicelib.domain.proposals import Candidacy, Proposal, Slot
 from chalicelib.lazy import LazyModule
-from chalicelib.schemas.mappers import agent_out, breakdown_out, candidacy_list_out, interview_out
-from chalicelib.schemas.profiles import HourlyRateIn
-from chalicelib.schemas.proposals import (
-    AgentIn,
-    AgentResponse,
-    AvailabilityOut,
-    CandidacyListResponse,
-    CandidacyResponse,
-    CandidacyStatusQuery,
-    CandidateCardOut,
-    ConsentIn,
-    ConsentRequestIn,
-    DeclineIn,
-    InterviewRequestIn,
-    InterviewResponse,
-    LanguageOut,
-    OutcomeIn,
-    PartyAnswerOut,
-    PickSlotIn,
-    ProposalListResponse,
-    ProposalResponse,
-    ProposalSummary,
-    RateIn,
-    ReasonIn,
-    RedactedProfileResponse,
-    RescheduleIn,
-    SendProposalIn,
-    SendProposalResponse,
-    ShortlistIn,
-    SkippedOut,
-    SlotIn,
-)
 
 if TYPE_CHECKING:
+    from chalicelib.schemas import mappers
+    from chalicelib.schemas import profiles as profile_schemas
+    from chalicelib.schemas import proposals as s
     from chalicelib.services import candidacies, interviews, proposals
     from chalicelib.services.candidacies import CandidacyPorts
 else:  # imported on the first request that needs them (cold start)
+    mappers = LazyModule("chalicelib.schemas.mappers")
+    profile_schemas = LazyModule("chalicelib.schemas.profiles")
+    s = LazyModule("chalicelib.schemas.proposals")
     candidacies = LazyModule("chalicelib.services.candidacies")
     interviews = LazyModule("chalicelib.services.interviews")
     proposals = LazyModule("chalicelib.services.proposals")
@@ -61,13 +35,13 @@ PARTIES_AND_STAFF = PARTIES | STAFF
 CLIENTS_AND_STAFF = frozenset({Role.CLIENT, Role.STAFF})
 
 
-def _rate(body: HourlyRateIn | None) -> HourlyRate | None:
+def _rate(body: profile_schemas.HourlyRateIn | None) -> HourlyRate | None:
     return HourlyRate(body.amount_minor, body.currency) if body is not None else None
 
 
-def candidacy_out(ports: CandidacyPorts, c: Candidacy, principal: Principal) -> CandidacyResponse:
+def candidacy_out(ports: CandidacyPorts, c: Candidacy, principal: Principal) -> s.CandidacyResponse:
     assignment = ports.assignments.assignments.get_assignment(c.assignment_id)
-    return CandidacyResponse(
+    return s.CandidacyResponse(
         candidacy_id=c.candidacy_id,
         assignment_id=c.assignment_id,
         assignment_title=assignment.title if assignment else "",
@@ -76,10 +50,10 @@ def candidacy_out(ports: CandidacyPorts, c: Candidacy, principal: Principal) -> 
         consultant_id=c.consultant_id,
         agency_id=c.agency_id,
         status=c.status,
-        rate=breakdown_out(c.breakdown),
+        rate=mappers.breakdown_out(c.breakdown),
         rate_version=c.rate_version,
         answers=[
-            PartyAnswerOut(party=party, answer=a.answer, at=a.at, consent_entry_id=a.entry_id, reason=a.reason)
+            s.PartyAnswerOut(party=party, answer=a.answer, at=a.at, consent_entry_id=a.entry_id, reason=a.reason)
             for party, a in c.answers.items()
             if a.rate_version == c.rate_version
         ],
@@ -90,7 +64,7 @@ def candidacy_out(ports: CandidacyPorts, c: Candidacy, principal: Principal) -> 
         closed_at=c.closed_at,
         close_reason=c.close_reason,
         declined_by=c.declined_by,
-        interviews=[interview_out(i, with_notes=principal.is_staff) for i in interviews.list_interviews(ports, c)],
+        interviews=[mappers.interview_out(i, with_notes=principal.is_staff) for i in interviews.list_interviews(ports, c)],
     )
 
 
@@ -103,13 +77,13 @@ def candidacy_out(ports: CandidacyPorts, c: Candidacy, principal: Principal) -> 
     "POST",
     summary="Shortlist a consultant from a match run (staff)",
     tag="proposals",
-    request=ShortlistIn,
-    response=CandidacyResponse,
+    request=lambda: s.ShortlistIn,
+    response=lambda: s.CandidacyResponse,
     status=201,
     roles=STAFF,
     errors=(409,),
 )
-def shortlist(call: Call[ShortlistIn, Any]) -> CandidacyResponse:
+def shortlist(call: Call[s.ShortlistIn, Any]) -> s.CandidacyResponse:
     ports, body = call.container.candidacies, call.body
     c = candidacies.shortlist(ports, call.user, call.path["assignment_id"], body.match_run_id, body.consultant_id, _rate(body.hourly_rate))
     return candidacy_out(ports, c, call.user)
@@ -121,11 +95,11 @@ def shortlist(call: Call[ShortlistIn, Any]) -> CandidacyResponse:
     "GET",
     summary="An assignment's candidacies (staff)",
     tag="proposals",
-    response=CandidacyListResponse,
+    response=lambda: s.CandidacyListResponse,
     roles=STAFF,
 )
-def list_assignment_candidacies(call: Call[Any, Any]) -> CandidacyListResponse:
-    return candidacy_list_out(
+def list_assignment_candidacies(call: Call[Any, Any]) -> s.CandidacyListResponse:
+    return mappers.candidacy_list_out(
         candidacies.list_candidacies_for_assignment(call.container.candidacies, call.user, call.path["assignment_id"])
     )
 
@@ -136,12 +110,12 @@ def list_assignment_candidacies(call: Call[Any, Any]) -> CandidacyListResponse:
     "GET",
     summary="Every candidacy in a state (staff)",
     tag="proposals",
-    query=CandidacyStatusQuery,
-    response=CandidacyListResponse,
+    query=lambda: s.CandidacyStatusQuery,
+    response=lambda: s.CandidacyListResponse,
     roles=STAFF,
 )
-def list_candidacies(call: Call[Any, CandidacyStatusQuery]) -> CandidacyListResponse:
-    return candidacy_list_out(candidacies.list_candidacies_by_status(call.container.candidacies, call.user, call.query.status))
+def list_candidacies(call: Call[Any, s.CandidacyStatusQuery]) -> s.CandidacyListResponse:
+    return mappers.candidacy_list_out(candidacies.list_candidacies_by_status(call.container.candidacies, call.user, call.query.status))
 
 
 @operation(
@@ -150,12 +124,12 @@ def list_candidacies(call: Call[Any, CandidacyStatusQuery]) -> CandidacyListResp
     "POST",
     summary="Ask the consultant and the agency to consent to the disclosure at the rate (staff)",
     tag="proposals",
-    request=ConsentRequestIn,
-    response=CandidacyResponse,
+    request=lambda: s.ConsentRequestIn,
+    response=lambda: s.CandidacyResponse,
     roles=STAFF,
     errors=(409,),
 )
-def request_consents(call: Call[ConsentRequestIn, Any]) -> CandidacyResponse:
+def request_consents(call: Call[s.ConsentRequestIn, Any]) -> s.CandidacyResponse:
     ports = call.container.candidacies
     c = candidacies.request_consents(ports, call.user, call.path["candidacy_id"], _rate(call.body.hourly_rate))
     return candidacy_out(ports, c, call.user)
@@ -167,18 +141,18 @@ def request_consents(call: Call[ConsentRequestIn, Any]) -> CandidacyResponse:
     "POST",
     summary="Send consented candidates to the client (staff); those not sendable are listed as skipped",
     tag="proposals",
-    request=SendProposalIn,
-    response=SendProposalResponse,
+    request=lambda: s.SendProposalIn,
+    response=lambda: s.SendProposalResponse,
     status=201,
     roles=STAFF,
     errors=(409,),
 )
-def send_proposal(call: Call[SendProposalIn, Any]) -> SendProposalResponse:
+def send_proposal(call: Call[s.SendProposalIn, Any]) -> s.SendProposalResponse:
     outcome = proposals.send_proposal(
         call.container.candidacies, call.user, call.path["assignment_id"], call.body.candidacy_ids, call.body.message
     )
-    return SendProposalResponse(
-        proposal=_summary(outcome.proposal), skipped=[SkippedOut(candidacy_id=s.candidacy_id, reason=s.reason) for s in outcome.skipped]
+    return s.SendProposalResponse(
+        proposal=_summary(outcome.proposal), skipped=[s.SkippedOut(candidacy_id=k.candidacy_id, reason=k.reason) for k in outcome.skipped]
     )
 
 
@@ -191,11 +165,11 @@ def send_proposal(call: Call[SendProposalIn, Any]) -> SendProposalResponse:
     "GET",
     summary="My candidacies",
     tag="proposals",
-    response=CandidacyListResponse,
+    response=lambda: s.CandidacyListResponse,
     roles=frozenset({Role.CONSULTANT}),
 )
-def my_candidacies(call: Call[Any, Any]) -> CandidacyListResponse:
-    return candidacy_list_out(candidacies.my_candidacies(call.container.candidacies, call.user))
+def my_candidacies(call: Call[Any, Any]) -> s.CandidacyListResponse:
+    return mappers.candidacy_list_out(candidacies.my_candidacies(call.container.candidacies, call.user))
 
 
 @operation(
@@ -204,11 +178,11 @@ def my_candidacies(call: Call[Any, Any]) -> CandidacyListResponse:
     "GET",
     summary="The agency's consultants' candidacies",
     tag="proposals",
-    response=CandidacyListResponse,
+    response=lambda: s.CandidacyListResponse,
     roles=frozenset({Role.AGENCY_ADMIN, Role.STAFF}),
 )
-def agency_candidacies(call: Call[Any, Any]) -> CandidacyListResponse:
-    return candidacy_list_out(candidacies.agency_candidacies(call.container.candidacies, call.user, call.path["agency_id"]))
+def agency_candidacies(call: Call[Any, Any]) -> s.CandidacyListResponse:
+    return mappers.candidacy_list_out(candidacies.agency_candidacies(call.container.candidacies, call.user, call.path["agency_id"]))
 
 
 @operation(
@@ -217,10 +191,10 @@ def agency_candidacies(call: Call[Any, Any]) -> CandidacyListResponse:
     "GET",
     summary="A candidacy: client, assignment, rate breakdown, answers, interviews (the parties, staff)",
     tag="proposals",
-    response=CandidacyResponse,
+    response=lambda: s.CandidacyResponse,
     roles=PARTIES_AND_STAFF,
 )
-def get_candidacy(call: Call[Any, Any]) -> CandidacyResponse:
+def get_candidacy(call: Call[Any, Any]) -> s.CandidacyResponse:
     ports = call.container.candidacies
     return candidacy_out(ports, candidacies.visible_candidacy(ports, call.user, call.path["candidacy_id"]), call.user)
 
@@ -231,12 +205,12 @@ def get_candidacy(call: Call[Any, Any]) -> CandidacyResponse:
     "PUT",
     summary="Set the hourly rate to the client (the agency); a new rate voids the consents given and asks again",
     tag="proposals",
-    request=RateIn,
-    response=CandidacyResponse,
+    request=lambda: s.RateIn,
+    response=lambda: s.CandidacyResponse,
     roles=frozenset({Role.AGENCY_ADMIN}),
     errors=(409,),
 )
-def set_rate(call: Call[RateIn, Any]) -> CandidacyResponse:
+def set_rate(call: Call[s.RateIn, Any]) -> s.CandidacyResponse:
     ports = call.container.candidacies
     rate = HourlyRate(call.body.hourly_rate.amount_minor, call.body.hourly_rate.currency)
     return candidacy_out(ports, candidacies.set_rate(ports, call.user, call.path["candidacy_id"], rate), call.user)
@@ -248,12 +222,12 @@ def set_rate(call: Call[RateIn, Any]) -> CandidacyResponse:
     "POST",
     summary="Consent to the disclosure at the rate named (the consultant, the agency)",
     tag="proposals",
-    request=ConsentIn,
-    response=CandidacyResponse,
+    request=lambda: s.ConsentIn,
+    response=lambda: s.CandidacyResponse,
     roles=PARTIES,
     errors=(409,),
 )
-def consent(call: Call[ConsentIn, Any]) -> CandidacyResponse:
+def consent(call: Call[s.ConsentIn, Any]) -> s.CandidacyResponse:
     ports = call.container.candidacies
     c = candidacies.answer_request(
         ports, call.user, call.path["candidacy_id"], consent=True, rate_seen=_rate(call.body.hourly_rate), reason=None, ctx=call.context
@@ -267,12 +241,12 @@ def consent(call: Call[ConsentIn, Any]) -> CandidacyResponse:
     "POST",
     summary="Decline the disclosure (the consultant, the agency)",
     tag="proposals",
-    request=ReasonIn,
-    response=CandidacyResponse,
+    request=lambda: s.ReasonIn,
+    response=lambda: s.CandidacyResponse,
     roles=PARTIES,
     errors=(409,),
 )
-def decline(call: Call[ReasonIn, Any]) -> CandidacyResponse:
+def decline(call: Call[s.ReasonIn, Any]) -> s.CandidacyResponse:
     ports = call.container.candidacies
     c = candidacies.answer_request(
         ports, call.user, call.path["candidacy_id"], consent=False, rate_seen=None, reason=call.body.reason, ctx=call.context
@@ -286,12 +260,12 @@ def decline(call: Call[ReasonIn, Any]) -> CandidacyResponse:
     "POST",
     summary="Withdraw: a party's consent is withdrawn with it; after sending, the client loses the profile at once",
     tag="proposals",
-    request=ReasonIn,
-    response=CandidacyResponse,
+    request=lambda: s.ReasonIn,
+    response=lambda: s.CandidacyResponse,
     roles=PARTIES_AND_STAFF,
     errors=(409,),
 )
-def withdraw(call: Call[ReasonIn, Any]) -> CandidacyResponse:
+def withdraw(call: Call[s.ReasonIn, Any]) -> s.CandidacyResponse:
     ports = call.container.candidacies
     c = candidacies.withdraw_candidacy(
         ports, call.user, call.path["candidacy_id"], call.body.reason, call.context, on_withdraw=proposals.revoke_from_client(ports)
@@ -302,8 +276,8 @@ def withdraw(call: Call[ReasonIn, Any]) -> CandidacyResponse:
 # --- the client ---------------------------------------------------------------------------------------------
 
 
-def _summary(p: Proposal) -> ProposalSummary:
-    return ProposalSummary(
+def _summary(p: Proposal) -> s.ProposalSummary:
+    return s.ProposalSummary(
         proposal_id=p.proposal_id,
         assignment_id=p.assignment_id,
         client_id=p.client_id,
@@ -319,12 +293,12 @@ def _summary(p: Proposal) -> ProposalSummary:
     "GET",
     summary="A client company's proposals, newest first",
     tag="proposals",
-    response=ProposalListResponse,
+    response=lambda: s.ProposalListResponse,
     roles=CLIENTS_AND_STAFF,
 )
-def list_proposals(call: Call[Any, Any]) -> ProposalListResponse:
+def list_proposals(call: Call[Any, Any]) -> s.ProposalListResponse:
     items = proposals.list_client_proposals(call.container.candidacies, call.user, call.path["org_id"])
-    return ProposalListResponse(items=[_summary(p) for p in items])
+    return s.ProposalListResponse(items=[_summary(p) for p in items])
 
 
 @operation(
@@ -333,24 +307,24 @@ def list_proposals(call: Call[Any, Any]) -> ProposalListResponse:
     "GET",
     summary="A proposal and its candidates (redacted; a withdrawn candidate shows as withdrawn)",
     tag="proposals",
-    response=ProposalResponse,
+    response=lambda: s.ProposalResponse,
     roles=CLIENTS_AND_STAFF,
 )
-def get_proposal(call: Call[Any, Any]) -> ProposalResponse:
+def get_proposal(call: Call[Any, Any]) -> s.ProposalResponse:
     view = proposals.get_proposal(call.container.candidacies, call.user, call.path["proposal_id"])
-    return ProposalResponse(
+    return s.ProposalResponse(
         proposal_id=view.proposal.proposal_id,
         assignment_id=view.proposal.assignment_id,
         assignment_title=view.assignment_title,
         sent_at=view.proposal.sent_at,
         message=view.proposal.message,
         candidates=[
-            CandidateCardOut(
+            s.CandidateCardOut(
                 candidacy_id=card.candidacy_id,
                 status=card.status,
                 display_name=card.display_name,
                 title=card.title,
-                rate=breakdown_out(card.breakdown) if card.breakdown else None,
+                rate=mappers.breakdown_out(card.breakdown) if card.breakdown else None,
             )
             for card in view.candidates
         ],
@@ -363,12 +337,12 @@ def get_proposal(call: Call[Any, Any]) -> ProposalResponse:
     "GET",
     summary="A proposed consultant's redacted profile, with the rate and its commission breakdown",
     tag="proposals",
-    response=RedactedProfileResponse,
+    response=lambda: s.RedactedProfileResponse,
     roles=CLIENTS_AND_STAFF,
 )
-def candidate_profile(call: Call[Any, Any]) -> RedactedProfileResponse:
+def candidate_profile(call: Call[Any, Any]) -> s.RedactedProfileResponse:
     p = proposals.candidate_profile(call.container.candidacies, call.user, call.path["proposal_id"], call.path["candidacy_id"])
-    return RedactedProfileResponse(
+    return s.RedactedProfileResponse(
         candidacy_id=p.candidacy_id,
         status=p.status,
         display_name=p.display_name,
@@ -377,22 +351,22 @@ def candidate_profile(call: Call[Any, Any]) -> RedactedProfileResponse:
         skills=p.skills,
         experience=p.experience,
         education=p.education,
-        languages=[LanguageOut(code=lang.code, level=lang.level) for lang in p.languages],
-        availability=AvailabilityOut(**asdict(p.availability)) if p.availability else None,
-        rate=breakdown_out(p.breakdown),
+        languages=[s.LanguageOut(code=lang.code, level=lang.level) for lang in p.languages],
+        availability=s.AvailabilityOut(**asdict(p.availability)) if p.availability else None,
+        rate=mappers.breakdown_out(p.breakdown),
     )
 
 
-def _decided(call: Call[Any, Any], *, accept: bool, reason: str | None) -> CandidateCardOut:
+def _decided(call: Call[Any, Any], *, accept: bool, reason: str | None) -> s.CandidateCardOut:
     c = proposals.decide(
         call.container.candidacies, call.user, call.path["proposal_id"], call.path["candidacy_id"], accept=accept, reason=reason
     )
-    return CandidateCardOut(
+    return s.CandidateCardOut(
         candidacy_id=c.candidacy_id,
         status=c.status,
         display_name=None,
         title=None,
-        rate=breakdown_out(c.breakdown),
+        rate=mappers.breakdown_out(c.breakdown),
         engagement_id=c.engagement_id,
     )
 
@@ -403,11 +377,11 @@ def _decided(call: Call[Any, Any], *, accept: bool, reason: str | None) -> Candi
     "POST",
     summary="Accept a candidate (a contract follows)",
     tag="proposals",
-    response=CandidateCardOut,
+    response=lambda: s.CandidateCardOut,
     roles=frozenset({Role.CLIENT}),
     errors=(409,),
 )
-def accept_candidate(call: Call[Any, Any]) -> CandidateCardOut:
+def accept_candidate(call: Call[Any, Any]) -> s.CandidateCardOut:
     return _decided(call, accept=True, reason=None)
 
 
@@ -417,20 +391,20 @@ def accept_candidate(call: Call[Any, Any]) -> CandidateCardOut:
     "POST",
     summary="Decline a candidate, with a reason",
     tag="proposals",
-    request=DeclineIn,
-    response=CandidateCardOut,
+    request=lambda: s.DeclineIn,
+    response=lambda: s.CandidateCardOut,
     roles=frozenset({Role.CLIENT}),
     errors=(409,),
 )
-def decline_candidate(call: Call[DeclineIn, Any]) -> CandidateCardOut:
+def decline_candidate(call: Call[s.DeclineIn, Any]) -> s.CandidateCardOut:
     return _decided(call, accept=False, reason=call.body.reason)
 
 
 # --- interviews -----------------------------------------------------------------------------------------------
 
 
-def _slot_in(s: SlotIn) -> Slot:
-    return Slot(s.starts_at, s.ends_at)
+def _slot_in(slot: s.SlotIn) -> Slot:
+    return Slot(slot.starts_at, slot.ends_at)
 
 
 @operation(
@@ -439,22 +413,22 @@ def _slot_in(s: SlotIn) -> Slot:
     "POST",
     summary="Ask for an interview, proposing time slots (the client)",
     tag="interviews",
-    request=InterviewRequestIn,
-    response=InterviewResponse,
+    request=lambda: s.InterviewRequestIn,
+    response=lambda: s.InterviewResponse,
     status=201,
     roles=frozenset({Role.CLIENT}),
     errors=(409,),
 )
-def request_interview(call: Call[InterviewRequestIn, Any]) -> InterviewResponse:
+def request_interview(call: Call[s.InterviewRequestIn, Any]) -> s.InterviewResponse:
     i = interviews.request_interview(
         call.container.candidacies,
         call.user,
         call.path["proposal_id"],
         call.path["candidacy_id"],
-        [_slot_in(s) for s in call.body.slots],
+        [_slot_in(slot) for slot in call.body.slots],
         call.body.location,
     )
-    return interview_out(i, with_notes=call.user.is_staff)
+    return mappers.interview_out(i, with_notes=call.user.is_staff)
 
 
 @operation(
@@ -463,12 +437,12 @@ def request_interview(call: Call[InterviewRequestIn, Any]) -> InterviewResponse:
     "GET",
     summary="An interview (the client, the consultant, the agency, staff)",
     tag="interviews",
-    response=InterviewResponse,
+    response=lambda: s.InterviewResponse,
     roles=ANY_ROLE,
 )
-def get_interview(call: Call[Any, Any]) -> InterviewResponse:
+def get_interview(call: Call[Any, Any]) -> s.InterviewResponse:
     interview = interviews.visible_interview(call.container.candidacies, call.user, call.path["interview_id"])
-    return interview_out(interview, with_notes=call.user.is_staff)
+    return mappers.interview_out(interview, with_notes=call.user.is_staff)
 
 
 @operation(
@@ -477,14 +451,14 @@ def get_interview(call: Call[Any, Any]) -> InterviewResponse:
     "POST",
     summary="Pick one of the proposed slots (the consultant, the agency); everyone invited gets a calendar invitation",
     tag="interviews",
-    request=PickSlotIn,
-    response=InterviewResponse,
+    request=lambda: s.PickSlotIn,
+    response=lambda: s.InterviewResponse,
     roles=PARTIES,
     errors=(409,),
 )
-def schedule_interview(call: Call[PickSlotIn, Any]) -> InterviewResponse:
+def schedule_interview(call: Call[s.PickSlotIn, Any]) -> s.InterviewResponse:
     i = interviews.schedule_interview(call.container.candidacies, call.user, call.path["interview_id"], call.body.starts_at)
-    return interview_out(i, with_notes=call.user.is_staff)
+    return mappers.interview_out(i, with_notes=call.user.is_staff)
 
 
 @operation(
@@ -493,14 +467,14 @@ def schedule_interview(call: Call[PickSlotIn, Any]) -> InterviewResponse:
     "POST",
     summary="Move a scheduled interview; everyone invited gets the updated invitation",
     tag="interviews",
-    request=RescheduleIn,
-    response=InterviewResponse,
+    request=lambda: s.RescheduleIn,
+    response=lambda: s.InterviewResponse,
     roles=ANY_ROLE,
     errors=(409,),
 )
-def reschedule_interview(call: Call[RescheduleIn, Any]) -> InterviewResponse:
+def reschedule_interview(call: Call[s.RescheduleIn, Any]) -> s.InterviewResponse:
     i = interviews.reschedule_interview(call.container.candidacies, call.user, call.path["interview_id"], _slot_in(call.body.slot))
-    return interview_out(i, with_notes=call.user.is_staff)
+    return mappers.interview_out(i, with_notes=call.user.is_staff)
 
 
 @operation(
@@ -509,14 +483,14 @@ def reschedule_interview(call: Call[RescheduleIn, Any]) -> InterviewResponse:
     "POST",
     summary="Cancel an interview; everyone invited gets a calendar cancellation",
     tag="interviews",
-    request=ReasonIn,
-    response=InterviewResponse,
+    request=lambda: s.ReasonIn,
+    response=lambda: s.InterviewResponse,
     roles=ANY_ROLE,
     errors=(409,),
 )
-def cancel_interview(call: Call[ReasonIn, Any]) -> InterviewResponse:
+def cancel_interview(call: Call[s.ReasonIn, Any]) -> s.InterviewResponse:
     i = interviews.cancel_interview(call.container.candidacies, call.user, call.path["interview_id"], call.body.reason)
-    return interview_out(i, with_notes=call.user.is_staff)
+    return mappers.interview_out(i, with_notes=call.user.is_staff)
 
 
 @operation(
@@ -525,14 +499,14 @@ def cancel_interview(call: Call[ReasonIn, Any]) -> InterviewResponse:
     "POST",
     summary="Record how the interview went (the Consultant Agent, staff)",
     tag="interviews",
-    request=OutcomeIn,
-    response=InterviewResponse,
+    request=lambda: s.OutcomeIn,
+    response=lambda: s.InterviewResponse,
     roles=STAFF,
     errors=(409,),
 )
-def record_outcome(call: Call[OutcomeIn, Any]) -> InterviewResponse:
+def record_outcome(call: Call[s.OutcomeIn, Any]) -> s.InterviewResponse:
     i = interviews.record_outcome(call.container.candidacies, call.user, call.path["interview_id"], call.body.outcome, call.body.notes)
-    return interview_out(i, with_notes=call.user.is_staff)
+    return mappers.interview_out(i, with_notes=call.user.is_staff)
 
 
 # --- Consultant Agents ---------------------------------------------------------------------------------------
@@ -544,14 +518,14 @@ def record_outcome(call: Call[OutcomeIn, Any]) -> InterviewResponse:
     "PUT",
     summary="Set a consultant's Consultant Agent (staff)",
     tag="proposals",
-    request=AgentIn,
-    response=AgentResponse,
+    request=lambda: s.AgentIn,
+    response=lambda: s.AgentResponse,
     roles=STAFF,
     errors=(409,),
 )
-def set_agent(call: Call[AgentIn, Any]) -> AgentResponse:
+def set_agent(call: Call[s.AgentIn, Any]) -> s.AgentResponse:
     a = interviews.set_consultant_agent(call.container.candidacies, call.user, call.path["user_id"], call.body.agent_id, call.body.note)
-    return agent_out(a)
+    return mappers.agent_out(a)
 
 
 @operation(
@@ -560,8 +534,8 @@ def set_agent(call: Call[AgentIn, Any]) -> AgentResponse:
     "GET",
     summary="A consultant's Consultant Agent (the consultant, the agency, staff)",
     tag="proposals",
-    response=AgentResponse,
+    response=lambda: s.AgentResponse,
     roles=PARTIES_AND_STAFF,
 )
-def get_agent(call: Call[Any, Any]) -> AgentResponse:
-    return agent_out(interviews.get_consultant_agent(call.container.candidacies, call.user, call.path["user_id"]))
+def get_agent(call: Call[Any, Any]) -> s.AgentResponse:
+    return mappers.agent_out(interviews.get_consultant_agent(call.container.candidacies, call.user, call.path["user_id"]))

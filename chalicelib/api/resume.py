@@ -9,23 +9,24 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
-from pydantic import BaseModel
 
 from chalicelib.api.http import Call, operation
 from chalicelib.domain.identity import Role
-from chalicelib.domain.resume import LETTER_ITEM_ID, ResumeItem, ResumePart
+from chalicelib.domain.resume import LETTER_ITEM_ID, MAX_IMPORT_BYTES, ResumePart
 from chalicelib.lazy import LazyModule
-from chalicelib.schemas.json_resume import MAX_IMPORT_BYTES, JsonResume
-from chalicelib.schemas.resume import PART_MODELS, PART_RESPONSES, ResumeResponse
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from chalicelib.domain.resume import ResumeItem
+    from chalicelib.schemas import json_resume as json_resume_schemas
+    from chalicelib.schemas import resume as s
     from chalicelib.services import resume as service
-else:  # imported on the first request that needs them (cold start)
-    service = LazyModule("chalicelib.services.resume")
-
-
-if TYPE_CHECKING:
     from chalicelib.services.json_resume import JsonResumeExport
+else:  # imported on the first request that needs them (cold start)
+    json_resume_schemas = LazyModule("chalicelib.schemas.json_resume")
+    s = LazyModule("chalicelib.schemas.resume")
+    service = LazyModule("chalicelib.services.resume")
 
 bp = Blueprint(__name__)
 CONSULTANT = frozenset({Role.CONSULTANT})
@@ -33,20 +34,20 @@ AGENCY_ADMIN = frozenset({Role.AGENCY_ADMIN})
 
 
 def item_out(item: ResumeItem) -> BaseModel:
-    return PART_RESPONSES[item.part].model_validate({**item.content, "item_id": item.item_id, "updated_at": item.updated_at})
+    return s.PART_RESPONSES[item.part].model_validate({**item.content, "item_id": item.item_id, "updated_at": item.updated_at})
 
 
 def resume_out(resume: service.Resume) -> BaseModel:
     letter = resume.part(ResumePart.LETTER)
     parts = {part.value: [item_out(i) for i in resume.part(part)] for part in ResumePart if part is not ResumePart.LETTER}
-    return ResumeResponse(user_id=resume.user_id, letter=item_out(letter[0]) if letter else None, **parts)
+    return s.ResumeResponse(user_id=resume.user_id, letter=item_out(letter[0]) if letter else None, **parts)
 
 
 def _owner(call: Call[Any, Any]) -> str:
     return call.path.get("user_id", call.user.user_id)
 
 
-@operation(bp, "/me/resume", "GET", summary="My resume, every part", tag="resume", response=ResumeResponse, roles=CONSULTANT)
+@operation(bp, "/me/resume", "GET", summary="My resume, every part", tag="resume", response=lambda: s.ResumeResponse, roles=CONSULTANT)
 def my_resume(call: Call[Any, Any]) -> BaseModel:
     return resume_out(service.get_resume(call.container.profiles, call.user, call.user.user_id))
 
@@ -57,7 +58,7 @@ def my_resume(call: Call[Any, Any]) -> BaseModel:
     "GET",
     summary="A consultant's resume (the consultant, its agency, staff; audited)",
     tag="resume",
-    response=ResumeResponse,
+    response=lambda: s.ResumeResponse,
     roles=frozenset({Role.STAFF, Role.AGENCY_ADMIN, Role.CONSULTANT}),
 )
 def consultant_resume(call: Call[Any, Any]) -> BaseModel:
@@ -65,7 +66,12 @@ def consultant_resume(call: Call[Any, Any]) -> BaseModel:
 
 
 def _declare(prefix: str, owner: str, roles: frozenset[Role], part: ResumePart) -> None:
-    request, response = PART_MODELS[part], PART_RESPONSES[part]
+    def request() -> type[BaseModel]:
+        return s.PART_MODELS[part]
+
+    def response() -> type[BaseModel]:
+        return s.PART_RESPONSES[part]
+
     name = f"{owner}_{part.value}"
 
     def add(call: Call[Any, Any]) -> BaseModel:
@@ -137,7 +143,7 @@ def _declare_json_resume(prefix: str, owner: str, readers: frozenset[Role], edit
 
         return _document(json_resume.export_json_resume(call.container.profiles, call.user, _owner(call)))
 
-    def write(call: Call[JsonResume, Any]) -> Response:
+    def write(call: Call[json_resume_schemas.JsonResume, Any]) -> Response:
         from chalicelib.services import json_resume
 
         c = call.container
@@ -145,15 +151,23 @@ def _declare_json_resume(prefix: str, owner: str, readers: frozenset[Role], edit
 
     read.__name__, write.__name__ = f"export_{owner}_json_resume", f"import_{owner}_json_resume"
     audited = " (audited for staff)" if Role.STAFF in readers else ""
-    operation(bp, path, "GET", summary=f"The resume as JSON Resume{audited}", tag="resume", response=JsonResume, roles=readers)(read)
+    operation(
+        bp,
+        path,
+        "GET",
+        summary=f"The resume as JSON Resume{audited}",
+        tag="resume",
+        response=lambda: json_resume_schemas.JsonResume,
+        roles=readers,
+    )(read)
     operation(
         bp,
         path,
         "PUT",
         summary="Import a JSON Resume: replaces the profile's basics and the whole resume; unknown fields are kept",
         tag="resume",
-        request=JsonResume,
-        response=JsonResume,
+        request=lambda: json_resume_schemas.JsonResume,
+        response=lambda: json_resume_schemas.JsonResume,
         roles=editors,
         errors=(409,),
         max_body_bytes=MAX_IMPORT_BYTES,

@@ -2,27 +2,34 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint, Response
 
 from chalicelib import __version__
 from chalicelib.api.http import Call, operation
-from chalicelib.schemas.accounts import HealthResponse, PrivacyNoticeResponse
+from chalicelib.lazy import LazyModule
 from chalicelib.services.notices import privacy_notice
+
+if TYPE_CHECKING:
+    from chalicelib.schemas import accounts as s
+else:  # imported on the first request that needs them (cold start)
+    s = LazyModule("chalicelib.schemas.accounts")
 
 bp = Blueprint(__name__)
 
 
-@operation(bp, "/health", "GET", summary="Liveness and version", tag="system", response=HealthResponse, roles=None)
-def health(call: Call[Any, Any]) -> HealthResponse:
-    return HealthResponse(version=__version__, stage=call.container.settings.stage)
+@operation(bp, "/health", "GET", summary="Liveness and version", tag="system", response=lambda: s.HealthResponse, roles=None)
+def health(call: Call[Any, Any]) -> s.HealthResponse:
+    return s.HealthResponse(version=__version__, stage=call.container.settings.stage)
 
 
-@operation(bp, "/privacy-notice", "GET", summary="The current privacy notice", tag="system", response=PrivacyNoticeResponse, roles=None)
-def current_privacy_notice(call: Call[Any, Any]) -> PrivacyNoticeResponse:
+@operation(
+    bp, "/privacy-notice", "GET", summary="The current privacy notice", tag="system", response=lambda: s.PrivacyNoticeResponse, roles=None
+)
+def current_privacy_notice(call: Call[Any, Any]) -> s.PrivacyNoticeResponse:
     notice = privacy_notice()
-    return PrivacyNoticeResponse(version=notice.version, sha256=notice.sha256, text=notice.text)
+    return s.PrivacyNoticeResponse(version=notice.version, sha256=notice.sha256, text=notice.text)
 
 
 @operation(bp, "/openapi.json", "GET", summary="This API's OpenAPI 3.1 document", tag="system", roles=None)

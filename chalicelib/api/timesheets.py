@@ -10,36 +10,15 @@ from chalice import Blueprint, Response
 from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.ids import utcnow
-from chalicelib.domain.invoicing import Invoice, InvoiceStatus, MilestoneClaim
-from chalicelib.domain.timesheets import Period, PeriodStatus, TimeEntry
 from chalicelib.lazy import LazyModule
-from chalicelib.schemas.timesheets import (
-    ApprovedClaimResponse,
-    ClaimCreatedResponse,
-    ClaimIn,
-    ClaimListResponse,
-    ClaimOut,
-    ConfirmedPeriodResponse,
-    DayQuery,
-    InvoiceBreakdownOut,
-    InvoiceLineOut,
-    InvoiceListResponse,
-    InvoiceOut,
-    PeriodIn,
-    PeriodListResponse,
-    PeriodOut,
-    PeriodQuery,
-    PeriodTimeResponse,
-    RejectClaimIn,
-    ReturnPeriodIn,
-    TimeEntryIn,
-    TimeEntryOut,
-    UploadFormOut,
-)
 
 if TYPE_CHECKING:
+    from chalicelib.domain.invoicing import Invoice, MilestoneClaim
+    from chalicelib.domain.timesheets import Period, TimeEntry
+    from chalicelib.schemas import timesheets as s
     from chalicelib.services import milestones, timesheets
 else:  # imported on the first request that needs them (cold start)
+    s = LazyModule("chalicelib.schemas.timesheets")
     milestones = LazyModule("chalicelib.services.milestones")
     timesheets = LazyModule("chalicelib.services.timesheets")
 
@@ -48,12 +27,12 @@ CONSULTANT = frozenset({Role.CONSULTANT})
 AGENCY_ADMIN = frozenset({Role.AGENCY_ADMIN})
 
 
-def _entry_out(e: TimeEntry) -> TimeEntryOut:
-    return TimeEntryOut(day=e.day, minutes=e.minutes, day_share=e.day_share, description=e.description, updated_at=e.updated_at)
+def _entry_out(e: TimeEntry) -> s.TimeEntryOut:
+    return s.TimeEntryOut(day=e.day, minutes=e.minutes, day_share=e.day_share, description=e.description, updated_at=e.updated_at)
 
 
-def _period_out(p: Period) -> PeriodOut:
-    return PeriodOut(
+def _period_out(p: Period) -> s.PeriodOut:
+    return s.PeriodOut(
         engagement_id=p.engagement_id,
         period=p.key,
         kind=p.kind,
@@ -69,17 +48,19 @@ def _period_out(p: Period) -> PeriodOut:
     )
 
 
-def _invoice_out(i: Invoice, principal: Principal | None = None) -> InvoiceOut:
+def _invoice_out(i: Invoice, principal: Principal | None = None) -> s.InvoiceOut:
     """``principal``: the reader; the client's users do not see why an invoice waits (the agency's payout
     requirements are the agency's business)."""
+    from chalicelib.domain.invoicing import InvoiceStatus
+
     for_client = principal is not None and principal.has(Role.CLIENT) and principal.org_id == i.client_id
-    return InvoiceOut(
+    return s.InvoiceOut(
         invoice_id=i.invoice_id,
         engagement_id=i.engagement_id,
         source=i.source,
         status=i.status,
-        lines=[InvoiceLineOut(description=line.description, quantity=line.quantity, amount_minor=line.amount_minor) for line in i.lines],
-        breakdown=InvoiceBreakdownOut(**asdict(i.breakdown)),
+        lines=[s.InvoiceLineOut(description=line.description, quantity=line.quantity, amount_minor=line.amount_minor) for line in i.lines],
+        breakdown=s.InvoiceBreakdownOut(**asdict(i.breakdown)),
         days_until_due=i.days_until_due,
         created_at=i.created_at,
         hosted_invoice_url=i.hosted_invoice_url,
@@ -98,12 +79,12 @@ def _invoice_out(i: Invoice, principal: Principal | None = None) -> InvoiceOut:
     "PUT",
     summary="Report a day's time (the consultant; a second report of the day replaces the first)",
     tag="time",
-    request=TimeEntryIn,
-    response=TimeEntryOut,
+    request=lambda: s.TimeEntryIn,
+    response=lambda: s.TimeEntryOut,
     roles=CONSULTANT,
     errors=(409,),
 )
-def report_time(call: Call[TimeEntryIn, Any]) -> TimeEntryOut:
+def report_time(call: Call[s.TimeEntryIn, Any]) -> s.TimeEntryOut:
     body = call.body
     entry = timesheets.report_time(
         call.container.timesheets,
@@ -123,12 +104,12 @@ def report_time(call: Call[TimeEntryIn, Any]) -> TimeEntryOut:
     "DELETE",
     summary="Remove a day's time while its period is open (the consultant)",
     tag="time",
-    query=DayQuery,
+    query=lambda: s.DayQuery,
     status=204,
     roles=CONSULTANT,
     errors=(409,),
 )
-def remove_time(call: Call[Any, DayQuery]) -> Response:
+def remove_time(call: Call[Any, s.DayQuery]) -> Response:
     timesheets.remove_time(call.container.timesheets, call.user, call.path["engagement_id"], call.query.day)
     return Response(body="", status_code=204)
 
@@ -139,14 +120,16 @@ def remove_time(call: Call[Any, DayQuery]) -> Response:
     "GET",
     summary="The time of a period (the consultant, the agency's admins, staff)",
     tag="time",
-    query=PeriodQuery,
-    response=PeriodTimeResponse,
+    query=lambda: s.PeriodQuery,
+    response=lambda: s.PeriodTimeResponse,
     roles=ANY_ROLE,
 )
-def get_time(call: Call[Any, PeriodQuery]) -> PeriodTimeResponse:
+def get_time(call: Call[Any, s.PeriodQuery]) -> s.PeriodTimeResponse:
+    from chalicelib.domain.timesheets import PeriodStatus
+
     view = timesheets.get_period(call.container.timesheets, call.user, call.path["engagement_id"], call.query.period)
     period = view.period
-    return PeriodTimeResponse(
+    return s.PeriodTimeResponse(
         period=view.key,
         status=period.status if period else PeriodStatus.OPEN,
         entries=[_entry_out(e) for e in view.entries],
@@ -162,11 +145,11 @@ def get_time(call: Call[Any, PeriodQuery]) -> PeriodTimeResponse:
     "GET",
     summary="An engagement's periods with time (the consultant, the agency's admins, staff)",
     tag="time",
-    response=PeriodListResponse,
+    response=lambda: s.PeriodListResponse,
     roles=ANY_ROLE,
 )
-def list_periods(call: Call[Any, Any]) -> PeriodListResponse:
-    return PeriodListResponse(
+def list_periods(call: Call[Any, Any]) -> s.PeriodListResponse:
+    return s.PeriodListResponse(
         items=[_period_out(p) for p in timesheets.list_periods(call.container.timesheets, call.user, call.path["engagement_id"])]
     )
 
@@ -177,12 +160,12 @@ def list_periods(call: Call[Any, Any]) -> PeriodListResponse:
     "POST",
     summary="Submit a period's time to the agency (the consultant)",
     tag="time",
-    request=PeriodIn,
-    response=PeriodOut,
+    request=lambda: s.PeriodIn,
+    response=lambda: s.PeriodOut,
     roles=CONSULTANT,
     errors=(409,),
 )
-def submit_period(call: Call[PeriodIn, Any]) -> PeriodOut:
+def submit_period(call: Call[s.PeriodIn, Any]) -> s.PeriodOut:
     return _period_out(timesheets.submit_period(call.container.timesheets, call.user, call.path["engagement_id"], call.body.period))
 
 
@@ -192,14 +175,14 @@ def submit_period(call: Call[PeriodIn, Any]) -> PeriodOut:
     "POST",
     summary="Confirm a submitted period: the client's invoice is made, once (the agency's admins)",
     tag="time",
-    request=PeriodIn,
-    response=ConfirmedPeriodResponse,
+    request=lambda: s.PeriodIn,
+    response=lambda: s.ConfirmedPeriodResponse,
     roles=AGENCY_ADMIN,
     errors=(409,),
 )
-def confirm_period(call: Call[PeriodIn, Any]) -> ConfirmedPeriodResponse:
+def confirm_period(call: Call[s.PeriodIn, Any]) -> s.ConfirmedPeriodResponse:
     period, invoice = timesheets.confirm_period(call.container.timesheets, call.user, call.path["engagement_id"], call.body.period)
-    return ConfirmedPeriodResponse(period=_period_out(period), invoice=_invoice_out(invoice))
+    return s.ConfirmedPeriodResponse(period=_period_out(period), invoice=_invoice_out(invoice))
 
 
 @operation(
@@ -208,12 +191,12 @@ def confirm_period(call: Call[PeriodIn, Any]) -> ConfirmedPeriodResponse:
     "POST",
     summary="Return a submitted period to the consultant with a comment (the agency's admins)",
     tag="time",
-    request=ReturnPeriodIn,
-    response=PeriodOut,
+    request=lambda: s.ReturnPeriodIn,
+    response=lambda: s.PeriodOut,
     roles=AGENCY_ADMIN,
     errors=(409,),
 )
-def return_period(call: Call[ReturnPeriodIn, Any]) -> PeriodOut:
+def return_period(call: Call[s.ReturnPeriodIn, Any]) -> s.PeriodOut:
     body = call.body
     return _period_out(
         timesheets.return_period(call.container.timesheets, call.user, call.path["engagement_id"], body.period, body.comment)
@@ -226,12 +209,12 @@ def return_period(call: Call[ReturnPeriodIn, Any]) -> PeriodOut:
     "GET",
     summary="The periods waiting for the agency's confirmation",
     tag="time",
-    response=PeriodListResponse,
+    response=lambda: s.PeriodListResponse,
     roles=ANY_ROLE,
 )
-def periods_to_confirm(call: Call[Any, Any]) -> PeriodListResponse:
+def periods_to_confirm(call: Call[Any, Any]) -> s.PeriodListResponse:
     periods = timesheets.periods_to_confirm(call.container.timesheets, call.user, call.path["agency_id"])
-    return PeriodListResponse(items=[_period_out(p) for p in periods])
+    return s.PeriodListResponse(items=[_period_out(p) for p in periods])
 
 
 @operation(
@@ -240,21 +223,29 @@ def periods_to_confirm(call: Call[Any, Any]) -> PeriodListResponse:
     "GET",
     summary="An engagement's invoices, each with the breakdown every party sees",
     tag="invoices",
-    response=InvoiceListResponse,
+    response=lambda: s.InvoiceListResponse,
     roles=ANY_ROLE,
 )
-def engagement_invoices(call: Call[Any, Any]) -> InvoiceListResponse:
+def engagement_invoices(call: Call[Any, Any]) -> s.InvoiceListResponse:
     invoices = timesheets.engagement_invoices(call.container.timesheets, call.user, call.path["engagement_id"])
-    return InvoiceListResponse(items=[_invoice_out(i, call.user) for i in invoices])
+    return s.InvoiceListResponse(items=[_invoice_out(i, call.user) for i in invoices])
 
 
-@operation(bp, "/invoices/{invoice_id}", "GET", summary="An invoice and its breakdown", tag="invoices", response=InvoiceOut, roles=ANY_ROLE)
-def get_invoice(call: Call[Any, Any]) -> InvoiceOut:
+@operation(
+    bp,
+    "/invoices/{invoice_id}",
+    "GET",
+    summary="An invoice and its breakdown",
+    tag="invoices",
+    response=lambda: s.InvoiceOut,
+    roles=ANY_ROLE,
+)
+def get_invoice(call: Call[Any, Any]) -> s.InvoiceOut:
     return _invoice_out(timesheets.visible_invoice(call.container.timesheets, call.user, call.path["invoice_id"]), call.user)
 
 
-def _claim_out(c: MilestoneClaim) -> ClaimOut:
-    return ClaimOut(
+def _claim_out(c: MilestoneClaim) -> s.ClaimOut:
+    return s.ClaimOut(
         claim_id=c.claim_id,
         engagement_id=c.engagement_id,
         milestone_id=c.milestone_id,
@@ -275,21 +266,21 @@ def _claim_out(c: MilestoneClaim) -> ClaimOut:
     "POST",
     summary="Invoice the platform for a milestone of a fixed fee, then upload the invoice PDF (the agency's admins)",
     tag="invoices",
-    request=ClaimIn,
-    response=ClaimCreatedResponse,
+    request=lambda: s.ClaimIn,
+    response=lambda: s.ClaimCreatedResponse,
     status=201,
     roles=AGENCY_ADMIN,
     errors=(409,),
 )
-def create_claim(call: Call[ClaimIn, Any]) -> ClaimCreatedResponse:
+def create_claim(call: Call[s.ClaimIn, Any]) -> s.ClaimCreatedResponse:
     body = call.body
     claim, form = milestones.claim_milestone(
         call.container.milestones, call.user, call.path["engagement_id"], body.milestone_id, body.amount_minor, body.reference
     )
-    upload = UploadFormOut(
+    upload = s.UploadFormOut(
         url=form.url, fields=form.fields, expires_at=form.expires_at, max_bytes=milestones.MAX_PDF_BYTES, content_type=milestones.PDF
     )
-    return ClaimCreatedResponse(claim=_claim_out(claim), upload=upload)
+    return s.ClaimCreatedResponse(claim=_claim_out(claim), upload=upload)
 
 
 @operation(
@@ -298,11 +289,11 @@ def create_claim(call: Call[ClaimIn, Any]) -> ClaimCreatedResponse:
     "GET",
     summary="A fixed-fee engagement's milestone invoices (the agency's admins, staff)",
     tag="invoices",
-    response=ClaimListResponse,
+    response=lambda: s.ClaimListResponse,
     roles=ANY_ROLE,
 )
-def list_claims(call: Call[Any, Any]) -> ClaimListResponse:
-    return ClaimListResponse(
+def list_claims(call: Call[Any, Any]) -> s.ClaimListResponse:
+    return s.ClaimListResponse(
         items=[_claim_out(c) for c in milestones.list_claims(call.container.milestones, call.user, call.path["engagement_id"])]
     )
 
@@ -313,13 +304,13 @@ def list_claims(call: Call[Any, Any]) -> ClaimListResponse:
     "POST",
     summary="Approve a milestone invoice: the client's invoice is made, once (staff)",
     tag="invoices",
-    response=ApprovedClaimResponse,
+    response=lambda: s.ApprovedClaimResponse,
     roles=frozenset({Role.STAFF}),
     errors=(409,),
 )
-def approve_claim(call: Call[Any, Any]) -> ApprovedClaimResponse:
+def approve_claim(call: Call[Any, Any]) -> s.ApprovedClaimResponse:
     claim, invoice = milestones.approve_claim(call.container.milestones, call.user, call.path["claim_id"])
-    return ApprovedClaimResponse(claim=_claim_out(claim), invoice=_invoice_out(invoice))
+    return s.ApprovedClaimResponse(claim=_claim_out(claim), invoice=_invoice_out(invoice))
 
 
 @operation(
@@ -328,10 +319,10 @@ def approve_claim(call: Call[Any, Any]) -> ApprovedClaimResponse:
     "POST",
     summary="Reject a milestone invoice with a reason; its amount is free again (staff)",
     tag="invoices",
-    request=RejectClaimIn,
-    response=ClaimOut,
+    request=lambda: s.RejectClaimIn,
+    response=lambda: s.ClaimOut,
     roles=frozenset({Role.STAFF}),
     errors=(409,),
 )
-def reject_claim(call: Call[RejectClaimIn, Any]) -> ClaimOut:
+def reject_claim(call: Call[s.RejectClaimIn, Any]) -> s.ClaimOut:
     return _claim_out(milestones.reject_claim(call.container.milestones, call.user, call.path["claim_id"], call.body.reason))

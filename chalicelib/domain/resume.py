@@ -27,6 +27,11 @@ class ResumeItemStatus(StrEnum):
 MAX_ITEMS = {ResumePart.LETTER: 1, ResumePart.SKILLS: 200}
 DEFAULT_MAX_ITEMS = 100
 LETTER_ITEM_ID = "LETTER"
+# The largest JSON Resume document an import takes. A whole resume can outgrow the 64 KB that is plenty
+# for a form: 100 positions with long descriptions reach several hundred KB. 1 MiB is far above any real
+# resume (JSON Resume's sample is 6 KB), well within Lambda's 6 MB payload, and bounds what one import may
+# make us parse, validate and store.
+MAX_IMPORT_BYTES = 1024 * 1024
 
 
 @dataclass

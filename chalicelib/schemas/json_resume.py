@@ -21,10 +21,6 @@ from pydantic.alias_generators import to_camel
 from chalicelib.domain.profiles import LanguageLevel, RemotePreference
 
 EXTENSION = "x-customersonly"
-# A whole resume can outgrow the 64 KB that is plenty for a form: 100 positions with long descriptions
-# reach several hundred KB. 1 MiB is far above any real resume (JSON Resume's sample is 6 KB), well within
-# Lambda's 6 MB payload, and bounds what one import may make us parse, validate and store.
-MAX_IMPORT_BYTES = 1024 * 1024
 MAX_DEPTH = 12  # nesting of the document, counting every object and list
 
 
