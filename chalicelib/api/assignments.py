@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint
 
 from chalicelib.api.http import Call, operation
-from chalicelib.domain.assignments import AssignmentStatus
 from chalicelib.domain.identity import Role
 from chalicelib.lazy import LazyModule
 
 if TYPE_CHECKING:
+    from chalicelib.domain import assignments as domain
     from chalicelib.domain.assignments import Assignment, MatchRun
     from chalicelib.matching.candidates import MatchReasons, SkillMatch
     from chalicelib.matching.ranking import RankedCandidate
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from chalicelib.schemas import resume as resume_schemas
     from chalicelib.services import assignments as service
 else:  # imported on the first request that needs them (cold start)
+    domain = LazyModule("chalicelib.domain.assignments")
     s = LazyModule("chalicelib.schemas.assignments")
     consent_schemas = LazyModule("chalicelib.schemas.consents")
     resume_schemas = LazyModule("chalicelib.schemas.resume")
@@ -133,17 +134,19 @@ def update_assignment(call: Call[s.AssignmentIn, Any]) -> s.AssignmentResponse:
     return assignment_out(service.update_assignment(c.assignments, c.taxonomy, call.user, call.path["assignment_id"], call.body))
 
 
+# The action, the AssignmentStatus it moves to (by value: the domain module loads on first use), its summary.
 _MOVES = {
-    "publish": (AssignmentStatus.OPEN, "Publish a draft: it is open for matching"),
-    "fill": (AssignmentStatus.FILLED, "Mark an open assignment as filled"),
-    "close": (AssignmentStatus.CLOSED, "Close an open assignment without filling it"),
-    "cancel": (AssignmentStatus.CANCELLED, "Cancel a draft or open assignment"),
+    "publish": ("open", "Publish a draft: it is open for matching"),
+    "fill": ("filled", "Mark an open assignment as filled"),
+    "close": ("closed", "Close an open assignment without filling it"),
+    "cancel": ("cancelled", "Cancel a draft or open assignment"),
 }
 
 
-def _declare_move(action: str, target: AssignmentStatus, summary: str) -> None:
+def _declare_move(action: str, target: str, summary: str) -> None:
     def move(call: Call[Any, Any]) -> s.AssignmentResponse:
-        return assignment_out(service.move_assignment(call.container.assignments, call.user, call.path["assignment_id"], target))
+        status = domain.AssignmentStatus(target)
+        return assignment_out(service.move_assignment(call.container.assignments, call.user, call.path["assignment_id"], status))
 
     move.__name__ = f"{action}_assignment"
     operation(

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 from chalice import Blueprint
 
 from chalicelib.api.http import Call, operation
-from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.identity import Role
 from chalicelib.lazy import LazyModule
 
 if TYPE_CHECKING:
+    from chalicelib.domain.erasure import Erasure
     from chalicelib.schemas import erasure as s
     from chalicelib.services import erasure as service
 else:  # imported on the first request that needs them (cold start)

@@ -11,10 +11,10 @@ from chalice import Blueprint
 from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.money import HourlyRate
-from chalicelib.domain.proposals import Candidacy, Proposal, Slot
 from chalicelib.lazy import LazyModule
 
 if TYPE_CHECKING:
+    from chalicelib.domain.proposals import Candidacy, Proposal, Slot
     from chalicelib.schemas import mappers
     from chalicelib.schemas import profiles as profile_schemas
     from chalicelib.schemas import proposals as s
@@ -404,6 +404,8 @@ def decline_candidate(call: Call[s.DeclineIn, Any]) -> s.CandidateCardOut:
 
 
 def _slot_in(slot: s.SlotIn) -> Slot:
+    from chalicelib.domain.proposals import Slot
+
     return Slot(slot.starts_at, slot.ends_at)
 
 
