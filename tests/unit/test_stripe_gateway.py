@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,9 +14,9 @@ import pytest
 import stripe
 
 from chalicelib.adapters.payments.offline import OfflineStripe
-from chalicelib.adapters.payments.stripe_gateway import PaymentRejected, StripeGateway, StripeWebhooks
+from chalicelib.adapters.payments.stripe_gateway import PaymentRejected, StripeGateway, StripeWebhooks, hosted_invoice, payment_event
 from chalicelib.errors import Conflict, InvalidInput, Unauthenticated, UpstreamUnavailable
-from chalicelib.services.ports import BillingCustomer, InvoiceLine, InvoiceRequest
+from chalicelib.services.ports import BillingCustomer, CreditNoteRequest, InvoiceLine, InvoiceRequest
 
 PLATFORM_SECRET, CONNECT_SECRET = "whsec_test_platform", "whsec_test_connect"
 REPO = Path(__file__).resolve().parents[2]
@@ -92,7 +93,7 @@ def _request(customer_id: str, account_id: str, **overrides: object) -> InvoiceR
         "metadata": {"engagement_id": "eng-1"},
     }
     fields.update(overrides)
-    return InvoiceRequest(**fields)  # type: ignore[arg-type]
+    return InvoiceRequest(**fields)
 
 
 def test_importing_the_adapters_does_not_import_stripe() -> None:
@@ -398,3 +399,47 @@ def test_a_signed_body_that_is_not_an_event_is_invalid_input(webhooks: StripeWeb
     for payload in (b"not json", b"[]", _event_body(id=None), _event_body(data={}), _event_body(created="yesterday")):
         with pytest.raises(InvalidInput):
             webhooks.parse(payload, _sign(payload, PLATFORM_SECRET), connect=False)
+
+
+def test_a_credit_note_event_names_the_invoice_it_credits_whether_expanded_or_not() -> None:
+    credit_note = {"id": "cn_1", "object": "credit_note", "invoice": "in_1", "metadata": {"invoice_id": "inv-1"}}
+    event = payment_event(json.loads(_event_body(type="credit_note.created", data={"object": credit_note})), connect=False)
+    assert (event.object_id, event.provider_invoice_id, event.invoice_reference) == ("cn_1", "in_1", "inv-1")
+    expanded = {**credit_note, "invoice": {"id": "in_1", "object": "invoice"}}
+    assert payment_event({**json.loads(_event_body()), "data": {"object": expanded}}, connect=False).provider_invoice_id == "in_1"
+    # Only a credit note's invoice is "the invoice it credits"; other objects' invoice fields are not read as one.
+    payment = {"id": "inpay_1", "object": "invoice_payment", "invoice": "in_1"}
+    assert payment_event({**json.loads(_event_body()), "data": {"object": payment}}, connect=False).provider_invoice_id is None
+    odd = {**credit_note, "invoice": {"object": "invoice"}}
+    assert payment_event({**json.loads(_event_body()), "data": {"object": odd}}, connect=False).provider_invoice_id is None
+
+
+def test_hosted_invoice_reads_the_credit_note_amounts_and_takes_the_charge() -> None:
+    invoice = {
+        "id": "in_1",
+        "status": "paid",
+        "total": 1000,
+        "total_taxes": [],
+        "amount_paid": 700,
+        "amount_remaining": 0,
+        "pre_payment_credit_notes_amount": 300,
+        "post_payment_credit_notes_amount": 200,
+    }
+    hosted = hosted_invoice(invoice, transfer_id="tr_1", charge_id="ch_1")
+    assert (hosted.credited_before_payment_minor, hosted.credited_after_payment_minor) == (300, 200)
+    assert (hosted.charge_id, hosted.transfer_id, hosted.total_minor) == ("ch_1", "tr_1", 1000)
+    older = {key: value for key, value in invoice.items() if "credit_notes" not in key}
+    assert hosted_invoice(older).credited_before_payment_minor == 0 and hosted_invoice(older).charge_id is None
+
+
+def test_requests_the_domain_would_not_send_are_invalid_input_before_stripe(gateway: StripeGateway) -> None:
+    request = CreditNoteRequest("in_1", "inv-1", 100, "duplicate", "Dubblett", refund=False, key="k")
+    for bad in ({"amount_minor": 0}, {"reason": "because"}, {"provider_invoice_id": "cn_1"}, {"key": ""}):
+        with pytest.raises(InvalidInput):
+            gateway.credit_invoice(dataclasses.replace(request, **bad))
+    with pytest.raises(InvalidInput):
+        gateway.transfer("acct_1", 0, "SEK", source_charge_id="ch_1", key="k")
+    with pytest.raises(InvalidInput):
+        gateway.transfer("acct_1", 100, "SEK", source_charge_id="in_1", key="k")
+    with pytest.raises(InvalidInput):
+        gateway.get_dispute("ch_1")
