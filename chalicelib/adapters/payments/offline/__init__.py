@@ -16,6 +16,10 @@ What it reproduces, because the adapter depends on it:
 * **Invoices**: draft → open (``finalize``: number, hosted page URL, due date, totals with tax rates) → paid |
   void | uncollectible; items attach to drafts only; ``send`` only for open ``send_invoice`` invoices. Tax from
   tax rates is computed per line and rounded half up, then summed (Stripe's default line-level rounding).
+* **Credit notes** (by amount) on open or paid invoices: first off what the invoice still asks for (an open
+  invoice credited in full is paid), the rest refunded, credited to the balance or recorded out of band, in
+  exactly that sum; never more than the invoice's total. **Transfers** only to accounts with transfers active,
+  and from a ``source_transaction`` never more than the charge has left. Details in ``money``.
 * **Webhooks**: every state change is an ``event``, posted to ``webhook_sink(payload, signature_header,
   connect)`` with a ``Stripe-Signature`` header made as Stripe makes it (``t=<ts>,v1=<HMAC-SHA256 of
   "<ts>.<payload>">``) with the endpoint's secret. Events about a connected account carry ``account`` and go to
@@ -33,16 +37,17 @@ directory is not part of the repository.
 
 The helpers stand in for what happens outside the API: ``pay_invoice`` (the client pays on the hosted page),
 ``fail_payment``, ``activate_transfers`` (the agency finishes onboarding), ``mark_uncollectible``, ``refund``,
-``dispute``; ``fail_next`` injects a transport-level failure (5xx, 429) for the next matching requests.
+``dispute``, ``close_dispute`` (won or lost); ``fail_next`` injects a transport-level failure (5xx, 429) for the next matching requests.
 
 Not reproduced: API-key scoping of objects, key expiry after 24 hours, pagination cursors (lists answer the
 first ``limit`` objects), search, most expansions (``payments`` on invoices and ``latest_charge`` on payment
-intents are expanded; other ``expand`` values are accepted and ignored).
+intents are expanded; other ``expand`` values are accepted and ignored), credit notes by ``lines`` or
+``shipping_cost`` or linking existing ``refunds``, voiding credit notes, the fees Stripe keeps from a charge.
 
 The package: ``backend`` holds the generic machinery (form decoding, parameter checking against
 ``stripe.params``, state file, idempotency, dispatch, shapes, events and webhook signing, the HTTP client);
 ``billing`` the accounts, customers, tax rates, invoices and items; ``money`` the payments, transfers, refunds,
-disputes and ``OfflineStripe`` itself. Import from here.
+disputes, credit notes and ``OfflineStripe`` itself. Import from here.
 """
 
 from __future__ import annotations

@@ -287,6 +287,8 @@ _BUILTIN: dict[str, dict[str, Any]] = {
     "payment_intent": {"object": "payment_intent", "livemode": False, "metadata": {}},
     "refund": {"object": "refund", "metadata": {}},
     "dispute": {"object": "dispute", "livemode": False, "metadata": {}},
+    "credit_note": {"object": "credit_note", "livemode": False, "metadata": {}, "discount_amount": 0, "amount_shipping": 0},
+    "customer_balance_transaction": {"object": "customer_balance_transaction", "livemode": False, "metadata": {}},
 }
 
 # Fixture fields that carry placeholder values meaningless for a fresh object; reset to these.
@@ -310,6 +312,16 @@ _RESETS: dict[str, dict[str, Any]] = {
     "tax_rate": {"flat_amount": None, "rate_type": "percentage", "effective_percentage": None},
     "invoiceitem": {"parent": None, "pricing": None, "period": None},
     "account": {"future_requirements": None},
+    "credit_note": {
+        "customer_account": None,
+        "customer_balance_transaction": None,
+        "discount_amounts": [],
+        "pretax_credit_amounts": [],
+        "shipping_cost": None,
+        "total_taxes": [],
+        "voided_at": None,
+    },
+    "dispute": {"balance_transactions": [], "enhanced_eligibility_types": []},
 }
 
 

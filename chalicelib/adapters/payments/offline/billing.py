@@ -366,6 +366,8 @@ class BillingResources(StripeBackend):
             on_behalf_of=_str(params, "on_behalf_of"),
             period_end=now,
             period_start=now,
+            post_payment_credit_notes_amount=0,
+            pre_payment_credit_notes_amount=0,
             statement_descriptor=_str(params, "statement_descriptor"),
             status="draft",
             status_transitions={"finalized_at": None, "marked_uncollectible_at": None, "paid_at": None, "voided_at": None},
@@ -450,12 +452,14 @@ class BillingResources(StripeBackend):
             total=total,
             total_excluding_tax=total - sum(t["amount"] for t in totals.values()),
             total_taxes=list(totals.values()),
-            amount_due=total,
-            amount_remaining=total - invoice.get("amount_paid", 0),
+            amount_due=total - invoice.get("pre_payment_credit_notes_amount", 0),
+            amount_remaining=total - invoice.get("amount_paid", 0) - invoice.get("pre_payment_credit_notes_amount", 0),
         )
 
     def _present_invoice(self, state: dict[str, Any], invoice: dict[str, Any], expand: list[str]) -> dict[str, Any]:
         presented = _public(invoice)
+        for credited in ("pre_payment_credit_notes_amount", "post_payment_credit_notes_amount"):
+            presented.setdefault(credited, 0)  # invoices a state file kept from before credit notes
         if any(path == "payments" or path.startswith("payments.") for path in expand):
             payments = [
                 copy.deepcopy(obj)
