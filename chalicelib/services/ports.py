@@ -653,6 +653,9 @@ class HostedInvoice:
     due_at: datetime | None = None
     paid_at: datetime | None = None
     transfer_id: str | None = None  # the transfer of the agency's share, once paid
+    charge_id: str | None = None  # the client's payment, once paid
+    credited_before_payment_minor: int = 0  # credit notes that lowered what was due (Stripe's pre_payment_…)
+    credited_after_payment_minor: int = 0  # credit notes after payment: refunds, balance credit (post_payment_…)
 
 
 @dataclass(frozen=True)
@@ -664,6 +667,7 @@ class PaymentEvent:
     created: datetime
     charge_id: str | None = None  # the charge a dispute is about (charge.dispute.* events)
     invoice_reference: str | None = None  # our invoice id, from an invoice's metadata: whether it is ours
+    provider_invoice_id: str | None = None  # the invoice a credit note is for (credit_note.* events)
 
 
 @dataclass(frozen=True)
@@ -675,6 +679,28 @@ class ChargeState:
     amount_minor: int
     amount_refunded_minor: int
     disputed: bool
+
+
+@dataclass(frozen=True)
+class DisputeState:
+    """A client's dispute of a payment as the provider reports it now."""
+
+    dispute_id: str
+    charge_id: str
+    status: str  # warning_needs_response | warning_under_review | warning_closed | needs_response | under_review | won | lost
+
+
+@dataclass(frozen=True)
+class CreditNoteRequest:
+    """A credit note on an issued invoice: it lowers what an open invoice asks for, or refunds a paid one."""
+
+    provider_invoice_id: str
+    invoice_id: str  # ours: travels as metadata
+    amount_minor: int  # including VAT, as the client sees it
+    reason: str  # duplicate | order_change | product_unsatisfactory
+    memo: str  # printed on the credit note
+    refund: bool  # a paid invoice: the amount goes back to the client's payment method
+    key: str  # idempotency key
 
 
 class PaymentGateway(Protocol):
@@ -694,6 +720,15 @@ class PaymentGateway(Protocol):
     def get_charge(self, charge_id: str) -> ChargeState: ...
     def reverse_transfer(self, transfer_id: str, amount_minor: int, *, key: str) -> str:
         """Takes ``amount_minor`` of a transfer back from the connected account; ``key`` makes it idempotent."""
+
+    def transfer(self, destination_account: str, amount_minor: int, currency: str, *, source_charge_id: str, key: str) -> str:
+        """Pays ``amount_minor`` of a charge's funds to a connected account (an agency's share given back after
+        a won dispute); ``key`` makes it idempotent. Returns the transfer's id."""
+
+    def credit_invoice(self, request: CreditNoteRequest) -> str:
+        """Issues a credit note; returns its id."""
+
+    def get_dispute(self, dispute_id: str) -> DisputeState: ...
 
 
 class PaymentWebhooks(Protocol):

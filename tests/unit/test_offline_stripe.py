@@ -226,12 +226,34 @@ def test_objects_are_shaped_from_stripes_fixtures(client: Any, offline: OfflineS
     assert set(fixtures["customer"]) <= set(customer.to_dict())
     assert invoice.last_finalization_error is None  # the fixture's placeholder is not carried over
 
+    invoice_id, charge_id, account_id = _paid_invoice(offline)
+    note = client.v1.credit_notes.create({"invoice": invoice_id, "amount": 100, "refund_amount": 100})
+    transfer = client.v1.transfers.create({"destination": account_id, "amount": 100, "currency": "sek", "source_transaction": charge_id})
+    dispute = client.v1.disputes.retrieve(offline.dispute(invoice_id)["id"])
+    for kind, obj in (("credit_note", note), ("transfer", transfer), ("dispute", dispute)):
+        assert set(fixtures[kind]) <= set(obj.to_dict()), kind
+    assert note.shipping_cost is None and note.voided_at is None and note.refunds[0].amount_refunded == 100
+
 
 # --- never crashes ---
 
 _scalars = st.one_of(st.text(max_size=8), st.integers(-(10**12), 10**12), st.booleans())
 _keys = st.sampled_from(
-    ["customer", "currency", "amount", "invoice", "metadata", "transfer_data", "expand", "limit", "days_until_due", "x"]
+    [
+        "customer",
+        "currency",
+        "amount",
+        "invoice",
+        "metadata",
+        "transfer_data",
+        "expand",
+        "limit",
+        "days_until_due",
+        "destination",
+        "source_transaction",
+        "refund_amount",
+        "x",
+    ]
 )
 _params = st.recursive(
     _scalars,
@@ -247,6 +269,8 @@ _paths = st.sampled_from(
         "/v1/account_links",
         "/v1/tax_rates",
         "/v1/invoices/in_x/finalize",
+        "/v1/credit_notes",
+        "/v1/transfers",
     ]
 )
 
@@ -285,3 +309,251 @@ def test_a_failing_webhook_endpoint_does_not_fail_the_api_call() -> None:
     assert _post(offline, "/v1/customers", {"name": "x"})[0] == 200
     [(payload, _, connect, error)] = offline.failed_deliveries
     assert json.loads(payload)["type"] == "customer.created" and not connect and "endpoint down" in error
+
+
+# --- credit notes, transfers, disputes ---
+
+
+def _open_invoice(offline: OfflineStripe, amount: int = 1000, transfer: int = 800) -> tuple[str, str]:
+    """An open invoice of ``amount`` whose ``transfer`` goes to an agency that can receive it: (invoice, account)."""
+    _, account, _ = _post(offline, "/v1/accounts", {"country": "SE", "capabilities": {"transfers": {"requested": True}}})
+    offline.activate_transfers(account["id"])
+    customer_id, invoice_id = _draft(offline, transfer_data={"destination": account["id"], "amount": transfer})
+    _post(offline, "/v1/invoiceitems", {"customer": customer_id, "invoice": invoice_id, "amount": amount, "currency": "sek"})
+    _post(offline, f"/v1/invoices/{invoice_id}/finalize", {})
+    return invoice_id, account["id"]
+
+
+def _paid_invoice(offline: OfflineStripe, amount: int = 1000, transfer: int = 800) -> tuple[str, str, str]:
+    """A paid invoice: (invoice, its charge, the agency's account)."""
+    invoice_id, account_id = _open_invoice(offline, amount, transfer)
+    offline.pay_invoice(invoice_id)
+    [charge] = [c for c in offline.objects("charge") if c["amount"] == amount and c["refunded"] is False][-1:]
+    return invoice_id, charge["id"], account_id
+
+
+def _credit(offline: OfflineStripe, invoice_id: str, amount: int, key: str | None = None, **extra: Any) -> tuple[int, dict[str, Any], Any]:
+    params = {"invoice": invoice_id, "amount": amount, "reason": "order_change", "memo": "Rättelse", "metadata": {"invoice_id": "inv-1"}}
+    return _post(offline, "/v1/credit_notes", {**params, **extra}, key=key)
+
+
+def _types(offline: OfflineStripe) -> list[str]:
+    return [event["type"] for event in offline.events]
+
+
+def test_a_credit_note_lowers_what_an_open_invoice_asks_for_and_crediting_it_in_full_pays_it(offline: OfflineStripe) -> None:
+    invoice_id, _ = _open_invoice(offline)
+    status, note, _ = _credit(offline, invoice_id, 300)
+    assert status == 200, note
+    assert (note["pre_payment_amount"], note["post_payment_amount"], note["type"], note["status"]) == (300, 0, "pre_payment", "issued")
+    assert (note["invoice"], note["amount"], note["total"], note["metadata"]) == (invoice_id, 300, 300, {"invoice_id": "inv-1"})
+    assert note["refunds"] == [] and note["memo"] == "Rättelse" and note["number"].endswith("-CN-01")
+    assert _get(offline, f"/v1/credit_notes/{note['id']}") == (200, note)
+    invoice = _get(offline, f"/v1/invoices/{invoice_id}")[1]
+    assert (invoice["status"], invoice["total"], invoice["amount_due"], invoice["amount_remaining"]) == ("open", 1000, 700, 700)
+    assert (invoice["pre_payment_credit_notes_amount"], invoice["post_payment_credit_notes_amount"]) == (300, 0)
+
+    status, rest, _ = _credit(offline, invoice_id, 700)
+    assert status == 200 and rest["number"].endswith("-CN-02")
+    invoice = _get(offline, f"/v1/invoices/{invoice_id}")[1]
+    assert (invoice["status"], invoice["amount_paid"], invoice["amount_remaining"], invoice["amount_due"]) == ("paid", 0, 0, 0)
+    assert invoice["status_transitions"]["paid_at"] is not None and invoice["pre_payment_credit_notes_amount"] == 1000
+    assert _types(offline).count("credit_note.created") == 2 and _types(offline).count("invoice.paid") == 1
+    assert offline.objects("charge") == [] and offline.objects("transfer") == []  # nothing was paid, nothing transferred
+    status, over, _ = _credit(offline, invoice_id, 1)
+    assert (status, over["error"]["code"], over["error"]["param"]) == (400, "amount_too_large", "amount")
+
+
+def test_a_credit_note_on_a_paid_invoice_refunds_the_charge_as_its_post_payment_amount(offline: OfflineStripe) -> None:
+    invoice_id, charge_id, _ = _paid_invoice(offline)
+    status, note, _ = _credit(offline, invoice_id, 400, refund_amount=400)
+    assert status == 200, note
+    assert (note["pre_payment_amount"], note["post_payment_amount"], note["type"]) == (0, 400, "post_payment")
+    [refund] = offline.objects("refund")
+    assert note["refunds"] == [{"amount_refunded": 400, "refund": refund["id"], "type": "refund", "payment_record_refund": None}]
+    assert (refund["charge"], refund["amount"]) == (charge_id, 400)
+    charge = _get(offline, f"/v1/charges/{charge_id}")[1]
+    assert (charge["amount_refunded"], charge["refunded"]) == (400, False)
+    invoice = _get(offline, f"/v1/invoices/{invoice_id}")[1]
+    assert (invoice["status"], invoice["amount_paid"], invoice["amount_due"], invoice["post_payment_credit_notes_amount"]) == (
+        "paid",
+        1000,
+        1000,
+        400,
+    )
+    assert {"refund.created", "charge.refunded", "credit_note.created", "invoice.updated"} <= set(_types(offline))
+
+    assert _credit(offline, invoice_id, 600, refund_amount=600)[0] == 200
+    charge = _get(offline, f"/v1/charges/{charge_id}")[1]
+    assert (charge["amount_refunded"], charge["refunded"]) == (1000, True)
+    assert _get(offline, f"/v1/invoices/{invoice_id}")[1]["post_payment_credit_notes_amount"] == 1000
+
+
+def test_a_post_payment_credit_must_be_accounted_for_exactly(offline: OfflineStripe) -> None:
+    invoice_id, charge_id, _ = _paid_invoice(offline)
+    for extra in ({}, {"refund_amount": 300}, {"refund_amount": 400, "credit_amount": 1}):
+        status, body, _ = _credit(offline, invoice_id, 400, **extra)
+        assert status == 400 and "post-payment amount (400)" in body["error"]["message"], extra
+    assert offline.objects("credit_note") == [] and offline.objects("refund") == []
+    assert _get(offline, f"/v1/invoices/{invoice_id}")[1]["post_payment_credit_notes_amount"] == 0
+
+    # Split between a refund, the customer's balance and money returned outside Stripe.
+    status, note, _ = _credit(offline, invoice_id, 400, refund_amount=100, credit_amount=200, out_of_band_amount=100)
+    assert status == 200 and note["out_of_band_amount"] == 100 and note["customer_balance_transaction"].startswith("cbtxn_")
+    customer = _get(offline, f"/v1/customers/{note['customer']}")[1]
+    assert customer["balance"] == -200
+    assert _get(offline, f"/v1/charges/{charge_id}")[1]["amount_refunded"] == 100
+
+    # An open invoice still asks for the amount: nothing is left after payment to refund.
+    open_id, _ = _open_invoice(offline)
+    status, body, _ = _credit(offline, open_id, 100, refund_amount=100)
+    assert status == 400 and "post-payment amount (0)" in body["error"]["message"]
+
+
+def test_credit_notes_are_refused_for_invoices_not_issued_or_closed_and_above_the_total(offline: OfflineStripe) -> None:
+    customer_id, draft_id = _draft(offline)
+    _post(offline, "/v1/invoiceitems", {"customer": customer_id, "invoice": draft_id, "amount": 500, "currency": "sek"})
+    status, body, _ = _credit(offline, draft_id, 100)
+    assert (status, body["error"]["code"]) == (400, "invoice_not_finalized")
+    assert body["error"]["message"] == "You cannot create a credit note for a draft invoice."
+
+    _post(offline, f"/v1/invoices/{draft_id}/finalize", {})
+    _post(offline, f"/v1/invoices/{draft_id}/void", {})
+    assert _credit(offline, draft_id, 100)[1]["error"]["code"] == "invoice_not_editable"
+
+    invoice_id, _, _ = _paid_invoice(offline)
+    assert _credit(offline, invoice_id, 1001, refund_amount=1001)[1]["error"]["code"] == "amount_too_large"
+    assert _credit(offline, invoice_id, 0)[1]["error"]["code"] == "parameter_invalid_integer"
+    assert _credit(offline, invoice_id, 10, reason="because")[1]["error"]["param"] == "reason"
+    assert _credit(offline, "in_missing", 10)[1]["error"]["code"] == "resource_missing"
+    status, body, _ = _credit(offline, invoice_id, 10, refund_amount=10, refund_reason="duplicate")
+    assert (status, body["error"]["code"], body["error"]["param"]) == (400, "parameter_unknown", "refund_reason")
+    status, body, _ = _post(offline, "/v1/credit_notes", {"invoice": invoice_id, "lines": [{"type": "custom_line_item", "unit_amount": 5}]})
+    assert status == 400 and "amount only" in body["error"]["message"]
+    assert offline.objects("credit_note") == []
+
+
+def test_a_refund_by_credit_note_is_refused_while_the_charge_is_charged_back(offline: OfflineStripe) -> None:
+    invoice_id, _, _ = _paid_invoice(offline)
+    dispute = offline.dispute(invoice_id)
+    assert _credit(offline, invoice_id, 100, refund_amount=100)[1]["error"]["code"] == "charge_disputed"
+    offline.close_dispute(dispute["id"], won=True)
+    assert _credit(offline, invoice_id, 100, refund_amount=100)[0] == 200
+
+
+def test_a_credit_note_key_replays_the_one_note_and_refuses_other_parameters(offline: OfflineStripe) -> None:
+    invoice_id, _, _ = _paid_invoice(offline)
+    status, first, _ = _credit(offline, invoice_id, 250, key="credit_note.create:inv-1:1", refund_amount=250)
+    assert status == 200
+    status, again, headers = _credit(offline, invoice_id, 250, key="credit_note.create:inv-1:1", refund_amount=250)
+    assert (status, again, headers["Idempotent-Replayed"]) == (200, first, "true")
+    status, other, _ = _credit(offline, invoice_id, 300, key="credit_note.create:inv-1:1", refund_amount=300)
+    assert status == 400 and other["error"]["type"] == "idempotency_error"
+    assert len(offline.objects("credit_note")) == 1 and len(offline.objects("refund")) == 1
+    assert _get(offline, f"/v1/invoices/{invoice_id}")[1]["post_payment_credit_notes_amount"] == 250
+
+
+def test_a_transfer_from_a_charge_never_exceeds_what_the_charge_has_left(offline: OfflineStripe) -> None:
+    invoice_id, charge_id, account_id = _paid_invoice(offline)  # 1000 paid, 800 transferred with the payment
+    params = {"destination": account_id, "currency": "sek", "source_transaction": charge_id}
+    status, body, _ = _post(offline, "/v1/transfers", {**params, "amount": 201})
+    assert (status, body["error"]["code"], body["error"]["param"]) == (400, "balance_insufficient", "amount")
+    status, transfer, _ = _post(offline, "/v1/transfers", {**params, "amount": 200}, key="transfer:1")
+    assert status == 200, transfer
+    assert (transfer["amount"], transfer["destination"], transfer["source_transaction"], transfer["currency"]) == (
+        200,
+        account_id,
+        charge_id,
+        "sek",
+    )
+    assert _get(offline, f"/v1/transfers/{transfer['id']}") == (200, transfer)
+    assert [event["data"]["object"]["id"] for event in offline.events if event["type"] == "transfer.created"][-1] == transfer["id"]
+
+    # A reversal gives back to the charge what it takes back from the account; a refund takes it away.
+    [automatic] = [t for t in offline.objects("transfer") if t["id"] != transfer["id"]]
+    assert _post(offline, f"/v1/transfers/{automatic['id']}/reversals", {"amount": 500})[0] == 200
+    assert _post(offline, "/v1/transfers", {**params, "amount": 501})[1]["error"]["code"] == "balance_insufficient"
+    assert _credit(offline, invoice_id, 100, refund_amount=100)[0] == 200
+    assert _post(offline, "/v1/transfers", {**params, "amount": 401})[1]["error"]["code"] == "balance_insufficient"
+    assert _post(offline, "/v1/transfers", {**params, "amount": 400})[0] == 200
+
+    assert _post(offline, "/v1/transfers", {**params, "amount": 1, "currency": "eur"})[1]["error"]["param"] == "currency"
+    assert _post(offline, "/v1/transfers", {**params, "amount": 1, "source_transaction": "ch_missing"})[1]["error"]["code"] == (
+        "resource_missing"
+    )
+    assert _post(offline, "/v1/transfers", {**params, "amount": 0})[1]["error"]["code"] == "parameter_invalid_integer"
+
+
+def test_a_transfer_needs_an_account_with_transfers_active_and_replays_under_its_key(offline: OfflineStripe) -> None:
+    _, charge_id, account_id = _paid_invoice(offline)
+    _, pending, _ = _post(offline, "/v1/accounts", {"country": "SE", "capabilities": {"transfers": {"requested": True}}})
+    params = {"destination": pending["id"], "amount": 100, "currency": "sek", "source_transaction": charge_id}
+    status, body, _ = _post(offline, "/v1/transfers", params)
+    assert (status, body["error"]["code"], body["error"]["param"]) == (400, "insufficient_capabilities_for_transfer", "destination")
+
+    params["destination"] = account_id
+    _, first, _ = _post(offline, "/v1/transfers", params, key="transfer.create:inv-1:1")
+    status, again, headers = _post(offline, "/v1/transfers", params, key="transfer.create:inv-1:1")
+    assert (status, again, headers["Idempotent-Replayed"]) == (200, first, "true")
+    status, other, _ = _post(offline, "/v1/transfers", {**params, "amount": 150}, key="transfer.create:inv-1:1")
+    assert status == 400 and other["error"]["type"] == "idempotency_error"
+    assert [t["amount"] for t in offline.objects("transfer")] == [800, 100]
+
+
+def test_disputes_are_read_and_closed_won_or_lost(offline: OfflineStripe) -> None:
+    invoice_id, charge_id, account_id = _paid_invoice(offline)
+    dispute = offline.dispute(invoice_id)
+    status, read = _get(offline, f"/v1/disputes/{dispute['id']}")
+    assert (status, read["status"], read["charge"], read["amount"]) == (200, "needs_response", charge_id, 1000)
+    assert _get(offline, "/v1/disputes/dp_missing")[1]["error"]["code"] == "resource_missing"
+    # The chargeback withdrew the charge's funds: nothing is left to transfer from it until it is won.
+    params = {"destination": account_id, "currency": "sek", "source_transaction": charge_id, "amount": 100}
+    assert _post(offline, "/v1/transfers", params)[1]["error"]["code"] == "balance_insufficient"
+
+    assert offline.close_dispute(dispute["id"], won=True)["status"] == "won"
+    assert _get(offline, f"/v1/disputes/{dispute['id']}")[1]["status"] == "won"
+    assert _types(offline)[-2:] == ["charge.dispute.closed", "charge.dispute.funds_reinstated"]
+    assert _post(offline, "/v1/transfers", params)[0] == 200
+    with pytest.raises(OfflineStripeError, match="closed already"):
+        offline.close_dispute(dispute["id"], won=False)
+
+    other, _, _ = _paid_invoice(offline)
+    lost = offline.close_dispute(offline.dispute(other)["id"], won=False)
+    assert lost["status"] == "lost" and _types(offline)[-1] == "charge.dispute.closed"
+    with pytest.raises(OfflineStripeError, match="no such dispute"):
+        offline.close_dispute("dp_missing", won=True)
+
+
+_amounts = st.none() | st.integers(-5, 1200)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    pay=st.booleans(),
+    notes=st.lists(
+        st.fixed_dictionaries(
+            {"amount": st.integers(-5, 1200), "refund_amount": _amounts, "credit_amount": _amounts, "out_of_band_amount": _amounts}
+        ),
+        min_size=1,
+        max_size=5,
+    ),
+)
+def test_credit_notes_never_credit_beyond_the_total_nor_refund_beyond_the_charge(pay: bool, notes: list[dict[str, int | None]]) -> None:
+    offline = OfflineStripe()
+    invoice_id, _ = _open_invoice(offline, amount=1000)
+    if pay:
+        offline.pay_invoice(invoice_id)
+    for note in notes:
+        before = {kind: offline.objects(kind) for kind in ("invoice", "charge", "credit_note", "refund", "customer")}
+        extra = {key: value for key, value in note.items() if value is not None and key != "amount"}
+        status, body, _ = _credit(offline, invoice_id, int(note["amount"] or 0), **extra)
+        assert status in (200, 400), body
+        if status == 400:
+            assert {kind: offline.objects(kind) for kind in before} == before, body  # a refusal changes nothing
+        invoice = _get(offline, f"/v1/invoices/{invoice_id}")[1]
+        credited = invoice["pre_payment_credit_notes_amount"] + invoice["post_payment_credit_notes_amount"]
+        assert credited == sum(cn["amount"] for cn in offline.objects("credit_note")) <= invoice["total"]
+        assert invoice["amount_remaining"] == invoice["amount_due"] - invoice["amount_paid"] >= 0
+        assert (invoice["status"] == "paid") == (pay or invoice["amount_remaining"] == 0)
+        for charge in offline.objects("charge"):
+            assert charge["amount_refunded"] == sum(r["amount"] for r in offline.objects("refund")) <= charge["amount"]

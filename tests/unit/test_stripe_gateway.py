@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import subprocess
 import sys
@@ -13,9 +14,9 @@ import pytest
 import stripe
 
 from chalicelib.adapters.payments.offline import OfflineStripe
-from chalicelib.adapters.payments.stripe_gateway import PaymentRejected, StripeGateway, StripeWebhooks
+from chalicelib.adapters.payments.stripe_gateway import PaymentRejected, StripeGateway, StripeWebhooks, hosted_invoice, payment_event
 from chalicelib.errors import Conflict, InvalidInput, Unauthenticated, UpstreamUnavailable
-from chalicelib.services.ports import BillingCustomer, InvoiceLine, InvoiceRequest
+from chalicelib.services.ports import BillingCustomer, CreditNoteRequest, InvoiceLine, InvoiceRequest
 
 PLATFORM_SECRET, CONNECT_SECRET = "whsec_test_platform", "whsec_test_connect"
 REPO = Path(__file__).resolve().parents[2]
@@ -92,7 +93,7 @@ def _request(customer_id: str, account_id: str, **overrides: object) -> InvoiceR
         "metadata": {"engagement_id": "eng-1"},
     }
     fields.update(overrides)
-    return InvoiceRequest(**fields)  # type: ignore[arg-type]
+    return InvoiceRequest(**fields)
 
 
 def test_importing_the_adapters_does_not_import_stripe() -> None:
@@ -398,3 +399,209 @@ def test_a_signed_body_that_is_not_an_event_is_invalid_input(webhooks: StripeWeb
     for payload in (b"not json", b"[]", _event_body(id=None), _event_body(data={}), _event_body(created="yesterday")):
         with pytest.raises(InvalidInput):
             webhooks.parse(payload, _sign(payload, PLATFORM_SECRET), connect=False)
+
+
+def test_a_credit_note_event_names_the_invoice_it_credits_whether_expanded_or_not() -> None:
+    credit_note = {"id": "cn_1", "object": "credit_note", "invoice": "in_1", "metadata": {"invoice_id": "inv-1"}}
+    event = payment_event(json.loads(_event_body(type="credit_note.created", data={"object": credit_note})), connect=False)
+    assert (event.object_id, event.provider_invoice_id, event.invoice_reference) == ("cn_1", "in_1", "inv-1")
+    expanded = {**credit_note, "invoice": {"id": "in_1", "object": "invoice"}}
+    assert payment_event({**json.loads(_event_body()), "data": {"object": expanded}}, connect=False).provider_invoice_id == "in_1"
+    # Only a credit note's invoice is "the invoice it credits"; other objects' invoice fields are not read as one.
+    payment = {"id": "inpay_1", "object": "invoice_payment", "invoice": "in_1"}
+    assert payment_event({**json.loads(_event_body()), "data": {"object": payment}}, connect=False).provider_invoice_id is None
+    odd = {**credit_note, "invoice": {"object": "invoice"}}
+    assert payment_event({**json.loads(_event_body()), "data": {"object": odd}}, connect=False).provider_invoice_id is None
+
+
+def test_hosted_invoice_reads_the_credit_note_amounts_and_takes_the_charge() -> None:
+    invoice = {
+        "id": "in_1",
+        "status": "paid",
+        "total": 1000,
+        "total_taxes": [],
+        "amount_paid": 700,
+        "amount_remaining": 0,
+        "pre_payment_credit_notes_amount": 300,
+        "post_payment_credit_notes_amount": 200,
+    }
+    hosted = hosted_invoice(invoice, transfer_id="tr_1", charge_id="ch_1")
+    assert (hosted.credited_before_payment_minor, hosted.credited_after_payment_minor) == (300, 200)
+    assert (hosted.charge_id, hosted.transfer_id, hosted.total_minor) == ("ch_1", "tr_1", 1000)
+    older = {key: value for key, value in invoice.items() if "credit_notes" not in key}
+    assert hosted_invoice(older).credited_before_payment_minor == 0 and hosted_invoice(older).charge_id is None
+
+
+def test_requests_the_domain_would_not_send_are_invalid_input_before_stripe(gateway: StripeGateway) -> None:
+    request = CreditNoteRequest("in_1", "inv-1", 100, "duplicate", "Dubblett", refund=False, key="k")
+    for bad in ({"amount_minor": 0}, {"reason": "because"}, {"provider_invoice_id": "cn_1"}, {"key": ""}):
+        with pytest.raises(InvalidInput):
+            gateway.credit_invoice(dataclasses.replace(request, **bad))
+    with pytest.raises(InvalidInput):
+        gateway.transfer("acct_1", 0, "SEK", source_charge_id="ch_1", key="k")
+    with pytest.raises(InvalidInput):
+        gateway.transfer("acct_1", 100, "SEK", source_charge_id="in_1", key="k")
+    with pytest.raises(InvalidInput):
+        gateway.get_dispute("ch_1")
+
+
+# --- credit notes, transfers, disputes ---
+
+
+def _credit_request(provider_invoice_id: str, amount: int, *, refund: bool, key: str = "credit_note.create:inv-1:1") -> CreditNoteRequest:
+    return CreditNoteRequest(
+        provider_invoice_id=provider_invoice_id,
+        invoice_id="inv-1",
+        amount_minor=amount,
+        reason="order_change",
+        memo="Kreditering av vecka 2",
+        refund=refund,
+        key=key,
+    )
+
+
+def _paid(gateway: StripeGateway, offline: OfflineStripe) -> tuple[str, str]:
+    """A paid invoice (total 187 502, agency share 127 501): (the Stripe invoice id, the agency's account)."""
+    account_id, customer_id = _agency(gateway, offline), _customer(gateway)
+    hosted = gateway.issue_invoice(_request(customer_id, account_id))
+    offline.pay_invoice(hosted.provider_invoice_id)
+    return hosted.provider_invoice_id, account_id
+
+
+def test_a_credit_note_lowers_an_open_invoice_and_crediting_the_rest_pays_it(
+    gateway: StripeGateway, offline: OfflineStripe, sink: Sink, webhooks: StripeWebhooks
+) -> None:
+    account_id, customer_id = _agency(gateway, offline), _customer(gateway)
+    hosted = gateway.issue_invoice(_request(customer_id, account_id))
+    note_id = gateway.credit_invoice(_credit_request(hosted.provider_invoice_id, 50000, refund=False))
+    assert note_id.startswith("cn_")
+    note = offline.get(note_id)
+    assert (note["amount"], note["reason"], note["memo"], note["metadata"]) == (
+        50000,
+        "order_change",
+        "Kreditering av vecka 2",
+        {"invoice_id": "inv-1"},
+    )
+    assert note["pre_payment_amount"] == 50000 and note["refunds"] == []
+
+    lowered = gateway.get_invoice(hosted.provider_invoice_id)
+    assert (lowered.status, lowered.total_minor, lowered.amount_remaining_minor) == ("open", 187502, 137502)
+    assert (lowered.credited_before_payment_minor, lowered.credited_after_payment_minor, lowered.charge_id) == (50000, 0, None)
+
+    [(payload, header, connect)] = sink.of_type("credit_note.created")
+    event = webhooks.parse(payload, header, connect=connect)
+    assert (event.object_id, event.provider_invoice_id, event.invoice_reference) == (note_id, hosted.provider_invoice_id, "inv-1")
+
+    gateway.credit_invoice(_credit_request(hosted.provider_invoice_id, 137502, refund=False, key="credit_note.create:inv-1:2"))
+    credited = gateway.get_invoice(hosted.provider_invoice_id)
+    assert (credited.status, credited.amount_paid_minor, credited.amount_remaining_minor) == ("paid", 0, 0)
+    assert credited.credited_before_payment_minor == 187502 and credited.charge_id is None and credited.transfer_id is None
+    assert sink.of_type("invoice.paid")
+
+
+def test_a_credit_note_on_a_paid_invoice_refunds_the_charge_that_paid_it(gateway: StripeGateway, offline: OfflineStripe) -> None:
+    invoice_id, _ = _paid(gateway, offline)
+    paid = gateway.get_invoice(invoice_id)
+    [charge] = offline.objects("charge")
+    [transfer] = offline.objects("transfer")
+    assert (paid.charge_id, paid.transfer_id) == (charge["id"], transfer["id"])
+    assert paid.credited_before_payment_minor == paid.credited_after_payment_minor == 0
+
+    gateway.credit_invoice(_credit_request(invoice_id, 62500, refund=True))
+    after = gateway.get_invoice(invoice_id)
+    assert (after.status, after.amount_paid_minor, after.credited_after_payment_minor) == ("paid", 187502, 62500)
+    assert after.charge_id == charge["id"]
+    state = gateway.get_charge(charge["id"])
+    assert (state.amount_minor, state.amount_refunded_minor, state.provider_invoice_id) == (187502, 62500, invoice_id)
+
+
+def test_credit_notes_stripe_refuses_are_payment_rejected(gateway: StripeGateway, offline: OfflineStripe) -> None:
+    invoice_id, _ = _paid(gateway, offline)
+    with pytest.raises(PaymentRejected) as over:
+        gateway.credit_invoice(_credit_request(invoice_id, 187503, refund=True))
+    assert over.value.code == "amount_too_large"
+    with pytest.raises(PaymentRejected, match="post-payment"):
+        gateway.credit_invoice(_credit_request(invoice_id, 100, refund=False, key="credit_note.create:inv-1:2"))  # paid: refund it
+    with pytest.raises(PaymentRejected) as unknown:
+        gateway._call(lambda: gateway.client.v1.credit_notes.create({"invoice": invoice_id, "amount": 100, "refund_reason": "duplicate"}))
+    assert (unknown.value.code, unknown.value.param) == ("parameter_unknown", "refund_reason")
+
+    customer_id = _customer(gateway, "org-2")
+    draft = gateway._call(
+        lambda: gateway.client.v1.invoices.create({"customer": customer_id, "collection_method": "send_invoice", "days_until_due": 30})
+    )
+    with pytest.raises(PaymentRejected) as not_issued:
+        gateway.credit_invoice(_credit_request(draft["id"], 100, refund=False, key="credit_note.create:inv-2:1"))
+    assert not_issued.value.code == "invoice_not_finalized"
+    assert offline.objects("credit_note") == []
+
+
+def test_a_credit_note_and_a_transfer_repeated_under_their_keys_are_made_once(gateway: StripeGateway, offline: OfflineStripe) -> None:
+    invoice_id, account_id = _paid(gateway, offline)
+    request = _credit_request(invoice_id, 1000, refund=True)
+    assert gateway.credit_invoice(request) == gateway.credit_invoice(request)
+    assert len(offline.objects("credit_note")) == 1 and len(offline.objects("refund")) == 1
+    with pytest.raises(Conflict) as conflict:
+        gateway.credit_invoice(dataclasses.replace(request, amount_minor=2000))
+    assert not isinstance(conflict.value, PaymentRejected)
+
+    charge_id = str(gateway.get_invoice(invoice_id).charge_id)
+    first = gateway.transfer(account_id, 5000, "SEK", source_charge_id=charge_id, key="transfer.create:inv-1:1")
+    assert gateway.transfer(account_id, 5000, "SEK", source_charge_id=charge_id, key="transfer.create:inv-1:1") == first
+    with pytest.raises(Conflict) as other:
+        gateway.transfer(account_id, 6000, "SEK", source_charge_id=charge_id, key="transfer.create:inv-1:1")
+    assert not isinstance(other.value, PaymentRejected)
+    transfer = offline.get(first)
+    assert (transfer["amount"], transfer["currency"], transfer["destination"], transfer["source_transaction"]) == (
+        5000,
+        "sek",
+        account_id,
+        charge_id,
+    )
+    assert len(offline.objects("transfer")) == 2  # the payment's own, and this one
+
+
+def test_a_transfer_above_what_the_charge_has_left_or_to_an_inactive_account_is_refused(
+    gateway: StripeGateway, offline: OfflineStripe
+) -> None:
+    invoice_id, account_id = _paid(gateway, offline)
+    charge_id = str(gateway.get_invoice(invoice_id).charge_id)
+    # 187 502 paid, 127 501 already transferred with the payment: 60 001 left.
+    with pytest.raises(PaymentRejected) as above:
+        gateway.transfer(account_id, 60002, "SEK", source_charge_id=charge_id, key="transfer.create:inv-1:1")
+    assert above.value.code == "balance_insufficient"
+    inactive = gateway.create_payout_account("agency-2", name="Ny Byrå AB", email="ekonomi@ny.example", country="se")
+    with pytest.raises(PaymentRejected) as refused:
+        gateway.transfer(inactive, 100, "SEK", source_charge_id=charge_id, key="transfer.create:inv-1:2")
+    assert refused.value.code == "insufficient_capabilities_for_transfer"
+    assert gateway.transfer(account_id, 60001, "SEK", source_charge_id=charge_id, key="transfer.create:inv-1:3").startswith("tr_")
+
+
+def test_a_won_dispute_is_read_as_won_and_the_agency_share_can_be_transferred_again(
+    gateway: StripeGateway, offline: OfflineStripe, sink: Sink, webhooks: StripeWebhooks
+) -> None:
+    invoice_id, account_id = _paid(gateway, offline)
+    paid = gateway.get_invoice(invoice_id)
+    dispute = offline.dispute(invoice_id)
+    state = gateway.get_dispute(dispute["id"])
+    assert (state.dispute_id, state.charge_id, state.status) == (dispute["id"], paid.charge_id, "needs_response")
+    assert paid.transfer_id is not None and paid.charge_id is not None
+    gateway.reverse_transfer(paid.transfer_id, 127501, key="transfer.reverse:inv-1:127501")
+
+    offline.close_dispute(dispute["id"], won=True)
+    [(payload, header, connect)] = sink.of_type("charge.dispute.closed")
+    event = webhooks.parse(payload, header, connect=connect)
+    assert (event.object_id, event.charge_id, event.provider_invoice_id) == (dispute["id"], paid.charge_id, None)
+    assert sink.of_type("charge.dispute.funds_reinstated")
+    assert gateway.get_dispute(dispute["id"]).status == "won"
+    again = gateway.transfer(account_id, 127501, "SEK", source_charge_id=paid.charge_id, key="transfer.create:inv-1:dispute-won")
+    assert offline.get(again)["amount"] == 127501
+
+
+def test_a_lost_dispute_is_read_as_lost(gateway: StripeGateway, offline: OfflineStripe) -> None:
+    invoice_id, _ = _paid(gateway, offline)
+    dispute = offline.close_dispute(offline.dispute(invoice_id)["id"], won=False)
+    assert gateway.get_dispute(dispute["id"]).status == "lost"
+    with pytest.raises(PaymentRejected) as missing:
+        gateway.get_dispute("dp_missing")
+    assert missing.value.code == "resource_missing"

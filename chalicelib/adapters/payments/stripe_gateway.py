@@ -10,6 +10,10 @@ collects the requirements and hosts onboarding, the Express Dashboard, the platf
 bears losses (it is merchant of record). The agency is a **recipient**: ``tos_acceptance.service_agreement =
 "recipient"`` and only the ``transfers`` capability, since agencies never take payments themselves.
 
+Afterwards: a credit note (``credit_invoice``) lowers what an open invoice asks for or, once paid, refunds the
+client; a refund or dispute takes the agency's share back with a transfer reversal, and a dispute won gives it
+back as a separate transfer out of the same charge (``transfer`` with ``source_transaction``).
+
 Every POST carries a deterministic idempotency key (``op:<our id>:v<n>``), so a call repeated after a failure
 replays Stripe's stored answer instead of making a second object. ``issue_invoice`` is resumable beyond that:
 it re-reads the invoice and its items and skips what is already done (with a higher ``attempt``, whose keys are
@@ -36,13 +40,25 @@ from functools import partial
 from typing import Any
 
 from chalicelib.errors import Conflict, FieldIssue, InvalidInput, Unauthenticated, UpstreamUnavailable
-from chalicelib.services.ports import BillingCustomer, ChargeState, HostedInvoice, InvoiceRequest, PaymentEvent, PayoutAccount
+from chalicelib.services.ports import (
+    BillingCustomer,
+    ChargeState,
+    CreditNoteRequest,
+    DisputeState,
+    HostedInvoice,
+    InvoiceRequest,
+    PaymentEvent,
+    PayoutAccount,
+)
 
 _EMAIL = re.compile(r"\S+@\S+")
 _ACCOUNT_ID = re.compile(r"acct_[A-Za-z0-9]+")
 _INVOICE_ID = re.compile(r"in_[A-Za-z0-9]+")
 _CHARGE_ID = re.compile(r"(?:ch|py)_[A-Za-z0-9]+")
 _TRANSFER_ID = re.compile(r"tr_[A-Za-z0-9]+")
+_DISPUTE_ID = re.compile(r"(?:dp|du)_[A-Za-z0-9]+")
+_CURRENCY = re.compile(r"[A-Za-z]{3}")
+CREDIT_NOTE_REASONS = ("duplicate", "order_change", "product_unsatisfactory")
 MAX_DETAIL = 200
 VAT_DISPLAY_NAME = "Moms"  # Swedish VAT, as the client reads it on the hosted invoice
 VAT_JURISDICTION = "SE"
@@ -209,7 +225,8 @@ class StripeGateway:
     def get_invoice(self, provider_invoice_id: str) -> HostedInvoice:
         stripe_id = _checked(provider_invoice_id, _INVOICE_ID, "provider_invoice_id")
         invoice = self._call(lambda: self.client.v1.invoices.retrieve(stripe_id, {"expand": ["payments"]}))
-        return hosted_invoice(invoice, transfer_id=self._transfer_id(invoice))
+        charge_id, transfer_id = self._payment(invoice)
+        return hosted_invoice(invoice, transfer_id=transfer_id, charge_id=charge_id)
 
     def void_invoice(self, provider_invoice_id: str, *, invoice_id: str) -> HostedInvoice:
         stripe_id = _checked(provider_invoice_id, _INVOICE_ID, "provider_invoice_id")
@@ -243,6 +260,50 @@ class StripeGateway:
         stripe_id = _checked(transfer_id, _TRANSFER_ID, "transfer_id")
         reversal = self._call(lambda: self.client.v1.transfers.reversals.create(stripe_id, {"amount": amount_minor}, options=_key(key)))
         return str(reversal["id"])
+
+    def transfer(self, destination_account: str, amount_minor: int, currency: str, *, source_charge_id: str, key: str) -> str:
+        """A separate transfer out of a charge's funds (``source_transaction``): Stripe refuses it above what the
+        charge has left and to an account whose ``transfers`` capability is not active."""
+        issues = []
+        if amount_minor <= 0:
+            issues.append(FieldIssue("amount_minor", "a transfer moves a positive amount"))
+        if _CURRENCY.fullmatch(currency) is None:
+            issues.append(FieldIssue("currency", "an ISO 4217 code"))
+        if issues:
+            raise InvalidInput("The transfer cannot be made as requested.", issues=issues)
+        params = {
+            "destination": _checked(destination_account, _ACCOUNT_ID, "destination_account"),
+            "amount": amount_minor,
+            "currency": currency.lower(),
+            "source_transaction": _checked(source_charge_id, _CHARGE_ID, "source_charge_id"),
+        }
+        created = self._call(lambda: self.client.v1.transfers.create(params, options=_key(key)))
+        return str(created["id"])
+
+    def credit_invoice(self, request: CreditNoteRequest) -> str:
+        """A credit note for ``amount_minor`` (tax included). Stripe applies it to what the invoice still asks for
+        first (``pre_payment_amount``; an open invoice credited in full becomes paid) and the rest after payment
+        (``post_payment_amount``), which must be accounted for: here all of it as a refund to the client's payment
+        method when ``request.refund``. A post-payment credit without ``refund`` is refused by Stripe, as is a
+        refund on an invoice that still asks for at least that amount."""
+        stripe_id = _checked(request.provider_invoice_id, _INVOICE_ID, "provider_invoice_id")
+        _check_credit_note(request)
+        params: dict[str, Any] = {
+            "invoice": stripe_id,
+            "amount": request.amount_minor,
+            "reason": request.reason,
+            "memo": request.memo,
+            "metadata": {"invoice_id": request.invoice_id},
+        }
+        if request.refund:
+            params["refund_amount"] = request.amount_minor
+        created = self._call(lambda: self.client.v1.credit_notes.create(params, options=_key(request.key)))
+        return str(created["id"])
+
+    def get_dispute(self, dispute_id: str) -> DisputeState:
+        stripe_id = _checked(dispute_id, _DISPUTE_ID, "dispute_id")
+        dispute = self._call(lambda: self.client.v1.disputes.retrieve(stripe_id))
+        return DisputeState(dispute_id=str(dispute["id"]), charge_id=str(_ref(dispute.get("charge")) or ""), status=str(dispute["status"]))
 
     # --- internals ---
 
@@ -284,10 +345,12 @@ class StripeGateway:
         except stripe.StripeError as exc:
             raise _mapped(exc) from exc
 
-    def _transfer_id(self, invoice: Any) -> str | None:
-        """The transfer of the agency's share: from the paid invoice's payment intent's charge (one more GET)."""
-        if invoice["status"] != "paid" or not invoice.get("transfer_data"):
-            return None
+    def _payment(self, invoice: Any) -> tuple[str | None, str | None]:
+        """The charge that paid the invoice and the transfer of the agency's share made from it: from the paid
+        invoice's payment (one more GET, of its charge or of its payment intent with the charge expanded). An
+        invoice paid without a charge (credited in full, a zero total) has neither."""
+        if invoice["status"] != "paid":
+            return None, None
         payments = invoice.get("payments")
         for payment in payments["data"] if payments else []:
             details = payment.get("payment") or {}
@@ -295,13 +358,17 @@ class StripeGateway:
                 continue
             if details.get("charge"):
                 charge_id = _ref(details["charge"])
-                return _ref(self._call(partial(self.client.v1.charges.retrieve, charge_id)).get("transfer"))
+                if not invoice.get("transfer_data"):
+                    return charge_id, None
+                return charge_id, _ref(self._call(partial(self.client.v1.charges.retrieve, charge_id)).get("transfer"))
             if details.get("payment_intent"):
                 intent_id = _ref(details["payment_intent"])
                 intent = self._call(partial(self.client.v1.payment_intents.retrieve, intent_id, {"expand": ["latest_charge"]}))
                 latest = intent.get("latest_charge")
-                return _ref(latest.get("transfer")) if isinstance(latest, Mapping) else None
-        return None
+                if isinstance(latest, Mapping):
+                    return _ref(latest), _ref(latest.get("transfer"))
+                return _ref(latest), None
+        return None, None
 
     @staticmethod
     def _call(operation: Callable[[], Any]) -> dict[str, Any]:
@@ -350,6 +417,18 @@ def _check_request(request: InvoiceRequest) -> None:
         raise InvalidInput("The invoice cannot be issued as requested.", issues=issues)
 
 
+def _check_credit_note(request: CreditNoteRequest) -> None:
+    issues = []
+    if request.amount_minor <= 0:
+        issues.append(FieldIssue("amount_minor", "a credit note credits a positive amount"))
+    if request.reason not in CREDIT_NOTE_REASONS:
+        issues.append(FieldIssue("reason", f"one of {', '.join(CREDIT_NOTE_REASONS)}"))
+    if not request.key:
+        issues.append(FieldIssue("key", "an idempotency key is required"))
+    if issues:
+        raise InvalidInput("The credit note cannot be issued as requested.", issues=issues)
+
+
 def _detail(message: str | None) -> str:
     return _EMAIL.sub("<e-mail>", message or "")[:MAX_DETAIL]
 
@@ -395,9 +474,11 @@ def payout_account(account: Any) -> PayoutAccount:
     )
 
 
-def hosted_invoice(invoice: Any, *, transfer_id: str | None = None) -> HostedInvoice:
+def hosted_invoice(invoice: Any, *, transfer_id: str | None = None, charge_id: str | None = None) -> HostedInvoice:
     """A Stripe invoice as the port's HostedInvoice. Tax is the sum of ``total_taxes`` (API versions since
-    2025-03-31); older versions' ``tax`` is read when ``total_taxes`` is absent."""
+    2025-03-31); older versions' ``tax`` is read when ``total_taxes`` is absent. Credit notes show as Stripe's
+    ``pre_payment_credit_notes_amount`` (what they took off the amount due) and ``post_payment_credit_notes_amount``
+    (refunded or credited after payment); ``total`` stays what was invoiced."""
     total_taxes = invoice.get("total_taxes")
     tax = sum(int(entry["amount"]) for entry in total_taxes) if total_taxes is not None else int(invoice.get("tax") or 0)
     transitions = invoice.get("status_transitions") or {}
@@ -412,6 +493,9 @@ def hosted_invoice(invoice: Any, *, transfer_id: str | None = None) -> HostedInv
         due_at=_timestamp(invoice.get("due_date")),
         paid_at=_timestamp(transitions.get("paid_at")),
         transfer_id=transfer_id,
+        charge_id=charge_id,
+        credited_before_payment_minor=int(invoice.get("pre_payment_credit_notes_amount") or 0),
+        credited_after_payment_minor=int(invoice.get("post_payment_credit_notes_amount") or 0),
     )
 
 
@@ -471,12 +555,21 @@ def payment_event(event: Any, *, connect: bool) -> PaymentEvent:
     charge = obj.get("charge") if isinstance(obj, Mapping) else None
     metadata = obj.get("metadata") if isinstance(obj, Mapping) else None
     reference = metadata.get("invoice_id") if isinstance(metadata, Mapping) else None
+    credited = obj.get("invoice") if isinstance(obj, Mapping) and obj.get("object") == "credit_note" else None
     return PaymentEvent(
         event_id=str(fields["id"]),
         type=str(fields["type"]),
         object_id=str(fields["data.object.id"]),
         account_id=account,
         created=datetime.fromtimestamp(created, tz=UTC),
-        charge_id=_ref(charge) if isinstance(charge, str | Mapping) else None,
+        charge_id=_optional_ref(charge),
         invoice_reference=reference if isinstance(reference, str) else None,
+        provider_invoice_id=_optional_ref(credited),
     )
+
+
+def _optional_ref(value: Any) -> str | None:
+    """An expandable field's id from an event body, which is not trusted to be shaped as Stripe documents it."""
+    if isinstance(value, Mapping):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
