@@ -16,8 +16,9 @@ if TYPE_CHECKING:
     from chalicelib.domain.invoicing import Invoice, MilestoneClaim
     from chalicelib.domain.timesheets import Period, TimeEntry
     from chalicelib.schemas import timesheets as s
-    from chalicelib.services import milestones, timesheets
+    from chalicelib.services import invoice_corrections, milestones, timesheets
 else:  # imported on the first request that needs them (cold start)
+    invoice_corrections = LazyModule("chalicelib.services.invoice_corrections")
     s = LazyModule("chalicelib.schemas.timesheets")
     milestones = LazyModule("chalicelib.services.milestones")
     timesheets = LazyModule("chalicelib.services.timesheets")
@@ -25,6 +26,7 @@ else:  # imported on the first request that needs them (cold start)
 bp = Blueprint(__name__)
 CONSULTANT = frozenset({Role.CONSULTANT})
 AGENCY_ADMIN = frozenset({Role.AGENCY_ADMIN})
+STAFF = frozenset({Role.STAFF})
 
 
 def _entry_out(e: TimeEntry) -> s.TimeEntryOut:
@@ -70,6 +72,18 @@ def _invoice_out(i: Invoice, principal: Principal | None = None) -> s.InvoiceOut
         amount_paid_minor=i.amount_paid_minor,
         paid_at=i.paid_at,
         payment_failed_at=i.payment_failed_at,
+        credit_notes=[
+            s.CreditNoteOut(
+                credit_note_id=c.credit_note_id, amount_minor=c.amount_minor, reason=c.reason, memo=c.memo, created_at=c.created_at
+            )
+            for c in i.credit_notes
+        ],
+        returned_to_client_minor=i.returned_to_client_minor,
+        agency_share_held_back_minor=i.held_back_minor,
+        dispute_status=i.dispute_status,
+        void_reason=i.void_reason,
+        replaces=i.replaces,
+        replaced_by=i.replaced_by,
     )
 
 
@@ -244,6 +258,56 @@ def get_invoice(call: Call[Any, Any]) -> s.InvoiceOut:
     return _invoice_out(timesheets.visible_invoice(call.container.timesheets, call.user, call.path["invoice_id"]), call.user)
 
 
+@operation(
+    bp,
+    "/invoices/{invoice_id}/credit-notes",
+    "POST",
+    summary="Staff: credit part of an issued invoice (lowers what an open one asks; refunds a paid one); the agency gives back its share",
+    tag="invoices",
+    request=lambda: s.CreditNoteIn,
+    response=lambda: s.InvoiceOut,
+    roles=STAFF,
+    errors=(409, 503),
+)
+def credit_invoice(call: Call[s.CreditNoteIn, Any]) -> s.InvoiceOut:
+    body = call.body
+    invoice = invoice_corrections.credit_invoice(
+        call.container.invoicing, call.user, call.path["invoice_id"], body.amount_minor, body.reason, body.memo
+    )
+    return _invoice_out(invoice, call.user)
+
+
+@operation(
+    bp,
+    "/invoices/{invoice_id}/void",
+    "POST",
+    summary="Staff: void an open or uncollectible invoice; issue it again once what was wrong is corrected",
+    tag="invoices",
+    request=lambda: s.VoidInvoiceIn,
+    response=lambda: s.InvoiceOut,
+    roles=STAFF,
+    errors=(409, 503),
+)
+def void_invoice(call: Call[s.VoidInvoiceIn, Any]) -> s.InvoiceOut:
+    invoice = invoice_corrections.void_invoice(call.container.invoicing, call.user, call.path["invoice_id"], call.body.reason)
+    return _invoice_out(invoice, call.user)
+
+
+@operation(
+    bp,
+    "/invoices/{invoice_id}/reissue",
+    "POST",
+    summary="Staff: a new invoice for what a voided one invoiced, with the client's details as they are now",
+    tag="invoices",
+    response=lambda: s.InvoiceOut,
+    status=201,
+    roles=STAFF,
+    errors=(409,),
+)
+def reissue_invoice(call: Call[Any, Any]) -> s.InvoiceOut:
+    return _invoice_out(invoice_corrections.reissue_invoice(call.container.invoicing, call.user, call.path["invoice_id"]), call.user)
+
+
 def _claim_out(c: MilestoneClaim) -> s.ClaimOut:
     return s.ClaimOut(
         claim_id=c.claim_id,
@@ -305,7 +369,7 @@ def list_claims(call: Call[Any, Any]) -> s.ClaimListResponse:
     summary="Approve a milestone invoice: the client's invoice is made, once (staff)",
     tag="invoices",
     response=lambda: s.ApprovedClaimResponse,
-    roles=frozenset({Role.STAFF}),
+    roles=STAFF,
     errors=(409,),
 )
 def approve_claim(call: Call[Any, Any]) -> s.ApprovedClaimResponse:
@@ -321,7 +385,7 @@ def approve_claim(call: Call[Any, Any]) -> s.ApprovedClaimResponse:
     tag="invoices",
     request=lambda: s.RejectClaimIn,
     response=lambda: s.ClaimOut,
-    roles=frozenset({Role.STAFF}),
+    roles=STAFF,
     errors=(409,),
 )
 def reject_claim(call: Call[s.RejectClaimIn, Any]) -> s.ClaimOut:

@@ -107,6 +107,65 @@ class InvoiceBreakdown:
         )
 
 
+# A dispute's statuses once the client's bank has taken the money (inquiries, "warning_*", take nothing), and
+# their order: a re-fetched status older than the one recorded is not applied.
+DISPUTE_FUNDS_WITHDRAWN = frozenset({"needs_response", "under_review", "lost"})
+_DISPUTE_STAGE = {
+    "warning_needs_response": 0,
+    "warning_under_review": 0,
+    "needs_response": 1,
+    "under_review": 1,
+    "warning_closed": 2,
+    "won": 2,
+    "lost": 2,
+    "prevented": 2,
+}
+
+
+def dispute_status_moves_forward(current: str | None, new: str) -> bool:
+    if current is None:
+        return True
+    return _DISPUTE_STAGE.get(new, 0) >= _DISPUTE_STAGE.get(current, 0) and _DISPUTE_STAGE.get(current, 0) < 2
+
+
+def agency_share_held_back(b: InvoiceBreakdown, returned_to_client_minor: int, dispute_status: str | None) -> int:
+    """How much of the agency's share the platform takes back: all of it while a dispute holds the client's
+    money (and when it is lost), else the agency's proportion of what went back to the client, as the split
+    was made: round half up, never more than the share."""
+    if dispute_status in DISPUTE_FUNDS_WITHDRAWN:
+        return b.agency_net_minor
+    if b.total_minor <= 0:
+        return 0
+    returned = min(max(returned_to_client_minor, 0), b.total_minor)
+    return round_half_up(returned * b.agency_net_minor, b.total_minor)
+
+
+@dataclass(frozen=True)
+class ShareMove:
+    """One change of what the agency holds of an invoice: a reversal of its transfer, or a new transfer giving
+    back what a won dispute returned. Recorded before the provider is asked, and only one at a time, so that
+    concurrent handlers never move money twice: whoever finds it pending completes it with the same key."""
+
+    kind: str  # "reverse" | "restore"
+    amount_minor: int
+    total_after_minor: int  # the reversed (or restored) total once done: part of the idempotency key
+    source: str  # the transfer reversed, or the charge a restoration is paid from
+
+    @property
+    def key(self) -> str:
+        return f"transfer.{self.kind}:{self.source}:{self.total_after_minor}"
+
+
+@dataclass(frozen=True)
+class CreditNoteEntry:
+    credit_note_id: str
+    amount_minor: int  # including VAT
+    reason: str
+    memo: str
+    created_by: str
+    created_at: datetime
+
+
 class InvoiceStatus(StrEnum):
     PENDING = "pending"  # recorded with the confirmation; not yet issued with the payment provider
     OPEN = "open"  # issued and sent: the client pays on the hosted page
@@ -186,10 +245,38 @@ class Invoice:
     paid_at: datetime | None = None
     transfer_id: str | None = None  # the agency's share, transferred when the client paid
     payment_failed_at: datetime | None = None  # the last failed attempt of the client to pay
-    refunded_minor: int = 0  # paid back to the client
-    reversed_minor: int = 0  # taken back from the agency's transfer (its share of a refund, or a dispute)
+    charge_id: str | None = None  # the client's payment
+    refunded_minor: int = 0  # paid back to the client (refunds of its payment, with or without a credit note)
+    credited_before_payment_minor: int = 0  # credit notes that lowered what the client had to pay
+    credited_after_payment_minor: int = 0  # credit notes after payment (refunded, or credited to the client)
+    dispute_id: str | None = None
+    dispute_status: str | None = None  # as the provider has it: needs_response, under_review, won, lost, ...
     disputed_at: datetime | None = None
+    reversed_minor: int = 0  # taken back from the agency's transfers, confirmed by the provider
+    restored_minor: int = 0  # given back to the agency after a won dispute, confirmed by the provider
+    restore_transfer_id: str | None = None  # the transfer that gave it back: later reversals come from it
+    share_move: ShareMove | None = None  # a reversal or restoration decided and not yet confirmed
+    credit_notes: tuple[CreditNoteEntry, ...] = ()  # made through the platform, by staff
     ended_at: datetime | None = None  # voided or marked uncollectible
+    void_reason: str | None = None  # when staff voided it through the platform
+    voided_by: str | None = None
+    replaces: str | None = None  # the voided invoice this one was issued again for
+    replaced_by: str | None = None
+
+    @property
+    def returned_to_client_minor(self) -> int:
+        """What the client did not pay, or got back. A post-payment credit note the platform makes refunds
+        the payment, so it is in both ``refunded`` and ``credited_after``; a refund without a credit note is
+        only in the first, a credit to the client's balance only in the second."""
+        return self.credited_before_payment_minor + max(self.refunded_minor, self.credited_after_payment_minor)
+
+    @property
+    def held_back_minor(self) -> int:
+        """The part of the agency's share currently taken back from it."""
+        return self.reversed_minor - self.restored_minor
+
+    def share_to_hold_back(self) -> int:
+        return agency_share_held_back(self.breakdown, self.returned_to_client_minor, self.dispute_status)
 
 
 class ClaimStatus(StrEnum):

@@ -77,6 +77,8 @@ def handle_record(record: DynamoDBRecord, reindex_at: set[str] | None = None) ->
         _deliver_webhook(image)
     elif kind == "invoice" and record.event_name is DynamoDBRecordEventName.INSERT:
         _issue_invoice(image)
+    elif kind == "payout_account" and record.event_name is DynamoDBRecordEventName.MODIFY:
+        _issue_waiting_invoices(record.dynamodb.old_image, image)
     elif user_id is not None and (reindex_at is None or record.dynamodb.sequence_number in reindex_at):
         _reindex(user_id)
 
@@ -122,6 +124,22 @@ def _issue_invoice(image: dict[str, Any]) -> None:
     data = image["data"]
     invoice = load(Invoice, json.loads(data) if isinstance(data, str) else data)
     issue_invoice(get_container().invoicing, invoice.invoice_id)
+
+
+def _issue_waiting_invoices(old_image: dict[str, Any] | None, new_image: dict[str, Any]) -> None:
+    """An agency's payout account can now receive transfers: the invoices that waited for it are issued here,
+    off the request that synced the account (Stripe's webhook should not wait for a batch of invoices)."""
+    from chalicelib.adapters.dynamo.repositories import load
+    from chalicelib.domain.invoicing import PayoutAccountRecord
+    from chalicelib.services.invoicing import issue_waiting_invoices
+
+    def record(image: dict[str, Any] | None) -> PayoutAccountRecord | None:
+        data = (image or {}).get("data")
+        return load(PayoutAccountRecord, json.loads(data) if isinstance(data, str) else data) if data else None
+
+    before, after = record(old_image), record(new_image)
+    if after is not None and after.transfers_active and not (before is not None and before.transfers_active):
+        issue_waiting_invoices(get_container().invoicing, after.agency_id)
 
 
 def handle_main_stream(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:

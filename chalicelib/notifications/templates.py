@@ -358,14 +358,40 @@ TEMPLATES |= {
     },
     "transfer_reversed": {
         "en": _en(
-            "Money taken back: invoice of $total $why",
-            "The client's payment of the invoice of $total was $why, so $reversed of the agency's share was taken "
-            "back from its transfer.\n\n$breakdown\n\n$link",
+            "Money taken back: invoice of $total refunded or credited",
+            "Part of the invoice of $total went back to the client (a refund or a credit note), so the agency's share "
+            "of it, $amount, was taken back from its transfer.\n\n$breakdown\n\n$link",
         ),
         "sv": _sv(
-            "Pengar återförda: fakturan på $total ($why)",
-            "Kundens betalning av fakturan på $total blev $why, så $reversed av konsultbolagets andel har dragits "
-            "tillbaka från överföringen.\n\n$breakdown\n\n$link",
+            "Pengar återförda: fakturan på $total återbetald eller krediterad",
+            "En del av fakturan på $total gick tillbaka till kunden (en återbetalning eller en kreditnota), så "
+            "konsultbolagets andel av den, $amount, har dragits tillbaka från överföringen.\n\n$breakdown\n\n$link",
+        ),
+    },
+    "transfer_reversed_dispute": {
+        "en": _en(
+            "Money held back: the client disputes the invoice of $total",
+            "The client's bank disputes the payment of the invoice of $total and has taken the money back meanwhile, "
+            "so the agency's share, $amount, was taken back from its transfer. If the dispute is decided for the "
+            "platform, the share is paid to the agency again.\n\n$breakdown\n\n$link",
+        ),
+        "sv": _sv(
+            "Pengar innehållna: kunden bestrider fakturan på $total",
+            "Kundens bank bestrider betalningen av fakturan på $total och har tills vidare tagit tillbaka pengarna, "
+            "så konsultbolagets andel, $amount, har dragits tillbaka från överföringen. Avgörs tvisten till "
+            "plattformens fördel betalas andelen ut igen.\n\n$breakdown\n\n$link",
+        ),
+    },
+    "transfer_restored": {
+        "en": _en(
+            "Money paid again: the dispute of the invoice of $total was won",
+            "The dispute of the payment of the invoice of $total was decided for the platform, so $amount of the "
+            "agency's share was transferred to the agency again.\n\n$breakdown\n\n$link",
+        ),
+        "sv": _sv(
+            "Pengar utbetalda igen: tvisten om fakturan på $total är vunnen",
+            "Tvisten om betalningen av fakturan på $total avgjordes till plattformens fördel, så $amount av "
+            "konsultbolagets andel har förts över till konsultbolaget igen.\n\n$breakdown\n\n$link",
         ),
     },
     "payout_failed": {

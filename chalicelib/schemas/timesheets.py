@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
@@ -118,6 +118,35 @@ class InvoiceOut(ResponseModel):
     amount_paid_minor: int
     paid_at: datetime | None
     payment_failed_at: datetime | None = Field(description="the client's last failed attempt to pay")
+    credit_notes: list[CreditNoteOut]
+    returned_to_client_minor: int = Field(description="credited before payment, refunded or credited after it")
+    agency_share_held_back_minor: int = Field(
+        description="taken back from the agency's transfer: its share of what was returned, or all of it while a dispute holds the payment"
+    )
+    dispute_status: str | None
+    void_reason: str | None
+    replaces: str | None = Field(description="the voided invoice this one was issued again for")
+    replaced_by: str | None = Field(description="the invoice issued again in place of this voided one")
+
+
+class CreditNoteOut(ResponseModel):
+    credit_note_id: str
+    amount_minor: int = Field(description="including VAT")
+    reason: str
+    memo: str
+    created_at: datetime
+
+
+class CreditNoteIn(RequestModel):
+    """Staff: part of an open invoice taken off (never below the agency's share), or part of a paid one refunded."""
+
+    amount_minor: int = Field(ge=1, le=10_000_000_000, description="including VAT, in the invoice's currency")
+    reason: Literal["duplicate", "order_change", "product_unsatisfactory"]
+    memo: ShortText = Field(description="printed on the credit note the client receives")
+
+
+class VoidInvoiceIn(RequestModel):
+    reason: ShortText
 
 
 class InvoiceListResponse(ResponseModel):

@@ -21,13 +21,15 @@ from chalicelib.domain.accounts import User, UserStatus
 from chalicelib.domain.contracts import ProcessedEvent
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.invoicing import (
+    DISPUTE_FUNDS_WITHDRAWN,
     BillingCustomerRecord,
     Invoice,
     InvoiceBreakdown,
     InvoiceStatus,
     PayoutAccountRecord,
+    ShareMove,
+    dispute_status_moves_forward,
     invoice_moves_forward,
-    round_half_up,
 )
 from chalicelib.domain.money import format_amount
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, NotFound
@@ -38,9 +40,12 @@ from chalicelib.services.notifications import notify
 from chalicelib.services.ports import (
     BillingCustomer,
     Changes,
+    ChargeState,
+    DisputeState,
     HostedInvoice,
     InvoiceLine,
     InvoiceRequest,
+    PaymentEvent,
     PaymentGateway,
     PaymentsRepository,
     PaymentWebhooks,
@@ -50,6 +55,8 @@ from chalicelib.services.timesheets import TimesheetPorts
 PROVIDER = "stripe"
 IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=23)  # Stripe may forget a key after 24 hours
 Outcome = Literal["applied", "stale", "duplicate", "ignored"]
+DISPUTE_EVENTS = frozenset({"charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed", "charge.dispute.funds_reinstated"})
+CREDIT_NOTE_EVENTS = frozenset({"credit_note.created", "credit_note.updated", "credit_note.voided"})
 
 
 @dataclass(frozen=True)
@@ -109,9 +116,8 @@ def payout_account(ports: InvoicingPorts, principal: Principal, agency_id: str) 
 
 
 def sync_payout_account(ports: InvoicingPorts, account_id: str) -> PayoutAccountRecord | None:
-    """The account as the provider has it now (after ``account.updated``); when the agency can be paid,
-    the invoices that waited for it are issued. A sync racing another fetches again: the state written is
-    always one fetched after the last write."""
+    """The account as the provider has it now (after ``account.updated``). A sync racing another fetches
+    again: the state written is always one fetched after the last write."""
     for _ in range(ATTEMPTS):
         record = ports.payments.find_payout_account(account_id)
         if record is None:
@@ -131,14 +137,27 @@ def sync_payout_account(ports: InvoicingPorts, account_id: str) -> PayoutAccount
                 ports.commit(Changes().update(updated, revision=record.revision))
             except ConcurrencyConflict:
                 continue
-        if updated.transfers_active and not record.transfers_active:
-            for invoice in ports.payments.list_agency_invoices(record.agency_id, InvoiceStatus.PENDING):
-                issue_invoice(ports, invoice.invoice_id)
-        return updated
+        return updated  # if it can now be paid, the stream issues its waiting invoices (issue_waiting_invoices)
     raise Conflict("The payout account is being changed; try again.")
 
 
 # --- issuing ----------------------------------------------------------------------------------------------
+
+
+def issue_waiting_invoices(ports: InvoicingPorts, agency_id: str) -> int:
+    """Issues the agency's invoices that waited for its payout account; each on its own, so one failing
+    (retried by the stream, then the reconciliation) does not hold the others back. Returns how many left."""
+    issued, failures = 0, []
+    for invoice in ports.payments.list_agency_invoices(agency_id, InvoiceStatus.PENDING):
+        try:
+            if issue_invoice(ports, invoice.invoice_id).status is not InvoiceStatus.PENDING:
+                issued += 1
+        except Exception as exc:
+            log_failure("issuing a waiting invoice failed", exc, invoice_id=invoice.invoice_id)
+            failures.append(exc)
+    if failures:
+        raise failures[0]
+    return issued
 
 
 def issue_invoice(ports: InvoicingPorts, invoice_id: str) -> Invoice:
@@ -297,8 +316,10 @@ def handle_payment_webhook(ports: InvoicingPorts, raw_body: bytes, signature: st
     if event.type == "payout.failed" and event.account_id:
         _tell_payout_failed(ports, event.account_id, record.received_at)
         return _remember(ports, record)
-    if event.type in ("charge.refunded", "charge.dispute.created"):
-        return _charge_event(ports, event.type, event.object_id if event.type == "charge.refunded" else event.charge_id, record)
+    if event.type == "charge.refunded" or event.type in DISPUTE_EVENTS:
+        return _charge_event(ports, event, record)
+    if event.type in CREDIT_NOTE_EVENTS:
+        return _credit_note_event(ports, event, record)
     if not event.type.startswith("invoice."):
         logger.info("payment event not acted on", extra={"type": event.type})
         return _remember(ports, record, "ignored")
@@ -309,56 +330,153 @@ def handle_payment_webhook(ports: InvoicingPorts, raw_body: bytes, signature: st
         # Ours, not linked yet (its issue is still committing): not recorded, so it is delivered again.
         raise NotFound("No invoice has this provider id yet.")
     hosted = ports.gateway.get_invoice(event.object_id)
-    failed = event.type == "invoice.payment_failed"
-    for _ in range(ATTEMPTS):
-        try:
-            return _apply(ports, invoice.invoice_id, hosted, record, payment_failed=failed)
-        except ConcurrencyConflict:
-            if ports.timesheets.contracts.engagements.event_processed(PROVIDER, event.event_id):
-                return "duplicate"
-    raise Conflict("The invoice is being changed; try again.")
+    outcome = apply_provider_state(ports, invoice.invoice_id, hosted, payment_failed=event.type == "invoice.payment_failed")
+    # Remembered after its effects: one redelivered after a crash in between finds the move still to do.
+    return _remember(ports, record, outcome)
 
 
-def _charge_event(ports: InvoicingPorts, kind: str, charge_id: str | None, record: ProcessedEvent) -> Outcome:
-    """A refund or a dispute of a client's payment: the agency's transfer gives back its share (of what was
-    refunded; all of it for a dispute, as the platform bears the disputed amount meanwhile)."""
+def _charge_event(ports: InvoicingPorts, event: PaymentEvent, record: ProcessedEvent) -> Outcome:
+    """A refund or a dispute of a client's payment. The charge (and the dispute) are re-fetched, since what the
+    event says is only a hint; the agency's share then follows what went back to the client."""
+    dispute = None
+    if event.type.startswith("charge.dispute."):
+        dispute = ports.gateway.get_dispute(event.object_id)
+        charge_id: str | None = dispute.charge_id
+    else:
+        charge_id = event.object_id
     if not charge_id:
         raise InvalidInput("The event names no charge.", issues=[FieldIssue("data.object.charge", "missing")])
-    charge = ports.gateway.get_charge(charge_id)  # re-fetched: what the event says is only a hint
+    charge = ports.gateway.get_charge(charge_id)
     invoice = ports.payments.find_invoice(charge.provider_invoice_id) if charge.provider_invoice_id else None
     if invoice is None:
         return _remember(ports, record, "ignored")  # a payment that is not one of our invoices
+    return settle_share(ports, invoice.invoice_id, record, charge=charge, dispute=dispute)
+
+
+def _credit_note_event(ports: InvoicingPorts, event: PaymentEvent, record: ProcessedEvent) -> Outcome:
+    """A credit note made or voided (by the platform, or in Stripe's dashboard): the invoice's credited amounts
+    are re-fetched, and the agency's share follows."""
+    if not event.provider_invoice_id:
+        raise InvalidInput("The credit note names no invoice.", issues=[FieldIssue("data.object.invoice", "missing")])
+    invoice = ports.payments.find_invoice(event.provider_invoice_id)
+    if invoice is None:
+        return _remember(ports, record, "ignored")
+    hosted = ports.gateway.get_invoice(event.provider_invoice_id)
+    charge = ports.gateway.get_charge(hosted.charge_id) if hosted.charge_id else None
+    return settle_share(ports, invoice.invoice_id, record, charge=charge, hosted=hosted)
+
+
+def settle_share(
+    ports: InvoicingPorts,
+    invoice_id: str,
+    record: ProcessedEvent | None,
+    *,
+    charge: ChargeState | None = None,
+    hosted: HostedInvoice | None = None,
+    dispute: DisputeState | None = None,
+) -> Outcome:
+    """Records what the provider reports of refunds, credit notes and a dispute, then moves the agency's
+    share to match. The event is remembered last: a crash in between is repaired by its redelivery."""
     for _ in range(ATTEMPTS):
-        current = ports.timesheets.timesheets.get_invoice(invoice.invoice_id)
+        current = ports.timesheets.timesheets.get_invoice(invoice_id)
         assert current is not None
-        now = ports.now
-        b = current.breakdown
-        refunded = max(current.refunded_minor, charge.amount_refunded_minor)
-        disputed = current.disputed_at is not None or kind == "charge.dispute.created" or charge.disputed
-        owed_back = b.agency_net_minor if disputed else round_half_up(refunded * b.agency_net_minor, b.total_minor or 1)
-        to_reverse = owed_back - current.reversed_minor
-        if to_reverse > 0 and current.transfer_id:
-            # Keyed by the total owed back: a retry, or the same event again, never reverses twice.
-            ports.gateway.reverse_transfer(current.transfer_id, to_reverse, key=f"transfer.reverse:{current.invoice_id}:{owed_back}")
+        updated = _with_money_facts(current, charge, hosted, dispute, ports.now)
+        if updated == current:
+            break
+        try:
+            ports.commit(
+                Changes().transition(replace(updated, revision=current.revision + 1), current.status.value, revision=current.revision)
+            )
+        except ConcurrencyConflict:
+            continue
+        break
+    else:
+        raise Conflict("The invoice is being changed; try again.")
+    _move_share(ports, invoice_id)
+    return _remember(ports, record) if record is not None else "applied"
+
+
+def _with_money_facts(
+    invoice: Invoice, charge: ChargeState | None, hosted: HostedInvoice | None, dispute: DisputeState | None, now: datetime
+) -> Invoice:
+    """The invoice with the provider's facts merged in; amounts only grow, a dispute only moves forward, so an
+    older fetch applied late changes nothing."""
+    updated = invoice
+    if charge is not None:
         updated = replace(
-            current,
-            refunded_minor=refunded,
-            reversed_minor=max(current.reversed_minor, owed_back),
-            disputed_at=current.disputed_at or (now if disputed else None),
-            revision=current.revision + 1,
+            updated,
+            charge_id=updated.charge_id or charge.charge_id,
+            refunded_minor=max(updated.refunded_minor, charge.amount_refunded_minor),
         )
-        if updated == replace(current, revision=updated.revision):
-            return _remember(ports, record, "stale")
-        changes = Changes().insert(record).transition(updated, current.status.value, revision=current.revision)
-        _tell_reversed(ports, updated, changes, now, "disputed" if disputed else "refunded", to_reverse)
+    if hosted is not None:
+        updated = replace(
+            updated,
+            charge_id=updated.charge_id or hosted.charge_id,
+            credited_before_payment_minor=max(updated.credited_before_payment_minor, hosted.credited_before_payment_minor),
+            credited_after_payment_minor=max(updated.credited_after_payment_minor, hosted.credited_after_payment_minor),
+        )
+    if dispute is not None and dispute_status_moves_forward(updated.dispute_status, dispute.status):
+        withdrawn = dispute.status in DISPUTE_FUNDS_WITHDRAWN
+        updated = replace(
+            updated,
+            dispute_id=dispute.dispute_id,
+            dispute_status=dispute.status,
+            disputed_at=updated.disputed_at or (now if withdrawn else None),
+        )
+    return updated
+
+
+def _move_share(ports: InvoicingPorts, invoice_id: str) -> None:
+    """Brings the agency's share in line with what it should hold, one recorded move at a time: a reversal of
+    its transfer (its share of a refund or a credit; all of it while a dispute holds the money), or a new
+    transfer when a won dispute gives the money back. A move is committed before the provider is asked and
+    confirmed after; whoever finds one pending completes it with the same idempotency key."""
+    for _ in range(2 * ATTEMPTS):
+        invoice = ports.timesheets.timesheets.get_invoice(invoice_id)
+        assert invoice is not None
+        move = invoice.share_move or _next_move(ports, invoice)
+        if move is None:
+            return
+        if invoice.share_move is None:
+            decided = replace(invoice, share_move=move, revision=invoice.revision + 1)
+            with suppress(ConcurrencyConflict):  # another handler decided a move first: read it
+                ports.commit(Changes().transition(decided, invoice.status.value, revision=invoice.revision))
+            continue
+        now = ports.now
+        if move.kind == "reverse":
+            ports.gateway.reverse_transfer(move.source, move.amount_minor, key=move.key)
+            done = replace(invoice, reversed_minor=move.total_after_minor)
+        else:
+            payout = ports.payments.get_payout_account(invoice.agency_id)
+            assert payout is not None  # it was paid to this account
+            # From the platform's balance, where the won dispute put the money back: whether Stripe lets a charge
+            # fund a second transfer after the first was reversed is not documented.
+            transfer_id = ports.gateway.transfer(
+                payout.account_id, move.amount_minor, invoice.breakdown.currency, source_charge_id=None, key=move.key
+            )
+            done = replace(invoice, restored_minor=move.total_after_minor, restore_transfer_id=transfer_id)
+        done = replace(done, share_move=None, revision=invoice.revision + 1)
+        changes = Changes().transition(done, invoice.status.value, revision=invoice.revision)
+        _tell_share_moved(ports, done, changes, now, move)
         try:
             ports.commit(changes)
         except ConcurrencyConflict:
-            if ports.timesheets.contracts.engagements.event_processed(PROVIDER, record.event_id):
-                return "duplicate"
-            continue
-        return "applied"
+            continue  # confirmed by a concurrent handler (the same key: the provider did it once)
     raise Conflict("The invoice is being changed; try again.")
+
+
+def _next_move(ports: InvoicingPorts, invoice: Invoice) -> ShareMove | None:
+    target = invoice.share_to_hold_back()
+    held = invoice.held_back_minor
+    if target > held:
+        # After a restoration the agency's share sits on the new transfer: later reversals come from there.
+        source = invoice.restore_transfer_id if invoice.restored_minor else invoice.transfer_id
+        if source is None:
+            return None  # nothing was transferred (unpaid, or paid without a transfer): nothing to take back
+        return ShareMove("reverse", target - held, invoice.reversed_minor + target - held, source)
+    if target < held and invoice.charge_id:
+        return ShareMove("restore", held - target, invoice.restored_minor + held - target, invoice.charge_id)
+    return None
 
 
 def _remember(ports: InvoicingPorts, record: ProcessedEvent, outcome: Outcome = "applied") -> Outcome:
@@ -369,31 +487,35 @@ def _remember(ports: InvoicingPorts, record: ProcessedEvent, outcome: Outcome = 
     return outcome
 
 
-def _apply(
-    ports: InvoicingPorts, invoice_id: str, hosted: HostedInvoice, record: ProcessedEvent | None, *, payment_failed: bool = False
-) -> Outcome:
-    invoice = ports.timesheets.timesheets.get_invoice(invoice_id)
-    assert invoice is not None
-    now = ports.now
-    changes = Changes()
-    if record is not None:
-        changes.insert(record)
-    target = InvoiceStatus(hosted.status) if hosted.status in InvoiceStatus._value2member_map_ else None
-    if target is None or not invoice_moves_forward(invoice.status, target):
-        if payment_failed and invoice.status is InvoiceStatus.OPEN:
-            flagged = replace(invoice, payment_failed_at=now, revision=invoice.revision + 1)
-            ports.commit(changes.transition(flagged, invoice.status.value, revision=invoice.revision))
-            return "applied"
-        if changes.writes:
+def apply_provider_state(ports: InvoicingPorts, invoice_id: str, hosted: HostedInvoice, *, payment_failed: bool = False) -> Outcome:
+    """Moves the invoice to the provider's state when that is a forward move (telling whom it concerns, once:
+    the move is revision-checked), then settles the agency's share (a credit before payment, say)."""
+    for _ in range(ATTEMPTS):
+        invoice = ports.timesheets.timesheets.get_invoice(invoice_id)
+        assert invoice is not None
+        now = ports.now
+        target = InvoiceStatus(hosted.status) if hosted.status in InvoiceStatus._value2member_map_ else None
+        changes = Changes()
+        if target is not None and invoice_moves_forward(invoice.status, target):
+            updated = _with_state(invoice, hosted, now)
+            changes.transition(updated, invoice.status.value, revision=invoice.revision)
+            if updated.status is InvoiceStatus.PAID:
+                _tell_paid(ports, updated, changes, now)
+        elif payment_failed and invoice.status is InvoiceStatus.OPEN:
+            changes.transition(
+                replace(invoice, payment_failed_at=now, revision=invoice.revision + 1), invoice.status.value, revision=invoice.revision
+            )
+        else:
+            _move_share(ports, invoice_id)
+            return "stale"
+        try:
             ports.commit(changes)
-        return "stale"
-    updated = _with_state(invoice, hosted, now)
-    changes.transition(updated, invoice.status.value, revision=invoice.revision)
-    if updated.status is InvoiceStatus.PAID:
-        _tell_paid(ports, updated, changes, now)
-    ports.commit(changes)
-    logger.info("invoice moved", extra={"invoice_id": invoice_id, "from": invoice.status.value, "to": updated.status.value})
-    return "applied"
+        except ConcurrencyConflict:
+            continue
+        logger.info("invoice moved", extra={"invoice_id": invoice_id, "from": invoice.status.value, "to": hosted.status})
+        _move_share(ports, invoice_id)
+        return "applied"
+    raise Conflict("The invoice is being changed; try again.")
 
 
 def _with_state(invoice: Invoice, hosted: HostedInvoice, now: datetime) -> Invoice:
@@ -401,7 +523,7 @@ def _with_state(invoice: Invoice, hosted: HostedInvoice, now: datetime) -> Invoi
     if status is InvoiceStatus.PENDING:  # a draft at the provider: issuing finalizes it
         status = InvoiceStatus.OPEN
     ended = status in (InvoiceStatus.VOID, InvoiceStatus.UNCOLLECTIBLE)
-    return replace(
+    moved = replace(
         invoice,
         status=status,
         revision=invoice.revision + 1,
@@ -411,6 +533,7 @@ def _with_state(invoice: Invoice, hosted: HostedInvoice, now: datetime) -> Invoi
         transfer_id=hosted.transfer_id or invoice.transfer_id,
         ended_at=now if ended else invoice.ended_at,
     )
+    return _with_money_facts(moved, None, hosted, None, now)
 
 
 def reconcile_invoices(ports: InvoicingPorts) -> dict[str, int]:
@@ -432,7 +555,7 @@ def reconcile_invoices(ports: InvoicingPorts) -> dict[str, int]:
             if invoice.provider_invoice_id is None:
                 continue
             try:
-                if _apply(ports, invoice.invoice_id, ports.gateway.get_invoice(invoice.provider_invoice_id), None) == "applied":
+                if apply_provider_state(ports, invoice.invoice_id, ports.gateway.get_invoice(invoice.provider_invoice_id)) == "applied":
                     moved += 1
             except Exception as exc:
                 log_failure("reconciling an invoice failed", exc, invoice_id=invoice.invoice_id)
@@ -466,10 +589,14 @@ def _agency_people(ports: InvoicingPorts, agency_id: str) -> list[User]:
     return list({u.user_id: u for u in agency_admins(accounts, agency_id) + active_staff(accounts)}.values())
 
 
-def _tell_reversed(ports: InvoicingPorts, invoice: Invoice, changes: Changes, now: datetime, why: str, amount_minor: int) -> None:
+def _tell_share_moved(ports: InvoicingPorts, invoice: Invoice, changes: Changes, now: datetime, move: ShareMove) -> None:
+    if move.kind == "restore":
+        template = "transfer_restored"
+    else:
+        template = "transfer_reversed_dispute" if invoice.dispute_status in DISPUTE_FUNDS_WITHDRAWN else "transfer_reversed"
     for user in _agency_people(ports, invoice.agency_id):
-        params = {**_invoice_params(ports, invoice, user), "why": why, "reversed": format_amount(amount_minor, invoice.breakdown.currency)}
-        notify(changes, user, "transfer_reversed", params, now, object_type="invoice", object_id=invoice.invoice_id)
+        params = {**_invoice_params(ports, invoice, user), "amount": format_amount(move.amount_minor, invoice.breakdown.currency)}
+        notify(changes, user, template, params, now, object_type="invoice", object_id=invoice.invoice_id)
 
 
 def _tell_payout_failed(ports: InvoicingPorts, account_id: str, now: datetime) -> None:

@@ -137,7 +137,7 @@ def approve_claim(ports: MilestonePorts, principal: Principal, claim_id: str) ->
         milestone = _milestone(engagement, claim.milestone_id)
         now = ts.now
         line = InvoiceLineItem(f"{milestone.title} ({claim.reference})", "milestone", claim.amount_minor)
-        invoice = new_invoice(ts, engagement, f"milestone:{milestone.milestone_id}:{claim.claim_id}", line, principal.user_id, now)
+        invoice = new_invoice(ts, engagement, f"milestone:{milestone.milestone_id}:{claim.claim_id}", (line,), principal.user_id, now)
         approved = replace(
             claim,
             status=ClaimStatus.APPROVED,

@@ -721,9 +721,9 @@ class PaymentGateway(Protocol):
     def reverse_transfer(self, transfer_id: str, amount_minor: int, *, key: str) -> str:
         """Takes ``amount_minor`` of a transfer back from the connected account; ``key`` makes it idempotent."""
 
-    def transfer(self, destination_account: str, amount_minor: int, currency: str, *, source_charge_id: str, key: str) -> str:
-        """Pays ``amount_minor`` of a charge's funds to a connected account (an agency's share given back after
-        a won dispute); ``key`` makes it idempotent. Returns the transfer's id."""
+    def transfer(self, destination_account: str, amount_minor: int, currency: str, *, source_charge_id: str | None, key: str) -> str:
+        """Pays ``amount_minor`` to a connected account: out of a charge's funds when ``source_charge_id`` is
+        given, else from the platform's available balance; ``key`` makes it idempotent. Returns its id."""
 
     def credit_invoice(self, request: CreditNoteRequest) -> str:
         """Issues a credit note; returns its id."""

@@ -274,12 +274,14 @@ def _period_invoice(ports: TimesheetPorts, engagement: Engagement, period: Perio
         quantity = f"{period.day_shares / FULL_DAY:g} days"
     first, last = period_days(period.key)
     description = f"{_assignment_title(ports, engagement)}, {first.isoformat()} to {last.isoformat()}"
-    return new_invoice(ports, engagement, f"period:{period.key}", InvoiceLineItem(description, quantity, net), principal.user_id, now)
+    return new_invoice(ports, engagement, f"period:{period.key}", (InvoiceLineItem(description, quantity, net),), principal.user_id, now)
 
 
-def new_invoice(ports: TimesheetPorts, engagement: Engagement, source: str, line: InvoiceLineItem, by: str, now: datetime) -> Invoice:
-    """An invoice to the engagement's client for ``line``: the split at the engagement's commission, the VAT
-    the client's country and VAT number call for, due after the engagement's payment terms."""
+def new_invoice(
+    ports: TimesheetPorts, engagement: Engagement, source: str, lines: tuple[InvoiceLineItem, ...], by: str, now: datetime
+) -> Invoice:
+    """An invoice to the engagement's client for ``lines``: the split at the engagement's commission, the VAT
+    the client's country and VAT number call for (as they are now), due after the engagement's payment terms."""
     terms = engagement.terms
     client = ports.contracts.candidacies.assignments.accounts.accounts.get_organisation(engagement.client_id)
     vat = VatTreatment.for_client(client.country if client else "SE", client.vat_number if client else None)
@@ -290,8 +292,8 @@ def new_invoice(ports: TimesheetPorts, engagement: Engagement, source: str, line
         agency_id=engagement.agency_id,
         consultant_id=engagement.consultant_id,
         source=source,
-        lines=(line,),
-        breakdown=InvoiceBreakdown.of(line.amount_minor, terms.currency, terms.commission_bps, vat),
+        lines=lines,
+        breakdown=InvoiceBreakdown.of(sum(line.amount_minor for line in lines), terms.currency, terms.commission_bps, vat),
         days_until_due=terms.payment_terms_days,
         created_at=now,
         created_by=by,

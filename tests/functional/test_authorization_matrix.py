@@ -689,6 +689,17 @@ MATRIX += [
     ("GET", "/agencies/{A}/periods", None, {"anonymous": 401, "staff": 200, "admin_a": 200}, 404),
     ("GET", "/engagements/{eng_t}/invoices", None, PARTIES_OF_ENGAGEMENT, 404),
     ("GET", "/invoices/{inv}", None, PARTIES_OF_ENGAGEMENT, 404),
+    # Corrections are staff's; the invoice still waits for the agency's payout account, so there is nothing to
+    # credit, void or issue again yet.
+    (
+        "POST",
+        "/invoices/{inv}/credit-notes",
+        {"amount_minor": 100, "reason": "duplicate", "memo": "x"},
+        {"anonymous": 401, "staff": 409},
+        403,
+    ),
+    ("POST", "/invoices/{inv}/void", {"reason": "Wrong address"}, {"anonymous": 401, "staff": 409}, 403),
+    ("POST", "/invoices/{inv}/reissue", None, {"anonymous": 401, "staff": 409}, 403),
     ("POST", "/agencies/{A}/payouts/onboarding", None, THE_AGENCY, 403),
     (
         "POST",

@@ -65,6 +65,7 @@ def test_a_month_reported_confirmed_invoiced_paid_and_transferred(api: Api, pump
     account = local_aws.container.invoicing.payments.get_payout_account(agency.org_id)  # type: ignore[attr-defined]
     stripe.activate_transfers(account.account_id)  # the agency finishes onboarding: Stripe's account.updated follows
     assert api.get(f"/agencies/{agency.org_id}/payouts", token=agency.token).body["transfers_active"] is True
+    pump.drain()  # the stream issues what waited for the agency's account
 
     issued = api.get(f"/invoices/{invoice_id}", token=client.token).body
     assert issued["status"] == "open" and issued["hosted_invoice_url"] and issued["breakdown"] == breakdown
@@ -79,6 +80,18 @@ def test_a_month_reported_confirmed_invoiced_paid_and_transferred(api: Api, pump
     [transfer] = [t for t in stripe.objects("transfer") if t["destination"] == account.account_id]
     assert transfer["amount"] == breakdown["agency_net_minor"]
     assert local_aws.container.timesheets.timesheets.get_invoice(invoice_id).transfer_id == transfer["id"]  # type: ignore[attr-defined]
+
+    # Staff credit two hours after payment: the client is refunded, the agency gives back its proportion.
+    staff = scene["staff"]
+    credit = {"amount_minor": 2 * breakdown["total_minor"] // 24, "reason": "order_change", "memo": "Two hours less"}
+    assert api.post(f"/invoices/{invoice_id}/credit-notes", credit, token=agency.token).status == 403
+    credited = api.post(f"/invoices/{invoice_id}/credit-notes", credit, token=staff.token)
+    assert credited.status == 200 and credited.body["returned_to_client_minor"] == credit["amount_minor"]
+    pump.drain()  # Stripe's credit_note.created and charge.refunded reach the webhook: nothing moves twice
+    share = (2 * credit["amount_minor"] * breakdown["agency_net_minor"] + breakdown["total_minor"]) // (2 * breakdown["total_minor"])
+    for who in (client, agency, person):
+        assert api.get(f"/invoices/{invoice_id}", token=who.token).body["agency_share_held_back_minor"] == share
+    assert stripe.get(transfer["id"])["amount_reversed"] == share
 
 
 def test_forged_stripe_webhooks_are_refused(api: Api) -> None:

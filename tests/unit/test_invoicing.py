@@ -61,6 +61,7 @@ def onboarded(deal: Deal, ports: InvoicingPorts, stripe: OfflineStripe, sink: Si
     stripe.activate_transfers(account.account_id)
     [updated] = sink.of_type("account.updated")
     assert post(ports, updated) == "applied"
+    invoicing.issue_waiting_invoices(ports, account.agency_id)  # as the stream does on the account's change
 
 
 def test_an_invoice_waits_for_the_agencys_payout_account_and_says_why() -> None:
@@ -80,6 +81,8 @@ def test_an_invoice_waits_for_the_agencys_payout_account_and_says_why() -> None:
     with pytest.raises(Unauthenticated):
         invoicing.handle_payment_webhook(ports, updated[0], updated[1], connect=False)  # the platform endpoint's secret
     assert post(ports, updated) == "applied"
+    assert deal.db.get_invoice(invoice_id).status is InvoiceStatus.PENDING  # the webhook only records the account
+    assert invoicing.issue_waiting_invoices(ports, account.agency_id) == 1  # the stream, on the account's change
     issued = deal.db.get_invoice(invoice_id)
     # Issued once transfers were active: the client is sent the hosted page, with the split on it.
     assert issued.status is InvoiceStatus.OPEN and issued.hosted_invoice_url and issued.blocked_reason is None
@@ -122,8 +125,9 @@ def test_an_issue_left_unfinished_for_a_day_goes_on_without_a_second_invoice() -
     assert account is not None
     stripe.activate_transfers(account.account_id)
     stripe.fail_next("POST", "/send", status=500, times=1)  # Stripe made and finalized it; sending fails
+    post(ports, sink.of_type("account.updated")[0])
     with pytest.raises(UpstreamUnavailable):
-        post(ports, sink.of_type("account.updated")[0])
+        invoicing.issue_waiting_invoices(ports, account.agency_id)
     assert deal.db.get_invoice(invoice_id).status is InvoiceStatus.PENDING
     deal.scene.world.clock.advance(hours=25)  # the idempotency keys may be forgotten by now
     issued = invoicing.issue_invoice(ports, invoice_id)

@@ -56,3 +56,31 @@ def test_changes_that_cannot_change_findability_reindex_nobody() -> None:
     assert stream.last_records_per_consultant([disabled]) == {"3"}
     assert stream.last_records_per_consultant([promoted]) == {"4"}
     assert stream.last_records_per_consultant([*batch, given]) == {"5"}
+
+
+def payout_change(sequence: str, old_active: bool, new_active: bool) -> dict[str, Any]:
+    def data(active: bool) -> dict[str, Any]:
+        return {
+            "agency_id": "agency-1",
+            "account_id": "acct_1",
+            "created_at": "2026-11-01T00:00:00+00:00",
+            "updated_at": "2026-11-02T00:00:00+00:00",
+            "transfers_active": active,
+        }
+
+    change = record(sequence, "payout_account", "ORG#agency-1", "MODIFY")
+    image = change["dynamodb"].pop("NewImage")
+    change["dynamodb"]["OldImage"] = {**image, "data": {"S": json.dumps(data(old_active))}}
+    change["dynamodb"]["NewImage"] = {**image, "data": {"S": json.dumps(data(new_active))}}
+    return change
+
+
+def test_an_agency_that_can_now_be_paid_gets_its_waiting_invoices_issued_by_the_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.services import invoicing
+
+    issued: list[str] = []
+    monkeypatch.setattr(invoicing, "issue_waiting_invoices", lambda ports, agency_id: issued.append(agency_id) or 1)
+    monkeypatch.setattr(stream, "get_container", lambda: type("C", (), {"invoicing": None})())
+    batch = [payout_change("1", False, False), payout_change("2", False, True), payout_change("3", True, True)]
+    assert stream.handle_main_stream({"Records": batch}, None)["batchItemFailures"] == []
+    assert issued == ["agency-1"]  # only when transfers turned active

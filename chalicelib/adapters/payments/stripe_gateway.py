@@ -261,9 +261,9 @@ class StripeGateway:
         reversal = self._call(lambda: self.client.v1.transfers.reversals.create(stripe_id, {"amount": amount_minor}, options=_key(key)))
         return str(reversal["id"])
 
-    def transfer(self, destination_account: str, amount_minor: int, currency: str, *, source_charge_id: str, key: str) -> str:
-        """A separate transfer out of a charge's funds (``source_transaction``): Stripe refuses it above what the
-        charge has left and to an account whose ``transfers`` capability is not active."""
+    def transfer(self, destination_account: str, amount_minor: int, currency: str, *, source_charge_id: str | None, key: str) -> str:
+        """A separate transfer, out of a charge's funds (``source_transaction``) or the platform's balance: Stripe
+        refuses it above what the charge has left and to an account whose ``transfers`` capability is not active."""
         issues = []
         if amount_minor <= 0:
             issues.append(FieldIssue("amount_minor", "a transfer moves a positive amount"))
@@ -275,8 +275,9 @@ class StripeGateway:
             "destination": _checked(destination_account, _ACCOUNT_ID, "destination_account"),
             "amount": amount_minor,
             "currency": currency.lower(),
-            "source_transaction": _checked(source_charge_id, _CHARGE_ID, "source_charge_id"),
         }
+        if source_charge_id is not None:
+            params["source_transaction"] = _checked(source_charge_id, _CHARGE_ID, "source_charge_id")
         created = self._call(lambda: self.client.v1.transfers.create(params, options=_key(key)))
         return str(created["id"])
 

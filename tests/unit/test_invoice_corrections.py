@@ -1,0 +1,283 @@
+"""Money going back after an invoice was issued: credit notes (staff), refunds, disputes won and lost, voids and
+invoices issued again. The agency's share always follows what went back to the client, moved once, however
+many times and in whatever order the provider's events arrive."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from chalicelib.adapters.payments.offline import sign_payload
+from chalicelib.domain.invoicing import InvoiceBreakdown, InvoiceStatus, VatTreatment, agency_share_held_back
+from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
+from chalicelib.services import invoice_corrections, invoicing
+from chalicelib.services.invoicing import InvoicingPorts
+from chalicelib.services.ports import CreditNoteRequest
+from tests.unit.test_invoicing import SECRETS, onboarded, paid_invoice, post, setup
+
+
+def reversed_total(stripe: Any) -> int:
+    return sum(t["amount_reversed"] for t in stripe.objects("transfer"))
+
+
+def transferred_net(stripe: Any) -> int:
+    """What the agency holds of the platform's transfers: transferred minus reversed."""
+    return sum(t["amount"] - t["amount_reversed"] for t in stripe.objects("transfer"))
+
+
+def as_new_event(event: tuple[bytes, str, bool]) -> tuple[bytes, str, bool]:
+    """The same event under another id (Stripe sends a new event for each change; a late one may say old things)."""
+    payload, _, connect = event
+    renamed = payload.replace(b'"evt_', b'"evt_late', 1)
+    return renamed, sign_payload(renamed, SECRETS[1] if connect else SECRETS[0], int(time.time())), connect
+
+
+def post_all(ports: InvoicingPorts, sink: Any, kind: str) -> list[str]:
+    return [post(ports, event) for event in sink.of_type(kind)]
+
+
+# --- the split of what goes back ----------------------------------------------------------------------
+
+
+@given(
+    net=st.integers(min_value=0, max_value=10**9),
+    bps=st.integers(min_value=0, max_value=5000),
+    vat=st.sampled_from([VatTreatment(2500, False), VatTreatment(0, True), VatTreatment(0, False)]),
+    share=st.floats(min_value=0, max_value=1.5),
+    dispute=st.sampled_from([None, "warning_needs_response", "needs_response", "under_review", "won", "lost", "warning_closed"]),
+)
+def test_the_agency_gives_back_its_proportion_never_more_than_its_share(
+    net: int, bps: int, vat: VatTreatment, share: float, dispute: str | None
+) -> None:
+    b = InvoiceBreakdown.of(net, "SEK", bps, vat)
+    returned = int(b.total_minor * share)
+    held = agency_share_held_back(b, returned, dispute)
+    assert 0 <= held <= b.agency_net_minor
+    if dispute in ("needs_response", "under_review", "lost"):
+        assert held == b.agency_net_minor  # the client's bank holds the money: so does the platform
+    else:
+        assert held <= agency_share_held_back(b, returned + 1, dispute)  # more back, never less held
+        if returned >= b.total_minor:
+            assert held == b.agency_net_minor
+        if returned == 0:
+            assert held == 0
+
+
+# --- credit notes -------------------------------------------------------------------------------------
+
+
+def test_a_credit_note_on_a_paid_invoice_refunds_the_client_and_takes_back_the_agencys_proportion() -> None:
+    deal, ports, stripe, sink, invoice_id = paid_invoice()
+    total = deal.db.get_invoice(invoice_id).breakdown.total_minor
+    credited = invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, total // 4, "order_change", "One day less")
+    b = credited.breakdown
+    share = (2 * (total // 4) * b.agency_net_minor + b.total_minor) // (2 * b.total_minor)
+    assert credited.returned_to_client_minor == total // 4 and credited.held_back_minor == share
+    assert [c.amount_minor for c in credited.credit_notes] == [total // 4]
+    [charge] = stripe.objects("charge")
+    assert charge["amount_refunded"] == total // 4  # the credit note refunded the payment
+    assert reversed_total(stripe) == share
+    # The provider's events for the same credit arrive afterwards, and again: nothing moves twice.
+    for kind in ("credit_note.created", "charge.refunded"):
+        assert set(post_all(ports, sink, kind)) <= {"applied", "stale"}
+        assert set(post_all(ports, sink, kind)) == {"duplicate"}
+    assert reversed_total(stripe) == share
+    assert [n.user_id for n in deal.notices("transfer_reversed")].count(deal.scene.agency_admin.user_id) == 1
+
+
+def test_a_credit_note_on_an_open_invoice_lowers_what_is_due_and_the_share_follows_on_payment() -> None:
+    deal, ports, stripe, sink, invoice_id = setup()
+    onboarded(deal, ports, stripe, sink)
+    invoice = deal.db.get_invoice(invoice_id)
+    b = invoice.breakdown
+    room = b.total_minor - b.agency_net_minor  # the payment must still cover the agency's transfer
+    with pytest.raises(InvalidInput):
+        invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, room + 1, "order_change", "Too much")
+    credited = invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 1000, "order_change", "A day less")
+    assert credited.status is InvoiceStatus.OPEN and credited.returned_to_client_minor == 1000
+    assert credited.held_back_minor == 0  # nothing transferred yet
+    assert stripe.get(invoice.provider_invoice_id)["amount_remaining"] == b.total_minor - 1000
+    stripe.pay_invoice(invoice.provider_invoice_id)
+    assert post_all(ports, sink, "invoice.paid") == ["applied"]
+    paid = deal.db.get_invoice(invoice_id)
+    share = (2 * 1000 * b.agency_net_minor + b.total_minor) // (2 * b.total_minor)
+    assert paid.status is InvoiceStatus.PAID and paid.held_back_minor == share
+    assert transferred_net(stripe) == b.agency_net_minor - share
+
+
+def test_a_double_submitted_credit_note_is_made_once() -> None:
+    deal, ports, stripe, _, invoice_id = paid_invoice()
+    provider_id = deal.db.get_invoice(invoice_id).provider_invoice_id
+    before = ports.gateway.get_invoice(provider_id)
+
+    class SameView:
+        """Both submits read the invoice before either made its note, as two concurrent requests would."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner, self.reads = inner, 0
+
+        def get_invoice(self, provider_invoice_id: str) -> Any:
+            self.reads += 1
+            return before if self.reads in (1, 3) else self.inner.get_invoice(provider_invoice_id)
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+    racing = dataclasses.replace(ports, gateway=SameView(ports.gateway))
+    for _ in range(2):
+        invoice_corrections.credit_invoice(racing, deal.scene.staff, invoice_id, 500, "duplicate", "Charged twice")
+    assert len(stripe.objects("credit_note")) == 1
+    assert len(deal.db.get_invoice(invoice_id).credit_notes) == 1
+
+
+def test_only_staff_credit_void_or_reissue_and_strangers_learn_nothing() -> None:
+    deal, ports, _, _, invoice_id = paid_invoice()
+    for party in (deal.scene.agency_admin, deal.scene.buyer, deal.scene.consultants[0]):
+        with pytest.raises(Forbidden):
+            invoice_corrections.credit_invoice(ports, party, invoice_id, 100, "duplicate", "x")
+        with pytest.raises(Forbidden):
+            invoice_corrections.void_invoice(ports, party, invoice_id, "x")
+        with pytest.raises(Forbidden):
+            invoice_corrections.reissue_invoice(ports, party, invoice_id)
+    with pytest.raises(NotFound):
+        invoice_corrections.credit_invoice(ports, deal.scene.staff, "no-such-invoice", 100, "duplicate", "x")
+
+
+def test_a_paid_invoice_cannot_be_credited_beyond_what_was_paid_or_voided() -> None:
+    deal, ports, _, _, invoice_id = paid_invoice()
+    total = deal.db.get_invoice(invoice_id).breakdown.total_minor
+    invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, total - 10, "product_unsatisfactory", "Most of it")
+    with pytest.raises(InvalidInput):
+        invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 11, "product_unsatisfactory", "More")
+    with pytest.raises(Conflict):
+        invoice_corrections.void_invoice(ports, deal.scene.staff, invoice_id, "paid already")
+
+
+# --- disputes -----------------------------------------------------------------------------------------
+
+
+def test_a_won_dispute_gives_the_agency_its_share_again_once() -> None:
+    deal, ports, stripe, sink, invoice_id = paid_invoice()
+    net = deal.db.get_invoice(invoice_id).breakdown.agency_net_minor
+    dispute = stripe.dispute(deal.db.get_invoice(invoice_id).provider_invoice_id)
+    assert post_all(ports, sink, "charge.dispute.created") == ["applied"]
+    assert transferred_net(stripe) == 0
+    stripe.close_dispute(dispute["id"], won=True)
+    assert post_all(ports, sink, "charge.dispute.closed") == ["applied"]
+    invoice = deal.db.get_invoice(invoice_id)
+    assert invoice.dispute_status == "won" and invoice.held_back_minor == 0 and invoice.restored_minor == net
+    assert transferred_net(stripe) == net
+    # Replayed, and the older "created" event again: the share is not taken back, nor paid twice.
+    post_all(ports, sink, "charge.dispute.closed")
+    for event in sink.of_type("charge.dispute.created"):
+        assert post(ports, as_new_event(event)) == "applied"
+    assert transferred_net(stripe) == net
+    assert len(deal.notices("transfer_restored")) >= 1
+
+
+def test_a_lost_dispute_keeps_the_share_taken_back() -> None:
+    deal, ports, stripe, sink, invoice_id = paid_invoice()
+    dispute = stripe.dispute(deal.db.get_invoice(invoice_id).provider_invoice_id)
+    stripe.close_dispute(dispute["id"], won=False)
+    post_all(ports, sink, "charge.dispute.closed")  # the closing event first: the re-fetched state is what counts
+    post_all(ports, sink, "charge.dispute.created")
+    invoice = deal.db.get_invoice(invoice_id)
+    assert invoice.dispute_status == "lost" and invoice.held_back_minor == invoice.breakdown.agency_net_minor
+    assert transferred_net(stripe) == 0 and len(stripe.objects("transfer")) == 1
+
+
+def test_concurrent_refund_and_dispute_events_never_take_back_more_than_the_share() -> None:
+    deal, ports, stripe, sink, invoice_id = paid_invoice()
+    provider_id = deal.db.get_invoice(invoice_id).provider_invoice_id
+    total = deal.db.get_invoice(invoice_id).breakdown.total_minor
+    invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, total // 2, "order_change", "Half")
+    stripe.dispute(provider_id)
+    events = sink.of_type("charge.refunded") + sink.of_type("credit_note.created") + sink.of_type("charge.dispute.created")
+    barrier = threading.Barrier(len(events) * 3)
+    errors: list[BaseException] = []
+
+    def deliver(event: tuple[bytes, str, bool]) -> None:
+        barrier.wait()
+        try:
+            post(ports, event)
+        except Conflict as exc:  # a delivery the provider would retry
+            errors.append(exc)
+
+    threads = [threading.Thread(target=deliver, args=(event,)) for event in events * 3]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for event in events:  # the retries of whatever was refused meanwhile
+        post(ports, event)
+    invoice = deal.db.get_invoice(invoice_id)
+    assert invoice.share_move is None and invoice.held_back_minor == invoice.breakdown.agency_net_minor
+    assert reversed_total(stripe) == invoice.breakdown.agency_net_minor
+
+
+# --- void and issue again -----------------------------------------------------------------------------
+
+
+def test_a_voided_invoice_is_issued_again_once_with_the_clients_details_as_they_are_now() -> None:
+    deal, ports, stripe, sink, invoice_id = setup()
+    onboarded(deal, ports, stripe, sink)
+    voided = invoice_corrections.void_invoice(ports, deal.scene.staff, invoice_id, "Wrong billing address")
+    assert voided.status is InvoiceStatus.VOID and voided.void_reason == "Wrong billing address"
+    with pytest.raises(Conflict):
+        invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 100, "duplicate", "x")
+    again = invoice_corrections.reissue_invoice(ports, deal.scene.staff, invoice_id)
+    assert again.status is InvoiceStatus.PENDING and again.replaces == invoice_id and again.source == voided.source
+    assert again.lines == voided.lines and again.breakdown == voided.breakdown
+    assert invoice_corrections.reissue_invoice(ports, deal.scene.staff, invoice_id).invoice_id == again.invoice_id
+    assert deal.db.get_invoice(invoice_id).replaced_by == again.invoice_id
+    issued = invoicing.issue_invoice(ports, again.invoice_id)  # as the stream does on its insert
+    assert issued.status is InvoiceStatus.OPEN and issued.provider_invoice_id != voided.provider_invoice_id
+    assert sorted(i["status"] for i in stripe.objects("invoice")) == ["open", "void"]
+    with pytest.raises(Conflict):
+        invoice_corrections.reissue_invoice(ports, deal.scene.staff, again.invoice_id)  # not void
+
+
+def test_a_handler_overtaken_mid_move_never_makes_the_agency_give_back_twice() -> None:
+    """Handler A decides to take back the share of a first refund and stalls inside Stripe's call; meanwhile a
+    second refund's handler B runs to the end. B must complete A's recorded move before deciding its own,
+    so the agency gives back the share of both refunds once, not A's on top of B's."""
+    deal, ports, stripe, sink, invoice_id = paid_invoice()
+    invoice = deal.db.get_invoice(invoice_id)
+    b, provider_id = invoice.breakdown, invoice.provider_invoice_id
+    quarter = b.total_minor // 4
+
+    def refund(n: int) -> tuple[bytes, str, bool]:
+        note = CreditNoteRequest(provider_id, invoice_id, quarter, "order_change", "A day less", refund=True, key=f"test-note-{n}")
+        ports.gateway.credit_invoice(note)
+        return sink.of_type("charge.refunded")[-1]
+
+    stalled, release = threading.Event(), threading.Event()
+
+    class Stalling:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def reverse_transfer(self, *args: Any, **kwargs: Any) -> str:
+            stalled.set()
+            release.wait(10)
+            return str(self.inner.reverse_transfer(*args, **kwargs))
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+    first = refund(1)
+    a = threading.Thread(target=post, args=(dataclasses.replace(ports, gateway=Stalling(ports.gateway)), first))
+    a.start()
+    assert stalled.wait(10)
+    assert post(ports, refund(2)) == "applied"  # B, while A waits inside Stripe's call
+    release.set()
+    a.join()
+    share = (2 * 2 * quarter * b.agency_net_minor + b.total_minor) // (2 * b.total_minor)
+    assert reversed_total(stripe) == share
+    assert deal.db.get_invoice(invoice_id).held_back_minor == share
