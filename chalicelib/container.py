@@ -411,9 +411,11 @@ class Container:
         s = self.stripe_settings
         _ensure_payments_configured(s)
         if s.payments == "stripe":
-            return StripeGateway(s.stripe_api_key)
+            return StripeGateway(s.stripe_api_key, automatic_tax=s.stripe_tax)
         # The offline Stripe answers the real SDK: the same adapter runs, only the transport differs.
-        return StripeGateway("sk_test_offline", http_client=self.offline_stripe.http_client, max_network_retries=0)
+        return StripeGateway(
+            "sk_test_offline", http_client=self.offline_stripe.http_client, max_network_retries=0, automatic_tax=s.stripe_tax
+        )
 
     @cached_property
     def invoicing(self) -> InvoicingPorts:

@@ -89,6 +89,9 @@ class Settings(BaseModel):
     stripe_api_key: str = Field("", alias="STRIPE_API_KEY", repr=False)
     stripe_webhook_secret: str = Field("whsec_local_platform", alias="STRIPE_WEBHOOK_SECRET", repr=False)
     stripe_connect_webhook_secret: str = Field("whsec_local_connect", alias="STRIPE_CONNECT_WEBHOOK_SECRET", repr=False)
+    # Stripe Tax works the VAT out (production: needs Stripe Tax set up with the Swedish registration); off,
+    # the platform's own rule goes on each invoice as a tax rate. The offline Stripe does both.
+    stripe_tax: bool = Field(False, alias="STRIPE_TAX")
     offline_stripe_state: str | None = Field(None, alias="OFFLINE_STRIPE_STATE")
     offline_stripe_webhook_url: str = Field("http://127.0.0.1:8000/webhooks/stripe", alias="OFFLINE_STRIPE_WEBHOOK_URL")
     # In AWS the three Stripe keys above are read once per container from this secret (JSON with those names).

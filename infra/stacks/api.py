@@ -282,6 +282,7 @@ class ApiStack(cdk.Stack):
             # Stripe or the offline Stripe (context `payments`; prod refuses offline). The keys are not here:
             # STRIPE_SECRET_ARN (below, on the functions that call Stripe) names the secret that holds them.
             "PAYMENTS": config.payments,
+            "STRIPE_TAX": "true" if config.stripe_tax else "false",
         }
         self.chalice = StagedChalice(
             self,

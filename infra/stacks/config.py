@@ -97,6 +97,8 @@ class StageConfig:
     api_base_url: str | None = None
     # PAYMENTS of every function (README "Context settings"); the Stripe keys are in the stripe secret.
     payments: str = DEFAULT_PAYMENTS
+    # STRIPE_TAX: Stripe Tax works the VAT out (context `stripeTax`, on by default; set Stripe Tax up first).
+    stripe_tax: bool = True
 
     @property
     def esign_webhook_url(self) -> str | None:
@@ -172,6 +174,7 @@ class StageConfig:
             docusign_base_uri=str(_get(node, "docusignBaseUri", "")).strip(),
             api_base_url=str(_get(node, "apiBaseUrl", "")).strip() or None,
             payments=str(_get(node, "payments", DEFAULT_PAYMENTS)).strip(),
+            stripe_tax=_boolean(_get(node, "stripeTax", True)),
         )
         config.validate()
         return config

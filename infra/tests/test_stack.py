@@ -772,6 +772,7 @@ def test_functions_get_payments_from_the_config_and_the_stripe_secrets_arn_not_t
     for function in FUNCTIONS:
         variables = function_properties(synth, function)["Environment"]["Variables"]
         assert variables["PAYMENTS"] == synth.deployment.config.payments, function
+        assert variables["STRIPE_TAX"] == "true", function  # Stripe Tax works the VAT out, unless turned off
         assert not set(variables) & SECRET_VARIABLES, function
         # Only the functions that call Stripe are told where its keys are.
         assert ("STRIPE_SECRET_ARN" in variables) == (function in SECRET_READING_FUNCTIONS), function

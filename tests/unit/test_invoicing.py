@@ -374,3 +374,17 @@ def test_a_provider_total_other_than_the_breakdown_is_reported() -> None:
         handler.setStream(previous)  # type: ignore[attr-defined]
     assert "the provider's invoice differs from the breakdown" in captured.getvalue()
     assert deal.db.get_invoice(invoice_id).status is InvoiceStatus.OPEN
+
+
+def test_with_stripe_tax_the_invoice_stripe_taxes_is_the_breakdown_every_party_saw() -> None:
+    deal, ports, stripe, sink, invoice_id = setup()
+    taxing = StripeGateway("sk_test_offline", http_client=stripe.http_client, max_network_retries=0, automatic_tax=True)
+    ports = dataclasses.replace(ports, gateway=taxing)
+    onboarded(deal, ports, stripe, sink)
+    invoice = deal.db.get_invoice(invoice_id)
+    [stripe_invoice] = stripe.objects("invoice")
+    assert stripe_invoice["automatic_tax"]["enabled"] is True
+    assert (stripe_invoice["total"], sum(t["amount"] for t in stripe_invoice["total_taxes"])) == (
+        invoice.breakdown.total_minor,
+        invoice.breakdown.vat_minor,
+    )

@@ -605,3 +605,42 @@ def test_a_lost_dispute_is_read_as_lost(gateway: StripeGateway, offline: Offline
     with pytest.raises(PaymentRejected) as missing:
         gateway.get_dispute("dp_missing")
     assert missing.value.code == "resource_missing"
+
+
+# --- Stripe Tax ---
+
+
+@pytest.mark.parametrize(
+    ("country", "vat_number", "tax", "reason"),
+    [
+        ("SE", "SE 556677889901", 25000 + 12500, "standard_rated"),  # per line, half up, as with a tax rate
+        ("DE", "DE123456789", 0, "reverse_charge"),
+        ("DE", None, 25000 + 12500, "standard_rated"),  # an EU consumer or unregistered business: Swedish VAT
+        ("US", None, 0, "not_collecting"),
+    ],
+)
+def test_automatic_tax_lets_stripe_work_the_vat_out_from_the_customer(
+    offline: OfflineStripe, country: str, vat_number: str | None, tax: int, reason: str
+) -> None:
+    gateway = StripeGateway("sk_test_offline", http_client=offline.http_client, max_network_retries=0, automatic_tax=True)
+    account_id = _agency(gateway, offline)
+    customer = BillingCustomer("org-x", "Kund", "f@kund.example", country, "Gatan 1", postal_code="1", city="Stad", vat_number=vat_number)
+    hosted = gateway.issue_invoice(_request(gateway.create_customer(customer), account_id))
+    assert (hosted.status, hosted.tax_minor, hosted.total_minor) == ("open", tax, 150002 + tax)
+    [invoice] = offline.objects("invoice")
+    assert invoice["automatic_tax"]["enabled"] is True and invoice["default_tax_rates"] == []
+    assert offline.objects("tax_rate") == [] or all(r["id"].startswith("txr_auto") for r in offline.objects("tax_rate"))
+    for line in invoice["lines"]["data"]:
+        assert all(t["taxability_reason"] == reason for t in line["taxes"])
+    items = offline.objects("invoiceitem")
+    assert {(i["tax_behavior"], i["tax_code"]) for i in items} == {("exclusive", "txcd_20030000")}
+
+
+def test_automatic_tax_refuses_to_finalize_without_the_customers_country(offline: OfflineStripe) -> None:
+    gateway = StripeGateway("sk_test_offline", http_client=offline.http_client, max_network_retries=0, automatic_tax=True)
+    account_id = _agency(gateway, offline)
+    customer_id = str(gateway.client.v1.customers.create({"name": "Nowhere AB"})["id"])
+    with pytest.raises(PaymentRejected) as refused:
+        gateway.issue_invoice(_request(customer_id, account_id))
+    assert refused.value.code == "customer_tax_location_invalid"
+    assert offline.objects("invoice")[0]["status"] == "draft"  # resumable once the address is known

@@ -62,6 +62,7 @@ CREDIT_NOTE_REASONS = ("duplicate", "order_change", "product_unsatisfactory")
 MAX_DETAIL = 200
 VAT_DISPLAY_NAME = "Moms"  # Swedish VAT, as the client reads it on the hosted invoice
 VAT_JURISDICTION = "SE"
+SERVICES_TAX_CODE = "txcd_20030000"  # Stripe Tax's "General - Services": consulting
 
 
 class PaymentRejected(Conflict):
@@ -86,8 +87,10 @@ class StripeGateway:
         http_client: Any | None = None,
         statement_descriptor: str | None = None,
         max_network_retries: int = 2,
+        automatic_tax: bool = False,
     ) -> None:
         self._api_key = api_key
+        self._automatic_tax = automatic_tax
         self._http_client = http_client
         self._statement_descriptor = statement_descriptor
         self._max_network_retries = max_network_retries
@@ -168,7 +171,10 @@ class StripeGateway:
         _check_request(request)
         invoices = self.client.v1.invoices
         version = f"v{request.attempt}"
-        tax_rate = self._vat_rate(request.vat_rate_bps) if request.vat_rate_bps > 0 and not request.reverse_charge else None
+        # Stripe Tax (production) works the VAT out from the customer's address and tax ids; otherwise the
+        # platform's own rate goes on as a tax rate.
+        vat_by_us = not self._automatic_tax and request.vat_rate_bps > 0 and not request.reverse_charge
+        tax_rate = self._vat_rate(request.vat_rate_bps) if vat_by_us else None
         invoice = self._earlier_attempt(request) if request.attempt > 1 else None
         if invoice is None:
             params: dict[str, Any] = {
@@ -184,6 +190,8 @@ class StripeGateway:
             }
             if tax_rate is not None:
                 params["default_tax_rates"] = [tax_rate]
+            if self._automatic_tax:
+                params["automatic_tax"] = {"enabled": True}
             if self._statement_descriptor:
                 params["statement_descriptor"] = self._statement_descriptor
             created = self._call(lambda: invoices.create(params, options=_key(f"invoice.create:{request.invoice_id}:{version}")))
@@ -205,6 +213,8 @@ class StripeGateway:
                     "description": line.description,
                     "metadata": {"invoice_id": request.invoice_id, "line": str(index)},
                 }
+                if self._automatic_tax:  # net amounts, taxed as services ("General - Services")
+                    item_params |= {"tax_behavior": "exclusive", "tax_code": SERVICES_TAX_CODE}
                 key = f"invoiceitem.create:{request.invoice_id}:{index}:{version}"
                 self._call(partial(self.client.v1.invoice_items.create, item_params, options=_key(key)))
             invoice = self._advance(
