@@ -42,6 +42,18 @@ class Conflict(DomainError):
         self.current_state = current_state  # for an illegal transition: the state the object is in
 
 
+class PaymentRejected(Conflict):
+    """The payment provider refused the request (a 4xx: nothing happened): an invalid parameter, an invoice in
+    the wrong state, a missing object. ``code`` is the provider's error code (``invoice_not_editable``, ...)."""
+
+    title = "The payment provider refused the request"
+
+    def __init__(self, detail: str, *, code: str | None, param: str | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.param = param
+
+
 class InvalidInput(DomainError):
     """Input that is well-formed but breaks a business rule; carries field-level issues."""
 

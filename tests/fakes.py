@@ -392,6 +392,9 @@ class InMemoryDatabase:
     def list_invoices_by_status(self, status: InvoiceStatus) -> list[Invoice]:
         return [i for i in self._all("invoice") if i.status is status]
 
+    def list_settling_invoices(self) -> list[Invoice]:
+        return [i for i in self._all("invoice") if i.share_move is not None]
+
     def list_agency_invoices(self, agency_id: str, status: InvoiceStatus) -> list[Invoice]:
         return [i for i in self._all("invoice") if i.agency_id == agency_id and i.status is status]
 

@@ -107,25 +107,8 @@ class InvoiceBreakdown:
         )
 
 
-# A dispute's statuses once the client's bank has taken the money (inquiries, "warning_*", take nothing), and
-# their order: a re-fetched status older than the one recorded is not applied.
+# A dispute's statuses once the client's bank has taken the money (inquiries, "warning_*", take nothing).
 DISPUTE_FUNDS_WITHDRAWN = frozenset({"needs_response", "under_review", "lost"})
-_DISPUTE_STAGE = {
-    "warning_needs_response": 0,
-    "warning_under_review": 0,
-    "needs_response": 1,
-    "under_review": 1,
-    "warning_closed": 2,
-    "won": 2,
-    "lost": 2,
-    "prevented": 2,
-}
-
-
-def dispute_status_moves_forward(current: str | None, new: str) -> bool:
-    if current is None:
-        return True
-    return _DISPUTE_STAGE.get(new, 0) >= _DISPUTE_STAGE.get(current, 0) and _DISPUTE_STAGE.get(current, 0) < 2
 
 
 def agency_share_held_back(b: InvoiceBreakdown, returned_to_client_minor: int, dispute_status: str | None) -> int:
@@ -149,21 +132,36 @@ class ShareMove:
     kind: str  # "reverse" | "restore"
     amount_minor: int
     total_after_minor: int  # the reversed (or restored) total once done: part of the idempotency key
-    source: str  # the transfer reversed, or the charge a restoration is paid from
+    source: str  # the transfer reversed; for a restoration, the charge whose money it gives back (its key)
+    decided_at: datetime
+    attempt: int = 1  # a new one (and key) after the provider refused the last: nothing moved then
+    refused: str | None = None  # the provider's last refusal, for operators
 
     @property
     def key(self) -> str:
-        return f"transfer.{self.kind}:{self.source}:{self.total_after_minor}"
+        again = f":a{self.attempt}" if self.attempt > 1 else ""
+        return f"transfer.{self.kind}:{self.source}:{self.total_after_minor}{again}"
+
+
+CREDIT_NOTE_REASONS = ("duplicate", "order_change", "product_unsatisfactory")  # Stripe's
 
 
 @dataclass(frozen=True)
 class CreditNoteEntry:
-    credit_note_id: str
+    """A credit note staff made through the platform: recorded before the provider is asked, so a retry or a
+    double submit completes the same one (its key is the invoice's and the entry's sequence number)."""
+
+    sequence: int
     amount_minor: int  # including VAT
     reason: str
     memo: str
+    refund: bool  # made on a paid invoice: the amount goes back to the client's payment
     created_by: str
     created_at: datetime
+    credit_note_id: str | None = None  # None until the provider made it
+
+    def key(self, invoice_id: str) -> str:
+        return f"credit_note.create:{invoice_id}:{self.sequence}"
 
 
 class InvoiceStatus(StrEnum):
@@ -252,6 +250,9 @@ class Invoice:
     dispute_id: str | None = None
     dispute_status: str | None = None  # as the provider has it: needs_response, under_review, won, lost, ...
     disputed_at: datetime | None = None
+    charge_seen_at: datetime | None = None  # when the provider was last asked about the charge (refunds)
+    credits_seen_at: datetime | None = None  # ... about the invoice's credit notes
+    dispute_seen_at: datetime | None = None  # ... about a dispute
     reversed_minor: int = 0  # taken back from the agency's transfers, confirmed by the provider
     restored_minor: int = 0  # given back to the agency after a won dispute, confirmed by the provider
     restore_transfer_id: str | None = None  # the transfer that gave it back: later reversals come from it

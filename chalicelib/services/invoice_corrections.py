@@ -3,25 +3,37 @@ issuing a voided invoice again (to the client's corrected details, say).
 
 Money follows the provider: a credit note lowers what an open invoice asks for or refunds a paid one, and the
 agency's share follows what went back to the client through the same settlement as the provider's webhooks
-(``invoicing.settle_share``). Every call to the provider is keyed by what the platform knows at the time, so
-a double submit makes one credit note, and a reissue is recorded in the same transaction as the link from the
-voided invoice: exactly one replacement.
+(``invoicing.settle_share``). A credit note is recorded on the invoice before the provider is asked, keyed by
+its sequence number, and only one at a time: a double submit or a retry after a failure completes the same
+note, and two different credits never both pass the check against what the invoice still allows. A reissue is
+recorded in the same transaction as the link from the voided invoice: exactly one replacement.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from datetime import timedelta
 
 from chalicelib.domain.identity import Principal
-from chalicelib.domain.invoicing import CreditNoteEntry, Invoice, InvoiceStatus
+from chalicelib.domain.invoicing import CREDIT_NOTE_REASONS, CreditNoteEntry, Invoice, InvoiceStatus
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
+from chalicelib.logging import log_failure
 from chalicelib.services.candidacies import ATTEMPTS
-from chalicelib.services.invoicing import InvoicingPorts, apply_provider_state, settle_share
+from chalicelib.services.invoicing import (
+    IDEMPOTENCY_KEY_LIFETIME,
+    InvoicingPorts,
+    ProviderFacts,
+    apply_provider_state,
+    fetch_facts,
+    settle_share,
+)
 from chalicelib.services.ports import Changes, CreditNoteRequest
 from chalicelib.services.timesheets import new_invoice, visible_invoice
 
-CREDIT_REASONS = ("duplicate", "order_change", "product_unsatisfactory")
+# The same credit (amount, reason, memo) by the same person this soon after is taken as the same request sent
+# again (a lost response, a double click), not a second credit.
+REPEAT_WINDOW = timedelta(minutes=10)
 
 
 def credit_invoice(ports: InvoicingPorts, principal: Principal, invoice_id: str, amount_minor: int, reason: str, memo: str) -> Invoice:
@@ -29,60 +41,86 @@ def credit_invoice(ports: InvoicingPorts, principal: Principal, invoice_id: str,
     never below the agency's share, which the payment must still cover (to cancel more, void the invoice and
     issue it again); on a paid one the amount is refunded to the client. The agency gives back its proportion
     of it, as the split was made."""
+    if reason not in CREDIT_NOTE_REASONS:
+        raise InvalidInput("Unknown reason.", issues=[FieldIssue("reason", f"one of {', '.join(CREDIT_NOTE_REASONS)}")])
     invoice = _staff_invoice(ports, principal, invoice_id)
-    if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.PAID) or invoice.provider_invoice_id is None:
-        raise Conflict(
-            f"Only an open or paid invoice can be credited; this one is {invoice.status.value}.", current_state=invoice.status.value
+    entry = _credit_recorded(ports, principal, invoice, amount_minor, reason, memo)
+    if entry.credit_note_id is None:
+        assert invoice.provider_invoice_id is not None
+        request = CreditNoteRequest(
+            invoice.provider_invoice_id, invoice_id, entry.amount_minor, entry.reason, entry.memo, entry.refund, entry.key(invoice_id)
         )
-    if reason not in CREDIT_REASONS:
-        raise InvalidInput("Unknown reason.", issues=[FieldIssue("reason", f"one of {', '.join(CREDIT_REASONS)}")])
-    hosted = ports.gateway.get_invoice(invoice.provider_invoice_id)  # what is credited already, as the provider has it now
-    paid = hosted.status == "paid"
-    if paid:
-        room = hosted.amount_paid_minor - hosted.credited_after_payment_minor
-        if amount_minor > room:
-            raise _too_much(amount_minor, room, "what the client paid and has not had back")
-    else:
-        room = hosted.amount_remaining_minor - invoice.breakdown.agency_net_minor
-        if amount_minor > room:
-            raise _too_much(
-                amount_minor, max(room, 0), "what the client still owes beyond the agency's share; void the invoice and issue it again"
-            )
-    credited = hosted.credited_before_payment_minor + hosted.credited_after_payment_minor
-    request = CreditNoteRequest(
-        provider_invoice_id=invoice.provider_invoice_id,
-        invoice_id=invoice.invoice_id,
-        amount_minor=amount_minor,
-        reason=reason,
-        memo=memo,
-        refund=paid,
-        # Keyed by what was credited before: a double submit makes one note; the next note has a new key.
-        key=f"credit_note.create:{invoice.invoice_id}:{credited}:{amount_minor}",
-    )
-    credit_note_id = ports.gateway.credit_invoice(request)
-    entry = CreditNoteEntry(credit_note_id, amount_minor, reason, memo, principal.user_id, ports.now)
-    _record(ports, invoice_id, lambda current: _with_credit_note(current, entry))
-    after = ports.gateway.get_invoice(invoice.provider_invoice_id)
-    charge = ports.gateway.get_charge(after.charge_id) if after.charge_id else None
-    settle_share(ports, invoice_id, None, charge=charge, hosted=after)
+        credit_note_id = ports.gateway.credit_invoice(request)
+        _record(ports, invoice_id, lambda current: _confirmed(current, entry.sequence, credit_note_id))
+    try:  # the provider's events settle it too: a failure here does not undo the credit
+        settle_share(ports, invoice_id, fetch_facts(ports, provider_invoice_id=invoice.provider_invoice_id))
+    except Exception as exc:
+        log_failure("settling the agency's share after a credit note failed", exc, invoice_id=invoice_id)
     return _get(ports, invoice_id)
+
+
+def _credit_recorded(
+    ports: InvoicingPorts, principal: Principal, invoice: Invoice, amount_minor: int, reason: str, memo: str
+) -> CreditNoteEntry:
+    """The credit note entry this request is: the same one again (a retry, a double submit), or a new one,
+    checked against what the invoice still allows and recorded before the provider is asked."""
+    for _ in range(ATTEMPTS):
+        current = _get(ports, invoice.invoice_id)
+        now = ports.now
+        for entry in current.credit_notes:
+            same = (entry.amount_minor, entry.reason, entry.memo, entry.created_by) == (amount_minor, reason, memo, principal.user_id)
+            if same and (entry.credit_note_id is None or now - entry.created_at <= REPEAT_WINDOW):
+                if entry.credit_note_id is None and now - entry.created_at >= IDEMPOTENCY_KEY_LIFETIME:
+                    raise Conflict("An earlier credit note on this invoice was never confirmed: check it in Stripe's dashboard.")
+                return entry
+        if any(entry.credit_note_id is None for entry in current.credit_notes):
+            raise Conflict("Another credit note on this invoice is being made; try again in a moment.")
+        if current.status not in (InvoiceStatus.OPEN, InvoiceStatus.PAID) or current.provider_invoice_id is None:
+            raise Conflict(
+                f"Only an open or paid invoice can be credited; this one is {current.status.value}.", current_state=current.status.value
+            )
+        hosted = ports.gateway.get_invoice(current.provider_invoice_id)  # what is credited already, as the provider has it now
+        paid = hosted.status == "paid"
+        if paid:
+            room = hosted.amount_paid_minor - hosted.credited_after_payment_minor
+            what = "what the client paid and has not had back"
+        else:
+            room = hosted.amount_remaining_minor - current.breakdown.agency_net_minor
+            what = "what the client still owes beyond the agency's share; void the invoice and issue it again"
+        if amount_minor > room:
+            raise InvalidInput(
+                f"The credit of {amount_minor} is more than {what} ({max(room, 0)}).",
+                issues=[FieldIssue("amount_minor", f"at most {max(room, 0)}")],
+            )
+        entry = CreditNoteEntry(len(current.credit_notes) + 1, amount_minor, reason, memo, paid, principal.user_id, now)
+        recorded = replace(current, credit_notes=(*current.credit_notes, entry), revision=current.revision + 1)
+        try:
+            ports.commit(Changes().transition(recorded, current.status.value, revision=current.revision))
+        except ConcurrencyConflict:
+            continue  # a concurrent credit: read it (the same request, or one to wait for)
+        return entry
+    raise Conflict("The invoice is being changed; try again.")
+
+
+def _confirmed(invoice: Invoice, sequence: int, credit_note_id: str) -> Invoice:
+    notes = tuple(replace(e, credit_note_id=credit_note_id) if e.sequence == sequence else e for e in invoice.credit_notes)
+    return replace(invoice, credit_notes=notes)
 
 
 def void_invoice(ports: InvoicingPorts, principal: Principal, invoice_id: str, reason: str) -> Invoice:
     """Voids an open (or uncollectible) invoice with the provider: the client no longer owes it. The work it
-    invoiced is still owed for: issue it again (``reissue_invoice``) once what was wrong is corrected."""
+    invoiced is still owed for: issue it again (``reissue_invoice``) once what was wrong is corrected. The
+    reason is recorded first, so a retry after the provider voided it still finds it."""
     invoice = _staff_invoice(ports, principal, invoice_id)
-    if invoice.status not in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE) or invoice.provider_invoice_id is None:
+    voidable = invoice.status in (InvoiceStatus.OPEN, InvoiceStatus.UNCOLLECTIBLE)
+    retry = invoice.status is InvoiceStatus.VOID and invoice.voided_by == principal.user_id
+    if not (voidable or retry) or invoice.provider_invoice_id is None:
         raise Conflict(
             f"Only an open or uncollectible invoice can be voided; this one is {invoice.status.value}.", current_state=invoice.status.value
         )
+    _record(ports, invoice_id, lambda current: replace(current, void_reason=reason, voided_by=principal.user_id))
     hosted = ports.gateway.void_invoice(invoice.provider_invoice_id, invoice_id=invoice.invoice_id)
-    _record(
-        ports,
-        invoice_id,
-        lambda current: current if current.void_reason else replace(current, void_reason=reason, voided_by=principal.user_id),
-    )
-    apply_provider_state(ports, invoice_id, hosted)
+    apply_provider_state(ports, invoice_id, ProviderFacts(ports.now, hosted=hosted))
     return _get(ports, invoice_id)
 
 
@@ -120,12 +158,6 @@ def _staff_invoice(ports: InvoicingPorts, principal: Principal, invoice_id: str)
     return invoice
 
 
-def _with_credit_note(invoice: Invoice, entry: CreditNoteEntry) -> Invoice:
-    if any(c.credit_note_id == entry.credit_note_id for c in invoice.credit_notes):
-        return invoice  # a double submit: the same note, replayed by the provider
-    return replace(invoice, credit_notes=(*invoice.credit_notes, entry))
-
-
 def _get(ports: InvoicingPorts, invoice_id: str) -> Invoice:
     invoice = ports.timesheets.timesheets.get_invoice(invoice_id)
     if invoice is None:
@@ -148,7 +180,3 @@ def _record(ports: InvoicingPorts, invoice_id: str, change: Callable[[Invoice], 
             continue
         return
     raise Conflict("The invoice is being changed; try again.")
-
-
-def _too_much(amount: int, room: int, what: str) -> InvalidInput:
-    return InvalidInput(f"The credit of {amount} is more than {what} ({room}).", issues=[FieldIssue("amount_minor", f"at most {room}")])

@@ -6,7 +6,8 @@ the agency's net is transferred to its Connect account with the payment (``trans
 commission and the VAT stay with the platform. An invoice is issued only once the agency can be paid
 (transfers active on its account); until then it waits, and says why. Every call to the provider carries
 a deterministic idempotency key (``op:<our id>:v<attempt>``), so a retried issue never makes a second
-invoice. Webhooks are verified, handled once per event id, and only re-fetched states that move an
+invoice. Webhooks are verified, remembered by event id once their effects are in (a duplicate is acknowledged,
+one redelivered after a crash finishes the work), and only re-fetched states that move an
 invoice forward are applied; a scheduled reconciliation repairs what a missed event left.
 """
 
@@ -28,11 +29,10 @@ from chalicelib.domain.invoicing import (
     InvoiceStatus,
     PayoutAccountRecord,
     ShareMove,
-    dispute_status_moves_forward,
     invoice_moves_forward,
 )
 from chalicelib.domain.money import format_amount
-from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, NotFound
+from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, NotFound, PaymentRejected, UpstreamUnavailable
 from chalicelib.logging import log_failure, logger
 from chalicelib.services.accounts import AccountPorts
 from chalicelib.services.candidacies import ATTEMPTS, active_staff, agency_admins, client_recipients
@@ -55,7 +55,15 @@ from chalicelib.services.timesheets import TimesheetPorts
 PROVIDER = "stripe"
 IDEMPOTENCY_KEY_LIFETIME = timedelta(hours=23)  # Stripe may forget a key after 24 hours
 Outcome = Literal["applied", "stale", "duplicate", "ignored"]
-DISPUTE_EVENTS = frozenset({"charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed", "charge.dispute.funds_reinstated"})
+DISPUTE_EVENTS = frozenset(
+    {
+        "charge.dispute.created",
+        "charge.dispute.updated",
+        "charge.dispute.funds_withdrawn",
+        "charge.dispute.closed",
+        "charge.dispute.funds_reinstated",
+    }
+)
 CREDIT_NOTE_EVENTS = frozenset({"credit_note.created", "credit_note.updated", "credit_note.voided"})
 
 
@@ -146,7 +154,7 @@ def sync_payout_account(ports: InvoicingPorts, account_id: str) -> PayoutAccount
 
 def issue_waiting_invoices(ports: InvoicingPorts, agency_id: str) -> int:
     """Issues the agency's invoices that waited for its payout account; each on its own, so one failing
-    (retried by the stream, then the reconciliation) does not hold the others back. Returns how many left."""
+    (retried by the stream, then the reconciliation) does not hold the others back. Returns how many were issued."""
     issued, failures = 0, []
     for invoice in ports.payments.list_agency_invoices(agency_id, InvoiceStatus.PENDING):
         try:
@@ -305,7 +313,8 @@ def breakdown_text(b: InvoiceBreakdown) -> str:
 
 def handle_payment_webhook(ports: InvoicingPorts, raw_body: bytes, signature: str | None, *, connect: bool) -> Outcome:
     """A Stripe event. Verified on the raw body (``Stripe-Signature``, 300 s tolerance) before anything is
-    read; handled once per event id; the invoice is re-fetched and only forward moves are applied."""
+    read; remembered by event id after its effects; what it names is re-fetched, and only forward moves of the
+    invoice are applied."""
     event = ports.webhooks.parse(raw_body, signature, connect=connect)
     if ports.timesheets.contracts.engagements.event_processed(PROVIDER, event.event_id):
         return "duplicate"
@@ -329,28 +338,46 @@ def handle_payment_webhook(ports: InvoicingPorts, raw_body: bytes, signature: st
             return _remember(ports, record, "ignored")  # not one of ours (made in Stripe's dashboard, say)
         # Ours, not linked yet (its issue is still committing): not recorded, so it is delivered again.
         raise NotFound("No invoice has this provider id yet.")
-    hosted = ports.gateway.get_invoice(event.object_id)
-    outcome = apply_provider_state(ports, invoice.invoice_id, hosted, payment_failed=event.type == "invoice.payment_failed")
+    facts = ProviderFacts(ports.now, hosted=ports.gateway.get_invoice(event.object_id))
+    outcome = apply_provider_state(ports, invoice.invoice_id, facts, payment_failed=event.type == "invoice.payment_failed")
     # Remembered after its effects: one redelivered after a crash in between finds the move still to do.
     return _remember(ports, record, outcome)
 
 
+@dataclass(frozen=True)
+class ProviderFacts:
+    """What the provider reports now of an invoice's money, and when it was asked (before asking): a fetch
+    older than the one the invoice holds is not applied, so replies that overtake each other leave the newest."""
+
+    asked_at: datetime
+    hosted: HostedInvoice | None = None
+    charge: ChargeState | None = None
+    dispute: DisputeState | None = None
+
+
+def fetch_facts(
+    ports: InvoicingPorts, *, provider_invoice_id: str | None = None, charge_id: str | None = None, dispute_id: str | None = None
+) -> ProviderFacts:
+    """Re-fetches what an event named (what it says is only a hint): the dispute, the invoice, the charge."""
+    asked_at = ports.now
+    dispute = ports.gateway.get_dispute(dispute_id) if dispute_id else None
+    hosted = ports.gateway.get_invoice(provider_invoice_id) if provider_invoice_id else None
+    charge_id = charge_id or (dispute.charge_id if dispute else None) or (hosted.charge_id if hosted else None)
+    charge = ports.gateway.get_charge(charge_id) if charge_id else None
+    return ProviderFacts(asked_at, hosted, charge, dispute)
+
+
 def _charge_event(ports: InvoicingPorts, event: PaymentEvent, record: ProcessedEvent) -> Outcome:
-    """A refund or a dispute of a client's payment. The charge (and the dispute) are re-fetched, since what the
-    event says is only a hint; the agency's share then follows what went back to the client."""
-    dispute = None
+    """A refund or a dispute of a client's payment: the agency's share follows what went back to the client."""
     if event.type.startswith("charge.dispute."):
-        dispute = ports.gateway.get_dispute(event.object_id)
-        charge_id: str | None = dispute.charge_id
+        facts = fetch_facts(ports, dispute_id=event.object_id)
     else:
-        charge_id = event.object_id
-    if not charge_id:
-        raise InvalidInput("The event names no charge.", issues=[FieldIssue("data.object.charge", "missing")])
-    charge = ports.gateway.get_charge(charge_id)
-    invoice = ports.payments.find_invoice(charge.provider_invoice_id) if charge.provider_invoice_id else None
+        facts = fetch_facts(ports, charge_id=event.object_id)
+    charge = facts.charge
+    invoice = ports.payments.find_invoice(charge.provider_invoice_id) if charge and charge.provider_invoice_id else None
     if invoice is None:
         return _remember(ports, record, "ignored")  # a payment that is not one of our invoices
-    return settle_share(ports, invoice.invoice_id, record, charge=charge, dispute=dispute)
+    return _remember(ports, record, settle_share(ports, invoice.invoice_id, facts))
 
 
 def _credit_note_event(ports: InvoicingPorts, event: PaymentEvent, record: ProcessedEvent) -> Outcome:
@@ -361,26 +388,19 @@ def _credit_note_event(ports: InvoicingPorts, event: PaymentEvent, record: Proce
     invoice = ports.payments.find_invoice(event.provider_invoice_id)
     if invoice is None:
         return _remember(ports, record, "ignored")
-    hosted = ports.gateway.get_invoice(event.provider_invoice_id)
-    charge = ports.gateway.get_charge(hosted.charge_id) if hosted.charge_id else None
-    return settle_share(ports, invoice.invoice_id, record, charge=charge, hosted=hosted)
+    return _remember(
+        ports, record, settle_share(ports, invoice.invoice_id, fetch_facts(ports, provider_invoice_id=event.provider_invoice_id))
+    )
 
 
-def settle_share(
-    ports: InvoicingPorts,
-    invoice_id: str,
-    record: ProcessedEvent | None,
-    *,
-    charge: ChargeState | None = None,
-    hosted: HostedInvoice | None = None,
-    dispute: DisputeState | None = None,
-) -> Outcome:
-    """Records what the provider reports of refunds, credit notes and a dispute, then moves the agency's
-    share to match. The event is remembered last: a crash in between is repaired by its redelivery."""
+def settle_share(ports: InvoicingPorts, invoice_id: str, facts: ProviderFacts) -> Outcome:
+    """Records what the provider reports of refunds, credit notes and a dispute, then moves the agency's share
+    to match. The caller remembers its event after this: a crash before is repaired by the redelivery."""
+    outcome: Outcome = "stale"
     for _ in range(ATTEMPTS):
         current = ports.timesheets.timesheets.get_invoice(invoice_id)
         assert current is not None
-        updated = _with_money_facts(current, charge, hosted, dispute, ports.now)
+        updated = with_money_facts(current, facts)
         if updated == current:
             break
         try:
@@ -389,52 +409,53 @@ def settle_share(
             )
         except ConcurrencyConflict:
             continue
+        outcome = "applied"
         break
     else:
         raise Conflict("The invoice is being changed; try again.")
-    _move_share(ports, invoice_id)
-    return _remember(ports, record) if record is not None else "applied"
+    move_share(ports, invoice_id)
+    return outcome
 
 
-def _with_money_facts(
-    invoice: Invoice, charge: ChargeState | None, hosted: HostedInvoice | None, dispute: DisputeState | None, now: datetime
-) -> Invoice:
-    """The invoice with the provider's facts merged in; amounts only grow, a dispute only moves forward, so an
-    older fetch applied late changes nothing."""
+def with_money_facts(invoice: Invoice, facts: ProviderFacts) -> Invoice:
+    """The invoice with the provider's facts merged in, each kind only from a fetch no older than the last
+    applied: amounts may go down again (a voided credit note, a failed refund), a new dispute replaces one."""
     updated = invoice
-    if charge is not None:
-        updated = replace(
-            updated,
-            charge_id=updated.charge_id or charge.charge_id,
-            refunded_minor=max(updated.refunded_minor, charge.amount_refunded_minor),
-        )
-    if hosted is not None:
+    at = facts.asked_at
+    charge, hosted, dispute = facts.charge, facts.hosted, facts.dispute
+    if charge is not None and (updated.charge_seen_at is None or at >= updated.charge_seen_at):
+        updated = replace(updated, charge_id=charge.charge_id, refunded_minor=charge.amount_refunded_minor, charge_seen_at=at)
+    if hosted is not None and (updated.credits_seen_at is None or at >= updated.credits_seen_at):
         updated = replace(
             updated,
             charge_id=updated.charge_id or hosted.charge_id,
-            credited_before_payment_minor=max(updated.credited_before_payment_minor, hosted.credited_before_payment_minor),
-            credited_after_payment_minor=max(updated.credited_after_payment_minor, hosted.credited_after_payment_minor),
+            credited_before_payment_minor=hosted.credited_before_payment_minor,
+            credited_after_payment_minor=hosted.credited_after_payment_minor,
+            credits_seen_at=at,
         )
-    if dispute is not None and dispute_status_moves_forward(updated.dispute_status, dispute.status):
+    if dispute is not None and (updated.dispute_seen_at is None or at >= updated.dispute_seen_at):
         withdrawn = dispute.status in DISPUTE_FUNDS_WITHDRAWN
         updated = replace(
             updated,
             dispute_id=dispute.dispute_id,
             dispute_status=dispute.status,
-            disputed_at=updated.disputed_at or (now if withdrawn else None),
+            disputed_at=updated.disputed_at or (at if withdrawn else None),
+            dispute_seen_at=at,
         )
     return updated
 
 
-def _move_share(ports: InvoicingPorts, invoice_id: str) -> None:
+def move_share(ports: InvoicingPorts, invoice_id: str) -> None:
     """Brings the agency's share in line with what it should hold, one recorded move at a time: a reversal of
     its transfer (its share of a refund or a credit; all of it while a dispute holds the money), or a new
     transfer when a won dispute gives the money back. A move is committed before the provider is asked and
-    confirmed after; whoever finds one pending completes it with the same idempotency key."""
+    confirmed after; whoever finds one pending completes it with the same idempotency key. A move the
+    provider cannot make now stays recorded (and the invoice listed as settling) for the reconciliation:
+    the event that led to it is still handled, and others on the invoice are not held up."""
     for _ in range(2 * ATTEMPTS):
         invoice = ports.timesheets.timesheets.get_invoice(invoice_id)
         assert invoice is not None
-        move = invoice.share_move or _next_move(ports, invoice)
+        move = invoice.share_move or _next_move(invoice, ports.now)
         if move is None:
             return
         if invoice.share_move is None:
@@ -442,22 +463,16 @@ def _move_share(ports: InvoicingPorts, invoice_id: str) -> None:
             with suppress(ConcurrencyConflict):  # another handler decided a move first: read it
                 ports.commit(Changes().transition(decided, invoice.status.value, revision=invoice.revision))
             continue
-        now = ports.now
-        if move.kind == "reverse":
-            ports.gateway.reverse_transfer(move.source, move.amount_minor, key=move.key)
-            done = replace(invoice, reversed_minor=move.total_after_minor)
-        else:
-            payout = ports.payments.get_payout_account(invoice.agency_id)
-            assert payout is not None  # it was paid to this account
-            # From the platform's balance, where the won dispute put the money back: whether Stripe lets a charge
-            # fund a second transfer after the first was reversed is not documented.
-            transfer_id = ports.gateway.transfer(
-                payout.account_id, move.amount_minor, invoice.breakdown.currency, source_charge_id=None, key=move.key
-            )
-            done = replace(invoice, restored_minor=move.total_after_minor, restore_transfer_id=transfer_id)
-        done = replace(done, share_move=None, revision=invoice.revision + 1)
+        try:
+            done = _make_move(ports, invoice, move)
+        except PaymentRejected as exc:
+            _record_refusal(ports, invoice, move, exc)
+            return
+        except UpstreamUnavailable as exc:
+            log_failure("moving the agency's share failed; the reconciliation retries", exc, invoice_id=invoice_id)
+            return
         changes = Changes().transition(done, invoice.status.value, revision=invoice.revision)
-        _tell_share_moved(ports, done, changes, now, move)
+        _tell_share_moved(ports, done, changes, ports.now, move)
         try:
             ports.commit(changes)
         except ConcurrencyConflict:
@@ -465,7 +480,48 @@ def _move_share(ports: InvoicingPorts, invoice_id: str) -> None:
     raise Conflict("The invoice is being changed; try again.")
 
 
-def _next_move(ports: InvoicingPorts, invoice: Invoice) -> ShareMove | None:
+def _make_move(ports: InvoicingPorts, invoice: Invoice, move: ShareMove) -> Invoice:
+    """Asks the provider to make ``move``; the invoice as it is once made. A move decided longer ago than the
+    provider keeps idempotency keys is first looked for, so a retry after a day never moves money twice."""
+    stale_key = ports.now - move.decided_at >= IDEMPOTENCY_KEY_LIFETIME
+    gateway = ports.gateway
+    if move.kind == "reverse":
+        if not (stale_key and gateway.find_reversal(move.source, move.key)):
+            gateway.reverse_transfer(move.source, move.amount_minor, key=move.key, invoice_id=invoice.invoice_id)
+        done = replace(invoice, reversed_minor=move.total_after_minor)
+    else:
+        payout = ports.payments.get_payout_account(invoice.agency_id)
+        if payout is None:
+            raise Conflict("The agency has no payout account.")
+        found = gateway.find_transfer(payout.account_id, move.key, since=move.decided_at - timedelta(hours=1)) if stale_key else None
+        # From the platform's balance, where the won dispute put the money back: whether Stripe lets a charge
+        # fund a second transfer after the first was reversed is not documented.
+        transfer_id = found or gateway.transfer(
+            payout.account_id,
+            move.amount_minor,
+            invoice.breakdown.currency,
+            source_charge_id=None,
+            key=move.key,
+            invoice_id=invoice.invoice_id,
+        )
+        done = replace(invoice, restored_minor=move.total_after_minor, restore_transfer_id=transfer_id)
+    return replace(done, share_move=None, revision=invoice.revision + 1)
+
+
+def _record_refusal(ports: InvoicingPorts, invoice: Invoice, move: ShareMove, exc: PaymentRejected) -> None:
+    """The provider refused the move (a 4xx: nothing moved). Its next try gets a new key (the provider
+    replays a refusal under the old one), and operators are told, once per refusal."""
+    log_failure("the provider refused to move the agency's share", exc, invoice_id=invoice.invoice_id, code=exc.code or "")
+    retried = replace(move, attempt=move.attempt + 1, refused=str(exc)[:200])
+    with suppress(ConcurrencyConflict):
+        ports.commit(
+            Changes().transition(
+                replace(invoice, share_move=retried, revision=invoice.revision + 1), invoice.status.value, revision=invoice.revision
+            )
+        )
+
+
+def _next_move(invoice: Invoice, now: datetime) -> ShareMove | None:
     target = invoice.share_to_hold_back()
     held = invoice.held_back_minor
     if target > held:
@@ -473,9 +529,9 @@ def _next_move(ports: InvoicingPorts, invoice: Invoice) -> ShareMove | None:
         source = invoice.restore_transfer_id if invoice.restored_minor else invoice.transfer_id
         if source is None:
             return None  # nothing was transferred (unpaid, or paid without a transfer): nothing to take back
-        return ShareMove("reverse", target - held, invoice.reversed_minor + target - held, source)
+        return ShareMove("reverse", target - held, invoice.reversed_minor + target - held, source, now)
     if target < held and invoice.charge_id:
-        return ShareMove("restore", held - target, invoice.restored_minor + held - target, invoice.charge_id)
+        return ShareMove("restore", held - target, invoice.restored_minor + held - target, invoice.charge_id, now)
     return None
 
 
@@ -487,9 +543,11 @@ def _remember(ports: InvoicingPorts, record: ProcessedEvent, outcome: Outcome = 
     return outcome
 
 
-def apply_provider_state(ports: InvoicingPorts, invoice_id: str, hosted: HostedInvoice, *, payment_failed: bool = False) -> Outcome:
+def apply_provider_state(ports: InvoicingPorts, invoice_id: str, facts: ProviderFacts, *, payment_failed: bool = False) -> Outcome:
     """Moves the invoice to the provider's state when that is a forward move (telling whom it concerns, once:
     the move is revision-checked), then settles the agency's share (a credit before payment, say)."""
+    hosted = facts.hosted
+    assert hosted is not None
     for _ in range(ATTEMPTS):
         invoice = ports.timesheets.timesheets.get_invoice(invoice_id)
         assert invoice is not None
@@ -497,7 +555,7 @@ def apply_provider_state(ports: InvoicingPorts, invoice_id: str, hosted: HostedI
         target = InvoiceStatus(hosted.status) if hosted.status in InvoiceStatus._value2member_map_ else None
         changes = Changes()
         if target is not None and invoice_moves_forward(invoice.status, target):
-            updated = _with_state(invoice, hosted, now)
+            updated = with_money_facts(_with_state(invoice, hosted, now), facts)
             changes.transition(updated, invoice.status.value, revision=invoice.revision)
             if updated.status is InvoiceStatus.PAID:
                 _tell_paid(ports, updated, changes, now)
@@ -506,14 +564,14 @@ def apply_provider_state(ports: InvoicingPorts, invoice_id: str, hosted: HostedI
                 replace(invoice, payment_failed_at=now, revision=invoice.revision + 1), invoice.status.value, revision=invoice.revision
             )
         else:
-            _move_share(ports, invoice_id)
+            move_share(ports, invoice_id)
             return "stale"
         try:
             ports.commit(changes)
         except ConcurrencyConflict:
             continue
         logger.info("invoice moved", extra={"invoice_id": invoice_id, "from": invoice.status.value, "to": hosted.status})
-        _move_share(ports, invoice_id)
+        move_share(ports, invoice_id)
         return "applied"
     raise Conflict("The invoice is being changed; try again.")
 
@@ -533,7 +591,7 @@ def _with_state(invoice: Invoice, hosted: HostedInvoice, now: datetime) -> Invoi
         transfer_id=hosted.transfer_id or invoice.transfer_id,
         ended_at=now if ended else invoice.ended_at,
     )
-    return _with_money_facts(moved, None, hosted, None, now)
+    return moved
 
 
 def reconcile_invoices(ports: InvoicingPorts) -> dict[str, int]:
@@ -555,11 +613,20 @@ def reconcile_invoices(ports: InvoicingPorts) -> dict[str, int]:
             if invoice.provider_invoice_id is None:
                 continue
             try:
-                if apply_provider_state(ports, invoice.invoice_id, ports.gateway.get_invoice(invoice.provider_invoice_id)) == "applied":
+                facts = ProviderFacts(ports.now, hosted=ports.gateway.get_invoice(invoice.provider_invoice_id))
+                if apply_provider_state(ports, invoice.invoice_id, facts) == "applied":
                     moved += 1
             except Exception as exc:
                 log_failure("reconciling an invoice failed", exc, invoice_id=invoice.invoice_id)
-    return {"invoices_issued": issued, "invoices_reconciled": moved}
+    settled = 0
+    for invoice in ports.payments.list_settling_invoices():
+        try:
+            move_share(ports, invoice.invoice_id)
+            current = ports.timesheets.timesheets.get_invoice(invoice.invoice_id)
+            settled += current is not None and current.share_move is None
+        except Exception as exc:
+            log_failure("settling an invoice failed", exc, invoice_id=invoice.invoice_id)
+    return {"invoices_issued": issued, "invoices_reconciled": moved, "shares_settled": settled}
 
 
 # --- telling people ---------------------------------------------------------------------------------------

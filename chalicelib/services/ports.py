@@ -325,6 +325,9 @@ class PaymentsRepository(Protocol):
     def get_customer(self, client_id: str) -> BillingCustomerRecord | None: ...
     def find_invoice(self, provider_invoice_id: str) -> Invoice | None: ...
     def list_invoices_by_status(self, status: InvoiceStatus) -> list[Invoice]: ...
+    def list_settling_invoices(self) -> list[Invoice]:
+        """Invoices with a move of the agency's share decided and not yet confirmed."""
+
     def list_agency_invoices(self, agency_id: str, status: InvoiceStatus) -> list[Invoice]: ...
 
 
@@ -665,20 +668,18 @@ class PaymentEvent:
     object_id: str  # the invoice's, the account's, ...
     account_id: str | None  # the connected account, for Connect events
     created: datetime
-    charge_id: str | None = None  # the charge a dispute is about (charge.dispute.* events)
     invoice_reference: str | None = None  # our invoice id, from an invoice's metadata: whether it is ours
     provider_invoice_id: str | None = None  # the invoice a credit note is for (credit_note.* events)
 
 
 @dataclass(frozen=True)
 class ChargeState:
-    """A client's payment as the provider reports it now: how much of it was refunded, whether disputed."""
+    """A client's payment as the provider reports it now: how much of it was refunded."""
 
     charge_id: str
     provider_invoice_id: str | None  # the invoice it paid
     amount_minor: int
     amount_refunded_minor: int
-    disputed: bool
 
 
 @dataclass(frozen=True)
@@ -718,12 +719,22 @@ class PaymentGateway(Protocol):
     def get_invoice(self, provider_invoice_id: str) -> HostedInvoice: ...
     def void_invoice(self, provider_invoice_id: str, *, invoice_id: str) -> HostedInvoice: ...
     def get_charge(self, charge_id: str) -> ChargeState: ...
-    def reverse_transfer(self, transfer_id: str, amount_minor: int, *, key: str) -> str:
-        """Takes ``amount_minor`` of a transfer back from the connected account; ``key`` makes it idempotent."""
+    def reverse_transfer(self, transfer_id: str, amount_minor: int, *, key: str, invoice_id: str) -> str:
+        """Takes ``amount_minor`` of a transfer back from the connected account; ``key`` makes it idempotent and
+        travels as metadata with ``invoice_id`` (ours), so the agency can tell what it was for."""
 
-    def transfer(self, destination_account: str, amount_minor: int, currency: str, *, source_charge_id: str | None, key: str) -> str:
+    def transfer(
+        self, destination_account: str, amount_minor: int, currency: str, *, source_charge_id: str | None, key: str, invoice_id: str
+    ) -> str:
         """Pays ``amount_minor`` to a connected account: out of a charge's funds when ``source_charge_id`` is
-        given, else from the platform's available balance; ``key`` makes it idempotent. Returns its id."""
+        given, else from the platform's available balance; ``key`` makes it idempotent (and is metadata, as for
+        a reversal). Returns its id."""
+
+    def find_reversal(self, transfer_id: str, key: str) -> str | None:
+        """The reversal made with ``key``, if any (a retry after the provider forgot its idempotency keys)."""
+
+    def find_transfer(self, destination_account: str, key: str, *, since: datetime) -> str | None:
+        """The transfer to ``destination_account`` made with ``key`` since ``since``, if any."""
 
     def credit_invoice(self, request: CreditNoteRequest) -> str:
         """Issues a credit note; returns its id."""

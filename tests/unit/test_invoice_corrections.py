@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from chalicelib.adapters.payments.offline import sign_payload
 from chalicelib.domain.invoicing import InvoiceBreakdown, InvoiceStatus, VatTreatment, agency_share_held_back
-from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
+from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound, UpstreamUnavailable
 from chalicelib.services import invoice_corrections, invoicing
 from chalicelib.services.invoicing import InvoicingPorts
 from chalicelib.services.ports import CreditNoteRequest
@@ -176,7 +176,7 @@ def test_a_won_dispute_gives_the_agency_its_share_again_once() -> None:
     # Replayed, and the older "created" event again: the share is not taken back, nor paid twice.
     post_all(ports, sink, "charge.dispute.closed")
     for event in sink.of_type("charge.dispute.created"):
-        assert post(ports, as_new_event(event)) == "applied"
+        assert post(ports, as_new_event(event)) == "stale"  # the dispute, re-fetched, is won
     assert transferred_net(stripe) == net
     assert len(deal.notices("transfer_restored")) >= 1
 
@@ -281,3 +281,152 @@ def test_a_handler_overtaken_mid_move_never_makes_the_agency_give_back_twice() -
     share = (2 * 2 * quarter * b.agency_net_minor + b.total_minor) // (2 * b.total_minor)
     assert reversed_total(stripe) == share
     assert deal.db.get_invoice(invoice_id).held_back_minor == share
+
+
+def test_the_credit_form_offers_the_reasons_the_platform_and_stripe_take() -> None:
+    from typing import get_args
+
+    from chalicelib.domain.invoicing import CREDIT_NOTE_REASONS
+    from chalicelib.schemas.timesheets import CreditNoteIn
+
+    assert get_args(CreditNoteIn.model_fields["reason"].annotation) == CREDIT_NOTE_REASONS
+
+
+# --- failures between the platform and the provider ---------------------------------------------------
+
+
+class Failing:
+    """The gateway with one method failing after (or instead of) doing its work, as a lost reply or a crash."""
+
+    def __init__(self, inner: Any, method: str, *, after: bool, error: Exception) -> None:
+        self.inner, self.method, self.after, self.error = inner, method, after, error
+
+    def __getattr__(self, name: str) -> Any:
+        real = getattr(self.inner, name)
+        if name != self.method:
+            return real
+
+        def failing(*args: Any, **kwargs: Any) -> Any:
+            if self.after:
+                real(*args, **kwargs)
+            raise self.error
+
+        return failing
+
+
+def test_a_credit_retried_after_its_reply_was_lost_is_made_once() -> None:
+    deal, ports, stripe, _, invoice_id = paid_invoice()
+    lost = dataclasses.replace(ports, gateway=Failing(ports.gateway, "credit_invoice", after=True, error=UpstreamUnavailable("timeout")))
+    with pytest.raises(UpstreamUnavailable):
+        invoice_corrections.credit_invoice(lost, deal.scene.staff, invoice_id, 500, "duplicate", "Charged twice")
+    with pytest.raises(Conflict):  # another credit waits for the first to be confirmed
+        invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 700, "duplicate", "Something else")
+    credited = invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 500, "duplicate", "Charged twice")  # the retry
+    assert len(stripe.objects("credit_note")) == 1 and stripe.objects("charge")[0]["amount_refunded"] == 500
+    assert [(c.amount_minor, c.credit_note_id is not None) for c in credited.credit_notes] == [(500, True)]
+    # Sent again a moment later (a double click after the reply): the same credit, not a second one.
+    invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 500, "duplicate", "Charged twice")
+    assert len(stripe.objects("credit_note")) == 1
+    deal.scene.world.clock.advance(minutes=11)  # later, the same credit again is a new one
+    invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 500, "duplicate", "Charged twice")
+    assert len(stripe.objects("credit_note")) == 2
+
+
+def test_two_credits_racing_on_an_open_invoice_never_go_below_the_agencys_share() -> None:
+    deal, ports, stripe, sink, invoice_id = setup()
+    onboarded(deal, ports, stripe, sink)
+    b = deal.db.get_invoice(invoice_id).breakdown
+    room = b.total_minor - b.agency_net_minor
+
+    class FirstCreditInBetween:
+        """The second request reads the provider's invoice, then the first request runs to its end."""
+
+        def __init__(self, inner: Any) -> None:
+            self.inner, self.done = inner, False
+
+        def get_invoice(self, provider_invoice_id: str) -> Any:
+            read = self.inner.get_invoice(provider_invoice_id)
+            if not self.done:
+                self.done = True
+                invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, room // 2 + 1, "order_change", "first")
+            return read
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+    racing = dataclasses.replace(ports, gateway=FirstCreditInBetween(ports.gateway))
+    with pytest.raises(InvalidInput):
+        invoice_corrections.credit_invoice(racing, deal.scene.staff, invoice_id, room // 2 + 1, "order_change", "second")
+    assert stripe.get(deal.db.get_invoice(invoice_id).provider_invoice_id)["amount_remaining"] >= b.agency_net_minor
+
+
+def test_a_voided_credit_note_no_longer_counts_as_returned() -> None:
+    deal, ports, stripe, sink, invoice_id = setup()
+    onboarded(deal, ports, stripe, sink)
+    invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 1000, "order_change", "A day less")
+    provider_id = deal.db.get_invoice(invoice_id).provider_invoice_id
+    with stripe._transaction() as state:  # what voiding the credit note in Stripe's dashboard does to the invoice
+        invoice = state["objects"][provider_id]
+        invoice["pre_payment_credit_notes_amount"] -= 1000
+        invoice["amount_due"] += 1000
+        invoice["amount_remaining"] += 1000
+    deal.scene.world.clock.advance(seconds=1)
+    invoicing.settle_share(ports, invoice_id, invoicing.fetch_facts(ports, provider_invoice_id=provider_id))  # credit_note.voided
+    assert deal.db.get_invoice(invoice_id).returned_to_client_minor == 0
+    stripe.pay_invoice(provider_id)
+    post_all(ports, sink, "invoice.paid")
+    assert reversed_total(stripe) == 0  # the client paid it all: the agency keeps all of its share
+
+
+def test_an_older_fetch_applied_late_does_not_undo_a_newer_one() -> None:
+    deal, ports, _, _, invoice_id = paid_invoice()
+    provider_id = deal.db.get_invoice(invoice_id).provider_invoice_id
+    old = invoicing.fetch_facts(ports, provider_invoice_id=provider_id)  # before the refund
+    deal.scene.world.clock.advance(seconds=1)
+    total = deal.db.get_invoice(invoice_id).breakdown.total_minor
+    invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, total // 2, "order_change", "Half")
+    invoicing.settle_share(ports, invoice_id, old)  # its reply overtaken
+    invoice = deal.db.get_invoice(invoice_id)
+    assert (invoice.credited_after_payment_minor, invoice.refunded_minor) == (total // 2, total // 2)
+
+
+def test_a_move_the_provider_refuses_waits_for_the_reconciliation_without_holding_anything_up() -> None:
+    deal, ports, stripe, sink, invoice_id = paid_invoice()
+    invoice = deal.db.get_invoice(invoice_id)
+    account = ports.payments.get_payout_account(invoice.agency_id)
+    assert account is not None
+    dispute = stripe.dispute(invoice.provider_invoice_id)
+    post_all(ports, sink, "charge.dispute.created")
+
+    def transfers(status: str) -> None:
+        with stripe._transaction() as state:
+            state["objects"][account.account_id]["capabilities"]["transfers"] = status
+
+    transfers("inactive")  # the agency's account is restricted for a while
+    stripe.close_dispute(dispute["id"], won=True)
+    assert post_all(ports, sink, "charge.dispute.closed") == ["applied"]  # handled; the restoration waits
+    waiting = deal.db.get_invoice(invoice_id)
+    assert waiting.share_move is not None and waiting.share_move.refused and waiting.dispute_status == "won"
+    assert [i.invoice_id for i in ports.payments.list_settling_invoices()] == [invoice_id]
+    # Staff credit meanwhile: the credit is made and answered, the share waits for the account.
+    credited = invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 500, "order_change", "x")
+    assert len(stripe.objects("credit_note")) == 1 and credited.credit_notes[0].credit_note_id
+    transfers("active")  # fixed: the next try has a new key, so Stripe's stored refusal is not replayed
+    assert invoicing.reconcile_invoices(ports)["shares_settled"] == 1
+    settled = deal.db.get_invoice(invoice_id)
+    assert settled.share_move is None and settled.held_back_minor == settled.share_to_hold_back()
+    assert transferred_net(stripe) == settled.breakdown.agency_net_minor - settled.held_back_minor
+
+
+def test_a_move_completed_after_the_provider_forgot_its_key_is_not_made_twice() -> None:
+    deal, ports, stripe, _, invoice_id = paid_invoice()
+    total = deal.db.get_invoice(invoice_id).breakdown.total_minor
+    crashing = dataclasses.replace(ports, gateway=Failing(ports.gateway, "reverse_transfer", after=True, error=RuntimeError("timed out")))
+    invoice_corrections.credit_invoice(crashing, deal.scene.staff, invoice_id, total // 4, "order_change", "x")  # answered; the move waits
+    assert deal.db.get_invoice(invoice_id).share_move is not None
+    with stripe._transaction() as state:
+        state["idempotency"].clear()  # more than a day later: Stripe has forgotten the keys
+    deal.scene.world.clock.advance(hours=25)
+    assert invoicing.reconcile_invoices(ports)["shares_settled"] == 1
+    invoice = deal.db.get_invoice(invoice_id)
+    assert invoice.share_move is None and reversed_total(stripe) == invoice.reversed_minor == invoice.share_to_hold_back()

@@ -180,7 +180,7 @@ def test_a_missed_payment_webhook_is_repaired_by_the_reconciliation() -> None:
     deal, ports, stripe, sink, invoice_id = setup()
     onboarded(deal, ports, stripe, sink)
     stripe.pay_invoice(deal.db.get_invoice(invoice_id).provider_invoice_id)  # its webhook never arrives
-    assert invoicing.reconcile_invoices(ports) == {"invoices_issued": 0, "invoices_reconciled": 1}
+    assert invoicing.reconcile_invoices(ports) == {"invoices_issued": 0, "invoices_reconciled": 1, "shares_settled": 0}
     assert deal.db.get_invoice(invoice_id).status is InvoiceStatus.PAID
 
 

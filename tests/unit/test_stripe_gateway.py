@@ -438,9 +438,9 @@ def test_requests_the_domain_would_not_send_are_invalid_input_before_stripe(gate
         with pytest.raises(InvalidInput):
             gateway.credit_invoice(dataclasses.replace(request, **bad))
     with pytest.raises(InvalidInput):
-        gateway.transfer("acct_1", 0, "SEK", source_charge_id="ch_1", key="k")
+        gateway.transfer("acct_1", 0, "SEK", source_charge_id="ch_1", key="k", invoice_id="inv-1")
     with pytest.raises(InvalidInput):
-        gateway.transfer("acct_1", 100, "SEK", source_charge_id="in_1", key="k")
+        gateway.transfer("acct_1", 100, "SEK", source_charge_id="in_1", key="k", invoice_id="inv-1")
     with pytest.raises(InvalidInput):
         gateway.get_dispute("ch_1")
 
@@ -480,7 +480,7 @@ def test_a_credit_note_lowers_an_open_invoice_and_crediting_the_rest_pays_it(
         50000,
         "order_change",
         "Kreditering av vecka 2",
-        {"invoice_id": "inv-1"},
+        {"invoice_id": "inv-1", "key": "credit_note.create:inv-1:1"},
     )
     assert note["pre_payment_amount"] == 50000 and note["refunds"] == []
 
@@ -546,10 +546,10 @@ def test_a_credit_note_and_a_transfer_repeated_under_their_keys_are_made_once(ga
     assert not isinstance(conflict.value, PaymentRejected)
 
     charge_id = str(gateway.get_invoice(invoice_id).charge_id)
-    first = gateway.transfer(account_id, 5000, "SEK", source_charge_id=charge_id, key="transfer.create:inv-1:1")
-    assert gateway.transfer(account_id, 5000, "SEK", source_charge_id=charge_id, key="transfer.create:inv-1:1") == first
+    first = gateway.transfer(account_id, 5000, "SEK", source_charge_id=charge_id, key="transfer.create:inv-1:1", invoice_id="inv-1")
+    assert gateway.transfer(account_id, 5000, "SEK", source_charge_id=charge_id, key="transfer.create:inv-1:1", invoice_id="inv-1") == first
     with pytest.raises(Conflict) as other:
-        gateway.transfer(account_id, 6000, "SEK", source_charge_id=charge_id, key="transfer.create:inv-1:1")
+        gateway.transfer(account_id, 6000, "SEK", source_charge_id=charge_id, key="transfer.create:inv-1:1", invoice_id="inv-1")
     assert not isinstance(other.value, PaymentRejected)
     transfer = offline.get(first)
     assert (transfer["amount"], transfer["currency"], transfer["destination"], transfer["source_transaction"]) == (
@@ -568,13 +568,15 @@ def test_a_transfer_above_what_the_charge_has_left_or_to_an_inactive_account_is_
     charge_id = str(gateway.get_invoice(invoice_id).charge_id)
     # 187 502 paid, 127 501 already transferred with the payment: 60 001 left.
     with pytest.raises(PaymentRejected) as above:
-        gateway.transfer(account_id, 60002, "SEK", source_charge_id=charge_id, key="transfer.create:inv-1:1")
+        gateway.transfer(account_id, 60002, "SEK", source_charge_id=charge_id, key="transfer.create:inv-1:1", invoice_id="inv-1")
     assert above.value.code == "balance_insufficient"
     inactive = gateway.create_payout_account("agency-2", name="Ny Byrå AB", email="ekonomi@ny.example", country="se")
     with pytest.raises(PaymentRejected) as refused:
-        gateway.transfer(inactive, 100, "SEK", source_charge_id=charge_id, key="transfer.create:inv-1:2")
+        gateway.transfer(inactive, 100, "SEK", source_charge_id=charge_id, key="transfer.create:inv-1:2", invoice_id="inv-1")
     assert refused.value.code == "insufficient_capabilities_for_transfer"
-    assert gateway.transfer(account_id, 60001, "SEK", source_charge_id=charge_id, key="transfer.create:inv-1:3").startswith("tr_")
+    assert gateway.transfer(
+        account_id, 60001, "SEK", source_charge_id=charge_id, key="transfer.create:inv-1:3", invoice_id="inv-1"
+    ).startswith("tr_")
 
 
 def test_a_won_dispute_is_read_as_won_and_the_agency_share_can_be_transferred_again(
@@ -586,15 +588,17 @@ def test_a_won_dispute_is_read_as_won_and_the_agency_share_can_be_transferred_ag
     state = gateway.get_dispute(dispute["id"])
     assert (state.dispute_id, state.charge_id, state.status) == (dispute["id"], paid.charge_id, "needs_response")
     assert paid.transfer_id is not None and paid.charge_id is not None
-    gateway.reverse_transfer(paid.transfer_id, 127501, key="transfer.reverse:inv-1:127501")
+    gateway.reverse_transfer(paid.transfer_id, 127501, key="transfer.reverse:inv-1:127501", invoice_id="inv-1")
 
     offline.close_dispute(dispute["id"], won=True)
     [(payload, header, connect)] = sink.of_type("charge.dispute.closed")
     event = webhooks.parse(payload, header, connect=connect)
-    assert (event.object_id, event.charge_id, event.provider_invoice_id) == (dispute["id"], paid.charge_id, None)
+    assert (event.object_id, event.provider_invoice_id) == (dispute["id"], None)
     assert sink.of_type("charge.dispute.funds_reinstated")
     assert gateway.get_dispute(dispute["id"]).status == "won"
-    again = gateway.transfer(account_id, 127501, "SEK", source_charge_id=paid.charge_id, key="transfer.create:inv-1:dispute-won")
+    again = gateway.transfer(
+        account_id, 127501, "SEK", source_charge_id=paid.charge_id, key="transfer.create:inv-1:dispute-won", invoice_id="inv-1"
+    )
     assert offline.get(again)["amount"] == 127501
 
 

@@ -40,6 +40,8 @@ from chalicelib.domain.timesheets import Period, PeriodStatus, TimeEntry
 from chalicelib.errors import ConcurrencyConflict
 from chalicelib.services.ports import Changes, Entity, Expect, OutboxMessage, PersonItem, UniqueClaim
 
+SETTLING_INVOICES = "INVOICES#settling"
+
 T = TypeVar("T")
 
 # How long a sent outbox message is kept before DynamoDB's TTL removes it (it holds an e-mail address).
@@ -299,15 +301,17 @@ def _keys(entity: Entity) -> _Keys:
         return _Keys(engagement_pk(entity.engagement_id), f"PERIOD#{entity.key}", gsi4pk=org_pk(entity.agency_id), gsi4sk=filed)
     if isinstance(entity, Invoice):
         # gsi1: an engagement's invoices; gsi2: by status (the jobs: pending ones to issue, open ones to
-        # reconcile); gsi3: by the provider's id (its webhooks); gsi4: an agency's by status.
+        # reconcile), or "settling" while a move of the agency's share is unconfirmed (the job completes it);
+        # gsi3: by the provider's id (its webhooks); gsi4: an agency's by status.
         created = f"{sort_time(entity.created_at)}#{entity.invoice_id}"
+        filed = SETTLING_INVOICES if entity.share_move is not None else f"INVOICES#{entity.status.value}"
         provider = f"PROVIDER_INVOICE#{entity.provider_invoice_id}" if entity.provider_invoice_id else None
         return _Keys(
             f"INVOICE#{entity.invoice_id}",
             "INVOICE",
             gsi1pk=engagement_pk(entity.engagement_id),
             gsi1sk=f"INVOICE#{created}",
-            gsi2pk=f"INVOICES#{entity.status.value}",
+            gsi2pk=filed,
             gsi2sk=created,
             gsi3pk=provider,
             gsi3sk="INVOICE" if provider else None,
@@ -707,6 +711,9 @@ class DynamoPaymentsRepository:
 
     def list_invoices_by_status(self, status: InvoiceStatus) -> list[Invoice]:
         return [load(Invoice, i.data) for i in MainItem.by_gsi2.query(f"INVOICES#{status.value}")]
+
+    def list_settling_invoices(self) -> list[Invoice]:
+        return [load(Invoice, i.data) for i in MainItem.by_gsi2.query(SETTLING_INVOICES)]
 
     def list_agency_invoices(self, agency_id: str, status: InvoiceStatus) -> list[Invoice]:
         items = MainItem.by_gsi4.query(org_pk(agency_id), MainItem.gsi4sk.startswith(f"INVOICE#{status.value}#"))

@@ -39,7 +39,8 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from chalicelib.errors import Conflict, FieldIssue, InvalidInput, Unauthenticated, UpstreamUnavailable
+from chalicelib.domain.invoicing import CREDIT_NOTE_REASONS
+from chalicelib.errors import Conflict, FieldIssue, InvalidInput, PaymentRejected, Unauthenticated, UpstreamUnavailable
 from chalicelib.services.ports import (
     BillingCustomer,
     ChargeState,
@@ -58,23 +59,10 @@ _CHARGE_ID = re.compile(r"(?:ch|py)_[A-Za-z0-9]+")
 _TRANSFER_ID = re.compile(r"tr_[A-Za-z0-9]+")
 _DISPUTE_ID = re.compile(r"(?:dp|du)_[A-Za-z0-9]+")
 _CURRENCY = re.compile(r"[A-Za-z]{3}")
-CREDIT_NOTE_REASONS = ("duplicate", "order_change", "product_unsatisfactory")
 MAX_DETAIL = 200
 VAT_DISPLAY_NAME = "Moms"  # Swedish VAT, as the client reads it on the hosted invoice
 VAT_JURISDICTION = "SE"
 SERVICES_TAX_CODE = "txcd_20030000"  # Stripe Tax's "General - Services": consulting
-
-
-class PaymentRejected(Conflict):
-    """Stripe refused the request (a 4xx): an invalid parameter, an invoice in the wrong state, a missing object.
-    ``code`` is Stripe's error code (``invoice_not_editable``, ``resource_missing``, ...)."""
-
-    title = "The payment provider refused the request"
-
-    def __init__(self, detail: str, *, code: str | None, param: str | None = None) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.param = param
 
 
 class StripeGateway:
@@ -263,15 +251,31 @@ class StripeGateway:
             provider_invoice_id=invoice_id,
             amount_minor=int(charge.get("amount") or 0),
             amount_refunded_minor=int(charge.get("amount_refunded") or 0),
-            disputed=bool(charge.get("disputed")),
         )
 
-    def reverse_transfer(self, transfer_id: str, amount_minor: int, *, key: str) -> str:
+    def reverse_transfer(self, transfer_id: str, amount_minor: int, *, key: str, invoice_id: str) -> str:
         stripe_id = _checked(transfer_id, _TRANSFER_ID, "transfer_id")
-        reversal = self._call(lambda: self.client.v1.transfers.reversals.create(stripe_id, {"amount": amount_minor}, options=_key(key)))
+        params = {"amount": amount_minor, "metadata": {"invoice_id": invoice_id, "key": key}}
+        reversal = self._call(lambda: self.client.v1.transfers.reversals.create(stripe_id, params, options=_key(key)))
         return str(reversal["id"])
 
-    def transfer(self, destination_account: str, amount_minor: int, currency: str, *, source_charge_id: str | None, key: str) -> str:
+    def find_reversal(self, transfer_id: str, key: str) -> str | None:
+        stripe_id = _checked(transfer_id, _TRANSFER_ID, "transfer_id")
+        listed = self._call(lambda: self.client.v1.transfers.reversals.list(stripe_id, {"limit": 100}))
+        return next((str(r["id"]) for r in listed["data"] if (r.get("metadata") or {}).get("key") == key), None)
+
+    def find_transfer(self, destination_account: str, key: str, *, since: datetime) -> str | None:
+        params = {
+            "destination": _checked(destination_account, _ACCOUNT_ID, "destination_account"),
+            "created": {"gte": int(since.timestamp())},
+            "limit": 100,
+        }
+        listed = self._call(lambda: self.client.v1.transfers.list(params))
+        return next((str(t["id"]) for t in listed["data"] if (t.get("metadata") or {}).get("key") == key), None)
+
+    def transfer(
+        self, destination_account: str, amount_minor: int, currency: str, *, source_charge_id: str | None, key: str, invoice_id: str
+    ) -> str:
         """A separate transfer, out of a charge's funds (``source_transaction``) or the platform's balance: Stripe
         refuses it above what the charge has left and to an account whose ``transfers`` capability is not active."""
         issues = []
@@ -285,6 +289,7 @@ class StripeGateway:
             "destination": _checked(destination_account, _ACCOUNT_ID, "destination_account"),
             "amount": amount_minor,
             "currency": currency.lower(),
+            "metadata": {"invoice_id": invoice_id, "key": key},
         }
         if source_charge_id is not None:
             params["source_transaction"] = _checked(source_charge_id, _CHARGE_ID, "source_charge_id")
@@ -304,7 +309,7 @@ class StripeGateway:
             "amount": request.amount_minor,
             "reason": request.reason,
             "memo": request.memo,
-            "metadata": {"invoice_id": request.invoice_id},
+            "metadata": {"invoice_id": request.invoice_id, "key": request.key},
         }
         if request.refund:
             params["refund_amount"] = request.amount_minor
@@ -563,7 +568,6 @@ def payment_event(event: Any, *, connect: bool) -> PaymentEvent:
     if issues:
         raise InvalidInput("The webhook is not a Stripe event this endpoint takes", issues=issues)
     assert isinstance(created, int)
-    charge = obj.get("charge") if isinstance(obj, Mapping) else None
     metadata = obj.get("metadata") if isinstance(obj, Mapping) else None
     reference = metadata.get("invoice_id") if isinstance(metadata, Mapping) else None
     credited = obj.get("invoice") if isinstance(obj, Mapping) and obj.get("object") == "credit_note" else None
@@ -573,7 +577,6 @@ def payment_event(event: Any, *, connect: bool) -> PaymentEvent:
         object_id=str(fields["data.object.id"]),
         account_id=account,
         created=datetime.fromtimestamp(created, tz=UTC),
-        charge_id=_optional_ref(charge),
         invoice_reference=reference if isinstance(reference, str) else None,
         provider_invoice_id=_optional_ref(credited),
     )

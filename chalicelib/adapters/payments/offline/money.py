@@ -24,6 +24,7 @@ from chalicelib.adapters.payments.offline.backend import (
     _ID_PATTERN,
     OfflineStripeError,
     Route,
+    _dict,
     _expand,
     _int,
     _metadata,
@@ -225,6 +226,8 @@ class OfflineStripe(BillingResources):
             ("POST", r"/v1/transfers", self._create_transfer, "TransferCreateParams"),
             ("GET", rf"/v1/transfers/({i})", self._retrieve("transfer"), "TransferRetrieveParams"),
             ("POST", rf"/v1/transfers/({i})/reversals", self._reverse_transfer, "TransferReversalCreateParams"),
+            ("GET", rf"/v1/transfers/({i})/reversals", self._list_reversals, "TransferReversalListParams"),
+            ("GET", r"/v1/transfers", self._list_transfers, "TransferListParams"),
             ("GET", r"/v1/invoice_payments", self._list_invoice_payments, "InvoicePaymentListParams"),
             ("GET", rf"/v1/disputes/({i})", self._retrieve("dispute"), "DisputeRetrieveParams"),
             ("POST", r"/v1/credit_notes", self._create_credit_note, "CreditNoteCreateParams"),
@@ -266,6 +269,26 @@ class OfflineStripe(BillingResources):
         transfer["reversed"] = transfer["amount_reversed"] == transfer["amount"]
         self._event(state, "transfer.reversed", transfer)
         return copy.deepcopy(reversal)
+
+    def _list_reversals(self, state: dict[str, Any], params: Mapping[str, Any], transfer_id: str) -> dict[str, Any]:
+        self._find(state, transfer_id, "transfer", "id")
+        found = [
+            obj for obj in state["objects"].values() if obj.get("object") == "transfer_reversal" and obj.get("transfer") == transfer_id
+        ]
+        return self._list(sorted(found, key=lambda r: r["created"], reverse=True), f"/v1/transfers/{transfer_id}/reversals", params)
+
+    def _list_transfers(self, state: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+        """Newest first, by destination and creation time (``created[gte]``) as Stripe filters them."""
+        destination = _str(params, "destination")
+        since = _int(_dict(params, "created"), "gte") if isinstance(params.get("created"), Mapping) else _int(params, "created")
+        found = [
+            obj
+            for obj in state["objects"].values()
+            if obj.get("object") == "transfer"
+            and (destination is None or obj.get("destination") == destination)
+            and (since is None or obj["created"] >= since)
+        ]
+        return self._list(sorted(found, key=lambda t: t["created"], reverse=True), "/v1/transfers", params)
 
     def _retrieve_payment_intent(self, state: dict[str, Any], params: Mapping[str, Any], intent_id: str) -> dict[str, Any]:
         intent = copy.deepcopy(self._find(state, intent_id, "payment_intent"))
