@@ -12,10 +12,11 @@ from chalicelib.lazy import LazyModule
 
 if TYPE_CHECKING:
     from chalicelib.schemas import payments as s
-    from chalicelib.services import invoicing
+    from chalicelib.services import invoicing, payment_events
 else:  # imported on the first request that needs them (cold start)
     s = LazyModule("chalicelib.schemas.payments")
     invoicing = LazyModule("chalicelib.services.invoicing")
+    payment_events = LazyModule("chalicelib.services.payment_events")
 
 bp = Blueprint(__name__)
 # Stripe's events without expansions are a few kilobytes; an invoice with many lines stays well below this.
@@ -62,7 +63,7 @@ def payout_status(call: Call[Any, Any]) -> s.PayoutAccountResponse:
 
 def _webhook(call: Call[Any, Any], *, connect: bool) -> s.PaymentWebhookResponse:
     signature = call.headers.get("stripe-signature")
-    outcome = invoicing.handle_payment_webhook(call.container.invoicing, call.raw_body, signature, connect=connect)
+    outcome = payment_events.handle_payment_webhook(call.container.invoicing, call.raw_body, signature, connect=connect)
     return s.PaymentWebhookResponse(outcome=outcome)
 
 

@@ -59,7 +59,7 @@ def _retention_figures(report: RetentionReport) -> dict[str, int]:
 def run_proposal_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
     from chalicelib.services.candidacies import expire_consent_requests
     from chalicelib.services.contracts import reconcile_contracts
-    from chalicelib.services.invoicing import reconcile_invoices
+    from chalicelib.services.payment_events import reconcile_invoices
     from chalicelib.services.signing import expire_signing_requests
 
     container = get_container()

@@ -3,7 +3,7 @@ issuing a voided invoice again (to the client's corrected details, say).
 
 Money follows the provider: a credit note lowers what an open invoice asks for or refunds a paid one, and the
 agency's share follows what went back to the client through the same settlement as the provider's webhooks
-(``invoicing.settle_share``). A credit note is recorded on the invoice before the provider is asked, keyed by
+(``agency_share.settle_share``). A credit note is recorded on the invoice before the provider is asked, keyed by
 its sequence number, and only one at a time: a double submit or a retry after a failure completes the same
 note, and two different credits never both pass the check against what the invoice still allows. A reissue is
 recorded in the same transaction as the link from the voided invoice: exactly one replacement.
@@ -19,15 +19,10 @@ from chalicelib.domain.identity import Principal
 from chalicelib.domain.invoicing import CREDIT_NOTE_REASONS, CreditNoteEntry, Invoice, InvoiceStatus
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
 from chalicelib.logging import log_failure
+from chalicelib.services.agency_share import ProviderFacts, fetch_facts, settle_share
 from chalicelib.services.candidacies import ATTEMPTS
-from chalicelib.services.invoicing import (
-    IDEMPOTENCY_KEY_LIFETIME,
-    InvoicingPorts,
-    ProviderFacts,
-    apply_provider_state,
-    fetch_facts,
-    settle_share,
-)
+from chalicelib.services.invoicing import IDEMPOTENCY_KEY_LIFETIME, InvoicingPorts
+from chalicelib.services.payment_events import apply_provider_state
 from chalicelib.services.ports import Changes, CreditNoteRequest
 from chalicelib.services.timesheets import new_invoice, visible_invoice
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from chalicelib.adapters.payments.offline import sign_payload
 from chalicelib.domain.invoicing import InvoiceBreakdown, InvoiceStatus, VatTreatment, agency_share_held_back
 from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound, UpstreamUnavailable
-from chalicelib.services import invoice_corrections, invoicing
+from chalicelib.services import agency_share, invoice_corrections, invoicing, payment_events
 from chalicelib.services.invoicing import InvoicingPorts
 from chalicelib.services.ports import CreditNoteRequest
 from tests.unit.test_invoicing import SECRETS, onboarded, paid_invoice, post, setup
@@ -371,7 +371,7 @@ def test_a_voided_credit_note_no_longer_counts_as_returned() -> None:
         invoice["amount_due"] += 1000
         invoice["amount_remaining"] += 1000
     deal.scene.world.clock.advance(seconds=1)
-    invoicing.settle_share(ports, invoice_id, invoicing.fetch_facts(ports, provider_invoice_id=provider_id))  # credit_note.voided
+    agency_share.settle_share(ports, invoice_id, agency_share.fetch_facts(ports, provider_invoice_id=provider_id))  # credit_note.voided
     assert deal.db.get_invoice(invoice_id).returned_to_client_minor == 0
     stripe.pay_invoice(provider_id)
     post_all(ports, sink, "invoice.paid")
@@ -381,11 +381,11 @@ def test_a_voided_credit_note_no_longer_counts_as_returned() -> None:
 def test_an_older_fetch_applied_late_does_not_undo_a_newer_one() -> None:
     deal, ports, _, _, invoice_id = paid_invoice()
     provider_id = deal.db.get_invoice(invoice_id).provider_invoice_id
-    old = invoicing.fetch_facts(ports, provider_invoice_id=provider_id)  # before the refund
+    old = agency_share.fetch_facts(ports, provider_invoice_id=provider_id)  # before the refund
     deal.scene.world.clock.advance(seconds=1)
     total = deal.db.get_invoice(invoice_id).breakdown.total_minor
     invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, total // 2, "order_change", "Half")
-    invoicing.settle_share(ports, invoice_id, old)  # its reply overtaken
+    agency_share.settle_share(ports, invoice_id, old)  # its reply overtaken
     invoice = deal.db.get_invoice(invoice_id)
     assert (invoice.credited_after_payment_minor, invoice.refunded_minor) == (total // 2, total // 2)
 
@@ -412,7 +412,7 @@ def test_a_move_the_provider_refuses_waits_for_the_reconciliation_without_holdin
     credited = invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 500, "order_change", "x")
     assert len(stripe.objects("credit_note")) == 1 and credited.credit_notes[0].credit_note_id
     transfers("active")  # fixed: the next try has a new key, so Stripe's stored refusal is not replayed
-    assert invoicing.reconcile_invoices(ports)["shares_settled"] == 1
+    assert payment_events.reconcile_invoices(ports)["shares_settled"] == 1
     settled = deal.db.get_invoice(invoice_id)
     assert settled.share_move is None and settled.held_back_minor == settled.share_to_hold_back()
     assert transferred_net(stripe) == settled.breakdown.agency_net_minor - settled.held_back_minor
@@ -427,6 +427,6 @@ def test_a_move_completed_after_the_provider_forgot_its_key_is_not_made_twice() 
     with stripe._transaction() as state:
         state["idempotency"].clear()  # more than a day later: Stripe has forgotten the keys
     deal.scene.world.clock.advance(hours=25)
-    assert invoicing.reconcile_invoices(ports)["shares_settled"] == 1
+    assert payment_events.reconcile_invoices(ports)["shares_settled"] == 1
     invoice = deal.db.get_invoice(invoice_id)
     assert invoice.share_move is None and reversed_total(stripe) == invoice.reversed_minor == invoice.share_to_hold_back()

@@ -15,7 +15,7 @@ from chalicelib.adapters.payments.offline import OfflineStripe
 from chalicelib.adapters.payments.stripe_gateway import StripeGateway, StripeWebhooks
 from chalicelib.domain.invoicing import InvoiceStatus
 from chalicelib.errors import NotFound, Unauthenticated, UpstreamUnavailable
-from chalicelib.services import invoicing, timesheets
+from chalicelib.services import invoicing, payment_events, timesheets
 from chalicelib.services.invoicing import InvoicingPorts
 from chalicelib.services.ports import Changes
 from tests.unit.test_contracts import Deal
@@ -51,7 +51,7 @@ def setup() -> tuple[Deal, InvoicingPorts, OfflineStripe, Sink, str]:
 
 def post(ports: InvoicingPorts, event: tuple[bytes, str, bool]) -> str:
     payload, signature, connect = event
-    return invoicing.handle_payment_webhook(ports, payload, signature, connect=connect)
+    return payment_events.handle_payment_webhook(ports, payload, signature, connect=connect)
 
 
 def onboarded(deal: Deal, ports: InvoicingPorts, stripe: OfflineStripe, sink: Sink) -> None:
@@ -79,7 +79,7 @@ def test_an_invoice_waits_for_the_agencys_payout_account_and_says_why() -> None:
     stripe.activate_transfers(account.account_id)
     [updated] = sink.of_type("account.updated")
     with pytest.raises(Unauthenticated):
-        invoicing.handle_payment_webhook(ports, updated[0], updated[1], connect=False)  # the platform endpoint's secret
+        payment_events.handle_payment_webhook(ports, updated[0], updated[1], connect=False)  # the platform endpoint's secret
     assert post(ports, updated) == "applied"
     assert deal.db.get_invoice(invoice_id).status is InvoiceStatus.PENDING  # the webhook only records the account
     assert invoicing.issue_waiting_invoices(ports, account.agency_id) == 1  # the stream, on the account's change
@@ -162,12 +162,12 @@ def test_forged_stale_and_reordered_webhooks_change_nothing_they_should_not() ->
     payload, signature, _ = paid
     before = dict(deal.db.items)
     with pytest.raises(Unauthenticated):
-        invoicing.handle_payment_webhook(ports, payload.replace(b"paid", b"void"), signature, connect=False)
+        payment_events.handle_payment_webhook(ports, payload.replace(b"paid", b"void"), signature, connect=False)
     with pytest.raises(Unauthenticated):
-        invoicing.handle_payment_webhook(ports, payload, None, connect=False)
+        payment_events.handle_payment_webhook(ports, payload, None, connect=False)
     forged = "t=1,v1=" + "0" * 64
     with pytest.raises(Unauthenticated):
-        invoicing.handle_payment_webhook(ports, payload, forged, connect=False)
+        payment_events.handle_payment_webhook(ports, payload, forged, connect=False)
     assert deal.db.items.keys() == before.keys()
     assert post(ports, paid) == "applied"
     # An older event arriving after the payment re-fetches the paid invoice: nothing moves back.
@@ -180,7 +180,7 @@ def test_a_missed_payment_webhook_is_repaired_by_the_reconciliation() -> None:
     deal, ports, stripe, sink, invoice_id = setup()
     onboarded(deal, ports, stripe, sink)
     stripe.pay_invoice(deal.db.get_invoice(invoice_id).provider_invoice_id)  # its webhook never arrives
-    assert invoicing.reconcile_invoices(ports) == {"invoices_issued": 0, "invoices_reconciled": 1, "shares_settled": 0}
+    assert payment_events.reconcile_invoices(ports) == {"invoices_issued": 0, "invoices_reconciled": 1, "shares_settled": 0}
     assert deal.db.get_invoice(invoice_id).status is InvoiceStatus.PAID
 
 
@@ -201,7 +201,7 @@ def test_the_reconciliation_issues_what_waited_even_when_the_agencys_update_was_
     account = ports.payments.get_payout_account(deal.scene.agency_admin.org_id or "")
     assert account is not None
     stripe.activate_transfers(account.account_id)  # its account.updated is lost
-    assert invoicing.reconcile_invoices(ports)["invoices_issued"] == 1
+    assert payment_events.reconcile_invoices(ports)["invoices_issued"] == 1
     assert deal.db.get_invoice(invoice_id).status is InvoiceStatus.OPEN
 
 
@@ -296,8 +296,8 @@ def test_a_failed_payout_alerts_the_agency_and_staff() -> None:
     import time
 
     header = sign_payload(payload, SECRETS[1], int(time.time()))
-    assert invoicing.handle_payment_webhook(ports, payload, header, connect=True) == "applied"
-    assert invoicing.handle_payment_webhook(ports, payload, header, connect=True) == "duplicate"
+    assert payment_events.handle_payment_webhook(ports, payload, header, connect=True) == "applied"
+    assert payment_events.handle_payment_webhook(ports, payload, header, connect=True) == "duplicate"
     told = {n.user_id for n in deal.notices("payout_failed")}
     assert {deal.scene.agency_admin.user_id, deal.scene.staff.user_id} <= told
 
@@ -321,9 +321,9 @@ def test_events_of_invoices_not_ours_are_acknowledged_and_ours_not_yet_linked_ar
         payload = json.dumps(body).encode()
         return payload, sign_payload(payload, SECRETS[0], int(time.time()))
 
-    assert invoicing.handle_payment_webhook(ports, *event("evt_dashboard", {}), connect=False) == "ignored"
+    assert payment_events.handle_payment_webhook(ports, *event("evt_dashboard", {}), connect=False) == "ignored"
     with pytest.raises(NotFound):
-        invoicing.handle_payment_webhook(ports, *event("evt_ours", {"invoice_id": "01JZZZZZZZZZZZZZZZZZZZZZZZ"}), connect=False)
+        payment_events.handle_payment_webhook(ports, *event("evt_ours", {"invoice_id": "01JZZZZZZZZZZZZZZZZZZZZZZZ"}), connect=False)
     assert not deal.db.event_processed("stripe", "evt_ours")
 
 
