@@ -77,6 +77,7 @@ def _invoice_out(i: Invoice, principal: Principal | None = None) -> s.InvoiceOut
                 credit_note_id=c.credit_note_id, amount_minor=c.amount_minor, reason=c.reason, memo=c.memo, created_at=c.created_at
             )
             for c in i.credit_notes
+            if c.credit_note_id is not None  # made: not one still being made, nor one the provider refused
         ],
         returned_to_client_minor=i.returned_to_client_minor,
         agency_share_held_back_minor=i.held_back_minor,

@@ -159,6 +159,11 @@ class CreditNoteEntry:
     created_by: str
     created_at: datetime
     credit_note_id: str | None = None  # None until the provider made it
+    refused: str | None = None  # the provider refused it (nothing was made); its sequence stays used
+
+    @property
+    def pending(self) -> bool:
+        return self.credit_note_id is None and self.refused is None
 
     def key(self, invoice_id: str) -> str:
         return f"credit_note.create:{invoice_id}:{self.sequence}"

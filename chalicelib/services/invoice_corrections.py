@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.invoicing import CREDIT_NOTE_REASONS, CreditNoteEntry, Invoice, InvoiceStatus
-from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
+from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Forbidden, InvalidInput, NotFound, PaymentRejected
 from chalicelib.logging import log_failure
 from chalicelib.services.agency_share import ProviderFacts, fetch_facts, settle_share
 from chalicelib.services.candidacies import ATTEMPTS
@@ -45,8 +45,13 @@ def credit_invoice(ports: InvoicingPorts, principal: Principal, invoice_id: str,
         request = CreditNoteRequest(
             invoice.provider_invoice_id, invoice_id, entry.amount_minor, entry.reason, entry.memo, entry.refund, entry.key(invoice_id)
         )
-        credit_note_id = ports.gateway.credit_invoice(request)
-        _record(ports, invoice_id, lambda current: _confirmed(current, entry.sequence, credit_note_id))
+        try:
+            credit_note_id = ports.gateway.credit_invoice(request)
+        except PaymentRejected as exc:  # nothing was made: the entry no longer holds up other credits
+            why = str(exc)[:200]
+            _record(ports, invoice_id, lambda current: _settled(current, entry.sequence, refused=why))
+            raise
+        _record(ports, invoice_id, lambda current: _settled(current, entry.sequence, credit_note_id=credit_note_id))
     try:  # the provider's events settle it too: a failure here does not undo the credit
         settle_share(ports, invoice_id, fetch_facts(ports, provider_invoice_id=invoice.provider_invoice_id))
     except Exception as exc:
@@ -64,11 +69,11 @@ def _credit_recorded(
         now = ports.now
         for entry in current.credit_notes:
             same = (entry.amount_minor, entry.reason, entry.memo, entry.created_by) == (amount_minor, reason, memo, principal.user_id)
-            if same and (entry.credit_note_id is None or now - entry.created_at <= REPEAT_WINDOW):
-                if entry.credit_note_id is None and now - entry.created_at >= IDEMPOTENCY_KEY_LIFETIME:
+            if same and (entry.pending or (entry.credit_note_id is not None and now - entry.created_at <= REPEAT_WINDOW)):
+                if entry.pending and now - entry.created_at >= IDEMPOTENCY_KEY_LIFETIME:
                     raise Conflict("An earlier credit note on this invoice was never confirmed: check it in Stripe's dashboard.")
                 return entry
-        if any(entry.credit_note_id is None for entry in current.credit_notes):
+        if any(entry.pending for entry in current.credit_notes):
             raise Conflict("Another credit note on this invoice is being made; try again in a moment.")
         if current.status not in (InvoiceStatus.OPEN, InvoiceStatus.PAID) or current.provider_invoice_id is None:
             raise Conflict(
@@ -97,8 +102,12 @@ def _credit_recorded(
     raise Conflict("The invoice is being changed; try again.")
 
 
-def _confirmed(invoice: Invoice, sequence: int, credit_note_id: str) -> Invoice:
-    notes = tuple(replace(e, credit_note_id=credit_note_id) if e.sequence == sequence else e for e in invoice.credit_notes)
+def _settled(invoice: Invoice, sequence: int, *, credit_note_id: str | None = None, refused: str | None = None) -> Invoice:
+    """The invoice with its pending credit note ``sequence`` made (``credit_note_id``) or refused."""
+    notes = tuple(
+        replace(e, credit_note_id=credit_note_id, refused=refused) if e.sequence == sequence and e.pending else e
+        for e in invoice.credit_notes
+    )
     return replace(invoice, credit_notes=notes)
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from chalicelib.adapters.payments.offline import sign_payload
 from chalicelib.domain.invoicing import InvoiceBreakdown, InvoiceStatus, VatTreatment, agency_share_held_back
-from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound, UpstreamUnavailable
+from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound, PaymentRejected, UpstreamUnavailable
 from chalicelib.services import agency_share, invoice_corrections, invoicing, payment_events
 from chalicelib.services.invoicing import InvoicingPorts
 from chalicelib.services.ports import CreditNoteRequest
@@ -430,3 +430,23 @@ def test_a_move_completed_after_the_provider_forgot_its_key_is_not_made_twice() 
     assert payment_events.reconcile_invoices(ports)["shares_settled"] == 1
     invoice = deal.db.get_invoice(invoice_id)
     assert invoice.share_move is None and reversed_total(stripe) == invoice.reversed_minor == invoice.share_to_hold_back()
+
+
+def test_a_credit_the_provider_refuses_holds_nothing_up_and_never_shows_as_made() -> None:
+    deal, ports, stripe, _, invoice_id = paid_invoice()
+    refusing = dataclasses.replace(
+        ports, gateway=Failing(ports.gateway, "credit_invoice", after=False, error=PaymentRejected("refused", code="charge_disputed"))
+    )
+    with pytest.raises(PaymentRejected):
+        invoice_corrections.credit_invoice(refusing, deal.scene.staff, invoice_id, 500, "duplicate", "Charged twice")
+    assert [e.refused is not None for e in deal.db.get_invoice(invoice_id).credit_notes] == [True]
+    # Being made meanwhile: a second credit waits; the invoice reads without the unmade notes.
+    lost = dataclasses.replace(ports, gateway=Failing(ports.gateway, "credit_invoice", after=False, error=UpstreamUnavailable("down")))
+    with pytest.raises(UpstreamUnavailable):
+        invoice_corrections.credit_invoice(lost, deal.scene.staff, invoice_id, 300, "duplicate", "Another")
+    from chalicelib.api.timesheets import _invoice_out
+
+    assert _invoice_out(deal.db.get_invoice(invoice_id)).credit_notes == []
+    made = invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 300, "duplicate", "Another")  # its retry
+    assert [(c.sequence, c.credit_note_id is not None) for c in made.credit_notes] == [(1, False), (2, True)]
+    assert len(stripe.objects("credit_note")) == 1
