@@ -390,10 +390,10 @@ class InMemoryDatabase:
         return next((i for i in self._all("invoice") if i.provider_invoice_id == provider_invoice_id), None)
 
     def list_invoices_by_status(self, status: InvoiceStatus) -> list[Invoice]:
-        return [i for i in self._all("invoice") if i.status is status]
+        return [i for i in self._all("invoice") if i.status is status and not i.settling]  # as gsi2 files them
 
     def list_settling_invoices(self) -> list[Invoice]:
-        return [i for i in self._all("invoice") if i.share_move is not None]
+        return [i for i in self._all("invoice") if i.settling]
 
     def list_agency_invoices(self, agency_id: str, status: InvoiceStatus) -> list[Invoice]:
         return [i for i in self._all("invoice") if i.agency_id == agency_id and i.status is status]

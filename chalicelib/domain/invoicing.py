@@ -134,8 +134,7 @@ class ShareMove:
     total_after_minor: int  # the reversed (or restored) total once done: part of the idempotency key
     source: str  # the transfer reversed; for a restoration, the charge whose money it gives back (its key)
     decided_at: datetime
-    attempt: int = 1  # a new one (and key) after the provider refused the last: nothing moved then
-    refused: str | None = None  # the provider's last refusal, for operators
+    attempt: int = 1  # one more for each refusal on the invoice: a move decided again gets a new key
 
     @property
     def key(self) -> str:
@@ -253,6 +252,7 @@ class Invoice:
     credited_before_payment_minor: int = 0  # credit notes that lowered what the client had to pay
     credited_after_payment_minor: int = 0  # credit notes after payment (refunded, or credited to the client)
     dispute_id: str | None = None
+    dispute_created_at: datetime | None = None  # the latest dispute of the charge is the one that counts
     dispute_status: str | None = None  # as the provider has it: needs_response, under_review, won, lost, ...
     disputed_at: datetime | None = None
     charge_seen_at: datetime | None = None  # when the provider was last asked about the charge (refunds)
@@ -262,6 +262,15 @@ class Invoice:
     restored_minor: int = 0  # given back to the agency after a won dispute, confirmed by the provider
     restore_transfer_id: str | None = None  # the transfer that gave it back: later reversals come from it
     share_move: ShareMove | None = None  # a reversal or restoration decided and not yet confirmed
+    share_refusals: int = 0  # moves the provider refused (nothing moved): each next one has a new key
+    share_refused_at: datetime | None = None  # the last refusal, while the share still waits to move
+    share_refused: str | None = None  # why, for operators
+
+    @property
+    def settling(self) -> bool:
+        """A move of the agency's share is unconfirmed, or waits to be tried again after a refusal."""
+        return self.share_move is not None or self.share_refused_at is not None
+
     credit_notes: tuple[CreditNoteEntry, ...] = ()  # made through the platform, by staff
     ended_at: datetime | None = None  # voided or marked uncollectible
     void_reason: str | None = None  # when staff voided it through the platform

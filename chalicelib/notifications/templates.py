@@ -384,14 +384,30 @@ TEMPLATES |= {
     },
     "transfer_restored": {
         "en": _en(
-            "Money paid again: the dispute of the invoice of $total was won",
-            "The dispute of the payment of the invoice of $total was decided for the platform, so $amount of the "
-            "agency's share was transferred to the agency again.\n\n$breakdown\n\n$link",
+            "Money paid again: invoice of $total",
+            "Money that had gone back from the payment of the invoice of $total is the platform's again (a dispute "
+            "decided for it, or a credit or refund undone), so $amount of the agency's share was transferred to the "
+            "agency again.\n\n$breakdown\n\n$link",
         ),
         "sv": _sv(
-            "Pengar utbetalda igen: tvisten om fakturan på $total är vunnen",
-            "Tvisten om betalningen av fakturan på $total avgjordes till plattformens fördel, så $amount av "
+            "Pengar utbetalda igen: fakturan på $total",
+            "Pengar som hade gått tillbaka från betalningen av fakturan på $total är plattformens igen (en tvist "
+            "avgjord till dess fördel, eller en kreditering eller återbetalning som hävts), så $amount av "
             "konsultbolagets andel har förts över till konsultbolaget igen.\n\n$breakdown\n\n$link",
+        ),
+    },
+    "share_move_refused": {
+        "en": _en(
+            "Stripe refused to move an agency's share: invoice of $total",
+            "Stripe refused to move $amount of the agency's share of the invoice of $total: $why\n\n"
+            "The platform tries again every hour from the invoice's current state; fix the cause in Stripe (the agency's "
+            "account, the platform's balance) if it persists.\n\n$breakdown\n\n$link",
+        ),
+        "sv": _sv(
+            "Stripe vägrade flytta ett konsultbolags andel: fakturan på $total",
+            "Stripe vägrade flytta $amount av konsultbolagets andel av fakturan på $total: $why\n\n"
+            "Plattformen försöker igen varje timme utifrån fakturans aktuella läge; åtgärda orsaken i Stripe "
+            "(konsultbolagets konto, plattformens saldo) om felet består.\n\n$breakdown\n\n$link",
         ),
     },
     "payout_failed": {

@@ -22,7 +22,7 @@ from chalicelib.domain.invoicing import (
 from chalicelib.domain.money import format_amount
 from chalicelib.errors import ConcurrencyConflict, Conflict, PaymentRejected, UpstreamUnavailable
 from chalicelib.logging import log_failure
-from chalicelib.services.candidacies import ATTEMPTS
+from chalicelib.services.candidacies import ATTEMPTS, active_staff
 from chalicelib.services.invoicing import (
     IDEMPOTENCY_KEY_LIFETIME,
     InvoicingPorts,
@@ -37,6 +37,8 @@ from chalicelib.services.ports import (
     DisputeState,
     HostedInvoice,
 )
+
+REFUSAL_BACKOFF = timedelta(hours=1)  # between tries of a move the provider refused
 
 
 @dataclass(frozen=True)
@@ -102,11 +104,15 @@ def with_money_facts(invoice: Invoice, facts: ProviderFacts) -> Invoice:
             credited_after_payment_minor=hosted.credited_after_payment_minor,
             credits_seen_at=at,
         )
-    if dispute is not None and (updated.dispute_seen_at is None or at >= updated.dispute_seen_at):
+    newer_fetch = updated.dispute_seen_at is None or at >= updated.dispute_seen_at
+    # An event about an earlier dispute of the charge (redelivered late) does not replace a later dispute.
+    same_or_later = updated.dispute_created_at is None or dispute is None or dispute.created >= updated.dispute_created_at
+    if dispute is not None and newer_fetch and same_or_later:
         withdrawn = dispute.status in DISPUTE_FUNDS_WITHDRAWN
         updated = replace(
             updated,
             dispute_id=dispute.dispute_id,
+            dispute_created_at=dispute.created,
             dispute_status=dispute.status,
             disputed_at=updated.disputed_at or (at if withdrawn else None),
             dispute_seen_at=at,
@@ -174,23 +180,37 @@ def _make_move(ports: InvoicingPorts, invoice: Invoice, move: ShareMove) -> Invo
             invoice_id=invoice.invoice_id,
         )
         done = replace(invoice, restored_minor=move.total_after_minor, restore_transfer_id=transfer_id)
-    return replace(done, share_move=None, revision=invoice.revision + 1)
+    return replace(done, share_move=None, share_refused_at=None, share_refused=None, revision=invoice.revision + 1)
 
 
 def _record_refusal(ports: InvoicingPorts, invoice: Invoice, move: ShareMove, exc: PaymentRejected) -> None:
-    """The provider refused the move (a 4xx: nothing moved). Its next try gets a new key (the provider
-    replays a refusal under the old one), and operators are told, once per refusal."""
+    """The provider refused the move (a definite refusal: nothing moved). The move is dropped, to be decided
+    again from the facts as they are then, after ``REFUSAL_BACKOFF`` and under a new key (the provider replays
+    a refusal under the old one); the invoice stays filed as settling, and staff are told of the first."""
     log_failure("the provider refused to move the agency's share", exc, invoice_id=invoice.invoice_id, code=exc.code or "")
-    retried = replace(move, attempt=move.attempt + 1, refused=str(exc)[:200])
+    now = ports.now
+    refused = replace(
+        invoice,
+        share_move=None,
+        share_refusals=invoice.share_refusals + 1,
+        share_refused_at=now,
+        share_refused=str(exc)[:200],
+        revision=invoice.revision + 1,
+    )
+    changes = Changes().transition(refused, invoice.status.value, revision=invoice.revision)
+    if invoice.share_refused_at is None:
+        for user in active_staff(ports.accounts.accounts):
+            params = {**invoice_params(ports, refused, user), "amount": format_amount(move.amount_minor, refused.breakdown.currency)}
+            params["why"] = refused.share_refused or ""
+            notify(changes, user, "share_move_refused", params, now, object_type="invoice", object_id=invoice.invoice_id)
     with suppress(ConcurrencyConflict):
-        ports.commit(
-            Changes().transition(
-                replace(invoice, share_move=retried, revision=invoice.revision + 1), invoice.status.value, revision=invoice.revision
-            )
-        )
+        ports.commit(changes)
 
 
 def _next_move(invoice: Invoice, now: datetime) -> ShareMove | None:
+    if invoice.share_refused_at is not None and now - invoice.share_refused_at < REFUSAL_BACKOFF:
+        return None
+    attempt = invoice.share_refusals + 1
     target = invoice.share_to_hold_back()
     held = invoice.held_back_minor
     if target > held:
@@ -198,9 +218,9 @@ def _next_move(invoice: Invoice, now: datetime) -> ShareMove | None:
         source = invoice.restore_transfer_id if invoice.restored_minor else invoice.transfer_id
         if source is None:
             return None  # nothing was transferred (unpaid, or paid without a transfer): nothing to take back
-        return ShareMove("reverse", target - held, invoice.reversed_minor + target - held, source, now)
+        return ShareMove("reverse", target - held, invoice.reversed_minor + target - held, source, now, attempt)
     if target < held and invoice.charge_id:
-        return ShareMove("restore", held - target, invoice.restored_minor + held - target, invoice.charge_id, now)
+        return ShareMove("restore", held - target, invoice.restored_minor + held - target, invoice.charge_id, now, attempt)
     return None
 
 
@@ -222,7 +242,7 @@ def settle_pending(ports: InvoicingPorts) -> int:
         try:
             move_share(ports, invoice.invoice_id)
             current = ports.timesheets.timesheets.get_invoice(invoice.invoice_id)
-            settled += current is not None and current.share_move is None
+            settled += current is not None and not current.settling
         except Exception as exc:
             log_failure("settling an invoice failed", exc, invoice_id=invoice.invoice_id)
     return settled

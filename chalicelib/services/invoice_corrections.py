@@ -40,18 +40,10 @@ def credit_invoice(ports: InvoicingPorts, principal: Principal, invoice_id: str,
         raise InvalidInput("Unknown reason.", issues=[FieldIssue("reason", f"one of {', '.join(CREDIT_NOTE_REASONS)}")])
     invoice = _staff_invoice(ports, principal, invoice_id)
     entry = _credit_recorded(ports, principal, invoice, amount_minor, reason, memo)
-    if entry.credit_note_id is None:
-        assert invoice.provider_invoice_id is not None
-        request = CreditNoteRequest(
-            invoice.provider_invoice_id, invoice_id, entry.amount_minor, entry.reason, entry.memo, entry.refund, entry.key(invoice_id)
-        )
-        try:
-            credit_note_id = ports.gateway.credit_invoice(request)
-        except PaymentRejected as exc:  # nothing was made: the entry no longer holds up other credits
-            why = str(exc)[:200]
-            _record(ports, invoice_id, lambda current: _settled(current, entry.sequence, refused=why))
-            raise
-        _record(ports, invoice_id, lambda current: _settled(current, entry.sequence, credit_note_id=credit_note_id))
+    if entry.pending:
+        entry = _complete(ports, invoice_id, entry)
+    if entry.refused is not None:
+        raise PaymentRejected(f"The payment provider refused the credit note: {entry.refused}", code=None)
     try:  # the provider's events settle it too: a failure here does not undo the credit
         settle_share(ports, invoice_id, fetch_facts(ports, provider_invoice_id=invoice.provider_invoice_id))
     except Exception as exc:
@@ -62,19 +54,25 @@ def credit_invoice(ports: InvoicingPorts, principal: Principal, invoice_id: str,
 def _credit_recorded(
     ports: InvoicingPorts, principal: Principal, invoice: Invoice, amount_minor: int, reason: str, memo: str
 ) -> CreditNoteEntry:
-    """The credit note entry this request is: the same one again (a retry, a double submit), or a new one,
-    checked against what the invoice still allows and recorded before the provider is asked."""
+    """The credit note entry this request is: one still being made with the same terms (a retry, a double
+    submit), or a new one, checked against what the invoice still allows and recorded before the provider is
+    asked. A different credit still being made is completed first, by whoever finds it (its key is recorded)."""
     for _ in range(ATTEMPTS):
         current = _get(ports, invoice.invoice_id)
         now = ports.now
-        for entry in current.credit_notes:
-            same = (entry.amount_minor, entry.reason, entry.memo, entry.created_by) == (amount_minor, reason, memo, principal.user_id)
-            if same and (entry.pending or (entry.credit_note_id is not None and now - entry.created_at <= REPEAT_WINDOW)):
-                if entry.pending and now - entry.created_at >= IDEMPOTENCY_KEY_LIFETIME:
-                    raise Conflict("An earlier credit note on this invoice was never confirmed: check it in Stripe's dashboard.")
-                return entry
-        if any(entry.pending for entry in current.credit_notes):
-            raise Conflict("Another credit note on this invoice is being made; try again in a moment.")
+        terms = (amount_minor, reason, memo)
+        pending = next((e for e in current.credit_notes if e.pending), None)
+        if pending is not None:
+            if (pending.amount_minor, pending.reason, pending.memo) == terms:
+                return pending
+            _complete(ports, invoice.invoice_id, pending)
+            continue
+        for made in current.credit_notes:
+            if made.credit_note_id and (made.amount_minor, made.reason, made.memo) == terms and now - made.created_at <= REPEAT_WINDOW:
+                raise Conflict(
+                    f"The same credit note was made {int((now - made.created_at).total_seconds() // 60)} minutes ago "
+                    f"({made.credit_note_id}); to make another, give it its own memo."
+                )
         if current.status not in (InvoiceStatus.OPEN, InvoiceStatus.PAID) or current.provider_invoice_id is None:
             raise Conflict(
                 f"Only an open or paid invoice can be credited; this one is {current.status.value}.", current_state=current.status.value
@@ -97,9 +95,33 @@ def _credit_recorded(
         try:
             ports.commit(Changes().transition(recorded, current.status.value, revision=current.revision))
         except ConcurrencyConflict:
-            continue  # a concurrent credit: read it (the same request, or one to wait for)
+            continue  # a concurrent credit: read it (the same request, or one to complete first)
         return entry
     raise Conflict("The invoice is being changed; try again.")
+
+
+def _complete(ports: InvoicingPorts, invoice_id: str, entry: CreditNoteEntry) -> CreditNoteEntry:
+    """Asks the provider for a recorded credit note under its key, and records what came of it: made, or
+    refused (nothing made). Past the provider's key lifetime it is looked for first, and if it was never
+    made it is given up: a second call could not be told apart from the first."""
+    invoice = _get(ports, invoice_id)
+    assert invoice.provider_invoice_id is not None
+    key = entry.key(invoice_id)
+    credit_note_id: str | None = None
+    refused: str | None = None
+    if ports.now - entry.created_at >= IDEMPOTENCY_KEY_LIFETIME:
+        credit_note_id = ports.gateway.find_credit_note(invoice.provider_invoice_id, key)
+        refused = None if credit_note_id else "never made: its request was not confirmed within a day"
+    else:
+        request = CreditNoteRequest(
+            invoice.provider_invoice_id, invoice_id, entry.amount_minor, entry.reason, entry.memo, entry.refund, key
+        )
+        try:
+            credit_note_id = ports.gateway.credit_invoice(request)
+        except PaymentRejected as exc:  # a definite refusal: nothing was made
+            refused = str(exc)[:200]
+    _record(ports, invoice_id, lambda current: _settled(current, entry.sequence, credit_note_id=credit_note_id, refused=refused))
+    return next(e for e in _get(ports, invoice_id).credit_notes if e.sequence == entry.sequence)
 
 
 def _settled(invoice: Invoice, sequence: int, *, credit_note_id: str | None = None, refused: str | None = None) -> Invoice:
@@ -123,8 +145,13 @@ def void_invoice(ports: InvoicingPorts, principal: Principal, invoice_id: str, r
             f"Only an open or uncollectible invoice can be voided; this one is {invoice.status.value}.", current_state=invoice.status.value
         )
     _record(ports, invoice_id, lambda current: replace(current, void_reason=reason, voided_by=principal.user_id))
-    hosted = ports.gateway.void_invoice(invoice.provider_invoice_id, invoice_id=invoice.invoice_id)
-    apply_provider_state(ports, invoice_id, ProviderFacts(ports.now, hosted=hosted))
+    asked_at = ports.now
+    try:
+        hosted = ports.gateway.void_invoice(invoice.provider_invoice_id, invoice_id=invoice.invoice_id)
+    except PaymentRejected:  # not voided (paid meanwhile, say): the reason must not stay on it
+        _record(ports, invoice_id, lambda current: replace(current, void_reason=None, voided_by=None))
+        raise
+    apply_provider_state(ports, invoice_id, ProviderFacts(asked_at, hosted=hosted))
     return _get(ports, invoice_id)
 
 

@@ -43,6 +43,7 @@ DISPUTE_EVENTS = frozenset(
         "charge.dispute.funds_reinstated",
     }
 )
+REFUND_EVENTS = frozenset({"charge.refunded", "charge.refund.updated"})
 CREDIT_NOTE_EVENTS = frozenset({"credit_note.created", "credit_note.updated", "credit_note.voided"})
 
 
@@ -60,7 +61,7 @@ def handle_payment_webhook(ports: InvoicingPorts, raw_body: bytes, signature: st
     if event.type == "payout.failed" and event.account_id:
         tell_payout_failed(ports, event.account_id, record.received_at)
         return _remember(ports, record)
-    if event.type == "charge.refunded" or event.type in DISPUTE_EVENTS:
+    if event.type in REFUND_EVENTS or event.type in DISPUTE_EVENTS:
         return _charge_event(ports, event, record)
     if event.type in CREDIT_NOTE_EVENTS:
         return _credit_note_event(ports, event, record)
@@ -83,6 +84,10 @@ def _charge_event(ports: InvoicingPorts, event: PaymentEvent, record: ProcessedE
     """A refund or a dispute of a client's payment: the agency's share follows what went back to the client."""
     if event.type.startswith("charge.dispute."):
         facts = fetch_facts(ports, dispute_id=event.object_id)
+    elif event.type == "charge.refund.updated":  # a refund that failed (or was cancelled) counts no more
+        if not event.charge_id:
+            raise InvalidInput("The refund names no charge.", issues=[FieldIssue("data.object.charge", "missing")])
+        facts = fetch_facts(ports, charge_id=event.charge_id)
     else:
         facts = fetch_facts(ports, charge_id=event.object_id)
     charge = facts.charge
@@ -148,8 +153,9 @@ def apply_provider_state(ports: InvoicingPorts, invoice_id: str, facts: Provider
 
 def reconcile_invoices(ports: InvoicingPorts) -> dict[str, int]:
     """The scheduled check: invoices still waiting are issued when they can be (the agency's account asked
-    again, should its update have been missed); open (and uncollectible)
-    ones are compared with the provider and moved as a missed webhook would have moved them."""
+    again, should its update have been missed); open (and uncollectible) ones are compared with the provider
+    and moved as a missed webhook would have moved them; moves of an agency's share that are unconfirmed or
+    were refused are finished (``agency_share.settle_pending``)."""
     issued = moved = 0
     for invoice in ports.payments.list_invoices_by_status(InvoiceStatus.PENDING):
         try:

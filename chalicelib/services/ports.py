@@ -669,6 +669,7 @@ class PaymentEvent:
     account_id: str | None  # the connected account, for Connect events
     created: datetime
     invoice_reference: str | None = None  # our invoice id, from an invoice's metadata: whether it is ours
+    charge_id: str | None = None  # the charge a refund is of (charge.refund.* events)
     provider_invoice_id: str | None = None  # the invoice a credit note is for (credit_note.* events)
 
 
@@ -689,6 +690,7 @@ class DisputeState:
     dispute_id: str
     charge_id: str
     status: str  # warning_needs_response | warning_under_review | warning_closed | needs_response | under_review | won | lost
+    created: datetime  # a charge disputed again (after an inquiry closed, say) has a newer dispute
 
 
 @dataclass(frozen=True)
@@ -740,6 +742,8 @@ class PaymentGateway(Protocol):
         """Issues a credit note; returns its id."""
 
     def get_dispute(self, dispute_id: str) -> DisputeState: ...
+    def find_credit_note(self, provider_invoice_id: str, key: str) -> str | None:
+        """The invoice's credit note made with ``key``, if any (after the provider forgot its idempotency keys)."""
 
 
 class PaymentWebhooks(Protocol):

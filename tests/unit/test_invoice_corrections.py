@@ -113,25 +113,9 @@ def test_a_credit_note_on_an_open_invoice_lowers_what_is_due_and_the_share_follo
 
 def test_a_double_submitted_credit_note_is_made_once() -> None:
     deal, ports, stripe, _, invoice_id = paid_invoice()
-    provider_id = deal.db.get_invoice(invoice_id).provider_invoice_id
-    before = ports.gateway.get_invoice(provider_id)
-
-    class SameView:
-        """Both submits read the invoice before either made its note, as two concurrent requests would."""
-
-        def __init__(self, inner: Any) -> None:
-            self.inner, self.reads = inner, 0
-
-        def get_invoice(self, provider_invoice_id: str) -> Any:
-            self.reads += 1
-            return before if self.reads in (1, 3) else self.inner.get_invoice(provider_invoice_id)
-
-        def __getattr__(self, name: str) -> Any:
-            return getattr(self.inner, name)
-
-    racing = dataclasses.replace(ports, gateway=SameView(ports.gateway))
-    for _ in range(2):
-        invoice_corrections.credit_invoice(racing, deal.scene.staff, invoice_id, 500, "duplicate", "Charged twice")
+    invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 500, "duplicate", "Charged twice")
+    with pytest.raises(Conflict, match="same credit note was made"):  # the second click, after the first's reply
+        invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 500, "duplicate", "Charged twice")
     assert len(stripe.objects("credit_note")) == 1
     assert len(deal.db.get_invoice(invoice_id).credit_notes) == 1
 
@@ -319,17 +303,35 @@ def test_a_credit_retried_after_its_reply_was_lost_is_made_once() -> None:
     lost = dataclasses.replace(ports, gateway=Failing(ports.gateway, "credit_invoice", after=True, error=UpstreamUnavailable("timeout")))
     with pytest.raises(UpstreamUnavailable):
         invoice_corrections.credit_invoice(lost, deal.scene.staff, invoice_id, 500, "duplicate", "Charged twice")
-    with pytest.raises(Conflict):  # another credit waits for the first to be confirmed
-        invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 700, "duplicate", "Something else")
     credited = invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 500, "duplicate", "Charged twice")  # the retry
     assert len(stripe.objects("credit_note")) == 1 and stripe.objects("charge")[0]["amount_refunded"] == 500
     assert [(c.amount_minor, c.credit_note_id is not None) for c in credited.credit_notes] == [(500, True)]
-    # Sent again a moment later (a double click after the reply): the same credit, not a second one.
+
+
+def test_a_credit_left_unconfirmed_is_completed_by_whoever_credits_next() -> None:
+    deal, ports, stripe, _, invoice_id = paid_invoice()
+    lost = dataclasses.replace(ports, gateway=Failing(ports.gateway, "credit_invoice", after=True, error=UpstreamUnavailable("timeout")))
+    with pytest.raises(UpstreamUnavailable):
+        invoice_corrections.credit_invoice(lost, deal.scene.staff, invoice_id, 500, "duplicate", "Charged twice")
+    # Another credit, by anyone: the first is completed under its key (not made again), then the second made.
+    invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 700, "order_change", "Two hours less")
+    assert sorted(n["amount"] for n in stripe.objects("credit_note")) == [500, 700]
+    assert all(c.credit_note_id for c in deal.db.get_invoice(invoice_id).credit_notes)
+    deal.scene.world.clock.advance(minutes=11)  # the same credit again, later, is a new one
     invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 500, "duplicate", "Charged twice")
-    assert len(stripe.objects("credit_note")) == 1
-    deal.scene.world.clock.advance(minutes=11)  # later, the same credit again is a new one
-    invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 500, "duplicate", "Charged twice")
-    assert len(stripe.objects("credit_note")) == 2
+    assert len(stripe.objects("credit_note")) == 3
+
+
+def test_a_credit_unconfirmed_for_a_day_is_looked_for_not_made_again() -> None:
+    deal, ports, stripe, _, invoice_id = paid_invoice()
+    lost = dataclasses.replace(ports, gateway=Failing(ports.gateway, "credit_invoice", after=True, error=UpstreamUnavailable("timeout")))
+    with pytest.raises(UpstreamUnavailable):
+        invoice_corrections.credit_invoice(lost, deal.scene.staff, invoice_id, 500, "duplicate", "Charged twice")
+    with stripe._transaction() as state:
+        state["idempotency"].clear()  # Stripe has forgotten the key
+    deal.scene.world.clock.advance(hours=25)
+    credited = invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 500, "duplicate", "Charged twice")
+    assert len(stripe.objects("credit_note")) == 1 and credited.credit_notes[0].credit_note_id == stripe.objects("credit_note")[0]["id"]
 
 
 def test_two_credits_racing_on_an_open_invoice_never_go_below_the_agencys_share() -> None:
@@ -406,15 +408,18 @@ def test_a_move_the_provider_refuses_waits_for_the_reconciliation_without_holdin
     stripe.close_dispute(dispute["id"], won=True)
     assert post_all(ports, sink, "charge.dispute.closed") == ["applied"]  # handled; the restoration waits
     waiting = deal.db.get_invoice(invoice_id)
-    assert waiting.share_move is not None and waiting.share_move.refused and waiting.dispute_status == "won"
+    assert waiting.share_move is None and waiting.share_refused and waiting.dispute_status == "won"
+    assert [n.user_id for n in deal.notices("share_move_refused")] == [deal.scene.staff.user_id]
     assert [i.invoice_id for i in ports.payments.list_settling_invoices()] == [invoice_id]
     # Staff credit meanwhile: the credit is made and answered, the share waits for the account.
     credited = invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 500, "order_change", "x")
     assert len(stripe.objects("credit_note")) == 1 and credited.credit_notes[0].credit_note_id
     transfers("active")  # fixed: the next try has a new key, so Stripe's stored refusal is not replayed
+    assert payment_events.reconcile_invoices(ports)["shares_settled"] == 0  # not before the back-off
+    deal.scene.world.clock.advance(hours=1)
     assert payment_events.reconcile_invoices(ports)["shares_settled"] == 1
     settled = deal.db.get_invoice(invoice_id)
-    assert settled.share_move is None and settled.held_back_minor == settled.share_to_hold_back()
+    assert not settled.settling and settled.held_back_minor == settled.share_to_hold_back()
     assert transferred_net(stripe) == settled.breakdown.agency_net_minor - settled.held_back_minor
 
 
@@ -450,3 +455,61 @@ def test_a_credit_the_provider_refuses_holds_nothing_up_and_never_shows_as_made(
     made = invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 300, "duplicate", "Another")  # its retry
     assert [(c.sequence, c.credit_note_id is not None) for c in made.credit_notes] == [(1, False), (2, True)]
     assert len(stripe.objects("credit_note")) == 1
+
+
+def test_a_busy_answer_from_stripe_is_retried_not_taken_as_a_refusal() -> None:
+    """Stripe answers 409 while a request with the same key is still being worked on: nothing may be concluded,
+    so the move stays as decided (same key) instead of being refused and made again under a new one."""
+    deal, ports, stripe, _, invoice_id = paid_invoice()
+    total = deal.db.get_invoice(invoice_id).breakdown.total_minor
+    stripe.fail_next("POST", "/reversals", status=409)
+    invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, total // 4, "order_change", "x")
+    waiting = deal.db.get_invoice(invoice_id)
+    assert waiting.share_move is not None and waiting.share_refusals == 0
+    assert payment_events.reconcile_invoices(ports)["shares_settled"] == 1
+    assert reversed_total(stripe) == deal.db.get_invoice(invoice_id).share_to_hold_back()
+
+
+def test_a_late_event_about_an_earlier_dispute_does_not_replace_a_later_one() -> None:
+    deal, ports, stripe, sink, invoice_id = paid_invoice()
+    provider_id = deal.db.get_invoice(invoice_id).provider_invoice_id
+    first = stripe.dispute(provider_id)
+    stripe.close_dispute(first["id"], won=True)
+    post_all(ports, sink, "charge.dispute.closed")
+    deal.scene.world.clock.advance(minutes=5)
+    with stripe._transaction() as state:  # the charge is disputed again, later (a chargeback after an inquiry)
+        state["objects"][first["charge"]]["disputed"] = False
+    second = stripe.dispute(provider_id)
+    with stripe._transaction() as state:
+        state["objects"][second["id"]]["created"] = state["objects"][first["id"]]["created"] + 60
+    assert post(ports, sink.of_type("charge.dispute.created")[-1]) == "applied"
+    assert post(ports, as_new_event(sink.of_type("charge.dispute.closed")[0])) == "stale"  # the first, redelivered late
+    invoice = deal.db.get_invoice(invoice_id)
+    assert (invoice.dispute_id, invoice.dispute_status) == (second["id"], "needs_response")
+    assert transferred_net(stripe) == 0  # the second dispute holds the money: so does the platform
+
+
+def test_a_failed_refund_gives_the_agency_its_share_again() -> None:
+    import json
+
+    deal, ports, stripe, sink, invoice_id = paid_invoice()
+    invoice = deal.db.get_invoice(invoice_id)
+    refund = stripe.refund(invoice.provider_invoice_id)
+    post_all(ports, sink, "charge.refunded")
+    assert transferred_net(stripe) == 0
+    with stripe._transaction() as state:  # the refund failed at the client's bank: the money is the platform's again
+        state["objects"][refund["id"]]["status"] = "failed"
+        state["objects"][refund["charge"]]["amount_refunded"] = 0
+    deal.scene.world.clock.advance(minutes=1)
+    event = {
+        "id": "evt_refund_failed",
+        "object": "event",
+        "type": "charge.refund.updated",
+        "created": int(time.time()),
+        "data": {"object": {"id": refund["id"], "object": "refund", "charge": refund["charge"], "status": "failed"}},
+    }
+    payload = json.dumps(event).encode()
+    assert post(ports, (payload, sign_payload(payload, SECRETS[0], int(time.time())), False)) == "applied"
+    settled = deal.db.get_invoice(invoice_id)
+    assert settled.refunded_minor == 0 and settled.held_back_minor == 0
+    assert transferred_net(stripe) == settled.breakdown.agency_net_minor

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -648,3 +649,17 @@ def test_automatic_tax_refuses_to_finalize_without_the_customers_country(offline
         gateway.issue_invoice(_request(customer_id, account_id))
     assert refused.value.code == "customer_tax_location_invalid"
     assert offline.objects("invoice")[0]["status"] == "draft"  # resumable once the address is known
+
+
+def test_a_transfer_and_a_credit_note_are_found_by_their_key_past_the_first_page(gateway: StripeGateway, offline: OfflineStripe) -> None:
+    account_id = _agency(gateway, offline)
+    first = gateway.transfer(account_id, 100, "SEK", source_charge_id=None, key="restore:first", invoice_id="inv-1")
+    for n in range(120):  # newer transfers to the same agency push it past the first page
+        gateway.transfer(account_id, 100, "SEK", source_charge_id=None, key=f"other:{n}", invoice_id="inv-2")
+    since = datetime.fromtimestamp(0, tz=UTC)
+    assert gateway.find_transfer(account_id, "restore:first", since=since) == first
+    assert gateway.find_transfer(account_id, "restore:never", since=since) is None
+    hosted = gateway.issue_invoice(_request(_customer(gateway), account_id))
+    note = gateway.credit_invoice(_credit_request(hosted.provider_invoice_id, 1000, refund=False, key="credit:1"))
+    assert gateway.find_credit_note(hosted.provider_invoice_id, "credit:1") == note
+    assert gateway.find_credit_note(hosted.provider_invoice_id, "credit:2") is None

@@ -45,6 +45,7 @@ PARAMS = {
     "transfer_reversed": {"recipient_name", "total", "amount", "breakdown", "link"},
     "transfer_reversed_dispute": {"recipient_name", "total", "amount", "breakdown", "link"},
     "transfer_restored": {"recipient_name", "total", "amount", "breakdown", "link"},
+    "share_move_refused": {"recipient_name", "total", "amount", "why", "breakdown", "link"},
     "payout_failed": {"recipient_name", "link"},
     "claim_submitted": {"recipient_name", "reference", "amount"},
     "claim_rejected": {"recipient_name", "reference", "reason"},

@@ -304,7 +304,7 @@ def _keys(entity: Entity) -> _Keys:
         # reconcile), or "settling" while a move of the agency's share is unconfirmed (the job completes it);
         # gsi3: by the provider's id (its webhooks); gsi4: an agency's by status.
         created = f"{sort_time(entity.created_at)}#{entity.invoice_id}"
-        filed = SETTLING_INVOICES if entity.share_move is not None else f"INVOICES#{entity.status.value}"
+        filed = SETTLING_INVOICES if entity.settling else f"INVOICES#{entity.status.value}"
         provider = f"PROVIDER_INVOICE#{entity.provider_invoice_id}" if entity.provider_invoice_id else None
         return _Keys(
             f"INVOICE#{entity.invoice_id}",

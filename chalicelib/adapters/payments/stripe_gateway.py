@@ -12,7 +12,7 @@ bears losses (it is merchant of record). The agency is a **recipient**: ``tos_ac
 
 Afterwards: a credit note (``credit_invoice``) lowers what an open invoice asks for or, once paid, refunds the
 client; a refund or dispute takes the agency's share back with a transfer reversal, and a dispute won gives it
-back as a separate transfer out of the same charge (``transfer`` with ``source_transaction``).
+back as a separate transfer (``transfer``; from the platform's balance, where the won dispute put the money).
 
 Every POST carries a deterministic idempotency key (``op:<our id>:v<n>``), so a call repeated after a failure
 replays Stripe's stored answer instead of making a second object. ``issue_invoice`` is resumable beyond that:
@@ -62,6 +62,7 @@ _CURRENCY = re.compile(r"[A-Za-z]{3}")
 MAX_DETAIL = 200
 VAT_DISPLAY_NAME = "Moms"  # Swedish VAT, as the client reads it on the hosted invoice
 VAT_JURISDICTION = "SE"
+BUSY_CODES = frozenset({"idempotency_key_in_use", "lock_timeout", "rate_limit"})  # retry, same key
 SERVICES_TAX_CODE = "txcd_20030000"  # Stripe Tax's "General - Services": consulting
 
 
@@ -261,17 +262,31 @@ class StripeGateway:
 
     def find_reversal(self, transfer_id: str, key: str) -> str | None:
         stripe_id = _checked(transfer_id, _TRANSFER_ID, "transfer_id")
-        listed = self._call(lambda: self.client.v1.transfers.reversals.list(stripe_id, {"limit": 100}))
-        return next((str(r["id"]) for r in listed["data"] if (r.get("metadata") or {}).get("key") == key), None)
+        return self._find_by_key(lambda params: self.client.v1.transfers.reversals.list(stripe_id, params), {}, key)
+
+    def find_credit_note(self, provider_invoice_id: str, key: str) -> str | None:
+        params = {"invoice": _checked(provider_invoice_id, _INVOICE_ID, "provider_invoice_id")}
+        return self._find_by_key(self.client.v1.credit_notes.list, params, key)
 
     def find_transfer(self, destination_account: str, key: str, *, since: datetime) -> str | None:
         params = {
             "destination": _checked(destination_account, _ACCOUNT_ID, "destination_account"),
             "created": {"gte": int(since.timestamp())},
-            "limit": 100,
         }
-        listed = self._call(lambda: self.client.v1.transfers.list(params))
-        return next((str(t["id"]) for t in listed["data"] if (t.get("metadata") or {}).get("key") == key), None)
+        return self._find_by_key(self.client.v1.transfers.list, params, key)
+
+    def _find_by_key(self, list_page: Callable[[dict[str, Any]], Any], params: dict[str, Any], key: str) -> str | None:
+        """The id of the listed object whose ``metadata.key`` is ``key``, reading every page."""
+        after: str | None = None
+        while True:
+            page_params = {**params, "limit": 100, **({"starting_after": after} if after else {})}
+            page = self._call(partial(list_page, page_params))
+            for obj in page["data"]:
+                if (obj.get("metadata") or {}).get("key") == key:
+                    return str(obj["id"])
+            if not page.get("has_more") or not page["data"]:
+                return None
+            after = str(page["data"][-1]["id"])
 
     def transfer(
         self, destination_account: str, amount_minor: int, currency: str, *, source_charge_id: str | None, key: str, invoice_id: str
@@ -319,7 +334,12 @@ class StripeGateway:
     def get_dispute(self, dispute_id: str) -> DisputeState:
         stripe_id = _checked(dispute_id, _DISPUTE_ID, "dispute_id")
         dispute = self._call(lambda: self.client.v1.disputes.retrieve(stripe_id))
-        return DisputeState(dispute_id=str(dispute["id"]), charge_id=str(_ref(dispute.get("charge")) or ""), status=str(dispute["status"]))
+        return DisputeState(
+            dispute_id=str(dispute["id"]),
+            charge_id=str(_ref(dispute.get("charge")) or ""),
+            status=str(dispute["status"]),
+            created=_timestamp(dispute.get("created")) or datetime.fromtimestamp(0, tz=UTC),
+        )
 
     # --- internals ---
 
@@ -463,14 +483,18 @@ def _mapped(exc: Exception) -> Exception:
         )
     if isinstance(exc, stripe.APIConnectionError):
         return UpstreamUnavailable(f"The payment provider could not be reached: {type(exc).__name__}")
+    code = getattr(exc, "code", None)
+    if status == 409 or code in BUSY_CODES:
+        # Not a refusal: the same key is still being worked on, or the object is locked. Nothing may be
+        # concluded about the outcome, so it is retried (with the same key), never treated as refused.
+        return UpstreamUnavailable(f"The payment provider is busy with this request (HTTP {status}{f', {code}' if code else ''})")
     if isinstance(exc, stripe.InvalidRequestError | stripe.CardError):
-        code = getattr(exc, "code", None)
         param = getattr(exc, "param", None)
         text = f"The payment provider refused the request (HTTP {status}{f', {code}' if code else ''})"
         user_message = getattr(exc, "user_message", None) or ""
         return PaymentRejected(f"{text}: {_detail(user_message)}" if user_message else text, code=code, param=param)
     if isinstance(exc, stripe.APIError) and status is not None and 400 <= status < 500:
-        return PaymentRejected(f"The payment provider refused the request (HTTP {status})", code=getattr(exc, "code", None))
+        return PaymentRejected(f"The payment provider refused the request (HTTP {status})", code=code)
     return UpstreamUnavailable(f"The payment provider is unavailable ({type(exc).__name__}{f', HTTP {status}' if status else ''})")
 
 
@@ -571,6 +595,7 @@ def payment_event(event: Any, *, connect: bool) -> PaymentEvent:
     metadata = obj.get("metadata") if isinstance(obj, Mapping) else None
     reference = metadata.get("invoice_id") if isinstance(metadata, Mapping) else None
     credited = obj.get("invoice") if isinstance(obj, Mapping) and obj.get("object") == "credit_note" else None
+    refunded = obj.get("charge") if isinstance(obj, Mapping) and obj.get("object") == "refund" else None
     return PaymentEvent(
         event_id=str(fields["id"]),
         type=str(fields["type"]),
@@ -579,6 +604,7 @@ def payment_event(event: Any, *, connect: bool) -> PaymentEvent:
         created=datetime.fromtimestamp(created, tz=UTC),
         invoice_reference=reference if isinstance(reference, str) else None,
         provider_invoice_id=_optional_ref(credited),
+        charge_id=_optional_ref(refunded),
     )
 
 

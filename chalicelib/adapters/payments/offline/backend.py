@@ -26,6 +26,7 @@ import sys
 import tempfile
 import threading
 import time
+import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -143,7 +144,7 @@ def _is_typeddict(value: Any) -> bool:
 
 def _flatten(annotation: Any) -> list[Any]:
     origin = typing.get_origin(annotation)
-    if origin is typing.Union or (origin is not None and str(origin) == "types.UnionType"):
+    if origin is typing.Union or origin is types.UnionType:
         return [leaf for arg in typing.get_args(annotation) for leaf in _flatten(arg)]
     return [annotation]
 
@@ -619,9 +620,16 @@ class StripeBackend:
         return retrieve
 
     def _list(self, found: list[dict[str, Any]], url: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """One page, as Stripe pages: ``limit`` objects after ``starting_after`` (an id in the list)."""
         limit = _int(params, "limit") or 10
         if not 1 <= limit <= 100:
             raise _StripeError(400, "limit must be between 1 and 100.", code="parameter_invalid_integer", param="limit")
+        after = _str(params, "starting_after")
+        if after is not None:
+            ids = [obj["id"] for obj in found]
+            if after not in ids:
+                raise _StripeError(400, f"No such object: '{after[:60]}'", code="resource_missing", param="starting_after")
+            found = found[ids.index(after) + 1 :]
         return {"object": "list", "data": [copy.deepcopy(obj) for obj in found[:limit]], "has_more": len(found) > limit, "url": url}
 
 

@@ -232,6 +232,7 @@ class OfflineStripe(BillingResources):
             ("GET", rf"/v1/disputes/({i})", self._retrieve("dispute"), "DisputeRetrieveParams"),
             ("POST", r"/v1/credit_notes", self._create_credit_note, "CreditNoteCreateParams"),
             ("GET", rf"/v1/credit_notes/({i})", self._retrieve("credit_note"), "CreditNoteRetrieveParams"),
+            ("GET", r"/v1/credit_notes", self._list_credit_notes, "CreditNoteListParams"),
         ]
 
     def _list_invoice_payments(self, state: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
@@ -269,6 +270,11 @@ class OfflineStripe(BillingResources):
         transfer["reversed"] = transfer["amount_reversed"] == transfer["amount"]
         self._event(state, "transfer.reversed", transfer)
         return copy.deepcopy(reversal)
+
+    def _list_credit_notes(self, state: dict[str, Any], params: Mapping[str, Any]) -> dict[str, Any]:
+        invoice = _str(params, "invoice")
+        found = [obj for obj in state["objects"].values() if obj.get("object") == "credit_note" and invoice in (None, obj.get("invoice"))]
+        return self._list(sorted(found, key=lambda n: n["created"], reverse=True), "/v1/credit_notes", params)
 
     def _list_reversals(self, state: dict[str, Any], params: Mapping[str, Any], transfer_id: str) -> dict[str, Any]:
         self._find(state, transfer_id, "transfer", "id")
