@@ -16,7 +16,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from chalicelib.domain.identity import Principal
-from chalicelib.domain.invoicing import CREDIT_NOTE_REASONS, CreditNoteEntry, Invoice, InvoiceStatus
+from chalicelib.domain.invoicing import CREDIT_NOTE_REASONS, CreditNoteEntry, Invoice, InvoiceBreakdown, InvoiceStatus, VatTreatment
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Forbidden, InvalidInput, NotFound, PaymentRejected
 from chalicelib.logging import log_failure
 from chalicelib.services.agency_share import ProviderFacts, fetch_facts, settle_share
@@ -169,8 +169,14 @@ def reissue_invoice(ports: InvoicingPorts, principal: Principal, invoice_id: str
         engagement = ports.timesheets.contracts.engagements.get_engagement(invoice.engagement_id)
         if engagement is None:
             raise NotFound("Invoice not found.")
+        fresh = new_invoice(ports.timesheets, engagement, invoice.source, invoice.lines, principal.user_id, ports.now)
+        # The work is invoiced on the terms it was done under (commission, currency, payment terms), even if
+        # the engagement's changed since; only the VAT follows the client's details as they are now.
+        b, vat = invoice.breakdown, VatTreatment(fresh.breakdown.vat_rate_bps, fresh.breakdown.reverse_charge)
         again = replace(
-            new_invoice(ports.timesheets, engagement, invoice.source, invoice.lines, principal.user_id, ports.now),
+            fresh,
+            breakdown=InvoiceBreakdown.of(b.net_minor, b.currency, b.commission_bps, vat),
+            days_until_due=invoice.days_until_due,
             replaces=invoice.invoice_id,
         )
         linked = replace(invoice, replaced_by=again.invoice_id, revision=invoice.revision + 1)

@@ -18,7 +18,7 @@ from chalicelib.domain.invoicing import InvoiceBreakdown, InvoiceStatus, VatTrea
 from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound, PaymentRejected, UpstreamUnavailable
 from chalicelib.services import agency_share, invoice_corrections, invoicing, payment_events
 from chalicelib.services.invoicing import InvoicingPorts
-from chalicelib.services.ports import CreditNoteRequest
+from chalicelib.services.ports import Changes, CreditNoteRequest
 from tests.unit.test_invoicing import SECRETS, onboarded, paid_invoice, post, setup
 
 
@@ -215,9 +215,23 @@ def test_a_voided_invoice_is_issued_again_once_with_the_clients_details_as_they_
     assert voided.status is InvoiceStatus.VOID and voided.void_reason == "Wrong billing address"
     with pytest.raises(Conflict):
         invoice_corrections.credit_invoice(ports, deal.scene.staff, invoice_id, 100, "duplicate", "x")
+    # Meanwhile the client's VAT number is corrected (a German business: reverse charge), and the engagement's
+    # commission changes for later work.
+    client = deal.db.get_organisation(voided.client_id)
+    assert client is not None
+    ports.commit(Changes().transition(dataclasses.replace(client, country="DE", vat_number="DE123456789"), client.status.value))
+    engagement = deal.db.get_engagement(voided.engagement_id)
+    assert engagement is not None
+    changed = dataclasses.replace(
+        engagement, terms=dataclasses.replace(engagement.terms, commission_bps=2000), revision=engagement.revision + 1
+    )
+    ports.commit(Changes().transition(changed, engagement.status.value, revision=engagement.revision))
     again = invoice_corrections.reissue_invoice(ports, deal.scene.staff, invoice_id)
     assert again.status is InvoiceStatus.PENDING and again.replaces == invoice_id and again.source == voided.source
-    assert again.lines == voided.lines and again.breakdown == voided.breakdown
+    assert again.lines == voided.lines and again.days_until_due == voided.days_until_due
+    b, was = again.breakdown, voided.breakdown
+    assert (b.net_minor, b.commission_bps, b.agency_net_minor) == (was.net_minor, was.commission_bps, was.agency_net_minor)
+    assert (b.reverse_charge, b.vat_minor, b.total_minor) == (True, 0, was.net_minor)
     assert invoice_corrections.reissue_invoice(ports, deal.scene.staff, invoice_id).invoice_id == again.invoice_id
     assert deal.db.get_invoice(invoice_id).replaced_by == again.invoice_id
     issued = invoicing.issue_invoice(ports, again.invoice_id)  # as the stream does on its insert
