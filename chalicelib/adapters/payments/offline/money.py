@@ -62,26 +62,10 @@ class OfflineStripe(BillingResources):
             charge_id, intent_id = self._new_id(state, "ch"), self._new_id(state, "pi")
             transfer_id = None
             if transfer_data:
-                transfer_id = self._new_id(state, "tr")
                 transfer_amount = transfer_data.get("amount") if transfer_data.get("amount") is not None else total
-                self._store(
-                    state,
-                    self._shape(
-                        "transfer",
-                        id=transfer_id,
-                        amount=transfer_amount,
-                        created=now,
-                        currency=invoice["currency"],
-                        destination=transfer_data["destination"],
-                        destination_payment=self._new_id(state, "py"),
-                        source_transaction=charge_id,
-                        source_type="card",
-                        transfer_group=f"group_{intent_id}",
-                        balance_transaction=self._new_id(state, "txn"),
-                        reversals={"object": "list", "data": [], "has_more": False, "url": f"/v1/transfers/{transfer_id}/reversals"},
-                        description=None,
-                    ),
-                )
+                transfer_id = self._new_transfer(
+                    state, transfer_amount, invoice["currency"], transfer_data["destination"], charge_id, f"group_{intent_id}"
+                )["id"]
             charge = self._shape(
                 "charge",
                 id=charge_id,
@@ -342,6 +326,34 @@ class OfflineStripe(BillingResources):
                     param="amount",
                 )
             transfer_group = transfer_group or charge.get("transfer_group")
+        transfer = self._new_transfer(
+            state,
+            amount,
+            currency,
+            destination_id,
+            source_id,
+            transfer_group,
+            metadata=_metadata(params),
+            description=_str(params, "description"),
+            source_type=_str(params, "source_type") or "card",
+        )
+        self._event(state, "transfer.created", transfer)
+        return copy.deepcopy(transfer)
+
+    def _new_transfer(
+        self,
+        state: dict[str, Any],
+        amount: int,
+        currency: str,
+        destination: str,
+        source_transaction: str | None,
+        transfer_group: str | None,
+        *,
+        metadata: dict[str, str] | None = None,
+        description: str | None = None,
+        source_type: str = "card",
+    ) -> dict[str, Any]:
+        """A transfer to a connected account, stored (the destination charge's own, or a separate one)."""
         transfer_id = self._new_id(state, "tr")
         transfer = self._shape(
             "transfer",
@@ -351,19 +363,18 @@ class OfflineStripe(BillingResources):
             balance_transaction=self._new_id(state, "txn"),
             created=self._now(),
             currency=currency,
-            description=_str(params, "description"),
-            destination=destination_id,
+            description=description,
+            destination=destination,
             destination_payment=self._new_id(state, "py"),
-            metadata=_metadata(params),
+            metadata=metadata or {},
             reversals={"object": "list", "data": [], "has_more": False, "url": f"/v1/transfers/{transfer_id}/reversals"},
             reversed=False,
-            source_transaction=source_id,
-            source_type=_str(params, "source_type") or "card",
+            source_transaction=source_transaction,
+            source_type=source_type,
             transfer_group=transfer_group,
         )
         self._store(state, transfer)
-        self._event(state, "transfer.created", transfer)
-        return copy.deepcopy(transfer)
+        return transfer
 
     def _transferable(self, state: dict[str, Any], charge: dict[str, Any]) -> int:
         """What a charge still has for transfers: its amount less refunds, chargebacks not won, and what transfers
