@@ -9,6 +9,7 @@ from chalice import Chalice
 
 from chalicelib.api import (
     accounts,
+    agents,
     assignments,
     consents,
     contracts,
@@ -38,6 +39,7 @@ for area in (
     erasure,
     assignments,
     proposals,
+    agents,
     contracts,
     timesheets,
     payments,

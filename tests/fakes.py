@@ -308,6 +308,9 @@ class InMemoryDatabase:
     def get_agent_assignment(self, consultant_id: str) -> AgentAssignment | None:
         return copy.deepcopy(self.items.get(("agent", consultant_id)))
 
+    def list_agent_consultants(self, agent_id: str) -> list[AgentAssignment]:
+        return [a for a in self._all("agent") if a.agent_id == agent_id]
+
     # --- EngagementRepository ---
     def get_engagement(self, engagement_id: str) -> Engagement | None:
         return copy.deepcopy(self.items.get(("engagement", engagement_id)))

@@ -71,6 +71,8 @@ def handle_record(record: DynamoDBRecord, reindex_at: set[str] | None = None) ->
     image = record.dynamodb.new_image or record.dynamodb.old_image  # a removal has only the old one
     kind = image.get("kind")
     user_id = _indexed_consultant(kind, image.get("pk"))
+    if kind == "user" and _became_active_consultant(record.dynamodb.old_image, record.dynamodb.new_image):
+        _assign_agent(image)
     if kind == "outbox" and record.event_name is DynamoDBRecordEventName.INSERT:
         _send_outbox_message(image)
     elif kind == "webhook_delivery" and record.event_name is DynamoDBRecordEventName.INSERT:
@@ -81,6 +83,29 @@ def handle_record(record: DynamoDBRecord, reindex_at: set[str] | None = None) ->
         _issue_waiting_invoices(record.dynamodb.old_image, image)
     elif user_id is not None and (reindex_at is None or record.dynamodb.sequence_number in reindex_at):
         _reindex(user_id)
+
+
+def _data(image: dict[str, Any] | None) -> dict[str, Any]:
+    """An item's ``data`` as the stream record (deserialized) carries it."""
+    data = (image or {}).get("data")
+    return json.loads(data) if isinstance(data, str) else (data or {})
+
+
+def _became_active_consultant(old_image: dict[str, Any] | None, new_image: dict[str, Any] | None) -> bool:
+    def active_consultant(image: dict[str, Any] | None) -> bool:
+        data = _data(image)
+        return data.get("status") == "active" and "consultant" in (data.get("roles") or [])
+
+    return active_consultant(new_image) and not active_consultant(old_image)
+
+
+def _assign_agent(image: dict[str, Any]) -> None:
+    """A consultant who became active gets a Consultant Agent by load (the jobs repair a failure here)."""
+    from chalicelib.services.agents import assign_agent_by_load
+
+    user_id = _data(image).get("user_id")
+    if user_id:
+        assign_agent_by_load(get_container().contracts, user_id)
 
 
 def _reindex(user_id: str) -> None:
@@ -134,8 +159,8 @@ def _issue_waiting_invoices(old_image: dict[str, Any] | None, new_image: dict[st
     from chalicelib.services.invoicing import issue_waiting_invoices
 
     def record(image: dict[str, Any] | None) -> PayoutAccountRecord | None:
-        data = (image or {}).get("data")
-        return load(PayoutAccountRecord, json.loads(data) if isinstance(data, str) else data) if data else None
+        data = _data(image)
+        return load(PayoutAccountRecord, data) if data else None
 
     before, after = record(old_image), record(new_image)
     if after is not None and after.transfers_active and not (before is not None and before.transfers_active):

@@ -184,6 +184,8 @@ def run_erasure(ports: ErasurePorts, user_id: str) -> bool:
         *candidacies,
         *(UniqueClaim("candidacy", f"{c.assignment_id}:{user_id}", c.candidacy_id) for c in candidacies),
     ]
+    # Staff's notifications about the person (their Consultant Agent's, say) go with them.
+    doomed += [n for staff in repository.list_staff() for n in ports.erasures.list_notifications(staff.user_id) if n.object_id == user_id]
     for org in (repository.get_organisation(org_id) for org_id in erasure.org_ids):
         if org is not None and org.independent:  # a one-person agency is the person's; an agency is not
             doomed.append(org)

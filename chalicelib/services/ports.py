@@ -278,6 +278,8 @@ class ProposalRepository(Protocol):
     def get_interview(self, interview_id: str) -> Interview | None: ...
     def list_candidacy_interviews(self, candidacy_id: str) -> list[Interview]: ...
     def get_agent_assignment(self, consultant_id: str) -> AgentAssignment | None: ...
+    def list_agent_consultants(self, agent_id: str) -> list[AgentAssignment]:
+        """The consultants whose agent ``agent_id`` is (its load)."""
 
 
 class EngagementRepository(Protocol):
@@ -364,6 +366,9 @@ class ErasureRepository(Protocol):
     def list_candidacy_interviews(self, candidacy_id: str) -> list[Interview]: ...
 
     def list_invitations_for_email(self, email: str) -> list[Invitation]: ...
+    def list_notifications(self, user_id: str) -> list[Notification]:
+        """A person's notifications (staff's, about someone erased, go with that someone)."""
+
     def list_consultants_inactive_since(self, moment: datetime) -> list[User]:
         """Consultants whose last activity (or registration) is before ``moment``."""
 

@@ -530,6 +530,7 @@ MATRIX: list[Row] = [
     ),
 ]
 _TEMPLATE = {
+    "staff_id": "agent_id",
     "eng": "engagement_id",
     "eng_terms": "engagement_id",
     "eng_send": "engagement_id",
@@ -712,6 +713,8 @@ MATRIX += [
     ("POST", "/claims/{claim_ok}/approve", None, {"anonymous": 401, "staff": 200}, 403),
     ("POST", "/claims/{claim_no}/reject", {"reason": "Wrong amount"}, {"anonymous": 401, "staff": 200}, 403),
     ("GET", "/agencies/{A}/payouts", None, {"anonymous": 401, "staff": 200, "admin_a": 200}, 404),
+    # A Consultant Agent's workspace is for the platform's staff.
+    ("GET", "/agents/{staff_id}/workspace", None, {"anonymous": 401, "staff": 200}, 403),
 ]
 
 

@@ -84,3 +84,21 @@ def test_an_agency_that_can_now_be_paid_gets_its_waiting_invoices_issued_by_the_
     batch = [payout_change("1", False, False), payout_change("2", False, True), payout_change("3", True, True)]
     assert stream.handle_main_stream({"Records": batch}, None)["batchItemFailures"] == []
     assert issued == ["agency-1"]  # only when transfers turned active
+
+
+def test_a_consultant_who_becomes_active_is_given_an_agent_by_the_stream(monkeypatch: pytest.MonkeyPatch) -> None:
+    from chalicelib.services import agents
+
+    given: list[str] = []
+    monkeypatch.setattr(agents, "assign_agent_by_load", lambda ports, user_id: given.append(user_id))
+    monkeypatch.setattr(stream, "get_container", lambda: type("C", (), {"contracts": None})())
+    monkeypatch.setattr(stream, "_reindex", lambda user_id: None)
+    pending = {"user_id": "a", "status": "pending_verification", "roles": ["consultant"]}
+    active = {**pending, "status": "active"}
+    batch = [
+        account_change("1", pending, active),  # verified: now active
+        account_change("2", active, {**active, "last_active_at": "2026-11-27"}),  # was active already
+        account_change("3", {**active, "roles": ["agency_admin"]}, {**active, "roles": ["agency_admin"]}),  # no consultant
+    ]
+    assert stream.handle_main_stream({"Records": batch}, None)["batchItemFailures"] == []
+    assert given == ["a"]

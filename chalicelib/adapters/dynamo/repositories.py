@@ -610,6 +610,10 @@ class DynamoProposalRepository:
     def get_agent_assignment(self, consultant_id: str) -> AgentAssignment | None:
         return _get(AgentAssignment, user_pk(consultant_id), "AGENT")
 
+    def list_agent_consultants(self, agent_id: str) -> list[AgentAssignment]:
+        items = MainItem.by_gsi1.query(f"AGENT#{agent_id}", MainItem.gsi1sk.startswith("CONSULTANT#"))
+        return [load(AgentAssignment, i.data) for i in items]
+
 
 def _oldest_first(candidacies: Iterable[Candidacy]) -> list[Candidacy]:
     return sorted(candidacies, key=lambda c: (c.created_at, c.candidacy_id))
@@ -746,6 +750,9 @@ class DynamoErasureRepository:
 
     def list_invitations_for_email(self, email: str) -> list[Invitation]:
         return [load(Invitation, i.data) for i in MainItem.by_gsi2.query(invitee_pk(email))]
+
+    def list_notifications(self, user_id: str) -> list[Notification]:
+        return DynamoNotificationRepository().list_notifications(user_id)
 
     def list_consultants_inactive_since(self, moment: datetime) -> list[User]:
         items = MainItem.by_gsi2.query(CONSULTANT_ACTIVITY, MainItem.gsi2sk < sort_time(moment))

@@ -1,0 +1,51 @@
+"""Response models of the Consultant Agent's workspace."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from pydantic import Field
+
+from chalicelib.domain.contracts import EngagementStatus
+from chalicelib.domain.proposals import CandidacyStatus, InterviewStatus
+from chalicelib.schemas.base import ResponseModel
+
+
+class DeskCandidacyOut(ResponseModel):
+    candidacy_id: str
+    assignment_id: str
+    client_id: str
+    status: CandidacyStatus
+    updated_at: datetime
+
+
+class DeskInterviewOut(ResponseModel):
+    interview_id: str
+    candidacy_id: str
+    status: InterviewStatus
+    starts_at: datetime = Field(description="the slot picked, or the earliest proposed")
+    agent_invited: bool = Field(description="whether this agent is invited to it")
+
+
+class DeskEngagementOut(ResponseModel):
+    engagement_id: str
+    client_id: str
+    status: EngagementStatus
+    start_date: date
+    end_date: date
+
+
+class ConsultantDeskOut(ResponseModel):
+    consultant_id: str
+    name: str
+    assigned_at: datetime
+    handover_note: str | None
+    open_candidacies: list[DeskCandidacyOut]
+    interviews: list[DeskInterviewOut] = Field(description="requested or scheduled, soonest first")
+    engagements: list[DeskEngagementOut] = Field(description="being contracted or active")
+
+
+class AgentWorkspaceOut(ResponseModel):
+    agent_id: str
+    name: str
+    consultants: list[ConsultantDeskOut]

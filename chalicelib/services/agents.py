@@ -1,0 +1,147 @@
+"""Consultant Agents: every active consultant has one (a staff member), given by current load and changeable
+by staff with a hand-over note (``interviews.set_consultant_agent``), and each agent has a workspace of its
+consultants and what needs it: open proposals, interviews, engagements.
+
+An agent is given automatically when a consultant becomes active (the stream) and by the scheduled jobs for
+any active consultant still without one; the least loaded active staff member gets the consultant. The
+assignment is inserted on the condition that the consultant has none, so a consultant racing two triggers
+gets one agent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from chalicelib.domain.accounts import User, UserStatus
+from chalicelib.domain.contracts import Engagement, EngagementStatus
+from chalicelib.domain.identity import Principal, Role
+from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Interview, InterviewStatus
+from chalicelib.errors import ConcurrencyConflict, NotFound
+from chalicelib.logging import log_failure
+from chalicelib.services.accounts import ensure_staff
+from chalicelib.services.candidacies import active_staff
+from chalicelib.services.contracts import ContractPorts
+from chalicelib.services.notifications import notify
+from chalicelib.services.ports import Changes
+
+SYSTEM = "system"  # who assigned an agent given by load
+OPEN_CANDIDACIES = frozenset(
+    {
+        CandidacyStatus.SUGGESTED,
+        CandidacyStatus.CONSENT_REQUESTED,
+        CandidacyStatus.CONSENTED,
+        CandidacyStatus.SENT,
+        CandidacyStatus.INTERVIEW_SCHEDULED,
+    }
+)
+LIVE_ENGAGEMENTS = frozenset({EngagementStatus.CONTRACTING, EngagementStatus.ACTIVE})
+
+
+def _is_active_consultant(user: User | None) -> bool:
+    return user is not None and Role.CONSULTANT in user.roles and user.status is UserStatus.ACTIVE
+
+
+def assign_agent_by_load(ports: ContractPorts, consultant_id: str) -> AgentAssignment | None:
+    """Gives an active consultant without an agent the active staff member with the fewest consultants (the
+    earliest joined among equals). None when the consultant is not an active consultant or no staff exist."""
+    proposals = ports.candidacies.proposals
+    current = proposals.get_agent_assignment(consultant_id)
+    if current is not None:
+        return current
+    accounts = ports.candidacies.assignments.accounts.accounts
+    consultant = accounts.get_user(consultant_id)
+    if not _is_active_consultant(consultant):
+        return None
+    assert consultant is not None
+    staff = active_staff(accounts)
+    if not staff:
+        return None
+    agent = min(staff, key=lambda s: (len(proposals.list_agent_consultants(s.user_id)), s.created_at, s.user_id))
+    now = ports.now
+    assignment = AgentAssignment(consultant_id, agent.user_id, now, SYSTEM, None)
+    changes = Changes().insert(assignment)
+    params = {"agent_name": agent.name, "consultant_name": consultant.name}
+    for user in (consultant, agent):
+        notify(
+            changes,
+            user,
+            "consultant_agent_assigned",
+            {**params, "recipient_name": user.name},
+            now,
+            object_type="consultant",
+            object_id=consultant_id,
+        )
+    try:
+        ports.commit(changes)
+    except ConcurrencyConflict:
+        return proposals.get_agent_assignment(consultant_id)  # given one at the same moment: that one stands
+    return assignment
+
+
+def assign_missing_agents(ports: ContractPorts) -> int:
+    """The scheduled repair: every active consultant without an agent gets one. Returns how many did."""
+    assigned = 0
+    proposals = ports.candidacies.proposals
+    for consultant in ports.candidacies.assignments.accounts.accounts.list_consultants():
+        if not _is_active_consultant(consultant) or proposals.get_agent_assignment(consultant.user_id) is not None:
+            continue
+        try:
+            if assign_agent_by_load(ports, consultant.user_id) is not None:
+                assigned += 1
+        except Exception as exc:
+            log_failure("assigning a Consultant Agent failed", exc, user_id=consultant.user_id)
+    return assigned
+
+
+# --- the agent's workspace -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConsultantDesk:
+    """One of the agent's consultants, with what is under way for them."""
+
+    consultant: User
+    assignment: AgentAssignment
+    candidacies: list[Candidacy]  # open: suggested to consented, sent, interviewing
+    interviews: list[Interview]  # requested or scheduled, soonest first
+    engagements: list[Engagement]  # being contracted or active
+
+
+@dataclass(frozen=True)
+class AgentWorkspace:
+    agent: User
+    consultants: list[ConsultantDesk]
+
+
+def agent_workspace(ports: ContractPorts, principal: Principal, agent_id: str) -> AgentWorkspace:
+    """An agent's consultants and what needs the agent: open proposals, interviews to attend, engagements.
+    Staff read any agent's workspace (the platform's own people); others have none."""
+    ensure_staff(principal)
+    accounts = ports.candidacies.assignments.accounts.accounts
+    agent = accounts.get_user(agent_id)
+    if agent is None or Role.STAFF not in agent.roles:
+        raise NotFound("Agent not found.")
+    proposals = ports.candidacies.proposals
+    desks = []
+    for assignment in proposals.list_agent_consultants(agent_id):
+        consultant = accounts.get_user(assignment.consultant_id)
+        if consultant is None:
+            continue  # erased
+        candidacies = [c for c in proposals.list_consultant_candidacies(consultant.user_id) if c.status in OPEN_CANDIDACIES]
+        interviews = [
+            i
+            for c in candidacies
+            for i in proposals.list_candidacy_interviews(c.candidacy_id)
+            if i.status in (InterviewStatus.REQUESTED, InterviewStatus.SCHEDULED)
+        ]
+        engagements = [e for e in ports.engagements.list_consultant_engagements(consultant.user_id) if e.status in LIVE_ENGAGEMENTS]
+        desks.append(ConsultantDesk(consultant, assignment, candidacies, sorted(interviews, key=interview_starts_at), engagements))
+    return AgentWorkspace(agent, sorted(desks, key=lambda d: (d.consultant.name.casefold(), d.consultant.user_id)))
+
+
+def interview_starts_at(interview: Interview) -> datetime:
+    """The slot picked, or the earliest proposed."""
+    if interview.slot is not None:
+        return interview.slot.starts_at
+    return min((slot.starts_at for slot in interview.proposed_slots), default=interview.requested_at)
