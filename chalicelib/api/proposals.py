@@ -18,12 +18,13 @@ if TYPE_CHECKING:
     from chalicelib.schemas import mappers
     from chalicelib.schemas import profiles as profile_schemas
     from chalicelib.schemas import proposals as s
-    from chalicelib.services import candidacies, interviews, proposals
+    from chalicelib.services import agents, candidacies, interviews, proposals
     from chalicelib.services.candidacies import CandidacyPorts
 else:  # imported on the first request that needs them (cold start)
     mappers = LazyModule("chalicelib.schemas.mappers")
     profile_schemas = LazyModule("chalicelib.schemas.profiles")
     s = LazyModule("chalicelib.schemas.proposals")
+    agents = LazyModule("chalicelib.services.agents")
     candidacies = LazyModule("chalicelib.services.candidacies")
     interviews = LazyModule("chalicelib.services.interviews")
     proposals = LazyModule("chalicelib.services.proposals")
@@ -87,6 +88,26 @@ def shortlist(call: Call[s.ShortlistIn, Any]) -> s.CandidacyResponse:
     ports, body = call.container.candidacies, call.body
     c = candidacies.shortlist(ports, call.user, call.path["assignment_id"], body.match_run_id, body.consultant_id, _rate(body.hourly_rate))
     return candidacy_out(ports, c, call.user)
+
+
+@operation(
+    bp,
+    "/consultants/{user_id}/fitting-assignments/{assignment_id}/candidacy",
+    "POST",
+    summary="Start a proposal from the consultant's side: shortlist them for an open assignment they fit (staff)",
+    tag="proposals",
+    request=lambda: s.NextAssignmentIn,
+    response=lambda: s.CandidacyResponse,
+    status=201,
+    roles=STAFF,
+    errors=(409,),
+)
+def propose_next_assignment(call: Call[s.NextAssignmentIn, Any]) -> s.CandidacyResponse:
+    container, path = call.container, call.path
+    c = agents.propose_next_assignment(
+        container.contracts, container.matching, call.user, path["user_id"], path["assignment_id"], _rate(call.body.hourly_rate)
+    )
+    return candidacy_out(container.candidacies, c, call.user)
 
 
 @operation(

@@ -218,6 +218,7 @@ class Engagement:
     terms: EngagementTerms
     status: EngagementStatus = EngagementStatus.CONTRACTING
     revision: int = 0  # every contract's move writes here too, so two completions cannot both miss the other
+    next_assignments_suggested_at: datetime | None = None  # the agent was sent fitting assignments (once)
     contracts: dict[ContractParty, str] = field(default_factory=dict)  # the current contract per party
     signed: frozenset[ContractParty] = frozenset()  # parties whose current contract is completed
     claimed: dict[str, int] = field(default_factory=dict)  # fixed fee: per milestone, the amount claims hold

@@ -57,7 +57,7 @@ def _retention_figures(report: RetentionReport) -> dict[str, int]:
 
 
 def run_proposal_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
-    from chalicelib.services.agents import assign_missing_agents
+    from chalicelib.services.agents import assign_missing_agents, suggest_next_assignments
     from chalicelib.services.candidacies import expire_consent_requests
     from chalicelib.services.contracts import reconcile_contracts
     from chalicelib.services.payment_events import reconcile_invoices
@@ -70,6 +70,7 @@ def run_proposal_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
         "contracts_reconciled": reconcile_contracts(container.contracts),
         **reconcile_invoices(container.invoicing),
         "agents_assigned": assign_missing_agents(container.contracts),
+        "next_assignments_suggested": suggest_next_assignments(container.contracts, container.matching),
     }
     logger.info("proposal jobs ran", extra=outcome)
     return outcome

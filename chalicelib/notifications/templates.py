@@ -410,6 +410,18 @@ TEMPLATES |= {
             "(konsultbolagets konto, plattformens saldo) om felet består.\n\n$breakdown\n\n$link",
         ),
     },
+    "next_assignments": {
+        "en": _en(
+            "$consultant_name's engagement ends $end_date: $count fitting assignments",
+            "$consultant_name's engagement ends on $end_date. These open assignments fit them now:\n\n$assignments\n\n"
+            "See them all, with the reasons, and start a proposal: $link",
+        ),
+        "sv": _sv(
+            "$consultant_name:s uppdrag slutar $end_date: $count passande uppdrag",
+            "$consultant_name:s uppdrag slutar den $end_date. De här öppna uppdragen passar just nu:\n\n$assignments\n\n"
+            "Se alla, med skälen, och starta ett förslag: $link",
+        ),
+    },
     "payout_failed": {
         "en": _en(
             "A payout to your bank failed",

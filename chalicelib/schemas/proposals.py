@@ -30,6 +30,10 @@ class ShortlistIn(RequestModel):
     hourly_rate: HourlyRateIn | None = Field(None, description="the first rate to the client; the consultant's expected rate when left out")
 
 
+class NextAssignmentIn(RequestModel):
+    hourly_rate: HourlyRateIn | None = Field(None, description="the first rate to the client; the consultant's expected rate when left out")
+
+
 class ConsentRequestIn(RequestModel):
     hourly_rate: HourlyRateIn | None = Field(None, description="a new rate to propose with the request")
 

@@ -10,22 +10,26 @@ gets one agent.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
 
 from chalicelib.domain.accounts import User, UserStatus
 from chalicelib.domain.contracts import Engagement, EngagementStatus
 from chalicelib.domain.identity import Principal, Role
+from chalicelib.domain.money import HourlyRate
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Interview, InterviewStatus
 from chalicelib.errors import ConcurrencyConflict, NotFound
 from chalicelib.logging import log_failure
 from chalicelib.services.accounts import ensure_staff
-from chalicelib.services.candidacies import active_staff
+from chalicelib.services.candidacies import active_staff, shortlist
 from chalicelib.services.contracts import ContractPorts
+from chalicelib.services.matching import MatchingPorts, fitting_assignments, record_reverse_run
 from chalicelib.services.notifications import notify
 from chalicelib.services.ports import Changes
 
 SYSTEM = "system"  # who assigned an agent given by load
+NEXT_ASSIGNMENT_NOTICE = timedelta(days=30)  # before an engagement ends, its consultant's agent looks ahead
+SUGGESTED = 5  # fitting assignments named in the agent's notice
 OPEN_CANDIDACIES = frozenset(
     {
         CandidacyStatus.SUGGESTED,
@@ -145,3 +149,58 @@ def interview_starts_at(interview: Interview) -> datetime:
     if interview.slot is not None:
         return interview.slot.starts_at
     return min((slot.starts_at for slot in interview.proposed_slots), default=interview.requested_at)
+
+
+# --- the next assignment -------------------------------------------------------------------------------
+
+
+def suggest_next_assignments(ports: ContractPorts, matching: MatchingPorts) -> int:
+    """The scheduled look-ahead: for each active engagement ending within ``NEXT_ASSIGNMENT_NOTICE``, the
+    consultant's agent is sent the open assignments the consultant fits (reverse matching), once per
+    engagement (recorded on it, revision-checked). Returns how many agents were told."""
+    today = ports.now.date()
+    told = 0
+    for engagement in ports.engagements.list_engagements_by_status(EngagementStatus.ACTIVE):
+        if engagement.next_assignments_suggested_at is not None or engagement.terms.end_date - today > NEXT_ASSIGNMENT_NOTICE:
+            continue
+        try:
+            told += _suggest(ports, matching, engagement)
+        except Exception as exc:
+            log_failure("suggesting next assignments failed", exc, engagement_id=engagement.engagement_id)
+    return told
+
+
+def _suggest(ports: ContractPorts, matching: MatchingPorts, engagement: Engagement) -> int:
+    accounts = ports.candidacies.assignments.accounts.accounts
+    assignment = assign_agent_by_load(ports, engagement.consultant_id)
+    agent = accounts.get_user(assignment.agent_id) if assignment else None
+    consultant = accounts.get_user(engagement.consultant_id)
+    fitting = fitting_assignments(matching, engagement.consultant_id) or []
+    now = ports.now
+    marked = replace(engagement, next_assignments_suggested_at=now, revision=engagement.revision + 1)
+    changes = Changes().transition(marked, engagement.status.value, revision=engagement.revision)
+    if agent is not None and agent.status is UserStatus.ACTIVE and consultant is not None:
+        titles = "\n".join(f"- {f.assignment.title}" for f in fitting[:SUGGESTED]) or "-"
+        params = {
+            "recipient_name": agent.name,
+            "consultant_name": consultant.name,
+            "end_date": engagement.terms.end_date.isoformat(),
+            "count": str(len(fitting)),
+            "assignments": titles,
+            "link": f"{ports.candidacies.assignments.accounts.web_base_url}/consultants/{consultant.user_id}/fitting-assignments",
+        }
+        notify(changes, agent, "next_assignments", params, now, object_type="engagement", object_id=engagement.engagement_id)
+    try:
+        ports.commit(changes)
+    except ConcurrencyConflict:
+        return 0  # changed meanwhile (or told by a concurrent run): the next run looks again
+    return 1
+
+
+def propose_next_assignment(
+    ports: ContractPorts, matching: MatchingPorts, principal: Principal, consultant_id: str, assignment_id: str, rate: HourlyRate | None
+) -> Candidacy:
+    """The agent starts a proposal from the consultant's side: a one-person (reverse) match run is recorded
+    for an open assignment the consultant fits, and the consultant is shortlisted from it."""
+    run = record_reverse_run(matching, principal, consultant_id, assignment_id)
+    return shortlist(ports.candidacies, principal, assignment_id, run.run_id, consultant_id, rate)

@@ -173,14 +173,48 @@ def assignments_for_consultant(ports: MatchingPorts, principal: Principal, user_
     hard constraints of, best first. Assignments are few next to consultants, so they are compared one by
     one with the same reasons and adjustment; the text part is the share of skills in common."""
     ensure_staff(principal)
+    fitting = fitting_assignments(ports, user_id)
+    if fitting is None:
+        raise NotFound("Consultant not found among those who may be matched.")
+    now = ports.assignments.accounts.now()
+    record_staff_reads(ports.assignments.accounts.uow, principal, now, AuditAction.PROFILE_READ, [Read(user_id, "match", user_id)])
+    return fitting
+
+
+def fitting_assignments(ports: MatchingPorts, user_id: str) -> list[FittingAssignment] | None:
+    """Open assignments the consultant fits, best first; None when the consultant may not be matched."""
     candidate = findable_candidate(ports.indexing, user_id)
     if candidate is None:
-        raise NotFound("Consultant not found among those who may be matched.")
+        return None
     fitting = []
     for assignment in ports.assignments.assignments.list_assignments_by_status(AssignmentStatus.OPEN):
         reasons = explain(candidate, assignment)
         if reasons.passes_hard_constraints and reasons.matched_required:
             fitting.append(FittingAssignment(assignment, adjusted_score(reasons.required_coverage, reasons), reasons))
-    now = ports.assignments.accounts.now()
-    record_staff_reads(ports.assignments.accounts.uow, principal, now, AuditAction.PROFILE_READ, [Read(user_id, "match", user_id)])
     return sorted(fitting, key=lambda f: (-f.score, f.assignment.assignment_id))
+
+
+def record_reverse_run(ports: MatchingPorts, principal: Principal, user_id: str, assignment_id: str) -> MatchRun:
+    """A match run of one consultant for an assignment they fit, recorded as any run is (engine "reverse"):
+    what a Consultant Agent shortlists them from when starting a proposal from the consultant's side."""
+    ensure_staff(principal)
+    found = next((f for f in fitting_assignments(ports, user_id) or [] if f.assignment.assignment_id == assignment_id), None)
+    if found is None:
+        raise Conflict("The consultant does not fit this open assignment.")
+    now = ports.assignments.accounts.now()
+    run_id = new_id()
+    run = MatchRun(
+        assignment_id=assignment_id,
+        run_id=run_id,
+        at=now,
+        run_by=principal.user_id,
+        engine="reverse",
+        taxonomy_version=ports.taxonomy_version,
+        parameters={"consultant_first": 1.0},
+        ranked=(RankedEntry(candidate_ref(run_id, user_id), found.score, found.reasons.required_coverage),),
+        total=1,
+    )
+    uow = ports.assignments.accounts.uow
+    uow.commit(Changes().insert(run))
+    record_staff_reads(uow, principal, now, AuditAction.PROFILE_READ, [Read(user_id, "match", run_id)])
+    return run

@@ -567,6 +567,7 @@ _TEMPLATE = {
     "a_close": "assignment_id",
     "a_cancel": "assignment_id",
     "sl_assignment": "assignment_id",
+    "sl_consultant": "user_id",
     "send_assignment": "assignment_id",
     "cand": "candidacy_id",
     "cand_suggested": "candidacy_id",
@@ -715,6 +716,8 @@ MATRIX += [
     ("GET", "/agencies/{A}/payouts", None, {"anonymous": 401, "staff": 200, "admin_a": 200}, 404),
     # A Consultant Agent's workspace is for the platform's staff.
     ("GET", "/agents/{staff_id}/workspace", None, {"anonymous": 401, "staff": 200}, 403),
+    # ... and so is starting a proposal from the consultant's side (already a candidate here: 409).
+    ("POST", "/consultants/{sl_consultant}/fitting-assignments/{sl_assignment}/candidacy", {}, {"anonymous": 401, "staff": 409}, 403),
 ]
 
 

@@ -7,12 +7,18 @@ import threading
 
 import pytest
 
+from chalicelib.domain.assignments import AssignmentStatus
 from chalicelib.domain.identity import Principal
-from chalicelib.errors import Forbidden, NotFound
-from chalicelib.services import agents, interviews, registration
+from chalicelib.domain.proposals import CandidacyStatus
+from chalicelib.errors import Conflict, Forbidden, NotFound
+from chalicelib.services import agents, assignments, interviews, registration
+from chalicelib.services.matching import IndexingPorts, MatchingPorts
 from tests import builders
+from tests.fakes import InMemoryMatchIndex
+from tests.unit.test_assignments import post
 from tests.unit.test_contracts import Deal, make_deal
 from tests.unit.test_registration import invite, principal_of, register_agency, register_invited
+from tests.unit.test_timesheets import active
 
 
 def more_staff(deal: Deal, name: str) -> Principal:
@@ -103,3 +109,34 @@ def test_the_workspace_lists_the_agents_consultants_and_what_is_under_way() -> N
         agents.agent_workspace(deal.ports, consultant, staff.user_id)
     with pytest.raises(NotFound):
         agents.agent_workspace(deal.ports, staff, consultant.user_id)  # not a staff member: no workspace
+
+
+def test_a_month_before_the_end_the_agent_gets_fitting_assignments_once_and_can_propose_from_them() -> None:
+    deal, _ = active()
+    world, staff, consultant, buyer = deal.scene.world, deal.scene.staff, deal.scene.consultants[0], deal.scene.buyer
+    interviews.set_consultant_agent(deal.scene.ports, staff, consultant.user_id, staff.user_id, None)
+    assert buyer.org_id is not None
+    following = post(world, buyer, buyer.org_id, title="Platform engineer, next year")
+    assignments.move_assignment(world.assignments, buyer, following.assignment_id, AssignmentStatus.OPEN)
+    indexing = IndexingPorts(world.db, world.db, world.consents.ledger, InMemoryMatchIndex())
+    matching_ports = MatchingPorts(world.assignments, indexing, "in-memory", "t")
+    end = deal.engagement().terms.end_date
+    world.clock.advance(days=(end - world.clock().date()).days - 31)
+    assert agents.suggest_next_assignments(deal.ports, matching_ports) == 0  # not yet within 30 days of the end
+    world.clock.advance(days=2)
+    assert agents.suggest_next_assignments(deal.ports, matching_ports) == 1
+    assert agents.suggest_next_assignments(deal.ports, matching_ports) == 0  # once per engagement
+    [notice] = deal.notices("next_assignments")
+    assert notice.user_id == staff.user_id and "Platform engineer, next year" in notice.text
+    candidacy = agents.propose_next_assignment(deal.ports, matching_ports, staff, consultant.user_id, following.assignment_id, None)
+    assert (candidacy.assignment_id, candidacy.consultant_id, candidacy.status) == (
+        following.assignment_id,
+        consultant.user_id,
+        CandidacyStatus.SUGGESTED,
+    )
+    [run] = [r for r in world.db.list_match_runs(following.assignment_id) if r.run_id == candidacy.match_run_id]
+    assert run.engine == "reverse" and run.total == 1
+    with pytest.raises(Conflict):  # the engagement's own assignment is filled: nothing to propose for
+        agents.propose_next_assignment(deal.ports, matching_ports, staff, consultant.user_id, deal.engagement().assignment_id, None)
+    with pytest.raises(Forbidden):
+        agents.propose_next_assignment(deal.ports, matching_ports, consultant, consultant.user_id, following.assignment_id, None)

@@ -47,6 +47,7 @@ PARAMS = {
     "transfer_restored": {"recipient_name", "total", "amount", "breakdown", "link"},
     "share_move_refused": {"recipient_name", "total", "amount", "why", "breakdown", "link"},
     "payout_failed": {"recipient_name", "link"},
+    "next_assignments": {"recipient_name", "consultant_name", "end_date", "count", "assignments", "link"},
     "claim_submitted": {"recipient_name", "reference", "amount"},
     "claim_rejected": {"recipient_name", "reference", "reason"},
     "invoice_issued": {"recipient_name", "total", "due", "link", "breakdown"},
