@@ -13,6 +13,7 @@ from chalicelib.api import (
     consents,
     contracts,
     erasure,
+    evaluations,
     files,
     middleware,
     notifications,
@@ -41,6 +42,7 @@ for area in (
     contracts,
     timesheets,
     payments,
+    evaluations,
     notifications,
 ):
     app.register_blueprint(area.bp)

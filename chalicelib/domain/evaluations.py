@@ -251,9 +251,9 @@ class EvaluationSchedule:
             ("respond_within_days", RESPOND_WITHIN_DAYS_RANGE),
         ):
             if not low <= getattr(self, name) <= high:
-                raise ValueError(f"{name} is {low} to {high}")
+                raise ValueError(f"{name} must be {low} to {high}")
         if self.respond_within_days >= self.every_days:
-            raise ValueError("respond_within_days is shorter than every_days: a round's deadline comes before the next round")
+            raise ValueError("respond_within_days must be shorter than every_days: a round's deadline comes before the next round")
 
     def same_cadence(self, other: EvaluationSchedule) -> bool:
         return (self.first_after_days, self.every_days, self.respond_within_days) == (

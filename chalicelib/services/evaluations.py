@@ -53,7 +53,7 @@ from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Forbidd
 from chalicelib.logging import logger
 from chalicelib.services.accounts import ensure_staff
 from chalicelib.services.candidacies import ATTEMPTS, active_staff, client_name, client_recipients
-from chalicelib.services.contracts import ContractPorts
+from chalicelib.services.contracts import ContractPorts, sees_engagement
 from chalicelib.services.notifications import notify
 from chalicelib.services.ports import AccountRepository, Changes, EvaluationRepository
 
@@ -150,7 +150,8 @@ def set_schedule(
         try:
             wanted = EvaluationSchedule(engagement_id, first_after_days, every_days, respond_within_days, now, principal.user_id)
         except ValueError as exc:
-            raise InvalidInput(str(exc), issues=[FieldIssue("respond_within_days", str(exc))]) from None
+            # The domain's messages start with the field they are about.
+            raise InvalidInput(str(exc), issues=[FieldIssue(str(exc).split()[0], str(exc))]) from None
         current = ports.evaluations.get_schedule(engagement_id)
         changes = Changes()
         if current is None:
@@ -175,8 +176,6 @@ def set_schedule(
 def engagement_evaluations(ports: EvaluationPorts, principal: Principal, engagement_id: str) -> EngagementEvaluations:
     """An engagement's rounds, by due date, with its schedule and the next due date: everyone who sees
     the engagement, each seeing what the table above says."""
-    from chalicelib.services.contracts import sees_engagement
-
     engagement = ports.contracts.engagements.get_engagement(engagement_id)
     if engagement is None or not sees_engagement(principal, engagement):
         raise NotFound("Engagement not found.")

@@ -280,8 +280,10 @@ def test_staff_set_the_cadence_which_counts_from_the_day_it_is_set(follow: Follo
     engagement_id = follow.deal.engagement_id
     with pytest.raises(Forbidden):
         evaluations.set_schedule(follow.ports, follow.admin, engagement_id, 7, 14, 5)
-    with pytest.raises(InvalidInput):
-        evaluations.set_schedule(follow.ports, follow.staff, engagement_id, 7, 14, 14)
+    for wrong, field in (((7, 14, 14), "respond_within_days"), ((7, 6, 5), "every_days"), ((0, 14, 5), "first_after_days")):
+        with pytest.raises(InvalidInput) as refused:
+            evaluations.set_schedule(follow.ports, follow.staff, engagement_id, *wrong)
+        assert [i.field for i in refused.value.issues] == [field]
     with pytest.raises(NotFound):
         evaluations.set_schedule(follow.ports, follow.staff, new_id(), 7, 14, 5)
     set_ = evaluations.set_schedule(follow.ports, follow.staff, engagement_id, 7, 14, 5)
