@@ -180,14 +180,18 @@ def engagement_evaluations(ports: EvaluationPorts, principal: Principal, engagem
     if engagement is None or not sees_engagement(principal, engagement):
         raise NotFound("Engagement not found.")
     schedule = schedule_of(ports, engagement_id)
+    found = ports.evaluations.list_engagement_rounds(engagement_id)
     today = ports.now.date()
     next_due = None
     if engagement.status is not EngagementStatus.CANCELLED:
         # Still contracting: the engagement is activated today at the earliest.
         not_before = _not_before(engagement, schedule) or today
-        next_due = schedule.next_due(engagement.terms.start_date, engagement.terms.end_date, today, not_before)
-    rounds = [_view(principal, r) for r in ports.evaluations.list_engagement_rounds(engagement_id)]
-    return EngagementEvaluations(schedule, next_due, rounds)
+        start, end = engagement.terms.start_date, engagement.terms.end_date
+        # Today's round counts as next until the job has opened it.
+        next_due = schedule.next_due(start, end, today - timedelta(days=1), not_before)
+        if next_due == today and any(r.due_date == today for r in found):
+            next_due = schedule.next_due(start, end, today, not_before)
+    return EngagementEvaluations(schedule, next_due, [_view(principal, r) for r in found])
 
 
 def get_evaluation(ports: EvaluationPorts, principal: Principal, evaluation_id: str) -> EvaluationView:

@@ -49,7 +49,8 @@ def test_a_scheduled_round_a_low_score_escalated_to_the_agent_and_resolved(api: 
 
     # Nothing before the job runs; the schedule says when.
     before = api.get(f"/engagements/{engagement_id}/evaluations", token=client.token).body
-    assert before["items"] == [] and before["schedule"]["first_after_days"] == 14 and before["schedule"]["every_days"] == 30
+    assert before["items"] == [] and before["next_due_date"] == today.isoformat()
+    assert (before["schedule"]["first_after_days"], before["schedule"]["every_days"], before["schedule"]["set_at"]) == (14, 30, None)
 
     assert run_proposal_jobs()["evaluation_rounds_opened"] >= 1  # EventBridge's schedule, or `make proposal-jobs`
     assert run_proposal_jobs()["evaluation_rounds_opened"] == 0

@@ -194,7 +194,9 @@ def test_derived_ids_are_ulids_the_same_for_the_same_inputs_and_ordered_by_day(a
 
 
 def test_the_first_round_opens_two_weeks_after_the_start_once_however_often_the_job_runs(follow: Follow) -> None:
+    assert evaluations.engagement_evaluations(follow.ports, follow.buyer, follow.deal.engagement_id).next_due == TODAY
     assert follow.run()["evaluation_rounds_opened"] == 1
+    assert evaluations.engagement_evaluations(follow.ports, follow.buyer, follow.deal.engagement_id).next_due == date(2026, 12, 27)
     again = follow.run()
     assert again["evaluation_rounds_opened"] == 0 and again["evaluation_reminders_sent"] == 0
     evaluation = follow.only_round()
@@ -580,11 +582,19 @@ def test_staff_list_the_rounds_due_before_a_day(follow: Follow) -> None:
 
 
 def test_a_failing_item_does_not_stop_the_others_and_fails_the_run(follow: Follow, monkeypatch: pytest.MonkeyPatch) -> None:
-    other = following()
-    shared = EvaluationPorts(follow.ports.contracts, follow.db)
-    # Both engagements live in their own worlds; the job of the first world sees one. Break its template
-    # parameters: the round opens, its reminders fail, and the run says so at the end.
-    monkeypatch.setattr(evaluations, "_params", lambda *_: {})
-    with pytest.raises(RuntimeError, match="1 item"):
-        evaluations.run_evaluation_jobs(shared)
-    assert len(follow.rounds()) == 1 and other.rounds() == []
+    follow.run()
+    follow.rate(low=True)
+    successor = other_staff(follow.deal, "successor@customersonly.example", "Sam Successor")
+    interviews.set_consultant_agent(follow.deal.scene.ports, follow.staff, follow.consultant.user_id, successor.user_id, None)
+
+    def broken(*_: Any) -> int:
+        raise RuntimeError("the mail templates are broken")
+
+    monkeypatch.setattr(evaluations, "_remind", broken)
+    with pytest.raises(RuntimeError, match="1 item"):  # the round's follow-up failed...
+        follow.run()
+    assert follow.only_round().agent_id == follow.agent.user_id
+    [escalation] = follow.escalations()
+    assert escalation.agent_id == successor.user_id  # ...and the escalations were still seen to
+    monkeypatch.undo()
+    assert follow.run()["evaluations_refiled"] == 1  # the next run finishes the round's
