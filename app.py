@@ -14,6 +14,7 @@ from chalicelib.api import (
     consents,
     contracts,
     erasure,
+    evaluations,
     files,
     middleware,
     notifications,
@@ -43,6 +44,7 @@ for area in (
     contracts,
     timesheets,
     payments,
+    evaluations,
     notifications,
 ):
     app.register_blueprint(area.bp)

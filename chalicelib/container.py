@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from chalicelib.services.consents import ConsentPorts
     from chalicelib.services.contracts import ContractPorts
     from chalicelib.services.erasure import ErasurePorts
+    from chalicelib.services.evaluations import EvaluationPorts
     from chalicelib.services.invoicing import InvoicingPorts
     from chalicelib.services.matching import IndexingPorts, MatchingPorts
     from chalicelib.services.milestones import MilestonePorts
@@ -388,6 +389,13 @@ class Container:
         from chalicelib.services.timesheets import TimesheetPorts
 
         return TimesheetPorts(contracts=self.contracts, timesheets=DynamoTimesheetRepository())
+
+    @cached_property
+    def evaluations(self) -> EvaluationPorts:
+        from chalicelib.adapters.dynamo.repositories import DynamoEvaluationRepository
+        from chalicelib.services.evaluations import EvaluationPorts
+
+        return EvaluationPorts(self.contracts, DynamoEvaluationRepository())
 
     @cached_property
     def milestones(self) -> MilestonePorts:

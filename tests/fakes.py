@@ -22,6 +22,14 @@ from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentChanged, ConsentEntry, withdrawal_entry_id
 from chalicelib.domain.contracts import Contract, ContractStatus, Engagement, EngagementStatus, ProcessedEvent, SupersededEnvelope
 from chalicelib.domain.erasure import Erasure
+from chalicelib.domain.evaluations import (
+    Escalation,
+    EscalationStatus,
+    EvaluationReminder,
+    EvaluationRound,
+    EvaluationSchedule,
+    RoundStatus,
+)
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Role
@@ -104,6 +112,14 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("engagement", entity.engagement_id)
     if isinstance(entity, Contract):
         return ("contract", entity.engagement_id, entity.contract_id)
+    if isinstance(entity, EvaluationSchedule):
+        return ("evaluation_schedule", entity.engagement_id)
+    if isinstance(entity, EvaluationRound):
+        return ("evaluation", entity.evaluation_id)
+    if isinstance(entity, EvaluationReminder):
+        return ("evaluation_reminder", entity.evaluation_id, entity.kind.value, entity.user_id)
+    if isinstance(entity, Escalation):
+        return ("escalation", entity.escalation_id)
     if isinstance(entity, ProcessedEvent):
         return ("event", entity.provider, entity.event_id)
     if isinstance(entity, SupersededEnvelope):
@@ -200,7 +216,9 @@ class InMemoryDatabase:
             self.commits += 1
 
     def _all(self, kind: str) -> list[Any]:
-        return [copy.deepcopy(v) for k, v in self.items.items() if k[0] == kind]
+        with self._lock:  # a snapshot: a commit in another thread must not change the dict under the iteration
+            found = [v for k, v in self.items.items() if k[0] == kind]
+        return [copy.deepcopy(v) for v in found]
 
     # --- AccountRepository ---
     def get_user(self, user_id: str) -> User | None:
@@ -349,6 +367,46 @@ class InMemoryDatabase:
     def list_open_contracts(self, checked_before: datetime) -> list[Contract]:
         out = (ContractStatus.SENT, ContractStatus.PARTLY_SIGNED)
         return [c for c in self._all("contract") if c.status in out and c.last_heard_at < checked_before]
+
+    # --- EvaluationRepository ---
+    def get_schedule(self, engagement_id: str) -> EvaluationSchedule | None:
+        return copy.deepcopy(self.items.get(("evaluation_schedule", engagement_id)))
+
+    def get_round(self, evaluation_id: str) -> EvaluationRound | None:
+        return copy.deepcopy(self.items.get(("evaluation", evaluation_id)))
+
+    def _rounds(self, keep: Any) -> list[EvaluationRound]:
+        return sorted((r for r in self._all("evaluation") if keep(r)), key=lambda r: (r.due_date, r.evaluation_id))
+
+    def list_engagement_rounds(self, engagement_id: str) -> list[EvaluationRound]:
+        return self._rounds(lambda r: r.engagement_id == engagement_id)
+
+    def list_open_rounds(self, due_before: date) -> list[EvaluationRound]:
+        return self._rounds(lambda r: r.status is RoundStatus.OPEN and r.due_date < due_before)
+
+    def list_agent_rounds(self, agent_id: str) -> list[EvaluationRound]:
+        return self._rounds(lambda r: r.status is RoundStatus.OPEN and r.agent_id == agent_id)
+
+    def list_consultant_rounds(self, consultant_id: str) -> list[EvaluationRound]:
+        return self._rounds(lambda r: r.consultant_id == consultant_id)
+
+    def reminder_sent(self, evaluation_id: str, kind: str, user_id: str) -> bool:
+        return ("evaluation_reminder", evaluation_id, kind, user_id) in self.items
+
+    def get_escalation(self, escalation_id: str) -> Escalation | None:
+        return copy.deepcopy(self.items.get(("escalation", escalation_id)))
+
+    def _escalations(self, keep: Any) -> list[Escalation]:
+        return sorted((e for e in self._all("escalation") if keep(e)), key=lambda e: (e.opened_at, e.escalation_id))
+
+    def list_escalations(self, status: EscalationStatus) -> list[Escalation]:
+        return list(reversed(self._escalations(lambda e: e.status is status)))
+
+    def list_agent_escalations(self, agent_id: str) -> list[Escalation]:
+        return self._escalations(lambda e: e.status is EscalationStatus.OPEN and e.agent_id == agent_id)
+
+    def list_consultant_escalations(self, consultant_id: str) -> list[Escalation]:
+        return self._escalations(lambda e: e.consultant_id == consultant_id)
 
     # --- TimesheetRepository ---
     def get_entry(self, engagement_id: str, day: date) -> TimeEntry | None:

@@ -53,6 +53,27 @@ def _desk_out(desk: ConsultantDesk, agent_id: str) -> s.ConsultantDeskOut:
             )
             for e in desk.engagements
         ],
+        due_evaluations=[
+            s.DeskEvaluationOut(
+                evaluation_id=r.evaluation_id,
+                engagement_id=r.engagement_id,
+                due_date=r.due_date,
+                deadline=r.deadline,
+                missing=sorted(r.missing),
+            )
+            for r in desk.due_evaluations
+        ],
+        escalations=[
+            s.DeskEscalationOut(
+                escalation_id=e.escalation_id,
+                reason=e.reason,
+                evaluation_id=e.evaluation_id,
+                engagement_id=e.engagement_id,
+                opened_at=e.opened_at,
+                detail=e.detail,
+            )
+            for e in desk.escalations
+        ],
     )
 
 
@@ -60,12 +81,12 @@ def _desk_out(desk: ConsultantDesk, agent_id: str) -> s.ConsultantDeskOut:
     bp,
     "/agents/{agent_id}/workspace",
     "GET",
-    summary="A Consultant Agent's consultants and what needs the agent: open proposals, interviews, engagements (staff)",
+    summary="A Consultant Agent's consultants and what needs the agent: proposals, interviews, engagements, evaluations, escalations",
     tag="agents",
     response=lambda: s.AgentWorkspaceOut,
     roles=frozenset({Role.STAFF}),
 )
 def workspace(call: Call[Any, Any]) -> s.AgentWorkspaceOut:
     agent_id = call.path["agent_id"]
-    found = agents.agent_workspace(call.container.contracts, call.user, agent_id)
+    found = agents.agent_workspace(call.container.evaluations, call.user, agent_id)
     return s.AgentWorkspaceOut(agent_id=agent_id, name=found.agent.name, consultants=[_desk_out(d, agent_id) for d in found.consultants])

@@ -547,7 +547,7 @@ def record_outcome(call: Call[s.OutcomeIn, Any]) -> s.InterviewResponse:
     errors=(409,),
 )
 def set_agent(call: Call[s.AgentIn, Any]) -> s.AgentResponse:
-    a = interviews.set_consultant_agent(call.container.candidacies, call.user, call.path["user_id"], call.body.agent_id, call.body.note)
+    a = agents.change_agent(call.container.evaluations, call.user, call.path["user_id"], call.body.agent_id, call.body.note)
     return mappers.agent_out(a)
 
 

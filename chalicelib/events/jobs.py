@@ -4,6 +4,8 @@ every minute).
 
 Proposals: disclosure consent requests past their deadline expire, and so do the built-in signature's
 signing requests; contracts out for signature that heard nothing for a while are checked with their provider.
+Engagements: evaluation rounds that fell due are opened, their reminders sent, missed ratings escalated to
+the consultant's agent (chalicelib.services.evaluations).
 
 Daily: finish erasures left pending (a stream record that failed for good, say), apply retention, and
 settle uploads that will never be checked. Each is idempotent, so a retried or doubled invocation
@@ -60,6 +62,7 @@ def run_proposal_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
     from chalicelib.services.agents import assign_missing_agents, suggest_next_assignments
     from chalicelib.services.candidacies import expire_consent_requests
     from chalicelib.services.contracts import reconcile_contracts
+    from chalicelib.services.evaluations import run_evaluation_jobs
     from chalicelib.services.payment_events import reconcile_invoices
     from chalicelib.services.signing import expire_signing_requests
 
@@ -71,6 +74,8 @@ def run_proposal_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
         **reconcile_invoices(container.invoicing),
         "agents_assigned": assign_missing_agents(container.contracts),
         "next_assignments_suggested": suggest_next_assignments(container.contracts, container.matching),
+        # Last: it fails the run (after finishing all it can) when an item fails, and the others are done by then.
+        **run_evaluation_jobs(container.evaluations),
     }
     logger.info("proposal jobs ran", extra=outcome)
     return outcome

@@ -320,6 +320,90 @@ TEMPLATES |= {
             "$comment\n\nRätta den och lämna in den igen: $link",
         ),
     },
+    "evaluation_due_client": {
+        "en": _en(
+            "Time to evaluate $consultant_name: $assignment_title",
+            "It is time for the scheduled evaluation of the work $consultant_name does on $assignment_title. Please "
+            "rate quality, communication, expertise and reliability (1 to 5, with a comment) by $deadline:\n\n$link",
+        ),
+        "sv": _sv(
+            "Dags att utvärdera $consultant_name: $assignment_title",
+            "Det är dags för den schemalagda utvärderingen av arbetet som $consultant_name gör i $assignment_title. "
+            "Betygsätt kvalitet, kommunikation, expertis och pålitlighet (1 till 5, med en kommentar) senast "
+            "$deadline:\n\n$link",
+        ),
+    },
+    "evaluation_due_consultant": {
+        "en": _en(
+            "Time for your self-assessment: $assignment_title",
+            "It is time to evaluate your work on $assignment_title for $client_name. Please write your "
+            "self-assessment by $deadline; your Consultant Agent will check in with you.\n\n$link",
+        ),
+        "sv": _sv(
+            "Dags för din självskattning: $assignment_title",
+            "Det är dags att utvärdera ditt arbete med $assignment_title hos $client_name. Skriv din självskattning "
+            "senast $deadline; din konsultagent hör av sig.\n\n$link",
+        ),
+    },
+    "evaluation_reminder_client": {
+        "en": _en(
+            "Reminder: evaluate $consultant_name by $deadline",
+            "We have not yet received your evaluation of the work $consultant_name does on $assignment_title. Please "
+            "rate it by $deadline:\n\n$link",
+        ),
+        "sv": _sv(
+            "Påminnelse: utvärdera $consultant_name senast $deadline",
+            "Vi har ännu inte fått er utvärdering av arbetet som $consultant_name gör i $assignment_title. "
+            "Betygsätt det senast $deadline:\n\n$link",
+        ),
+    },
+    "evaluation_reminder_consultant": {
+        "en": _en(
+            "Reminder: your self-assessment is due $deadline",
+            "Your self-assessment for $assignment_title ($client_name) is still missing. Please write it by $deadline:\n\n$link",
+        ),
+        "sv": _sv(
+            "Påminnelse: din självskattning ska in senast $deadline",
+            "Din självskattning för $assignment_title ($client_name) saknas fortfarande. Skriv den senast $deadline:\n\n$link",
+        ),
+    },
+    "evaluation_feedback": {
+        "en": _en(
+            "Feedback on your work: $assignment_title",
+            "Customersonly followed up on your work on $assignment_title:\n\n$feedback\n\nThe evaluation: $link",
+        ),
+        "sv": _sv(
+            "Återkoppling på ditt arbete: $assignment_title",
+            "Customersonly har följt upp ditt arbete med $assignment_title:\n\n$feedback\n\nUtvärderingen: $link",
+        ),
+    },
+    "escalation_low_score": {
+        "en": _en(
+            "Escalation: low scores for $consultant_name ($assignment_title)",
+            "$client_name gave $consultant_name low scores in the evaluation of $assignment_title due $due_date:\n\n"
+            "$scores\n\nPlease follow up with the client and the consultant, and resolve the escalation with a "
+            "note:\n\n$link",
+        ),
+        "sv": _sv(
+            "Eskalering: låga betyg för $consultant_name ($assignment_title)",
+            "$client_name gav $consultant_name låga betyg i utvärderingen av $assignment_title per $due_date:\n\n"
+            "$scores\n\nFölj upp med kunden och konsulten och avsluta eskaleringen med en anteckning:\n\n$link",
+        ),
+    },
+    "escalation_missed_evaluation": {
+        "en": _en(
+            "Escalation: no evaluation from $client_name ($assignment_title)",
+            "$client_name has not rated the work $consultant_name does on $assignment_title in the evaluation due "
+            "$due_date (the deadline was $deadline).\n\nPlease contact the client, and resolve the escalation with "
+            "a note:\n\n$link",
+        ),
+        "sv": _sv(
+            "Eskalering: ingen utvärdering från $client_name ($assignment_title)",
+            "$client_name har inte betygsatt arbetet som $consultant_name gör i $assignment_title i utvärderingen "
+            "per $due_date (sista dag var $deadline).\n\nKontakta kunden och avsluta eskaleringen med en "
+            "anteckning:\n\n$link",
+        ),
+    },
     "invoice_issued": {
         "en": _en(
             "Invoice from Customersonly: $total",

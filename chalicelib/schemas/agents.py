@@ -7,6 +7,7 @@ from datetime import date, datetime
 from pydantic import Field
 
 from chalicelib.domain.contracts import EngagementStatus
+from chalicelib.domain.evaluations import EscalationReason, Part
 from chalicelib.domain.proposals import CandidacyStatus, InterviewStatus
 from chalicelib.schemas.base import ResponseModel
 
@@ -35,6 +36,23 @@ class DeskEngagementOut(ResponseModel):
     end_date: date
 
 
+class DeskEvaluationOut(ResponseModel):
+    evaluation_id: str
+    engagement_id: str
+    due_date: date
+    deadline: date = Field(description="the client's rating is missed after this day")
+    missing: list[Part]
+
+
+class DeskEscalationOut(ResponseModel):
+    escalation_id: str
+    reason: EscalationReason
+    evaluation_id: str
+    engagement_id: str
+    opened_at: datetime
+    detail: str
+
+
 class ConsultantDeskOut(ResponseModel):
     consultant_id: str
     name: str
@@ -43,6 +61,8 @@ class ConsultantDeskOut(ResponseModel):
     open_candidacies: list[DeskCandidacyOut]
     interviews: list[DeskInterviewOut] = Field(description="requested or scheduled, soonest first")
     engagements: list[DeskEngagementOut] = Field(description="being contracted or active")
+    due_evaluations: list[DeskEvaluationOut] = Field(description="open rounds with a part missing, oldest due first")
+    escalations: list[DeskEscalationOut] = Field(description="open, oldest first")
 
 
 class AgentWorkspaceOut(ResponseModel):

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 from chalicelib.domain.accounts import User, UserStatus
 from chalicelib.domain.contracts import Engagement, EngagementStatus
+from chalicelib.domain.evaluations import Escalation, EvaluationRound
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.money import HourlyRate
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Interview, InterviewStatus
@@ -23,6 +24,8 @@ from chalicelib.logging import log_failure
 from chalicelib.services.accounts import ensure_staff
 from chalicelib.services.candidacies import active_staff, shortlist
 from chalicelib.services.contracts import ContractPorts
+from chalicelib.services.evaluations import EvaluationPorts, agent_due_evaluations, agent_open_escalations, follow_agent_change
+from chalicelib.services.interviews import set_consultant_agent
 from chalicelib.services.matching import MatchingPorts, fitting_assignments, record_reverse_run
 from chalicelib.services.notifications import notify
 from chalicelib.services.ports import Changes
@@ -98,6 +101,18 @@ def assign_missing_agents(ports: ContractPorts) -> int:
     return assigned
 
 
+def change_agent(ports: EvaluationPorts, principal: Principal, consultant_id: str, agent_id: str, note: str | None) -> AgentAssignment:
+    """Staff hand a consultant over to another agent (``interviews.set_consultant_agent``); the consultant's
+    open evaluations and escalations move to the new agent's workspace at once (the jobs would within
+    minutes)."""
+    assignment = set_consultant_agent(ports.contracts.candidacies, principal, consultant_id, agent_id, note)
+    try:
+        follow_agent_change(ports, consultant_id)
+    except Exception as exc:
+        log_failure("moving evaluations to the new agent failed; the jobs will", exc, user_id=consultant_id)
+    return assignment
+
+
 # --- the agent's workspace -----------------------------------------------------------------------------
 
 
@@ -110,6 +125,8 @@ class ConsultantDesk:
     candidacies: list[Candidacy]  # open: suggested to consented, sent, interviewing
     interviews: list[Interview]  # requested or scheduled, soonest first
     engagements: list[Engagement]  # being contracted or active
+    due_evaluations: list[EvaluationRound]  # open rounds with a part missing, oldest due first
+    escalations: list[Escalation]  # open, oldest first
 
 
 @dataclass(frozen=True)
@@ -118,15 +135,19 @@ class AgentWorkspace:
     consultants: list[ConsultantDesk]
 
 
-def agent_workspace(ports: ContractPorts, principal: Principal, agent_id: str) -> AgentWorkspace:
-    """An agent's consultants and what needs the agent: open proposals, interviews to attend, engagements.
-    Staff read any agent's workspace (the platform's own people); others have none."""
+def agent_workspace(evaluation_ports: EvaluationPorts, principal: Principal, agent_id: str) -> AgentWorkspace:
+    """An agent's consultants and what needs the agent: open proposals, interviews to attend, engagements,
+    evaluations due and escalations. Staff read any agent's workspace (the platform's own people); others
+    have none."""
     ensure_staff(principal)
+    ports = evaluation_ports.contracts
     accounts = ports.candidacies.assignments.accounts.accounts
     agent = accounts.get_user(agent_id)
     if agent is None or Role.STAFF not in agent.roles:
         raise NotFound("Agent not found.")
     proposals = ports.candidacies.proposals
+    due = agent_due_evaluations(evaluation_ports, agent_id)
+    escalations = agent_open_escalations(evaluation_ports, agent_id)
     desks = []
     for assignment in proposals.list_agent_consultants(agent_id):
         consultant = accounts.get_user(assignment.consultant_id)
@@ -140,7 +161,18 @@ def agent_workspace(ports: ContractPorts, principal: Principal, agent_id: str) -
             if i.status in (InterviewStatus.REQUESTED, InterviewStatus.SCHEDULED)
         ]
         engagements = [e for e in ports.engagements.list_consultant_engagements(consultant.user_id) if e.status in LIVE_ENGAGEMENTS]
-        desks.append(ConsultantDesk(consultant, assignment, candidacies, sorted(interviews, key=interview_starts_at), engagements))
+        mine = consultant.user_id
+        desks.append(
+            ConsultantDesk(
+                consultant,
+                assignment,
+                candidacies,
+                sorted(interviews, key=interview_starts_at),
+                engagements,
+                [r for r in due if r.consultant_id == mine],
+                [e for e in escalations if e.consultant_id == mine],
+            )
+        )
     return AgentWorkspace(agent, sorted(desks, key=lambda d: (d.consultant.name.casefold(), d.consultant.user_id)))
 
 

@@ -18,6 +18,7 @@ from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentChanged, ConsentEntry
 from chalicelib.domain.contracts import Contract, ContractStatus, Engagement, EngagementStatus, ProcessedEvent, SupersededEnvelope
 from chalicelib.domain.erasure import Erasure
+from chalicelib.domain.evaluations import Escalation, EscalationStatus, EvaluationReminder, EvaluationRound, EvaluationSchedule
 from chalicelib.domain.exports import ExportArchive
 from chalicelib.domain.files import UploadedFile
 from chalicelib.domain.identity import Role
@@ -85,6 +86,10 @@ Entity = (
     | Notification
     | Engagement
     | Contract
+    | EvaluationSchedule
+    | EvaluationRound
+    | EvaluationReminder
+    | Escalation
     | ProcessedEvent
     | SupersededEnvelope
     | SigningEnvelope
@@ -179,6 +184,8 @@ class Changes:
         | Notification
         | Engagement
         | Contract
+        | EvaluationRound
+        | Escalation
         | SigningEnvelope
         | Period
         | Invoice
@@ -194,7 +201,7 @@ class Changes:
         self.writes.append((entity, Expect(status=expected_status, was=was, revision=revision)))
         return self
 
-    def update(self, entity: TimeEntry | PayoutAccountRecord, *, revision: int | None = None) -> Changes:
+    def update(self, entity: TimeEntry | PayoutAccountRecord | EvaluationSchedule, *, revision: int | None = None) -> Changes:
         """Store ``entity`` over its stored copy, which must exist (and, given ``revision``, still be at it).
         For items without a status of their own; a time entry is guarded by its period's revision instead."""
         self.writes.append((entity, Expect(revision=revision)))
@@ -299,6 +306,32 @@ class EngagementRepository(Protocol):
     def envelope_superseded(self, envelope_id: str) -> bool: ...
     def list_open_contracts(self, checked_before: datetime) -> list[Contract]:
         """Contracts out for signature (sent, partly signed) last heard of before ``checked_before``."""
+
+
+class EvaluationRepository(Protocol):
+    """Engagements' evaluation schedules and rounds, the reminders sent, and the escalations they raise."""
+
+    def get_schedule(self, engagement_id: str) -> EvaluationSchedule | None: ...
+    def get_round(self, evaluation_id: str) -> EvaluationRound | None: ...
+    def list_engagement_rounds(self, engagement_id: str) -> list[EvaluationRound]:
+        """The engagement's rounds, by due date."""
+
+    def list_open_rounds(self, due_before: date) -> list[EvaluationRound]:
+        """Everyone's open rounds due before ``due_before``, by due date (staff's list; the jobs)."""
+
+    def list_agent_rounds(self, agent_id: str) -> list[EvaluationRound]:
+        """The open rounds filed under the agent, by due date."""
+
+    def list_consultant_rounds(self, consultant_id: str) -> list[EvaluationRound]: ...
+    def reminder_sent(self, evaluation_id: str, kind: str, user_id: str) -> bool: ...
+    def get_escalation(self, escalation_id: str) -> Escalation | None: ...
+    def list_escalations(self, status: EscalationStatus) -> list[Escalation]:
+        """Everyone's escalations in ``status``, newest first."""
+
+    def list_agent_escalations(self, agent_id: str) -> list[Escalation]:
+        """The open escalations filed under the agent, oldest first."""
+
+    def list_consultant_escalations(self, consultant_id: str) -> list[Escalation]: ...
 
 
 class TimesheetRepository(Protocol):

@@ -122,11 +122,23 @@ def _proposal_objects(
     from datetime import UTC, date, datetime, timedelta
 
     from chalicelib.domain.contracts import ContractParty, Milestone, Pricing
+    from chalicelib.domain.evaluations import CriterionScore, Scores
     from chalicelib.domain.identity import Principal, RequestContext, Role
     from chalicelib.domain.money import HourlyRate
     from chalicelib.domain.proposals import Slot
     from chalicelib.schemas.profiles import ProfileIn
-    from chalicelib.services import candidacies, contracts, interviews, matching, milestones, profiles, proposals, signing, timesheets
+    from chalicelib.services import (
+        candidacies,
+        contracts,
+        evaluations,
+        interviews,
+        matching,
+        milestones,
+        profiles,
+        proposals,
+        signing,
+        timesheets,
+    )
 
     container = local_aws.container  # type: ignore[attr-defined]
     ports = container.candidacies
@@ -207,7 +219,7 @@ def _proposal_objects(
         engagement_id = proposals.decide(ports, as_client, proposal_id, candidacy_id, accept=True, reason=None).engagement_id
         assert engagement_id is not None
         current = container.contracts.engagements.get_engagement(engagement_id).terms
-        terms = replace(current, start_date=date(2026, 1, 5), end_date=date(2027, 12, 31), **terms_changes)
+        terms = replace(current, **{"start_date": date(2026, 1, 5), "end_date": date(2027, 12, 31), **terms_changes})
         contracts.update_terms(container.contracts, as_staff, engagement_id, terms)
         sent_engagement = contracts.send_contracts(container.contracts, as_staff, engagement_id)
         for contract_id in sent_engagement.contracts.values():
@@ -253,6 +265,24 @@ def _proposal_objects(
         return {"engagement": engagement_id, **claims}
 
     fixed_fee = fixed_fee_with_claims()
+
+    def evaluated(rated_low: bool) -> dict[str, str]:
+        """An active engagement that started two weeks ago, with its first evaluation round opened; with
+        ``rated_low``, rated low by the client, which escalated it to the agent (staff)."""
+        today = datetime.now(UTC).date()
+        engagement_id = activated(start_date=today - timedelta(days=14))
+        ports = container.evaluations
+        engagement = container.contracts.engagements.get_engagement(engagement_id)
+        evaluation = evaluations.open_due_round(ports, engagement, today)
+        assert evaluation is not None and evaluation.due_date == today
+        if not rated_low:
+            return {"engagement": engagement_id, "evaluation": evaluation.evaluation_id}
+        low = CriterionScore(1, "Late every week")
+        evaluations.rate_delivery(ports, as_client, evaluation.evaluation_id, Scores(low, low, low, low), None)
+        [escalation] = [e for e in ports.evaluations.list_consultant_escalations(consultant.user_id) if e.engagement_id == engagement_id]
+        return {"escalation": escalation.escalation_id}
+
+    to_evaluate = evaluated(rated_low=False)
     read, to_sign, to_decline_signing = engagement(True), engagement(True), engagement(True)
     shown_proposal, shown = sent()
     send_assignment, to_send = consented()
@@ -305,6 +335,9 @@ def _proposal_objects(
         "eng_fixed": fixed_fee["engagement"],
         "claim_ok": fixed_fee["approve"],
         "claim_no": fixed_fee["reject"],
+        "eng_e": to_evaluate["engagement"],
+        "ev": to_evaluate["evaluation"],
+        "esc": evaluated(rated_low=True)["escalation"],
     }
 
 
@@ -540,6 +573,9 @@ _TEMPLATE = {
     "eng_fixed": "engagement_id",
     "claim_ok": "claim_id",
     "claim_no": "claim_id",
+    "eng_e": "engagement_id",
+    "ev": "evaluation_id",
+    "esc": "escalation_id",
     "eng_ac": "contract_id",
     "eng_cc": "contract_id",
     "env": "envelope_id",
@@ -718,6 +754,21 @@ MATRIX += [
     ("GET", "/agents/{staff_id}/workspace", None, {"anonymous": 401, "staff": 200}, 403),
     # ... and so is starting a proposal from the consultant's side (already a candidate here: 409).
     ("POST", "/consultants/{sl_consultant}/fitting-assignments/{sl_assignment}/candidacy", {}, {"anonymous": 401, "staff": 409}, 403),
+]
+
+# Evaluations: the engagement's parties read them (each their share); the client's users rate, the consultant
+# assesses themself, staff (the agent) check in, set the cadence and handle escalations.
+RATING = {c: {"score": 4, "comment": "Good"} for c in ("quality", "communication", "expertise", "reliability")}
+MATRIX += [
+    ("GET", "/engagements/{eng_e}/evaluations", None, PARTIES_OF_ENGAGEMENT, 404),
+    ("GET", "/evaluations/{ev}", None, PARTIES_OF_ENGAGEMENT, 404),
+    ("POST", "/evaluations/{ev}/client-rating", RATING, {"anonymous": 401, "client_c": 200}, 403),
+    ("POST", "/evaluations/{ev}/self-assessment", {"text": "A good start."}, THE_CONSULTANT, 403),
+    ("POST", "/evaluations/{ev}/check-in", {"feedback": "Well done.", "notes": "Met on Monday."}, {"anonymous": 401, "staff": 200}, 403),
+    ("PUT", "/engagements/{eng}/evaluation-schedule", {"first_after_days": 14, "every_days": 21}, {"anonymous": 401, "staff": 200}, 403),
+    ("GET", "/evaluations?due_before=2100-01-01", None, {"anonymous": 401, "staff": 200}, 403),
+    ("GET", "/escalations?status=open", None, {"anonymous": 401, "staff": 200}, 403),
+    ("POST", "/escalations/{esc}/resolve", {"note": "Agreed a plan with the client."}, {"anonymous": 401, "staff": 200}, 403),
 ]
 
 

@@ -437,3 +437,81 @@ def test_staff_stored_before_they_were_filed_together_are_filed_by_their_next_wr
     moved = replace(staff, org_id="someone-else")
     with pytest.raises(ConcurrencyConflict):
         uow.commit(Changes().transition(staff, staff.status.value, was=moved))
+
+
+def test_evaluation_rounds_and_escalations_are_made_once_and_filed_for_the_agent_and_staff(stack: LocalStack) -> None:
+    from datetime import date
+
+    from chalicelib.adapters.dynamo.repositories import DynamoEvaluationRepository
+    from chalicelib.domain.evaluations import (
+        Escalation,
+        EscalationReason,
+        EscalationStatus,
+        EvaluationReminder,
+        EvaluationRound,
+        EvaluationSchedule,
+        ReminderKind,
+        RoundStatus,
+        escalation_id,
+        round_id,
+    )
+
+    uow, repo = DynamoUnitOfWork("eu-north-1"), DynamoEvaluationRepository()
+    engagement_id, consultant_id, agent_id, now = new_id(), new_id(), new_id(), utcnow()
+    due = date(2026, 11, 27)
+
+    def opened(day: date) -> EvaluationRound:
+        return EvaluationRound(
+            round_id(engagement_id, day), engagement_id, new_id(), new_id(), new_id(), consultant_id, day, day, day, now, agent_id
+        )
+
+    first, second = opened(due), opened(date(2026, 12, 27))
+    uow.commit(Changes().insert(first).insert(second))
+    with pytest.raises(ConcurrencyConflict):  # the same engagement and due date: the same key
+        uow.commit(Changes().insert(opened(due)))
+    assert repo.get_round(first.evaluation_id) == first
+    assert [r.due_date for r in repo.list_engagement_rounds(engagement_id)] == [first.due_date, second.due_date]
+    assert [r.evaluation_id for r in repo.list_open_rounds(date(2026, 11, 28)) if r.consultant_id == consultant_id] == [first.evaluation_id]
+    assert [r.evaluation_id for r in repo.list_agent_rounds(agent_id)] == [first.evaluation_id, second.evaluation_id]
+    closed = replace(first, status=RoundStatus.COMPLETED, revision=1)
+    uow.commit(Changes().transition(closed, RoundStatus.OPEN.value, revision=0))
+    assert [r.evaluation_id for r in repo.list_agent_rounds(agent_id)] == [second.evaluation_id]  # only open ones are the agent's to do
+    assert all(r.evaluation_id != first.evaluation_id for r in repo.list_open_rounds(date(2027, 1, 1)))
+    assert {r.evaluation_id for r in repo.list_consultant_rounds(consultant_id)} == {first.evaluation_id, second.evaluation_id}
+
+    reminder = EvaluationReminder(first.evaluation_id, ReminderKind.DUE, consultant_id, now)
+    uow.commit(Changes().insert(reminder))
+    with pytest.raises(ConcurrencyConflict):
+        uow.commit(Changes().insert(reminder))
+    assert repo.reminder_sent(first.evaluation_id, "due", consultant_id) and not repo.reminder_sent(
+        first.evaluation_id, "deadline", consultant_id
+    )
+
+    escalation = Escalation(
+        escalation_id(first.evaluation_id, due, EscalationReason.LOW_SCORE),
+        EscalationReason.LOW_SCORE,
+        first.evaluation_id,
+        engagement_id,
+        consultant_id,
+        due,
+        now,
+        agent_id,
+        "Low scores",
+    )
+    uow.commit(Changes().insert(escalation))
+    with pytest.raises(ConcurrencyConflict):
+        uow.commit(Changes().insert(escalation))
+    assert repo.list_agent_escalations(agent_id) == [escalation] and repo.list_consultant_escalations(consultant_id) == [escalation]
+    assert escalation in repo.list_escalations(EscalationStatus.OPEN)
+    resolved = escalation.resolved("staff", "Done", now)
+    uow.commit(Changes().transition(resolved, EscalationStatus.OPEN.value, revision=0))
+    assert repo.list_agent_escalations(agent_id) == [] and resolved in repo.list_escalations(EscalationStatus.RESOLVED)
+    assert escalation not in repo.list_escalations(EscalationStatus.OPEN)
+
+    schedule = EvaluationSchedule(engagement_id, 7, 14, 5, now, "staff")
+    uow.commit(Changes().insert(schedule))
+    changed = replace(schedule, every_days=21, revision=1)
+    uow.commit(Changes().update(changed, revision=0))
+    with pytest.raises(ConcurrencyConflict):
+        uow.commit(Changes().update(replace(schedule, every_days=30, revision=1), revision=0))
+    assert repo.get_schedule(engagement_id) == changed

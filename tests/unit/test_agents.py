@@ -11,7 +11,8 @@ from chalicelib.domain.assignments import AssignmentStatus
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.proposals import CandidacyStatus
 from chalicelib.errors import Conflict, Forbidden, NotFound
-from chalicelib.services import agents, assignments, interviews, registration
+from chalicelib.services import agents, assignments, evaluations, interviews, registration
+from chalicelib.services.evaluations import EvaluationPorts
 from chalicelib.services.matching import IndexingPorts, MatchingPorts
 from tests import builders
 from tests.fakes import InMemoryMatchIndex
@@ -100,15 +101,16 @@ def test_the_workspace_lists_the_agents_consultants_and_what_is_under_way() -> N
     staff = deal.scene.staff
     consultant = deal.scene.consultants[0]
     interviews.set_consultant_agent(deal.scene.ports, staff, consultant.user_id, staff.user_id, "Prefers remote work")
-    workspace = agents.agent_workspace(deal.ports, staff, staff.user_id)
+    evaluation_ports = EvaluationPorts(deal.ports, deal.db)
+    workspace = agents.agent_workspace(evaluation_ports, staff, staff.user_id)
     [desk] = workspace.consultants
     assert desk.consultant.user_id == consultant.user_id and desk.assignment.note == "Prefers remote work"
     assert [e.engagement_id for e in desk.engagements] == [deal.engagement_id]  # being contracted
     assert desk.candidacies == []  # the accepted one is no longer open
     with pytest.raises(Forbidden):
-        agents.agent_workspace(deal.ports, consultant, staff.user_id)
+        agents.agent_workspace(evaluation_ports, consultant, staff.user_id)
     with pytest.raises(NotFound):
-        agents.agent_workspace(deal.ports, staff, consultant.user_id)  # not a staff member: no workspace
+        agents.agent_workspace(evaluation_ports, staff, consultant.user_id)  # not a staff member: no workspace
 
 
 def test_a_month_before_the_end_the_agent_gets_fitting_assignments_once_and_can_propose_from_them() -> None:
@@ -140,3 +142,23 @@ def test_a_month_before_the_end_the_agent_gets_fitting_assignments_once_and_can_
         agents.propose_next_assignment(deal.ports, matching_ports, staff, consultant.user_id, deal.engagement().assignment_id, None)
     with pytest.raises(Forbidden):
         agents.propose_next_assignment(deal.ports, matching_ports, consultant, consultant.user_id, following.assignment_id, None)
+
+
+def test_the_workspace_shows_due_evaluations_and_escalations_which_follow_a_handover() -> None:
+    from tests.unit.test_evaluations import following, other_staff, scores
+
+    follow = following()
+    follow.run()  # the first round is due today
+    evaluation = follow.only_round()
+    evaluations.rate_delivery(follow.ports, follow.buyer, evaluation.evaluation_id, scores(quality=2), None)  # escalates
+    [desk] = agents.agent_workspace(follow.ports, follow.staff, follow.agent.user_id).consultants
+    assert [r.evaluation_id for r in desk.due_evaluations] == [evaluation.evaluation_id]
+    assert [e.evaluation_id for e in desk.escalations] == [evaluation.evaluation_id]
+    # Handed over: the open round and escalation are in the new agent's workspace at once.
+    newcomer = other_staff(follow.deal, "new.agent@customersonly.example", "Nora Newagent")
+    consultant = follow.deal.scene.consultants[0]
+    agents.change_agent(follow.ports, follow.staff, consultant.user_id, newcomer.user_id, "Client wants weekly check-ins")
+    assert agents.agent_workspace(follow.ports, follow.staff, follow.agent.user_id).consultants == []
+    [handed] = agents.agent_workspace(follow.ports, follow.staff, newcomer.user_id).consultants
+    assert handed.assignment.note == "Client wants weekly check-ins"
+    assert [r.evaluation_id for r in handed.due_evaluations] == [evaluation.evaluation_id] and len(handed.escalations) == 1

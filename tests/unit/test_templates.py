@@ -23,6 +23,9 @@ DISCLOSURE = {
 INTERVIEW = {"recipient_name", "assignment_title", "starts_at", "ends_at", "location", "link"}
 ENGAGEMENT = {"recipient_name", "assignment_title", "client_name", "consultant_name", "start_date", "end_date", "price", "link"}
 PERIOD = {"recipient_name", "assignment_title", "consultant_name", "period", "link"}
+EVALUATION_CLIENT = {"recipient_name", "consultant_name", "assignment_title", "deadline", "link"}
+EVALUATION_CONSULTANT = {"recipient_name", "client_name", "assignment_title", "deadline", "link"}
+ESCALATION = {"recipient_name", "client_name", "consultant_name", "assignment_title", "due_date", "link"}
 UNSIGNED = {"recipient_name", "assignment_title", "client_name", "consultant_name", "party", "status", "reason", "link"}
 # The interface the features that send these code against.
 PARAMS = {
@@ -53,6 +56,13 @@ PARAMS = {
     "invoice_issued": {"recipient_name", "total", "due", "link", "breakdown"},
     "invoice_paid": {"recipient_name", "total", "agency_net", "breakdown", "link"},
     "period_confirmed": (PERIOD - {"consultant_name"}) | {"total"},
+    "evaluation_due_client": EVALUATION_CLIENT,
+    "evaluation_due_consultant": EVALUATION_CONSULTANT,
+    "evaluation_reminder_client": EVALUATION_CLIENT,
+    "evaluation_reminder_consultant": EVALUATION_CONSULTANT,
+    "evaluation_feedback": {"recipient_name", "assignment_title", "feedback", "link"},
+    "escalation_low_score": ESCALATION | {"scores"},
+    "escalation_missed_evaluation": ESCALATION | {"deadline"},
     "period_returned": PERIOD | {"comment"},
     "engagement_cancelled": {"recipient_name", "assignment_title", "client_name", "consultant_name", "reason", "link"},
     "contract_unsigned_agent": UNSIGNED,

@@ -27,6 +27,14 @@ from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentChanged, ConsentEntry, withdrawal_entry_id
 from chalicelib.domain.contracts import Contract, ContractStatus, Engagement, EngagementStatus, ProcessedEvent, SupersededEnvelope
 from chalicelib.domain.erasure import Erasure
+from chalicelib.domain.evaluations import (
+    Escalation,
+    EscalationStatus,
+    EvaluationReminder,
+    EvaluationRound,
+    EvaluationSchedule,
+    RoundStatus,
+)
 from chalicelib.domain.exports import ARCHIVE_RETENTION, ExportArchive
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Role
@@ -53,6 +61,7 @@ PROCESSED_EVENT_RETENTION = timedelta(days=60)
 WEBHOOK_DELIVERY_RETENTION = timedelta(days=2)
 STAFF = "STAFF"
 OPEN_CONTRACTS = "CONTRACTS#open"
+OPEN_EVALUATIONS = "EVALUATIONS#open"
 
 
 _ADAPTERS: dict[type, TypeAdapter[Any]] = {}
@@ -96,6 +105,10 @@ _KIND = {
     Notification: "notification",
     Engagement: "engagement",
     Contract: "contract",
+    EvaluationSchedule: "evaluation_schedule",
+    EvaluationRound: "evaluation",
+    EvaluationReminder: "evaluation_reminder",
+    Escalation: "escalation",
     ProcessedEvent: "processed_event",
     SupersededEnvelope: "superseded_envelope",
     SigningEnvelope: "signing_envelope",
@@ -132,6 +145,10 @@ def org_pk(org_id: str) -> str:
 
 def engagement_pk(engagement_id: str) -> str:
     return f"ENGAGEMENT#{engagement_id}"
+
+
+def evaluation_pk(evaluation_id: str) -> str:
+    return f"EVALUATION#{evaluation_id}"
 
 
 CONSULTANT_ACTIVITY = "ACTIVITY#consultant"
@@ -292,6 +309,44 @@ def _keys(entity: Entity) -> _Keys:
         out = entity.status in (ContractStatus.SENT, ContractStatus.PARTLY_SIGNED)
         heard = (OPEN_CONTRACTS, f"{sort_time(entity.last_heard_at)}#{entity.contract_id}") if out else (None, None)
         return _Keys(engagement_pk(entity.engagement_id), f"CONTRACT#{entity.contract_id}", *envelope, *heard)
+    if isinstance(entity, EvaluationSchedule):
+        return _Keys(engagement_pk(entity.engagement_id), "EVALUATION_SCHEDULE")
+    if isinstance(entity, EvaluationRound):
+        # gsi1: an engagement's rounds; gsi2: the open ones by due date (staff: due before T; the jobs);
+        # gsi3: the consultant's; gsi4: the open ones of the agent's consultants (the agent's workspace).
+        by_due = f"{entity.due_date.isoformat()}#{entity.evaluation_id}"
+        open_ = entity.status is RoundStatus.OPEN
+        return _Keys(
+            evaluation_pk(entity.evaluation_id),
+            "EVALUATION",
+            engagement_pk(entity.engagement_id),
+            f"EVALUATION#{by_due}",
+            OPEN_EVALUATIONS if open_ else None,
+            by_due if open_ else None,
+            user_pk(entity.consultant_id),
+            f"EVALUATION#{by_due}",
+            f"AGENT#{entity.agent_id}" if open_ and entity.agent_id else None,
+            f"EVALUATION#{by_due}" if open_ and entity.agent_id else None,
+        )
+    if isinstance(entity, EvaluationReminder):
+        # In the round's partition: one per round, kind and recipient.
+        return _Keys(evaluation_pk(entity.evaluation_id), f"REMINDER#{entity.kind.value}#{entity.user_id}")
+    if isinstance(entity, Escalation):
+        # gsi1: an engagement's; gsi2: by status (staff); gsi3: the consultant's; gsi4: the agent's open ones.
+        opened = f"{sort_time(entity.opened_at)}#{entity.escalation_id}"
+        filed = entity.status is EscalationStatus.OPEN and entity.agent_id
+        return _Keys(
+            f"ESCALATION#{entity.escalation_id}",
+            "ESCALATION",
+            engagement_pk(entity.engagement_id),
+            f"ESCALATION#{opened}",
+            f"ESCALATIONS#{entity.status.value}",
+            opened,
+            user_pk(entity.consultant_id),
+            f"ESCALATION#{opened}",
+            f"AGENT#{entity.agent_id}" if filed else None,
+            f"ESCALATION#{opened}" if filed else None,
+        )
     if isinstance(entity, TimeEntry):
         # In the engagement's partition, one per day (a second entry for a day is an edit of the first).
         return _Keys(engagement_pk(entity.engagement_id), f"TIME#{entity.day.isoformat()}")
@@ -661,6 +716,47 @@ class DynamoEngagementRepository:
 
 def _newest_first(items: Iterable[MainItem]) -> list[Engagement]:
     return sorted((load(Engagement, i.data) for i in items), key=lambda e: (e.created_at, e.engagement_id), reverse=True)
+
+
+class DynamoEvaluationRepository:
+    def get_schedule(self, engagement_id: str) -> EvaluationSchedule | None:
+        return _get(EvaluationSchedule, engagement_pk(engagement_id), "EVALUATION_SCHEDULE")
+
+    def get_round(self, evaluation_id: str) -> EvaluationRound | None:
+        return _get(EvaluationRound, evaluation_pk(evaluation_id), "EVALUATION")
+
+    def list_engagement_rounds(self, engagement_id: str) -> list[EvaluationRound]:
+        items = MainItem.by_gsi1.query(engagement_pk(engagement_id), MainItem.gsi1sk.startswith("EVALUATION#"))
+        # The index lags behind writes: each round is read again, strongly (a part just given shows).
+        return [r for r in (_get(EvaluationRound, i.pk, i.sk) for i in items) if r is not None]
+
+    def list_open_rounds(self, due_before: date) -> list[EvaluationRound]:
+        return [load(EvaluationRound, i.data) for i in MainItem.by_gsi2.query(OPEN_EVALUATIONS, MainItem.gsi2sk < due_before.isoformat())]
+
+    def list_agent_rounds(self, agent_id: str) -> list[EvaluationRound]:
+        items = MainItem.by_gsi4.query(f"AGENT#{agent_id}", MainItem.gsi4sk.startswith("EVALUATION#"))
+        return [load(EvaluationRound, i.data) for i in items]
+
+    def list_consultant_rounds(self, consultant_id: str) -> list[EvaluationRound]:
+        items = MainItem.by_gsi3.query(user_pk(consultant_id), MainItem.gsi3sk.startswith("EVALUATION#"))
+        return [load(EvaluationRound, i.data) for i in items]
+
+    def reminder_sent(self, evaluation_id: str, kind: str, user_id: str) -> bool:
+        return _get(EvaluationReminder, evaluation_pk(evaluation_id), f"REMINDER#{kind}#{user_id}") is not None
+
+    def get_escalation(self, escalation_id: str) -> Escalation | None:
+        return _get(Escalation, f"ESCALATION#{escalation_id}", "ESCALATION")
+
+    def list_escalations(self, status: EscalationStatus) -> list[Escalation]:
+        return [load(Escalation, i.data) for i in MainItem.by_gsi2.query(f"ESCALATIONS#{status.value}", scan_index_forward=False)]
+
+    def list_agent_escalations(self, agent_id: str) -> list[Escalation]:
+        items = MainItem.by_gsi4.query(f"AGENT#{agent_id}", MainItem.gsi4sk.startswith("ESCALATION#"))
+        return [load(Escalation, i.data) for i in items]
+
+    def list_consultant_escalations(self, consultant_id: str) -> list[Escalation]:
+        items = MainItem.by_gsi3.query(user_pk(consultant_id), MainItem.gsi3sk.startswith("ESCALATION#"))
+        return [load(Escalation, i.data) for i in items]
 
 
 class DynamoTimesheetRepository:
