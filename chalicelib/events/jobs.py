@@ -35,22 +35,30 @@ def run_privacy_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
     container = get_container()
     settings = container.settings
     policy = RetentionPolicy(settings.retention_inactive_months, timedelta(days=settings.retention_grace_days))
-    jobs: dict[str, Callable[[], dict[str, int]]] = {
-        "erasures": lambda: {"erasures_finished": resume_pending_erasures(container.erasure)},
-        "retention": lambda: _retention_figures(run_retention(container.erasure, policy)),
-        "stale uploads": lambda: {"stale_uploads_settled": sweep_stale_uploads(container.profiles, container.storage)},
-    }
+    return _run_all(
+        "privacy",
+        {
+            "erasures": lambda: {"erasures_finished": resume_pending_erasures(container.erasure)},
+            "retention": lambda: _retention_figures(run_retention(container.erasure, policy)),
+            "stale uploads": lambda: {"stale_uploads_settled": sweep_stale_uploads(container.profiles, container.storage)},
+        },
+    )
+
+
+def _run_all(kind: str, jobs: dict[str, Callable[[], dict[str, int]]]) -> dict[str, int]:
+    """Runs every job even when one fails (one provider being down holds up nothing else), then fails the
+    invocation if any did, so that it is retried and alarmed on."""
     outcome: dict[str, int] = {}
     failed = []
     for name, job in jobs.items():
         try:
             outcome |= job()
         except Exception:
-            logger.exception("privacy job failed", extra={"job": name})
+            logger.exception(f"{kind} job failed", extra={"job": name})
             failed.append(name)
-    logger.info("privacy jobs ran", extra=outcome)
+    logger.info(f"{kind} jobs ran", extra=outcome)
     if failed:
-        raise RuntimeError(f"privacy jobs failed: {', '.join(failed)}")
+        raise RuntimeError(f"{kind} jobs failed: {', '.join(failed)}")
     return outcome
 
 
@@ -67,15 +75,15 @@ def run_proposal_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
     from chalicelib.services.signing import expire_signing_requests
 
     container = get_container()
-    outcome = {
-        "consent_requests_expired": expire_consent_requests(container.candidacies),
-        "signing_requests_expired": expire_signing_requests(container.signing),
-        "contracts_reconciled": reconcile_contracts(container.contracts),
-        **reconcile_invoices(container.invoicing),
-        "agents_assigned": assign_missing_agents(container.contracts),
-        "next_assignments_suggested": suggest_next_assignments(container.contracts, container.matching),
-        # Last: it fails the run (after finishing all it can) when an item fails, and the others are done by then.
-        **run_evaluation_jobs(container.evaluations),
-    }
-    logger.info("proposal jobs ran", extra=outcome)
-    return outcome
+    return _run_all(
+        "proposal",
+        {
+            "consent requests": lambda: {"consent_requests_expired": expire_consent_requests(container.candidacies)},
+            "signing requests": lambda: {"signing_requests_expired": expire_signing_requests(container.signing)},
+            "contracts": lambda: {"contracts_reconciled": reconcile_contracts(container.contracts)},
+            "invoices": lambda: reconcile_invoices(container.invoicing),
+            "agents": lambda: {"agents_assigned": assign_missing_agents(container.contracts)},
+            "next assignments": lambda: {"next_assignments_suggested": suggest_next_assignments(container.contracts, container.matching)},
+            "evaluations": lambda: run_evaluation_jobs(container.evaluations),
+        },
+    )

@@ -84,6 +84,24 @@ def test_one_failing_privacy_job_does_not_stop_the_others_but_fails_the_run(loca
     assert swept == [True]  # the job after the failing one still ran
 
 
+def test_the_invoice_reconciliation_failing_holds_up_none_of_the_other_proposal_jobs(
+    local_aws: LocalStack, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.events import jobs
+    from chalicelib.services import evaluations, payment_events
+
+    ran = []
+
+    def failing(*_: object) -> None:
+        raise RuntimeError("Stripe is down")
+
+    monkeypatch.setattr(payment_events, "reconcile_invoices", failing)
+    monkeypatch.setattr(evaluations, "run_evaluation_jobs", lambda *_: ran.append(True) or {})
+    with pytest.raises(RuntimeError, match="invoices"):
+        jobs.run_proposal_jobs()
+    assert ran == [True]  # the evaluations, after the failing reconciliation, still ran
+
+
 def test_the_search_index_is_rebuilt_on_demand(local_aws: LocalStack, capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["reindex-matching"]) == 0
     assert "findable" in capsys.readouterr().out
