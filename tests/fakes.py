@@ -408,6 +408,12 @@ class InMemoryDatabase:
     def list_consultant_escalations(self, consultant_id: str) -> list[Escalation]:
         return self._escalations(lambda e: e.consultant_id == consultant_id)
 
+    def list_evaluation_records(self, consultant_id: str) -> list[EvaluationRound | EvaluationReminder | Escalation]:
+        rounds = self.list_consultant_rounds(consultant_id)
+        ids = {r.evaluation_id for r in rounds}
+        reminders = [r for r in self._all("evaluation_reminder") if r.evaluation_id in ids]
+        return [*rounds, *reminders, *self.list_consultant_escalations(consultant_id)]
+
     # --- TimesheetRepository ---
     def get_entry(self, engagement_id: str, day: date) -> TimeEntry | None:
         return copy.deepcopy(self.items.get(("time", engagement_id, day.isoformat())))

@@ -184,6 +184,9 @@ def run_erasure(ports: ErasurePorts, user_id: str) -> bool:
         *candidacies,
         *(UniqueClaim("candidacy", f"{c.assignment_id}:{user_id}", c.candidacy_id) for c in candidacies),
     ]
+    # Their performance follow-up: evaluation rounds (ratings of them, their self-assessments, the agent's
+    # notes), the reminders those sent, and escalations.
+    doomed += ports.erasures.list_evaluation_records(user_id)
     # Staff's notifications about the person (their Consultant Agent's, say) go with them.
     doomed += [n for staff in repository.list_staff() for n in ports.erasures.list_notifications(staff.user_id) if n.object_id == user_id]
     for org in (repository.get_organisation(org_id) for org_id in erasure.org_ids):

@@ -120,6 +120,9 @@ Deletable = (
     | AgentAssignment
     | Notification
     | TimeEntry
+    | EvaluationRound
+    | EvaluationReminder
+    | Escalation
 )
 
 
@@ -401,6 +404,9 @@ class ErasureRepository(Protocol):
     def list_invitations_for_email(self, email: str) -> list[Invitation]: ...
     def list_notifications(self, user_id: str) -> list[Notification]:
         """A person's notifications (staff's, about someone erased, go with that someone)."""
+
+    def list_evaluation_records(self, consultant_id: str) -> list[EvaluationRound | EvaluationReminder | Escalation]:
+        """Everything the performance follow-up holds about a consultant: rounds, their reminders, escalations."""
 
     def list_consultants_inactive_since(self, moment: datetime) -> list[User]:
         """Consultants whose last activity (or registration) is before ``moment``."""

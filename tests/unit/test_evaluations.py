@@ -598,3 +598,16 @@ def test_a_failing_item_does_not_stop_the_others_and_fails_the_run(follow: Follo
     assert escalation.agent_id == successor.user_id  # ...and the escalations were still seen to
     monkeypatch.undo()
     assert follow.run()["evaluations_refiled"] == 1  # the next run finishes the round's
+
+
+def test_a_consultant_erased_takes_their_evaluations_reminders_and_escalations_along(follow: Follow) -> None:
+    from chalicelib.services import erasure
+
+    follow.run()  # a round, and its reminders to the client and the consultant
+    follow.rate(low=True)  # and an escalation
+    evaluations.assess_self(follow.ports, follow.consultant, follow.only_round().evaluation_id, "Going well", None)
+    world = follow.deal.scene.world
+    assert follow.rounds() and follow.escalations() and follow.db._all("evaluation_reminder")
+    erasure.request_erasure_by_staff(world.erasure, follow.staff, follow.consultant.user_id)
+    assert erasure.run_erasure(world.erasure, follow.consultant.user_id) is True
+    assert follow.rounds() == [] and follow.escalations() == [] and follow.db._all("evaluation_reminder") == []

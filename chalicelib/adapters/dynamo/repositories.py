@@ -850,6 +850,15 @@ class DynamoErasureRepository:
     def list_notifications(self, user_id: str) -> list[Notification]:
         return DynamoNotificationRepository().list_notifications(user_id)
 
+    def list_evaluation_records(self, consultant_id: str) -> list[EvaluationRound | EvaluationReminder | Escalation]:
+        repository = DynamoEvaluationRepository()
+        records: list[EvaluationRound | EvaluationReminder | Escalation] = []
+        for evaluation in repository.list_consultant_rounds(consultant_id):
+            # The round's partition: the round and the reminders it sent.
+            for item in MainItem.query(evaluation_pk(evaluation.evaluation_id), consistent_read=True):
+                records.append(load(_CLASS_OF_KIND[item.kind], item.data))
+        return records + repository.list_consultant_escalations(consultant_id)
+
     def list_consultants_inactive_since(self, moment: datetime) -> list[User]:
         items = MainItem.by_gsi2.query(CONSULTANT_ACTIVITY, MainItem.gsi2sk < sort_time(moment))
         return [load(User, i.data) for i in items]
