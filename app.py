@@ -21,6 +21,7 @@ from chalicelib.api import (
     profiles,
     proposals,
     resume,
+    reviews,
     system,
     timesheets,
 )
@@ -41,6 +42,7 @@ for area in (
     contracts,
     timesheets,
     payments,
+    reviews,
     notifications,
 ):
     app.register_blueprint(area.bp)

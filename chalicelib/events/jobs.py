@@ -4,6 +4,8 @@ every minute).
 
 Proposals: disclosure consent requests past their deadline expire, and so do the built-in signature's
 signing requests; contracts out for signature that heard nothing for a while are checked with their provider.
+Engagements past their last day end (the reviews open), and reviews whose window closed are recorded
+revealed.
 
 Daily: finish erasures left pending (a stream record that failed for good, say), apply retention, and
 settle uploads that will never be checked. Each is idempotent, so a retried or doubled invocation
@@ -59,7 +61,9 @@ def _retention_figures(report: RetentionReport) -> dict[str, int]:
 def run_proposal_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
     from chalicelib.services.candidacies import expire_consent_requests
     from chalicelib.services.contracts import reconcile_contracts
+    from chalicelib.services.engagement_end import end_due_engagements
     from chalicelib.services.payment_events import reconcile_invoices
+    from chalicelib.services.reviews import reveal_due_reviews
     from chalicelib.services.signing import expire_signing_requests
 
     container = get_container()
@@ -67,6 +71,8 @@ def run_proposal_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
         "consent_requests_expired": expire_consent_requests(container.candidacies),
         "signing_requests_expired": expire_signing_requests(container.signing),
         "contracts_reconciled": reconcile_contracts(container.contracts),
+        "engagements_ended": end_due_engagements(container.contracts),
+        "reviews_revealed": reveal_due_reviews(container.reviews),
         **reconcile_invoices(container.invoicing),
     }
     logger.info("proposal jobs ran", extra=outcome)
