@@ -19,8 +19,8 @@ from chalicelib.domain.ids import iso
 from chalicelib.domain.reviews import REVIEW_WINDOW
 from chalicelib.errors import ConcurrencyConflict, Conflict, NotFound
 from chalicelib.logging import log_failure, logger
-from chalicelib.services.candidacies import ATTEMPTS, client_name, client_recipients
-from chalicelib.services.contracts import ContractPorts
+from chalicelib.services.candidacies import ATTEMPTS, client_recipients
+from chalicelib.services.contracts import ContractPorts, engagement_params
 from chalicelib.services.notifications import notify
 from chalicelib.services.ports import Changes
 
@@ -75,16 +75,13 @@ def end_due_engagements(ports: ContractPorts) -> int:
 def _open_reviews(ports: ContractPorts, engagement: Engagement, changes: Changes, now: datetime) -> None:
     """The client company's users and the consultant may now review each other (the agency reads them later)."""
     assert engagement.ended_at is not None
-    assignment = ports.candidacies.assignments.assignments.get_assignment(engagement.assignment_id)
-    consultant = ports.users(engagement.consultant_id)
     params = {
-        "assignment_title": assignment.title if assignment else "",
-        "client_name": client_name(ports.candidacies, engagement.client_id),
-        "consultant_name": consultant.name if consultant else "",
+        **engagement_params(ports, engagement),
         "last_day": engagement.last_day.isoformat(),
         "reviews_close_at": iso(engagement.ended_at + REVIEW_WINDOW),
         "link": f"{ports.candidacies.assignments.accounts.web_base_url}/engagements/{engagement.engagement_id}/reviews",
     }
+    consultant = ports.users(engagement.consultant_id)
     people = client_recipients(ports.candidacies, engagement.client_id)
     if consultant is not None:
         people = [consultant, *people]

@@ -237,7 +237,8 @@ def hide_review(ports: ReviewPorts, principal: Principal, review_id: str, reason
             _rate(ports, changes, review, -1, now)
         author = ports.contracts.users(review.author_id)
         if author is not None and author.status is UserStatus.ACTIVE:
-            params = {**_review_params(ports, review), "recipient_name": author.name, "reason": reason}
+            engagement = ports.contracts.engagements.get_engagement(review.engagement_id)
+            params = {**_review_params(ports, review, engagement), "recipient_name": author.name, "reason": reason}
             notify(changes, author, "review_hidden", params, now, object_type="review", object_id=review_id)
         try:
             ports.commit(changes)
@@ -287,7 +288,7 @@ def _record_reveals(ports: ReviewPorts, engagement: Engagement, revealed: list[R
             _rate(ports, changes, review, 1, now)
         if review.hidden is not None:
             continue
-        params = _review_params(ports, review)
+        params = _review_params(ports, review, engagement)
         for user in _reviewed_party(ports, engagement, review):
             notify(
                 changes,
@@ -317,8 +318,7 @@ def _reviewed_party(ports: ReviewPorts, engagement: Engagement, review: Review) 
     return [consultant] if consultant is not None and consultant.status is UserStatus.ACTIVE else []
 
 
-def _review_params(ports: ReviewPorts, review: Review) -> dict[str, str]:
-    engagement = ports.contracts.engagements.get_engagement(review.engagement_id)
+def _review_params(ports: ReviewPorts, review: Review, engagement: Engagement | None) -> dict[str, str]:
     assignment = ports.contracts.candidacies.assignments.assignments.get_assignment(engagement.assignment_id) if engagement else None
     consultant = ports.contracts.users(review.consultant_id)
     author = client_name(ports.contracts.candidacies, review.client_id) if review.side is ReviewSide.CLIENT else None

@@ -72,17 +72,13 @@ class Ended:
         return engagement_end.end_due_engagements(self.deal.ports), reviews.reveal_due_reviews(self.ports)
 
 
-def signed(last_day: date, pricing: Pricing = Pricing.HOURLY) -> Ended:
-    """An engagement from 2026-10-01 to ``last_day``, both contracts signed: active."""
+def signed(last_day: date, **terms: Any) -> Ended:
+    """An engagement from 2026-10-01 to ``last_day`` (hourly unless ``terms`` say otherwise), both contracts
+    signed: active."""
     deal = make_deal()
-    terms = dataclasses.replace(
-        deal.engagement().terms,
-        pricing=pricing,
-        rate_minor=100_000,
-        start_date=date(2026, 10, 1),
-        end_date=last_day,
-    )
-    contracts.update_terms(deal.ports, deal.scene.staff, deal.engagement_id, terms)
+    current = deal.engagement().terms
+    changes = {"pricing": Pricing.HOURLY, "rate_minor": 100_000, "start_date": date(2026, 10, 1), "end_date": last_day, **terms}
+    contracts.update_terms(deal.ports, deal.scene.staff, deal.engagement_id, dataclasses.replace(current, **changes))
     deal.send()
     deal.deliver()
     for party in ContractParty:
@@ -222,25 +218,11 @@ def test_a_fixed_fee_is_still_claimed_after_the_end() -> None:
     from chalicelib.services.milestones import MilestonePorts
     from tests.fakes import FakeStorage
 
-    deal = make_deal()
-    terms = dataclasses.replace(
-        deal.engagement().terms,
-        pricing=Pricing.FIXED,
-        rate_minor=None,
-        milestones=(Milestone("1", "Delivery", 5_000_000, date(2026, 11, 20)),),
-        start_date=date(2026, 10, 1),
-        end_date=date(2026, 11, 20),
-    )
-    contracts.update_terms(deal.ports, deal.scene.staff, deal.engagement_id, terms)
-    deal.send()
-    deal.deliver()
-    for party in ContractParty:
-        for recipient in deal.envelope(party).recipients:
-            deal.sign(party, deal.principal(recipient.user_id), recipient.email)
-    deal.deliver()
-    assert engagement_end.end_due_engagements(deal.ports) == 1
-    ports = MilestonePorts(TimesheetPorts(deal.ports, deal.db), FakeStorage())
-    claim, _ = milestones.claim_milestone(ports, deal.scene.agency_admin, deal.engagement_id, "1", 5_000_000, "AG-17")
+    milestone = Milestone("1", "Delivery", 5_000_000, date(2026, 11, 20))
+    e = signed(date(2026, 11, 20), pricing=Pricing.FIXED, rate_minor=None, milestones=(milestone,))
+    assert e.job() == (1, 0)
+    ports = MilestonePorts(e.time, FakeStorage())
+    claim, _ = milestones.claim_milestone(ports, e.agency, e.id, "1", 5_000_000, "AG-17")
     assert claim.amount_minor == 5_000_000
 
 
