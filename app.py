@@ -23,6 +23,7 @@ from chalicelib.api import (
     profiles,
     proposals,
     resume,
+    reviews,
     system,
     timesheets,
 )
@@ -45,6 +46,7 @@ for area in (
     timesheets,
     payments,
     evaluations,
+    reviews,
     notifications,
 ):
     app.register_blueprint(area.bp)

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
         WebhookSender,
     )
     from chalicelib.services.profiles import ProfilePorts
+    from chalicelib.services.reviews import ReviewPorts
     from chalicelib.services.signing import SigningPorts
     from chalicelib.services.timesheets import TimesheetPorts
     from chalicelib.taxonomy import SkillTaxonomy
@@ -275,9 +276,10 @@ class Container:
 
     @cached_property
     def erasure(self) -> ErasurePorts:
-        from chalicelib.adapters.dynamo.repositories import DynamoAppendOnlyEraser, DynamoErasureRepository
+        from chalicelib.adapters.dynamo.repositories import DynamoAppendOnlyEraser, DynamoErasureRepository, DynamoReviewRepository
         from chalicelib.services.candidacies import withdraw_for_erasure
         from chalicelib.services.erasure import ErasurePorts
+        from chalicelib.services.reviews import erase_consultant_reviews
 
         _ = self.uow
         return ErasurePorts(
@@ -288,6 +290,7 @@ class Container:
             append_only=DynamoAppendOnlyEraser(self.settings.aws_region),
             storage=self.storage,
             withdraw_candidacies=lambda consultant_id: withdraw_for_erasure(self.candidacies, consultant_id),
+            erase_reviews=lambda consultant_id: erase_consultant_reviews(DynamoReviewRepository(), self.uow, consultant_id),
         )
 
     @cached_property
@@ -396,6 +399,13 @@ class Container:
         from chalicelib.services.evaluations import EvaluationPorts
 
         return EvaluationPorts(self.contracts, DynamoEvaluationRepository())
+
+    @cached_property
+    def reviews(self) -> ReviewPorts:
+        from chalicelib.adapters.dynamo.repositories import DynamoReviewRepository
+        from chalicelib.services.reviews import ReviewPorts
+
+        return ReviewPorts(contracts=self.contracts, reviews=DynamoReviewRepository())
 
     @cached_property
     def milestones(self) -> MilestonePorts:

@@ -38,6 +38,7 @@ from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
 from chalicelib.domain.resume import ResumeItem, ResumePart
+from chalicelib.domain.reviews import ConsultantRating, Review, ReviewStatus
 from chalicelib.domain.signing import EnvelopeState, SigningEnvelope, WebhookDelivery
 from chalicelib.domain.timesheets import Period, PeriodStatus, TimeEntry
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, Unauthenticated
@@ -140,6 +141,10 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("customer", entity.client_id)
     if isinstance(entity, MilestoneClaim):
         return ("claim", entity.claim_id)
+    if isinstance(entity, Review):
+        return ("review", entity.review_id)
+    if isinstance(entity, ConsultantRating):
+        return ("rating", entity.consultant_id)
     raise TypeError(type(entity))
 
 
@@ -414,6 +419,23 @@ class InMemoryDatabase:
         reminders = [r for r in self._all("evaluation_reminder") if r.evaluation_id in ids]
         return [*rounds, *reminders, *self.list_consultant_escalations(consultant_id)]
 
+    def list_engagements_ending_before(self, day: date) -> list[Engagement]:
+        return self._engagements(lambda e: e.status is EngagementStatus.ACTIVE and e.terms.end_date < day)
+
+    # --- ReviewRepository ---
+    def get_review(self, review_id: str) -> Review | None:
+        return copy.deepcopy(self.items.get(("review", review_id)))
+
+    def list_consultant_reviews(self, consultant_id: str) -> list[Review]:
+        found = [r for r in self._all("review") if r.consultant_id == consultant_id]
+        return sorted(found, key=lambda r: (r.created_at, r.review_id))
+
+    def list_reviews_due(self, at: datetime) -> list[Review]:
+        return [r for r in self._all("review") if r.status is ReviewStatus.PENDING and r.reveal_deadline <= at]
+
+    def get_rating(self, consultant_id: str) -> ConsultantRating | None:
+        return copy.deepcopy(self.items.get(("rating", consultant_id)))
+
     # --- TimesheetRepository ---
     def get_entry(self, engagement_id: str, day: date) -> TimeEntry | None:
         return copy.deepcopy(self.items.get(("time", engagement_id, day.isoformat())))
@@ -516,6 +538,7 @@ class InMemoryDatabase:
             "consent_changed": ConsentChanged,
             "disclosure": Disclosure,
             "agent": AgentAssignment,
+            "rating": ConsultantRating,
         }
         return [copy.deepcopy(v) for k, v in self.items.items() if k[0] in kinds and k[1] == user_id]
 

@@ -63,9 +63,10 @@ def _engagement_out(ports: ContractPorts, engagement: Engagement, visible: list[
         agency_id=engagement.agency_id,
         consultant_id=engagement.consultant_id,
         status=engagement.status,
-        time_reporting_open=engagement.status.value == "active",
+        time_reporting_open=engagement.reports_time,
         created_at=engagement.created_at,
         activated_at=engagement.activated_at,
+        ended_at=engagement.ended_at,
         terms=mappers.terms_out(engagement.terms),
         contracts=[_contract_out(c) for c in visible],
     )

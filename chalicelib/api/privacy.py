@@ -15,17 +15,21 @@ from chalicelib.domain.exports import ArchiveStatus, ExportArchive
 from chalicelib.lazy import LazyModule
 
 if TYPE_CHECKING:
+    from chalicelib.domain.reviews import Review
     from chalicelib.schemas import accounts as account_schemas
     from chalicelib.schemas import consents as consent_schemas
     from chalicelib.schemas import mappers
     from chalicelib.schemas import privacy as s
+    from chalicelib.schemas import reviews as review_schemas
     from chalicelib.services import privacy as service
     from chalicelib.services import resume
+    from chalicelib.services.reviews import SeenReview
 else:  # imported on the first request that needs them (cold start)
     account_schemas = LazyModule("chalicelib.schemas.accounts")
     consent_schemas = LazyModule("chalicelib.schemas.consents")
     mappers = LazyModule("chalicelib.schemas.mappers")
     s = LazyModule("chalicelib.schemas.privacy")
+    review_schemas = LazyModule("chalicelib.schemas.reviews")
     service = LazyModule("chalicelib.services.privacy")
     resume = LazyModule("chalicelib.services.resume")
 
@@ -44,7 +48,7 @@ bp = Blueprint(__name__)
 def export_my_data(call: Call[Any, Any]) -> s.PersonalDataExportResponse:
     c = call.container
     export = service.export_personal_data(
-        c.profiles, c.audit_log, call.user, c.notification_repository, c.candidacies.proposals, c.contracts.engagements
+        c.profiles, c.audit_log, call.user, c.notification_repository, c.candidacies.proposals, c.contracts.engagements, c.reviews.reviews
     )
     return s.PersonalDataExportResponse(
         generated_at=export.generated_at,
@@ -78,7 +82,17 @@ def export_my_data(call: Call[Any, Any]) -> s.PersonalDataExportResponse:
         consultant_agent=mappers.agent_out(export.consultant_agent) if export.consultant_agent else None,
         notifications=[notification_out(n) for n in export.notifications],
         audit=[mappers.audit_out(e) for e in export.audit],
+        reviews=[review_schemas.review_out(_exported_review(r, export.generated_at)) for r in export.reviews],
     )
+
+
+def _exported_review(review: Review, now: datetime) -> SeenReview:
+    """A review in its subject's export: their own (written) with who wrote it; one of them without."""
+    from chalicelib.domain.reviews import ReviewSide
+    from chalicelib.services.reviews import SeenReview
+
+    own = review.side is ReviewSide.CONSULTANT
+    return SeenReview(review, review.revealed_moment(now), editable=False, as_staff=False, own=own)
 
 
 def archive_out(archive: ExportArchive, link: str | None, now: datetime) -> s.ExportArchiveResponse:

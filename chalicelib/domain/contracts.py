@@ -4,6 +4,12 @@ An engagement is one consultant on one assignment on agreed terms. It is created
 accepts a candidate and becomes active (time reporting opens) once both of its contracts are signed:
 one between the platform and the agency, one between the platform and the client, each generated as a
 PDF from the terms and signed through a signature provider by the counterparty and by the platform.
+It ends when its last day is over (the scheduled jobs record it; see ``services/engagement_end.py``):
+
+    contracting → active → ended        (contracting → cancelled, when staff call it off)
+
+Time of its days may still be reported, submitted and confirmed after the end; the client and the
+consultant then review each other (``domain/reviews.py``).
 
 A contract only moves forward:
 
@@ -16,12 +22,13 @@ new version when staff send the engagement's contracts again.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 
 from chalicelib.domain.assignments import Assignment
 from chalicelib.domain.money import BASIS_POINTS, commission_of
 from chalicelib.domain.proposals import Candidacy
+from chalicelib.domain.reviews import ReviewSide
 from chalicelib.domain.timesheets import PeriodKind
 from chalicelib.errors import Conflict
 
@@ -39,6 +46,7 @@ class EngagementStatus(StrEnum):
     CONTRACTING = "contracting"  # accepted; its contracts are prepared and signed
     ACTIVE = "active"  # both contracts signed: the work and time reporting may start
     CANCELLED = "cancelled"  # staff called it off before both contracts were signed
+    ENDED = "ended"  # its last day is over (or it was ended early): reviews open; its days' time may still be reported
 
 
 class Pricing(StrEnum):
@@ -226,10 +234,30 @@ class Engagement:
     cancelled_at: datetime | None = None
     cancelled_by: str | None = None
     cancel_reason: str | None = None
+    ended_at: datetime | None = None  # when it ended: the start of the day after its last day (UTC), or an earlier agreed end
+    ended_by: str | None = None  # "system" for the scheduled end
+    reviews: dict[ReviewSide, str] = field(default_factory=dict)  # each side's review, once written
 
     @property
     def fully_signed(self) -> bool:
         return self.signed == frozenset(ContractParty)
+
+    @property
+    def scheduled_end(self) -> datetime:
+        """When it ends by its terms: the start of the day after its last day, UTC."""
+        return datetime.combine(self.terms.end_date + timedelta(days=1), time(), tzinfo=UTC)
+
+    @property
+    def last_day(self) -> date:
+        """The last day worked (and reported): the terms' last day, or the day of an earlier end."""
+        if self.ended_at is None:
+            return self.terms.end_date
+        return min(self.terms.end_date, (self.ended_at - timedelta(microseconds=1)).date())
+
+    @property
+    def reports_time(self) -> bool:
+        """Time is reported while it is active and, for its days, after it ended."""
+        return self.status in (EngagementStatus.ACTIVE, EngagementStatus.ENDED)
 
     def ensure_contracting(self) -> None:
         if self.status is not EngagementStatus.CONTRACTING:

@@ -6,6 +6,8 @@ Proposals: disclosure consent requests past their deadline expire, and so do the
 signing requests; contracts out for signature that heard nothing for a while are checked with their provider.
 Engagements: evaluation rounds that fell due are opened, their reminders sent, missed ratings escalated to
 the consultant's agent (chalicelib.services.evaluations).
+Engagements past their last day end (the reviews open), and reviews whose window closed are recorded
+revealed.
 
 Daily: finish erasures left pending (a stream record that failed for good, say), apply retention, and
 settle uploads that will never be checked. Each is idempotent, so a retried or doubled invocation
@@ -70,8 +72,10 @@ def run_proposal_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
     from chalicelib.services.agents import assign_missing_agents, suggest_next_assignments
     from chalicelib.services.candidacies import expire_consent_requests
     from chalicelib.services.contracts import reconcile_contracts
+    from chalicelib.services.engagement_end import end_due_engagements
     from chalicelib.services.evaluations import run_evaluation_jobs
     from chalicelib.services.payment_events import reconcile_invoices
+    from chalicelib.services.reviews import reveal_due_reviews
     from chalicelib.services.signing import expire_signing_requests
 
     container = get_container()
@@ -84,6 +88,8 @@ def run_proposal_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
             "invoices": lambda: reconcile_invoices(container.invoicing),
             "agents": lambda: {"agents_assigned": assign_missing_agents(container.contracts)},
             "next assignments": lambda: {"next_assignments_suggested": suggest_next_assignments(container.contracts, container.matching)},
+            "engagements ended": lambda: {"engagements_ended": end_due_engagements(container.contracts)},
+            "reviews revealed": lambda: {"reviews_revealed": reveal_due_reviews(container.reviews)},
             "evaluations": lambda: run_evaluation_jobs(container.evaluations),
         },
     )

@@ -286,6 +286,48 @@ TEMPLATES |= {
             "signerade.\nOrsak: $reason\n\nAvtal som väntade på underskrift har dragits tillbaka. $link",
         ),
     },
+    "engagement_ended": {
+        "en": _en(
+            "Engagement ended: review $assignment_title",
+            "The engagement $assignment_title ($client_name, consultant $consultant_name) ended after its last "
+            "day, $last_day.\n\nThe client and the consultant can now review each other: a rating from 1 to 5 "
+            "and a few words. Each review stays hidden from the other side until both are in, or until "
+            "$reviews_close_at, when reviewing closes and whatever is in is shown. You can edit yours "
+            "until it is shown.\n\nWork up to the last day can still be reported and invoiced.\n\nReview: $link",
+        ),
+        "sv": _sv(
+            "Uppdraget är avslutat: betygsätt $assignment_title",
+            "Uppdraget $assignment_title ($client_name, konsult $consultant_name) avslutades efter sin sista "
+            "dag, $last_day.\n\nKunden och konsulten kan nu betygsätta varandra: ett betyg från 1 till 5 och "
+            "några ord. Varje omdöme döljs för den andra parten tills båda har lämnat sitt, eller till "
+            "$reviews_close_at, då omdömena stänger och det som finns visas. Du kan ändra ditt tills "
+            "det visas.\n\nArbete till och med den sista dagen kan fortfarande rapporteras och faktureras.\n\nBetygsätt: $link",
+        ),
+    },
+    "review_revealed": {
+        "en": _en(
+            "A review of you is visible: $assignment_title",
+            "The review $reviewer_name wrote after $assignment_title is visible to you now: $link",
+        ),
+        "sv": _sv(
+            "Ett omdöme om dig är synligt: $assignment_title",
+            "Omdömet som $reviewer_name skrev efter $assignment_title är synligt för dig nu: $link",
+        ),
+    },
+    "review_hidden": {
+        "en": _en(
+            "Your review was hidden: $assignment_title",
+            "Our staff hid the review written for your side after $assignment_title. It is no longer shown "
+            "to anyone but you and our staff, and it does not count in any rating.\nReason: $reason\n\n"
+            "If you think this is wrong, reply to us. $link",
+        ),
+        "sv": _sv(
+            "Ditt omdöme har dolts: $assignment_title",
+            "Vår personal har dolt omdömet som skrevs för er räkning efter $assignment_title. Det visas inte "
+            "längre för någon utom dig och vår personal, och det räknas inte in i något betyg.\nOrsak: $reason\n\n"
+            "Hör av dig om du tycker att det är fel. $link",
+        ),
+    },
     "period_submitted": {
         "en": _en(
             "Time to confirm: $consultant_name, $period",

@@ -149,9 +149,10 @@ class EngagementResponse(ResponseModel):
     agency_id: str
     consultant_id: str
     status: EngagementStatus
-    time_reporting_open: bool
+    time_reporting_open: bool = Field(description="active, or ended (time of its days up to the last may still be reported)")
     created_at: datetime
     activated_at: datetime | None
+    ended_at: datetime | None = Field(description="when it ended: the start of the day after its last day (UTC), or an earlier end")
     terms: TermsOut
     contracts: list[ContractOut] = Field(description="the current contracts the caller is a party to (staff: both)")
 
@@ -166,6 +167,7 @@ class EngagementRecordOut(ResponseModel):
     status: EngagementStatus
     created_at: datetime
     activated_at: datetime | None
+    ended_at: datetime | None
     terms: TermsOut
 
 

@@ -226,5 +226,6 @@ def engagement_record_out(e: Engagement) -> EngagementRecordOut:
         status=e.status,
         created_at=e.created_at,
         activated_at=e.activated_at,
+        ended_at=e.ended_at,
         terms=terms_out(e.terms),
     )

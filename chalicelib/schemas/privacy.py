@@ -16,6 +16,7 @@ from chalicelib.schemas.notifications import NotificationResponse
 from chalicelib.schemas.profiles import ProfileResponse
 from chalicelib.schemas.proposals import AgentResponse, CandidacyListItem, InterviewResponse
 from chalicelib.schemas.resume import ResumeResponse
+from chalicelib.schemas.reviews import ReviewOut
 
 
 class ConsentEvidenceResponse(ConsentEntryResponse):
@@ -55,6 +56,9 @@ class PersonalDataExportResponse(ResponseModel):
     consultant_agent: AgentResponse | None
     notifications: list[NotificationResponse] = Field(description="what the platform told the person, newest first")
     audit: list[AuditEntryResponse]
+    reviews: list[ReviewOut] = Field(
+        description="a consultant's reviews after their engagements: those they wrote, and those of them once revealed"
+    )
 
 
 class ExportArchiveResponse(ResponseModel):

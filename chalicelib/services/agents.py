@@ -192,8 +192,9 @@ def suggest_next_assignments(ports: ContractPorts, matching: MatchingPorts) -> i
     engagement (recorded on it, revision-checked). Returns how many agents were told."""
     today = ports.now.date()
     told = 0
-    for engagement in ports.engagements.list_engagements_by_status(EngagementStatus.ACTIVE):
-        if engagement.next_assignments_suggested_at is not None or engagement.terms.end_date - today > NEXT_ASSIGNMENT_NOTICE:
+    # Active engagements whose last day is at most NEXT_ASSIGNMENT_NOTICE away (an index range, by last day).
+    for engagement in ports.engagements.list_engagements_ending_before(today + NEXT_ASSIGNMENT_NOTICE + timedelta(days=1)):
+        if engagement.next_assignments_suggested_at is not None:
             continue
         try:
             told += _suggest(ports, matching, engagement)

@@ -577,7 +577,7 @@ def _alert_unsigned(ports: ContractPorts, engagement: Engagement, contract: Cont
     agent = ports.candidacies.proposals.get_agent_assignment(engagement.consultant_id)
     people = active_staff(accounts)
     params = {
-        **_engagement_params(ports, engagement),
+        **engagement_params(ports, engagement),
         "party": contract.party.value,
         "status": contract.status.value,
         "reason": contract.end_reason or "-",
@@ -595,14 +595,15 @@ def _tell_everyone(ports: ContractPorts, engagement: Engagement, kind: str, extr
     candidacy = ports.candidacies.proposals.get_candidacy(engagement.candidacy_id)
     people = party_recipients(ports.candidacies, candidacy) if candidacy else []
     people += client_recipients(ports.candidacies, engagement.client_id)
-    params = {**_engagement_params(ports, engagement), **extra}
+    params = {**engagement_params(ports, engagement), **extra}
     for user in {u.user_id: u for u in people}.values():
         notify(
             changes, user, kind, {**params, "recipient_name": user.name}, now, object_type="engagement", object_id=engagement.engagement_id
         )
 
 
-def _engagement_params(ports: ContractPorts, engagement: Engagement) -> dict[str, str]:
+def engagement_params(ports: ContractPorts, engagement: Engagement) -> dict[str, str]:
+    """What notices about the engagement name: the assignment, the client, the consultant, dates, price, link."""
     assignment = ports.candidacies.assignments.assignments.get_assignment(engagement.assignment_id)
     consultant = ports.users(engagement.consultant_id)
     terms = engagement.terms

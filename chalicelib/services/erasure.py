@@ -6,7 +6,8 @@ throttled call). Every step is idempotent and the request is removed last, so a 
 and the next one finishes the work.
 
 What goes: the Cognito user; everything in the person's partition (account, profile, resume, files'
-records, export archives, disclosures, the Consultant Agent); their candidacies and interviews; every
+records, export archives, disclosures, the Consultant Agent, their rating); their candidacies and
+interviews; the reviews they wrote and received after their engagements; every
 S3 version (and unfinished upload) of their files, exports and consent documents, and those documents'
 records; the invitations addressed to them; the e-mail claim; their
 one-person agencies (current or closed) with their claims. What stays, pseudonymised:
@@ -62,6 +63,8 @@ class ErasurePorts:
     # Withdraws the person's open candidacies as they could have themselves (the client is told, interviews
     # are cancelled in everyone's calendar, consents are withdrawn) before their records go.
     withdraw_candidacies: Callable[[str], int] | None = None
+    # Deletes the reviews the person wrote and received after their engagements (their texts and ratings).
+    erase_reviews: Callable[[str], int] | None = None
 
 
 def request_my_erasure(ports: ErasurePorts, principal: Principal, password: str) -> Erasure:
@@ -173,6 +176,8 @@ def run_erasure(ports: ErasurePorts, user_id: str) -> bool:
     for audit in ports.audit_log.list_for_subject(user_id):
         _replace(ports.append_only, audit, pseudonymised_audit(audit, erasure))
 
+    if ports.erase_reviews is not None:
+        ports.erase_reviews(user_id)  # before their partition, where the rating derived from them is kept
     # Candidacies and their interviews go too: a proposal that named the person then shows the candidate as
     # withdrawn, and nothing of them reaches the client any more.
     candidacies = ports.erasures.list_consultant_candidacies(user_id)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 
 from chalicelib.documents.inspection import detect_kind
 from chalicelib.documents.kinds import FileKind
-from chalicelib.domain.contracts import Engagement, EngagementStatus, Milestone, Pricing
+from chalicelib.domain.contracts import Engagement, Milestone, Pricing
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.invoicing import ClaimStatus, Invoice, InvoiceLineItem, MilestoneClaim
@@ -202,8 +202,12 @@ def list_claims(ports: MilestonePorts, principal: Principal, engagement_id: str)
 
 
 def _ensure_fixed_and_active(engagement: Engagement) -> None:
-    if engagement.status is not EngagementStatus.ACTIVE:
-        raise Conflict("Milestones are invoiced on an active engagement (both contracts signed).", current_state=engagement.status.value)
+    if not engagement.reports_time:
+        # After the end too: the last milestone is typically due on the last day, and invoiced after it.
+        raise Conflict(
+            "Milestones are invoiced on an active engagement (both contracts signed), or one that ended.",
+            current_state=engagement.status.value,
+        )
     if engagement.terms.pricing is not Pricing.FIXED:
         raise Conflict("Only a fixed-fee engagement is invoiced by milestones; report time on the others.")
 

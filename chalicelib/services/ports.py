@@ -27,6 +27,7 @@ from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
 from chalicelib.domain.resume import ResumeItem, ResumePart
+from chalicelib.domain.reviews import ConsultantRating, Review
 from chalicelib.domain.signing import SigningEnvelope, WebhookDelivery
 from chalicelib.domain.timesheets import Period, PeriodStatus, TimeEntry
 
@@ -100,6 +101,8 @@ Entity = (
     | PayoutAccountRecord
     | BillingCustomerRecord
     | MilestoneClaim
+    | Review
+    | ConsultantRating
 )
 # What may be deleted: never the append-only ledger and audit log, nor the outbox (its TTL removes it).
 Deletable = (
@@ -123,6 +126,8 @@ Deletable = (
     | EvaluationRound
     | EvaluationReminder
     | Escalation
+    | Review
+    | ConsultantRating
 )
 
 
@@ -192,7 +197,8 @@ class Changes:
         | SigningEnvelope
         | Period
         | Invoice
-        | MilestoneClaim,
+        | MilestoneClaim
+        | Review,
         expected_status: str,
         *,
         was: Entity | None = None,
@@ -204,7 +210,9 @@ class Changes:
         self.writes.append((entity, Expect(status=expected_status, was=was, revision=revision)))
         return self
 
-    def update(self, entity: TimeEntry | PayoutAccountRecord | EvaluationSchedule, *, revision: int | None = None) -> Changes:
+    def update(
+        self, entity: TimeEntry | PayoutAccountRecord | EvaluationSchedule | ConsultantRating, *, revision: int | None = None
+    ) -> Changes:
         """Store ``entity`` over its stored copy, which must exist (and, given ``revision``, still be at it).
         For items without a status of their own; a time entry is guarded by its period's revision instead."""
         self.writes.append((entity, Expect(revision=revision)))
@@ -310,6 +318,22 @@ class EngagementRepository(Protocol):
     def list_open_contracts(self, checked_before: datetime) -> list[Contract]:
         """Contracts out for signature (sent, partly signed) last heard of before ``checked_before``."""
 
+    def list_engagements_ending_before(self, day: date) -> list[Engagement]:
+        """Active engagements whose last day is before ``day`` (the scheduled end)."""
+
+
+class ReviewRepository(Protocol):
+    """Reviews after an engagement (each engagement names its own) and consultants' ratings."""
+
+    def get_review(self, review_id: str) -> Review | None: ...
+    def list_consultant_reviews(self, consultant_id: str) -> list[Review]:
+        """Every review of the consultant's engagements, both sides', oldest first."""
+
+    def list_reviews_due(self, at: datetime) -> list[Review]:
+        """Reviews not recorded as revealed whose deadline is ``at`` or earlier (the jobs record their reveal)."""
+
+    def get_rating(self, consultant_id: str) -> ConsultantRating | None: ...
+
 
 class EvaluationRepository(Protocol):
     """Engagements' evaluation schedules and rounds, the reminders sent, and the escalations they raise."""
@@ -387,7 +411,18 @@ class NotificationRepository(Protocol):
 
 
 # What a person's own partition holds (``USER#<id>``): erasure deletes all of it.
-PersonItem = User | Profile | ResumeItem | UploadedFile | ExportArchive | ConsentChanged | Notification | Disclosure | AgentAssignment
+PersonItem = (
+    User
+    | Profile
+    | ResumeItem
+    | UploadedFile
+    | ExportArchive
+    | ConsentChanged
+    | Notification
+    | Disclosure
+    | AgentAssignment
+    | ConsultantRating
+)
 
 
 class ErasureRepository(Protocol):

@@ -2,8 +2,9 @@
 
 The export holds the account, the person's own organisation when it is a one-person agency, the
 profile and resume (also as JSON Resume), the uploaded files, every consent entry with its evidence,
-every disclosure of the profile to a client, the person's notifications, and the audit entries about
-the person. The files'
+every disclosure of the profile to a client, the person's notifications, the audit entries about
+the person, and a consultant's engagements and reviews (those they wrote, and those of them once
+revealed: a review still blind to them is not theirs to read yet; one staff hid is, marked hidden). The files'
 content comes as a zip built in the background (``request_archive``, then a short-lived link). Both
 are audited."""
 
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -27,6 +28,7 @@ from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, Disclosure, Interview
 from chalicelib.domain.resume import ResumeItem
+from chalicelib.domain.reviews import Review, ReviewSide
 from chalicelib.errors import ConcurrencyConflict, NotFound
 from chalicelib.services.ports import (
     ArchiveMember,
@@ -36,6 +38,7 @@ from chalicelib.services.ports import (
     EngagementRepository,
     NotificationRepository,
     ProposalRepository,
+    ReviewRepository,
 )
 from chalicelib.services.profiles import ProfilePorts
 
@@ -59,6 +62,7 @@ class PersonalDataExport:
     consultant_agent: AgentAssignment | None
     notifications: list[Notification]
     audit: list[AuditEntry]
+    reviews: list[Review] = field(default_factory=list)  # a consultant's: written, and received once revealed
 
 
 def export_personal_data(
@@ -68,6 +72,7 @@ def export_personal_data(
     notifications: NotificationRepository,
     proposals: ProposalRepository,
     engagements: EngagementRepository,
+    reviews: ReviewRepository | None = None,
 ) -> PersonalDataExport:
     repository = ports.accounts.accounts
     user = repository.get_user(principal.user_id)
@@ -94,7 +99,13 @@ def export_personal_data(
         consultant_agent=proposals.get_agent_assignment(user.user_id),
         notifications=notifications.list_notifications(user.user_id),
         audit=audit_log.list_for_subject(user.user_id),
+        reviews=_reviews_of(reviews, user.user_id, now) if reviews is not None else [],
     )
+
+
+def _reviews_of(reviews: ReviewRepository, consultant_id: str, now: datetime) -> list[Review]:
+    """The reviews the consultant wrote, and those of them once revealed (hidden ones too, marked so)."""
+    return [r for r in reviews.list_consultant_reviews(consultant_id) if r.side is ReviewSide.CONSULTANT or r.revealed(now)]
 
 
 def request_archive(ports: ProfilePorts, principal: Principal) -> ExportArchive:

@@ -1,5 +1,6 @@
 """Time reporting: the consultant reports time per day on an active hourly or daily engagement, submits
 a period, and the agency confirms it (which records the invoice, exactly once) or returns it with a comment.
+After the engagement ended, its days (up to its last one) are still reported, submitted and confirmed.
 
 Every write of an entry also writes its period, conditional on the period's revision: a submission
 racing an edit is refused or lands before it, never beside it. The confirmation moves the period from
@@ -13,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from chalicelib.domain.accounts import User
-from chalicelib.domain.contracts import Engagement, EngagementStatus, Pricing
+from chalicelib.domain.contracts import Engagement, Pricing
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.invoicing import Invoice, InvoiceBreakdown, InvoiceLineItem, VatTreatment, round_half_up
@@ -76,8 +77,11 @@ def _refuse(principal: Principal, engagement: Engagement, detail: str) -> None:
 
 
 def _ensure_reported_by_time(engagement: Engagement) -> None:
-    if engagement.status is not EngagementStatus.ACTIVE:
-        raise Conflict("Time is reported on an active engagement (both contracts signed).", current_state=engagement.status.value)
+    if not engagement.reports_time:
+        raise Conflict(
+            "Time is reported on an active engagement (both contracts signed), or for its days once it ended.",
+            current_state=engagement.status.value,
+        )
     if engagement.terms.pricing is Pricing.FIXED:
         raise Conflict("A fixed-fee engagement is invoiced by its milestones, not by time.")
 
@@ -96,8 +100,8 @@ def report_time(
     description: str,
 ) -> TimeEntry:
     """The consultant's time for one day (a second report of the same day replaces the first): minutes on
-    an hourly engagement, a share of the day on a daily one; inside the engagement's dates, never in the
-    future, while the day's period is open."""
+    an hourly engagement, a share of the day on a daily one; inside the engagement's dates (to its last day,
+    also after it ended), never in the future, while the day's period is open."""
     engagement = _as_consultant(ports, principal, engagement_id)
     _ensure_reported_by_time(engagement)
     terms = engagement.terms
@@ -105,7 +109,7 @@ def report_time(
         raise InvalidInput("Report minutes on an hourly engagement.", issues=[FieldIssue("minutes", "required")])
     if terms.pricing is Pricing.DAILY and (day_share is None or minutes is not None):
         raise InvalidInput("Report a share of the day on a daily engagement.", issues=[FieldIssue("day_share", "required")])
-    if not terms.start_date <= day <= terms.end_date:
+    if not terms.start_date <= day <= engagement.last_day:
         raise InvalidInput("The day is outside the engagement's dates.", issues=[FieldIssue("day", "outside the engagement")])
     if day > ports.now.date():
         raise InvalidInput("Time is reported for days that have begun, not in advance.", issues=[FieldIssue("day", "in the future")])
@@ -167,7 +171,7 @@ def submit_period(ports: TimesheetPorts, principal: Principal, engagement_id: st
         period.ensure_open()
         if period.entries == 0:
             raise Conflict("There is no time to submit in this period.")
-        last_day = min(period_days(key)[1], engagement.terms.end_date)
+        last_day = min(period_days(key)[1], engagement.last_day)
         if last_day > ports.now.date():
             # A period submitted early would shut out its remaining days: they could never be invoiced.
             raise Conflict(f"The period can be submitted from {last_day.isoformat()}, its last day.")

@@ -232,7 +232,9 @@ class ApiStack(cdk.Stack):
         # Proposal jobs: expire unanswered disclosure consent requests (PROPOSAL_JOBS_*_ACTIONS above), and
         # the built-in signature's signing requests past their deadline (the same reads on gsi2 and
         # conditional puts: the expiry's delivery item goes to the outbox, the stream handler posts its
-        # webhook). No Cognito or SES: the stream handler mails the notices the job puts in the outbox.
+        # webhook). Ending engagements past their last day and recording reviews' reveals at their deadline are
+        # the same: queries of gsi2, reads, conditional puts (the engagement, the review, the consultant's rating).
+        # No Cognito or SES: the stream handler mails the notices the job puts in the outbox.
         main = data.main_table.table_arn
         self.proposal_jobs_role.add_to_policy(
             iam.PolicyStatement(actions=list(PROPOSAL_JOBS_MAIN_TABLE_ACTIONS), resources=[main, f"{main}/index/*"]),

@@ -283,6 +283,20 @@ def _proposal_objects(
         return {"escalation": escalation.escalation_id}
 
     to_evaluate = evaluated(rated_low=False)
+
+    def ended(*reviewers: Principal) -> tuple[str, list[str]]:
+        """An engagement whose last day was yesterday, ended as the jobs end it, reviewed by ``reviewers`` in turn."""
+        from chalicelib.services import engagement_end, reviews
+
+        yesterday = datetime.now(UTC).date() - timedelta(days=1)
+        engagement_id = activated(start_date=yesterday - timedelta(days=30), end_date=yesterday)
+        engagement = container.contracts.engagements.get_engagement(engagement_id)
+        assert engagement_end.end_engagement(container.contracts, engagement_id, engagement.scheduled_end) is not None
+        written = [reviews.create_review(container.reviews, who, engagement_id, 4, "Good").review.review_id for who in reviewers]
+        return engagement_id, written
+
+    reviewed, (client_review, consultant_review) = ended(as_client, as_consultant)
+    blind, (blind_review,) = ended(as_client)
     read, to_sign, to_decline_signing = engagement(True), engagement(True), engagement(True)
     shown_proposal, shown = sent()
     send_assignment, to_send = consented()
@@ -338,6 +352,12 @@ def _proposal_objects(
         "eng_e": to_evaluate["engagement"],
         "ev": to_evaluate["evaluation"],
         "esc": evaluated(rated_low=True)["escalation"],
+        "eng_r_new": ended()[0],
+        "eng_r": reviewed,
+        "rev_c": client_review,
+        "rev_k": consultant_review,
+        "eng_r_blind": blind,
+        "rev_blind": blind_review,
     }
 
 
@@ -623,6 +643,12 @@ _TEMPLATE = {
     "i_reschedule": "interview_id",
     "i_cancel": "interview_id",
     "i_outcome": "interview_id",
+    "eng_r_new": "engagement_id",
+    "eng_r": "engagement_id",
+    "eng_r_blind": "engagement_id",
+    "rev_c": "review_id",
+    "rev_k": "review_id",
+    "rev_blind": "review_id",
 }
 
 
@@ -769,6 +795,29 @@ MATRIX += [
     ("GET", "/evaluations?due_before=2100-01-01", None, {"anonymous": 401, "staff": 200}, 403),
     ("GET", "/escalations?status=open", None, {"anonymous": 401, "staff": 200}, 403),
     ("POST", "/escalations/{esc}/resolve", {"note": "Agreed a plan with the client."}, {"anonymous": 401, "staff": 200}, 403),
+]
+
+# Reviews: the client's users and the consultant write them once the engagement ended; staff and the agency,
+# who see the engagement, may not (403). A revealed review is read by staff, both sides and the agency; a
+# blind one by staff and its author's side only; staff hide.
+REVIEW = {"rating": 4, "text": "Good work"}
+MATRIX += [
+    (
+        "POST",
+        "/engagements/{eng_r_new}/reviews",
+        REVIEW,
+        {"anonymous": 401, "staff": 403, "admin_a": 403, "consultant_a": 201, "client_c": 201},
+        404,
+    ),
+    ("GET", "/engagements/{eng_r}/reviews", None, PARTIES_OF_ENGAGEMENT, 404),
+    ("GET", "/engagements/{eng_r_blind}/reviews", None, PARTIES_OF_ENGAGEMENT, 404),
+    ("GET", "/reviews/{rev_c}", None, {"anonymous": 401, "staff": 200, "admin_a": 200, "consultant_a": 200, "client_c": 200}, 404),
+    ("GET", "/reviews/{rev_blind}", None, {"anonymous": 401, "staff": 200, "client_c": 200}, 404),
+    ("PUT", "/reviews/{rev_blind}", {"rating": 3, "text": "Edited"}, {"anonymous": 401, "staff": 403, "client_c": 200}, 404),
+    # Revealed: locked for its author too.
+    ("PUT", "/reviews/{rev_c}", REVIEW, {"anonymous": 401, "staff": 403, "admin_a": 403, "consultant_a": 403, "client_c": 409}, 404),
+    ("POST", "/reviews/{rev_k}/hide", {"reason": "Off topic"}, {"anonymous": 401, "staff": 200}, 403),  # rev_k: this row's own
+    ("GET", "/consultants/{consultant}/reviews", None, {"anonymous": 401, "staff": 200, "admin_a": 200, "consultant_a": 200}, 404),
 ]
 
 

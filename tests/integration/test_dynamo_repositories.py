@@ -11,6 +11,7 @@ from chalicelib.adapters.dynamo.models import ConsentEntryItem, MainItem
 from chalicelib.adapters.dynamo.repositories import DynamoAccountRepository, DynamoAuditLog, DynamoConsentLedger, DynamoUnitOfWork
 from chalicelib.domain.accounts import ConsentDocument, ConsentDocumentStatus, Organisation, OrgKind, OrgStatus, User
 from chalicelib.domain.consent import ConsentAction, ConsentEntry, ConsentPurpose, ConsentSource
+from chalicelib.domain.contracts import Engagement
 from chalicelib.domain.identity import Role
 from chalicelib.domain.ids import new_id, utcnow
 from chalicelib.errors import ConcurrencyConflict
@@ -515,3 +516,71 @@ def test_evaluation_rounds_and_escalations_are_made_once_and_filed_for_the_agent
     with pytest.raises(ConcurrencyConflict):
         uow.commit(Changes().update(replace(schedule, every_days=30, revision=1), revision=0))
     assert repo.get_schedule(engagement_id) == changed
+
+
+def _engagement(status: str, last_day: str) -> Engagement:
+    from datetime import date
+
+    from chalicelib.domain.contracts import EngagementStatus, EngagementTerms, Pricing
+
+    terms = EngagementTerms(Pricing.HOURLY, "SEK", 1500, date(2026, 1, 5), date.fromisoformat(last_day), 100, "Work", rate_minor=100_000)
+    now = utcnow()
+    return Engagement(
+        new_id(), new_id(), new_id(), new_id(), new_id(), new_id(), new_id(), new_id(), now, now, terms, EngagementStatus(status)
+    )
+
+
+def test_active_engagements_are_found_by_their_last_day_also_when_filed_before_it_was_in_the_key(stack: LocalStack) -> None:
+    from datetime import date
+
+    from chalicelib.adapters.dynamo.repositories import DynamoEngagementRepository, to_item
+
+    uow, repo = DynamoUnitOfWork("eu-north-1"), DynamoEngagementRepository()
+    over, today, later, contracting = (
+        _engagement("active", "2026-11-26"),
+        _engagement("active", "2026-11-27"),
+        _engagement("active", "2027-03-31"),
+        _engagement("contracting", "2026-11-26"),
+    )
+    for engagement in (over, today, later, contracting):
+        uow.commit(Changes().insert(engagement))
+    legacy = _engagement("active", "2026-10-31")  # made active before its last day was in its gsi2 key
+    item = to_item(legacy)
+    item.gsi2sk = f"ENGAGEMENT#{legacy.created_at.isoformat()}#{legacy.engagement_id}"
+    item.save()
+    found = {e.engagement_id for e in repo.list_engagements_ending_before(date(2026, 11, 27))}
+    assert {over.engagement_id, legacy.engagement_id} <= found
+    assert not {today.engagement_id, later.engagement_id, contracting.engagement_id} & found
+
+
+def test_reviews_are_found_by_id_by_consultant_and_when_due_and_the_rating_is_written_at_its_revision(stack: LocalStack) -> None:
+    from datetime import timedelta
+
+    from chalicelib.adapters.dynamo.repositories import DynamoReviewRepository
+    from chalicelib.domain.reviews import ConsultantRating, Review, ReviewSide, ReviewStatus
+
+    uow, repo = DynamoUnitOfWork("eu-north-1"), DynamoReviewRepository()
+    consultant, now = new_id(), utcnow()
+
+    def review(deadline_in: timedelta) -> Review:
+        return Review(
+            new_id(), new_id(), ReviewSide.CLIENT, consultant, new_id(), new_id(), new_id(), 4, "Good", now, now, "u", now + deadline_in
+        )
+
+    due, exactly, later = review(-timedelta(minutes=1)), review(timedelta()), review(timedelta(days=3))
+    for r in (due, exactly, later):
+        uow.commit(Changes().insert(r))
+    assert repo.get_review(due.review_id) == due
+    assert [r.review_id for r in repo.list_consultant_reviews(consultant)] == [due.review_id, exactly.review_id, later.review_id]
+    pending = {r.review_id for r in repo.list_reviews_due(now)}
+    assert {due.review_id, exactly.review_id} <= pending and later.review_id not in pending
+    uow.commit(Changes().transition(due.with_reveal(now), ReviewStatus.PENDING.value, revision=due.revision))
+    assert due.review_id not in {r.review_id for r in repo.list_reviews_due(now)}  # recorded: off the jobs' list
+
+    first = ConsultantRating(consultant, now).changed(4, 1, now)
+    uow.commit(Changes().insert(first))
+    uow.commit(Changes().update(first.changed(5, 1, now), revision=first.revision))
+    with pytest.raises(ConcurrencyConflict):
+        uow.commit(Changes().update(first.changed(3, 1, now), revision=first.revision))  # a stale copy
+    stored = repo.get_rating(consultant)
+    assert stored is not None and (stored.count, stored.average) == (2, 4.5)

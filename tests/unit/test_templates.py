@@ -66,6 +66,9 @@ PARAMS = {
     "period_returned": PERIOD | {"comment"},
     "engagement_cancelled": {"recipient_name", "assignment_title", "client_name", "consultant_name", "reason", "link"},
     "contract_unsigned_agent": UNSIGNED,
+    "engagement_ended": {"recipient_name", "assignment_title", "client_name", "consultant_name", "last_day", "reviews_close_at", "link"},
+    "review_revealed": {"recipient_name", "assignment_title", "reviewer_name", "link"},
+    "review_hidden": {"recipient_name", "assignment_title", "reason", "link"},
 }
 
 INVITATION = {"agency_name", "link", "code", "expires_on"}

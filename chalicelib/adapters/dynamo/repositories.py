@@ -43,6 +43,7 @@ from chalicelib.domain.notifications import Notification
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, CandidacyStatus, Disclosure, Interview, Proposal
 from chalicelib.domain.resume import ResumeItem, ResumePart
+from chalicelib.domain.reviews import ConsultantRating, Review, ReviewStatus
 from chalicelib.domain.signing import EnvelopeState, SigningEnvelope, WebhookDelivery
 from chalicelib.domain.timesheets import Period, PeriodStatus, TimeEntry
 from chalicelib.errors import ConcurrencyConflict
@@ -62,6 +63,7 @@ WEBHOOK_DELIVERY_RETENTION = timedelta(days=2)
 STAFF = "STAFF"
 OPEN_CONTRACTS = "CONTRACTS#open"
 OPEN_EVALUATIONS = "EVALUATIONS#open"
+PENDING_REVIEWS = "REVIEWS#pending"
 
 
 _ADAPTERS: dict[type, TypeAdapter[Any]] = {}
@@ -119,6 +121,8 @@ _KIND = {
     PayoutAccountRecord: "payout_account",
     BillingCustomerRecord: "billing_customer",
     MilestoneClaim: "milestone_claim",
+    Review: "review",
+    ConsultantRating: "consultant_rating",
 }
 _CLASS_OF_KIND = {kind: cls for cls, kind in _KIND.items()}
 
@@ -153,6 +157,12 @@ def evaluation_pk(evaluation_id: str) -> str:
 
 CONSULTANT_ACTIVITY = "ACTIVITY#consultant"
 PENDING_FILES = "FILES#pending"
+
+
+def active_until(last_day: date) -> str:
+    """An active engagement's gsi2 sort key prefix: its last day, so the job finds those past it with a key
+    condition. (Engagements made active before this key existed are filed under ``ENGAGEMENT#…``.)"""
+    return f"END#{last_day.isoformat()}"
 
 
 def invitee_pk(email: str) -> str:
@@ -288,15 +298,17 @@ def _keys(entity: Entity) -> _Keys:
         # In the consultant's partition; gsi1: an agent's consultants.
         return _Keys(user_pk(entity.consultant_id), "AGENT", f"AGENT#{entity.agent_id}", f"CONSULTANT#{entity.consultant_id}")
     if isinstance(entity, Engagement):
-        # gsi1: the client company's; gsi2: everyone's by status (staff); gsi3: the consultant's; gsi4: the agency's.
+        # gsi1: the client company's; gsi2: everyone's by status (staff), the active ones by their last day
+        # (the job that ends them); gsi3: the consultant's; gsi4: the agency's.
         created = f"ENGAGEMENT#{sort_time(entity.created_at)}#{entity.engagement_id}"
+        by_status = f"{active_until(entity.terms.end_date)}#{created}" if entity.status is EngagementStatus.ACTIVE else created
         return _Keys(
             engagement_pk(entity.engagement_id),
             "ENGAGEMENT",
             org_pk(entity.client_id),
             created,
             f"ENGAGEMENTS#{entity.status.value}",
-            created,
+            by_status,
             user_pk(entity.consultant_id),
             created,
             org_pk(entity.agency_id),
@@ -382,6 +394,21 @@ def _keys(entity: Entity) -> _Keys:
         return _Keys(f"CLAIM#{entity.claim_id}", "CLAIM", engagement_pk(entity.engagement_id), created)
     if isinstance(entity, BillingCustomerRecord):
         return _Keys(org_pk(entity.client_id), "CUSTOMER")
+    if isinstance(entity, Review):
+        # Named by its engagement (``Engagement.reviews``); gsi2: those not recorded revealed, by deadline (the
+        # job records their reveal); gsi3: the consultant's, both sides' (their reviews, their export).
+        pending = entity.status is ReviewStatus.PENDING
+        return _Keys(
+            f"REVIEW#{entity.review_id}",
+            "REVIEW",
+            gsi2pk=PENDING_REVIEWS if pending else None,
+            gsi2sk=f"{sort_time(entity.reveal_deadline)}#{entity.review_id}" if pending else None,
+            gsi3pk=user_pk(entity.consultant_id),
+            gsi3sk=f"REVIEW#{sort_time(entity.created_at)}#{entity.review_id}",
+        )
+    if isinstance(entity, ConsultantRating):
+        # In the person's partition: derived from their reviews, erased with them.
+        return _Keys(user_pk(entity.consultant_id), "RATING")
     if isinstance(entity, ProcessedEvent):
         return _Keys(f"WEBHOOK#{entity.provider}#{entity.event_id}", "EVENT")
     if isinstance(entity, SupersededEnvelope):
@@ -713,6 +740,16 @@ class DynamoEngagementRepository:
         # The index lags behind writes: each contract is read again, strongly.
         return [c for c in (_get(Contract, i.pk, i.sk) for i in found) if c is not None]
 
+    def list_engagements_ending_before(self, day: date) -> list[Engagement]:
+        active = f"ENGAGEMENTS#{EngagementStatus.ACTIVE.value}"
+        due = list(MainItem.by_gsi2.query(active, MainItem.gsi2sk < active_until(day)))
+        # Engagements made active before their last day was in the key: few, and fewer with every end.
+        earlier = (i for i in MainItem.by_gsi2.query(active, MainItem.gsi2sk.startswith("ENGAGEMENT#")))
+        due += [i for i in earlier if load(Engagement, i.data).terms.end_date < day]
+        # The index lags behind writes: each is read again, strongly (the job transitions what it read).
+        found = (_get(Engagement, i.pk, i.sk) for i in due)
+        return [e for e in found if e is not None and e.status is EngagementStatus.ACTIVE]
+
 
 def _newest_first(items: Iterable[MainItem]) -> list[Engagement]:
     return sorted((load(Engagement, i.data) for i in items), key=lambda e: (e.created_at, e.engagement_id), reverse=True)
@@ -757,6 +794,24 @@ class DynamoEvaluationRepository:
     def list_consultant_escalations(self, consultant_id: str) -> list[Escalation]:
         items = MainItem.by_gsi3.query(user_pk(consultant_id), MainItem.gsi3sk.startswith("ESCALATION#"))
         return [load(Escalation, i.data) for i in items]
+
+
+class DynamoReviewRepository:
+    def get_review(self, review_id: str) -> Review | None:
+        return _get(Review, f"REVIEW#{review_id}", "REVIEW")
+
+    def list_consultant_reviews(self, consultant_id: str) -> list[Review]:
+        items = MainItem.by_gsi3.query(user_pk(consultant_id), MainItem.gsi3sk.startswith("REVIEW#"))
+        return [load(Review, i.data) for i in items]
+
+    def list_reviews_due(self, at: datetime) -> list[Review]:
+        # "$" sorts right after "#": the reviews whose deadline is ``at`` itself are due too.
+        found = MainItem.by_gsi2.query(PENDING_REVIEWS, MainItem.gsi2sk < f"{sort_time(at)}$")
+        # The index lags behind writes: each is read again, strongly.
+        return [r for r in (_get(Review, i.pk, i.sk) for i in found) if r is not None and r.status is ReviewStatus.PENDING]
+
+    def get_rating(self, consultant_id: str) -> ConsultantRating | None:
+        return _get(ConsultantRating, user_pk(consultant_id), "RATING")
 
 
 class DynamoTimesheetRepository:
