@@ -244,10 +244,15 @@ class Container:
 
     @cached_property
     def matching(self) -> MatchingPorts:
+        from chalicelib.adapters.dynamo.repositories import DynamoReviewRepository
         from chalicelib.services.matching import MatchingPorts
 
         return MatchingPorts(
-            assignments=self.assignments, indexing=self.indexing, engine=self.settings.search_engine, taxonomy_version=self.taxonomy.version
+            assignments=self.assignments,
+            indexing=self.indexing,
+            engine=self.settings.search_engine,
+            taxonomy_version=self.taxonomy.version,
+            reviews=DynamoReviewRepository(),
         )
 
     @cached_property

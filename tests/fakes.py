@@ -436,6 +436,10 @@ class InMemoryDatabase:
     def get_rating(self, consultant_id: str) -> ConsultantRating | None:
         return copy.deepcopy(self.items.get(("rating", consultant_id)))
 
+    def get_ratings(self, consultant_ids: Sequence[str]) -> dict[str, ConsultantRating]:
+        found = (self.get_rating(consultant_id) for consultant_id in consultant_ids)
+        return {rating.consultant_id: rating for rating in found if rating is not None}
+
     # --- TimesheetRepository ---
     def get_entry(self, engagement_id: str, day: date) -> TimeEntry | None:
         return copy.deepcopy(self.items.get(("time", engagement_id, day.isoformat())))

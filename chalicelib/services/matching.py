@@ -25,11 +25,11 @@ from chalicelib.matching.candidates import Candidate, MatchReasons, adjusted_sco
 from chalicelib.matching.embeddings import Embedder, EmbeddingUnavailable, assignment_text, candidate_text, vector_space
 from chalicelib.matching.fusion import VECTOR_WEIGHT
 from chalicelib.matching.index import Indexed, MatchIndex
-from chalicelib.matching.ranking import RETRIEVE, RankedCandidate, rank
+from chalicelib.matching.ranking import RETRIEVE, RankedCandidate, rank, with_ratings
 from chalicelib.services.accounts import ensure_staff
 from chalicelib.services.assignments import AssignmentPorts, get_assignment
 from chalicelib.services.audit import Read, record_staff_reads
-from chalicelib.services.ports import AccountRepository, Changes, ConsentLedger, ProfileRepository
+from chalicelib.services.ports import AccountRepository, Changes, ConsentLedger, ProfileRepository, ReviewRepository
 
 if TYPE_CHECKING:
     from chalicelib.taxonomy import SkillTaxonomy
@@ -116,6 +116,7 @@ class MatchingPorts:
     indexing: IndexingPorts
     engine: str  # recorded with each run
     taxonomy_version: str
+    reviews: ReviewRepository | None = None  # clients' ratings, a soft signal (ranking.with_ratings)
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,9 @@ def run_match(
     embedder = ports.indexing.embedder
     vector = _embedded(embedder, assignment_text(assignment), assignment_id=assignment_id)
     ranked = [r for r in rank(ports.indexing.index, assignment, vector) if r.reasons.required_coverage >= min_required_coverage]
+    if ports.reviews is not None and ranked:
+        ratings = ports.reviews.get_ratings([r.candidate.user_id for r in ranked])
+        ranked = with_ratings(ranked, {user_id: (r.count, r.average) for user_id, r in ratings.items()})
     now = ports.assignments.accounts.now()
     run_id = new_id()
     run = MatchRun(

@@ -333,6 +333,8 @@ class ReviewRepository(Protocol):
         """Reviews not recorded as revealed whose deadline is ``at`` or earlier (the jobs record their reveal)."""
 
     def get_rating(self, consultant_id: str) -> ConsultantRating | None: ...
+    def get_ratings(self, consultant_ids: Sequence[str]) -> dict[str, ConsultantRating]:
+        """The ratings of those of ``consultant_ids`` who have one (one batched read, for a match run)."""
 
 
 class EvaluationRepository(Protocol):

@@ -584,3 +584,5 @@ def test_reviews_are_found_by_id_by_consultant_and_when_due_and_the_rating_is_wr
         uow.commit(Changes().update(first.changed(3, 1, now), revision=first.revision))  # a stale copy
     stored = repo.get_rating(consultant)
     assert stored is not None and (stored.count, stored.average) == (2, 4.5)
+    # A match run reads every candidate's rating in one batch; those without one are simply absent.
+    assert repo.get_ratings([consultant, new_id(), consultant]) == {consultant: stored}

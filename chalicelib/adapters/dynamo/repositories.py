@@ -8,7 +8,7 @@ entity are defined in ``_keys`` below: the access patterns of DESIGN.md in one p
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -812,6 +812,11 @@ class DynamoReviewRepository:
 
     def get_rating(self, consultant_id: str) -> ConsultantRating | None:
         return _get(ConsultantRating, user_pk(consultant_id), "RATING")
+
+    def get_ratings(self, consultant_ids: Sequence[str]) -> dict[str, ConsultantRating]:
+        keys = [(user_pk(consultant_id), "RATING") for consultant_id in dict.fromkeys(consultant_ids)]
+        found = (load(ConsultantRating, item.data) for item in MainItem.batch_get(keys))
+        return {rating.consultant_id: rating for rating in found}
 
 
 class DynamoTimesheetRepository:
