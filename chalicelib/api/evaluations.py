@@ -13,7 +13,7 @@ from chalicelib.lazy import LazyModule
 
 if TYPE_CHECKING:
     from chalicelib.domain import evaluations as domain
-    from chalicelib.domain.evaluations import Escalation, Scores
+    from chalicelib.domain.evaluations import Escalation, EvaluationRound, Scores
     from chalicelib.schemas import evaluations as s
     from chalicelib.services import evaluations
 else:  # imported on the first request that needs them (cold start)
@@ -45,7 +45,12 @@ def _scores_out(scores: Scores) -> s.ScoresOut:
     )
 
 
-def _evaluation_out(view: evaluations.EvaluationView) -> s.EvaluationOut:
+def full_view(evaluation: EvaluationRound) -> evaluations.EvaluationView:
+    """A round as its consultant's export shows it: everything in it."""
+    return evaluations.EvaluationView(evaluation, frozenset(domain.Part) - evaluation.missing)
+
+
+def evaluation_out(view: evaluations.EvaluationView) -> s.EvaluationOut:
     r = view.round
     rating, assessment, check_in = r.client_rating, r.self_assessment, r.check_in
     return s.EvaluationOut(
@@ -96,11 +101,11 @@ def _engagement_evaluations_out(found: evaluations.EngagementEvaluations) -> s.E
             set_by=schedule.set_by,
         ),
         next_due_date=found.next_due,
-        items=[_evaluation_out(v) for v in found.rounds],
+        items=[evaluation_out(v) for v in found.rounds],
     )
 
 
-def _escalation_out(e: Escalation) -> s.EscalationOut:
+def escalation_out(e: Escalation) -> s.EscalationOut:
     return s.EscalationOut(
         escalation_id=e.escalation_id,
         reason=e.reason,
@@ -163,7 +168,7 @@ def set_schedule(call: Call[s.ScheduleIn, Any]) -> s.EngagementEvaluationsRespon
 )
 def evaluations_due(call: Call[Any, s.DueQuery]) -> s.EvaluationListResponse:
     found = evaluations.evaluations_due(call.container.evaluations, call.user, call.query.due_before)
-    return s.EvaluationListResponse(items=[_evaluation_out(v) for v in found])
+    return s.EvaluationListResponse(items=[evaluation_out(v) for v in found])
 
 
 @operation(
@@ -176,7 +181,7 @@ def evaluations_due(call: Call[Any, s.DueQuery]) -> s.EvaluationListResponse:
     roles=ANY_ROLE,
 )
 def get_evaluation(call: Call[Any, Any]) -> s.EvaluationOut:
-    return _evaluation_out(evaluations.get_evaluation(call.container.evaluations, call.user, call.path["evaluation_id"]))
+    return evaluation_out(evaluations.get_evaluation(call.container.evaluations, call.user, call.path["evaluation_id"]))
 
 
 @operation(
@@ -193,7 +198,7 @@ def get_evaluation(call: Call[Any, Any]) -> s.EvaluationOut:
 def rate_delivery(call: Call[s.ClientRatingIn, Any]) -> s.EvaluationOut:
     body = call.body
     view = evaluations.rate_delivery(call.container.evaluations, call.user, call.path["evaluation_id"], _scores_in(body), body.comment)
-    return _evaluation_out(view)
+    return evaluation_out(view)
 
 
 @operation(
@@ -210,7 +215,7 @@ def rate_delivery(call: Call[s.ClientRatingIn, Any]) -> s.EvaluationOut:
 def assess_self(call: Call[s.SelfAssessmentIn, Any]) -> s.EvaluationOut:
     body = call.body
     scores = _scores_in(body.scores) if body.scores else None
-    return _evaluation_out(evaluations.assess_self(call.container.evaluations, call.user, call.path["evaluation_id"], body.text, scores))
+    return evaluation_out(evaluations.assess_self(call.container.evaluations, call.user, call.path["evaluation_id"], body.text, scores))
 
 
 @operation(
@@ -227,7 +232,7 @@ def assess_self(call: Call[s.SelfAssessmentIn, Any]) -> s.EvaluationOut:
 def record_check_in(call: Call[s.CheckInIn, Any]) -> s.EvaluationOut:
     body = call.body
     view = evaluations.record_check_in(call.container.evaluations, call.user, call.path["evaluation_id"], body.notes, body.feedback)
-    return _evaluation_out(view)
+    return evaluation_out(view)
 
 
 @operation(
@@ -242,7 +247,7 @@ def record_check_in(call: Call[s.CheckInIn, Any]) -> s.EvaluationOut:
 )
 def list_escalations(call: Call[Any, s.EscalationQuery]) -> s.EscalationListResponse:
     found = evaluations.list_escalations(call.container.evaluations, call.user, call.query.status)
-    return s.EscalationListResponse(items=[_escalation_out(e) for e in found])
+    return s.EscalationListResponse(items=[escalation_out(e) for e in found])
 
 
 @operation(
@@ -257,6 +262,4 @@ def list_escalations(call: Call[Any, s.EscalationQuery]) -> s.EscalationListResp
     errors=(409,),
 )
 def resolve_escalation(call: Call[s.ResolveEscalationIn, Any]) -> s.EscalationOut:
-    return _escalation_out(
-        evaluations.resolve_escalation(call.container.evaluations, call.user, call.path["escalation_id"], call.body.note)
-    )
+    return escalation_out(evaluations.resolve_escalation(call.container.evaluations, call.user, call.path["escalation_id"], call.body.note))

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalice import Blueprint
 
+from chalicelib.api.evaluations import escalation_out, evaluation_out, full_view
 from chalicelib.api.files import file_out
 from chalicelib.api.http import ANY_ROLE, Call, operation
 from chalicelib.api.notifications import notification_out
@@ -48,7 +49,14 @@ bp = Blueprint(__name__)
 def export_my_data(call: Call[Any, Any]) -> s.PersonalDataExportResponse:
     c = call.container
     export = service.export_personal_data(
-        c.profiles, c.audit_log, call.user, c.notification_repository, c.candidacies.proposals, c.contracts.engagements, c.reviews.reviews
+        c.profiles,
+        c.audit_log,
+        call.user,
+        c.notification_repository,
+        c.candidacies.proposals,
+        c.contracts.engagements,
+        c.reviews.reviews,
+        c.evaluations.evaluations,
     )
     return s.PersonalDataExportResponse(
         generated_at=export.generated_at,
@@ -83,6 +91,8 @@ def export_my_data(call: Call[Any, Any]) -> s.PersonalDataExportResponse:
         notifications=[notification_out(n) for n in export.notifications],
         audit=[mappers.audit_out(e) for e in export.audit],
         reviews=[review_schemas.review_out(_exported_review(r, export.generated_at)) for r in export.reviews],
+        evaluations=[evaluation_out(full_view(r)) for r in export.evaluations],
+        escalations=[escalation_out(e) for e in export.escalations],
     )
 
 

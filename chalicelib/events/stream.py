@@ -22,7 +22,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord, DynamoDBRecordEventName
 
 from chalicelib.container import get_container
-from chalicelib.logging import logger
+from chalicelib.logging import log_failure, logger
 from chalicelib.services import outbox
 
 # The kinds whose change can change how (or whether) a consultant is found.
@@ -104,8 +104,12 @@ def _assign_agent(image: dict[str, Any]) -> None:
     from chalicelib.services.agents import assign_agent_by_load
 
     user_id = _data(image).get("user_id")
-    if user_id:
+    if not user_id:
+        return
+    try:
         assign_agent_by_load(get_container().contracts, user_id)
+    except Exception as exc:  # the record's reindex must not wait on it: the jobs give a missing agent
+        log_failure("assigning a Consultant Agent failed; the jobs will", exc, user_id=user_id)
 
 
 def _reindex(user_id: str) -> None:

@@ -11,6 +11,7 @@ from chalicelib.schemas.accounts import DownloadResponse, OrganisationResponse, 
 from chalicelib.schemas.base import ResponseModel
 from chalicelib.schemas.consents import AuditEntryResponse, ConsentEntryResponse, HourlyRateOut
 from chalicelib.schemas.contracts import EngagementRecordOut
+from chalicelib.schemas.evaluations import EscalationOut, EvaluationOut
 from chalicelib.schemas.files import UploadedFileResponse
 from chalicelib.schemas.notifications import NotificationResponse
 from chalicelib.schemas.profiles import ProfileResponse
@@ -59,6 +60,10 @@ class PersonalDataExportResponse(ResponseModel):
     reviews: list[ReviewOut] = Field(
         description="a consultant's reviews after their engagements: those they wrote, and those of them once revealed"
     )
+    evaluations: list[EvaluationOut] = Field(
+        description="a consultant's evaluation rounds, all of it: the clients' ratings, their self-assessments, the agent's notes"
+    )
+    escalations: list[EscalationOut] = Field(description="escalations to their agent about their evaluations")
 
 
 class ExportArchiveResponse(ResponseModel):

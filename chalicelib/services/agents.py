@@ -204,25 +204,32 @@ def suggest_next_assignments(ports: ContractPorts, matching: MatchingPorts) -> i
 
 
 def _suggest(ports: ContractPorts, matching: MatchingPorts, engagement: Engagement) -> int:
+    """Tells the consultant's agent (every active staff member when there is none able to read it: the
+    look-ahead is once per engagement, so it must reach someone); nobody to tell leaves it for a later run."""
     accounts = ports.candidacies.assignments.accounts.accounts
     assignment = assign_agent_by_load(ports, engagement.consultant_id)
     agent = accounts.get_user(assignment.agent_id) if assignment else None
     consultant = accounts.get_user(engagement.consultant_id)
+    if consultant is None or consultant.status is not UserStatus.ACTIVE:
+        return 0
+    recipients = [agent] if agent is not None and agent.status is UserStatus.ACTIVE else active_staff(accounts)
+    if not recipients:
+        return 0
     fitting = fitting_assignments(matching, engagement.consultant_id) or []
     now = ports.now
     marked = replace(engagement, next_assignments_suggested_at=now, revision=engagement.revision + 1)
     changes = Changes().transition(marked, engagement.status.value, revision=engagement.revision)
-    if agent is not None and agent.status is UserStatus.ACTIVE and consultant is not None:
-        titles = "\n".join(f"- {f.assignment.title}" for f in fitting[:SUGGESTED]) or "-"
+    titles = "\n".join(f"- {f.assignment.title}" for f in fitting[:SUGGESTED]) or "-"
+    for recipient in recipients:
         params = {
-            "recipient_name": agent.name,
+            "recipient_name": recipient.name,
             "consultant_name": consultant.name,
             "end_date": engagement.terms.end_date.isoformat(),
             "count": str(len(fitting)),
             "assignments": titles,
             "link": f"{ports.candidacies.assignments.accounts.web_base_url}/consultants/{consultant.user_id}/fitting-assignments",
         }
-        notify(changes, agent, "next_assignments", params, now, object_type="engagement", object_id=engagement.engagement_id)
+        notify(changes, recipient, "next_assignments", params, now, object_type="engagement", object_id=engagement.engagement_id)
     try:
         ports.commit(changes)
     except ConcurrencyConflict:

@@ -26,6 +26,7 @@ from chalicelib.domain.accounts import ConsentDocumentStatus, User, UserStatus
 from chalicelib.domain.audit import AuditAction, AuditEntry
 from chalicelib.domain.consent import ConsentEntry
 from chalicelib.domain.erasure import Erasure, ErasureReason, pseudonymised_audit, pseudonymised_consent
+from chalicelib.domain.evaluations import Escalation
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, NotFound, Unauthenticated
@@ -191,9 +192,13 @@ def run_erasure(ports: ErasurePorts, user_id: str) -> bool:
     ]
     # Their performance follow-up: evaluation rounds (ratings of them, their self-assessments, the agent's
     # notes), the reminders those sent, and escalations.
-    doomed += ports.erasures.list_evaluation_records(user_id)
-    # Staff's notifications about the person (their Consultant Agent's, say) go with them.
-    doomed += [n for staff in repository.list_staff() for n in ports.erasures.list_notifications(staff.user_id) if n.object_id == user_id]
+    follow_up = ports.erasures.list_evaluation_records(user_id)
+    doomed += follow_up
+    # Staff's notifications about the person go with them: filed under them (their agent's, say), under an
+    # escalation about them, or under one of their engagements (the agent's look-ahead names them).
+    about = {user_id} | {r.escalation_id for r in follow_up if isinstance(r, Escalation)}
+    about |= {e.engagement_id for e in ports.erasures.list_consultant_engagements(user_id)}
+    doomed += [n for staff in repository.list_staff() for n in ports.erasures.list_notifications(staff.user_id) if n.object_id in about]
     for org in (repository.get_organisation(org_id) for org_id in erasure.org_ids):
         if org is not None and org.independent:  # a one-person agency is the person's; an agency is not
             doomed.append(org)

@@ -321,7 +321,7 @@ def _open_escalation(
     """Adds the round's escalation for ``reason`` (unless it exists) and its notices to ``changes``: the
     consultant's agent is told, or every staff member when the consultant has none."""
     found_id = escalation_id(evaluation.evaluation_id, evaluation.due_date, reason)
-    if ports.evaluations.get_escalation(found_id) is not None:
+    if ports.evaluations.get_escalation(found_id) is not None or not _followed(ports, evaluation.consultant_id):
         return None
     agent_id = _current_agent(ports, evaluation.consultant_id)
     escalation = Escalation(
@@ -457,7 +457,7 @@ def run_evaluation_jobs(ports: EvaluationPorts) -> dict[str, int]:
 def open_due_round(ports: EvaluationPorts, engagement: Engagement, today: date) -> EvaluationRound | None:
     """Opens the engagement's round for its latest due date up to ``today``, once: the round made, or None
     when none is due or it exists (made by this or another run)."""
-    if engagement.status is not EngagementStatus.ACTIVE:
+    if engagement.status is not EngagementStatus.ACTIVE or not _followed(ports, engagement.consultant_id):
         return None
     schedule = schedule_of(ports, engagement.engagement_id)
     not_before = _not_before(engagement, schedule)
@@ -487,11 +487,17 @@ def open_due_round(ports: EvaluationPorts, engagement: Engagement, today: date) 
     return evaluation if _commit_once(ports, Changes().insert(evaluation)) else None
 
 
+def _followed(ports: EvaluationPorts, consultant_id: str) -> bool:
+    """Whether the consultant is still followed up: not erased, nor disabled (an erasure pending, say)."""
+    consultant = ports.contracts.users(consultant_id)
+    return consultant is not None and consultant.status is UserStatus.ACTIVE
+
+
 def _follow_round(ports: EvaluationPorts, evaluation_id: str, today: date, agents: dict[str, str | None]) -> list[tuple[str, int]]:
     """One open round's follow-up, on the round as stored now (another run may be at it too). Escalating
     and reminding do not write the round; lapsing or refiling it is conditional on the revision read."""
     evaluation = ports.evaluations.get_round(evaluation_id)
-    if evaluation is None or evaluation.status is not RoundStatus.OPEN:
+    if evaluation is None or evaluation.status is not RoundStatus.OPEN or not _followed(ports, evaluation.consultant_id):
         return []
     done = []
     if evaluation.client_rating is None and today > evaluation.deadline:

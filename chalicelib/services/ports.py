@@ -442,6 +442,7 @@ class ErasureRepository(Protocol):
     def list_notifications(self, user_id: str) -> list[Notification]:
         """A person's notifications (staff's, about someone erased, go with that someone)."""
 
+    def list_consultant_engagements(self, consultant_id: str) -> list[Engagement]: ...
     def list_evaluation_records(self, consultant_id: str) -> list[EvaluationRound | EvaluationReminder | Escalation]:
         """Everything the performance follow-up holds about a consultant: rounds, their reminders, escalations."""
 

@@ -20,6 +20,7 @@ from chalicelib.domain.accounts import Organisation, User
 from chalicelib.domain.audit import AuditAction, AuditEntry
 from chalicelib.domain.consent import ConsentEntry
 from chalicelib.domain.contracts import Engagement
+from chalicelib.domain.evaluations import Escalation, EvaluationRound
 from chalicelib.domain.exports import ArchiveStatus, ExportArchive, archive_key
 from chalicelib.domain.files import FileStatus, UploadedFile
 from chalicelib.domain.identity import Principal
@@ -36,6 +37,7 @@ from chalicelib.services.ports import (
     Changes,
     DocumentStorage,
     EngagementRepository,
+    EvaluationRepository,
     NotificationRepository,
     ProposalRepository,
     ReviewRepository,
@@ -63,6 +65,10 @@ class PersonalDataExport:
     notifications: list[Notification]
     audit: list[AuditEntry]
     reviews: list[Review] = field(default_factory=list)  # a consultant's: written, and received once revealed
+    # A consultant's performance follow-up, all of it: ratings of them, their self-assessments, the agent's
+    # feedback and notes, and the escalations about them (as interviews come with the agent's notes).
+    evaluations: list[EvaluationRound] = field(default_factory=list)
+    escalations: list[Escalation] = field(default_factory=list)
 
 
 def export_personal_data(
@@ -73,6 +79,7 @@ def export_personal_data(
     proposals: ProposalRepository,
     engagements: EngagementRepository,
     reviews: ReviewRepository | None = None,
+    evaluations: EvaluationRepository | None = None,
 ) -> PersonalDataExport:
     repository = ports.accounts.accounts
     user = repository.get_user(principal.user_id)
@@ -100,6 +107,8 @@ def export_personal_data(
         notifications=notifications.list_notifications(user.user_id),
         audit=audit_log.list_for_subject(user.user_id),
         reviews=_reviews_of(reviews, user.user_id, now) if reviews is not None else [],
+        evaluations=evaluations.list_consultant_rounds(user.user_id) if evaluations is not None else [],
+        escalations=evaluations.list_consultant_escalations(user.user_id) if evaluations is not None else [],
     )
 
 

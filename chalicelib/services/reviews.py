@@ -152,8 +152,10 @@ def create_review(ports: ReviewPorts, principal: Principal, engagement_id: str, 
         closes_at = _ensure_open(engagement, now)
         if side in engagement.reviews:
             raise Conflict("Your side's review of this engagement is in; edit it until it is revealed.", current_state="reviewed")
-        if ports.contracts.users(engagement.consultant_id) is None:
-            raise Conflict("The consultant is no longer on the platform.")  # erased: nothing is filed under them again
+        consultant = ports.contracts.users(engagement.consultant_id)
+        if consultant is None or consultant.status is UserStatus.DISABLED:
+            # Erased, or being erased: nothing is filed under them again.
+            raise Conflict("The consultant is no longer on the platform.")
         review = Review(
             review_id=new_id(),
             engagement_id=engagement_id,

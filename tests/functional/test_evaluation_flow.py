@@ -118,6 +118,11 @@ def test_a_scheduled_round_a_low_score_escalated_to_the_agent_and_resolved(api: 
 
     assert seen(staff.token) == (True, True, check_in["feedback"], check_in["notes"])
     assert seen(person.token) == (True, True, check_in["feedback"], None)
+    # The consultant's export holds all of it, the agent's notes and the escalation included (data about them).
+    exported = api.get("/me/export", token=person.token).body
+    [round_exported] = [e for e in exported["evaluations"] if e["evaluation_id"] == evaluation_id]
+    assert round_exported["check_in"]["notes"] == check_in["notes"] and round_exported["self_assessment"]["text"]
+    assert [e["escalation_id"] for e in exported["escalations"]] == [escalation.escalation_id]
     assert seen(agency.token) == seen(client.token) == (True, False, None, None)
 
 

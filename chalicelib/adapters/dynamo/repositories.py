@@ -910,6 +910,9 @@ class DynamoErasureRepository:
     def list_notifications(self, user_id: str) -> list[Notification]:
         return DynamoNotificationRepository().list_notifications(user_id)
 
+    def list_consultant_engagements(self, consultant_id: str) -> list[Engagement]:
+        return DynamoEngagementRepository().list_consultant_engagements(consultant_id)
+
     def list_evaluation_records(self, consultant_id: str) -> list[EvaluationRound | EvaluationReminder | Escalation]:
         repository = DynamoEvaluationRepository()
         records: list[EvaluationRound | EvaluationReminder | Escalation] = []
