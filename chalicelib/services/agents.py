@@ -1,6 +1,7 @@
 """Consultant Agents: every active consultant has one (a staff member), given by current load and changeable
-by staff with a hand-over note (``interviews.set_consultant_agent``), and each agent has a workspace of its
-consultants and what needs it: open proposals, interviews, engagements.
+by staff with a hand-over note (``change_agent``), and each agent has a workspace of its consultants and what
+needs it: open proposals, interviews, engagements, evaluations due and escalations. A month before an
+engagement ends the agent is sent the assignments the consultant fits, and can start a proposal from one.
 
 An agent is given automatically when a consultant becomes active (the stream) and by the scheduled jobs for
 any active consultant still without one; the least loaded active staff member gets the consultant. The
