@@ -202,8 +202,13 @@ def record_reverse_run(ports: MatchingPorts, principal: Principal, user_id: str,
     """A match run of one consultant for an assignment they fit, recorded as any run is (engine "reverse"):
     what a Consultant Agent shortlists them from when starting a proposal from the consultant's side."""
     ensure_staff(principal)
-    found = next((f for f in fitting_assignments(ports, user_id) or [] if f.assignment.assignment_id == assignment_id), None)
+    fitting = fitting_assignments(ports, user_id)
+    if fitting is None:
+        raise NotFound("Consultant not found among those who may be matched.")
+    found = next((f for f in fitting if f.assignment.assignment_id == assignment_id), None)
     if found is None:
+        if ports.assignments.assignments.get_assignment(assignment_id) is None:
+            raise NotFound("Assignment not found.")
         raise Conflict("The consultant does not fit this open assignment.")
     now = ports.assignments.accounts.now()
     run_id = new_id()

@@ -142,6 +142,10 @@ def test_a_month_before_the_end_the_agent_gets_fitting_assignments_once_and_can_
         agents.propose_next_assignment(deal.ports, matching_ports, staff, consultant.user_id, deal.engagement().assignment_id, None)
     with pytest.raises(Forbidden):
         agents.propose_next_assignment(deal.ports, matching_ports, consultant, consultant.user_id, following.assignment_id, None)
+    with pytest.raises(NotFound):
+        agents.propose_next_assignment(deal.ports, matching_ports, staff, consultant.user_id, "no-such-assignment", None)
+    with pytest.raises(NotFound):
+        agents.propose_next_assignment(deal.ports, matching_ports, staff, "no-such-consultant", following.assignment_id, None)
 
 
 def test_the_workspace_shows_due_evaluations_and_escalations_which_follow_a_handover() -> None:
