@@ -778,8 +778,9 @@ MATRIX += [
     ("GET", "/agencies/{A}/payouts", None, {"anonymous": 401, "staff": 200, "admin_a": 200}, 404),
     # A Consultant Agent's workspace is for the platform's staff.
     ("GET", "/agents/{staff_id}/workspace", None, {"anonymous": 401, "staff": 200}, 403),
-    # ... and so is starting a proposal from the consultant's side (already a candidate here: 409).
-    ("POST", "/consultants/{sl_consultant}/fitting-assignments/{sl_assignment}/candidacy", {}, {"anonymous": 401, "staff": 409}, 403),
+    # ... and so is starting a proposal from the consultant's side (this consultant may not be matched: 404,
+    # as for their fitting assignments above).
+    ("POST", "/consultants/{sl_consultant}/fitting-assignments/{sl_assignment}/candidacy", {}, {"anonymous": 401, "staff": 404}, 403),
 ]
 
 # Evaluations: the engagement's parties read them (each their share); the client's users rate, the consultant
