@@ -26,7 +26,7 @@ from chalicelib.services.accounts import ensure_staff
 from chalicelib.services.candidacies import active_staff, shortlist
 from chalicelib.services.contracts import ContractPorts
 from chalicelib.services.evaluations import EvaluationPorts, agent_due_evaluations, agent_open_escalations, follow_agent_change
-from chalicelib.services.interviews import set_consultant_agent
+from chalicelib.services.interviews import set_consultant_agent, tell_agent_assigned
 from chalicelib.services.matching import MatchingPorts, fitting_assignments, record_reverse_run
 from chalicelib.services.notifications import notify
 from chalicelib.services.ports import Changes
@@ -69,17 +69,7 @@ def assign_agent_by_load(ports: ContractPorts, consultant_id: str) -> AgentAssig
     now = ports.now
     assignment = AgentAssignment(consultant_id, agent.user_id, now, SYSTEM, None)
     changes = Changes().insert(assignment)
-    params = {"agent_name": agent.name, "consultant_name": consultant.name}
-    for user in (consultant, agent):
-        notify(
-            changes,
-            user,
-            "consultant_agent_assigned",
-            {**params, "recipient_name": user.name},
-            now,
-            object_type="consultant",
-            object_id=consultant_id,
-        )
+    tell_agent_assigned(changes, consultant, agent, now)
     try:
         ports.commit(changes)
     except ConcurrencyConflict:

@@ -380,6 +380,16 @@ def set_consultant_agent(
         changes.insert(assignment)
     else:
         changes.transition(assignment, AgentAssignmentStatus.ACTIVE.value, was=current)
+    tell_agent_assigned(changes, consultant, agent, now)
+    try:
+        ports.commit(changes)
+    except ConcurrencyConflict:
+        raise Conflict("The consultant's agent was changed at the same time; load it again.") from None
+    return assignment
+
+
+def tell_agent_assigned(changes: Changes, consultant: User, agent: User, now: datetime) -> None:
+    """The consultant and their (new) agent learn of each other."""
     params = {"agent_name": agent.name, "consultant_name": consultant.name}
     for user in (consultant, agent):
         if user.status is UserStatus.ACTIVE:
@@ -390,13 +400,8 @@ def set_consultant_agent(
                 {**params, "recipient_name": user.name},
                 now,
                 object_type="consultant",
-                object_id=consultant_id,
+                object_id=consultant.user_id,
             )
-    try:
-        ports.commit(changes)
-    except ConcurrencyConflict:
-        raise Conflict("The consultant's agent was changed at the same time; load it again.") from None
-    return assignment
 
 
 def get_consultant_agent(ports: CandidacyPorts, principal: Principal, consultant_id: str) -> AgentAssignment:
