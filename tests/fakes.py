@@ -21,6 +21,7 @@ from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentChanged, ConsentEntry, withdrawal_entry_id
 from chalicelib.domain.contracts import Contract, ContractStatus, Engagement, EngagementStatus, ProcessedEvent, SupersededEnvelope
+from chalicelib.domain.engagement_changes import EngagementChange
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.evaluations import (
     Escalation,
@@ -113,6 +114,8 @@ def _key(entity: Entity) -> tuple[str, ...]:
         return ("engagement", entity.engagement_id)
     if isinstance(entity, Contract):
         return ("contract", entity.engagement_id, entity.contract_id)
+    if isinstance(entity, EngagementChange):
+        return ("engagement_change", entity.engagement_id, entity.change_id)
     if isinstance(entity, EvaluationSchedule):
         return ("evaluation_schedule", entity.engagement_id)
     if isinstance(entity, EvaluationRound):
@@ -372,6 +375,12 @@ class InMemoryDatabase:
     def list_open_contracts(self, checked_before: datetime) -> list[Contract]:
         out = (ContractStatus.SENT, ContractStatus.PARTLY_SIGNED)
         return [c for c in self._all("contract") if c.status in out and c.last_heard_at < checked_before]
+
+    def get_change(self, engagement_id: str, change_id: str) -> EngagementChange | None:
+        return copy.deepcopy(self.items.get(("engagement_change", engagement_id, change_id)))
+
+    def list_changes(self, engagement_id: str) -> list[EngagementChange]:
+        return sorted((c for c in self._all("engagement_change") if c.engagement_id == engagement_id), key=lambda c: c.change_id)
 
     # --- EvaluationRepository ---
     def get_schedule(self, engagement_id: str) -> EvaluationSchedule | None:

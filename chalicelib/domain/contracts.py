@@ -64,6 +64,14 @@ class Milestone:
 
 
 @dataclass(frozen=True)
+class RateChange:
+    """A new client's price per unit from a day on, agreed in a signed addendum (``domain/engagement_changes.py``)."""
+
+    effective_from: date
+    rate_minor: int
+
+
+@dataclass(frozen=True)
 class EngagementTerms:
     """What both contracts state. ``rate_minor`` is per hour or per day (hourly and daily pricing); a fixed
     fee is the sum of its milestones. The commission is on the client's price, in basis points."""
@@ -79,6 +87,8 @@ class EngagementTerms:
     rate_minor: int | None = None
     milestones: tuple[Milestone, ...] = ()
     reporting_period: PeriodKind = PeriodKind.MONTH  # how time is gathered for invoicing (hourly and daily)
+    # The rate as changed by signed addenda, oldest first: ``rate_minor`` is the rate the contracts state.
+    rate_changes: tuple[RateChange, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.pricing is Pricing.FIXED) != (self.rate_minor is None):
@@ -91,6 +101,19 @@ class EngagementTerms:
             raise ValueError("the end date is before the start date")
         if not 0 <= self.commission_bps <= BASIS_POINTS:
             raise ValueError("a commission is between 0 and 10 000 basis points")
+        if self.rate_changes and self.pricing is Pricing.FIXED:
+            raise ValueError("a fixed fee has no rate to change")
+        if [c.effective_from for c in self.rate_changes] != sorted({c.effective_from for c in self.rate_changes}):
+            raise ValueError("rate changes are in order of their days, one per day")
+
+    def rate_on(self, day: date) -> int:
+        """The client's price per unit (hour or day) for work on ``day``: the last change in force then."""
+        assert self.rate_minor is not None, "hourly and daily engagements have a rate"
+        rate = self.rate_minor
+        for change in self.rate_changes:
+            if change.effective_from <= day:
+                rate = change.rate_minor
+        return rate
 
     @property
     def price_minor(self) -> int:
@@ -192,6 +215,11 @@ class Contract:
     signed_document: StoredDocument | None = None  # the final PDF, signatures and evidence included
     certificate: StoredDocument | None = None  # the provider's certificate of completion, when it has one
     checked_at: datetime | None = None  # last asked of its provider by the scheduled reconciliation
+    change_id: str | None = None  # an addendum: the agreed change of the engagement it puts in writing
+
+    @property
+    def is_addendum(self) -> bool:
+        return self.change_id is not None
 
     @property
     def last_heard_at(self) -> datetime:
@@ -237,6 +265,7 @@ class Engagement:
     ended_at: datetime | None = None  # when it ended: the start of the day after its last day (UTC), or an earlier agreed end
     ended_by: str | None = None  # "system" for the scheduled end
     reviews: dict[ReviewSide, str] = field(default_factory=dict)  # each side's review, once written
+    open_change_id: str | None = None  # the change proposed or being signed (one at a time)
 
     @property
     def fully_signed(self) -> bool:

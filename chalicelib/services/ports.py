@@ -17,6 +17,7 @@ from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentChanged, ConsentEntry
 from chalicelib.domain.contracts import Contract, ContractStatus, Engagement, EngagementStatus, ProcessedEvent, SupersededEnvelope
+from chalicelib.domain.engagement_changes import EngagementChange
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.evaluations import Escalation, EscalationStatus, EvaluationReminder, EvaluationRound, EvaluationSchedule
 from chalicelib.domain.exports import ExportArchive
@@ -87,6 +88,7 @@ Entity = (
     | Notification
     | Engagement
     | Contract
+    | EngagementChange
     | EvaluationSchedule
     | EvaluationRound
     | EvaluationReminder
@@ -192,6 +194,7 @@ class Changes:
         | Notification
         | Engagement
         | Contract
+        | EngagementChange
         | EvaluationRound
         | Escalation
         | SigningEnvelope
@@ -320,6 +323,10 @@ class EngagementRepository(Protocol):
 
     def list_engagements_ending_before(self, day: date) -> list[Engagement]:
         """Active engagements whose last day is before ``day`` (the scheduled end)."""
+
+    def get_change(self, engagement_id: str, change_id: str) -> EngagementChange | None: ...
+    def list_changes(self, engagement_id: str) -> list[EngagementChange]:
+        """Every change proposed for the engagement, oldest first."""
 
 
 class ReviewRepository(Protocol):

@@ -26,6 +26,7 @@ from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentChanged, ConsentEntry, withdrawal_entry_id
 from chalicelib.domain.contracts import Contract, ContractStatus, Engagement, EngagementStatus, ProcessedEvent, SupersededEnvelope
+from chalicelib.domain.engagement_changes import EngagementChange
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.evaluations import (
     Escalation,
@@ -107,6 +108,7 @@ _KIND = {
     Notification: "notification",
     Engagement: "engagement",
     Contract: "contract",
+    EngagementChange: "engagement_change",
     EvaluationSchedule: "evaluation_schedule",
     EvaluationRound: "evaluation",
     EvaluationReminder: "evaluation_reminder",
@@ -321,6 +323,9 @@ def _keys(entity: Entity) -> _Keys:
         out = entity.status in (ContractStatus.SENT, ContractStatus.PARTLY_SIGNED)
         heard = (OPEN_CONTRACTS, f"{sort_time(entity.last_heard_at)}#{entity.contract_id}") if out else (None, None)
         return _Keys(engagement_pk(entity.engagement_id), f"CONTRACT#{entity.contract_id}", *envelope, *heard)
+    if isinstance(entity, EngagementChange):
+        # In its engagement's partition (ids sort by creation time).
+        return _Keys(engagement_pk(entity.engagement_id), f"CHANGE#{entity.change_id}")
     if isinstance(entity, EvaluationSchedule):
         return _Keys(engagement_pk(entity.engagement_id), "EVALUATION_SCHEDULE")
     if isinstance(entity, EvaluationRound):
@@ -749,6 +754,13 @@ class DynamoEngagementRepository:
         # The index lags behind writes: each is read again, strongly (the job transitions what it read).
         found = (_get(Engagement, i.pk, i.sk) for i in due)
         return [e for e in found if e is not None and e.status is EngagementStatus.ACTIVE]
+
+    def list_changes(self, engagement_id: str) -> list[EngagementChange]:
+        items = MainItem.query(engagement_pk(engagement_id), MainItem.sk.startswith("CHANGE#"), consistent_read=True)
+        return [load(EngagementChange, i.data) for i in items]
+
+    def get_change(self, engagement_id: str, change_id: str) -> EngagementChange | None:
+        return _get(EngagementChange, engagement_pk(engagement_id), f"CHANGE#{change_id}")
 
 
 def _newest_first(items: Iterable[MainItem]) -> list[Engagement]:
