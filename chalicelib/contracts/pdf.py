@@ -116,6 +116,11 @@ def format_percent(basis_points: int, language: str) -> str:
     return text + "%"
 
 
+def format_extent(share_of_full_time: int, language: str) -> str:
+    """A share of full time in percent, as a percentage: 80 → ``80 %`` / ``80%``."""
+    return format_percent(share_of_full_time * BASIS_POINTS // 100, language)
+
+
 def format_date(day: date) -> str:
     # ISO in both languages: the Swedish standard form, and unambiguous to an English reader.
     return day.isoformat()
@@ -142,34 +147,46 @@ class BlockKind(StrEnum):
     FEES = "fees"
 
 
+class DocumentKind(StrEnum):
+    CONTRACT = "contract"
+
+
+# The directives each kind of document may use: a directive another kind draws would be left unhandled.
+_DIRECTIVES: dict[DocumentKind, dict[str, BlockKind]] = {
+    DocumentKind.CONTRACT: {FEES_DIRECTIVE: BlockKind.FEES},
+}
+
+
 @dataclass(frozen=True)
 class Block:
     kind: BlockKind
     text: str = ""
 
 
-def template_path(party: ContractParty, language: str) -> Path:
-    return TEMPLATES_DIR / f"{party.value}.{language_of(language)}.txt"
+def template_path(party: ContractParty, language: str, kind: DocumentKind = DocumentKind.CONTRACT) -> Path:
+    stem = party.value if kind is DocumentKind.CONTRACT else f"{kind.value}-{party.value}"
+    return TEMPLATES_DIR / f"{stem}.{language_of(language)}.txt"
 
 
-def load_template(party: ContractParty, language: str) -> str:
-    return template_path(party, language).read_text(encoding="utf-8")
+def load_template(party: ContractParty, language: str, kind: DocumentKind = DocumentKind.CONTRACT) -> str:
+    return template_path(party, language, kind).read_text(encoding="utf-8")
 
 
 def placeholders(source: str) -> frozenset[str]:
     return frozenset(string.Template(source).get_identifiers())
 
 
-def parse_template(source: str) -> tuple[Block, ...]:
-    """The template's blocks, placeholders still in them."""
+def parse_template(source: str, kind: DocumentKind = DocumentKind.CONTRACT) -> tuple[Block, ...]:
+    """The template's blocks, placeholders still in them. Only ``kind``'s directives are accepted."""
+    directives = _DIRECTIVES[kind]
     blocks: list[Block] = []
     current: list[str] = []
-    kind = BlockKind.PARAGRAPH
+    current_kind = BlockKind.PARAGRAPH
 
     def close() -> None:
         nonlocal current
         if current:
-            blocks.append(Block(kind, " ".join(current)))
+            blocks.append(Block(current_kind, " ".join(current)))
         current = []
 
     for number, raw in enumerate(source.splitlines(), start=1):
@@ -184,16 +201,16 @@ def parse_template(source: str) -> tuple[Block, ...]:
             blocks.append(Block(BlockKind.HEADING, line[3:].strip()))
         elif raw.startswith("- "):
             close()
-            kind = BlockKind.BULLET
+            current_kind = BlockKind.BULLET
             current = [line[2:].strip()]
         elif line.startswith("{{"):
-            if line != FEES_DIRECTIVE:
-                raise ValueError(f"line {number}: unknown directive {line!r}")
+            if line not in directives:
+                raise ValueError(f"line {number}: unknown directive {line!r} in a {kind.value} template")
             close()
-            blocks.append(Block(BlockKind.FEES))
+            blocks.append(Block(directives[line]))
         else:
             if not current:
-                kind = BlockKind.PARAGRAPH
+                current_kind = BlockKind.PARAGRAPH
             current.append(line)
     close()
     return tuple(blocks)
@@ -209,17 +226,17 @@ def _line_broken(value: str) -> str:
     return "\n".join(_one_line(line) for line in value.splitlines() if line.strip())
 
 
-def fill_template(source: str, values: Mapping[str, str]) -> tuple[Block, ...]:
+def fill_template(source: str, values: Mapping[str, str], kind: DocumentKind = DocumentKind.CONTRACT) -> tuple[Block, ...]:
     """The template's blocks with ``values`` in their placeholders. Raises ``MissingPlaceholder``."""
     single = {name: _one_line(value) for name, value in values.items()}
     broken = {name: _line_broken(value) for name, value in values.items()}
     filled: list[Block] = []
-    for block in parse_template(source):
+    for block in parse_template(source, kind):
         mapping = broken if block.kind is BlockKind.PARAGRAPH else single
         try:
             text = string.Template(block.text).substitute(mapping)
         except KeyError as exc:
-            raise MissingPlaceholder(f"the contract template needs a value for {exc.args[0]!r}") from None
+            raise MissingPlaceholder(f"the {kind.value} template needs a value for {exc.args[0]!r}") from None
         filled.append(Block(block.kind, text))
     return tuple(filled)
 
@@ -248,9 +265,9 @@ class ContractView:
     terms: EngagementTerms
 
 
-def template_values(view: ContractView) -> dict[str, str]:
-    language = language_of(view.language)
-    terms = view.terms
+def _party_values(view: ContractView) -> dict[str, str]:
+    """The values every document of an engagement prints: its own reference and date, the parties, the
+    signers and the assignment."""
     return {
         "reference": view.reference,
         "issued_on": format_date(view.issued_on),
@@ -264,10 +281,18 @@ def template_values(view: ContractView) -> dict[str, str]:
         "client_name": view.client_name,
         "consultant_name": view.consultant_name,
         "assignment_title": view.assignment_title,
+    }
+
+
+def template_values(view: ContractView) -> dict[str, str]:
+    language = language_of(view.language)
+    terms = view.terms
+    return {
+        **_party_values(view),
         "scope": terms.scope,
         "start_date": format_date(terms.start_date),
         "end_date": format_date(terms.end_date),
-        "extent": format_percent(terms.share_of_full_time * BASIS_POINTS // 100, language),
+        "extent": format_extent(terms.share_of_full_time, language),
         "commission": format_percent(terms.commission_bps, language),
         "payment_terms_days": str(terms.payment_terms_days),
         "currency": terms.currency,
@@ -379,13 +404,17 @@ def pricing_rows(terms: EngagementTerms, language: str) -> tuple[list[tuple[str,
             (labels["commission_total"].format(percent=percent), money(terms.commission_minor)),
             (labels["net_total"].format(percent=percent), money(terms.agency_net_minor)),
         ]
-    unit = labels["hour"] if terms.pricing is Pricing.HOURLY else labels["day"]
+    unit = _per_unit(terms.pricing, labels)
     return [], [
         (labels["pricing"], labels[terms.pricing.value]),
         (labels["price"].format(unit=unit), money(terms.price_minor)),
         (labels["commission"].format(percent=percent, unit=unit), money(terms.commission_minor)),
         (labels["net"].format(unit=unit), money(terms.agency_net_minor)),
     ]
+
+
+def _per_unit(pricing: Pricing, labels: Mapping[str, str]) -> str:
+    return labels["hour"] if pricing is Pricing.HOURLY else labels["day"]
 
 
 # --- drawing ---
@@ -504,13 +533,13 @@ class _Pen:
         self.document.ln(1)
 
     def table(
-        self, rows: Sequence[Sequence[str]], widths: Sequence[float], *, heading: bool = False, amounts: bool = True, size: float = 9.5
+        self, rows: Sequence[Sequence[str]], widths: Sequence[float], *, heading: bool = False, amount_columns: int = 1, size: float = 9.5
     ) -> None:
-        """Rows of cells; with ``amounts`` the last column is right-aligned. A cell's text wraps within it."""
+        """Rows of cells; the last ``amount_columns`` columns are right-aligned. A cell's text wraps within it."""
         self.document.set_font(_FAMILY, "", size)
         with self.document.table(
             col_widths=tuple(widths),
-            text_align=tuple(["LEFT"] * (len(widths) - 1) + ["RIGHT" if amounts else "LEFT"]),
+            text_align=tuple(["LEFT"] * (len(widths) - amount_columns) + ["RIGHT"] * amount_columns),
             first_row_as_headings=heading,
             borders_layout="HORIZONTAL_LINES",
             line_height=_LINE,
@@ -560,7 +589,16 @@ def _draw_fees(pen: _Pen, terms: EngagementTerms, language: str) -> None:
 def render_contract(view: ContractView) -> bytes:
     """The contract as a PDF. The same view always gives the same bytes."""
     language = language_of(view.language)
-    blocks = fill_template(load_template(view.party, language), template_values(view))
+    return _render(view, DocumentKind.CONTRACT, template_values(view), {BlockKind.FEES: lambda pen: _draw_fees(pen, view.terms, language)})
+
+
+def _render(
+    view: ContractView, kind: DocumentKind, values: Mapping[str, str], directives: Mapping[BlockKind, Callable[[_Pen], None]]
+) -> bytes:
+    """The party's ``kind`` template filled with ``values`` and drawn, each directive by its function in
+    ``directives``, then the signature lines."""
+    language = language_of(view.language)
+    blocks = fill_template(load_template(view.party, language, kind), values, kind)
     pen = _Pen(
         reference=view.reference,
         issuer=view.platform_name,
@@ -579,10 +617,10 @@ def render_contract(view: ContractView) -> bytes:
             pen.heading(f"{section}. {block.text}")
         elif block.kind is BlockKind.BULLET:
             pen.bullet(block.text)
-        elif block.kind is BlockKind.FEES:
-            _draw_fees(pen, view.terms, language)
-        else:
+        elif block.kind is BlockKind.PARAGRAPH:
             pen.paragraph(block.text)
+        else:
+            directives[block.kind](pen)
     _draw_signature_fields(pen, view)
     return pen.output()
 
@@ -625,7 +663,7 @@ def _evidence_page(
     pen.table(
         [(labels["document_hash"], document_sha256), (labels["completed"], format_timestamp(completed_at))],
         _EVIDENCE_WIDTHS,
-        amounts=False,
+        amount_columns=0,
         size=8.5,
     )
     for number, item in enumerate(evidence, start=1):
@@ -645,7 +683,7 @@ def _evidence_page(
         # One signer's record is read as a whole: it starts a new page rather than split across two.
         pen.keep_together(pen.table_height(rows, _EVIDENCE_WIDTHS, size=8.5) + 12)
         pen.heading(labels["signature"].format(number=number, count=len(evidence)))
-        pen.table(rows, _EVIDENCE_WIDTHS, amounts=False, size=8.5)
+        pen.table(rows, _EVIDENCE_WIDTHS, amount_columns=0, size=8.5)
     return pen.output()
 
 
