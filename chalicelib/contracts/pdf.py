@@ -1,9 +1,11 @@
-"""Contract PDFs, drawn from the plain-text templates in ``templates/``, and the signing evidence page.
+"""Contract PDFs and their addenda, drawn from the plain-text templates in ``templates/``, and the signing
+evidence page.
 
 Templates
 ---------
-``templates/<party>.<language>.txt`` (party ``agency`` or ``client``, language ``sv`` or ``en``) use a
-tiny line-based markup, read line by line before any value is inserted:
+``templates/<party>.<language>.txt`` for the contracts and ``templates/addendum-<party>.<language>.txt``
+for the addenda that change them (party ``agency`` or ``client``, language ``sv`` or ``en``) use a tiny
+line-based markup, read line by line before any value is inserted:
 
 ``# Title``
     The document title (bold, large). One line.
@@ -12,8 +14,13 @@ tiny line-based markup, read line by line before any value is inserted:
 ``- text``
     A bullet. Following lines that are not blank and start no other construct continue the bullet.
 ``{{fees}}``
-    On a line of its own: the pricing block (the rate breakdown, or the milestones table for a fixed fee).
-    Any other ``{{...}}`` line is an error, so that a mistyped directive is not printed or dropped.
+    In a contract, on a line of its own: the pricing block (the rate breakdown, or the milestones table for
+    a fixed fee).
+``{{changes}}``
+    In an addendum, on a line of its own: the table of the terms that change, as until now and as amended
+    (the rate broken down as in the contract).
+    A contract accepts only ``{{fees}}`` and an addendum only ``{{changes}}``: any other ``{{...}}`` line
+    is an error, so that a mistyped directive is not printed or dropped.
 blank line
     Ends a paragraph or a bullet. Other lines are paragraph text; consecutive ones join with a space, so
     templates can be wrapped freely.
@@ -22,7 +29,7 @@ Values go in through ``string.Template`` placeholders (``$name``) inside each bl
 structure is read: a value is always plain text within its block, so a title with ``**`` or ``#`` prints
 literally and a value with newlines cannot open a section (in paragraphs its line breaks are kept as
 line breaks, elsewhere they become spaces). A placeholder without a value raises ``MissingPlaceholder``,
-never prints a blank. Each party's ``sv`` and ``en`` templates use the same placeholders (a unit test
+never prints a blank. The ``sv`` and ``en`` versions of a template use the same placeholders (a unit test
 holds that).
 
 PDF
@@ -60,7 +67,8 @@ from chalicelib.domain.contracts import (
     SignatureEvidence,
     SignerRole,
 )
-from chalicelib.domain.money import BASIS_POINTS
+from chalicelib.domain.engagement_changes import ProposedTerms
+from chalicelib.domain.money import BASIS_POINTS, commission_of
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -76,6 +84,7 @@ _REGULAR = FONTS_DIR / "DejaVuSans.ttf"
 _BOLD = FONTS_DIR / "DejaVuSans-Bold.ttf"
 
 FEES_DIRECTIVE = "{{fees}}"
+CHANGES_DIRECTIVE = "{{changes}}"
 _MAX_USER_AGENT = 160  # characters: a user agent is evidence, not content, and some are kilobytes long
 # The body's page-count alias: fpdf2 replaces its alias wherever it is printed, so the body uses one that
 # no printed text can contain (control characters become spaces) and only the footer uses the real one.
@@ -145,15 +154,18 @@ class BlockKind(StrEnum):
     PARAGRAPH = "paragraph"
     BULLET = "bullet"
     FEES = "fees"
+    CHANGES = "changes"
 
 
 class DocumentKind(StrEnum):
     CONTRACT = "contract"
+    ADDENDUM = "addendum"
 
 
 # The directives each kind of document may use: a directive another kind draws would be left unhandled.
 _DIRECTIVES: dict[DocumentKind, dict[str, BlockKind]] = {
     DocumentKind.CONTRACT: {FEES_DIRECTIVE: BlockKind.FEES},
+    DocumentKind.ADDENDUM: {CHANGES_DIRECTIVE: BlockKind.CHANGES},
 }
 
 
@@ -265,7 +277,30 @@ class ContractView:
     terms: EngagementTerms
 
 
-def _party_values(view: ContractView) -> dict[str, str]:
+@dataclass(frozen=True)
+class AddendumView:
+    """Everything printed on an addendum to one of an engagement's contracts, as plain data."""
+
+    party: ContractParty
+    language: str  # "sv" | "en" (anything else falls back to "en")
+    reference: str  # the addendum's own, e.g. "AD-<id>-v1", printed in the header and footer of every page
+    contract_reference: str  # the signed contract it amends, e.g. "CO-<contract_id>-v1"
+    issued_on: date
+    platform_name: str
+    platform_org_number: str
+    counterparty_name: str
+    counterparty_org_number: str
+    counterparty_signer_name: str
+    platform_signer_name: str
+    agency_name: str
+    client_name: str
+    consultant_name: str
+    assignment_title: str
+    previous: EngagementTerms  # the terms in force before the change
+    proposed: ProposedTerms  # what changes: only the terms that differ from ``previous`` are printed
+
+
+def _party_values(view: ContractView | AddendumView) -> dict[str, str]:
     """The values every document of an engagement prints: its own reference and date, the parties, the
     signers and the assignment."""
     return {
@@ -299,6 +334,22 @@ def template_values(view: ContractView) -> dict[str, str]:
     }
 
 
+def addendum_values(view: AddendumView) -> dict[str, str]:
+    """The addendum template's values. Templates have no conditionals, so the sentence that says what kind of
+    change it is (an extension, an early end by agreement, other terms) comes in as one."""
+    labels = _LABELS[language_of(view.language)]
+    kind = view.proposed.kind(view.previous)
+    summary = labels[f"change_{kind.value}"].format(
+        end_date=format_date(view.proposed.end_date), previous_end_date=format_date(view.previous.end_date)
+    )
+    return {
+        **_party_values(view),
+        "contract_reference": view.contract_reference,
+        "change_summary": summary,
+        "commission": format_percent(view.previous.commission_bps, view.language),
+    }
+
+
 _LABELS: dict[str, dict[str, str]] = {
     "en": {
         "page": "Page {page} of {pages}",
@@ -319,6 +370,18 @@ _LABELS: dict[str, dict[str, str]] = {
         "commission_total": "Customersonly's commission ({percent}) on the total",
         "net_total": "Supplier's fee (agency net) of the total",
         "vat": "All amounts in {currency}, exclusive of VAT.",
+        "term": "Term",
+        "until_now": "Until now",
+        "as_amended": "As amended",
+        "end_date": "End date",
+        "extent": "Extent (share of full time)",
+        "from_day": "{term}, from {day}",
+        "change_extension": "The Parties agree to extend the Assignment: it ends on {end_date} instead of {previous_end_date}.",
+        "change_early_end": (
+            "The Parties agree to end the Assignment early: it ends on {end_date} instead of {previous_end_date}. The early "
+            "end is made by mutual agreement; it is not a termination under the Agreement, and no period of notice applies."
+        ),
+        "change_terms": "The Parties agree to change the terms of the Assignment set out below; it still ends on {end_date}.",
         "evidence_title": "Signing evidence",
         "evidence_intro": (
             "This page records the electronic signatures of the agreement {reference}. It was appended after "
@@ -361,6 +424,21 @@ _LABELS: dict[str, dict[str, str]] = {
         "commission_total": "Customersonlys provision ({percent}) på totalen",
         "net_total": "Leverantörens arvode (konsultbolagets netto) av totalen",
         "vat": "Alla belopp i {currency}, exklusive moms.",
+        "term": "Villkor",
+        "until_now": "Hittills",
+        "as_amended": "Efter ändringen",
+        "end_date": "Slutdatum",
+        "extent": "Omfattning (andel av heltid)",
+        "from_day": "{term}, från och med {day}",
+        "change_extension": (
+            "Parterna är överens om att förlänga Uppdraget: det slutar den {end_date} i stället för den {previous_end_date}."
+        ),
+        "change_early_end": (
+            "Parterna är överens om att avsluta Uppdraget i förtid: det slutar den {end_date} i stället för den "
+            "{previous_end_date}. Det förtida upphörandet sker genom överenskommelse; det är ingen uppsägning enligt "
+            "Avtalet, och ingen uppsägningstid tillämpas."
+        ),
+        "change_terms": "Parterna är överens om att ändra de villkor för Uppdraget som anges nedan; det slutar fortfarande den {end_date}.",
         "evidence_title": "Underskrifter och bevis",
         "evidence_intro": (
             "Denna sida redovisar de elektroniska underskrifterna av avtalet {reference}. Den bifogades efter "
@@ -417,11 +495,58 @@ def _per_unit(pricing: Pricing, labels: Mapping[str, str]) -> str:
     return labels["hour"] if pricing is Pricing.HOURLY else labels["day"]
 
 
+def _term_rows(previous: EngagementTerms, proposed: ProposedTerms, language: str) -> list[tuple[str, str, str]]:
+    """The end date and extent rows of an addendum's table (term, until now, as amended), each only if it
+    changes."""
+    labels = _LABELS[language_of(language)]
+    rows = []
+    if proposed.end_date != previous.end_date:
+        rows.append((labels["end_date"], format_date(previous.end_date), format_date(proposed.end_date)))
+    extent = proposed.share_of_full_time
+    if extent is not None and extent != previous.share_of_full_time:
+        assert proposed.effective_from is not None, "a new extent applies from a day"
+        rows.append(
+            (
+                labels["from_day"].format(term=labels["extent"], day=format_date(proposed.effective_from)),
+                format_extent(previous.share_of_full_time, language),
+                format_extent(extent, language),
+            )
+        )
+    return rows
+
+
+def _rate_rows(previous: EngagementTerms, proposed: ProposedTerms, language: str) -> list[tuple[str, str, str]]:
+    """An addendum's rows for a new rate, as the contract breaks a rate down (client's price, commission,
+    agency net per unit), against the rate that would have applied on its day; none if the rate stays."""
+    rate = proposed.rate_minor
+    if rate is None:
+        return []
+    assert proposed.effective_from is not None, "a new rate applies from a day"
+    rate_until_now = previous.rate_on(proposed.effective_from)
+    if rate == rate_until_now:
+        return []
+    labels = _LABELS[language_of(language)]
+    money = functools.partial(format_money, currency=previous.currency, language=language)
+    unit = _per_unit(previous.pricing, labels)
+    day = format_date(proposed.effective_from)
+    bps = previous.commission_bps
+    commission_until_now, commission = commission_of(rate_until_now, bps), commission_of(rate, bps)
+    return [
+        (labels["from_day"].format(term=term, day=day), money(until_now), money(amended))
+        for term, until_now, amended in (
+            (labels["price"].format(unit=unit), rate_until_now, rate),
+            (labels["commission"].format(percent=format_percent(bps, language), unit=unit), commission_until_now, commission),
+            (labels["net"].format(unit=unit), rate_until_now - commission_until_now, rate - commission),
+        )
+    ]
+
+
 # --- drawing ---
 
 _LINE = 5.0  # mm per line of body text
 _GREY = 110
 _EVIDENCE_WIDTHS = (48.0, 122.0)  # the value column holds a SHA-256 in hex on one line at 8.5 pt
+_CHANGES_WIDTHS = (100.0, 35.0, 35.0)  # an addendum's table: the term, until now, as amended
 
 
 @functools.cache
@@ -586,14 +711,40 @@ def _draw_fees(pen: _Pen, terms: EngagementTerms, language: str) -> None:
     pen.paragraph(labels["vat"].format(currency=terms.currency))
 
 
+def _draw_changes(pen: _Pen, previous: EngagementTerms, proposed: ProposedTerms, language: str) -> None:
+    labels = _LABELS[language]
+    prices = _rate_rows(previous, proposed, language)
+    rows = [*_term_rows(previous, proposed, language), *prices]
+    if not rows:
+        raise ValueError("the change changes nothing: an addendum needs a term that changes")
+    table = [(labels["term"], labels["until_now"], labels["as_amended"]), *rows]
+    # Read as a whole, like the contract's pricing block.
+    pen.keep_together(min(pen.table_height(table, _CHANGES_WIDTHS) + 12, 200))
+    pen.table(table, _CHANGES_WIDTHS, heading=True, amount_columns=2)
+    if prices:
+        pen.paragraph(labels["vat"].format(currency=previous.currency))
+
+
 def render_contract(view: ContractView) -> bytes:
     """The contract as a PDF. The same view always gives the same bytes."""
     language = language_of(view.language)
     return _render(view, DocumentKind.CONTRACT, template_values(view), {BlockKind.FEES: lambda pen: _draw_fees(pen, view.terms, language)})
 
 
+def render_addendum(view: AddendumView) -> bytes:
+    """The addendum as a PDF: the parties, the contract it amends, and a table of the terms that change, as
+    they were and as amended. The same view always gives the same bytes."""
+    language = language_of(view.language)
+    return _render(
+        view,
+        DocumentKind.ADDENDUM,
+        addendum_values(view),
+        {BlockKind.CHANGES: lambda pen: _draw_changes(pen, view.previous, view.proposed, language)},
+    )
+
+
 def _render(
-    view: ContractView, kind: DocumentKind, values: Mapping[str, str], directives: Mapping[BlockKind, Callable[[_Pen], None]]
+    view: ContractView | AddendumView, kind: DocumentKind, values: Mapping[str, str], directives: Mapping[BlockKind, Callable[[_Pen], None]]
 ) -> bytes:
     """The party's ``kind`` template filled with ``values`` and drawn, each directive by its function in
     ``directives``, then the signature lines."""
@@ -625,7 +776,7 @@ def _render(
     return pen.output()
 
 
-def _draw_signature_fields(pen: _Pen, view: ContractView) -> None:
+def _draw_signature_fields(pen: _Pen, view: ContractView | AddendumView) -> None:
     """One line per signer, counterparty first, each followed by its anchor in white: invisible on paper,
     found by DocuSign, which places that signer's signature field there (the built-in signature records
     its signatures on the evidence page instead)."""

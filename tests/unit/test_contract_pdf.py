@@ -17,11 +17,16 @@ from hypothesis import strategies as st
 from pypdf import PdfReader
 
 from chalicelib.contracts.pdf import (
+    CHANGES_DIRECTIVE,
     FEES_DIRECTIVE,
     LANGUAGES,
+    AddendumView,
+    Block,
     BlockKind,
     ContractView,
+    DocumentKind,
     MissingPlaceholder,
+    addendum_values,
     append_evidence,
     fill_template,
     format_money,
@@ -29,11 +34,13 @@ from chalicelib.contracts.pdf import (
     load_template,
     parse_template,
     placeholders,
+    render_addendum,
     render_contract,
     sha256_hex,
     template_values,
 )
-from chalicelib.domain.contracts import ContractParty, EngagementTerms, Milestone, Pricing, SignatureEvidence, SignerRole
+from chalicelib.domain.contracts import ContractParty, EngagementTerms, Milestone, Pricing, RateChange, SignatureEvidence, SignerRole
+from chalicelib.domain.engagement_changes import ProposedTerms
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -196,14 +203,15 @@ def test_values_print_literally_and_cannot_make_sections() -> None:
     assert text.count("Client's price per hour") == 1
 
 
-@given(st.text(max_size=80))
+@pytest.mark.parametrize("kind", list(DocumentKind))
+@given(value=st.text(max_size=80))
 @settings(max_examples=200, deadline=None)
-def test_no_value_changes_a_templates_structure(value: str) -> None:
-    source = load_template(ContractParty.AGENCY, "en")
+def test_no_value_changes_a_templates_structure(kind: DocumentKind, value: str) -> None:
+    source = load_template(ContractParty.AGENCY, "en", kind)
     values = dict.fromkeys(placeholders(source), "x")
-    reference = [block.kind for block in fill_template(source, values)]
+    reference = [block.kind for block in fill_template(source, values, kind)]
     hostile = dict.fromkeys(placeholders(source), value)
-    blocks = fill_template(source, hostile)
+    blocks = fill_template(source, hostile, kind)
     assert [block.kind for block in blocks] == reference
     for block in blocks:
         if block.kind is not BlockKind.PARAGRAPH:
@@ -223,6 +231,12 @@ def test_a_placeholder_without_a_value_raises() -> None:
 def test_an_unknown_directive_is_an_error_not_text() -> None:
     with pytest.raises(ValueError, match="unknown directive"):
         parse_template("# Title\n\n{{fee}}\n")
+    # Each kind of document draws only its own: the other's would have nothing to draw it with.
+    with pytest.raises(ValueError, match="unknown directive"):
+        parse_template(f"# Title\n\n{CHANGES_DIRECTIVE}\n")
+    with pytest.raises(ValueError, match="unknown directive"):
+        parse_template(f"# Title\n\n{FEES_DIRECTIVE}\n", DocumentKind.ADDENDUM)
+    assert parse_template(f"# Title\n\n{CHANGES_DIRECTIVE}\n", DocumentKind.ADDENDUM)[-1] == Block(BlockKind.CHANGES)
 
 
 def test_the_markup() -> None:
@@ -238,17 +252,22 @@ def test_the_markup() -> None:
     ]
 
 
+@pytest.mark.parametrize(
+    ("kind", "directive", "block_kind"),
+    [(DocumentKind.CONTRACT, FEES_DIRECTIVE, BlockKind.FEES), (DocumentKind.ADDENDUM, CHANGES_DIRECTIVE, BlockKind.CHANGES)],
+)
 @pytest.mark.parametrize("party", list(ContractParty))
-def test_swedish_and_english_templates_match(party: ContractParty) -> None:
-    sv, en = load_template(party, "sv"), load_template(party, "en")
+def test_swedish_and_english_templates_match(party: ContractParty, kind: DocumentKind, directive: str, block_kind: BlockKind) -> None:
+    sv, en = load_template(party, "sv", kind), load_template(party, "en", kind)
+    values = template_values(make_view(party)) if kind is DocumentKind.CONTRACT else addendum_values(make_addendum_view(party))
     assert placeholders(sv) == placeholders(en)
-    assert placeholders(sv) <= set(template_values(make_view(party)))
-    kinds_sv = [block.kind for block in parse_template(sv)]
-    kinds_en = [block.kind for block in parse_template(en)]
+    assert placeholders(sv) <= set(values)
+    kinds_sv = [block.kind for block in parse_template(sv, kind)]
+    kinds_en = [block.kind for block in parse_template(en, kind)]
     assert kinds_sv.count(BlockKind.HEADING) == kinds_en.count(BlockKind.HEADING)
-    assert kinds_sv.count(BlockKind.FEES) == kinds_en.count(BlockKind.FEES) == 1
+    assert kinds_sv.count(block_kind) == kinds_en.count(block_kind) == 1
     assert kinds_sv[0] is kinds_en[0] is BlockKind.TITLE
-    assert sv.count(FEES_DIRECTIVE) == 1
+    assert sv.count(directive) == 1
 
 
 def test_an_unknown_language_falls_back_to_english() -> None:
@@ -395,3 +414,170 @@ def test_each_signer_has_an_anchor_where_docusign_places_the_signature_field(par
     # Each after its signer's line, the counterparty first.
     assert last_page.index(view.counterparty_signer_name) < last_page.index(counterparty) < last_page.index(platform)
     assert last_page.index(view.platform_signer_name) < last_page.index(platform)
+
+
+# --- addenda ---
+
+PREVIOUS = make_terms(Pricing.HOURLY)  # 2027-03-01 to 2027-08-31, 80 %, 1 250,00 SEK per hour, 15 %
+EXTENSION = ProposedTerms(end_date=date(2027, 12, 31))
+EARLY_END = ProposedTerms(end_date=date(2027, 6, 30))
+# Longer, at a new rate whose commission rounds (19 999,95 → 20 000 öre) and a new extent, from a day.
+EXTENSION_AT_A_NEW_RATE = ProposedTerms(
+    end_date=date(2027, 12, 31), share_of_full_time=60, rate_minor=133_333, effective_from=date(2027, 9, 1)
+)
+ADDENDUM_TITLES = {
+    (ContractParty.AGENCY, "en"): "Addendum to the subcontracting agreement",
+    (ContractParty.AGENCY, "sv"): "Tilläggsavtal till underkonsultavtal",
+    (ContractParty.CLIENT, "en"): "Addendum to the consulting services agreement",
+    (ContractParty.CLIENT, "sv"): "Tilläggsavtal till konsultavtal",
+}
+# The rate rows of EXTENSION_AT_A_NEW_RATE, worked out by hand: (label, until now, as amended).
+NEW_RATE_ROWS = {
+    "en": [
+        "Client's price per hour, from 2027-09-01 1,250.00 SEK 1,333.33 SEK",
+        "Customersonly's commission (15%) per hour, from 2027-09-01 187.50 SEK 200.00 SEK",
+        "Supplier's fee (agency net) per hour, from 2027-09-01 1,062.50 SEK 1,133.33 SEK",
+    ],
+    "sv": [
+        "Kundpris per timme, från och med 2027-09-01 1 250,00 SEK 1 333,33 SEK",
+        "Customersonlys provision (15 %) per timme, från och med 2027-09-01 187,50 SEK 200,00 SEK",
+        "Leverantörens arvode (konsultbolagets netto) per timme, från och med 2027-09-01 1 062,50 SEK 1 133,33 SEK",
+    ],
+}
+
+
+def make_addendum_view(
+    party: ContractParty = ContractParty.AGENCY, language: str = "en", proposed: ProposedTerms = EXTENSION_AT_A_NEW_RATE
+) -> AddendumView:
+    contract = make_view(party, language)
+    return AddendumView(
+        party=party,
+        language=language,
+        reference="AD-d00d-v1",
+        contract_reference=contract.reference,
+        issued_on=date(2027, 7, 1),
+        platform_name=contract.platform_name,
+        platform_org_number=contract.platform_org_number,
+        counterparty_name=contract.counterparty_name,
+        counterparty_org_number=contract.counterparty_org_number,
+        counterparty_signer_name=contract.counterparty_signer_name,
+        platform_signer_name=contract.platform_signer_name,
+        agency_name=contract.agency_name,
+        client_name=contract.client_name,
+        consultant_name=contract.consultant_name,
+        assignment_title=contract.assignment_title,
+        previous=PREVIOUS,
+        proposed=proposed,
+    )
+
+
+def addendum_text(view: AddendumView) -> str:
+    return flat("\n".join(page_texts(render_addendum(view))))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("party", list(ContractParty))
+def test_the_addendum_names_the_contract_and_prints_each_change_until_now_and_as_amended(party: ContractParty, language: str) -> None:
+    view = make_addendum_view(party, language)
+    pages = page_texts(render_addendum(view))
+    text = flat("\n".join(pages))
+
+    assert ADDENDUM_TITLES[party, language] in text
+    assert "CO-c0ffee-v1" in text
+    for fact in (AGENCY, CLIENT, CONSULTANT, PLATFORM_SIGNER, view.counterparty_signer_name, view.counterparty_org_number, "559123-4567"):
+        assert fact in text, fact
+    if language == "en":
+        assert "Term Until now As amended" in text
+        assert "End date 2027-08-31 2027-12-31" in text
+        assert "Extent (share of full time), from 2027-09-01 80% 60%" in text
+        assert "Customersonly's commission remains 15%" in text
+    else:
+        assert "Villkor Hittills Efter ändringen" in text
+        assert "Slutdatum 2027-08-31 2027-12-31" in text
+        assert "Omfattning (andel av heltid), från och med 2027-09-01 80 % 60 %" in text
+        assert "Customersonlys provision är oförändrad, 15 %" in text
+    for row in NEW_RATE_ROWS[language]:
+        assert row in text, row
+    label = "Sida {} av {}" if language == "sv" else "Page {} of {}"
+    for number, page in enumerate(pages, start=1):
+        assert page.count("AD-d00d-v1") >= 2, "the addendum's own reference is in the header and the footer"
+        assert label.format(number, len(pages)) in page
+    # Each signer's anchor after their signature line, the counterparty first, as on the contracts.
+    last = pages[-1]
+    counterparty_line, platform_line = f"{view.counterparty_name}: {view.counterparty_signer_name}", f"Customersonly AB: {PLATFORM_SIGNER}"
+    assert last.index(counterparty_line) < last.index("/sig1/") < last.index(platform_line) < last.index("/sig2/")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_only_the_terms_that_change_are_in_the_table(language: str) -> None:
+    end_only = addendum_text(make_addendum_view(language=language, proposed=EXTENSION))
+    labels = ("Slutdatum", "Omfattning", "Kundpris", "SEK") if language == "sv" else ("End date", "Extent", "Client's price", "SEK")
+    end_date, extent, price, currency = labels
+    assert f"{end_date} 2027-08-31 2027-12-31" in end_only
+    assert extent not in end_only
+    assert price not in end_only and currency not in end_only, "no rate, commission or net without a new rate"
+
+    # The same end date, a new extent: no end date row, and still no money.
+    new_extent = ProposedTerms(end_date=PREVIOUS.end_date, share_of_full_time=50, effective_from=date(2027, 5, 1))
+    extent_only = addendum_text(make_addendum_view(language=language, proposed=new_extent))
+    assert end_date not in extent_only
+    assert extent in extent_only and "2027-05-01" in extent_only
+    assert price not in extent_only and currency not in extent_only
+
+    # A "new" rate equal to the one in force on its day is no change either.
+    same_rate = ProposedTerms(end_date=date(2027, 12, 31), rate_minor=PREVIOUS.rate_minor, effective_from=date(2027, 9, 1))
+    assert price not in addendum_text(make_addendum_view(language=language, proposed=same_rate))
+
+
+def test_a_new_rate_is_set_against_the_rate_in_force_on_its_day() -> None:
+    """Not the contract's first rate: an earlier addendum may have changed it."""
+    changed_before = replace(PREVIOUS, rate_changes=(RateChange(date(2027, 6, 1), 130_000),))
+    view = replace(make_addendum_view(), previous=changed_before)
+    text = addendum_text(view)
+    assert "Client's price per hour, from 2027-09-01 1,300.00 SEK 1,333.33 SEK" in text
+    assert "(15%) per hour, from 2027-09-01 195.00 SEK 200.00 SEK" in text
+    assert "1,250.00" not in text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_an_early_end_and_an_extension_read_differently(language: str) -> None:
+    early = addendum_text(make_addendum_view(language=language, proposed=EARLY_END))
+    later = addendum_text(make_addendum_view(language=language, proposed=EXTENSION))
+    if language == "en":
+        assert "end the Assignment early: it ends on 2027-06-30 instead of 2027-08-31" in early
+        assert "by mutual agreement; it is not a termination" in early
+        assert "extend" not in early
+        assert "extend the Assignment: it ends on 2027-12-31 instead of 2027-08-31" in later
+        assert "early" not in later
+    else:
+        assert "avsluta Uppdraget i förtid: det slutar den 2027-06-30 i stället för den 2027-08-31" in early
+        assert "genom överenskommelse; det är ingen uppsägning" in early
+        assert "förlänga" not in early
+        assert "förlänga Uppdraget: det slutar den 2027-12-31 i stället för den 2027-08-31" in later
+        assert "i förtid" not in later
+
+
+def test_an_addendum_that_changes_nothing_is_not_drawn() -> None:
+    with pytest.raises(ValueError, match="changes nothing"):
+        render_addendum(make_addendum_view(proposed=ProposedTerms(end_date=PREVIOUS.end_date)))
+
+
+def test_a_hostile_name_prints_literally_in_an_addendum() -> None:
+    hostile = "Eve ## Not a heading\n\n# Not a title\n- not a bullet\n{{changes}}\n$client_name"
+    plain = make_addendum_view()
+    text = addendum_text(replace(plain, consultant_name=hostile, assignment_title=hostile))
+    plain_text = addendum_text(plain)
+
+    assert "Eve ## Not a heading # Not a title - not a bullet {{changes}} $client_name" in text
+    for number in range(1, 10):
+        assert (f" {number}. " in text) == (f" {number}. " in plain_text), number
+    assert text.count("Until now") == plain_text.count("Until now")
+    assert text.count("1,333.33 SEK") == 1, "the table once"
+
+
+def test_the_same_addendum_gives_the_same_bytes() -> None:
+    view = make_addendum_view(ContractParty.CLIENT, "sv")
+    pdf = render_addendum(view)
+    assert pdf == render_addendum(view)
+    assert PdfReader(BytesIO(pdf)).metadata.creation_date == datetime(2027, 7, 1, tzinfo=UTC)  # type: ignore[union-attr]
+    assert pdf != render_addendum(replace(view, issued_on=date(2027, 7, 2)))
