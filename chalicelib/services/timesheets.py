@@ -11,10 +11,11 @@ one invoice; the others read the confirmed period and answer with the same invoi
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from itertools import groupby
 
 from chalicelib.domain.accounts import User
-from chalicelib.domain.contracts import Engagement, Pricing
+from chalicelib.domain.contracts import Engagement, EngagementTerms, Pricing
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.invoicing import Invoice, InvoiceBreakdown, InvoiceLineItem, VatTreatment, round_half_up
@@ -266,19 +267,68 @@ def return_period(ports: TimesheetPorts, principal: Principal, engagement_id: st
 
 
 def _period_invoice(ports: TimesheetPorts, engagement: Engagement, period: Period, principal: Principal, now: datetime) -> Invoice:
-    """The invoice of a period: one line for the period (so that the provider's VAT on the line is the VAT
-    computed here), priced at the engagement's rate, split once."""
+    """The invoice of a period, split once: a line per stretch of days at one rate (so that the provider's
+    VAT on each line is the VAT computed here). The entries are read only when the rate changes inside the
+    period; otherwise its totals price it."""
     terms = engagement.terms
-    assert terms.rate_minor is not None, "hourly and daily engagements have a rate"
-    if terms.pricing is Pricing.HOURLY:
-        net = round_half_up(period.minutes * terms.rate_minor, 60)
-        quantity = f"{period.minutes / 60:g} h"
-    else:
-        net = round_half_up(period.day_shares * terms.rate_minor, FULL_DAY)
-        quantity = f"{period.day_shares / FULL_DAY:g} days"
+    title = _assignment_title(ports, engagement)
     first, last = period_days(period.key)
-    description = f"{_assignment_title(ports, engagement)}, {first.isoformat()} to {last.isoformat()}"
-    return new_invoice(ports, engagement, f"period:{period.key}", (InvoiceLineItem(description, quantity, net),), principal.user_id, now)
+    stretches = rate_stretches(terms, first, last)
+    lines: tuple[InvoiceLineItem, ...]
+    if len(stretches) == 1:
+        lines = (_line(title, terms.pricing, stretches[0], period.minutes, period.day_shares),)
+    else:
+        entries = ports.timesheets.list_entries(engagement.engagement_id, first, last)
+        _ensure_entries_add_up(period, entries)
+        lines = lines_per_rate(title, terms.pricing, stretches, entries)
+    return new_invoice(ports, engagement, f"period:{period.key}", lines, principal.user_id, now)
+
+
+@dataclass(frozen=True)
+class RateStretch:
+    """Consecutive days at one rate."""
+
+    first: date
+    last: date
+    rate_minor: int
+
+
+def rate_stretches(terms: EngagementTerms, first: date, last: date) -> list[RateStretch]:
+    """The days from ``first`` to ``last`` in stretches at one rate (the rate in force each day), in day order."""
+    days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    runs = ([*run] for _, run in groupby(days, terms.rate_on))
+    return [RateStretch(run[0], run[-1], terms.rate_on(run[0])) for run in runs]
+
+
+def lines_per_rate(title: str, pricing: Pricing, stretches: list[RateStretch], entries: list[TimeEntry]) -> tuple[InvoiceLineItem, ...]:
+    """A line per stretch with time in it, each rounded on its own. A stretch without time makes no line:
+    the client has nothing to read on a line of nothing."""
+    lines = []
+    for stretch in stretches:
+        inside = [e for e in entries if stretch.first <= e.day <= stretch.last]
+        if inside:
+            minutes, day_shares = sum(e.minutes or 0 for e in inside), sum(e.day_share or 0 for e in inside)
+            lines.append(_line(title, pricing, stretch, minutes, day_shares))
+    return tuple(lines)
+
+
+def _line(title: str, pricing: Pricing, stretch: RateStretch, minutes: int, day_shares: int) -> InvoiceLineItem:
+    if pricing is Pricing.HOURLY:
+        net, quantity = round_half_up(minutes * stretch.rate_minor, 60), f"{minutes / 60:g} h"
+    else:
+        net, quantity = round_half_up(day_shares * stretch.rate_minor, FULL_DAY), f"{day_shares / FULL_DAY:g} days"
+    return InvoiceLineItem(f"{title}, {stretch.first.isoformat()} to {stretch.last.isoformat()}", quantity, net)
+
+
+def _ensure_entries_add_up(period: Period, entries: list[TimeEntry]) -> None:
+    """A submitted period's entries cannot change (every entry write is conditional on its period being open
+    at the revision read) and are read consistently, so entries that do not add up to its totals are broken
+    data: no race to retry, nothing the agency can fix. Billing either figure would bill an amount
+    nobody can vouch for, so nothing is invoiced and the error (a 500) is ours to look into. Raised, not
+    asserted: money must not depend on assertions being on."""
+    found = (len(entries), sum(e.minutes or 0 for e in entries), sum(e.day_share or 0 for e in entries))
+    if found != (period.entries, period.minutes, period.day_shares):
+        raise RuntimeError(f"the entries of period {period.key} of engagement {period.engagement_id} do not add up to its totals")
 
 
 def new_invoice(
