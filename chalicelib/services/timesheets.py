@@ -16,6 +16,7 @@ from itertools import groupby
 
 from chalicelib.domain.accounts import User
 from chalicelib.domain.contracts import Engagement, EngagementTerms, Pricing
+from chalicelib.domain.engagement_changes import ChangeStatus, EngagementChange
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.invoicing import Invoice, InvoiceBreakdown, InvoiceLineItem, VatTreatment, round_half_up
@@ -200,7 +201,7 @@ def submit_period(ports: TimesheetPorts, principal: Principal, engagement_id: st
 
 def confirm_period(ports: TimesheetPorts, principal: Principal, engagement_id: str, key: str) -> tuple[Period, Invoice]:
     """The agency confirms a submitted period: the invoice is recorded with it, exactly once. Confirming
-    again answers with the same invoice."""
+    again answers with the same invoice. While a change of the rate of its days is being signed, it waits."""
     engagement = _as_agency(ports, principal, engagement_id)
     for _ in range(ATTEMPTS):
         period = _period(ports, engagement, key)
@@ -210,6 +211,14 @@ def confirm_period(ports: TimesheetPorts, principal: Principal, engagement_id: s
             return period, invoice
         if period.status is not PeriodStatus.SUBMITTED:
             raise Conflict(f"The period {key} is {period.status.value}; it is confirmed once submitted.", current_state=period.status.value)
+        change = _open_rate_change(ports, engagement, period_days(key)[1])
+        if change is not None and change.status is ChangeStatus.SIGNING:
+            # Agreed by all three: the period's rate is settled once its addenda are signed or withdrawn.
+            raise Conflict(
+                f"A change of the rate from {change.proposed.effective_from} is being signed; "
+                "confirm this period once it is signed or withdrawn.",
+                current_state="change_signing",
+            )
         now = ports.now
         invoice = _period_invoice(ports, engagement, period, principal, now)
         confirmed = replace(
@@ -222,6 +231,11 @@ def confirm_period(ports: TimesheetPorts, principal: Principal, engagement_id: s
             updated_at=now,
         )
         changes = Changes().transition(confirmed, period.status.value, revision=period.revision).insert(invoice)
+        if change is not None:
+            # A proposed change does not hold the invoice up: agreeing to it is refused once this period is
+            # invoiced (periods_invoiced_from). Unchanged here, so that one agreed before this commits fails
+            # the commit, and the retry refuses.
+            changes.transition(change, change.status.value, revision=change.revision)
         consultant = ports.contracts.users(engagement.consultant_id)
         if consultant is not None:
             params = {**_period_params(ports, engagement, confirmed), "recipient_name": consultant.name, "total": _total(invoice)}
@@ -264,6 +278,17 @@ def return_period(ports: TimesheetPorts, principal: Principal, engagement_id: st
             continue
         return returned
     raise Conflict("The period is being changed by someone else; try again.")
+
+
+def _open_rate_change(ports: TimesheetPorts, engagement: Engagement, last_day: date) -> EngagementChange | None:
+    """The engagement's open change, when it sets a rate from ``last_day`` or before."""
+    if engagement.open_change_id is None:
+        return None
+    change = ports.contracts.engagements.get_change(engagement.engagement_id, engagement.open_change_id)
+    if change is None or not change.is_open or change.proposed.rate_minor is None:
+        return None
+    effective_from = change.proposed.effective_from
+    return change if effective_from is not None and effective_from <= last_day else None
 
 
 def _period_invoice(ports: TimesheetPorts, engagement: Engagement, period: Period, principal: Principal, now: datetime) -> Invoice:

@@ -13,7 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from chalicelib.domain.contracts import ContractParty, EngagementStatus, EngagementTerms, Pricing, RateChange
-from chalicelib.domain.engagement_changes import ProposedTerms
+from chalicelib.domain.engagement_changes import ChangeParty, ChangeStatus, EngagementChange, ProposedTerms
+from chalicelib.domain.ids import new_id
 from chalicelib.domain.invoicing import SWEDISH_VAT_BPS, Invoice, InvoiceBreakdown, VatTreatment, round_half_up
 from chalicelib.domain.timesheets import FULL_DAY, PeriodKind, PeriodStatus, TimeEntry, period_days, period_of
 from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -384,6 +385,84 @@ def test_entries_that_do_not_add_up_to_the_submitted_totals_invoice_nothing(hour
     with pytest.raises(RuntimeError):
         timesheets.confirm_period(ports, deal.scene.agency_admin, deal.engagement_id, "2026-10")
     assert deal.db._all("invoice") == [] and deal.db.get_period(deal.engagement_id, "2026-10").status is PeriodStatus.SUBMITTED
+
+
+def open_change(deal: Deal, status: ChangeStatus, effective_from: date, rate_minor: int = 150_000) -> EngagementChange:
+    """A change of the rate, proposed or agreed (the change service's part, done directly)."""
+    engagement, now = deal.engagement(), deal.scene.world.clock()
+    proposed = ProposedTerms(engagement.terms.end_date, rate_minor=rate_minor, effective_from=effective_from)
+    change = EngagementChange(
+        new_id(), deal.engagement_id, deal.scene.buyer.user_id, ChangeParty.CLIENT, now, now, engagement.terms, proposed, "More scope"
+    )
+    change = dataclasses.replace(change, status=status)
+    named = dataclasses.replace(engagement, open_change_id=change.change_id, revision=engagement.revision + 1)
+    deal.db.commit(Changes().insert(change).transition(named, engagement.status.value, revision=engagement.revision))
+    return change
+
+
+def change_signed(deal: Deal, change: EngagementChange) -> None:
+    engagement = deal.engagement()
+    signed = dataclasses.replace(change, status=ChangeStatus.SIGNED, revision=change.revision + 1)
+    changed = dataclasses.replace(engagement, terms=change.new_terms, open_change_id=None, revision=engagement.revision + 1)
+    deal.db.commit(
+        Changes()
+        .transition(signed, change.status.value, revision=change.revision)
+        .transition(changed, engagement.status.value, revision=engagement.revision)
+    )
+
+
+def test_a_period_waits_while_a_change_of_its_rate_is_signed(hourly: tuple[Deal, TimesheetPorts]) -> None:
+    deal, ports = hourly
+    consultant, admin = deal.scene.consultants[0], deal.scene.agency_admin
+    for day in (date(2026, 10, 20), date(2026, 11, 24), TODAY):
+        report(deal, ports, day, 60)
+    change = open_change(deal, ChangeStatus.SIGNING, TODAY)
+    deal.scene.world.clock.advance(days=4)
+    for key in ("2026-10", "2026-11"):
+        timesheets.submit_period(ports, consultant, deal.engagement_id, key)
+    with pytest.raises(Conflict) as refused:
+        timesheets.confirm_period(ports, admin, deal.engagement_id, "2026-11")
+    assert refused.value.current_state == "change_signing" and "from 2026-11-27 is being signed" in refused.value.detail
+    assert deal.db._all("invoice") == [] and deal.db.get_period(deal.engagement_id, "2026-11").status is PeriodStatus.SUBMITTED
+    _, october = timesheets.confirm_period(ports, admin, deal.engagement_id, "2026-10")  # its days are before the change
+    assert lines_of(october) == [("2026-10-01 to 2026-10-31", "1 h", 100_000)]
+    change_signed(deal, change)
+    _, november = timesheets.confirm_period(ports, admin, deal.engagement_id, "2026-11")
+    assert lines_of(november) == [("2026-11-01 to 2026-11-26", "1 h", 100_000), ("2026-11-27 to 2026-11-30", "1 h", 150_000)]
+
+
+def test_a_change_only_proposed_does_not_hold_the_period_up(hourly: tuple[Deal, TimesheetPorts]) -> None:
+    deal, ports = hourly
+    report(deal, ports, TODAY, 60)
+    open_change(deal, ChangeStatus.PROPOSED, TODAY)
+    deal.scene.world.clock.advance(days=4)
+    assert lines_of(invoiced(deal, ports, "2026-11")) == [("2026-11-01 to 2026-11-30", "1 h", 100_000)]
+
+
+def test_a_change_agreed_while_the_period_is_confirmed_holds_it_up(hourly: tuple[Deal, TimesheetPorts]) -> None:
+    deal, ports = hourly
+    report(deal, ports, TODAY, 60)
+    change = open_change(deal, ChangeStatus.PROPOSED, TODAY)
+    deal.scene.world.clock.advance(days=4)
+    timesheets.submit_period(ports, deal.scene.consultants[0], deal.engagement_id, "2026-11")
+    db, original = deal.db, deal.db.commit
+    agreed: list[str] = []
+
+    def agreed_first(changes: Any) -> None:
+        # Between the confirmation's read of the change and its commit, the last party agrees.
+        if not agreed and any(isinstance(e, Invoice) for e, _ in changes.writes):
+            agreed.append("signing")
+            signing = dataclasses.replace(change, status=ChangeStatus.SIGNING, revision=change.revision + 1)
+            original(Changes().transition(signing, change.status.value, revision=change.revision))
+        original(changes)
+
+    db.commit = agreed_first
+    try:
+        with pytest.raises(Conflict) as refused:
+            timesheets.confirm_period(ports, deal.scene.agency_admin, deal.engagement_id, "2026-11")
+    finally:
+        db.commit = original
+    assert agreed and refused.value.current_state == "change_signing" and deal.db._all("invoice") == []
 
 
 OCTOBER = period_days("2026-10")
