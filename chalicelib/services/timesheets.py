@@ -425,6 +425,13 @@ def engagement_invoices(ports: TimesheetPorts, principal: Principal, engagement_
     return ports.timesheets.list_engagement_invoices(engagement_id)
 
 
+def periods_invoiced_from(timesheets: TimesheetRepository, engagement_id: str, day: date) -> list[str]:
+    """The keys of the engagement's confirmed (invoiced) periods with days on or after ``day``: a change of
+    the rate from ``day`` would re-price time already invoiced (for the change service, before it agrees)."""
+    invoiced = (p for p in timesheets.list_periods(engagement_id) if p.status is PeriodStatus.CONFIRMED)
+    return [p.key for p in invoiced if period_days(p.key)[1] >= day]
+
+
 # --- helpers ----------------------------------------------------------------------------------------------
 
 

@@ -465,6 +465,21 @@ def test_a_change_agreed_while_the_period_is_confirmed_holds_it_up(hourly: tuple
     assert agreed and refused.value.current_state == "change_signing" and deal.db._all("invoice") == []
 
 
+def test_the_periods_a_change_from_a_day_would_re_price(hourly: tuple[Deal, TimesheetPorts]) -> None:
+    deal, ports = hourly
+    for day in (date(2026, 10, 20), date(2026, 11, 24)):
+        report(deal, ports, day, 60)
+    invoiced(deal, ports, "2026-10")
+    deal.scene.world.clock.advance(days=4)
+    timesheets.submit_period(ports, deal.scene.consultants[0], deal.engagement_id, "2026-11")  # submitted, not invoiced
+
+    def invoiced_from(day: date) -> list[str]:
+        return timesheets.periods_invoiced_from(ports.timesheets, deal.engagement_id, day)
+
+    assert invoiced_from(date(2026, 9, 1)) == invoiced_from(date(2026, 10, 31)) == ["2026-10"]
+    assert invoiced_from(date(2026, 11, 1)) == []
+
+
 OCTOBER = period_days("2026-10")
 TERMS = EngagementTerms(Pricing.HOURLY, "SEK", 1500, date(2026, 1, 1), date(2027, 12, 31), 100, "Scope", rate_minor=100_000)
 
