@@ -202,8 +202,8 @@ def submit_period(ports: TimesheetPorts, principal: Principal, engagement_id: st
 def confirm_period(ports: TimesheetPorts, principal: Principal, engagement_id: str, key: str) -> tuple[Period, Invoice]:
     """The agency confirms a submitted period: the invoice is recorded with it, exactly once. Confirming
     again answers with the same invoice. While a change of the rate of its days is being signed, it waits."""
-    engagement = _as_agency(ports, principal, engagement_id)
     for _ in range(ATTEMPTS):
+        engagement = _as_agency(ports, principal, engagement_id)  # each attempt: its terms price the period
         period = _period(ports, engagement, key)
         if period.status is PeriodStatus.CONFIRMED and period.invoice_id:
             invoice = ports.timesheets.get_invoice(period.invoice_id)
@@ -231,6 +231,9 @@ def confirm_period(ports: TimesheetPorts, principal: Principal, engagement_id: s
             updated_at=now,
         )
         changes = Changes().transition(confirmed, period.status.value, revision=period.revision).insert(invoice)
+        # Priced at the engagement as read: an addendum signed meanwhile fails this commit, and the retry
+        # prices the period at its rate; moved on, the revision in turn fails a write of terms read before.
+        changes.transition(replace(engagement, revision=engagement.revision + 1), engagement.status.value, revision=engagement.revision)
         if change is not None:
             # A proposed change does not hold the invoice up: agreeing to it is refused once this period is
             # invoiced (periods_invoiced_from). Unchanged here, so that one agreed before this commits fails

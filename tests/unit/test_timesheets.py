@@ -465,6 +465,31 @@ def test_a_change_agreed_while_the_period_is_confirmed_holds_it_up(hourly: tuple
     assert agreed and refused.value.current_state == "change_signing" and deal.db._all("invoice") == []
 
 
+def test_an_addendum_signed_while_the_period_is_confirmed_prices_it(hourly: tuple[Deal, TimesheetPorts]) -> None:
+    deal, ports = hourly
+    for day in (date(2026, 11, 24), TODAY):
+        report(deal, ports, day, 60)
+    change = open_change(deal, ChangeStatus.SIGNING, TODAY)
+    deal.scene.world.clock.advance(days=4)
+    timesheets.submit_period(ports, deal.scene.consultants[0], deal.engagement_id, "2026-11")
+    db, original = deal.db, deal.db.get_change
+    signed: list[str] = []
+
+    def signed_first(engagement_id: str, change_id: str) -> Any:
+        # Between the confirmation's read of the engagement and of its change, the last signature lands.
+        if not signed:
+            signed.append("signed")
+            change_signed(deal, change)
+        return original(engagement_id, change_id)
+
+    db.get_change = signed_first
+    try:
+        _, invoice = timesheets.confirm_period(ports, deal.scene.agency_admin, deal.engagement_id, "2026-11")
+    finally:
+        db.get_change = original
+    assert signed and lines_of(invoice) == [("2026-11-01 to 2026-11-26", "1 h", 100_000), ("2026-11-27 to 2026-11-30", "1 h", 150_000)]
+
+
 def test_the_periods_a_change_from_a_day_would_re_price(hourly: tuple[Deal, TimesheetPorts]) -> None:
     deal, ports = hourly
     for day in (date(2026, 10, 20), date(2026, 11, 24)):
