@@ -11,10 +11,12 @@ one invoice; the others read the confirmed period and answer with the same invoi
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
+from itertools import groupby
 
 from chalicelib.domain.accounts import User
-from chalicelib.domain.contracts import Engagement, Pricing
+from chalicelib.domain.contracts import Engagement, EngagementTerms, Pricing
+from chalicelib.domain.engagement_changes import ChangeStatus, EngagementChange
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.invoicing import Invoice, InvoiceBreakdown, InvoiceLineItem, VatTreatment, round_half_up
@@ -199,9 +201,9 @@ def submit_period(ports: TimesheetPorts, principal: Principal, engagement_id: st
 
 def confirm_period(ports: TimesheetPorts, principal: Principal, engagement_id: str, key: str) -> tuple[Period, Invoice]:
     """The agency confirms a submitted period: the invoice is recorded with it, exactly once. Confirming
-    again answers with the same invoice."""
-    engagement = _as_agency(ports, principal, engagement_id)
+    again answers with the same invoice. While a change of the rate of its days is being signed, it waits."""
     for _ in range(ATTEMPTS):
+        engagement = _as_agency(ports, principal, engagement_id)  # each attempt: its terms price the period
         period = _period(ports, engagement, key)
         if period.status is PeriodStatus.CONFIRMED and period.invoice_id:
             invoice = ports.timesheets.get_invoice(period.invoice_id)
@@ -209,6 +211,14 @@ def confirm_period(ports: TimesheetPorts, principal: Principal, engagement_id: s
             return period, invoice
         if period.status is not PeriodStatus.SUBMITTED:
             raise Conflict(f"The period {key} is {period.status.value}; it is confirmed once submitted.", current_state=period.status.value)
+        change = _open_rate_change(ports, engagement, period_days(key)[1])
+        if change is not None and change.status is ChangeStatus.SIGNING:
+            # Agreed by all three: the period's rate is settled once its addenda are signed or withdrawn.
+            raise Conflict(
+                f"A change of the rate from {change.proposed.effective_from} is being signed; "
+                "confirm this period once it is signed or withdrawn.",
+                current_state="change_signing",
+            )
         now = ports.now
         invoice = _period_invoice(ports, engagement, period, principal, now)
         confirmed = replace(
@@ -221,6 +231,14 @@ def confirm_period(ports: TimesheetPorts, principal: Principal, engagement_id: s
             updated_at=now,
         )
         changes = Changes().transition(confirmed, period.status.value, revision=period.revision).insert(invoice)
+        # Priced at the engagement as read: an addendum signed meanwhile fails this commit, and the retry
+        # prices the period at its rate; moved on, the revision in turn fails a write of terms read before.
+        changes.transition(replace(engagement, revision=engagement.revision + 1), engagement.status.value, revision=engagement.revision)
+        if change is not None:
+            # A proposed change does not hold the invoice up: agreeing to it is refused once this period is
+            # invoiced (periods_invoiced_from). Unchanged here, so that one agreed before this commits fails
+            # the commit, and the retry refuses.
+            changes.transition(change, change.status.value, revision=change.revision)
         consultant = ports.contracts.users(engagement.consultant_id)
         if consultant is not None:
             params = {**_period_params(ports, engagement, confirmed), "recipient_name": consultant.name, "total": _total(invoice)}
@@ -265,20 +283,80 @@ def return_period(ports: TimesheetPorts, principal: Principal, engagement_id: st
     raise Conflict("The period is being changed by someone else; try again.")
 
 
+def _open_rate_change(ports: TimesheetPorts, engagement: Engagement, last_day: date) -> EngagementChange | None:
+    """The engagement's open change, when it sets a rate from ``last_day`` or before."""
+    if engagement.open_change_id is None:
+        return None
+    change = ports.contracts.engagements.get_change(engagement.engagement_id, engagement.open_change_id)
+    if change is None or not change.is_open or change.proposed.rate_minor is None:
+        return None
+    effective_from = change.proposed.effective_from
+    return change if effective_from is not None and effective_from <= last_day else None
+
+
 def _period_invoice(ports: TimesheetPorts, engagement: Engagement, period: Period, principal: Principal, now: datetime) -> Invoice:
-    """The invoice of a period: one line for the period (so that the provider's VAT on the line is the VAT
-    computed here), priced at the engagement's rate, split once."""
+    """The invoice of a period, split once: a line per stretch of days at one rate (so that the provider's
+    VAT on each line is the VAT computed here). The entries are read only when the rate changes inside the
+    period; otherwise its totals price it."""
     terms = engagement.terms
-    assert terms.rate_minor is not None, "hourly and daily engagements have a rate"
-    if terms.pricing is Pricing.HOURLY:
-        net = round_half_up(period.minutes * terms.rate_minor, 60)
-        quantity = f"{period.minutes / 60:g} h"
-    else:
-        net = round_half_up(period.day_shares * terms.rate_minor, FULL_DAY)
-        quantity = f"{period.day_shares / FULL_DAY:g} days"
+    title = _assignment_title(ports, engagement)
     first, last = period_days(period.key)
-    description = f"{_assignment_title(ports, engagement)}, {first.isoformat()} to {last.isoformat()}"
-    return new_invoice(ports, engagement, f"period:{period.key}", (InvoiceLineItem(description, quantity, net),), principal.user_id, now)
+    stretches = rate_stretches(terms, first, last)
+    lines: tuple[InvoiceLineItem, ...]
+    if len(stretches) == 1:
+        lines = (_line(title, terms.pricing, stretches[0], period.minutes, period.day_shares),)
+    else:
+        entries = ports.timesheets.list_entries(engagement.engagement_id, first, last)
+        _ensure_entries_add_up(period, entries)
+        lines = lines_per_rate(title, terms.pricing, stretches, entries)
+    return new_invoice(ports, engagement, f"period:{period.key}", lines, principal.user_id, now)
+
+
+@dataclass(frozen=True)
+class RateStretch:
+    """Consecutive days at one rate."""
+
+    first: date
+    last: date
+    rate_minor: int
+
+
+def rate_stretches(terms: EngagementTerms, first: date, last: date) -> list[RateStretch]:
+    """The days from ``first`` to ``last`` in stretches at one rate (the rate in force each day), in day order."""
+    days = (first + timedelta(days=n) for n in range((last - first).days + 1))
+    runs = ([*run] for _, run in groupby(days, terms.rate_on))
+    return [RateStretch(run[0], run[-1], terms.rate_on(run[0])) for run in runs]
+
+
+def lines_per_rate(title: str, pricing: Pricing, stretches: list[RateStretch], entries: list[TimeEntry]) -> tuple[InvoiceLineItem, ...]:
+    """A line per stretch with time in it, each rounded on its own. A stretch without time makes no line:
+    the client has nothing to read on a line of nothing."""
+    lines = []
+    for stretch in stretches:
+        inside = [e for e in entries if stretch.first <= e.day <= stretch.last]
+        if inside:
+            minutes, day_shares = sum(e.minutes or 0 for e in inside), sum(e.day_share or 0 for e in inside)
+            lines.append(_line(title, pricing, stretch, minutes, day_shares))
+    return tuple(lines)
+
+
+def _line(title: str, pricing: Pricing, stretch: RateStretch, minutes: int, day_shares: int) -> InvoiceLineItem:
+    if pricing is Pricing.HOURLY:
+        net, quantity = round_half_up(minutes * stretch.rate_minor, 60), f"{minutes / 60:g} h"
+    else:
+        net, quantity = round_half_up(day_shares * stretch.rate_minor, FULL_DAY), f"{day_shares / FULL_DAY:g} days"
+    return InvoiceLineItem(f"{title}, {stretch.first.isoformat()} to {stretch.last.isoformat()}", quantity, net)
+
+
+def _ensure_entries_add_up(period: Period, entries: list[TimeEntry]) -> None:
+    """A submitted period's entries cannot change (every entry write is conditional on its period being open
+    at the revision read) and are read consistently, so entries that do not add up to its totals are broken
+    data: no race to retry, nothing the agency can fix. Billing either figure would bill an amount
+    nobody can vouch for, so nothing is invoiced and the error (a 500) is ours to look into. Raised, not
+    asserted: money must not depend on assertions being on."""
+    found = (len(entries), sum(e.minutes or 0 for e in entries), sum(e.day_share or 0 for e in entries))
+    if found != (period.entries, period.minutes, period.day_shares):
+        raise RuntimeError(f"the entries of period {period.key} of engagement {period.engagement_id} do not add up to its totals")
 
 
 def new_invoice(
@@ -348,6 +426,13 @@ def visible_invoice(ports: TimesheetPorts, principal: Principal, invoice_id: str
 def engagement_invoices(ports: TimesheetPorts, principal: Principal, engagement_id: str) -> list[Invoice]:
     _engagement(ports, principal, engagement_id)
     return ports.timesheets.list_engagement_invoices(engagement_id)
+
+
+def periods_invoiced_from(timesheets: TimesheetRepository, engagement_id: str, day: date) -> list[str]:
+    """The keys of the engagement's confirmed (invoiced) periods with days on or after ``day``: a change of
+    the rate from ``day`` would re-price time already invoiced (for the change service, before it agrees)."""
+    invoiced = (p for p in timesheets.list_periods(engagement_id) if p.status is PeriodStatus.CONFIRMED)
+    return [p.key for p in invoiced if period_days(p.key)[1] >= day]
 
 
 # --- helpers ----------------------------------------------------------------------------------------------

@@ -5,18 +5,21 @@ from __future__ import annotations
 
 import dataclasses
 import threading
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.domain.contracts import ContractParty, EngagementStatus, Pricing
-from chalicelib.domain.invoicing import SWEDISH_VAT_BPS, InvoiceBreakdown, VatTreatment
-from chalicelib.domain.timesheets import PeriodKind, PeriodStatus, period_days, period_of
+from chalicelib.domain.contracts import ContractParty, EngagementStatus, EngagementTerms, Pricing, RateChange
+from chalicelib.domain.engagement_changes import ChangeParty, ChangeStatus, EngagementChange, ProposedTerms
+from chalicelib.domain.ids import new_id
+from chalicelib.domain.invoicing import SWEDISH_VAT_BPS, Invoice, InvoiceBreakdown, VatTreatment, round_half_up
+from chalicelib.domain.timesheets import FULL_DAY, PeriodKind, PeriodStatus, TimeEntry, period_days, period_of
 from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chalicelib.services import contracts, timesheets
+from chalicelib.services.ports import Changes
 from chalicelib.services.timesheets import TimesheetPorts
 from tests.unit.test_contracts import Deal, make_deal
 
@@ -269,3 +272,278 @@ def test_a_period_is_submitted_once_it_is_over_and_read_in_the_engagements_kind(
     for wrong in ("2026-W48", "2026-13", "9999-W52"):
         with pytest.raises(InvalidInput):
             timesheets.get_period(ports, consultant, deal.engagement_id, wrong)
+
+
+# --- the rate in force on each day ------------------------------------------------------------------------
+
+
+def rate_changed(deal: Deal, effective_from: date, rate_minor: int) -> None:
+    """The engagement's terms as a signed addendum leaves them (the change service's part, done directly)."""
+    engagement = deal.engagement()
+    terms = ProposedTerms(engagement.terms.end_date, rate_minor=rate_minor, effective_from=effective_from).applied_to(engagement.terms)
+    changed = dataclasses.replace(engagement, terms=terms, revision=engagement.revision + 1)
+    deal.db.commit(Changes().transition(changed, engagement.status.value, revision=engagement.revision))
+
+
+def invoiced(deal: Deal, ports: TimesheetPorts, key: str) -> Invoice:
+    timesheets.submit_period(ports, deal.scene.consultants[0], deal.engagement_id, key)
+    return timesheets.confirm_period(ports, deal.scene.agency_admin, deal.engagement_id, key)[1]
+
+
+def lines_of(invoice: Invoice) -> list[tuple[str, str, int]]:
+    return [(line.description.rsplit(", ", 1)[1], line.quantity, line.amount_minor) for line in invoice.lines]
+
+
+def test_an_hourly_month_spanning_a_rate_change_has_a_line_per_rate(hourly: tuple[Deal, TimesheetPorts]) -> None:
+    deal, ports = hourly
+    rate_changed(deal, date(2026, 10, 15), 150_000)
+    report(deal, ports, date(2026, 10, 14), 450)
+    report(deal, ports, date(2026, 10, 15), 470)
+    report(deal, ports, date(2026, 10, 16), 1)
+    invoice = invoiced(deal, ports, "2026-10")
+    # 7.5 h at 1 000.00 SEK; 471 minutes at 1 500.00 SEK: 11 775.00 SEK.
+    assert lines_of(invoice) == [
+        ("2026-10-01 to 2026-10-14", "7.5 h", 750_000),
+        ("2026-10-15 to 2026-10-31", "7.85 h", 1_177_500),
+    ]
+    b = invoice.breakdown
+    assert (b.net_minor, b.commission_minor, b.agency_net_minor) == (1_927_500, 289_125, 1_638_375)
+
+
+def test_a_daily_week_spanning_a_rate_change_has_a_line_per_rate_each_rounded_on_its_own() -> None:
+    deal, ports = active(Pricing.DAILY, PeriodKind.WEEK)
+    rate_changed(deal, date(2026, 10, 22), 1_000_003)
+    for day, share in ((19, 100), (20, 50), (22, 100), (23, 25)):
+        report(deal, ports, date(2026, 10, day), minutes=None, day_share=share)
+    invoice = invoiced(deal, ports, "2026-W43")
+    # 1.5 days at 8 000.00 SEK; 1.25 days at 10 000.03 SEK: 12 500.0375, rounded on its line.
+    assert lines_of(invoice) == [
+        ("2026-10-19 to 2026-10-21", "1.5 days", 1_200_000),
+        ("2026-10-22 to 2026-10-25", "1.25 days", 1_250_004),
+    ]
+    assert invoice.breakdown.net_minor == 2_450_004
+
+
+@pytest.mark.parametrize(
+    ("effective_from", "rate_in_force"),
+    [
+        (date(2026, 11, 1), 100_000),  # the month is wholly before the change
+        (date(2026, 10, 1), 150_000),  # from its first day: wholly after
+        (date(2026, 9, 15), 150_000),
+    ],
+)
+def test_a_period_at_one_rate_has_one_line_at_the_rate_in_force_without_reading_its_entries(
+    hourly: tuple[Deal, TimesheetPorts], effective_from: date, rate_in_force: int
+) -> None:
+    deal, ports = hourly
+    rate_changed(deal, effective_from, 150_000)
+    report(deal, ports, date(2026, 10, 14), 450)
+    report(deal, ports, date(2026, 10, 20), 90)
+    timesheets.submit_period(ports, deal.scene.consultants[0], deal.engagement_id, "2026-10")
+
+    def unread(*_: Any) -> Any:
+        raise AssertionError("the totals price a period at one rate")
+
+    deal.db.list_entries = unread
+    _, invoice = timesheets.confirm_period(ports, deal.scene.agency_admin, deal.engagement_id, "2026-10")
+    assert lines_of(invoice) == [("2026-10-01 to 2026-10-31", "9 h", 9 * rate_in_force)]
+
+
+def test_later_changes_add_stretches_and_one_from_an_earlier_day_replaces_them() -> None:
+    deal, ports = active()
+    rate_changed(deal, date(2026, 10, 10), 120_000)
+    rate_changed(deal, date(2026, 10, 20), 150_000)
+    for day in (9, 10, 19, 20, 31):
+        report(deal, ports, date(2026, 10, day), 60)
+    assert lines_of(invoiced(deal, ports, "2026-10")) == [
+        ("2026-10-01 to 2026-10-09", "1 h", 100_000),
+        ("2026-10-10 to 2026-10-19", "2 h", 240_000),
+        ("2026-10-20 to 2026-10-31", "2 h", 300_000),
+    ]
+    rate_changed(deal, date(2026, 11, 2), 90_000)
+    rate_changed(deal, date(2026, 11, 1), 110_000)  # agreed later, from an earlier day: the 90 000 is gone
+    report(deal, ports, date(2026, 11, 2), 60)
+    deal.scene.world.clock.advance(days=4)
+    assert lines_of(invoiced(deal, ports, "2026-11")) == [("2026-11-01 to 2026-11-30", "1 h", 110_000)]
+
+
+def test_a_stretch_without_time_makes_no_line(hourly: tuple[Deal, TimesheetPorts]) -> None:
+    deal, ports = hourly
+    rate_changed(deal, date(2026, 10, 15), 150_000)
+    report(deal, ports, date(2026, 10, 20), 60)
+    assert lines_of(invoiced(deal, ports, "2026-10")) == [("2026-10-15 to 2026-10-31", "1 h", 150_000)]
+
+
+def test_entries_that_do_not_add_up_to_the_submitted_totals_invoice_nothing(hourly: tuple[Deal, TimesheetPorts]) -> None:
+    deal, ports = hourly
+    rate_changed(deal, date(2026, 10, 15), 150_000)
+    report(deal, ports, date(2026, 10, 20), 60)
+    timesheets.submit_period(ports, deal.scene.consultants[0], deal.engagement_id, "2026-10")
+    key = ("time", deal.engagement_id, "2026-10-20")
+    assert key in deal.db.items, "the fake's key of a time entry"
+    deal.db.items[key] = dataclasses.replace(deal.db.items[key], minutes=61)  # broken data: no service writes this
+    with pytest.raises(RuntimeError):
+        timesheets.confirm_period(ports, deal.scene.agency_admin, deal.engagement_id, "2026-10")
+    assert deal.db._all("invoice") == [] and deal.db.get_period(deal.engagement_id, "2026-10").status is PeriodStatus.SUBMITTED
+
+
+def open_change(deal: Deal, status: ChangeStatus, effective_from: date, rate_minor: int = 150_000) -> EngagementChange:
+    """A change of the rate, proposed or agreed (the change service's part, done directly)."""
+    engagement, now = deal.engagement(), deal.scene.world.clock()
+    proposed = ProposedTerms(engagement.terms.end_date, rate_minor=rate_minor, effective_from=effective_from)
+    change = EngagementChange(
+        new_id(), deal.engagement_id, deal.scene.buyer.user_id, ChangeParty.CLIENT, now, now, engagement.terms, proposed, "More scope"
+    )
+    change = dataclasses.replace(change, status=status)
+    named = dataclasses.replace(engagement, open_change_id=change.change_id, revision=engagement.revision + 1)
+    deal.db.commit(Changes().insert(change).transition(named, engagement.status.value, revision=engagement.revision))
+    return change
+
+
+def change_signed(deal: Deal, change: EngagementChange) -> None:
+    engagement = deal.engagement()
+    signed = dataclasses.replace(change, status=ChangeStatus.SIGNED, revision=change.revision + 1)
+    changed = dataclasses.replace(engagement, terms=change.new_terms, open_change_id=None, revision=engagement.revision + 1)
+    deal.db.commit(
+        Changes()
+        .transition(signed, change.status.value, revision=change.revision)
+        .transition(changed, engagement.status.value, revision=engagement.revision)
+    )
+
+
+def test_a_period_waits_while_a_change_of_its_rate_is_signed(hourly: tuple[Deal, TimesheetPorts]) -> None:
+    deal, ports = hourly
+    consultant, admin = deal.scene.consultants[0], deal.scene.agency_admin
+    for day in (date(2026, 10, 20), date(2026, 11, 24), TODAY):
+        report(deal, ports, day, 60)
+    change = open_change(deal, ChangeStatus.SIGNING, TODAY)
+    deal.scene.world.clock.advance(days=4)
+    for key in ("2026-10", "2026-11"):
+        timesheets.submit_period(ports, consultant, deal.engagement_id, key)
+    with pytest.raises(Conflict) as refused:
+        timesheets.confirm_period(ports, admin, deal.engagement_id, "2026-11")
+    assert refused.value.current_state == "change_signing" and "from 2026-11-27 is being signed" in refused.value.detail
+    assert deal.db._all("invoice") == [] and deal.db.get_period(deal.engagement_id, "2026-11").status is PeriodStatus.SUBMITTED
+    _, october = timesheets.confirm_period(ports, admin, deal.engagement_id, "2026-10")  # its days are before the change
+    assert lines_of(october) == [("2026-10-01 to 2026-10-31", "1 h", 100_000)]
+    change_signed(deal, change)
+    _, november = timesheets.confirm_period(ports, admin, deal.engagement_id, "2026-11")
+    assert lines_of(november) == [("2026-11-01 to 2026-11-26", "1 h", 100_000), ("2026-11-27 to 2026-11-30", "1 h", 150_000)]
+
+
+def test_a_change_only_proposed_does_not_hold_the_period_up(hourly: tuple[Deal, TimesheetPorts]) -> None:
+    deal, ports = hourly
+    report(deal, ports, TODAY, 60)
+    open_change(deal, ChangeStatus.PROPOSED, TODAY)
+    deal.scene.world.clock.advance(days=4)
+    assert lines_of(invoiced(deal, ports, "2026-11")) == [("2026-11-01 to 2026-11-30", "1 h", 100_000)]
+
+
+def test_a_change_agreed_while_the_period_is_confirmed_holds_it_up(hourly: tuple[Deal, TimesheetPorts]) -> None:
+    deal, ports = hourly
+    report(deal, ports, TODAY, 60)
+    change = open_change(deal, ChangeStatus.PROPOSED, TODAY)
+    deal.scene.world.clock.advance(days=4)
+    timesheets.submit_period(ports, deal.scene.consultants[0], deal.engagement_id, "2026-11")
+    db, original = deal.db, deal.db.commit
+    agreed: list[str] = []
+
+    def agreed_first(changes: Any) -> None:
+        # Between the confirmation's read of the change and its commit, the last party agrees.
+        if not agreed and any(isinstance(e, Invoice) for e, _ in changes.writes):
+            agreed.append("signing")
+            signing = dataclasses.replace(change, status=ChangeStatus.SIGNING, revision=change.revision + 1)
+            original(Changes().transition(signing, change.status.value, revision=change.revision))
+        original(changes)
+
+    db.commit = agreed_first
+    try:
+        with pytest.raises(Conflict) as refused:
+            timesheets.confirm_period(ports, deal.scene.agency_admin, deal.engagement_id, "2026-11")
+    finally:
+        db.commit = original
+    assert agreed and refused.value.current_state == "change_signing" and deal.db._all("invoice") == []
+
+
+def test_an_addendum_signed_while_the_period_is_confirmed_prices_it(hourly: tuple[Deal, TimesheetPorts]) -> None:
+    deal, ports = hourly
+    for day in (date(2026, 11, 24), TODAY):
+        report(deal, ports, day, 60)
+    change = open_change(deal, ChangeStatus.SIGNING, TODAY)
+    deal.scene.world.clock.advance(days=4)
+    timesheets.submit_period(ports, deal.scene.consultants[0], deal.engagement_id, "2026-11")
+    db, original = deal.db, deal.db.get_change
+    signed: list[str] = []
+
+    def signed_first(engagement_id: str, change_id: str) -> Any:
+        # Between the confirmation's read of the engagement and of its change, the last signature lands.
+        if not signed:
+            signed.append("signed")
+            change_signed(deal, change)
+        return original(engagement_id, change_id)
+
+    db.get_change = signed_first
+    try:
+        _, invoice = timesheets.confirm_period(ports, deal.scene.agency_admin, deal.engagement_id, "2026-11")
+    finally:
+        db.get_change = original
+    assert signed and lines_of(invoice) == [("2026-11-01 to 2026-11-26", "1 h", 100_000), ("2026-11-27 to 2026-11-30", "1 h", 150_000)]
+
+
+def test_the_periods_a_change_from_a_day_would_re_price(hourly: tuple[Deal, TimesheetPorts]) -> None:
+    deal, ports = hourly
+    for day in (date(2026, 10, 20), date(2026, 11, 24)):
+        report(deal, ports, day, 60)
+    invoiced(deal, ports, "2026-10")
+    deal.scene.world.clock.advance(days=4)
+    timesheets.submit_period(ports, deal.scene.consultants[0], deal.engagement_id, "2026-11")  # submitted, not invoiced
+
+    def invoiced_from(day: date) -> list[str]:
+        return timesheets.periods_invoiced_from(ports.timesheets, deal.engagement_id, day)
+
+    assert invoiced_from(date(2026, 9, 1)) == invoiced_from(date(2026, 10, 31)) == ["2026-10"]
+    assert invoiced_from(date(2026, 11, 1)) == []
+
+
+OCTOBER = period_days("2026-10")
+TERMS = EngagementTerms(Pricing.HOURLY, "SEK", 1500, date(2026, 1, 1), date(2027, 12, 31), 100, "Scope", rate_minor=100_000)
+
+
+@st.composite
+def rates_by_day(draw: st.DrawFn) -> tuple[int, tuple[RateChange, ...]]:
+    """A rate and its changes around October, each another rate than the one before (as addenda leave them)."""
+    days = draw(st.lists(st.integers(-10, 40), unique=True, max_size=4).map(sorted))
+    rates = [draw(st.integers(1, 10**7))]
+    for _ in days:
+        rates.append(draw(st.integers(1, 10**7).filter(lambda r: r != rates[-1])))
+    return rates[0], tuple(RateChange(OCTOBER[0] + timedelta(days=d), r) for d, r in zip(days, rates[1:], strict=True))
+
+
+@given(
+    pricing=st.sampled_from([Pricing.HOURLY, Pricing.DAILY]),
+    rates=rates_by_day(),
+    amounts=st.dictionaries(st.integers(0, 30), st.integers(1, FULL_DAY), min_size=1),
+)
+def test_each_stretch_is_rounded_on_its_own_and_one_rate_prices_as_a_single_line(
+    pricing: Pricing, rates: tuple[int, tuple[RateChange, ...]], amounts: dict[int, int]
+) -> None:
+    rate, changes = rates
+    terms = dataclasses.replace(TERMS, pricing=pricing, rate_minor=rate, rate_changes=changes)
+    per = 60 if pricing is Pricing.HOURLY else FULL_DAY
+    at = datetime(2026, 11, 1, tzinfo=UTC)
+    entries = [
+        TimeEntry("e", OCTOBER[0] + timedelta(days=d), "c", "x", at, **{"minutes" if pricing is Pricing.HOURLY else "day_share": n})
+        for d, n in sorted(amounts.items())
+    ]
+    lines = timesheets.lines_per_rate("T", pricing, timesheets.rate_stretches(terms, *OCTOBER), entries)
+    # The stretches from the changes' days, independently of how the service finds them.
+    starts = [OCTOBER[0], *(c.effective_from for c in changes if OCTOBER[0] < c.effective_from <= OCTOBER[1])]
+    ends = [*(day - timedelta(days=1) for day in starts[1:]), OCTOBER[1]]
+    units = [
+        sum(n for d, n in amounts.items() if first <= OCTOBER[0] + timedelta(days=d) <= last)
+        for first, last in zip(starts, ends, strict=True)
+    ]
+    expected = [round_half_up(u * terms.rate_on(first), per) for first, u in zip(starts, units, strict=True) if u]
+    assert [line.amount_minor for line in lines] == expected
+    if len(starts) == 1:
+        assert sum(expected) == round_half_up(sum(amounts.values()) * terms.rate_on(OCTOBER[0]), per)
