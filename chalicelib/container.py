@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from chalicelib.services.consent_documents import UploadPolicy
     from chalicelib.services.consents import ConsentPorts
     from chalicelib.services.contracts import ContractPorts
+    from chalicelib.services.engagement_changes import ChangePorts
     from chalicelib.services.erasure import ErasurePorts
     from chalicelib.services.evaluations import EvaluationPorts
     from chalicelib.services.invoicing import InvoicingPorts
@@ -397,6 +398,12 @@ class Container:
         from chalicelib.services.timesheets import TimesheetPorts
 
         return TimesheetPorts(contracts=self.contracts, timesheets=DynamoTimesheetRepository())
+
+    @cached_property
+    def engagement_changes(self) -> ChangePorts:
+        from chalicelib.services.engagement_changes import ChangePorts
+
+        return ChangePorts(contracts=self.contracts, timesheets=self.timesheets.timesheets)
 
     @cached_property
     def evaluations(self) -> EvaluationPorts:

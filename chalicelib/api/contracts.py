@@ -29,9 +29,10 @@ STAFF = frozenset({Role.STAFF})
 WEBHOOK_MAX_BYTES = 256 * 1024
 
 
-def _contract_out(c: Contract) -> s.ContractOut:
+def contract_out(c: Contract) -> s.ContractOut:
     return s.ContractOut(
         contract_id=c.contract_id,
+        change_id=c.change_id,
         party=c.party,
         version=c.version,
         status=c.status,
@@ -68,7 +69,7 @@ def _engagement_out(ports: ContractPorts, engagement: Engagement, visible: list[
         activated_at=engagement.activated_at,
         ended_at=engagement.ended_at,
         terms=mappers.terms_out(engagement.terms),
-        contracts=[_contract_out(c) for c in visible],
+        contracts=[contract_out(c) for c in visible],
     )
 
 
@@ -197,7 +198,7 @@ def cancel_engagement(call: Call[s.CancelEngagementIn, Any]) -> s.EngagementResp
 )
 def get_contract(call: Call[Any, Any]) -> s.ContractOut:
     _, contract = contracts.visible_contract(call.container.contracts, call.user, call.path["engagement_id"], call.path["contract_id"])
-    return _contract_out(contract)
+    return contract_out(contract)
 
 
 @operation(

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from chalicelib.domain.reviews import Review
     from chalicelib.schemas import accounts as account_schemas
     from chalicelib.schemas import consents as consent_schemas
+    from chalicelib.schemas import engagement_changes as change_schemas
     from chalicelib.schemas import mappers
     from chalicelib.schemas import privacy as s
     from chalicelib.schemas import reviews as review_schemas
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
 else:  # imported on the first request that needs them (cold start)
     account_schemas = LazyModule("chalicelib.schemas.accounts")
     consent_schemas = LazyModule("chalicelib.schemas.consents")
+    change_schemas = LazyModule("chalicelib.schemas.engagement_changes")
     mappers = LazyModule("chalicelib.schemas.mappers")
     s = LazyModule("chalicelib.schemas.privacy")
     review_schemas = LazyModule("chalicelib.schemas.reviews")
@@ -93,6 +95,7 @@ def export_my_data(call: Call[Any, Any]) -> s.PersonalDataExportResponse:
         reviews=[review_schemas.review_out(_exported_review(r, export.generated_at)) for r in export.reviews],
         evaluations=[evaluation_out(full_view(r)) for r in export.evaluations],
         escalations=[escalation_out(e) for e in export.escalations],
+        engagement_changes=[change_schemas.change_record_out(c) for c in export.engagement_changes],
     )
 
 

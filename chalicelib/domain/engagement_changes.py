@@ -94,12 +94,13 @@ class ProposedTerms:
         return found
 
     def applied_to(self, terms: EngagementTerms) -> EngagementTerms:
-        """The terms with this change made: a new rate is added as of its day (later changes it overrides)."""
+        """The terms with this change made: a new rate is added as of its day (replacing one agreed for the same
+        day; one agreed for a later day still applies from that day, as its own addendum says)."""
         rate_changes = terms.rate_changes
         if self.rate_minor is not None:
             assert self.effective_from is not None
-            kept = tuple(c for c in rate_changes if c.effective_from < self.effective_from)
-            rate_changes = (*kept, RateChange(self.effective_from, self.rate_minor))
+            others = [c for c in rate_changes if c.effective_from != self.effective_from]
+            rate_changes = tuple(sorted([*others, RateChange(self.effective_from, self.rate_minor)], key=lambda c: c.effective_from))
         return replace(
             terms,
             end_date=self.end_date,

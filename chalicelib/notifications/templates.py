@@ -37,6 +37,9 @@ def _sv(subject: str, body: str) -> Template:
     return Template(subject, f"Hej $recipient_name,\n\n{body}\n\nVänliga hälsningar\nCustomersonly\n")
 
 
+_CHANGE_EN = "Last day: $previous_end_date → $new_end_date\nExtent: $extent\nRate: $rate\n"
+_CHANGE_SV = "Sista dag: $previous_end_date → $new_end_date\nOmfattning: $extent\nPris: $rate\n"
+
 _DISCLOSURE_TERMS_EN = """Assignment: $assignment_title
 Client: $client_name
 Summary: $assignment_summary
@@ -284,6 +287,62 @@ TEMPLATES |= {
             "Uppdraget avbröts: $assignment_title",
             "Uppdraget $assignment_title ($client_name, konsult $consultant_name) avbröts innan avtalen var "
             "signerade.\nOrsak: $reason\n\nAvtal som väntade på underskrift har dragits tillbaka. $link",
+        ),
+    },
+    "engagement_change_proposed": {
+        "en": _en(
+            "A change to $assignment_title is proposed",
+            "$proposer_name proposes to change the engagement $assignment_title ($client_name, consultant "
+            "$consultant_name):\n\n" + _CHANGE_EN + "Why: $reason\n\nThe client, the agency and the consultant each agree "
+            "or decline. Once all three agreed, an addendum to each contract is sent for signature; the change "
+            "applies when both are signed.\n\nAnswer: $link",
+        ),
+        "sv": _sv(
+            "En ändring av $assignment_title föreslås",
+            "$proposer_name föreslår en ändring av uppdraget $assignment_title ($client_name, konsult "
+            "$consultant_name):\n\n" + _CHANGE_SV + "Varför: $reason\n\nKunden, konsultbolaget och konsulten godkänner "
+            "eller avböjer var för sig. När alla tre har godkänt skickas ett tilläggsavtal till varje avtal för "
+            "underskrift; ändringen gäller när båda är signerade.\n\nSvara: $link",
+        ),
+    },
+    "engagement_change_declined": {
+        "en": _en(
+            "The change to $assignment_title was declined",
+            "The proposed change to the engagement $assignment_title ($client_name, consultant $consultant_name) "
+            "was declined, and the current terms stay:\n\n" + _CHANGE_EN + "Reason: $reason\n\n$link",
+        ),
+        "sv": _sv(
+            "Ändringen av $assignment_title avböjdes",
+            "Den föreslagna ändringen av uppdraget $assignment_title ($client_name, konsult $consultant_name) "
+            "avböjdes, och de nuvarande villkoren gäller:\n\n" + _CHANGE_SV + "Orsak: $reason\n\n$link",
+        ),
+    },
+    "engagement_change_withdrawn": {
+        "en": _en(
+            "The change to $assignment_title was withdrawn",
+            "The proposed change to the engagement $assignment_title ($client_name, consultant $consultant_name) "
+            "was withdrawn, and the current terms stay:\n\n" + _CHANGE_EN + "Reason: $reason\n\nAddenda still out for "
+            "signature were withdrawn. $link",
+        ),
+        "sv": _sv(
+            "Ändringen av $assignment_title drogs tillbaka",
+            "Den föreslagna ändringen av uppdraget $assignment_title ($client_name, konsult $consultant_name) "
+            "drogs tillbaka, och de nuvarande villkoren gäller:\n\n" + _CHANGE_SV + "Orsak: $reason\n\nTilläggsavtal "
+            "som väntade på underskrift har dragits tillbaka. $link",
+        ),
+    },
+    "engagement_changed": {
+        "en": _en(
+            "The engagement $assignment_title is changed",
+            "Both addenda are signed: the engagement $assignment_title ($client_name, consultant $consultant_name) "
+            "now runs on the amended terms.\n\n" + _CHANGE_EN + "Time is reported to the new last day, and invoiced at "
+            "the rate in force on each day. $link",
+        ),
+        "sv": _sv(
+            "Uppdraget $assignment_title är ändrat",
+            "Båda tilläggsavtalen är signerade: uppdraget $assignment_title ($client_name, konsult $consultant_name) "
+            "löper nu på de ändrade villkoren.\n\n" + _CHANGE_SV + "Tid rapporteras till den nya sista dagen och "
+            "faktureras med det pris som gäller varje dag. $link",
         ),
     },
     "engagement_ended": {

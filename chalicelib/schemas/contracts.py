@@ -100,6 +100,13 @@ class MilestoneOut(ResponseModel):
     due_date: date
 
 
+class RateChangeOut(ResponseModel):
+    effective_from: date
+    rate_minor: int = Field(description="the client's price per hour or day from effective_from on")
+    commission_minor: int
+    agency_net_minor: int
+
+
 class TermsOut(ResponseModel):
     pricing: Pricing
     currency: str
@@ -115,6 +122,9 @@ class TermsOut(ResponseModel):
     scope: str
     payment_terms_days: int
     reporting_period: PeriodKind
+    rate_changes: list[RateChangeOut] = Field(
+        description="rates agreed in signed addenda, each from its day on (rate_minor before the first)"
+    )
 
 
 class SignerOut(ResponseModel):
@@ -125,6 +135,7 @@ class SignerOut(ResponseModel):
 
 class ContractOut(ResponseModel):
     contract_id: str
+    change_id: str | None = Field(description="set on an addendum: the change of the engagement it puts in writing")
     party: ContractParty
     version: int
     status: ContractStatus

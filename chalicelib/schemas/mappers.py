@@ -8,7 +8,7 @@ from chalicelib.domain.accounts import ConsentDocument, Invitation, Organisation
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentEntry, ConsentState
 from chalicelib.domain.contracts import Engagement, EngagementTerms
-from chalicelib.domain.money import RateBreakdown
+from chalicelib.domain.money import RateBreakdown, commission_of
 from chalicelib.domain.profiles import Profile
 from chalicelib.domain.proposals import AgentAssignment, Candidacy, Interview, Slot
 from chalicelib.schemas.accounts import (
@@ -19,7 +19,7 @@ from chalicelib.schemas.accounts import (
     UserResponse,
 )
 from chalicelib.schemas.consents import AuditEntryResponse, ConsentEntryResponse, ConsentResponse, HourlyRateOut
-from chalicelib.schemas.contracts import EngagementRecordOut, MilestoneOut, TermsOut
+from chalicelib.schemas.contracts import EngagementRecordOut, MilestoneOut, RateChangeOut, TermsOut
 from chalicelib.schemas.profiles import AvailabilityOut, LanguageOut, ProfileResponse
 from chalicelib.schemas.proposals import (
     AgentResponse,
@@ -214,6 +214,15 @@ def terms_out(terms: EngagementTerms) -> TermsOut:
         scope=terms.scope,
         payment_terms_days=terms.payment_terms_days,
         reporting_period=terms.reporting_period,
+        rate_changes=[
+            RateChangeOut(
+                effective_from=c.effective_from,
+                rate_minor=c.rate_minor,
+                commission_minor=commission_of(c.rate_minor, terms.commission_bps),
+                agency_net_minor=c.rate_minor - commission_of(c.rate_minor, terms.commission_bps),
+            )
+            for c in terms.rate_changes
+        ],
     )
 
 

@@ -11,6 +11,7 @@ from chalicelib.schemas.accounts import DownloadResponse, OrganisationResponse, 
 from chalicelib.schemas.base import ResponseModel
 from chalicelib.schemas.consents import AuditEntryResponse, ConsentEntryResponse, HourlyRateOut
 from chalicelib.schemas.contracts import EngagementRecordOut
+from chalicelib.schemas.engagement_changes import ChangeRecordOut
 from chalicelib.schemas.evaluations import EscalationOut, EvaluationOut
 from chalicelib.schemas.files import UploadedFileResponse
 from chalicelib.schemas.notifications import NotificationResponse
@@ -64,6 +65,7 @@ class PersonalDataExportResponse(ResponseModel):
         description="a consultant's evaluation rounds, all of it: the clients' ratings, their self-assessments, the agent's notes"
     )
     escalations: list[EscalationOut] = Field(description="escalations to their agent about their evaluations")
+    engagement_changes: list[ChangeRecordOut] = Field(description="changes proposed for their engagements, with every party's answer")
 
 
 class ExportArchiveResponse(ResponseModel):

@@ -175,7 +175,7 @@ def update_terms(ports: ContractPorts, principal: Principal, engagement_id: str,
             raise Conflict("A contract is signed; the terms can no longer change.", current_state=ContractStatus.COMPLETED.value)
         now = ports.now
         changes = Changes()
-        if _void_outstanding(ports, in_force, TERMS_CHANGED, changes, now):
+        if void_outstanding(ports, in_force, TERMS_CHANGED, changes, now):
             raise Conflict("A contract was just signed; the terms can no longer change.", current_state="completed")
         updated = replace(engagement, terms=terms, revision=engagement.revision + 1, updated_at=now)
         try:
@@ -195,7 +195,7 @@ def cancel_engagement(ports: ContractPorts, principal: Principal, engagement_id:
         engagement.ensure_contracting()
         now = ports.now
         changes = Changes()
-        _void_outstanding(ports, _contracts_in_force(ports, engagement), CANCELLED, changes, now)
+        void_outstanding(ports, _contracts_in_force(ports, engagement), CANCELLED, changes, now)
         updated = replace(
             engagement,
             status=EngagementStatus.CANCELLED,
@@ -206,7 +206,7 @@ def cancel_engagement(ports: ContractPorts, principal: Principal, engagement_id:
             cancel_reason=reason,
         )
         changes.transition(updated, engagement.status.value, revision=engagement.revision)
-        _tell_everyone(ports, engagement, "engagement_cancelled", {"reason": reason}, changes, now)
+        tell_everyone(ports, engagement, "engagement_cancelled", {"reason": reason}, changes, now)
         try:
             ports.commit(changes)
         except ConcurrencyConflict:
@@ -215,7 +215,7 @@ def cancel_engagement(ports: ContractPorts, principal: Principal, engagement_id:
     raise _busy()
 
 
-def _void_outstanding(ports: ContractPorts, contracts: list[Contract], reason: str, changes: Changes, now: datetime) -> bool:
+def void_outstanding(ports: ContractPorts, contracts: list[Contract], reason: str, changes: Changes, now: datetime) -> bool:
     """Voids, with their providers, the contracts still out for signature, adding their moves to ``changes``.
     One that its provider reports signed a moment ago (its webhook still on the way) is left alone: the
     answer is whether there was one."""
@@ -253,8 +253,18 @@ def send_contracts(ports: ContractPorts, principal: Principal, engagement_id: st
         contract = ports.engagements.get_contract(engagement_id, listed.contract_id)
         current_terms = terms_digest(_engagement(ports, engagement_id).terms)
         if contract is not None and contract.status is ContractStatus.DRAFT and contract.terms_digest == current_terms:
-            _send(ports, contract, name)
+            send_for_signature(ports, contract, name, _still_contracting)
     return _engagement(ports, engagement_id)
+
+
+def _still_contracting(ports: ContractPorts, contract: Contract) -> Changes | None:
+    """A contract is sent while its engagement is contracting on the terms it states; the engagement's
+    revision is written with it, so that terms changed meanwhile make the send fail, not go out stale."""
+    engagement = _engagement(ports, contract.engagement_id)
+    if contract.terms_digest != terms_digest(engagement.terms) or engagement.status is not EngagementStatus.CONTRACTING:
+        return None
+    bumped = replace(engagement, revision=engagement.revision + 1)
+    return Changes().transition(bumped, engagement.status.value, revision=engagement.revision)
 
 
 def _prepare_drafts(ports: ContractPorts, principal: Principal, engagement_id: str) -> Engagement:
@@ -298,45 +308,30 @@ def _draft(
 ) -> Contract:
     """A contract generated from the engagement's terms: a draft made again in place, or a new version of a
     contract that ended unsigned (or the first)."""
-    from chalicelib.contracts.pdf import ContractView, render_contract, sha256_hex
+    from chalicelib.contracts.pdf import ContractView, render_contract
 
     now = ports.now
     keep = previous is not None and previous.status is ContractStatus.DRAFT
     contract_id = previous.contract_id if keep and previous else new_id()
     version = (previous.version + (0 if keep else 1)) if previous else 1
-    counterparty = _counterparty_signer(ports, engagement, party)
-    platform_signer = ports.users(principal.user_id)
-    if platform_signer is None:
-        raise NotFound("Your account was not found.")
-    accounts = ports.candidacies.assignments.accounts.accounts
-    agency, client = accounts.get_organisation(engagement.agency_id), accounts.get_organisation(engagement.client_id)
-    consultant = ports.users(engagement.consultant_id)
-    assignment = ports.candidacies.assignments.assignments.get_assignment(engagement.assignment_id)
-    org = agency if party is ContractParty.AGENCY else client
+    names = document_parties(ports, engagement, party, principal.user_id)
     reference = contract_reference(contract_id, version)
     view = ContractView(
         party=party,
-        language=counterparty.language,
+        language=names.counterparty.language,
         reference=reference,
         issued_on=now.date(),
         platform_name=ports.platform_name,
         platform_org_number=ports.platform_org_number,
-        counterparty_name=org.name if org else "",
-        counterparty_org_number=(org.organisation_number or "") if org else "",
-        counterparty_signer_name=counterparty.name,
-        platform_signer_name=platform_signer.name,
-        agency_name=agency.name if agency else "",
-        client_name=client.name if client else "",
-        consultant_name=consultant.name if consultant else "",
-        assignment_title=assignment.title if assignment else "",
+        counterparty_name=names.counterparty_org_name,
+        counterparty_org_number=names.counterparty_org_number,
+        counterparty_signer_name=names.counterparty.name,
+        platform_signer_name=names.platform_signer.name,
+        agency_name=names.agency_name,
+        client_name=names.client_name,
+        consultant_name=names.consultant_name,
+        assignment_title=names.assignment_title,
         terms=engagement.terms,
-    )
-    pdf = render_contract(view)
-    key = f"contracts/{engagement.engagement_id}/{contract_id}/{reference}.pdf"
-    stored = ports.storage.put(key, pdf, content_type=PDF)
-    signers = (
-        Signer(COUNTERPARTY_RECIPIENT, SignerRole.COUNTERPARTY, counterparty.user_id, counterparty.name, counterparty.email),
-        Signer(PLATFORM_RECIPIENT, SignerRole.PLATFORM, platform_signer.user_id, platform_signer.name, platform_signer.email),
     )
     return Contract(
         contract_id=contract_id,
@@ -344,22 +339,75 @@ def _draft(
         party=party,
         counterparty_id=engagement.agency_id if party is ContractParty.AGENCY else engagement.client_id,
         version=version,
-        language=counterparty.language,
+        language=names.counterparty.language,
         created_at=previous.created_at if keep and previous else now,
         created_by=principal.user_id,
         updated_at=now,
         terms_digest=digest,
-        document=StoredDocument(key, stored.version_id, sha256_hex(pdf), len(pdf)),
-        signers=signers,
+        document=store_document(ports, engagement, contract_id, reference, render_contract(view)),
+        signers=names.signers,
         revision=previous.revision + 1 if keep and previous else 0,
     )
 
 
-def contract_reference(contract_id: str, version: int) -> str:
-    return f"CO-{contract_id.upper()}-v{version}"
+@dataclass(frozen=True)
+class DocumentParties:
+    """Who a contract (or an addendum) names and who signs it."""
+
+    counterparty: User  # signs for the agency or the client
+    platform_signer: User  # a staff member, for the platform
+    counterparty_org_name: str
+    counterparty_org_number: str
+    agency_name: str
+    client_name: str
+    consultant_name: str
+    assignment_title: str
+
+    @property
+    def signers(self) -> tuple[Signer, Signer]:
+        counterparty, platform = self.counterparty, self.platform_signer
+        return (
+            Signer(COUNTERPARTY_RECIPIENT, SignerRole.COUNTERPARTY, counterparty.user_id, counterparty.name, counterparty.email),
+            Signer(PLATFORM_RECIPIENT, SignerRole.PLATFORM, platform.user_id, platform.name, platform.email),
+        )
 
 
-def _counterparty_signer(ports: ContractPorts, engagement: Engagement, party: ContractParty) -> User:
+def document_parties(ports: ContractPorts, engagement: Engagement, party: ContractParty, platform_signer_id: str) -> DocumentParties:
+    platform_signer = ports.users(platform_signer_id)
+    if platform_signer is None:
+        raise NotFound("The platform's signer was not found.")
+    accounts = ports.candidacies.assignments.accounts.accounts
+    agency, client = accounts.get_organisation(engagement.agency_id), accounts.get_organisation(engagement.client_id)
+    consultant = ports.users(engagement.consultant_id)
+    assignment = ports.candidacies.assignments.assignments.get_assignment(engagement.assignment_id)
+    org = agency if party is ContractParty.AGENCY else client
+    return DocumentParties(
+        counterparty=counterparty_signer(ports, engagement, party),
+        platform_signer=platform_signer,
+        counterparty_org_name=org.name if org else "",
+        counterparty_org_number=(org.organisation_number or "") if org else "",
+        agency_name=agency.name if agency else "",
+        client_name=client.name if client else "",
+        consultant_name=consultant.name if consultant else "",
+        assignment_title=assignment.title if assignment else "",
+    )
+
+
+def store_document(ports: ContractPorts, engagement: Engagement, contract_id: str, reference: str, pdf: bytes) -> StoredDocument:
+    key = f"contracts/{engagement.engagement_id}/{contract_id}/{reference}.pdf"
+    stored = ports.storage.put(key, pdf, content_type=PDF)
+    return StoredDocument(key, stored.version_id, hashlib.sha256(pdf).hexdigest(), len(pdf))
+
+
+def contract_reference(contract_id: str, version: int, *, addendum: bool = False) -> str:
+    return f"{'AD' if addendum else 'CO'}-{contract_id.upper()}-v{version}"
+
+
+def reference_of(contract: Contract) -> str:
+    return contract_reference(contract.contract_id, contract.version, addendum=contract.is_addendum)
+
+
+def counterparty_signer(ports: ContractPorts, engagement: Engagement, party: ContractParty) -> User:
     """Who signs for the counterparty: for the agency, the admin who consented to the disclosure (else any
     active admin); for the client, the user who accepted (else any active client user)."""
     accounts = ports.candidacies.assignments.accounts.accounts
@@ -376,14 +424,19 @@ def _counterparty_signer(ports: ContractPorts, engagement: Engagement, party: Co
     return chosen
 
 
-def _send(ports: ContractPorts, contract: Contract, provider_name: str) -> None:
+def send_for_signature(
+    ports: ContractPorts, contract: Contract, provider_name: str, still_wanted: Callable[[ContractPorts, Contract], Changes | None]
+) -> None:
+    """Sends a draft (a contract or an addendum) for signature. ``still_wanted`` is asked, after the envelope
+    is made, whether the draft is still the one to send: it answers with the writes that hold that true in
+    the same transaction (a revision-checked write of what the draft stems from), or None when not."""
     provider = ports.providers(provider_name)
     document = _verified_content(ports, contract.document)
     request = EnvelopeRequest(
         contract_id=contract.contract_id,
         engagement_id=contract.engagement_id,
         subject=_subject(contract),
-        document_name=f"{contract_reference(contract.contract_id, contract.version)}.pdf",
+        document_name=f"{reference_of(contract)}.pdf",
         document=document,
         signers=tuple(_envelope_signer(contract, s) for s in contract.signers),
         language=contract.language,
@@ -392,18 +445,13 @@ def _send(ports: ContractPorts, contract: Contract, provider_name: str) -> None:
     envelope_id = provider.create_envelope(request)
     for _ in range(ATTEMPTS):
         current = ports.engagements.get_contract(contract.engagement_id, contract.contract_id)
-        engagement = _engagement(ports, contract.engagement_id)
-        if (
-            current is None
-            or current.status is not ContractStatus.DRAFT
-            or current.document != contract.document
-            or current.terms_digest != terms_digest(engagement.terms)
-            or engagement.status is not EngagementStatus.CONTRACTING
-        ):
-            break  # sent by a concurrent request, made again, or its terms changed meanwhile: one envelope too many
+        if current is None or current.status is not ContractStatus.DRAFT or current.document != contract.document:
+            break  # sent by a concurrent request, or made again meanwhile: one envelope too many
+        guard = still_wanted(ports, current)
+        if guard is None:
+            break  # what it stems from changed meanwhile
         sent = replace(current.moved(ContractStatus.SENT, ports.now), provider=provider_name, envelope_id=envelope_id, sent_at=ports.now)
-        changes = Changes().transition(sent, current.status.value, revision=current.revision)
-        changes.transition(replace(engagement, revision=engagement.revision + 1), engagement.status.value, revision=engagement.revision)
+        changes = guard.transition(sent, current.status.value, revision=current.revision)
         try:
             ports.commit(changes)
         except ConcurrencyConflict:
@@ -425,7 +473,9 @@ def _envelope_signer(contract: Contract, signer: Signer) -> EnvelopeSigner:
 
 
 def _subject(contract: Contract) -> str:
-    reference = contract_reference(contract.contract_id, contract.version)
+    reference = reference_of(contract)
+    if contract.is_addendum:
+        return f"Tilläggsavtal att signera: {reference}" if contract.language == "sv" else f"Contract addendum to sign: {reference}"
     return f"Avtal att signera: {reference}" if contract.language == "sv" else f"Contract to sign: {reference}"
 
 
@@ -533,7 +583,14 @@ def _follow_on_engagement(
     ports: ContractPorts, engagement: Engagement, before: Contract, after: Contract, changes: Changes, now: datetime
 ) -> None:
     """Every contract move writes the engagement: its revision serialises concurrent moves, so of two
-    completions arriving together the second sees the first and activates the engagement, once."""
+    completions arriving together the second sees the first and activates the engagement, once. An
+    addendum's move writes its change instead (and, once both addenda are signed, the engagement)."""
+    if after.is_addendum:
+        # Imported here: the changes build on this module (drafts, sending, the signature flow).
+        from chalicelib.services.engagement_changes import follow_addendum
+
+        follow_addendum(ports, engagement, before, after, changes, now)
+        return
     current = engagement.contracts.get(after.party) == after.contract_id
     signed = engagement.signed | {after.party} if after.status is ContractStatus.COMPLETED and current else engagement.signed
     updated = replace(engagement, signed=frozenset(signed), revision=engagement.revision + 1, updated_at=now)
@@ -542,7 +599,7 @@ def _follow_on_engagement(
         _activate(ports, updated, changes, now)
     changes.transition(updated, engagement.status.value, revision=engagement.revision)
     if after.status in UNSIGNED_ENDS and before.status not in ENDED and current:
-        _alert_unsigned(ports, engagement, after, changes, now)
+        alert_unsigned(ports, engagement, after, changes, now)
 
 
 def _store_signed(ports: ContractPorts, contract: Contract) -> SignedCopies:
@@ -550,7 +607,7 @@ def _store_signed(ports: ContractPorts, contract: Contract) -> SignedCopies:
     assert contract.provider and contract.envelope_id
     documents = ports.providers(contract.provider).download_signed(contract.envelope_id)
     until = datetime(ports.now.year + ports.retention_years, 12, 31, 23, 59, 59, tzinfo=UTC)
-    base = f"contracts/{contract.engagement_id}/{contract.contract_id}/{contract_reference(contract.contract_id, contract.version)}"
+    base = f"contracts/{contract.engagement_id}/{contract.contract_id}/{reference_of(contract)}"
     document = _keep(ports, f"{base}-signed.pdf", documents.document, until)
     certificate = _keep(ports, f"{base}-certificate.pdf", documents.certificate, until) if documents.certificate is not None else None
     return document, certificate
@@ -567,10 +624,10 @@ def _activate(ports: ContractPorts, engagement: Engagement, changes: Changes, no
     if assignment is not None and assignment.status is AssignmentStatus.OPEN:
         filled = replace(assignment, status=AssignmentStatus.FILLED, updated_at=now, updated_by="system")
         changes.transition(filled, AssignmentStatus.OPEN.value)
-    _tell_everyone(ports, engagement, "engagement_active", {}, changes, now)
+    tell_everyone(ports, engagement, "engagement_active", {}, changes, now)
 
 
-def _alert_unsigned(ports: ContractPorts, engagement: Engagement, contract: Contract, changes: Changes, now: datetime) -> None:
+def alert_unsigned(ports: ContractPorts, engagement: Engagement, contract: Contract, changes: Changes, now: datetime) -> None:
     """A contract declined, voided or expired: the consultant's agent and staff must act (talk to the
     party, change the terms, send again or cancel)."""
     accounts = ports.candidacies.assignments.accounts.accounts
@@ -590,7 +647,7 @@ def _alert_unsigned(ports: ContractPorts, engagement: Engagement, contract: Cont
         )
 
 
-def _tell_everyone(ports: ContractPorts, engagement: Engagement, kind: str, extra: dict[str, str], changes: Changes, now: datetime) -> None:
+def tell_everyone(ports: ContractPorts, engagement: Engagement, kind: str, extra: dict[str, str], changes: Changes, now: datetime) -> None:
     """The consultant, the agency's admins and the client's users, each once."""
     candidacy = ports.candidacies.proposals.get_candidacy(engagement.candidacy_id)
     people = party_recipients(ports.candidacies, candidacy) if candidacy else []

@@ -5,7 +5,10 @@ consultant are told that they may now review each other.
 so an engagement ends once however many runs (or an early end by agreement, later) race for it, and its
 notices go out with it, once. The end moment is a stored fact: the start of the day after the last day
 (UTC) for the scheduled end, whenever the job gets to it, so the review window (and the reveal of the
-reviews at its close) does not depend on when the job ran.
+reviews at its close) does not depend on when the job ran. An early end by agreement moves the last day
+(``services/engagement_changes.py``); the end itself is then this same scheduled one. An agreed change
+whose addenda are still out holds the end until they are signed or end unsigned (an extension signed a
+day late must not find the engagement ended); a change still open when the engagement ends lapses.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from chalicelib.errors import ConcurrencyConflict, Conflict, NotFound
 from chalicelib.logging import log_failure, logger
 from chalicelib.services.candidacies import ATTEMPTS, client_recipients
 from chalicelib.services.contracts import ContractPorts, engagement_params
+from chalicelib.services.engagement_changes import holds_end, lapse_on_end
 from chalicelib.services.notifications import notify
 from chalicelib.services.ports import Changes
 
@@ -29,25 +33,30 @@ SYSTEM = "system"
 
 def end_engagement(ports: ContractPorts, engagement_id: str, ended_at: datetime, by: str = SYSTEM) -> Engagement | None:
     """Ends the active engagement as of ``ended_at`` and tells the client's users and the consultant that the
-    reviews are open. Returns the ended engagement, or None when it is not active (any more): a concurrent
-    run ended it first, say. An early end (by agreement) passes its own moment: the days after it are then
-    outside the engagement for time reporting, as the days after the last day are."""
+    reviews are open. Returns the ended engagement, or None when it is not active (any more: a concurrent
+    run ended it first, say) or an agreed change still being signed holds it."""
     for _ in range(ATTEMPTS):
         engagement = ports.engagements.get_engagement(engagement_id)
         if engagement is None:
             raise NotFound("Engagement not found.")
         if engagement.status is not EngagementStatus.ACTIVE:
             return None
+        if (held := holds_end(ports, engagement)) is not None:
+            logger.info(
+                "engagement end held by an addendum being signed", extra={"engagement_id": engagement_id, "change_id": held.change_id}
+            )
+            return None
         now = ports.now
+        changes = Changes()
         ended = replace(
-            engagement,
+            lapse_on_end(ports, engagement, by, changes, now),
             status=EngagementStatus.ENDED,
             ended_at=ended_at,
             ended_by=by,
             revision=engagement.revision + 1,
             updated_at=now,
         )
-        changes = Changes().transition(ended, engagement.status.value, revision=engagement.revision)
+        changes.transition(ended, engagement.status.value, revision=engagement.revision)
         _open_reviews(ports, ended, changes, now)
         try:
             ports.commit(changes)

@@ -20,6 +20,7 @@ from chalicelib.domain.accounts import Organisation, User
 from chalicelib.domain.audit import AuditAction, AuditEntry
 from chalicelib.domain.consent import ConsentEntry
 from chalicelib.domain.contracts import Engagement
+from chalicelib.domain.engagement_changes import EngagementChange
 from chalicelib.domain.evaluations import Escalation, EvaluationRound
 from chalicelib.domain.exports import ArchiveStatus, ExportArchive, archive_key
 from chalicelib.domain.files import FileStatus, UploadedFile
@@ -69,6 +70,8 @@ class PersonalDataExport:
     # feedback and notes, and the escalations about them (as interviews come with the agent's notes).
     evaluations: list[EvaluationRound] = field(default_factory=list)
     escalations: list[Escalation] = field(default_factory=list)
+    # Changes proposed for their engagements (extensions, early ends, new rates), with every party's answer.
+    engagement_changes: list[EngagementChange] = field(default_factory=list)
 
 
 def export_personal_data(
@@ -102,7 +105,8 @@ def export_personal_data(
         disclosures=ports.profiles.list_disclosures(user.user_id),
         candidacies=(candidacies := proposals.list_consultant_candidacies(user.user_id)),
         interviews=[i for c in candidacies for i in proposals.list_candidacy_interviews(c.candidacy_id)],
-        engagements=engagements.list_consultant_engagements(user.user_id),
+        engagements=(contracted := engagements.list_consultant_engagements(user.user_id)),
+        engagement_changes=[c for e in contracted for c in engagements.list_changes(e.engagement_id)],
         consultant_agent=proposals.get_agent_assignment(user.user_id),
         notifications=notifications.list_notifications(user.user_id),
         audit=audit_log.list_for_subject(user.user_id),

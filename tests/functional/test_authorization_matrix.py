@@ -212,6 +212,17 @@ def _proposal_objects(
             "sha": envelope.document_sha256,
         }
 
+    def sign_all(engagement_id: str, contract_id: str) -> None:
+        """Every signer of the contract signs through the link the built-in signature e-mailed them."""
+        envelope_id = container.contracts.engagements.get_contract(engagement_id, contract_id).envelope_id
+        for who in (as_client, as_admin, as_staff):
+            notices = [n for n in container.notification_repository.list_notifications(who.user_id) if n.object_id == envelope_id]
+            if notices:
+                envelope = container.signing.envelopes.get_envelope(envelope_id)
+                token = notices[0].text.split("token=")[1].split()[0]
+                name = next(r.name for r in envelope.recipients if r.user_id == who.user_id)
+                signing.sign(container.signing, who, envelope_id, token, name, envelope.document_sha256, RequestContext())
+
     def activated(**terms_changes: Any) -> str:
         """An engagement made active: both contracts signed through the built-in signature's links and
         webhooks."""
@@ -223,14 +234,7 @@ def _proposal_objects(
         contracts.update_terms(container.contracts, as_staff, engagement_id, terms)
         sent_engagement = contracts.send_contracts(container.contracts, as_staff, engagement_id)
         for contract_id in sent_engagement.contracts.values():
-            envelope_id = container.contracts.engagements.get_contract(engagement_id, contract_id).envelope_id
-            for who in (as_client, as_admin, as_staff):
-                notices = [n for n in container.notification_repository.list_notifications(who.user_id) if n.object_id == envelope_id]
-                if notices:
-                    envelope = container.signing.envelopes.get_envelope(envelope_id)
-                    token = notices[0].text.split("token=")[1].split()[0]
-                    name = next(r.name for r in envelope.recipients if r.user_id == who.user_id)
-                    signing.sign(container.signing, who, envelope_id, token, name, envelope.document_sha256, RequestContext())
+            sign_all(engagement_id, contract_id)
         pump.drain()  # the webhooks, through the API
         assert container.contracts.engagements.get_engagement(engagement_id).status.value == "active"
         return engagement_id
@@ -283,6 +287,25 @@ def _proposal_objects(
         return {"escalation": escalation.escalation_id}
 
     to_evaluate = evaluated(rated_low=False)
+
+    def changed(engagement_id: str, *agreeing: Principal, sign_agency_addendum: bool = False) -> str:
+        """A later end date proposed by the client for the engagement, agreed by ``agreeing``; with
+        ``sign_agency_addendum``, the agency's addendum signed too."""
+        from chalicelib.domain.engagement_changes import ProposedTerms
+        from chalicelib.services import engagement_changes
+
+        ch = container.engagement_changes
+        change = engagement_changes.propose_change(ch, as_client, engagement_id, ProposedTerms(date(2028, 3, 31)), "More work")
+        for who in agreeing:
+            change = engagement_changes.answer_change(ch, who, engagement_id, change.change_id, agree=True)
+        if sign_agency_addendum:
+            sign_all(engagement_id, change.addenda[ContractParty.AGENCY])
+            pump.drain()
+            assert ch.contracts.engagements.get_change(engagement_id, change.change_id).signed == {ContractParty.AGENCY}
+        return change.change_id
+
+    to_change = to_evaluate["engagement"]
+    change_signed = activated()
 
     def ended(*reviewers: Principal) -> tuple[str, list[str]]:
         """An engagement whose last day was yesterday, ended as the jobs end it, reviewed by ``reviewers`` in turn."""
@@ -350,6 +373,11 @@ def _proposal_objects(
         "claim_ok": fixed_fee["approve"],
         "claim_no": fixed_fee["reject"],
         "eng_e": to_evaluate["engagement"],
+        "eng_ch": to_change,
+        "ch": changed(to_change),
+        "ch_decline": changed(fixed_fee["engagement"], as_consultant),
+        "eng_ch_signed": change_signed,
+        "ch_signed": changed(change_signed, as_admin, as_consultant, sign_agency_addendum=True),
         "ev": to_evaluate["evaluation"],
         "esc": evaluated(rated_low=True)["escalation"],
         "eng_r_new": ended()[0],
@@ -583,6 +611,11 @@ MATRIX: list[Row] = [
     ),
 ]
 _TEMPLATE = {
+    "eng_ch": "engagement_id",
+    "ch": "change_id",
+    "ch_decline": "change_id",
+    "eng_ch_signed": "engagement_id",
+    "ch_signed": "change_id",
     "staff_id": "agent_id",
     "eng": "engagement_id",
     "eng_terms": "engagement_id",
@@ -796,6 +829,41 @@ MATRIX += [
     ("GET", "/evaluations?due_before=2100-01-01", None, {"anonymous": 401, "staff": 200}, 403),
     ("GET", "/escalations?status=open", None, {"anonymous": 401, "staff": 200}, 403),
     ("POST", "/escalations/{esc}/resolve", {"note": "Agreed a plan with the client."}, {"anonymous": 401, "staff": 200}, 403),
+]
+
+# Changes of an engagement: its parties propose and answer (staff may not: 403), everyone who sees the
+# engagement reads them; each row's change is in the state that lets exactly one actor succeed. eng_ch has
+# a change open, so no party may propose another (409); ch_decline was proposed by the client and agreed
+# by the consultant, so only the agency may still decline; one addendum of ch_signed is signed, so only
+# staff may withdraw it.
+CHANGE_IN = {"end_date": "2028-06-30", "reason": "More work"}
+PARTIES_ANSWER = {"anonymous": 401, "staff": 403}
+MATRIX += [
+    ("POST", "/engagements/{eng_ch}/changes", CHANGE_IN, {**PARTIES_ANSWER, "admin_a": 409, "consultant_a": 409, "client_c": 409}, 404),
+    ("GET", "/engagements/{eng_ch}/changes", None, PARTIES_OF_ENGAGEMENT, 404),
+    ("GET", "/engagements/{eng_ch}/changes/{ch}", None, PARTIES_OF_ENGAGEMENT, 404),
+    (
+        "POST",
+        "/engagements/{eng_ch}/changes/{ch}/agree",
+        None,
+        {**PARTIES_ANSWER, "admin_a": 200, "consultant_a": 200, "client_c": 200},
+        404,
+    ),
+    (
+        "POST",
+        "/engagements/{eng_fixed}/changes/{ch_decline}/decline",
+        {"reason": "Not now"},
+        {**PARTIES_ANSWER, "admin_a": 200, "consultant_a": 409, "client_c": 409},
+        404,
+    ),
+    ("POST", "/engagements/{eng_ch_signed}/changes/{ch_signed}/addenda/send", {}, {"anonymous": 401, "staff": 200}, 403),
+    (
+        "POST",
+        "/engagements/{eng_ch_signed}/changes/{ch_signed}/withdraw",
+        {"reason": "The client will not sign"},
+        {"anonymous": 401, "staff": 200, "admin_a": 403, "consultant_a": 403, "client_c": 409},
+        404,
+    ),
 ]
 
 # Reviews: the client's users and the consultant write them once the engagement ended; staff and the agency,

@@ -26,6 +26,17 @@ PERIOD = {"recipient_name", "assignment_title", "consultant_name", "period", "li
 EVALUATION_CLIENT = {"recipient_name", "consultant_name", "assignment_title", "deadline", "link"}
 EVALUATION_CONSULTANT = {"recipient_name", "client_name", "assignment_title", "deadline", "link"}
 ESCALATION = {"recipient_name", "client_name", "consultant_name", "assignment_title", "due_date", "link"}
+CHANGE = {
+    "recipient_name",
+    "assignment_title",
+    "client_name",
+    "consultant_name",
+    "previous_end_date",
+    "new_end_date",
+    "extent",
+    "rate",
+    "link",
+}
 UNSIGNED = {"recipient_name", "assignment_title", "client_name", "consultant_name", "party", "status", "reason", "link"}
 # The interface the features that send these code against.
 PARAMS = {
@@ -66,6 +77,10 @@ PARAMS = {
     "period_returned": PERIOD | {"comment"},
     "engagement_cancelled": {"recipient_name", "assignment_title", "client_name", "consultant_name", "reason", "link"},
     "contract_unsigned_agent": UNSIGNED,
+    "engagement_change_proposed": CHANGE | {"proposer_name", "reason"},
+    "engagement_change_declined": CHANGE | {"reason"},
+    "engagement_change_withdrawn": CHANGE | {"reason"},
+    "engagement_changed": CHANGE,
     "engagement_ended": {"recipient_name", "assignment_title", "client_name", "consultant_name", "last_day", "reviews_close_at", "link"},
     "review_revealed": {"recipient_name", "assignment_title", "reviewer_name", "link"},
     "review_hidden": {"recipient_name", "assignment_title", "reason", "link"},

@@ -349,7 +349,7 @@ def test_a_period_at_one_rate_has_one_line_at_the_rate_in_force_without_reading_
     assert lines_of(invoice) == [("2026-10-01 to 2026-10-31", "9 h", 9 * rate_in_force)]
 
 
-def test_later_changes_add_stretches_and_one_from_an_earlier_day_replaces_them() -> None:
+def test_later_changes_add_stretches_and_one_from_the_same_day_replaces_it() -> None:
     deal, ports = active()
     rate_changed(deal, date(2026, 10, 10), 120_000)
     rate_changed(deal, date(2026, 10, 20), 150_000)
@@ -361,10 +361,17 @@ def test_later_changes_add_stretches_and_one_from_an_earlier_day_replaces_them()
         ("2026-10-20 to 2026-10-31", "2 h", 300_000),
     ]
     rate_changed(deal, date(2026, 11, 2), 90_000)
-    rate_changed(deal, date(2026, 11, 1), 110_000)  # agreed later, from an earlier day: the 90 000 is gone
-    report(deal, ports, date(2026, 11, 2), 60)
+    rate_changed(deal, date(2026, 11, 1), 110_000)  # agreed later, from an earlier day: the 90 000 still applies from its day
+    rate_changed(deal, date(2026, 11, 3), 80_000)
+    rate_changed(deal, date(2026, 11, 3), 70_000)  # agreed later, from the same day: the 80 000 is gone
+    for day in (1, 2, 3):
+        report(deal, ports, date(2026, 11, day), 60)
     deal.scene.world.clock.advance(days=4)
-    assert lines_of(invoiced(deal, ports, "2026-11")) == [("2026-11-01 to 2026-11-30", "1 h", 110_000)]
+    assert lines_of(invoiced(deal, ports, "2026-11")) == [
+        ("2026-11-01 to 2026-11-01", "1 h", 110_000),
+        ("2026-11-02 to 2026-11-02", "1 h", 90_000),
+        ("2026-11-03 to 2026-11-30", "1 h", 70_000),
+    ]
 
 
 def test_a_stretch_without_time_makes_no_line(hourly: tuple[Deal, TimesheetPorts]) -> None:

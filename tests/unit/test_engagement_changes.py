@@ -1,0 +1,424 @@
+"""Changes to an active engagement: proposed by a party, agreed by all three, signed as addenda to both
+contracts through the same signature flow, applied once both are signed; declines, withdrawals, the end
+of the engagement meanwhile, who may do what, and the races between them."""
+
+from __future__ import annotations
+
+import threading
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from chalicelib.domain.contracts import Contract, ContractParty, ContractStatus, EngagementStatus, Pricing, RateChange
+from chalicelib.domain.engagement_changes import ChangeKind, ChangeParty, ChangeStatus, EngagementChange, ProposedTerms
+from chalicelib.domain.identity import Principal, Role
+from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
+from chalicelib.services import engagement_changes as changes
+from chalicelib.services import engagement_end, signing, timesheets
+from chalicelib.services.engagement_changes import ChangePorts
+from tests.unit.test_contracts import SIGNER_CTX, _pdf_text
+from tests.unit.test_reviews import STRANGERS, TODAY, Ended, racing, signed
+
+LAST_DAY = date(2026, 12, 31)
+EXTENDED = date(2027, 3, 31)
+
+
+class Changed:
+    """An active engagement (hourly, 1 000 SEK an hour, 2026-10-01 to 2026-12-31) and its changes."""
+
+    def __init__(self, e: Ended) -> None:
+        self.e = e
+        self.ports = ChangePorts(e.deal.ports, e.deal.db)
+
+    @property
+    def db(self) -> Any:
+        return self.e.deal.db
+
+    def propose(self, who: Principal, end_date: date = EXTENDED, reason: str = "The project grows", **more: Any) -> EngagementChange:
+        return changes.propose_change(self.ports, who, self.e.id, ProposedTerms(end_date, **more), reason)
+
+    def agree(self, who: Principal, change: EngagementChange) -> EngagementChange:
+        return changes.answer_change(self.ports, who, self.e.id, change.change_id, agree=True)
+
+    def agreed(self, change: EngagementChange) -> EngagementChange:
+        """Every party still waited for agrees."""
+        by_party = {ChangeParty.CLIENT: self.e.client, ChangeParty.AGENCY: self.e.agency, ChangeParty.CONSULTANT: self.e.consultant}
+        for party in sorted(change.waiting_for):
+            change = self.agree(by_party[party], change)
+        return change
+
+    def stored(self, change_id: str) -> EngagementChange:
+        found = self.db.get_change(self.e.id, change_id)
+        assert found is not None
+        return found
+
+    def addendum(self, change_id: str, party: ContractParty) -> Contract:
+        found = self.db.get_contract(self.e.id, self.stored(change_id).addenda[party])
+        assert found is not None
+        return found
+
+    def sign(self, change_id: str, parties: tuple[ContractParty, ...] = tuple(ContractParty)) -> None:
+        """Every signer of the parties' addenda signs through the built-in signature; its webhooks are posted."""
+        deal = self.e.deal
+        deal.deliver()
+        for party in parties:
+            envelope = self.db.get_envelope(self.addendum(change_id, party).envelope_id)
+            for recipient in envelope.recipients:
+                token = deal._token(envelope, recipient.email)
+                who = deal.principal(recipient.user_id)
+                signing.sign(deal.signing, who, envelope.envelope_id, token, recipient.name, envelope.document_sha256, SIGNER_CTX)
+        deal.deliver()
+
+    def notified(self, kind: str) -> set[str]:
+        return {n.user_id for n in self.e.deal.notices(kind)}
+
+
+@pytest.fixture
+def c() -> Changed:
+    return Changed(signed(LAST_DAY))
+
+
+def everyone(c: Changed) -> set[str]:
+    return {c.e.client.user_id, c.e.agency.user_id, c.e.consultant.user_id}
+
+
+# --- the whole way --------------------------------------------------------------------------------------------
+
+
+def test_an_extension_at_a_new_rate_is_agreed_by_all_three_signed_as_two_addenda_and_then_applies(c: Changed) -> None:
+    change = c.propose(c.e.consultant, rate_minor=120_000, effective_from=date(2027, 1, 1))
+    assert change.status is ChangeStatus.PROPOSED and change.kind is ChangeKind.EXTENSION
+    assert change.waiting_for == {ChangeParty.CLIENT, ChangeParty.AGENCY}
+    assert c.e.deal.engagement().open_change_id == change.change_id
+    # The client's users and the agency's admins are asked; the consultant proposed.
+    assert c.notified("engagement_change_proposed") == {c.e.client.user_id, c.e.agency.user_id}
+
+    change = c.agree(c.e.agency, change)
+    assert change.status is ChangeStatus.PROPOSED and change.waiting_for == {ChangeParty.CLIENT}
+    change = c.agree(c.e.client, change)
+    assert change.status is ChangeStatus.SIGNING and set(change.addenda) == set(ContractParty)
+
+    for party in ContractParty:
+        addendum = c.addendum(change.change_id, party)
+        assert addendum.change_id == change.change_id and addendum.status is ContractStatus.SENT
+        text = _pdf_text(c.e.deal.storage.versions[(addendum.document.key, addendum.document.version_id)])
+        amended = c.db.get_contract(c.e.id, c.e.deal.engagement().contracts[party])
+        assert changes.reference_of(amended) in text and "2027-03-31" in text
+    # Nothing changes until both are signed.
+    c.sign(change.change_id, (ContractParty.AGENCY,))
+    assert c.stored(change.change_id).signed == {ContractParty.AGENCY}
+    assert c.e.deal.engagement().terms.end_date == LAST_DAY
+
+    c.sign(change.change_id, (ContractParty.CLIENT,))
+    done = c.stored(change.change_id)
+    assert done.status is ChangeStatus.SIGNED and done.signed_at is not None
+    engagement = c.e.deal.engagement()
+    assert engagement.terms.end_date == EXTENDED and engagement.open_change_id is None
+    assert engagement.terms.rate_changes == (RateChange(date(2027, 1, 1), 120_000),)
+    assert engagement.terms.rate_on(LAST_DAY) == 100_000 and engagement.terms.rate_on(date(2027, 1, 1)) == 120_000
+    assert everyone(c) <= c.notified("engagement_changed")
+    # The engagement's contracts in force are still the two signed ones; the addenda are listed beside them.
+    assert all(
+        not contract.is_addendum
+        for contract in c.e.deal.ports.engagements.list_contracts(c.e.id)
+        if contract.contract_id in engagement.contracts.values()
+    )
+
+
+def test_an_early_end_moves_the_last_day_and_the_job_ends_the_engagement_after_it(c: Changed) -> None:
+    change = c.agreed(c.propose(c.e.client, date(2026, 12, 4), reason="Budget cut"))
+    assert change.kind is ChangeKind.EARLY_END and change.status is ChangeStatus.SIGNING
+    c.sign(change.change_id)
+    assert c.e.deal.engagement().terms.end_date == date(2026, 12, 4)
+    c.e.clock.advance(days=7)  # 2026-12-04 12:00
+    assert engagement_end.end_due_engagements(c.e.deal.ports) == 0
+    c.e.clock.advance(days=1)
+    assert engagement_end.end_due_engagements(c.e.deal.ports) == 1
+    assert c.e.deal.engagement().status is EngagementStatus.ENDED and c.e.deal.engagement().last_day == date(2026, 12, 4)
+
+
+def test_a_new_extent_alone_keeps_the_end_date(c: Changed) -> None:
+    change = c.agreed(c.propose(c.e.agency, LAST_DAY, share_of_full_time=50, effective_from=date(2026, 12, 1)))
+    assert change.kind is ChangeKind.TERMS
+    c.sign(change.change_id)
+    terms = c.e.deal.engagement().terms
+    assert terms.share_of_full_time == 50 and terms.end_date == LAST_DAY and terms.rate_changes == ()
+
+
+def test_a_moved_end_date_asks_for_next_assignments_again(c: Changed) -> None:
+    import dataclasses
+
+    engagement = c.e.deal.engagement()
+    c.db.items[("engagement", c.e.id)] = dataclasses.replace(engagement, next_assignments_suggested_at=c.e.clock())
+    change = c.agreed(c.propose(c.e.client))
+    c.sign(change.change_id)
+    assert c.e.deal.engagement().next_assignments_suggested_at is None
+
+
+# --- declined, withdrawn, lapsed -------------------------------------------------------------------------------
+
+
+def test_a_decline_closes_the_change_tells_everyone_and_frees_the_engagement_for_another(c: Changed) -> None:
+    change = c.propose(c.e.client)
+    declined = changes.answer_change(c.ports, c.e.consultant, c.e.id, change.change_id, agree=False, reason="Other plans")
+    assert declined.status is ChangeStatus.DECLINED and declined.close_reason == "Other plans"
+    assert c.e.deal.engagement().open_change_id is None and c.e.deal.engagement().terms.end_date == LAST_DAY
+    assert everyone(c) <= c.notified("engagement_change_declined")
+    with pytest.raises(Conflict):
+        c.agree(c.e.agency, declined)
+    assert c.propose(c.e.client, date(2027, 2, 28)).status is ChangeStatus.PROPOSED
+
+
+def test_the_proposer_withdraws_and_addenda_out_are_voided(c: Changed) -> None:
+    change = c.agreed(c.propose(c.e.client))
+    withdrawn = changes.withdraw_change(c.ports, c.e.client, c.e.id, change.change_id, "Changed our mind")
+    assert withdrawn.status is ChangeStatus.WITHDRAWN
+    assert all(c.addendum(change.change_id, p).status is ContractStatus.VOIDED for p in ContractParty)
+    assert c.e.deal.engagement().open_change_id is None
+    assert everyone(c) <= c.notified("engagement_change_withdrawn")
+
+
+def test_once_an_addendum_is_signed_only_staff_withdraw(c: Changed) -> None:
+    change = c.agreed(c.propose(c.e.client))
+    c.sign(change.change_id, (ContractParty.AGENCY,))
+    with pytest.raises(Conflict):
+        changes.withdraw_change(c.ports, c.e.client, c.e.id, change.change_id, "Changed our mind")
+    withdrawn = changes.withdraw_change(c.ports, c.e.staff, c.e.id, change.change_id, "The client will not sign")
+    assert withdrawn.status is ChangeStatus.WITHDRAWN
+    assert c.addendum(change.change_id, ContractParty.CLIENT).status is ContractStatus.VOIDED
+    assert c.addendum(change.change_id, ContractParty.AGENCY).status is ContractStatus.COMPLETED
+    assert c.e.deal.engagement().terms.end_date == LAST_DAY
+
+
+def test_the_end_waits_for_addenda_being_signed_and_an_unanswered_change_lapses_with_it() -> None:
+    c = Changed(signed(date(2026, 11, 30)))
+    change = c.agreed(c.propose(c.e.client))
+    c.e.clock.advance(days=4)  # 2026-12-01: the old last day is over
+    assert engagement_end.end_due_engagements(c.e.deal.ports) == 0  # held: the extension is being signed
+    c.sign(change.change_id)
+    assert c.e.deal.engagement().status is EngagementStatus.ACTIVE and c.e.deal.engagement().terms.end_date == EXTENDED
+
+    other = Changed(signed(LAST_DAY))
+    proposed = other.propose(other.e.agency)
+    other.e.clock.advance(days=35)
+    assert engagement_end.end_due_engagements(other.e.deal.ports) == 1
+    assert other.stored(proposed.change_id).status is ChangeStatus.LAPSED
+    assert other.e.deal.engagement().open_change_id is None
+
+
+def test_addenda_that_end_unsigned_no_longer_hold_the_end_and_staff_may_send_them_again(c: Changed) -> None:
+    change = c.agreed(c.propose(c.e.client))
+    c.e.deal.deliver()
+    envelope = c.db.get_envelope(c.addendum(change.change_id, ContractParty.CLIENT).envelope_id)
+    buyer = next(r for r in envelope.recipients if r.user_id == c.e.client.user_id)
+    signing.decline(c.e.deal.signing, c.e.client, envelope.envelope_id, c.e.deal._token(envelope, buyer.email), "Wrong date")
+    c.e.deal.deliver()
+    assert c.addendum(change.change_id, ContractParty.CLIENT).status is ContractStatus.DECLINED
+    assert c.e.staff.user_id in c.notified("contract_unsigned_agent") | c.notified("contract_unsigned")
+
+    again = changes.resend_addenda(c.ports, c.e.staff, c.e.id, change.change_id)
+    resent = c.addendum(again.change_id, ContractParty.CLIENT)
+    assert resent.version == 2 and resent.status is ContractStatus.SENT
+    c.sign(change.change_id)
+    assert c.stored(change.change_id).status is ChangeStatus.SIGNED
+
+    # Declined and never sent again: the end is no longer held, and the change lapses with it.
+    other = Changed(signed(LAST_DAY))
+    stuck = other.agreed(other.propose(other.e.client))
+    other.e.deal.deliver()
+    envelope = other.db.get_envelope(other.addendum(stuck.change_id, ContractParty.AGENCY).envelope_id)
+    admin = next(r for r in envelope.recipients if r.user_id == other.e.agency.user_id)
+    signing.decline(other.e.deal.signing, other.e.agency, envelope.envelope_id, other.e.deal._token(envelope, admin.email), "No")
+    other.e.deal.deliver()
+    other.e.clock.advance(days=35)
+    assert engagement_end.end_due_engagements(other.e.deal.ports) == 1
+    assert other.stored(stuck.change_id).status is ChangeStatus.LAPSED
+
+
+# --- what a change may be --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("end_date", "more", "field"),
+    [
+        (TODAY - timedelta(days=1), {}, "end_date"),  # an early end in the past
+        (LAST_DAY, {}, "end_date"),  # nothing changes
+        (LAST_DAY, {"rate_minor": 100_000, "effective_from": date(2026, 12, 1)}, "end_date"),  # the same rate
+        (EXTENDED, {"rate_minor": 120_000}, "effective_from"),  # a rate from no day
+        (EXTENDED, {"effective_from": date(2027, 1, 1)}, "effective_from"),  # a day for nothing
+        (EXTENDED, {"share_of_full_time": 50, "effective_from": TODAY - timedelta(days=1)}, "effective_from"),  # retroactive
+        (EXTENDED, {"share_of_full_time": 50, "effective_from": date(2027, 4, 1)}, "effective_from"),  # after the end
+    ],
+)
+def test_a_change_that_does_not_fit_is_refused_with_the_field(c: Changed, end_date: date, more: dict[str, Any], field: str) -> None:
+    with pytest.raises(InvalidInput) as refused:
+        c.propose(c.e.client, end_date, **more)
+    assert field in {issue.field for issue in refused.value.issues}
+    assert c.e.deal.engagement().open_change_id is None and c.db.list_changes(c.e.id) == []
+
+
+def test_a_fixed_fee_has_no_rate_to_change() -> None:
+    c = Changed(signed(LAST_DAY, pricing=Pricing.FIXED, rate_minor=None, milestones=_milestones()))
+    with pytest.raises(InvalidInput):
+        c.propose(c.e.client, rate_minor=1, effective_from=date(2027, 1, 1))
+    assert c.propose(c.e.client).kind is ChangeKind.EXTENSION
+
+
+def _milestones() -> tuple[Any, ...]:
+    from chalicelib.domain.contracts import Milestone
+
+    return (Milestone("1", "Delivery", 5_000_000, LAST_DAY),)
+
+
+def test_one_change_is_open_at_a_time_and_only_on_an_active_engagement(c: Changed) -> None:
+    c.propose(c.e.client)
+    with pytest.raises(Conflict):
+        c.propose(c.e.agency, date(2027, 2, 28))
+    from tests.unit.test_contracts import make_deal
+
+    contracting = make_deal()
+    with pytest.raises(Conflict):
+        changes.propose_change(
+            ChangePorts(contracting.ports, contracting.db), contracting.scene.buyer, contracting.engagement_id, ProposedTerms(EXTENDED), "x"
+        )
+
+
+def test_a_new_rate_never_reprices_time_already_invoiced(c: Changed) -> None:
+    consultant, time = c.e.consultant, c.e.time
+    c.e.clock.advance(days=3)  # 2026-11-30: November's last day, so November is submitted and invoiced today
+    timesheets.report_time(time, consultant, c.e.id, date(2026, 11, 30), minutes=480, day_share=None, description="Work")
+    timesheets.submit_period(time, consultant, c.e.id, "2026-11")
+    timesheets.confirm_period(time, c.e.agency, c.e.id, "2026-11")
+    with pytest.raises(Conflict, match="already invoiced"):
+        c.propose(c.e.client, rate_minor=120_000, effective_from=date(2026, 11, 30))
+    assert c.propose(c.e.client, rate_minor=120_000, effective_from=date(2026, 12, 1)).status is ChangeStatus.PROPOSED
+
+
+# --- who may do what ---------------------------------------------------------------------------------------
+
+
+def test_strangers_learn_nothing_and_staff_read_but_neither_propose_nor_answer(c: Changed) -> None:
+    change = c.propose(c.e.client)
+    for stranger in STRANGERS.values():
+        with pytest.raises(NotFound):
+            changes.get_change(c.ports, stranger, c.e.id, change.change_id)
+        with pytest.raises(NotFound):
+            changes.list_changes(c.ports, stranger, c.e.id)
+        with pytest.raises(NotFound):
+            c.propose(stranger)
+        with pytest.raises(NotFound):
+            c.agree(stranger, change)
+        with pytest.raises(NotFound):
+            changes.withdraw_change(c.ports, stranger, c.e.id, change.change_id, "x")
+    assert changes.get_change(c.ports, c.e.staff, c.e.id, change.change_id).change_id == change.change_id
+    with pytest.raises(Forbidden):
+        c.agree(c.e.staff, change)
+    with pytest.raises(Forbidden):
+        changes.propose_change(c.ports, c.e.staff, c.e.id, ProposedTerms(EXTENDED), "x")
+    with pytest.raises(Forbidden):  # a party, but not the proposer
+        changes.withdraw_change(c.ports, c.e.agency, c.e.id, change.change_id, "x")
+    with pytest.raises(Forbidden):
+        changes.resend_addenda(c.ports, c.e.client, c.e.id, change.change_id)
+    with pytest.raises(NotFound):
+        changes.get_change(c.ports, c.e.client, c.e.id, "01JNOSUCHCHANGE00000000000")
+
+
+def test_a_colleague_of_the_client_answers_for_the_company(c: Changed) -> None:
+    change = c.propose(c.e.consultant)
+    colleague = Principal("01JCOLLEAGUE0000000000000A", frozenset({Role.CLIENT}), c.e.client.org_id)
+    assert ChangeParty.CLIENT not in c.agree(colleague, change).waiting_for
+
+
+def test_the_addenda_are_read_by_their_parties_only(c: Changed) -> None:
+    change = c.agreed(c.propose(c.e.client))
+    engagement = c.e.deal.engagement()
+    seen = {
+        name: {a.party for a in changes.visible_addenda(c.ports, who, engagement, change)}
+        for name, who in {"client": c.e.client, "agency": c.e.agency, "consultant": c.e.consultant, "staff": c.e.staff}.items()
+    }
+    assert seen == {
+        "client": {ContractParty.CLIENT},
+        "agency": {ContractParty.AGENCY},
+        "consultant": set(),
+        "staff": set(ContractParty),
+    }
+
+
+# --- replays and races -----------------------------------------------------------------------------------------
+
+
+def test_the_same_answer_again_is_a_replay_and_another_answer_a_conflict(c: Changed) -> None:
+    change = c.propose(c.e.client)
+    c.agree(c.e.agency, change)
+    assert ChangeParty.AGENCY in c.agree(c.e.agency, change).answers
+    with pytest.raises(Conflict):
+        changes.answer_change(c.ports, c.e.agency, c.e.id, change.change_id, agree=False, reason="no")
+    # The proposer's own agreement is recorded with the proposal.
+    assert c.agree(c.e.client, change).status is ChangeStatus.PROPOSED
+
+
+def test_a_replayed_last_agreement_sends_addenda_a_failed_send_left(c: Changed) -> None:
+    change = c.agree(c.e.agency, c.propose(c.e.client))
+    provider = c.e.deal.ports.providers("builtin")
+    original = provider.create_envelope
+
+    def down(*args: Any) -> Any:
+        raise RuntimeError("provider down")
+
+    provider.create_envelope = down
+    with pytest.raises(RuntimeError):
+        c.agree(c.e.consultant, change)
+    provider.create_envelope = original
+    assert c.stored(change.change_id).status is ChangeStatus.SIGNING
+    assert all(c.addendum(change.change_id, p).status is ContractStatus.DRAFT for p in ContractParty)
+    c.agree(c.e.consultant, change)
+    assert all(c.addendum(change.change_id, p).status is ContractStatus.SENT for p in ContractParty)
+
+
+def test_two_proposals_at_once_open_one_change(c: Changed) -> None:
+    undo = racing(c.db, lambda: c.propose(c.e.agency, date(2027, 2, 28)))
+    try:
+        with pytest.raises(Conflict):
+            c.propose(c.e.client)
+    finally:
+        undo()
+    assert len(c.db.list_changes(c.e.id)) == 1
+
+
+def test_the_last_two_agreements_at_once_send_one_pair_of_addenda(c: Changed) -> None:
+    change = c.propose(c.e.client)
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def answer(who: Principal) -> None:
+        barrier.wait()
+        try:
+            c.agree(who, change)
+        except BaseException as exc:  # collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=answer, args=(who,)) for who in (c.e.agency, c.e.consultant)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(isinstance(e, Conflict) for e in errors)
+    final = c.stored(change.change_id)
+    if not errors:
+        assert final.status is ChangeStatus.SIGNING
+    addenda = [x for x in c.db._all("contract") if x.change_id == change.change_id]
+    assert len(addenda) == (2 if final.status is ChangeStatus.SIGNING else 0)
+    assert len([x for x in c.db._all("esign") if x.contract_id in {a.contract_id for a in addenda}]) == len(addenda)
+
+
+def test_a_new_rate_joins_the_rates_agreed_before_in_day_order_and_replaces_one_of_the_same_day(c: Changed) -> None:
+    import dataclasses
+
+    later = RateChange(date(2027, 3, 1), 130_000)
+    terms = dataclasses.replace(c.e.deal.engagement().terms, end_date=EXTENDED, rate_changes=(later,))
+    applied = ProposedTerms(EXTENDED, rate_minor=120_000, effective_from=date(2027, 1, 1)).applied_to(terms)
+    assert applied.rate_changes == (RateChange(date(2027, 1, 1), 120_000), later)
+    assert [applied.rate_on(d) for d in (date(2026, 12, 31), date(2027, 2, 1), date(2027, 3, 1))] == [100_000, 120_000, 130_000]
+    replaced = ProposedTerms(EXTENDED, rate_minor=125_000, effective_from=date(2027, 3, 1)).applied_to(terms)
+    assert replaced.rate_changes == (RateChange(date(2027, 3, 1), 125_000),)
