@@ -26,7 +26,7 @@ from chalicelib.domain.accounts import ConsentDocumentStatus, User, UserStatus
 from chalicelib.domain.audit import AuditAction, AuditEntry
 from chalicelib.domain.consent import ConsentEntry
 from chalicelib.domain.erasure import Erasure, ErasureReason, pseudonymised_audit, pseudonymised_consent
-from chalicelib.domain.evaluations import Escalation
+from chalicelib.domain.evaluations import Escalation, EvaluationRound
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.ids import iso, new_id
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, InvalidInput, NotFound, Unauthenticated
@@ -194,11 +194,16 @@ def run_erasure(ports: ErasurePorts, user_id: str) -> bool:
     # notes), the reminders those sent, and escalations.
     follow_up = ports.erasures.list_evaluation_records(user_id)
     doomed += follow_up
-    # Staff's notifications about the person go with them: filed under them (their agent's, say), under an
-    # escalation about them, or under one of their engagements (the agent's look-ahead names them).
+    # Others' notifications about the person go with them: staff's, filed under them (their agent's, say),
+    # under an escalation about them or under one of their engagements (the agent's look-ahead names them);
+    # the client's users', under one of their engagements or evaluation rounds (they name the consultant).
+    engagements = ports.erasures.list_consultant_engagements(user_id)
     about = {user_id} | {r.escalation_id for r in follow_up if isinstance(r, Escalation)}
-    about |= {e.engagement_id for e in ports.erasures.list_consultant_engagements(user_id)}
-    doomed += [n for staff in repository.list_staff() for n in ports.erasures.list_notifications(staff.user_id) if n.object_id in about]
+    about |= {r.evaluation_id for r in follow_up if isinstance(r, EvaluationRound)}
+    about |= {e.engagement_id for e in engagements}
+    clients = {e.client_id for e in engagements}
+    readers = [*repository.list_staff(), *(u for org in clients for u in repository.list_members(org) if Role.CLIENT in u.roles)]
+    doomed += [n for reader in readers for n in ports.erasures.list_notifications(reader.user_id) if n.object_id in about]
     for org in (repository.get_organisation(org_id) for org_id in erasure.org_ids):
         if org is not None and org.independent:  # a one-person agency is the person's; an agency is not
             doomed.append(org)

@@ -41,6 +41,24 @@ def test_staff_notices_naming_an_erased_consultant_go_with_them() -> None:
     assert [n for n in world.db.list_notifications(follow.agent.user_id) if user.name in n.text or user.name in n.subject] == []
 
 
+def test_the_client_users_notices_naming_an_erased_consultant_go_with_them() -> None:
+    follow = following()
+    follow.run()  # the client is asked to rate the first round, naming the consultant
+    world = follow.deal.scene.world
+    buyer = follow.deal.scene.buyer.user_id
+    user = world.db.get_user(follow.consultant.user_id)
+    assert user is not None
+
+    def naming() -> list[object]:
+        return [n for n in world.db.list_notifications(buyer) if user.name in n.text or user.name in n.subject]
+
+    kinds = {n.kind for n in naming()}
+    assert {"engagement_active", "evaluation_due_client"} <= kinds, kinds
+    erasure.request_erasure_by_staff(world.erasure, follow.staff, follow.consultant.user_id)
+    assert erasure.run_erasure(world.erasure, follow.consultant.user_id) is True
+    assert naming() == []
+
+
 def test_the_look_ahead_reaches_staff_when_the_agent_has_left() -> None:
     deal, _ = active()
     world, staff, consultant = deal.scene.world, deal.scene.staff, deal.scene.consultants[0]
