@@ -21,7 +21,7 @@ from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentChanged, ConsentEntry, withdrawal_entry_id
 from chalicelib.domain.contracts import Contract, ContractStatus, Engagement, EngagementStatus, ProcessedEvent, SupersededEnvelope
-from chalicelib.domain.engagement_changes import EngagementChange
+from chalicelib.domain.engagement_changes import ChangeStatus, EngagementChange
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.evaluations import (
     Escalation,
@@ -381,6 +381,9 @@ class InMemoryDatabase:
 
     def list_changes(self, engagement_id: str) -> list[EngagementChange]:
         return sorted((c for c in self._all("engagement_change") if c.engagement_id == engagement_id), key=lambda c: c.change_id)
+
+    def list_signing_changes(self) -> list[EngagementChange]:
+        return [c for c in self._all("engagement_change") if c.status is ChangeStatus.SIGNING]
 
     # --- EvaluationRepository ---
     def get_schedule(self, engagement_id: str) -> EvaluationSchedule | None:

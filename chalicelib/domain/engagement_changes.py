@@ -84,12 +84,19 @@ class ProposedTerms:
             found.append(FieldIssue("effective_from", "only a new extent or rate applies from a day"))
         if self.effective_from is not None and not max(today, terms.start_date) <= self.effective_from <= self.end_date:
             found.append(FieldIssue("effective_from", "must be between today (or the start) and the new end date"))
+        if self.rate_minor is not None and terms.rate_changes and self.effective_from is not None:
+            latest = terms.rate_changes[-1].effective_from
+            if self.effective_from < latest:
+                # The addendum states one rate from its day on; a rate agreed from a later day would still apply.
+                found.append(FieldIssue("effective_from", f"a rate is agreed from {latest.isoformat()}: a new one starts then or later"))
+        if terms.pricing is Pricing.FIXED and self.end_date < max(m.due_date for m in terms.milestones):
+            found.append(FieldIssue("end_date", "a milestone of the fixed fee is due after it: the fee is changed by a new engagement"))
+        if self.share_of_full_time is not None and self.share_of_full_time == terms.share_of_full_time:
+            found.append(FieldIssue("share_of_full_time", "is the current extent"))
         rate_now = terms.rate_on(self.effective_from or today) if terms.rate_minor is not None else None
-        if (
-            self.end_date == terms.end_date
-            and self.share_of_full_time in (None, terms.share_of_full_time)
-            and self.rate_minor in (None, rate_now)
-        ):
+        if self.rate_minor is not None and self.rate_minor == rate_now:
+            found.append(FieldIssue("rate_minor", "is the rate in force then"))
+        if self.end_date == terms.end_date and self.share_of_full_time is None and self.rate_minor is None:
             found.append(FieldIssue("end_date", "the change changes nothing"))
         return found
 

@@ -72,6 +72,7 @@ def run_proposal_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
     from chalicelib.services.agents import assign_missing_agents, suggest_next_assignments
     from chalicelib.services.candidacies import expire_consent_requests
     from chalicelib.services.contracts import reconcile_contracts
+    from chalicelib.services.engagement_changes import send_agreed_addenda
     from chalicelib.services.engagement_end import end_due_engagements
     from chalicelib.services.evaluations import run_evaluation_jobs
     from chalicelib.services.payment_events import reconcile_invoices
@@ -88,6 +89,7 @@ def run_proposal_jobs(event: Any = None, context: Any = None) -> dict[str, int]:
             "invoices": lambda: reconcile_invoices(container.invoicing),
             "agents": lambda: {"agents_assigned": assign_missing_agents(container.contracts)},
             "next assignments": lambda: {"next_assignments_suggested": suggest_next_assignments(container.contracts, container.matching)},
+            "addenda": lambda: {"addenda_sent": send_agreed_addenda(container.engagement_changes)},
             "engagements ended": lambda: {"engagements_ended": end_due_engagements(container.contracts)},
             "reviews revealed": lambda: {"reviews_revealed": reveal_due_reviews(container.reviews)},
             "evaluations": lambda: run_evaluation_jobs(container.evaluations),

@@ -331,6 +331,18 @@ TEMPLATES |= {
             "som väntade på underskrift har dragits tillbaka. $link",
         ),
     },
+    "engagement_change_lapsed": {
+        "en": _en(
+            "The change to $assignment_title lapsed",
+            "The engagement $assignment_title ($client_name, consultant $consultant_name) ended on its current "
+            "terms before the proposed change was signed, so the change lapsed:\n\n" + _CHANGE_EN + "\n$link",
+        ),
+        "sv": _sv(
+            "Ändringen av $assignment_title förföll",
+            "Uppdraget $assignment_title ($client_name, konsult $consultant_name) avslutades på sina nuvarande "
+            "villkor innan den föreslagna ändringen var signerad, så ändringen förföll:\n\n" + _CHANGE_SV + "\n$link",
+        ),
+    },
     "engagement_changed": {
         "en": _en(
             "The engagement $assignment_title is changed",

@@ -38,6 +38,7 @@ from chalicelib.domain.contracts import (
     SupersededEnvelope,
     moves_forward,
 )
+from chalicelib.domain.engagement_changes import ChangeStatus, EngagementChange
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import format_amount
@@ -175,7 +176,7 @@ def update_terms(ports: ContractPorts, principal: Principal, engagement_id: str,
             raise Conflict("A contract is signed; the terms can no longer change.", current_state=ContractStatus.COMPLETED.value)
         now = ports.now
         changes = Changes()
-        if void_outstanding(ports, in_force, TERMS_CHANGED, changes, now):
+        if void_outstanding(ports, in_force, TERMS_CHANGED, changes, now, unless_signed=True):
             raise Conflict("A contract was just signed; the terms can no longer change.", current_state="completed")
         updated = replace(engagement, terms=terms, revision=engagement.revision + 1, updated_at=now)
         try:
@@ -215,19 +216,23 @@ def cancel_engagement(ports: ContractPorts, principal: Principal, engagement_id:
     raise _busy()
 
 
-def void_outstanding(ports: ContractPorts, contracts: list[Contract], reason: str, changes: Changes, now: datetime) -> bool:
+def void_outstanding(
+    ports: ContractPorts, contracts: list[Contract], reason: str, changes: Changes, now: datetime, *, unless_signed: bool = False
+) -> bool:
     """Voids, with their providers, the contracts still out for signature, adding their moves to ``changes``.
     One that its provider reports signed a moment ago (its webhook still on the way) is left alone: the
-    answer is whether there was one."""
-    signed_meanwhile = False
-    for contract in contracts:
-        if contract.status not in OUT or not contract.provider or not contract.envelope_id:
+    answer is whether there was one. With ``unless_signed``, nothing is voided when there was one (the
+    caller refuses, and must not have voided the others first)."""
+    out = [c for c in contracts if c.status in OUT and c.provider and c.envelope_id]
+    statuses = {c.contract_id: ports.providers(c.provider).get_status(c.envelope_id).status for c in out if c.provider and c.envelope_id}
+    signed_meanwhile = ContractStatus.COMPLETED in statuses.values()
+    if signed_meanwhile and unless_signed:
+        return True
+    for contract in out:
+        if statuses[contract.contract_id] is ContractStatus.COMPLETED:
             continue
-        provider = ports.providers(contract.provider)
-        if provider.get_status(contract.envelope_id).status is ContractStatus.COMPLETED:
-            signed_meanwhile = True
-            continue
-        provider.void(contract.envelope_id, reason)
+        assert contract.provider and contract.envelope_id
+        ports.providers(contract.provider).void(contract.envelope_id, reason)
         voided = replace(contract.moved(ContractStatus.VOIDED, now), end_reason=reason)
         changes.transition(voided, contract.status.value, revision=contract.revision)
     return signed_meanwhile
@@ -712,6 +717,17 @@ def _engagement(ports: ContractPorts, engagement_id: str) -> Engagement:
     if engagement is None:
         raise NotFound("Engagement not found.")
     return engagement
+
+
+def change_being_signed(ports: ContractPorts, engagement: Engagement) -> EngagementChange | None:
+    """The engagement's agreed change while its addenda are being signed (or sent: the jobs send what a failed
+    send left): its outcome is near, so the end waits for it, and so do the time and invoices it changes. An
+    addendum that ended unsigned holds nothing up: staff were told, and may send it again."""
+    change = ports.engagements.get_change(engagement.engagement_id, engagement.open_change_id) if engagement.open_change_id else None
+    if change is None or change.status is not ChangeStatus.SIGNING:
+        return None
+    addenda = (ports.engagements.get_contract(engagement.engagement_id, c) for c in change.addenda.values())
+    return None if any(a is not None and a.status in UNSIGNED_ENDS for a in addenda) else change
 
 
 def _contracts_in_force(ports: ContractPorts, engagement: Engagement) -> list[Contract]:

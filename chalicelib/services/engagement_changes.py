@@ -12,7 +12,7 @@ Agent (any active staff member if the agent is gone), or by the staff member who
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from chalicelib.domain.accounts import User, UserStatus
 from chalicelib.domain.contracts import (
@@ -30,7 +30,7 @@ from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.money import format_amount
 from chalicelib.errors import ConcurrencyConflict, Conflict, Forbidden, InvalidInput, NotFound
-from chalicelib.logging import logger
+from chalicelib.logging import log_failure, logger
 from chalicelib.services.candidacies import ATTEMPTS, active_staff, agency_admins, client_recipients
 from chalicelib.services.contracts import (
     ContractPorts,
@@ -52,7 +52,7 @@ from chalicelib.services.ports import Changes, TimesheetRepository
 from chalicelib.services.timesheets import periods_invoiced_from
 
 WITHDRAWN_REASON = "The change was withdrawn."
-OUT_OR_DRAFT = frozenset({ContractStatus.DRAFT, ContractStatus.SENT, ContractStatus.PARTLY_SIGNED})
+LAPSED_REASON = "The engagement ended first."
 
 
 @dataclass(frozen=True)
@@ -140,7 +140,7 @@ def propose_change(ports: ChangePorts, principal: Principal, engagement_id: str,
         issues = proposed.issues(engagement.terms, now.date())
         if issues:
             raise InvalidInput("The change does not fit this engagement.", issues=issues)
-        _ensure_not_invoiced(ports, engagement, proposed)
+        _ensure_time_fits(ports, engagement, proposed)
         change = EngagementChange(
             change_id=new_id(),
             engagement_id=engagement_id,
@@ -179,7 +179,7 @@ def answer_change(
         pending = parties & change.waiting_for
         if not pending:
             if all(change.answers[p].agreed == agree for p in parties):
-                return _after_agreement(ports, change)
+                return _after_agreement(ports, change)  # a replay: sends what a failed send left, nothing more
             raise Conflict("You answered this change otherwise.", current_state=change.status.value)
         if change.status is not ChangeStatus.PROPOSED:
             raise Conflict(f"The change is {change.status.value}.", current_state=change.status.value)
@@ -190,9 +190,13 @@ def answer_change(
         updated = replace(updated, revision=change.revision + 1)
         changes = Changes().transition(updated, change.status.value, revision=change.revision)
         if updated.status is ChangeStatus.SIGNING:
-            # Checked against the engagement as read: a period confirmed meanwhile (which writes the engagement)
-            # fails this commit, and the retry finds it invoiced.
-            _ensure_not_invoiced(ports, engagement, change.proposed)
+            # Checked again as of today, and against the engagement as read: a period confirmed meanwhile
+            # (which writes the engagement) fails this commit, and the retry finds it invoiced.
+            if engagement.status is not EngagementStatus.ACTIVE:
+                raise Conflict("Only an active engagement is changed.", current_state=engagement.status.value)
+            if issues := change.proposed.issues(engagement.terms, now.date()):
+                raise Conflict(f"The change no longer fits: {issues[0].field} {issues[0].message}; propose another.", issues=issues)
+            _ensure_time_fits(ports, engagement, change.proposed)
             bumped = replace(engagement, revision=engagement.revision + 1)
             changes.transition(bumped, engagement.status.value, revision=engagement.revision)
         if updated.status is ChangeStatus.DECLINED:
@@ -223,8 +227,10 @@ def withdraw_change(ports: ChangePorts, principal: Principal, engagement_id: str
         now = ports.now
         changes = Changes()
         addenda = [a for a in (ports.contracts.engagements.get_contract(engagement_id, c) for c in change.addenda.values()) if a]
-        if void_outstanding(ports.contracts, addenda, WITHDRAWN_REASON, changes, now) and not principal.is_staff:
-            raise Conflict("An addendum was just signed: ask staff to withdraw the change.", current_state="partly_signed")
+        if void_outstanding(ports.contracts, addenda, WITHDRAWN_REASON, changes, now, unless_signed=True):
+            # Its webhook is on the way: once it is recorded, the change may be signed by both (and is no longer
+            # withdrawn), or staff may withdraw it knowing one addendum is signed.
+            raise Conflict("An addendum was just signed; try again in a moment.", current_state="partly_signed")
         withdrawn = change.closed(ChangeStatus.WITHDRAWN, principal.user_id, reason, now)
         changes.transition(withdrawn, change.status.value, revision=change.revision)
         _close_on_engagement(engagement, withdrawn, changes, now)
@@ -244,17 +250,24 @@ def _close_on_engagement(engagement: Engagement, change: EngagementChange, chang
         changes.transition(cleared, engagement.status.value, revision=engagement.revision)
 
 
-def _ensure_not_invoiced(ports: ChangePorts, engagement: Engagement, proposed: ProposedTerms) -> None:
-    """A new rate never re-prices time already invoiced (a credit note and a new invoice would be needed)."""
-    if proposed.rate_minor is None or proposed.effective_from is None:
-        return
-    invoiced = periods_invoiced_from(ports.timesheets, engagement.engagement_id, proposed.effective_from)
-    if invoiced:
-        raise Conflict(
-            f"Time from {proposed.effective_from.isoformat()} is already invoiced (period {', '.join(invoiced)}); "
-            "a new rate applies from a later day.",
-            current_state="invoiced",
-        )
+def _ensure_time_fits(ports: ChangePorts, engagement: Engagement, proposed: ProposedTerms) -> None:
+    """A new rate never re-prices time already invoiced (a credit note and a new invoice would be needed), and
+    an early end never leaves reported time after the new last day."""
+    if proposed.rate_minor is not None and proposed.effective_from is not None:
+        invoiced = periods_invoiced_from(ports.timesheets, engagement.engagement_id, proposed.effective_from)
+        if invoiced:
+            raise Conflict(
+                f"Time from {proposed.effective_from.isoformat()} is already invoiced (period {', '.join(invoiced)}); "
+                "a new rate applies from a later day.",
+                current_state="invoiced",
+            )
+    if proposed.end_date < engagement.terms.end_date:
+        after = ports.timesheets.list_entries(engagement.engagement_id, proposed.end_date + timedelta(days=1), engagement.terms.end_date)
+        if after:
+            raise Conflict(
+                f"Time is reported for {after[0].day.isoformat()}, after the proposed last day; a later last day is needed.",
+                current_state="time_reported",
+            )
 
 
 def _ask(ports: ChangePorts, engagement: Engagement, change: EngagementChange, changes: Changes, now: datetime) -> None:
@@ -315,10 +328,10 @@ def _summary(change: EngagementChange) -> dict[str, str]:
 
 def _after_agreement(ports: ChangePorts, change: EngagementChange) -> EngagementChange:
     """An agreed change's addenda are sent now; a send that fails (the provider down) is retried by the same
-    answer again, or by staff sending them."""
+    answer again, or by staff sending them. An addendum that ended unsigned is sent again by staff only."""
     if change.status is not ChangeStatus.SIGNING:
         return change
-    return send_addenda(ports.contracts, change.engagement_id, change.change_id)
+    return send_addenda(ports, change.engagement_id, change.change_id, renew_unsigned=False)
 
 
 def resend_addenda(
@@ -332,20 +345,45 @@ def resend_addenda(
     _, change = _change(ports, principal, engagement_id, change_id)
     if change.status is not ChangeStatus.SIGNING:
         raise Conflict(f"The change is {change.status.value}; addenda are sent for an agreed change.", current_state=change.status.value)
-    return send_addenda(ports.contracts, engagement_id, change_id, principal.user_id, provider)
+    return send_addenda(ports, engagement_id, change_id, principal.user_id, provider, renew_unsigned=True)
 
 
 def send_addenda(
-    ports: ContractPorts, engagement_id: str, change_id: str, platform_signer_id: str | None = None, provider: str | None = None
+    ports: ChangePorts,
+    engagement_id: str,
+    change_id: str,
+    platform_signer_id: str | None = None,
+    provider: str | None = None,
+    *,
+    renew_unsigned: bool,
 ) -> EngagementChange:
-    change = _prepare_addenda(ports, engagement_id, change_id, platform_signer_id)
+    """Makes the addenda still to make and sends the drafts; with ``renew_unsigned``, one that ended unsigned is
+    made again as a new version."""
+    contracts = ports.contracts
+    change = _prepare_addenda(ports, engagement_id, change_id, platform_signer_id, renew_unsigned)
     for contract_id in change.addenda.values():
-        addendum = ports.engagements.get_contract(engagement_id, contract_id)
+        addendum = contracts.engagements.get_contract(engagement_id, contract_id)
         if addendum is not None and addendum.status is ContractStatus.DRAFT:
-            send_for_signature(ports, addendum, provider or ports.default_provider, _still_signing)
-    found = ports.engagements.get_change(engagement_id, change_id)
+            send_for_signature(contracts, addendum, provider or contracts.default_provider, _still_signing)
+    found = contracts.engagements.get_change(engagement_id, change_id)
     assert found is not None, "a change is never deleted"
     return found
+
+
+def send_agreed_addenda(ports: ChangePorts) -> int:
+    """The jobs send the addenda a failed send left (the provider down a moment, say): an agreed change is
+    never left unsent. Returns how many changes were sent."""
+    sent = 0
+    for change in ports.contracts.engagements.list_signing_changes():
+        addenda = [ports.contracts.engagements.get_contract(change.engagement_id, c) for c in change.addenda.values()]
+        if len(addenda) == len(ContractParty) and all(a is not None and a.status is not ContractStatus.DRAFT for a in addenda):
+            continue
+        try:
+            send_addenda(ports, change.engagement_id, change.change_id, renew_unsigned=False)
+            sent += 1
+        except Exception as exc:
+            log_failure("sending addenda failed", exc, change_id=change.change_id)
+    return sent
 
 
 def _still_signing(ports: ContractPorts, addendum: Contract) -> Changes | None:
@@ -357,26 +395,34 @@ def _still_signing(ports: ContractPorts, addendum: Contract) -> Changes | None:
     return Changes().transition(replace(change, revision=change.revision + 1), change.status.value, revision=change.revision)
 
 
-def _prepare_addenda(ports: ContractPorts, engagement_id: str, change_id: str, platform_signer_id: str | None) -> EngagementChange:
-    """Each contract party's addendum is made once; one that ended unsigned is made again as a new version."""
+def _prepare_addenda(
+    ports: ChangePorts, engagement_id: str, change_id: str, platform_signer_id: str | None, renew_unsigned: bool
+) -> EngagementChange:
+    """Each contract party's addendum is made once; one that ended unsigned is made again as a new version, if
+    no time it would change has been invoiced or reported meanwhile (a confirmation writes the change, so
+    one racing this fails the one or the other)."""
+    repository = ports.contracts.engagements
     for _ in range(ATTEMPTS):
-        change = ports.engagements.get_change(engagement_id, change_id)
-        engagement = ports.engagements.get_engagement(engagement_id)
+        change = repository.get_change(engagement_id, change_id)
+        engagement = repository.get_engagement(engagement_id)
         assert change is not None and engagement is not None, "a change and its engagement are never deleted"
         if change.status is not ChangeStatus.SIGNING:
             return change
+        current = {
+            party: repository.get_contract(engagement_id, change.addenda[party]) if party in change.addenda else None
+            for party in ContractParty
+        }
+        to_make = [p for p, c in current.items() if c is None or (renew_unsigned and c.status in UNSIGNED_ENDS)]
+        if not to_make:
+            return change
+        _ensure_time_fits(ports, engagement, change.proposed)
+        signer = platform_signer_id or _platform_signer(ports.contracts, engagement).user_id
         changes = Changes()
         addenda = dict(change.addenda)
-        for party in ContractParty:
-            current = ports.engagements.get_contract(engagement_id, addenda[party]) if party in addenda else None
-            if current is not None and current.status not in UNSIGNED_ENDS:
-                continue
-            signer = platform_signer_id or _platform_signer(ports, engagement).user_id
-            draft = _draft_addendum(ports, engagement, change, party, current, signer)
+        for party in to_make:
+            draft = _draft_addendum(ports.contracts, engagement, change, party, current[party], signer)
             changes.insert(draft)
             addenda[party] = draft.contract_id
-        if not changes.writes:
-            return change
         updated = replace(change, addenda=addenda, revision=change.revision + 1, updated_at=ports.now)
         changes.transition(updated, change.status.value, revision=change.revision)
         try:
@@ -489,29 +535,15 @@ def _apply(ports: ContractPorts, engagement: Engagement, change: EngagementChang
 # --- the end of the engagement ----------------------------------------------------------------------------
 
 
-def holds_end(ports: ContractPorts, engagement: Engagement) -> EngagementChange | None:
-    """The open change that keeps the engagement from ending now: agreed, with its addenda still to be signed
-    (an extension signed a day late must not find the engagement ended). An addendum that ended unsigned
-    (declined, expired) holds nothing: staff were told, and the engagement ends on its current terms unless
-    they send it again first. None when nothing holds."""
-    change = ports.engagements.get_change(engagement.engagement_id, engagement.open_change_id) if engagement.open_change_id else None
-    if change is None or change.status is not ChangeStatus.SIGNING:
-        return None
-    found = (ports.engagements.get_contract(engagement.engagement_id, c) for c in change.addenda.values())
-    current = [c for c in found if c is not None]
-    if any(c.status in UNSIGNED_ENDS for c in current):
-        return None
-    pending = len(current) < len(ContractParty) or any(c.status in OUT_OR_DRAFT for c in current)
-    return change if pending else None
-
-
 def lapse_on_end(ports: ContractPorts, engagement: Engagement, by: str, changes: Changes, now: datetime) -> Engagement:
-    """The engagement ends with a change still open (proposed, or agreed with its addenda ended unsigned):
-    the change lapses with it. Returns the engagement without its open change."""
+    """The engagement ends with a change still open (proposed, or agreed with an addendum not sent or ended
+    unsigned: ``change_being_signed`` holds the end otherwise): the change lapses with it, and everyone is
+    told. Returns the engagement without its open change."""
     change = ports.engagements.get_change(engagement.engagement_id, engagement.open_change_id) if engagement.open_change_id else None
     if change is not None and change.is_open:
-        lapsed = change.closed(ChangeStatus.LAPSED, by, "The engagement ended first.", now)
+        lapsed = change.closed(ChangeStatus.LAPSED, by, LAPSED_REASON, now)
         changes.transition(lapsed, change.status.value, revision=change.revision)
+        tell_everyone(ports, engagement, "engagement_change_lapsed", _summary(lapsed), changes, now)
     return replace(engagement, open_change_id=None)
 
 

@@ -23,35 +23,36 @@ from chalicelib.domain.reviews import REVIEW_WINDOW
 from chalicelib.errors import ConcurrencyConflict, Conflict, NotFound
 from chalicelib.logging import log_failure, logger
 from chalicelib.services.candidacies import ATTEMPTS, client_recipients
-from chalicelib.services.contracts import ContractPorts, engagement_params
-from chalicelib.services.engagement_changes import holds_end, lapse_on_end
+from chalicelib.services.contracts import ContractPorts, change_being_signed, engagement_params
+from chalicelib.services.engagement_changes import lapse_on_end
 from chalicelib.services.notifications import notify
 from chalicelib.services.ports import Changes
 
 SYSTEM = "system"
 
 
-def end_engagement(ports: ContractPorts, engagement_id: str, ended_at: datetime, by: str = SYSTEM) -> Engagement | None:
-    """Ends the active engagement as of ``ended_at`` and tells the client's users and the consultant that the
-    reviews are open. Returns the ended engagement, or None when it is not active (any more: a concurrent
-    run ended it first, say) or an agreed change still being signed holds it."""
+def end_engagement(ports: ContractPorts, engagement_id: str, by: str = SYSTEM) -> Engagement | None:
+    """Ends the active engagement whose last day is over, as of the start of the day after it, and tells the
+    client's users and the consultant that the reviews are open. Returns the ended engagement, or None when
+    it is not active (any more: a concurrent run ended it first, say), its last day is not over (an
+    extension signed since it was listed), or an agreed change still being signed holds it."""
     for _ in range(ATTEMPTS):
         engagement = ports.engagements.get_engagement(engagement_id)
         if engagement is None:
             raise NotFound("Engagement not found.")
-        if engagement.status is not EngagementStatus.ACTIVE:
+        now = ports.now
+        if engagement.status is not EngagementStatus.ACTIVE or engagement.terms.end_date >= now.date():
             return None
-        if (held := holds_end(ports, engagement)) is not None:
+        if (held := change_being_signed(ports, engagement)) is not None:
             logger.info(
                 "engagement end held by an addendum being signed", extra={"engagement_id": engagement_id, "change_id": held.change_id}
             )
             return None
-        now = ports.now
         changes = Changes()
         ended = replace(
             lapse_on_end(ports, engagement, by, changes, now),
             status=EngagementStatus.ENDED,
-            ended_at=ended_at,
+            ended_at=engagement.scheduled_end,
             ended_by=by,
             revision=engagement.revision + 1,
             updated_at=now,
@@ -74,7 +75,7 @@ def end_due_engagements(ports: ContractPorts) -> int:
     now = ports.now
     for engagement in ports.engagements.list_engagements_ending_before(now.date()):
         try:
-            if end_engagement(ports, engagement.engagement_id, engagement.scheduled_end) is not None:
+            if end_engagement(ports, engagement.engagement_id) is not None:
                 ended += 1
         except Exception as exc:
             log_failure("ending an engagement failed", exc, engagement_id=engagement.engagement_id)

@@ -328,6 +328,9 @@ class EngagementRepository(Protocol):
     def list_changes(self, engagement_id: str) -> list[EngagementChange]:
         """Every change proposed for the engagement, oldest first."""
 
+    def list_signing_changes(self) -> list[EngagementChange]:
+        """Changes agreed and being signed, of every engagement."""
+
 
 class ReviewRepository(Protocol):
     """Reviews after an engagement (each engagement names its own) and consultants' ratings."""

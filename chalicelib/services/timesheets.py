@@ -16,7 +16,7 @@ from itertools import groupby
 
 from chalicelib.domain.accounts import User
 from chalicelib.domain.contracts import Engagement, EngagementTerms, Pricing
-from chalicelib.domain.engagement_changes import ChangeStatus, EngagementChange
+from chalicelib.domain.engagement_changes import EngagementChange
 from chalicelib.domain.identity import Principal
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.invoicing import Invoice, InvoiceBreakdown, InvoiceLineItem, VatTreatment, round_half_up
@@ -24,7 +24,7 @@ from chalicelib.domain.money import format_amount
 from chalicelib.domain.timesheets import FULL_DAY, Period, PeriodStatus, TimeEntry, period_days, period_of
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
 from chalicelib.services.candidacies import ATTEMPTS, agency_admins
-from chalicelib.services.contracts import ContractPorts, sees_engagement
+from chalicelib.services.contracts import ContractPorts, change_being_signed, sees_engagement
 from chalicelib.services.notifications import notify
 from chalicelib.services.ports import Changes, TimesheetRepository
 
@@ -115,6 +115,12 @@ def report_time(
         raise InvalidInput("The day is outside the engagement's dates.", issues=[FieldIssue("day", "outside the engagement")])
     if day > ports.now.date():
         raise InvalidInput("Time is reported for days that have begun, not in advance.", issues=[FieldIssue("day", "in the future")])
+    signing = change_being_signed(ports.contracts, engagement)
+    if signing is not None and day > signing.proposed.end_date:
+        raise Conflict(
+            f"An early end on {signing.proposed.end_date.isoformat()} is being signed; report this day once it is signed or withdrawn.",
+            current_state="change_signing",
+        )
     for _ in range(ATTEMPTS):
         now = ports.now
         entry = TimeEntry(engagement_id, day, principal.user_id, description, now, minutes=minutes, day_share=day_share)
@@ -212,8 +218,10 @@ def confirm_period(ports: TimesheetPorts, principal: Principal, engagement_id: s
         if period.status is not PeriodStatus.SUBMITTED:
             raise Conflict(f"The period {key} is {period.status.value}; it is confirmed once submitted.", current_state=period.status.value)
         change = _open_rate_change(ports, engagement, period_days(key)[1])
-        if change is not None and change.status is ChangeStatus.SIGNING:
-            # Agreed by all three: the period's rate is settled once its addenda are signed or withdrawn.
+        if change is not None and change_being_signed(ports.contracts, engagement) is not None:
+            # Agreed by all three and out for signature: the period's rate is settled once its addenda are
+            # signed or withdrawn (one not sent, or ended unsigned, holds nothing: it is sent again only if
+            # no time from its day is invoiced by then).
             raise Conflict(
                 f"A change of the rate from {change.proposed.effective_from} is being signed; "
                 "confirm this period once it is signed or withdrawn.",
@@ -235,10 +243,10 @@ def confirm_period(ports: TimesheetPorts, principal: Principal, engagement_id: s
         # prices the period at its rate; moved on, the revision in turn fails a write of terms read before.
         changes.transition(replace(engagement, revision=engagement.revision + 1), engagement.status.value, revision=engagement.revision)
         if change is not None:
-            # A proposed change does not hold the invoice up: agreeing to it is refused once this period is
-            # invoiced (periods_invoiced_from). Unchanged here, so that one agreed before this commits fails
-            # the commit, and the retry refuses.
-            changes.transition(change, change.status.value, revision=change.revision)
+            # A change not out for signature does not hold the invoice up: agreeing to it (or sending its
+            # addenda) is refused once this period is invoiced (periods_invoiced_from). Written here with the
+            # next revision, so that an agreement or a send racing this commit fails one of the two.
+            changes.transition(replace(change, revision=change.revision + 1), change.status.value, revision=change.revision)
         consultant = ports.contracts.users(engagement.consultant_id)
         if consultant is not None:
             params = {**_period_params(ports, engagement, confirmed), "recipient_name": consultant.name, "total": _total(invoice)}

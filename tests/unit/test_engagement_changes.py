@@ -70,6 +70,15 @@ class Changed:
                 signing.sign(deal.signing, who, envelope.envelope_id, token, recipient.name, envelope.document_sha256, SIGNER_CTX)
         deal.deliver()
 
+    def decline(self, change_id: str, party: ContractParty, who: Principal) -> None:
+        """``who`` declines to sign the party's addendum, through the built-in signature; its webhook is posted."""
+        deal = self.e.deal
+        deal.deliver()
+        envelope = self.db.get_envelope(self.addendum(change_id, party).envelope_id)
+        email = next(r.email for r in envelope.recipients if r.user_id == who.user_id)
+        signing.decline(deal.signing, who, envelope.envelope_id, deal._token(envelope, email), "Not these terms")
+        deal.deliver()
+
     def notified(self, kind: str) -> set[str]:
         return {n.user_id for n in self.e.deal.notices(kind)}
 
@@ -209,14 +218,13 @@ def test_the_end_waits_for_addenda_being_signed_and_an_unanswered_change_lapses_
 
 def test_addenda_that_end_unsigned_no_longer_hold_the_end_and_staff_may_send_them_again(c: Changed) -> None:
     change = c.agreed(c.propose(c.e.client))
-    c.e.deal.deliver()
-    envelope = c.db.get_envelope(c.addendum(change.change_id, ContractParty.CLIENT).envelope_id)
-    buyer = next(r for r in envelope.recipients if r.user_id == c.e.client.user_id)
-    signing.decline(c.e.deal.signing, c.e.client, envelope.envelope_id, c.e.deal._token(envelope, buyer.email), "Wrong date")
-    c.e.deal.deliver()
+    c.decline(change.change_id, ContractParty.CLIENT, c.e.client)
     assert c.addendum(change.change_id, ContractParty.CLIENT).status is ContractStatus.DECLINED
     assert c.e.staff.user_id in c.notified("contract_unsigned_agent") | c.notified("contract_unsigned")
 
+    # Only staff send an addendum that ended unsigned again: a party's replayed agreement sends nothing.
+    c.agree(c.e.consultant, change)
+    assert c.addendum(change.change_id, ContractParty.CLIENT).status is ContractStatus.DECLINED
     again = changes.resend_addenda(c.ports, c.e.staff, c.e.id, change.change_id)
     resent = c.addendum(again.change_id, ContractParty.CLIENT)
     assert resent.version == 2 and resent.status is ContractStatus.SENT
@@ -226,11 +234,7 @@ def test_addenda_that_end_unsigned_no_longer_hold_the_end_and_staff_may_send_the
     # Declined and never sent again: the end is no longer held, and the change lapses with it.
     other = Changed(signed(LAST_DAY))
     stuck = other.agreed(other.propose(other.e.client))
-    other.e.deal.deliver()
-    envelope = other.db.get_envelope(other.addendum(stuck.change_id, ContractParty.AGENCY).envelope_id)
-    admin = next(r for r in envelope.recipients if r.user_id == other.e.agency.user_id)
-    signing.decline(other.e.deal.signing, other.e.agency, envelope.envelope_id, other.e.deal._token(envelope, admin.email), "No")
-    other.e.deal.deliver()
+    other.decline(stuck.change_id, ContractParty.AGENCY, other.e.agency)
     other.e.clock.advance(days=35)
     assert engagement_end.end_due_engagements(other.e.deal.ports) == 1
     assert other.stored(stuck.change_id).status is ChangeStatus.LAPSED
@@ -244,7 +248,7 @@ def test_addenda_that_end_unsigned_no_longer_hold_the_end_and_staff_may_send_the
     [
         (TODAY - timedelta(days=1), {}, "end_date"),  # an early end in the past
         (LAST_DAY, {}, "end_date"),  # nothing changes
-        (LAST_DAY, {"rate_minor": 100_000, "effective_from": date(2026, 12, 1)}, "end_date"),  # the same rate
+        (LAST_DAY, {"rate_minor": 100_000, "effective_from": date(2026, 12, 1)}, "rate_minor"),  # the same rate
         (EXTENDED, {"rate_minor": 120_000}, "effective_from"),  # a rate from no day
         (EXTENDED, {"effective_from": date(2027, 1, 1)}, "effective_from"),  # a day for nothing
         (EXTENDED, {"share_of_full_time": 50, "effective_from": TODAY - timedelta(days=1)}, "effective_from"),  # retroactive
@@ -262,6 +266,8 @@ def test_a_fixed_fee_has_no_rate_to_change() -> None:
     c = Changed(signed(LAST_DAY, pricing=Pricing.FIXED, rate_minor=None, milestones=_milestones()))
     with pytest.raises(InvalidInput):
         c.propose(c.e.client, rate_minor=1, effective_from=date(2027, 1, 1))
+    with pytest.raises(InvalidInput):  # its milestone is due on the last day: the fee would need changing too
+        c.propose(c.e.client, date(2026, 12, 15))
     assert c.propose(c.e.client).kind is ChangeKind.EXTENSION
 
 
@@ -422,3 +428,91 @@ def test_a_new_rate_joins_the_rates_agreed_before_in_day_order_and_replaces_one_
     assert [applied.rate_on(d) for d in (date(2026, 12, 31), date(2027, 2, 1), date(2027, 3, 1))] == [100_000, 120_000, 130_000]
     replaced = ProposedTerms(EXTENDED, rate_minor=125_000, effective_from=date(2027, 3, 1)).applied_to(terms)
     assert replaced.rate_changes == (RateChange(date(2027, 3, 1), 125_000),)
+
+
+def test_a_new_rate_starts_no_earlier_than_one_agreed_before(c: Changed) -> None:
+    c.sign(c.agreed(c.propose(c.e.client, rate_minor=120_000, effective_from=date(2026, 12, 15))).change_id)
+    with pytest.raises(InvalidInput) as refused:
+        c.propose(c.e.client, rate_minor=110_000, effective_from=date(2026, 12, 1))
+    assert {i.field for i in refused.value.issues} == {"effective_from"}
+    share = c.e.deal.engagement().terms.share_of_full_time
+    with pytest.raises(InvalidInput) as same:
+        c.propose(c.e.client, share_of_full_time=share, effective_from=date(2027, 1, 1))
+    assert {i.field for i in same.value.issues} == {"share_of_full_time"}
+    assert c.propose(c.e.client, rate_minor=110_000, effective_from=date(2026, 12, 15)).status is ChangeStatus.PROPOSED
+
+
+def test_no_time_is_reported_after_an_early_end_being_signed_nor_an_agreement_given_after_its_day(c: Changed) -> None:
+    early = c.agreed(c.propose(c.e.client, date(2026, 11, 28)))
+    c.e.clock.advance(days=2)  # 2026-11-29
+    with pytest.raises(Conflict, match="early end"):
+        timesheets.report_time(c.e.time, c.e.consultant, c.e.id, date(2026, 11, 29), minutes=60, day_share=None, description="x")
+    timesheets.report_time(c.e.time, c.e.consultant, c.e.id, date(2026, 11, 28), minutes=60, day_share=None, description="x")
+    changes.withdraw_change(c.ports, c.e.client, c.e.id, early.change_id, "Not like this")
+
+    late = c.propose(c.e.client, date(2026, 11, 30))
+    c.agree(c.e.agency, late)
+    c.e.clock.advance(days=2)  # 2026-12-01: the proposed last day is over before the last agreement
+    with pytest.raises(Conflict, match="no longer fits"):
+        c.agree(c.e.consultant, late)
+    assert c.stored(late.change_id).status is ChangeStatus.PROPOSED
+    assert not [x for x in c.db._all("contract") if x.change_id == late.change_id]
+
+
+def test_addenda_are_not_sent_again_over_time_reported_after_the_early_end(c: Changed) -> None:
+    change = c.agreed(c.propose(c.e.client, date(2026, 11, 28)))
+    c.decline(change.change_id, ContractParty.AGENCY, c.e.agency)
+    c.e.clock.advance(days=2)
+    # Nothing out for signature: the day after the proposed end is reported, so sending it again is refused.
+    timesheets.report_time(c.e.time, c.e.consultant, c.e.id, date(2026, 11, 29), minutes=60, day_share=None, description="x")
+    with pytest.raises(Conflict, match="after the proposed last day"):
+        changes.resend_addenda(c.ports, c.e.staff, c.e.id, change.change_id)
+
+
+def test_a_withdrawal_refused_for_a_signature_on_its_way_voids_nothing(c: Changed) -> None:
+    change = c.agreed(c.propose(c.e.client))
+    c.e.deal.deliver()
+    envelope = c.db.get_envelope(c.addendum(change.change_id, ContractParty.CLIENT).envelope_id)
+    for recipient in envelope.recipients:  # signed at the provider; its webhook not delivered yet
+        token = c.e.deal._token(envelope, recipient.email)
+        who = c.e.deal.principal(recipient.user_id)
+        signing.sign(c.e.deal.signing, who, envelope.envelope_id, token, recipient.name, envelope.document_sha256, SIGNER_CTX)
+    for who in (c.e.client, c.e.staff):
+        with pytest.raises(Conflict, match="just signed"):
+            changes.withdraw_change(c.ports, who, c.e.id, change.change_id, "Changed our mind")
+    assert c.addendum(change.change_id, ContractParty.AGENCY).status is ContractStatus.SENT
+    c.e.deal.deliver()
+    assert c.addendum(change.change_id, ContractParty.CLIENT).status is ContractStatus.COMPLETED
+    withdrawn = changes.withdraw_change(c.ports, c.e.staff, c.e.id, change.change_id, "The agency will not sign")
+    assert withdrawn.status is ChangeStatus.WITHDRAWN
+    assert c.addendum(change.change_id, ContractParty.AGENCY).status is ContractStatus.VOIDED
+
+
+def test_the_jobs_send_addenda_a_failed_send_left_and_the_end_waits_for_them() -> None:
+    c = Changed(signed(date(2026, 11, 30)))
+    change = c.agree(c.e.agency, c.propose(c.e.client))
+    provider = c.e.deal.ports.providers("builtin")
+    original = provider.create_envelope
+    provider.create_envelope = lambda *args: (_ for _ in ()).throw(RuntimeError("provider down"))
+    try:
+        with pytest.raises(RuntimeError):
+            c.agree(c.e.consultant, change)
+        assert changes.send_agreed_addenda(c.ports) == 0  # still down: logged, tried again next run
+    finally:
+        provider.create_envelope = original
+    c.e.clock.advance(days=4)
+    assert engagement_end.end_due_engagements(c.e.deal.ports) == 0  # held: the addenda are yet to go out
+    assert all(c.addendum(change.change_id, p).status is ContractStatus.DRAFT for p in ContractParty)
+    assert changes.send_agreed_addenda(c.ports) == 1
+    assert all(c.addendum(change.change_id, p).status is ContractStatus.SENT for p in ContractParty)
+    assert changes.send_agreed_addenda(c.ports) == 0  # nothing left to send
+    c.sign(change.change_id)
+    assert c.e.deal.engagement().terms.end_date == EXTENDED and engagement_end.end_due_engagements(c.e.deal.ports) == 0
+
+
+def test_a_change_still_proposed_at_the_end_lapses_and_everyone_is_told(c: Changed) -> None:
+    change = c.propose(c.e.agency)
+    c.e.clock.advance(days=35)
+    assert engagement_end.end_due_engagements(c.e.deal.ports) == 1
+    assert c.stored(change.change_id).status is ChangeStatus.LAPSED
+    assert everyone(c) <= c.notified("engagement_change_lapsed")

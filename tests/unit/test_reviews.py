@@ -163,7 +163,7 @@ def test_runs_racing_to_end_an_engagement_end_it_once() -> None:
 
     def run() -> None:
         barrier.wait()
-        outcomes.append(engagement_end.end_engagement(e.deal.ports, e.id, MIDNIGHT))
+        outcomes.append(engagement_end.end_engagement(e.deal.ports, e.id))
 
     threads = [threading.Thread(target=run) for _ in range(8)]
     for thread in threads:
@@ -176,7 +176,7 @@ def test_runs_racing_to_end_an_engagement_end_it_once() -> None:
 
 def test_only_an_active_engagement_ends() -> None:
     deal = make_deal()  # still contracting
-    assert engagement_end.end_engagement(deal.ports, deal.engagement_id, MIDNIGHT) is None
+    assert engagement_end.end_engagement(deal.ports, deal.engagement_id) is None
     assert deal.engagement().status is EngagementStatus.CONTRACTING
 
 
@@ -202,14 +202,13 @@ def test_time_of_the_days_up_to_the_end_is_still_reported_submitted_and_confirme
     assert period.invoice_id == invoice.invoice_id and invoice.breakdown.net_minor == 800_000
 
 
-def test_an_early_end_ends_the_days_that_can_be_reported_too() -> None:
-    e = signed(date(2027, 3, 31))
-    # The function the job calls, as an end by agreement would call it: the 24th was the last day worked.
-    assert engagement_end.end_engagement(e.deal.ports, e.id, datetime(2026, 11, 25, tzinfo=UTC), by=e.staff.user_id) is not None
-    assert e.deal.engagement().last_day == date(2026, 11, 24)
-    timesheets.report_time(e.time, e.consultant, e.id, date(2026, 11, 24), minutes=60, day_share=None, description="x")
-    with pytest.raises(InvalidInput):
-        timesheets.report_time(e.time, e.consultant, e.id, date(2026, 11, 25), minutes=60, day_share=None, description="x")
+def test_an_engagement_ends_only_once_its_last_day_is_over() -> None:
+    e = signed(date(2026, 11, 27))  # today
+    assert engagement_end.end_engagement(e.deal.ports, e.id) is None
+    assert e.deal.engagement().status is EngagementStatus.ACTIVE
+    e.clock.advance(days=1)
+    ended = engagement_end.end_engagement(e.deal.ports, e.id)
+    assert ended is not None and ended.ended_at == datetime(2026, 11, 28, tzinfo=UTC) and ended.last_day == date(2026, 11, 27)
 
 
 def test_a_fixed_fee_is_still_claimed_after_the_end() -> None:

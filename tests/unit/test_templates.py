@@ -80,6 +80,7 @@ PARAMS = {
     "engagement_change_proposed": CHANGE | {"proposer_name", "reason"},
     "engagement_change_declined": CHANGE | {"reason"},
     "engagement_change_withdrawn": CHANGE | {"reason"},
+    "engagement_change_lapsed": CHANGE,
     "engagement_changed": CHANGE,
     "engagement_ended": {"recipient_name", "assignment_title", "client_name", "consultant_name", "last_day", "reviews_close_at", "link"},
     "review_revealed": {"recipient_name", "assignment_title", "reviewer_name", "link"},

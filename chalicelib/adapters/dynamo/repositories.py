@@ -26,7 +26,7 @@ from chalicelib.domain.assignments import Assignment, AssignmentStatus, MatchRun
 from chalicelib.domain.audit import AuditEntry
 from chalicelib.domain.consent import ConsentChanged, ConsentEntry, withdrawal_entry_id
 from chalicelib.domain.contracts import Contract, ContractStatus, Engagement, EngagementStatus, ProcessedEvent, SupersededEnvelope
-from chalicelib.domain.engagement_changes import EngagementChange
+from chalicelib.domain.engagement_changes import ChangeStatus, EngagementChange
 from chalicelib.domain.erasure import Erasure
 from chalicelib.domain.evaluations import (
     Escalation,
@@ -65,6 +65,7 @@ STAFF = "STAFF"
 OPEN_CONTRACTS = "CONTRACTS#open"
 OPEN_EVALUATIONS = "EVALUATIONS#open"
 PENDING_REVIEWS = "REVIEWS#pending"
+SIGNING_CHANGES = "CHANGES#signing"
 
 
 _ADAPTERS: dict[type, TypeAdapter[Any]] = {}
@@ -324,8 +325,10 @@ def _keys(entity: Entity) -> _Keys:
         heard = (OPEN_CONTRACTS, f"{sort_time(entity.last_heard_at)}#{entity.contract_id}") if out else (None, None)
         return _Keys(engagement_pk(entity.engagement_id), f"CONTRACT#{entity.contract_id}", *envelope, *heard)
     if isinstance(entity, EngagementChange):
-        # In its engagement's partition (ids sort by creation time).
-        return _Keys(engagement_pk(entity.engagement_id), f"CHANGE#{entity.change_id}")
+        # In its engagement's partition (ids sort by creation time); gsi2: those agreed and being signed (the
+        # jobs send addenda a failed send left).
+        signing = (SIGNING_CHANGES, entity.change_id) if entity.status is ChangeStatus.SIGNING else (None, None)
+        return _Keys(engagement_pk(entity.engagement_id), f"CHANGE#{entity.change_id}", None, None, *signing)
     if isinstance(entity, EvaluationSchedule):
         return _Keys(engagement_pk(entity.engagement_id), "EVALUATION_SCHEDULE")
     if isinstance(entity, EvaluationRound):
@@ -761,6 +764,11 @@ class DynamoEngagementRepository:
 
     def get_change(self, engagement_id: str, change_id: str) -> EngagementChange | None:
         return _get(EngagementChange, engagement_pk(engagement_id), f"CHANGE#{change_id}")
+
+    def list_signing_changes(self) -> list[EngagementChange]:
+        found = (_get(EngagementChange, i.pk, i.sk) for i in MainItem.by_gsi2.query(SIGNING_CHANGES))
+        # The index lags behind writes: each is read again, strongly.
+        return [c for c in found if c is not None and c.status is ChangeStatus.SIGNING]
 
 
 def _newest_first(items: Iterable[MainItem]) -> list[Engagement]:
