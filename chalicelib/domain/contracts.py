@@ -28,7 +28,7 @@ from enum import StrEnum
 from chalicelib.domain.assignments import Assignment
 from chalicelib.domain.money import BASIS_POINTS, commission_of
 from chalicelib.domain.proposals import Candidacy
-from chalicelib.domain.reviews import ReviewSide
+from chalicelib.domain.reviews import REVIEW_WINDOW, ReviewSide
 from chalicelib.domain.timesheets import PeriodKind
 from chalicelib.errors import Conflict
 
@@ -264,6 +264,9 @@ class Engagement:
     cancel_reason: str | None = None
     ended_at: datetime | None = None  # when it ended: the start of the day after its last day (UTC), or an earlier agreed end
     ended_by: str | None = None  # "system" for the scheduled end
+    # The start of the day the jobs recorded the end and opened the reviews: later than ``ended_at`` when they
+    # ran late, or an addendum being signed held the end; the review window counts from here, never cut short.
+    reviews_opened_at: datetime | None = None
     reviews: dict[ReviewSide, str] = field(default_factory=dict)  # each side's review, once written
     open_change_id: str | None = None  # the change proposed or being signed (one at a time)
 
@@ -275,6 +278,13 @@ class Engagement:
     def scheduled_end(self) -> datetime:
         """When it ends by its terms: the start of the day after its last day, UTC."""
         return datetime.combine(self.terms.end_date + timedelta(days=1), time(), tzinfo=UTC)
+
+    @property
+    def reviews_close_at(self) -> datetime | None:
+        """The end of the review window (None until the engagement ended)."""
+        if self.status is not EngagementStatus.ENDED or self.ended_at is None:
+            return None
+        return max(self.ended_at, self.reviews_opened_at or self.ended_at) + REVIEW_WINDOW
 
     @property
     def last_day(self) -> date:

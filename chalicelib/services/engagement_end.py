@@ -14,12 +14,11 @@ day late must not find the engagement ended); a change still open when the engag
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime
+from datetime import UTC, datetime, time
 
 from chalicelib.domain.accounts import UserStatus
 from chalicelib.domain.contracts import Engagement, EngagementStatus
 from chalicelib.domain.ids import iso
-from chalicelib.domain.reviews import REVIEW_WINDOW
 from chalicelib.errors import ConcurrencyConflict, Conflict, NotFound
 from chalicelib.logging import log_failure, logger
 from chalicelib.services.candidacies import ATTEMPTS, client_recipients
@@ -53,6 +52,7 @@ def end_engagement(ports: ContractPorts, engagement_id: str, by: str = SYSTEM) -
             lapse_on_end(ports, engagement, by, changes, now),
             status=EngagementStatus.ENDED,
             ended_at=engagement.scheduled_end,
+            reviews_opened_at=datetime.combine(now.date(), time(), tzinfo=UTC),  # on time: ended_at itself
             ended_by=by,
             revision=engagement.revision + 1,
             updated_at=now,
@@ -84,11 +84,12 @@ def end_due_engagements(ports: ContractPorts) -> int:
 
 def _open_reviews(ports: ContractPorts, engagement: Engagement, changes: Changes, now: datetime) -> None:
     """The client company's users and the consultant may now review each other (the agency reads them later)."""
-    assert engagement.ended_at is not None
+    closes_at = engagement.reviews_close_at
+    assert closes_at is not None
     params = {
         **engagement_params(ports, engagement),
         "last_day": engagement.last_day.isoformat(),
-        "reviews_close_at": iso(engagement.ended_at + REVIEW_WINDOW),
+        "reviews_close_at": iso(closes_at),
         "link": f"{ports.candidacies.assignments.accounts.web_base_url}/engagements/{engagement.engagement_id}/reviews",
     }
     consultant = ports.users(engagement.consultant_id)

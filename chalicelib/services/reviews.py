@@ -21,14 +21,13 @@ from datetime import datetime
 
 from chalicelib.domain.accounts import User, UserStatus
 from chalicelib.domain.audit import AuditAction
-from chalicelib.domain.contracts import Engagement, EngagementStatus
+from chalicelib.domain.contracts import Engagement
 from chalicelib.domain.identity import Principal, Role
 from chalicelib.domain.ids import new_id
 from chalicelib.domain.reviews import (
     MAX_RATING,
     MIN_RATING,
     REVIEW_TEXT_MAX_CHARS,
-    REVIEW_WINDOW,
     ConsultantRating,
     Hiding,
     Review,
@@ -333,9 +332,9 @@ def _review_params(ports: ReviewPorts, review: Review, engagement: Engagement | 
 
 def _ensure_open(engagement: Engagement, now: datetime) -> datetime:
     """The end of the engagement's review window, which must be open now."""
-    if engagement.status is not EngagementStatus.ENDED or engagement.ended_at is None:
+    closes_at = engagement.reviews_close_at
+    if closes_at is None:
         raise Conflict("Reviews are written once the engagement has ended.", current_state=engagement.status.value)
-    closes_at = engagement.ended_at + REVIEW_WINDOW
     if now >= closes_at:
         raise Conflict("The review window of this engagement has closed.", current_state="closed")
     return closes_at
@@ -359,8 +358,7 @@ def engagement_reviews(ports: ReviewPorts, principal: Principal, engagement_id: 
     now = ports.now
     found = [r for r in (ports.reviews.get_review(i) for i in engagement.reviews.values()) if r is not None]
     seen = [_seen(principal, r, now) for r in sorted(found, key=lambda r: r.side.value) if may_read(principal, r, now)]
-    ended = engagement.status is EngagementStatus.ENDED and engagement.ended_at is not None
-    closes_at = engagement.ended_at + REVIEW_WINDOW if ended and engagement.ended_at else None
+    closes_at = engagement.reviews_close_at
     my_side = side_of(principal, engagement.consultant_id, engagement.client_id)
     return EngagementReviews(engagement, my_side, frozenset(engagement.reviews), closes_at, seen)
 

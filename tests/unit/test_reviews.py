@@ -149,11 +149,15 @@ def test_the_job_ends_an_engagement_past_its_last_day_once_and_tells_the_client_
     assert e.job() == (0, 0) and len(e.deal.notices("engagement_ended")) == 2  # once
 
 
-def test_the_end_moment_is_the_day_after_the_last_day_however_late_the_job_runs() -> None:
-    e = signed(date(2026, 11, 20))
-    e.clock.advance(days=3)
+def test_the_end_moment_is_the_day_after_the_last_day_however_late_the_job_runs_but_reviews_get_their_whole_window() -> None:
+    e = signed(date(2026, 11, 1))
+    e.clock.advance(days=3)  # 2026-11-30: the job ran late (or an addendum being signed held the end)
     assert e.job() == (1, 0)
-    assert e.deal.engagement().ended_at == datetime(2026, 11, 21, tzinfo=UTC)
+    engagement = e.deal.engagement()
+    assert engagement.ended_at == datetime(2026, 11, 2, tzinfo=UTC) and engagement.last_day == date(2026, 11, 1)
+    assert engagement.reviews_close_at == datetime(2026, 11, 30, tzinfo=UTC) + REVIEW_WINDOW
+    e.clock.advance(days=13)
+    assert e.review(e.client).review.reveal_deadline == engagement.reviews_close_at
 
 
 def test_runs_racing_to_end_an_engagement_end_it_once() -> None:
