@@ -726,8 +726,13 @@ def change_being_signed(ports: ContractPorts, engagement: Engagement) -> Engagem
     change = ports.engagements.get_change(engagement.engagement_id, engagement.open_change_id) if engagement.open_change_id else None
     if change is None or change.status is not ChangeStatus.SIGNING:
         return None
-    addenda = (ports.engagements.get_contract(engagement.engagement_id, c) for c in change.addenda.values())
-    return None if any(a is not None and a.status in UNSIGNED_ENDS for a in addenda) else change
+    addenda = [ports.engagements.get_contract(engagement.engagement_id, c) for c in change.addenda.values()]
+    if any(a is not None and a.status in UNSIGNED_ENDS for a in addenda):
+        return None
+    unsent = len(addenda) < len(ContractParty) or any(a is not None and a.status is ContractStatus.DRAFT for a in addenda)
+    if unsent and change.agreed_at is not None and ports.now - change.agreed_at > timedelta(days=ports.signing_days):
+        return None  # not sent for as long as signing may take (the jobs' failures are logged each run): no hold
+    return change
 
 
 def _contracts_in_force(ports: ContractPorts, engagement: Engagement) -> list[Contract]:

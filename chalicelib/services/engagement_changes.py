@@ -35,6 +35,7 @@ from chalicelib.services.candidacies import ATTEMPTS, active_staff, agency_admin
 from chalicelib.services.contracts import (
     ContractPorts,
     alert_unsigned,
+    change_being_signed,
     contract_reference,
     document_parties,
     engagement_params,
@@ -361,6 +362,11 @@ def send_addenda(
     made again as a new version."""
     contracts = ports.contracts
     change = _prepare_addenda(ports, engagement_id, change_id, platform_signer_id, renew_unsigned)
+    engagement = contracts.engagements.get_engagement(engagement_id)
+    if engagement is None or change_being_signed(contracts, engagement) is None:
+        # An addendum ended unsigned meanwhile: a draft left beside it waits for staff to send both again
+        # (which checks first that no time it would change was invoiced or reported since).
+        return change
     for contract_id in change.addenda.values():
         addendum = contracts.engagements.get_contract(engagement_id, contract_id)
         if addendum is not None and addendum.status is ContractStatus.DRAFT:
@@ -374,10 +380,14 @@ def send_agreed_addenda(ports: ChangePorts) -> int:
     """The jobs send the addenda a failed send left (the provider down a moment, say): an agreed change is
     never left unsent. Returns how many changes were sent."""
     sent = 0
-    for change in ports.contracts.engagements.list_signing_changes():
-        addenda = [ports.contracts.engagements.get_contract(change.engagement_id, c) for c in change.addenda.values()]
+    repository = ports.contracts.engagements
+    for change in repository.list_signing_changes():
+        addenda = [repository.get_contract(change.engagement_id, c) for c in change.addenda.values()]
         if len(addenda) == len(ContractParty) and all(a is not None and a.status is not ContractStatus.DRAFT for a in addenda):
             continue
+        engagement = repository.get_engagement(change.engagement_id)
+        if engagement is None or change_being_signed(ports.contracts, engagement) is None:
+            continue  # one ended unsigned: staff send again
         try:
             send_addenda(ports, change.engagement_id, change.change_id, renew_unsigned=False)
             sent += 1
@@ -535,12 +545,16 @@ def _apply(ports: ContractPorts, engagement: Engagement, change: EngagementChang
 # --- the end of the engagement ----------------------------------------------------------------------------
 
 
-def lapse_on_end(ports: ContractPorts, engagement: Engagement, by: str, changes: Changes, now: datetime) -> Engagement:
+def lapse_on_end(ports: ContractPorts, engagement: Engagement, by: str, changes: Changes, now: datetime) -> Engagement | None:
     """The engagement ends with a change still open (proposed, or agreed with an addendum not sent or ended
-    unsigned: ``change_being_signed`` holds the end otherwise): the change lapses with it, and everyone is
-    told. Returns the engagement without its open change."""
+    unsigned: ``change_being_signed`` holds the end otherwise): the change lapses with it, its addenda still
+    out are voided, and everyone is told. Returns the engagement without its open change, or None when an
+    addendum was signed a moment ago (the end waits for its webhook)."""
     change = ports.engagements.get_change(engagement.engagement_id, engagement.open_change_id) if engagement.open_change_id else None
     if change is not None and change.is_open:
+        addenda = [a for a in (ports.engagements.get_contract(engagement.engagement_id, c) for c in change.addenda.values()) if a]
+        if void_outstanding(ports, addenda, LAPSED_REASON, changes, now, unless_signed=True):
+            return None  # signed a moment ago: the end waits for its webhook (or the reconciliation)
         lapsed = change.closed(ChangeStatus.LAPSED, by, LAPSED_REASON, now)
         changes.transition(lapsed, change.status.value, revision=change.revision)
         tell_everyone(ports, engagement, "engagement_change_lapsed", _summary(lapsed), changes, now)

@@ -48,8 +48,11 @@ def end_engagement(ports: ContractPorts, engagement_id: str, by: str = SYSTEM) -
             )
             return None
         changes = Changes()
+        without_change = lapse_on_end(ports, engagement, by, changes, now)
+        if without_change is None:
+            return None
         ended = replace(
-            lapse_on_end(ports, engagement, by, changes, now),
+            without_change,
             status=EngagementStatus.ENDED,
             ended_at=engagement.scheduled_end,
             reviews_opened_at=datetime.combine(now.date(), time(), tzinfo=UTC),  # on time: ended_at itself

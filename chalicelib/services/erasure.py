@@ -196,13 +196,14 @@ def run_erasure(ports: ErasurePorts, user_id: str) -> bool:
     doomed += follow_up
     # Others' notifications about the person go with them: staff's, filed under them (their agent's, say),
     # under an escalation about them or under one of their engagements (the agent's look-ahead names them);
-    # the client's users', under one of their engagements or evaluation rounds (they name the consultant).
+    # the client's users' and the agency's admins', under one of their engagements or evaluation rounds (they
+    # name the consultant).
     engagements = ports.erasures.list_consultant_engagements(user_id)
     about = {user_id} | {r.escalation_id for r in follow_up if isinstance(r, Escalation)}
     about |= {r.evaluation_id for r in follow_up if isinstance(r, EvaluationRound)}
     about |= {e.engagement_id for e in engagements}
-    clients = {e.client_id for e in engagements}
-    readers = [*repository.list_staff(), *(u for org in clients for u in repository.list_members(org) if Role.CLIENT in u.roles)]
+    parties = {(e.client_id, Role.CLIENT) for e in engagements} | {(e.agency_id, Role.AGENCY_ADMIN) for e in engagements}
+    readers = [*repository.list_staff(), *(u for org, role in parties for u in repository.list_members(org) if role in u.roles)]
     doomed += [n for reader in readers for n in ports.erasures.list_notifications(reader.user_id) if n.object_id in about]
     for org in (repository.get_organisation(org_id) for org_id in erasure.org_ids):
         if org is not None and org.independent:  # a one-person agency is the person's; an agency is not

@@ -115,23 +115,37 @@ def report_time(
         raise InvalidInput("The day is outside the engagement's dates.", issues=[FieldIssue("day", "outside the engagement")])
     if day > ports.now.date():
         raise InvalidInput("Time is reported for days that have begun, not in advance.", issues=[FieldIssue("day", "in the future")])
-    signing = change_being_signed(ports.contracts, engagement)
-    if signing is not None and day > signing.proposed.end_date:
-        raise Conflict(
-            f"An early end on {signing.proposed.end_date.isoformat()} is being signed; report this day once it is signed or withdrawn.",
-            current_state="change_signing",
-        )
     for _ in range(ATTEMPTS):
         now = ports.now
         entry = TimeEntry(engagement_id, day, principal.user_id, description, now, minutes=minutes, day_share=day_share)
         changes, before = _entry_change(ports, engagement, day, entry, now)
         changes.update(entry) if before is not None else changes.insert(entry)
+        _ensure_before_early_end(ports, engagement_id, day, changes)
         try:
             ports.commit(changes)
         except ConcurrencyConflict:
             continue
         return entry
     raise Conflict("The period is being changed by someone else; try again.")
+
+
+def _ensure_before_early_end(ports: TimesheetPorts, engagement_id: str, day: date, changes: Changes) -> None:
+    """A day after an early end being signed is not reported (409). Under an early end still open otherwise,
+    the entry's write carries the change with its next revision, so that agreeing to it, or sending its
+    addenda, which first check that no time is reported after it, cannot race this entry past that check."""
+    engagement = ports.contracts.engagements.get_engagement(engagement_id)  # as it is now: its open change may be new
+    assert engagement is not None, "an engagement is never deleted"
+    change = (
+        ports.contracts.engagements.get_change(engagement.engagement_id, engagement.open_change_id) if engagement.open_change_id else None
+    )
+    if change is None or not change.is_open or day <= change.proposed.end_date:
+        return
+    if change_being_signed(ports.contracts, engagement) is not None:
+        raise Conflict(
+            f"An early end on {change.proposed.end_date.isoformat()} is being signed; report this day once it is signed or withdrawn.",
+            current_state="change_signing",
+        )
+    changes.transition(replace(change, revision=change.revision + 1), change.status.value, revision=change.revision)
 
 
 def remove_time(ports: TimesheetPorts, principal: Principal, engagement_id: str, day: date) -> None:

@@ -13,6 +13,7 @@ import pytest
 from chalicelib.domain.contracts import Contract, ContractParty, ContractStatus, EngagementStatus, Pricing, RateChange
 from chalicelib.domain.engagement_changes import ChangeKind, ChangeParty, ChangeStatus, EngagementChange, ProposedTerms
 from chalicelib.domain.identity import Principal, Role
+from chalicelib.domain.signing import EnvelopeState
 from chalicelib.errors import Conflict, Forbidden, InvalidInput, NotFound
 from chalicelib.services import engagement_changes as changes
 from chalicelib.services import engagement_end, signing, timesheets
@@ -480,7 +481,9 @@ def test_a_withdrawal_refused_for_a_signature_on_its_way_voids_nothing(c: Change
     for who in (c.e.client, c.e.staff):
         with pytest.raises(Conflict, match="just signed"):
             changes.withdraw_change(c.ports, who, c.e.id, change.change_id, "Changed our mind")
-    assert c.addendum(change.change_id, ContractParty.AGENCY).status is ContractStatus.SENT
+    agency_addendum = c.addendum(change.change_id, ContractParty.AGENCY)
+    assert agency_addendum.status is ContractStatus.SENT
+    assert c.db.get_envelope(agency_addendum.envelope_id).status is EnvelopeState.SENT  # not voided at the provider either
     c.e.deal.deliver()
     assert c.addendum(change.change_id, ContractParty.CLIENT).status is ContractStatus.COMPLETED
     withdrawn = changes.withdraw_change(c.ports, c.e.staff, c.e.id, change.change_id, "The agency will not sign")
@@ -516,3 +519,85 @@ def test_a_change_still_proposed_at_the_end_lapses_and_everyone_is_told(c: Chang
     assert engagement_end.end_due_engagements(c.e.deal.ports) == 1
     assert c.stored(change.change_id).status is ChangeStatus.LAPSED
     assert everyone(c) <= c.notified("engagement_change_lapsed")
+
+
+def _failing_sends(c: Changed, fail: int, after: int = 0) -> Any:
+    """After ``after`` envelopes made, the provider's next ``fail`` fail (then it works again); returns the undo."""
+    provider = c.e.deal.ports.providers("builtin")
+    original, calls = provider.create_envelope, []
+
+    def create(*args: Any) -> Any:
+        calls.append(1)
+        if after < len(calls) <= after + fail:
+            raise RuntimeError("provider down")
+        return original(*args)
+
+    provider.create_envelope = create
+    return lambda: setattr(provider, "create_envelope", original)
+
+
+def test_a_draft_left_beside_an_addendum_that_ended_unsigned_waits_for_staff(c: Changed) -> None:
+    change = c.agree(c.e.agency, c.propose(c.e.client, rate_minor=120_000, effective_from=date(2026, 11, 30)))
+    undo = _failing_sends(c, fail=1, after=1)  # the first addendum goes out, the second does not
+    try:
+        with pytest.raises(RuntimeError):
+            c.agree(c.e.consultant, change)
+    finally:
+        undo()
+    kinds = {p: c.addendum(change.change_id, p).status for p in ContractParty}
+    assert sorted(kinds.values()) == [ContractStatus.DRAFT, ContractStatus.SENT]
+    sent_party = next(p for p, s in kinds.items() if s is ContractStatus.SENT)
+    c.decline(change.change_id, sent_party, c.e.agency if sent_party is ContractParty.AGENCY else c.e.client)
+    # Nothing is being signed now: the time of the rate's day is invoiced at the old rate...
+    c.e.clock.advance(days=3)  # 2026-11-30
+    timesheets.report_time(c.e.time, c.e.consultant, c.e.id, date(2026, 11, 30), minutes=60, day_share=None, description="x")
+    timesheets.submit_period(c.e.time, c.e.consultant, c.e.id, "2026-11")
+    timesheets.confirm_period(c.e.time, c.e.agency, c.e.id, "2026-11")
+    # ...so the draft left behind is sent by nobody, and staff may no longer send both again.
+    assert changes.send_agreed_addenda(c.ports) == 0
+    c.agree(c.e.consultant, change)
+    unsent = next(p for p in ContractParty if p is not sent_party)
+    assert c.addendum(change.change_id, unsent).status is ContractStatus.DRAFT
+    with pytest.raises(Conflict, match="already invoiced"):
+        changes.resend_addenda(c.ports, c.e.staff, c.e.id, change.change_id)
+
+
+def test_time_reported_while_staff_send_an_early_end_again_refuses_the_send(c: Changed) -> None:
+    change = c.agreed(c.propose(c.e.client, date(2026, 11, 28)))
+    c.decline(change.change_id, ContractParty.AGENCY, c.e.agency)
+    c.e.clock.advance(days=2)  # 2026-11-29
+
+    def report() -> None:
+        timesheets.report_time(c.e.time, c.e.consultant, c.e.id, date(2026, 11, 29), minutes=60, day_share=None, description="x")
+
+    undo = racing(c.db, report, when=lambda writes: any(getattr(e, "change_id", None) == change.change_id for e, _ in writes.writes))
+    try:
+        with pytest.raises(Conflict, match="after the proposed last day"):
+            changes.resend_addenda(c.ports, c.e.staff, c.e.id, change.change_id)
+    finally:
+        undo()
+    assert c.addendum(change.change_id, ContractParty.AGENCY).version == 1
+
+
+def test_a_change_lapsing_at_the_end_voids_its_addendum_still_out(c: Changed) -> None:
+    change = c.agreed(c.propose(c.e.client))
+    c.decline(change.change_id, ContractParty.AGENCY, c.e.agency)
+    c.e.clock.advance(days=35)
+    assert engagement_end.end_due_engagements(c.e.deal.ports) == 1
+    assert c.stored(change.change_id).status is ChangeStatus.LAPSED
+    client_addendum = c.addendum(change.change_id, ContractParty.CLIENT)
+    assert client_addendum.status is ContractStatus.VOIDED
+    assert c.db.get_envelope(client_addendum.envelope_id).status is EnvelopeState.VOIDED
+
+
+def test_addenda_never_sent_hold_the_end_no_longer_than_signing_may_take() -> None:
+    c = Changed(signed(date(2026, 11, 30)))
+    change = c.agree(c.e.agency, c.propose(c.e.client))
+    _failing_sends(c, fail=1000)  # down for good
+    with pytest.raises(RuntimeError):
+        c.agree(c.e.consultant, change)
+    c.e.clock.advance(days=4)
+    assert engagement_end.end_due_engagements(c.e.deal.ports) == 0
+    c.e.clock.advance(days=11)  # agreed 15 days ago
+    assert engagement_end.end_due_engagements(c.e.deal.ports) == 1
+    assert c.stored(change.change_id).status is ChangeStatus.LAPSED

@@ -41,19 +41,19 @@ def test_staff_notices_naming_an_erased_consultant_go_with_them() -> None:
     assert [n for n in world.db.list_notifications(follow.agent.user_id) if user.name in n.text or user.name in n.subject] == []
 
 
-def test_the_client_users_notices_naming_an_erased_consultant_go_with_them() -> None:
+def test_the_client_users_and_agency_admins_notices_naming_an_erased_consultant_go_with_them() -> None:
     follow = following()
     follow.run()  # the client is asked to rate the first round, naming the consultant
     world = follow.deal.scene.world
-    buyer = follow.deal.scene.buyer.user_id
+    readers = (follow.deal.scene.buyer.user_id, follow.deal.scene.agency_admin.user_id)
     user = world.db.get_user(follow.consultant.user_id)
     assert user is not None
 
     def naming() -> list[object]:
-        return [n for n in world.db.list_notifications(buyer) if user.name in n.text or user.name in n.subject]
+        return [n for r in readers for n in world.db.list_notifications(r) if user.name in n.text or user.name in n.subject]
 
-    kinds = {n.kind for n in naming()}
-    assert {"engagement_active", "evaluation_due_client"} <= kinds, kinds
+    kinds = {(n.user_id, n.kind) for n in naming()}
+    assert {(readers[0], "engagement_active"), (readers[0], "evaluation_due_client"), (readers[1], "engagement_active")} <= kinds
     erasure.request_erasure_by_staff(world.erasure, follow.staff, follow.consultant.user_id)
     assert erasure.run_erasure(world.erasure, follow.consultant.user_id) is True
     assert naming() == []
