@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
 from chalicelib.domain.accounts import User, UserStatus
+from chalicelib.domain.audit import AuditAction
 from chalicelib.domain.contracts import Engagement, EngagementStatus
 from chalicelib.domain.evaluations import (
     CheckIn,
@@ -52,6 +53,7 @@ from chalicelib.domain.identity import Principal, Role
 from chalicelib.errors import ConcurrencyConflict, Conflict, FieldIssue, Forbidden, InvalidInput, NotFound
 from chalicelib.logging import logger
 from chalicelib.services.accounts import ensure_staff
+from chalicelib.services.audit import Read, record_staff_reads
 from chalicelib.services.candidacies import ATTEMPTS, active_staff, client_name, client_recipients
 from chalicelib.services.contracts import ContractPorts, sees_engagement
 from chalicelib.services.notifications import notify
@@ -191,6 +193,7 @@ def engagement_evaluations(ports: EvaluationPorts, principal: Principal, engagem
         next_due = schedule.next_due(start, end, today - timedelta(days=1), not_before)
         if next_due == today and any(r.due_date == today for r in found):
             next_due = schedule.next_due(start, end, today, not_before)
+    _audit_staff_reads(ports, principal, found)
     return EngagementEvaluations(schedule, next_due, [_view(principal, r) for r in found])
 
 
@@ -198,6 +201,7 @@ def get_evaluation(ports: EvaluationPorts, principal: Principal, evaluation_id: 
     evaluation = ports.evaluations.get_round(evaluation_id)
     if evaluation is None or not _sees(principal, evaluation):
         raise NotFound("Evaluation not found.")
+    _audit_staff_reads(ports, principal, [evaluation])
     return _view(principal, evaluation)
 
 
@@ -205,7 +209,16 @@ def evaluations_due(ports: EvaluationPorts, principal: Principal, due_before: da
     """Staff: every open round due before ``due_before`` (tomorrow: everything due so far), oldest first."""
     ensure_staff(principal)
     before = due_before or ports.now.date() + timedelta(days=1)
-    return [_view(principal, r) for r in ports.evaluations.list_open_rounds(before) if r.status is RoundStatus.OPEN]
+    found = [r for r in ports.evaluations.list_open_rounds(before) if r.status is RoundStatus.OPEN]
+    _audit_staff_reads(ports, principal, found)
+    return [_view(principal, r) for r in found]
+
+
+def _audit_staff_reads(ports: EvaluationPorts, principal: Principal, rounds: list[EvaluationRound]) -> None:
+    """A round is about its consultant (the client's scores and comments, the agent's notes): staff reads are
+    logged against them, as reads of their profile are."""
+    reads = [Read(r.consultant_id, "evaluation", r.evaluation_id) for r in rounds]
+    record_staff_reads(ports.contracts.candidacies.assignments.accounts.uow, principal, ports.now, AuditAction.PROFILE_READ, reads)
 
 
 # --- the three parts --------------------------------------------------------------------------------------

@@ -348,7 +348,16 @@ def _busy() -> Conflict:
 
 
 def get_review(ports: ReviewPorts, principal: Principal, review_id: str) -> SeenReview:
-    return _seen(principal, _visible(ports, principal, review_id), ports.now)
+    review = _visible(ports, principal, review_id)
+    _audit_staff_reads(ports, principal, [review])
+    return _seen(principal, review, ports.now)
+
+
+def _audit_staff_reads(ports: ReviewPorts, principal: Principal, found: list[Review]) -> None:
+    """A review is about its consultant (the client's rating of them, or theirs of the client): staff reads are
+    logged against them, as reads of their profile are."""
+    reads = [Read(r.consultant_id, "review", r.review_id) for r in found]
+    record_staff_reads(ports.contracts.candidacies.assignments.accounts.uow, principal, ports.now, AuditAction.PROFILE_READ, reads)
 
 
 def engagement_reviews(ports: ReviewPorts, principal: Principal, engagement_id: str) -> EngagementReviews:
@@ -357,7 +366,9 @@ def engagement_reviews(ports: ReviewPorts, principal: Principal, engagement_id: 
     engagement = _engagement(ports, principal, engagement_id)
     now = ports.now
     found = [r for r in (ports.reviews.get_review(i) for i in engagement.reviews.values()) if r is not None]
-    seen = [_seen(principal, r, now) for r in sorted(found, key=lambda r: r.side.value) if may_read(principal, r, now)]
+    readable = [r for r in sorted(found, key=lambda r: r.side.value) if may_read(principal, r, now)]
+    _audit_staff_reads(ports, principal, readable)
+    seen = [_seen(principal, r, now) for r in readable]
     closes_at = engagement.reviews_close_at
     my_side = side_of(principal, engagement.consultant_id, engagement.client_id)
     return EngagementReviews(engagement, my_side, frozenset(engagement.reviews), closes_at, seen)

@@ -477,6 +477,26 @@ def test_each_reader_sees_their_share_of_a_round(follow: Follow) -> None:
     assert [v.round.self_assessment for v in listed] == [None]
 
 
+def test_staff_reads_of_rounds_are_audited_against_the_consultant_and_nobody_elses(follow: Follow) -> None:
+    from tests.fakes import InMemoryAuditLog
+
+    follow.run()
+    evaluation_id = follow.only_round().evaluation_id
+
+    def reads() -> list[tuple[str, str]]:
+        audit = InMemoryAuditLog(follow.deal.db).list_for_subject(follow.consultant.user_id)
+        return [(a.actor_id, a.object_id) for a in audit if a.object_type == "evaluation"]
+
+    for who in (follow.buyer, follow.admin, follow.consultant):
+        evaluations.get_evaluation(follow.ports, who, evaluation_id)
+        evaluations.engagement_evaluations(follow.ports, who, follow.deal.engagement_id)
+    assert reads() == []
+    evaluations.get_evaluation(follow.ports, follow.staff, evaluation_id)
+    evaluations.engagement_evaluations(follow.ports, follow.staff, follow.deal.engagement_id)
+    evaluations.evaluations_due(follow.ports, follow.staff, None)
+    assert reads() == [(follow.staff.user_id, evaluation_id)] * 3
+
+
 def test_a_low_score_needs_its_comment(follow: Follow) -> None:
     follow.run()
     with pytest.raises(InvalidInput) as refused:

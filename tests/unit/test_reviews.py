@@ -440,6 +440,21 @@ def _listed(e: Ended, who: Principal) -> list[reviews.SeenReview]:
         return []
 
 
+def test_staff_reads_of_an_engagements_reviews_are_audited_against_the_consultant(e: Ended) -> None:
+    written = e.review(e.client, 4, "Solid.").review.review_id
+
+    def reads() -> list[tuple[str, str]]:
+        audit = InMemoryAuditLog(e.deal.db).list_for_subject(e.consultant.user_id)
+        return [(a.actor_id, a.object_id) for a in audit if a.object_type == "review"]
+
+    reviews.get_review(e.ports, e.client, written)
+    reviews.engagement_reviews(e.ports, e.client, e.id)
+    assert reads() == []
+    reviews.get_review(e.ports, e.staff, written)
+    reviews.engagement_reviews(e.ports, e.staff, e.id)
+    assert reads() == [(e.staff.user_id, written)] * 2
+
+
 def test_a_consultants_reviews_are_for_staff_the_consultant_and_its_agency_and_name_only_engagements_they_saw(e: Ended) -> None:
     mine = e.review(e.client, 4, "Solid.")
     e.review(e.consultant, 4, "Nice people.")
