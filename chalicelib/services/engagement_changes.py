@@ -316,7 +316,6 @@ def _summary(change: EngagementChange) -> dict[str, str]:
         if proposed.rate_minor is not None:
             rate = f"{rate} → {format_amount(proposed.rate_minor, before.currency)}{since}"
     return {
-        "kind": change.kind.value,
         "previous_end_date": before.end_date.isoformat(),
         "new_end_date": after.end_date.isoformat(),
         "extent": extent,
@@ -328,8 +327,8 @@ def _summary(change: EngagementChange) -> dict[str, str]:
 
 
 def _after_agreement(ports: ChangePorts, change: EngagementChange) -> EngagementChange:
-    """An agreed change's addenda are sent now; a send that fails (the provider down) is retried by the same
-    answer again, or by staff sending them. An addendum that ended unsigned is sent again by staff only."""
+    """An agreed change's addenda are sent now; a send that fails (the provider down) is retried by the jobs,
+    by the same answer again, or by staff. An addendum that ended unsigned is sent again by staff only."""
     if change.status is not ChangeStatus.SIGNING:
         return change
     return send_addenda(ports, change.engagement_id, change.change_id, renew_unsigned=False)
