@@ -42,8 +42,7 @@ class Api:
     def call(self, method: str, path: str, body: Any = None, *, token: str | None = None, expect: int = 200) -> Any:
         """The answer's JSON (None when empty); any other status than ``expect`` fails the step with the
         problem document's detail and field errors."""
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        response = self._session.request(method, self.base_url + path, json=body, headers=headers, timeout=TIMEOUT_SECONDS)
+        response = self._session.request(method, self.base_url + path, json=body, headers=_bearer(token), timeout=TIMEOUT_SECONDS)
         answer = response.json() if response.content and "json" in response.headers.get("Content-Type", "") else None
         if response.status_code != expect:
             problem = answer if isinstance(answer, dict) else {}
@@ -56,8 +55,7 @@ class Api:
 
     def status(self, method: str, path: str, *, token: str | None = None) -> int:
         """Only the status: for waiting until something is gone."""
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        return self._session.request(method, self.base_url + path, headers=headers, timeout=TIMEOUT_SECONDS).status_code
+        return self._session.request(method, self.base_url + path, headers=_bearer(token), timeout=TIMEOUT_SECONDS).status_code
 
     def get(self, path: str, *, token: str | None = None, expect: int = 200) -> Any:
         return self.call("GET", path, token=token, expect=expect)
@@ -79,3 +77,7 @@ class Api:
         response = self._session.get(url, timeout=TIMEOUT_SECONDS)
         check(response.status_code == 200, f"a download link answered {response.status_code}")
         return response.content
+
+
+def _bearer(token: str | None) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"} if token else {}

@@ -39,7 +39,7 @@ PASSWORD = "customersonly-demo"  # noqa: S105 - everyone's, printed: sign in aft
 SEK = "SEK"
 RATES = {"Cecilia": 115_000, "Rita": 110_000}  # what the agency asks of the client per hour, in öre
 DAYS_SINCE_START = 74  # 14 + 2 * 30: an evaluation round falls due today
-INTERVIEW_LEAD = timedelta(seconds=10)
+INTERVIEW_LEAD = timedelta(seconds=15)  # time enough to pick the slot before it starts
 SIGNING_LINK = re.compile(r"/sign/(\w+)\?token=([\w-]+)")
 RATE_FIT = {"within": "rate within budget", "above": "rate above budget", "other_currency": "rate in another currency"}
 

@@ -56,7 +56,7 @@ class LocalSide:
         command = [sys.executable, "-m", "chalicelib.cli", "--env-file", str(self.env_file), *args]
         done = subprocess.run(command, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300, check=False)  # noqa: S603
         if done.returncode != 0:
-            raise DemoFailure(f"`{' '.join(args[:1])}` failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-1500:]}")
+            raise DemoFailure(f"`{args[0]}` failed ({done.returncode}): {(done.stderr or done.stdout).strip()[-1500:]}")
         return done.stdout.strip()
 
 
