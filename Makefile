@@ -1,6 +1,7 @@
 # Customersonly: every entry point installs what it needs first.
 #   make run     the whole platform locally (API, local AWS, event pump), see README
-#   make test    the whole test suite (ruff, mypy, unit, integration, functional), offline
+#   make test    the whole test suite (ruff, mypy, unit, integration, functional, the demo), offline
+#   make demo    the whole flow through the public HTTP API, on a local stack of its own
 #   make test-contract     the search engines' shared contract (OpenSearch too when OPENSEARCH_URL is set)
 #   make bench-coldstart   import cost of the Lambda entry point against its floor
 #   make bench-matching    matching quality and speed on a synthetic O*NET benchmark (../shared/data/onet)
@@ -15,7 +16,7 @@ LOCAL_STATE_DIR ?= .local
 
 .PHONY: help
 help:
-	@echo "make run | test | test-contract | lint | format | bench | bench-coldstart | bench-matching | create-staff EMAIL=... NAME=... | privacy-jobs | proposal-jobs | pay-invoice ID=... | activate-payouts AGENCY=... | outbox [TO=...] | infra-check | clean"
+	@echo "make run | test | demo [DEMO_ARGS='--api URL'] | test-contract | lint | format | bench | bench-coldstart | bench-matching | create-staff EMAIL=... NAME=... | privacy-jobs | proposal-jobs | pay-invoice ID=... | activate-payouts AGENCY=... | outbox [TO=...] | infra-check | clean"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -44,6 +45,13 @@ test: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest
+	$(PY) -m demo
+
+# The whole flow through the public HTTP API, as its users play it, on its own local stack (free ports, a temporary
+# directory, stopped afterwards); DEMO_ARGS='--api URL [--env-file FILE]' plays against a running API instead.
+.PHONY: demo
+demo: $(VENV)/.installed
+	$(PY) -m demo $(DEMO_ARGS)
 
 # The MatchIndex contract suite alone; against a real cluster too when OPENSEARCH_URL is set (see README).
 .PHONY: test-contract

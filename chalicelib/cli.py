@@ -28,12 +28,14 @@ import sys
 from pathlib import Path
 
 
-def _load_env_file(path: Path) -> None:
-    """Reads the ``export NAME=value`` lines (shell-quoted) that ``make run`` writes."""
+def read_env_file(path: Path) -> dict[str, str]:
+    """The ``export NAME=value`` lines (shell-quoted) that ``make run`` writes."""
+    found = {}
     for line in path.read_text(encoding="utf-8").splitlines():
         name, sep, value = line.strip().partition("=")
         if sep and name and not name.startswith("#"):
-            os.environ[name.removeprefix("export ").strip()] = " ".join(shlex.split(value))
+            found[name.removeprefix("export ").strip()] = " ".join(shlex.split(value))
+    return found
 
 
 def _password(given: str | None) -> str:
@@ -90,7 +92,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.env_file:
         if not args.env_file.exists():
             parser.error(f"{args.env_file} does not exist (is `make run` running?)")
-        _load_env_file(args.env_file)
+        os.environ.update(read_env_file(args.env_file))
 
     if args.command == "outbox":
         return _print_outbox(args.endpoint or os.environ.get("AWS_ENDPOINT_URL") or LOCAL_ENDPOINT, args.to)

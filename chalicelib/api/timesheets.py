@@ -80,6 +80,7 @@ def _invoice_out(i: Invoice, principal: Principal | None = None) -> s.InvoiceOut
             if c.credit_note_id is not None  # made: not one still being made, nor one the provider refused
         ],
         returned_to_client_minor=i.returned_to_client_minor,
+        agency_share_transferred_minor=i.transferred_minor,
         agency_share_held_back_minor=i.held_back_minor,
         dispute_status=i.dispute_status,
         void_reason=i.void_reason,

@@ -286,6 +286,12 @@ class Invoice:
         return self.credited_before_payment_minor + max(self.refunded_minor, self.credited_after_payment_minor)
 
     @property
+    def transferred_minor(self) -> int:
+        """The agency's share sent to its payout account with the client's payment (a destination charge moves
+        all of it at once); what was taken back since is ``held_back_minor``."""
+        return self.breakdown.agency_net_minor if self.transfer_id else 0
+
+    @property
     def held_back_minor(self) -> int:
         """The part of the agency's share currently taken back from it."""
         return self.reversed_minor - self.restored_minor

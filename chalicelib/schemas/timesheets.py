@@ -120,6 +120,9 @@ class InvoiceOut(ResponseModel):
     payment_failed_at: datetime | None = Field(description="the client's last failed attempt to pay")
     credit_notes: list[CreditNoteOut]
     returned_to_client_minor: int = Field(description="credited before payment, refunded or credited after it")
+    agency_share_transferred_minor: int = Field(
+        description="the agency's share transferred to its payout account when the client paid (0 until then)"
+    )
     agency_share_held_back_minor: int = Field(
         description="taken back from the agency's transfer: its share of what was returned, or all of it while a dispute holds the payment"
     )

@@ -294,7 +294,7 @@ def test_a_consultant_fills_every_part_of_the_resume(api: Api, pump: Pump) -> No
 
 
 def test_a_consultant_uploads_a_real_pdf_cv_and_sees_its_text_and_suggested_skills(api: Api, pump: Pump) -> None:
-    from tests.documents import pdf_with_text
+    from demo.documents import pdf_with_text
 
     agency = new_agency(api, pump)
     consultant = invited_consultant(api, pump, agency)
@@ -330,7 +330,7 @@ def test_a_consultant_downloads_the_export_of_everything_held_about_them(api: Ap
     import io
     import zipfile
 
-    from tests.documents import pdf_with_text
+    from demo.documents import pdf_with_text
 
     agency = new_agency(api, pump)
     consultant = invited_consultant(api, pump, agency)
@@ -400,7 +400,7 @@ def test_a_consultant_asks_to_be_erased_and_nothing_is_left_behind(api: Api, pum
     assert api.request("PUT", "/me/profile", json_body={"name": name, "title": "Architect"}, token=consultant.token).status == 200
     api.post("/me/resume/skills", {"name": "k8s", "level": 4}, token=consultant.token)
     api.post("/me/resume/experience", {"organisation": "Volvo", "role": "Architect", "start": "2020-01-01"}, token=consultant.token)
-    from tests.documents import pdf_with_text
+    from demo.documents import pdf_with_text
 
     cv = pdf_with_text(f"{name} - architect")
     form = api.post(

@@ -69,6 +69,7 @@ def test_a_month_reported_confirmed_invoiced_paid_and_transferred(api: Api, pump
 
     issued = api.get(f"/invoices/{invoice_id}", token=client.token).body
     assert issued["status"] == "open" and issued["hosted_invoice_url"] and issued["breakdown"] == breakdown
+    assert issued["agency_share_transferred_minor"] == 0
     assert any(issued["hosted_invoice_url"] in m["body"] for m in pump.mails_to(client.email))
     [stripe_invoice] = [i for i in stripe.objects("invoice") if i["metadata"].get("invoice_id") == invoice_id]
     assert stripe_invoice["transfer_data"]["amount"] == breakdown["agency_net_minor"]
@@ -77,6 +78,7 @@ def test_a_month_reported_confirmed_invoiced_paid_and_transferred(api: Api, pump
     for who in (client, agency, person):
         paid = api.get(f"/invoices/{invoice_id}", token=who.token).body
         assert paid["status"] == "paid" and paid["breakdown"] == breakdown and paid["amount_paid_minor"] == breakdown["total_minor"]
+        assert paid["agency_share_transferred_minor"] == breakdown["agency_net_minor"]  # the agency sees its share went out
     [transfer] = [t for t in stripe.objects("transfer") if t["destination"] == account.account_id]
     assert transfer["amount"] == breakdown["agency_net_minor"]
     assert local_aws.container.timesheets.timesheets.get_invoice(invoice_id).transfer_id == transfer["id"]  # type: ignore[attr-defined]

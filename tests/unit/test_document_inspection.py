@@ -10,7 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chalicelib.documents.inspection import FileKind, InspectionLimits, detect_kind, inspect_file
-from tests.documents import docx_with_text, encrypted_pdf, pdf_with_text
+from demo.documents import pdf_with_text
+from tests.documents import docx_with_text, encrypted_pdf
 
 LIMITS = InspectionLimits(max_bytes=10 * 1024 * 1024)
 

@@ -10,7 +10,8 @@ from chalicelib.domain.resume import ResumePart
 from chalicelib.errors import Forbidden, InvalidInput, NotFound
 from chalicelib.services import files, resume
 from chalicelib.taxonomy import default_taxonomy
-from tests.documents import docx_with_text, encrypted_pdf, pdf_with_text
+from demo.documents import pdf_with_text
+from tests.documents import docx_with_text, encrypted_pdf
 from tests.fakes import World, make_world
 from tests.unit.test_registration import invite, principal_of, register_agency, register_invited
 
