@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,14 @@ PAYMENTS_PROVIDERS = ("stripe", "offline")
 DEFAULT_PAYMENTS = "stripe"
 # The dev default of `platformOrgNumber` in cdk.json: not a real organisation number, refused in prod.
 PLACEHOLDER_ORG_NUMBER = "000000-0000"
+# The OpenSearch domain per stage (searchInstanceType, searchDataNodes, searchVolumeGb): one small node for
+# dev; two general-purpose nodes in two availability zones for prod, so a zone failure leaves search up.
+SEARCH_DEFAULTS = {
+    "dev": ("t3.small.search", 1, 10),
+    "prod": ("m6g.large.search", 2, 20),
+}
+MIN_SEARCH_VOLUME_GB = 10  # the smallest EBS volume OpenSearch Service takes
+IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
 
 
 class ConfigError(ValueError):
@@ -99,6 +108,11 @@ class StageConfig:
     payments: str = DEFAULT_PAYMENTS
     # STRIPE_TAX: Stripe Tax works the VAT out (context `stripeTax`, on by default; set Stripe Tax up first).
     stripe_tax: bool = True
+    search_instance_type: str = SEARCH_DEFAULTS["dev"][0]
+    search_data_nodes: int = SEARCH_DEFAULTS["dev"][1]
+    search_volume_gb: int = SEARCH_DEFAULTS["dev"][2]
+    # IAM roles of people who run `reindex-matching` against the stage: mapped to the index writers' role.
+    search_operator_role_arns: tuple[str, ...] = ()
 
     @property
     def esign_webhook_url(self) -> str | None:
@@ -153,6 +167,7 @@ class StageConfig:
         origins = _string_list(_get(node, "webOrigins", []), "webOrigins")
         web_base_url = str(_get(node, "webBaseUrl", "")).strip()
         email_sender = str(_get(node, "emailSender", "")).strip()
+        search_type, search_nodes, search_volume = SEARCH_DEFAULTS.get(stage, SEARCH_DEFAULTS["dev"])
         config = cls(
             stage=stage,
             region=str(_get(node, "region", "") or os.environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION),
@@ -175,6 +190,10 @@ class StageConfig:
             api_base_url=str(_get(node, "apiBaseUrl", "")).strip() or None,
             payments=str(_get(node, "payments", DEFAULT_PAYMENTS)).strip(),
             stripe_tax=_boolean(_get(node, "stripeTax", True)),
+            search_instance_type=str(_get(node, "searchInstanceType", search_type)).strip(),
+            search_data_nodes=_count(_get(node, "searchDataNodes", search_nodes), "searchDataNodes"),
+            search_volume_gb=_count(_get(node, "searchVolumeGb", search_volume), "searchVolumeGb"),
+            search_operator_role_arns=tuple(_string_list(_get(node, "searchOperatorRoleArns", []), "searchOperatorRoleArns")),
         )
         config.validate()
         return config
@@ -209,6 +228,18 @@ class StageConfig:
         local, _, domain = self.email_sender.partition("@")
         if not local or "." not in domain:
             raise ConfigError("emailSender must be an e-mail address")
+        if not self.search_instance_type.endswith(".search"):
+            raise ConfigError(
+                f"searchInstanceType must be an OpenSearch instance type such as t3.small.search; got {self.search_instance_type!r}"
+            )
+        # More than one node spreads over two availability zones, which takes an even count.
+        if self.search_data_nodes < 1 or (self.search_data_nodes > 1 and self.search_data_nodes % 2):
+            raise ConfigError("searchDataNodes must be 1 or an even number (two availability zones)")
+        if self.search_volume_gb < MIN_SEARCH_VOLUME_GB:
+            raise ConfigError(f"searchVolumeGb must be at least {MIN_SEARCH_VOLUME_GB}")
+        for arn in self.search_operator_role_arns:
+            if not IAM_ROLE_ARN.match(arn):
+                raise ConfigError(f"searchOperatorRoleArns entry {arn!r} is not an IAM role ARN")
         if self.protected:
             # The dev defaults in cdk.json point at localhost: refuse to ship them to production.
             insecure = sorted({u for u in (*self.web_origins, self.web_base_url) if urlparse(u).scheme != "https"})
