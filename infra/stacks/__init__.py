@@ -3,7 +3,8 @@
 * ``data``: tables, buckets, uploads queue, secrets (stateful; retained in prod),
 * ``identity``: Cognito user pool, groups and web client; the SES sender identity,
 * ``search``: the OpenSearch domain (slow to create; its index is rebuilt from the tables),
-* ``api``: the Chalice app (REST API + event handlers), per-function IAM roles, event source mappings.
+* ``api``: the Chalice app (REST API + event handlers), per-function IAM roles, event source mappings,
+  the REST API's throttle and web ACL, the alarms.
 """
 
 from __future__ import annotations

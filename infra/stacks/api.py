@@ -1,4 +1,5 @@
-"""The code: the Chalice app (REST API, event handlers, scheduled jobs), their IAM roles and triggers.
+"""The code: the Chalice app (REST API, event handlers, scheduled jobs), their IAM roles and triggers, and
+what guards them: the REST API's throttle and web ACL, the alarms.
 
 Roles. Chalice would generate one role whose policy comes from a static scan of ``app.py`` for boto3
 calls; this app's calls live in ``chalicelib/adapters`` (the scan sees none), and one role would be
@@ -27,6 +28,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.alarms import Alarms
 from stacks.chalice_app import StagedChalice
 from stacks.config import (
     API_TIMEOUT,
@@ -38,13 +40,17 @@ from stacks.config import (
     PRIVACY_WORKER_TIMEOUT,
     PROJECT_ROOT,
     StageConfig,
+    chalice_api_stage,
 )
 from stacks.data import CONTRACT_OBJECT_PREFIXES, DLQ_RETENTION, DataStack
+from stacks.firewall import RestApiFirewall, rest_api_stage_arn
 from stacks.identity import IdentityStack
 from stacks.search import INDEX_ALIAS, READER_ROLE, ROLE_PERMISSIONS, SEARCH_READ_ACTIONS, SEARCH_WRITE_ACTIONS, WRITER_ROLE, SearchStack
 
 # Logical ids chalice gives the packaged functions: the REST handler, then @app.lambda_function names.
 API_HANDLER = "APIHandler"
+# ...and its REST API (an AWS::Serverless::Api).
+REST_API = "RestAPI"
 UPLOAD_HANDLER = "UploadHandler"
 STREAM_HANDLER = "StreamHandler"
 PRIVACY_JOBS = "PrivacyJobs"
@@ -145,6 +151,7 @@ class ApiStack(cdk.Stack):
     proposal_jobs_role: iam.Role
     stream_failures_queue: sqs.Queue
     function_environment: dict[str, str]
+    alarms: Alarms
 
     def __init__(
         self,
@@ -482,8 +489,40 @@ class ApiStack(cdk.Stack):
         for rule in (schedule, proposal_schedule):
             cdk.Annotations.of(rule).acknowledge_warning("@aws-cdk/aws-events:ruleUnresolvedEnvironment", "same stack as the function")
 
+        # The REST API: named per stage (its CloudWatch metrics are keyed by name and stage, and two stages may
+        # share an account), throttled for every method at its stage, and behind the web ACL.
+        api_name = config.name("api")
+        rest_api = self.chalice.get_resource(REST_API)
+        rest_api.add_property_override("Name", api_name)
+        rest_api.add_property_override("DefinitionBody.info.title", api_name)
+        rest_api.add_property_override(
+            "MethodSettings",
+            [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": config.api_throttle_rate,
+                    "ThrottlingBurstLimit": config.api_throttle_burst,
+                },
+            ],
+        )
+        RestApiFirewall(self, "Firewall", config=config, stage_arn=rest_api_stage_arn(REST_API))
+
+        self.alarms = Alarms(
+            self,
+            "Alarms",
+            config=config,
+            functions={labels[logical_id]: name for logical_id, name in names.items()},
+            stream_readers=[labels[STREAM_HANDLER], labels[PRIVACY_WORKER]],
+            dead_letter_queues={"uploads-dlq": data.uploads_dlq, "stream-failures": self.stream_failures_queue},
+            api_name=api_name,
+            api_stage=chalice_api_stage(config.stage),
+            search_domain=search.domain,
+        )
+
         cdk.CfnOutput(self, "ApiUrl", value=endpoint.value, description="Base URL of the REST API (stage 'api')")
         cdk.CfnOutput(self, "StreamFailuresQueueUrl", value=self.stream_failures_queue.queue_url)
+        cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
 
     def _lambda_role(self, construct_id: str, function_name: str, purpose: str) -> iam.Role:
         role = iam.Role(

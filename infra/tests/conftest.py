@@ -31,6 +31,7 @@ PROD_CONTEXT = {
     "platformOrgNumber": "559999-9999",
     # A configured API URL (e.g. a custom domain): the webhook URL of every function, the API handler's too.
     "apiBaseUrl": "https://api.customersonly.example/api/",
+    "alarmEmail": "ops@customersonly.example",
     # Someone who runs reindex-matching: mapped to the index writers' role in the search domain.
     "searchOperatorRoleArns": ["arn:aws:iam::123456789012:role/customersonly-operator"],
 }

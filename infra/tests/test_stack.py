@@ -901,6 +901,9 @@ class _Node:
         ({"payments": "paypal"}, "payments must be one of"),
         ({**PROD_CONTEXT, "payments": "paypal"}, "payments must be one of"),
         ({"payments": ""}, "payments must be one of"),
+        ({"alarmEmail": "ops"}, "alarmEmail must be an e-mail address"),
+        ({"apiThrottleRate": "0"}, "apiThrottleRate"),
+        ({"wafPublicRateLimit": "5"}, "at least 10"),
         ({"searchInstanceType": "t3.small"}, "searchInstanceType"),
         ({"searchDataNodes": "3"}, "two availability zones"),
         ({"searchVolumeGb": "5"}, "searchVolumeGb"),
@@ -936,10 +939,12 @@ def test_context_from_the_command_line_is_parsed_like_cdk_json() -> None:
     assert config.web_origins == ("https://a.example", "https://b.example")
     assert config.password_requires_character_classes is False
     assert config.main_table_indexes is None  # all of them
-    assert config.search_operator_role_arns == ()  # none unless given
+    assert (config.alarm_email, config.search_operator_role_arns) == (None, ())  # none unless given
+    numbers = {"apiThrottleRate": "20", "apiThrottleBurst": "40", "wafPublicRateLimit": "50", "wafRateLimit": "500", "searchDataNodes": "4"}
     config = StageConfig.from_context(
-        _Node({**cdk_json_context(), "searchDataNodes": "4", "searchOperatorRoleArns": "arn:aws:iam::123456789012:role/a"})
+        _Node({**cdk_json_context(), **numbers, "searchOperatorRoleArns": "arn:aws:iam::123456789012:role/a"})
     )
+    assert (config.api_throttle_rate, config.api_throttle_burst, config.waf_public_rate_limit, config.waf_rate_limit) == (20, 40, 50, 500)
     assert config.search_data_nodes == 4 and config.search_operator_role_arns == ("arn:aws:iam::123456789012:role/a",)
     assert StageConfig.from_context(_Node({**cdk_json_context(), "webOrigins": '["https://c.example"]'})).web_origins == (
         "https://c.example",
