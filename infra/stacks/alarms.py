@@ -87,32 +87,28 @@ class Alarms(Construct):
                 self._alarm(
                     f"{label}-{metric.lower()}",
                     f"{function_name}: {metric} (its log group has the details)",
-                    _lambda_metric(function_name, metric, "Sum"),
+                    _metric("AWS/Lambda", metric, {"FunctionName": function_name}, "Sum"),
                     threshold=1,
                 )
         for label in stream_readers:
             self._alarm(
                 f"{label}-iterator-age",
                 f"{functions[label]} is more than {STREAM_ITERATOR_AGE_MS // 60000} minutes behind the main table's stream",
-                _lambda_metric(functions[label], "IteratorAge", "Maximum"),
+                _metric("AWS/Lambda", "IteratorAge", {"FunctionName": functions[label]}, "Maximum"),
                 threshold=STREAM_ITERATOR_AGE_MS,
             )
 
-        api_dimensions = {"ApiName": api_name, "Stage": api_stage}
+        api = {"ApiName": api_name, "Stage": api_stage}
         self._alarm(
             "api-5xx",
             f"The REST API answered 5xx at least {API_5XX_PER_PERIOD} times in 5 minutes",
-            cloudwatch.Metric(
-                namespace="AWS/ApiGateway", metric_name="5XXError", dimensions_map=api_dimensions, statistic="Sum", period=PERIOD
-            ),
+            _metric("AWS/ApiGateway", "5XXError", api, "Sum"),
             threshold=API_5XX_PER_PERIOD,
         )
         self._alarm(
             "api-latency",
             f"The REST API's p99 latency is above {API_LATENCY_P99_MS} ms for {API_LATENCY_PERIODS * 5} minutes",
-            cloudwatch.Metric(
-                namespace="AWS/ApiGateway", metric_name="Latency", dimensions_map=api_dimensions, statistic="p99", period=PERIOD
-            ),
+            _metric("AWS/ApiGateway", "Latency", api, "p99"),
             threshold=API_LATENCY_P99_MS,
             evaluation_periods=API_LATENCY_PERIODS,
         )
@@ -169,7 +165,7 @@ class Alarms(Construct):
         alarm.add_ok_action(self._action)
 
 
-def _lambda_metric(function_name: str, metric_name: str, statistic: str) -> cloudwatch.Metric:
+def _metric(namespace: str, metric_name: str, dimensions: Mapping[str, str], statistic: str) -> cloudwatch.Metric:
     return cloudwatch.Metric(
-        namespace="AWS/Lambda", metric_name=metric_name, dimensions_map={"FunctionName": function_name}, statistic=statistic, period=PERIOD
+        namespace=namespace, metric_name=metric_name, dimensions_map=dict(dimensions), statistic=statistic, period=PERIOD
     )

@@ -41,14 +41,14 @@ ROLE_PERMISSIONS = {
         "index_permissions": [{"index_patterns": [INDEX_PATTERN], "allowed_actions": ["read"]}],
     },
     WRITER_ROLE: {
-        "cluster_permissions": ["cluster_composite_ops", "cluster:admin/search/pipeline/put", "cluster:admin/search/pipeline/get"],
+        "cluster_permissions": ["cluster_composite_ops", "cluster:admin/search/pipeline/put"],
         "index_permissions": [{"index_patterns": [INDEX_PATTERN], "allowed_actions": ["indices_all"]}],
     },
 }
 # What the app's roles may send (IAM, on this domain's subresources only). A search with a body is a POST.
 SEARCH_READ_ACTIONS = ("es:ESHttpGet", "es:ESHttpHead", "es:ESHttpPost")
 SEARCH_WRITE_ACTIONS = (*SEARCH_READ_ACTIONS, "es:ESHttpPut", "es:ESHttpDelete")
-# The security plugin's REST API, the only path the master user's function calls.
+# The security plugin's REST API, the only path the master user's function calls (search_roles/index.py).
 SECURITY_API_PATH = "_plugins/_security/api"
 
 

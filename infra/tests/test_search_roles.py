@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 from conftest import INFRA_DIR
+from stacks.search import SECURITY_API_PATH
 
 ENDPOINT = "search-customersonly-dev-search-abc.eu-north-1.es.amazonaws.com"
 RESPONSE_URL = "https://cloudformation-custom-resource-response-eunorth1.s3.amazonaws.com/presigned"
@@ -38,7 +39,7 @@ class Recorder:
 
     def urlopen(self, request: urllib.request.Request, timeout: float) -> io.BytesIO:
         self.requests.append(request)
-        path = request.full_url.removeprefix(f"https://{ENDPOINT}/_plugins/_security/api/")
+        path = request.full_url.removeprefix(f"https://{ENDPOINT}/{SECURITY_API_PATH}/")
         status = self.statuses.get((request.get_method(), path), 200)
         if status >= 400:
             raise urllib.error.HTTPError(request.full_url, status, "refused", {}, io.BytesIO(b'{"status":"FORBIDDEN"}'))
@@ -46,7 +47,7 @@ class Recorder:
 
     def to_domain(self) -> list[tuple[str, str, Any]]:
         return [
-            (r.get_method(), r.full_url.removeprefix(f"https://{ENDPOINT}/_plugins/_security/api/"), json.loads(r.data) if r.data else None)
+            (r.get_method(), r.full_url.removeprefix(f"https://{ENDPOINT}/{SECURITY_API_PATH}/"), json.loads(r.data) if r.data else None)
             for r in self.requests
             if r.full_url.startswith(f"https://{ENDPOINT}/")
         ]
@@ -65,6 +66,7 @@ def handler(monkeypatch: pytest.MonkeyPatch) -> tuple[ModuleType, Recorder]:
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    assert module.SECURITY_API == SECURITY_API_PATH  # the path the master user's role may call
     recorder = Recorder()
     monkeypatch.setattr(module.urllib.request, "urlopen", recorder.urlopen)
     for name, value in {"AWS_REGION": "eu-north-1", "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret"}.items():
