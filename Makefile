@@ -1,6 +1,6 @@
 # Customersonly: every entry point installs what it needs first.
 #   make run     the whole platform locally (API, local AWS, event pump), see README
-#   make test    the whole test suite (ruff, mypy, unit, integration, functional), offline
+#   make test    the whole test suite (ruff, mypy, unit, integration, functional, then infra-check), offline
 #   make test-contract     the search engines' shared contract (OpenSearch too when OPENSEARCH_URL is set)
 #   make bench-coldstart   import cost of the Lambda entry point against its floor
 #   make bench-matching    matching quality and speed on a synthetic O*NET benchmark (../shared/data/onet)
@@ -39,11 +39,13 @@ format: $(VENV)/.installed
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+# infra-check (offline cdk synth, cfn-lint, CDK assertions) installs its own venv and CLI on first use.
 .PHONY: test
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest
+	$(MAKE) --no-print-directory infra-check
 
 # The MatchIndex contract suite alone; against a real cluster too when OPENSEARCH_URL is set (see README).
 .PHONY: test-contract
