@@ -1,6 +1,6 @@
 # Customersonly: every entry point installs what it needs first.
 #   make run     the whole platform locally (API, local AWS, event pump), see README
-#   make test    the whole test suite (ruff, mypy, unit, integration, functional, the demo), offline
+#   make test    the whole test suite (ruff, mypy, unit, integration, functional, the demo, then infra-check), offline
 #   make demo    the whole flow through the public HTTP API, on a local stack of its own
 #   make test-contract     the search engines' shared contract (OpenSearch too when OPENSEARCH_URL is set)
 #   make bench-coldstart   import cost of the Lambda entry point against its floor
@@ -40,12 +40,14 @@ format: $(VENV)/.installed
 	$(PY) -m ruff format .
 	$(PY) -m ruff check --fix .
 
+# infra-check (offline cdk synth, cfn-lint, CDK assertions) installs its own venv and CLI on first use.
 .PHONY: test
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(PY) -m pytest
 	$(PY) -m demo
+	$(MAKE) --no-print-directory infra-check
 
 # The whole flow through the public HTTP API, as its users play it, on its own local stack (free ports, a temporary
 # directory, stopped afterwards); DEMO_ARGS='--api URL [--env-file FILE]' plays against a running API instead.

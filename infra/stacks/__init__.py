@@ -1,8 +1,10 @@
-"""The Customersonly CDK app: three stacks per stage, split where their lifecycles differ.
+"""The Customersonly CDK app: four stacks per stage, split where their lifecycles differ.
 
-* ``data``: tables, documents bucket, uploads queue (stateful; retained in prod),
+* ``data``: tables, buckets, uploads queue, secrets (stateful; retained in prod),
 * ``identity``: Cognito user pool, groups and web client; the SES sender identity,
-* ``api``: the Chalice app (REST API + event handlers), per-function IAM roles, event source mappings.
+* ``search``: the OpenSearch domain (slow to create; its index is rebuilt from the tables),
+* ``api``: the Chalice app (REST API + event handlers), per-function IAM roles, event source mappings,
+  the REST API's throttle and web ACL, the alarms.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from stacks.api import ApiStack
 from stacks.config import APP_NAME, StageConfig
 from stacks.data import DataStack
 from stacks.identity import IdentityStack
+from stacks.search import SearchStack
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,7 @@ class Deployment:
     config: StageConfig
     data: DataStack
     identity: IdentityStack
+    search: SearchStack
     api: ApiStack
 
 
@@ -48,16 +52,18 @@ def build(app: cdk.App) -> Deployment:
         env=env,
         description=f"{APP_NAME} {config.stage}: users and e-mail identity",
     )
+    search = SearchStack(app, config.stack_name("search"), config=config, env=env, description=f"{APP_NAME} {config.stage}: search")
     api = ApiStack(
         app,
         config.stack_name("api"),
         config=config,
         data=data,
         identity=identity,
+        search=search,
         env=env,
         description=f"{APP_NAME} {config.stage}: API",
     )
-    for scope in (data, identity, api):
+    for scope in (data, identity, search, api):
         cdk.Tags.of(scope).add("project", APP_NAME)
         cdk.Tags.of(scope).add("stage", config.stage)
-    return Deployment(config=config, data=data, identity=identity, api=api)
+    return Deployment(config=config, data=data, identity=identity, search=search, api=api)

@@ -1,4 +1,5 @@
-"""The code: the Chalice app (REST API, event handlers, scheduled jobs), their IAM roles and triggers.
+"""The code: the Chalice app (REST API, event handlers, scheduled jobs), their IAM roles and triggers, and
+what guards them: the REST API's throttle and web ACL, the alarms.
 
 Roles. Chalice would generate one role whose policy comes from a static scan of ``app.py`` for boto3
 calls; this app's calls live in ``chalicelib/adapters`` (the scan sees none), and one role would be
@@ -27,6 +28,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from stacks.alarms import Alarms
 from stacks.chalice_app import StagedChalice
 from stacks.config import (
     API_TIMEOUT,
@@ -38,12 +40,17 @@ from stacks.config import (
     PRIVACY_WORKER_TIMEOUT,
     PROJECT_ROOT,
     StageConfig,
+    chalice_api_stage,
 )
 from stacks.data import CONTRACT_OBJECT_PREFIXES, DLQ_RETENTION, DataStack
+from stacks.firewall import RestApiFirewall, rest_api_stage_arn
 from stacks.identity import IdentityStack
+from stacks.search import INDEX_ALIAS, READER_ROLE, ROLE_PERMISSIONS, SEARCH_READ_ACTIONS, SEARCH_WRITE_ACTIONS, WRITER_ROLE, SearchStack
 
 # Logical ids chalice gives the packaged functions: the REST handler, then @app.lambda_function names.
 API_HANDLER = "APIHandler"
+# ...and its REST API (an AWS::Serverless::Api).
+REST_API = "RestAPI"
 UPLOAD_HANDLER = "UploadHandler"
 STREAM_HANDLER = "StreamHandler"
 PRIVACY_JOBS = "PrivacyJobs"
@@ -125,6 +132,10 @@ SECRET_READ_ACTIONS = ("secretsmanager:GetSecretValue",)
 # DynamoDB stream batches: how hard to retry a poisoned batch before its position goes to the DLQ.
 STREAM_RETRY_ATTEMPTS = 5
 STREAM_BATCH_SIZE = 100
+# The functions that use the search index (chalicelib/container.py match_index): the api handler searches
+# it (match runs), the stream handler keeps it (reindex_consultant). No other code path reaches it.
+SEARCH_READERS = (API_HANDLER,)
+SEARCH_WRITERS = (STREAM_HANDLER,)
 # The records the privacy worker acts on (chalicelib/events/privacy.py KINDS; a test keeps them equal).
 PRIVACY_WORKER_KINDS = ("erasure", "export_archive")
 UPLOADS_BATCH_SIZE = 10
@@ -140,6 +151,7 @@ class ApiStack(cdk.Stack):
     proposal_jobs_role: iam.Role
     stream_failures_queue: sqs.Queue
     function_environment: dict[str, str]
+    alarms: Alarms
 
     def __init__(
         self,
@@ -149,18 +161,20 @@ class ApiStack(cdk.Stack):
         config: StageConfig,
         data: DataStack,
         identity: IdentityStack,
+        search: SearchStack,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self._config = config
-        names = {
-            API_HANDLER: config.name("api-handler"),
-            UPLOAD_HANDLER: config.name("upload-handler"),
-            STREAM_HANDLER: config.name("stream-handler"),
-            PRIVACY_JOBS: config.name("privacy-jobs"),
-            PRIVACY_WORKER: config.name("privacy-worker"),
-            PROPOSAL_JOBS: config.name("proposal-jobs"),
+        labels = {
+            API_HANDLER: "api-handler",
+            UPLOAD_HANDLER: "upload-handler",
+            STREAM_HANDLER: "stream-handler",
+            PRIVACY_JOBS: "privacy-jobs",
+            PRIVACY_WORKER: "privacy-worker",
+            PROPOSAL_JOBS: "proposal-jobs",
         }
+        names = {logical_id: config.name(label) for logical_id, label in labels.items()}
 
         self.api_role = self._lambda_role("ApiHandlerRole", names[API_HANDLER], "REST API handler")
         self.upload_role = self._lambda_role("UploadHandlerRole", names[UPLOAD_HANDLER], "S3 upload queue handler")
@@ -179,6 +193,7 @@ class ApiStack(cdk.Stack):
         self.api_role.add_to_policy(iam.PolicyStatement(actions=list(COGNITO_ACTIONS), resources=[identity.user_pool.user_pool_arn]))
         # Contracts: prepared, signed (locked for CONTRACT_RETENTION_YEARS) and downloaded by the API.
         self._grant_contracts(self.api_role, data)
+        # Match runs search the index: see "Search" below.
         # The esign and stripe secrets: see _share_secret below.
 
         # Upload handler: reads the consent document record, checks the uploaded version (one bounded
@@ -265,9 +280,11 @@ class ApiStack(cdk.Stack):
             "EMAIL_SENDER": config.email_sender,
             "WEB_BASE_URL": config.web_base_url,
             "CORS_ALLOWED_ORIGINS": json.dumps(list(config.web_origins), separators=(",", ":")),
-            # No search engine is deployed yet (the OpenSearch adapter is the next part of issue 4): the
-            # indexing events are acknowledged, and matching finds nobody.
-            "SEARCH_ENGINE": "none",
+            # The search domain, signed with SigV4 from each function's role (region: the function's own).
+            # Only the api and stream handlers may reach it (IAM and the domain's own roles, below).
+            "SEARCH_ENGINE": "opensearch",
+            "OPENSEARCH_URL": search.endpoint_url,
+            "OPENSEARCH_ALIAS": INDEX_ALIAS,
             # Contracts and e-signatures. The keys are not here: ESIGN_SECRET_ARN (below, on the api and stream
             # handlers and the proposal jobs only) names the secret that holds them.
             "CONTRACTS_BUCKET": data.contracts_bucket.bucket_name,
@@ -336,6 +353,37 @@ class ApiStack(cdk.Stack):
         }
         self._share_secret(data.esign_secret, "ESIGN_SECRET_ARN", {f: roles[f] for f in ESIGN_SECRET_READERS})
         self._share_secret(data.stripe_secret, "STRIPE_SECRET_ARN", {f: roles[f] for f in STRIPE_SECRET_READERS})
+
+        # Search. IAM: the api handler reads and the stream handler writes, on this domain's paths only. Inside
+        # the domain, fine-grained access control maps their roles to the reader and writer roles, limited to
+        # the app's indices (stacks/search.py); the search stack's function applies the mapping.
+        domain_paths = f"{search.domain.domain_arn}/*"
+        for logical_id in SEARCH_READERS:
+            roles[logical_id].add_to_policy(iam.PolicyStatement(actions=list(SEARCH_READ_ACTIONS), resources=[domain_paths]))
+        for logical_id in SEARCH_WRITERS:
+            roles[logical_id].add_to_policy(iam.PolicyStatement(actions=list(SEARCH_WRITE_ACTIONS), resources=[domain_paths]))
+        search_roles = cdk.CustomResource(
+            self,
+            "SearchRoles",
+            service_token=search.roles_function.function_arn,
+            resource_type="Custom::OpenSearchRoles",
+            properties={
+                "Endpoint": search.domain.domain_endpoint,
+                "Roles": [
+                    {
+                        "Name": READER_ROLE,
+                        "Permissions": ROLE_PERMISSIONS[READER_ROLE],
+                        "BackendRoles": [roles[f].role_arn for f in SEARCH_READERS],
+                    },
+                    {
+                        "Name": WRITER_ROLE,
+                        "Permissions": ROLE_PERMISSIONS[WRITER_ROLE],
+                        "BackendRoles": [*(roles[f].role_arn for f in SEARCH_WRITERS), *config.search_operator_role_arns],
+                    },
+                ],
+            },
+        )
+
         # The webhook URL from the deployed REST API (chalice's EndpointURL, ending in "/api/"). The REST
         # API refers to the API handler (its integrations), so the handler cannot refer back: it keeps the
         # configured value, empty when there is none. The stream handler, which posts the built-in
@@ -418,6 +466,8 @@ class ApiStack(cdk.Stack):
         upload_mapping.node.add_dependency(self.upload_role)
         stream_mapping.node.add_dependency(self.stream_role)
         worker_mapping.node.add_dependency(self.worker_role)
+        # The stream handler indexes from its first record: its role must be mapped in the domain by then.
+        stream_mapping.node.add_dependency(search_roles)
 
         schedule = events.Rule(
             self,
@@ -439,8 +489,40 @@ class ApiStack(cdk.Stack):
         for rule in (schedule, proposal_schedule):
             cdk.Annotations.of(rule).acknowledge_warning("@aws-cdk/aws-events:ruleUnresolvedEnvironment", "same stack as the function")
 
+        # The REST API: named per stage (its CloudWatch metrics are keyed by name and stage, and two stages may
+        # share an account), throttled for every method at its stage, and behind the web ACL.
+        api_name = config.name("api")
+        rest_api = self.chalice.get_resource(REST_API)
+        rest_api.add_property_override("Name", api_name)
+        rest_api.add_property_override("DefinitionBody.info.title", api_name)
+        rest_api.add_property_override(
+            "MethodSettings",
+            [
+                {
+                    "ResourcePath": "/*",
+                    "HttpMethod": "*",
+                    "ThrottlingRateLimit": config.api_throttle_rate,
+                    "ThrottlingBurstLimit": config.api_throttle_burst,
+                },
+            ],
+        )
+        RestApiFirewall(self, "Firewall", config=config, stage_arn=rest_api_stage_arn(REST_API))
+
+        self.alarms = Alarms(
+            self,
+            "Alarms",
+            config=config,
+            functions={labels[logical_id]: name for logical_id, name in names.items()},
+            stream_readers=[labels[STREAM_HANDLER], labels[PRIVACY_WORKER]],
+            dead_letter_queues={"uploads-dlq": data.uploads_dlq, "stream-failures": self.stream_failures_queue},
+            api_name=api_name,
+            api_stage=chalice_api_stage(config.stage),
+            search_domain=search.domain,
+        )
+
         cdk.CfnOutput(self, "ApiUrl", value=endpoint.value, description="Base URL of the REST API (stage 'api')")
         cdk.CfnOutput(self, "StreamFailuresQueueUrl", value=self.stream_failures_queue.queue_url)
+        cdk.CfnOutput(self, "AlarmTopicArn", value=self.alarms.topic.topic_arn)
 
     def _lambda_role(self, construct_id: str, function_name: str, purpose: str) -> iam.Role:
         role = iam.Role(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -56,16 +57,43 @@ PAYMENTS_PROVIDERS = ("stripe", "offline")
 DEFAULT_PAYMENTS = "stripe"
 # The dev default of `platformOrgNumber` in cdk.json: not a real organisation number, refused in prod.
 PLACEHOLDER_ORG_NUMBER = "000000-0000"
+# API Gateway's stage throttle (steady requests per second, burst), for every method: far above what the web
+# forms need, far below the account's 10,000 rps that one runaway client could otherwise take.
+DEFAULT_API_THROTTLE_RATE = 50
+DEFAULT_API_THROTTLE_BURST = 100
+# WAF rate-based rules, requests per client IP per 5 minutes: the public endpoints that create accounts,
+# mail codes or check passwords (a few per person and day), and everything.
+DEFAULT_WAF_PUBLIC_RATE_LIMIT = 100
+DEFAULT_WAF_RATE_LIMIT = 2000
+WAF_MIN_RATE_LIMIT = 10  # the smallest limit WAF accepts
+# The OpenSearch domain per stage (searchInstanceType, searchDataNodes, searchVolumeGb): one small node for
+# dev; two general-purpose nodes in two availability zones for prod, so a zone failure leaves search up.
+SEARCH_DEFAULTS = {
+    "dev": ("t3.small.search", 1, 10),
+    "prod": ("m6g.large.search", 2, 20),
+}
+MIN_SEARCH_VOLUME_GB = 10  # the smallest EBS volume OpenSearch Service takes
+IAM_ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/\S+$")
 
 
 class ConfigError(ValueError):
     """A context setting is missing or unusable; raised before anything is synthesized."""
 
 
+def _chalice_config(project_root: Path) -> dict[str, Any]:
+    config: dict[str, Any] = json.loads((project_root / ".chalice" / "config.json").read_text())
+    return config
+
+
 def chalice_stages(project_root: Path = PROJECT_ROOT) -> frozenset[str]:
     """Stages declared in .chalice/config.json: chalice ignores an unknown stage silently, we do not."""
-    config = json.loads((project_root / ".chalice" / "config.json").read_text())
-    return frozenset(config.get("stages", {}))
+    return frozenset(_chalice_config(project_root).get("stages", {}))
+
+
+def chalice_api_stage(stage: str, project_root: Path = PROJECT_ROOT) -> str:
+    """The API Gateway stage chalice deploys the REST API to (``api_gateway_stage``; chalice's default ``api``)."""
+    config = _chalice_config(project_root)
+    return str(config["stages"][stage].get("api_gateway_stage", config.get("api_gateway_stage", "api")))
 
 
 @dataclass(frozen=True)
@@ -99,6 +127,17 @@ class StageConfig:
     payments: str = DEFAULT_PAYMENTS
     # STRIPE_TAX: Stripe Tax works the VAT out (context `stripeTax`, on by default; set Stripe Tax up first).
     stripe_tax: bool = True
+    # Where CloudWatch alarms are mailed (an SNS e-mail subscription); None: the topic only.
+    alarm_email: str | None = None
+    api_throttle_rate: int = DEFAULT_API_THROTTLE_RATE
+    api_throttle_burst: int = DEFAULT_API_THROTTLE_BURST
+    waf_public_rate_limit: int = DEFAULT_WAF_PUBLIC_RATE_LIMIT
+    waf_rate_limit: int = DEFAULT_WAF_RATE_LIMIT
+    search_instance_type: str = SEARCH_DEFAULTS["dev"][0]
+    search_data_nodes: int = SEARCH_DEFAULTS["dev"][1]
+    search_volume_gb: int = SEARCH_DEFAULTS["dev"][2]
+    # IAM roles of people who run `reindex-matching` against the stage: mapped to the index writers' role.
+    search_operator_role_arns: tuple[str, ...] = ()
 
     @property
     def esign_webhook_url(self) -> str | None:
@@ -153,6 +192,7 @@ class StageConfig:
         origins = _string_list(_get(node, "webOrigins", []), "webOrigins")
         web_base_url = str(_get(node, "webBaseUrl", "")).strip()
         email_sender = str(_get(node, "emailSender", "")).strip()
+        search_type, search_nodes, search_volume = SEARCH_DEFAULTS.get(stage, SEARCH_DEFAULTS["dev"])
         config = cls(
             stage=stage,
             region=str(_get(node, "region", "") or os.environ.get("CDK_DEFAULT_REGION") or DEFAULT_REGION),
@@ -175,6 +215,15 @@ class StageConfig:
             api_base_url=str(_get(node, "apiBaseUrl", "")).strip() or None,
             payments=str(_get(node, "payments", DEFAULT_PAYMENTS)).strip(),
             stripe_tax=_boolean(_get(node, "stripeTax", True)),
+            alarm_email=str(_get(node, "alarmEmail", "")).strip() or None,
+            api_throttle_rate=_count(_get(node, "apiThrottleRate", DEFAULT_API_THROTTLE_RATE), "apiThrottleRate"),
+            api_throttle_burst=_count(_get(node, "apiThrottleBurst", DEFAULT_API_THROTTLE_BURST), "apiThrottleBurst"),
+            waf_public_rate_limit=_count(_get(node, "wafPublicRateLimit", DEFAULT_WAF_PUBLIC_RATE_LIMIT), "wafPublicRateLimit"),
+            waf_rate_limit=_count(_get(node, "wafRateLimit", DEFAULT_WAF_RATE_LIMIT), "wafRateLimit"),
+            search_instance_type=str(_get(node, "searchInstanceType", search_type)).strip(),
+            search_data_nodes=_count(_get(node, "searchDataNodes", search_nodes), "searchDataNodes"),
+            search_volume_gb=_count(_get(node, "searchVolumeGb", search_volume), "searchVolumeGb"),
+            search_operator_role_arns=tuple(_string_list(_get(node, "searchOperatorRoleArns", []), "searchOperatorRoleArns")),
         )
         config.validate()
         return config
@@ -206,9 +255,27 @@ class StageConfig:
             raise ConfigError("docusignAuthServer must be a host name such as account-d.docusign.com")
         if self.payments not in PAYMENTS_PROVIDERS:
             raise ConfigError(f"payments must be one of {', '.join(PAYMENTS_PROVIDERS)}; got {self.payments!r}")
-        local, _, domain = self.email_sender.partition("@")
-        if not local or "." not in domain:
-            raise ConfigError("emailSender must be an e-mail address")
+        addresses = {"emailSender": self.email_sender, **({"alarmEmail": self.alarm_email} if self.alarm_email else {})}
+        for key, address in addresses.items():
+            local, _, domain = address.partition("@")
+            if not local or "." not in domain:
+                raise ConfigError(f"{key} must be an e-mail address")
+        if self.api_throttle_rate < 1 or self.api_throttle_burst < 1:
+            raise ConfigError("apiThrottleRate and apiThrottleBurst must be at least 1")
+        if min(self.waf_public_rate_limit, self.waf_rate_limit) < WAF_MIN_RATE_LIMIT:
+            raise ConfigError(f"wafPublicRateLimit and wafRateLimit must be at least {WAF_MIN_RATE_LIMIT} (requests per IP per 5 minutes)")
+        if not self.search_instance_type.endswith(".search"):
+            raise ConfigError(
+                f"searchInstanceType must be an OpenSearch instance type such as t3.small.search; got {self.search_instance_type!r}"
+            )
+        # More than one node spreads over two availability zones, which takes an even count.
+        if self.search_data_nodes < 1 or (self.search_data_nodes > 1 and self.search_data_nodes % 2):
+            raise ConfigError("searchDataNodes must be 1 or an even number (two availability zones)")
+        if self.search_volume_gb < MIN_SEARCH_VOLUME_GB:
+            raise ConfigError(f"searchVolumeGb must be at least {MIN_SEARCH_VOLUME_GB}")
+        for arn in self.search_operator_role_arns:
+            if not IAM_ROLE_ARN.match(arn):
+                raise ConfigError(f"searchOperatorRoleArns entry {arn!r} is not an IAM role ARN")
         if self.protected:
             # The dev defaults in cdk.json point at localhost: refuse to ship them to production.
             insecure = sorted({u for u in (*self.web_origins, self.web_base_url) if urlparse(u).scheme != "https"})

@@ -31,6 +31,9 @@ PROD_CONTEXT = {
     "platformOrgNumber": "559999-9999",
     # A configured API URL (e.g. a custom domain): the webhook URL of every function, the API handler's too.
     "apiBaseUrl": "https://api.customersonly.example/api/",
+    "alarmEmail": "ops@customersonly.example",
+    # Someone who runs reindex-matching: mapped to the index writers' role in the search domain.
+    "searchOperatorRoleArns": ["arn:aws:iam::123456789012:role/customersonly-operator"],
 }
 
 
@@ -45,11 +48,12 @@ class Synth:
     deployment: Deployment
     data: Template
     identity: Template
+    search: Template
     api: Template
 
     @property
     def templates(self) -> dict[str, Template]:
-        return {"data": self.data, "identity": self.identity, "api": self.api}
+        return {"data": self.data, "identity": self.identity, "search": self.search, "api": self.api}
 
 
 def synthesize(workdir: Path, overrides: dict[str, Any]) -> Synth:
@@ -63,6 +67,7 @@ def synthesize(workdir: Path, overrides: dict[str, Any]) -> Synth:
             deployment=deployment,
             data=Template.from_stack(deployment.data),
             identity=Template.from_stack(deployment.identity),
+            search=Template.from_stack(deployment.search),
             api=Template.from_stack(deployment.api),
         )
     finally:

@@ -350,7 +350,7 @@ def test_no_identity_policy_grants_wildcard_actions_on_data(dev: Synth) -> None:
                 checked += 1
                 assert action != "*", f"{name}: {statement}"
                 service, _, verb = action.partition(":")
-                if service in ("dynamodb", "s3", "sqs", "cognito-idp", "ses"):
+                if service in ("dynamodb", "s3", "sqs", "cognito-idp", "ses", "es", "secretsmanager"):
                     assert "*" not in verb, f"{name}: wildcard action {action} in {statement}"
             # dynamodb:ListStreams is the one data action AWS only grants on "*" (Lambda's stream poller).
             if statement.get("Resource") == "*":
@@ -717,6 +717,19 @@ def test_the_proposal_jobs_run_every_five_minutes(dev: Synth) -> None:
     assert props["Timeout"] < 5 * 60
 
 
+def test_every_function_the_app_declares_has_a_trigger(dev: Synth) -> None:
+    """A new @app.lambda_function (a scheduled job, a consumer) that nothing invokes would never run."""
+    functions = dev.api.find_resources("AWS::Serverless::Function")
+    assert set(functions) == set(FUNCTIONS)
+    mapped = {f for f in functions for m in dev.api.find_resources("AWS::Lambda::EventSourceMapping").values() if f in json.dumps(m)}
+    scheduled = {
+        f for f in functions for r in dev.api.find_resources("AWS::Events::Rule").values() if f in json.dumps(r["Properties"]["Targets"])
+    }
+    assert mapped == {UPLOAD_HANDLER, STREAM_HANDLER, PRIVACY_WORKER}
+    assert scheduled == {PRIVACY_JOBS, PROPOSAL_JOBS}
+    assert set(functions) - mapped - scheduled == {API_HANDLER}  # behind the REST API
+
+
 # --- the Chalice app ---------------------------------------------------------------------------------
 
 
@@ -888,6 +901,13 @@ class _Node:
         ({"payments": "paypal"}, "payments must be one of"),
         ({**PROD_CONTEXT, "payments": "paypal"}, "payments must be one of"),
         ({"payments": ""}, "payments must be one of"),
+        ({"alarmEmail": "ops"}, "alarmEmail must be an e-mail address"),
+        ({"apiThrottleRate": "0"}, "apiThrottleRate"),
+        ({"wafPublicRateLimit": "5"}, "at least 10"),
+        ({"searchInstanceType": "t3.small"}, "searchInstanceType"),
+        ({"searchDataNodes": "3"}, "two availability zones"),
+        ({"searchVolumeGb": "5"}, "searchVolumeGb"),
+        ({"searchOperatorRoleArns": "arn:aws:iam::123456789012:user/someone"}, "not an IAM role ARN"),
     ],
 )
 def test_unusable_context_is_refused_before_synthesis(overrides: dict[str, Any], message: str) -> None:
@@ -919,6 +939,13 @@ def test_context_from_the_command_line_is_parsed_like_cdk_json() -> None:
     assert config.web_origins == ("https://a.example", "https://b.example")
     assert config.password_requires_character_classes is False
     assert config.main_table_indexes is None  # all of them
+    assert (config.alarm_email, config.search_operator_role_arns) == (None, ())  # none unless given
+    numbers = {"apiThrottleRate": "20", "apiThrottleBurst": "40", "wafPublicRateLimit": "50", "wafRateLimit": "500", "searchDataNodes": "4"}
+    config = StageConfig.from_context(
+        _Node({**cdk_json_context(), **numbers, "searchOperatorRoleArns": "arn:aws:iam::123456789012:role/a"})
+    )
+    assert (config.api_throttle_rate, config.api_throttle_burst, config.waf_public_rate_limit, config.waf_rate_limit) == (20, 40, 50, 500)
+    assert config.search_data_nodes == 4 and config.search_operator_role_arns == ("arn:aws:iam::123456789012:role/a",)
     assert StageConfig.from_context(_Node({**cdk_json_context(), "webOrigins": '["https://c.example"]'})).web_origins == (
         "https://c.example",
     )
