@@ -5,6 +5,8 @@
 #   make test-contract     the search engines' shared contract (OpenSearch too when OPENSEARCH_URL is set)
 #   make bench-coldstart   import cost of the Lambda entry point against its floor
 #   make bench-matching    matching quality and speed on a synthetic O*NET benchmark (../shared/data/onet)
+#   make bench-api         warm API latency (p50/p95) of six operations in process against moto, next to a bare GetItem
+#   make bench             all three
 
 PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
 VENV := .venv
@@ -16,7 +18,7 @@ LOCAL_STATE_DIR ?= .local
 
 .PHONY: help
 help:
-	@echo "make run | test | demo [DEMO_ARGS='--api URL'] | test-contract | lint | format | bench | bench-coldstart | bench-matching | create-staff EMAIL=... NAME=... | privacy-jobs | proposal-jobs | pay-invoice ID=... | activate-payouts AGENCY=... | outbox [TO=...] | infra-check | clean"
+	@echo "make run | test | demo [DEMO_ARGS='--api URL'] | test-contract | lint | format | bench | bench-coldstart | bench-matching | bench-api | create-staff EMAIL=... NAME=... | privacy-jobs | proposal-jobs | pay-invoice ID=... | activate-payouts AGENCY=... | outbox [TO=...] | infra-check | clean"
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -68,8 +70,12 @@ bench-coldstart: $(VENV)/.installed
 bench-matching: $(VENV)/.installed
 	$(PY) -m bench.matching
 
+.PHONY: bench-api
+bench-api: $(VENV)/.installed
+	$(PY) -m bench.api
+
 .PHONY: bench
-bench: bench-coldstart bench-matching
+bench: bench-coldstart bench-matching bench-api
 
 # A staff user on the local stack started by `make run` (asks for the password unless PASSWORD=... is given).
 .PHONY: create-staff

@@ -3,7 +3,7 @@
 Prints the median wall time of ``import app`` over fresh interpreter processes, next to the median
 of ``import chalice, pynamodb.models, pydantic`` measured in the same run (interleaved, so machine
 load affects both alike), their ratio against the target, and the top contributors from
-``python -X importtime``. Exit status 1 when the ratio misses the target.
+``python -X importtime``, and ends with one JSON line. Exit status 1 when the ratio misses the target.
 
     python -m bench.coldstart [--runs 21] [--target 1.3]
 """
@@ -11,6 +11,7 @@ load affects both alike), their ratio against the target, and the top contributo
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import statistics
@@ -75,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'self':>8} {'cumulative':>11}  module")
     for self_us, cumulative_us, module in top_contributors(APP, args.top):
         print(f"  {self_us:>8} {cumulative_us:>11}  {module}")
+    print(json.dumps({"benchmark": "coldstart", "app_ms": round(app_ms, 1), "floor_ms": round(floor_ms, 1), "ratio": round(ratio, 2)}))
     return 0 if ratio <= args.target else 1
 
 

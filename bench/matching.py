@@ -145,7 +145,9 @@ def build_corpus(
                 written.append(rng.choice(forms) if forms and rng.random() < variant.alias_share else technology.name)
             user_id = f"{occupation.code}#{n}"
             title = occupation.title if rng.random() < variant.occupation_title_share else rng.choice(GENERIC_TITLES)
-            candidates.append(_candidate(taxonomy, rng, user_id, title, occupation.description if rng.random() < 0.5 else "", written))
+            candidates.append(
+                synthetic_candidate(taxonomy, rng, user_id, title, occupation.description if rng.random() < 0.5 else "", written)
+            )
             codes[user_id] = occupation.code
         wanted = _weighted_sample(rng, occupation.technologies, 8)
         title = rng.choice(GENERIC_ASSIGNMENT_TITLES) if variant.generic_assignment_titles else occupation.title
@@ -153,7 +155,11 @@ def build_corpus(
     return candidates, codes, assignments
 
 
-def _candidate(taxonomy: SkillTaxonomy, rng: random.Random, user_id: str, title: str, summary: str, skills: list[str]) -> Candidate:
+def synthetic_candidate(
+    taxonomy: SkillTaxonomy, rng: random.Random, user_id: str, title: str, summary: str, skills: list[str]
+) -> Candidate:
+    """A consultant with skills (written as given, normalised as on save), a title and a summary, and no hard
+    constraint said (no rate, place, language or date), so that every assignment's filters pass them."""
     return Candidate(
         user_id=user_id,
         agency_id="agency",

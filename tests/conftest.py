@@ -11,6 +11,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -36,8 +37,10 @@ class LocalStack:
     container: object
 
 
-@pytest.fixture(scope="session")
-def local_aws() -> Iterator[LocalStack]:
+@contextmanager
+def local_stack() -> Iterator[LocalStack]:
+    """moto in this process with every resource the app uses, and the app's container on it, for as long as
+    the block runs (the test session, a benchmark)."""
     from chalicelib.container import Container, set_container
     from chalicelib.local.aws import LocalAwsServer
     from chalicelib.local.bootstrap import app_environment, ensure_resources, local_aws_environment
@@ -62,6 +65,12 @@ def local_aws() -> Iterator[LocalStack]:
         os.environ.clear()
         os.environ.update(saved)
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def local_aws() -> Iterator[LocalStack]:
+    with local_stack() as stack:
+        yield stack
 
 
 def unique_email(prefix: str = "user") -> str:

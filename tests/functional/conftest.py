@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -61,6 +62,11 @@ class Api:
     def __init__(self, client: Client) -> None:
         self._client = client
         self._documented: DocumentedResponses | None = None
+
+    @property
+    def http(self) -> Any:
+        """The app's own test client: requests without the documented-response check, for timing them."""
+        return self._client.http
 
     def documented(self) -> DocumentedResponses:
         if self._documented is None:
@@ -133,8 +139,10 @@ class ApiStripeSink:
             raise RuntimeError(f"webhook answered {reply.status}: {reply.body}")
 
 
-@pytest.fixture(scope="session")
-def api(local_aws: LocalStack) -> Iterator[Api]:
+@contextmanager
+def api_on(local_aws: LocalStack) -> Iterator[Api]:
+    """The app in process on the local stack, with the built-in signature's and the offline Stripe's webhooks
+    posted to it."""
     import app
     from chalicelib.container import Container
 
@@ -145,6 +153,12 @@ def api(local_aws: LocalStack) -> Iterator[Api]:
         # A cached_property: overridden in the one composition root, for the session.
         container.__dict__["webhook_sender"] = ApiWebhookSender(api, container.settings.builtin_esign_keys[0])
         container.offline_stripe.webhook_sink = ApiStripeSink(api)
+        yield api
+
+
+@pytest.fixture(scope="session")
+def api(local_aws: LocalStack) -> Iterator[Api]:
+    with api_on(local_aws) as api:
         yield api
 
 

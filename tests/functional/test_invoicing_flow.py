@@ -16,13 +16,14 @@ from tests.functional.test_proposal_flow import RATE
 pytestmark = pytest.mark.functional
 
 
-def _active(api: Api, pump: Pump, local_aws: LocalStack) -> dict[str, Any]:
+def _active(api: Api, pump: Pump, local_aws: LocalStack, **changed: str) -> dict[str, Any]:
+    """An hourly engagement with both contracts signed; ``changed`` sets its dates or reporting period."""
     scene = _accepted(api, pump, local_aws)
     staff, client, agency = scene["staff"], scene["client"], scene["agency"]
     engagement_id = scene["engagement_id"]
     terms = api.get(f"/engagements/{engagement_id}", token=staff.token).body["terms"]
     form = {k: terms[k] for k in ("pricing", "currency", "rate_minor", "share_of_full_time", "scope", "payment_terms_days")}
-    form |= {"start_date": "2026-01-05", "end_date": "2027-12-31", "reporting_period": "month"}
+    form |= {"start_date": "2026-01-05", "end_date": "2027-12-31", "reporting_period": "month", **changed}
     assert api.request("PUT", f"/engagements/{engagement_id}/terms", json_body=form, token=staff.token).status == 200
     assert api.post(f"/engagements/{engagement_id}/contracts/send", {}, token=staff.token).status == 200
     pump.drain()
