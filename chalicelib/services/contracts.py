@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Literal, TypedDict
 
 from chalicelib.domain.accounts import User, UserStatus
 from chalicelib.domain.assignments import AssignmentStatus
@@ -321,38 +321,27 @@ def _draft(
     version = (previous.version + (0 if keep else 1)) if previous else 1
     names = document_parties(ports, engagement, party, principal.user_id)
     reference = contract_reference(contract_id, version)
-    view = ContractView(
-        party=party,
-        language=names.counterparty.language,
-        reference=reference,
-        issued_on=now.date(),
-        platform_name=ports.platform_name,
-        platform_org_number=ports.platform_org_number,
-        counterparty_name=names.counterparty_org_name,
-        counterparty_org_number=names.counterparty_org_number,
-        counterparty_signer_name=names.counterparty.name,
-        platform_signer_name=names.platform_signer.name,
-        agency_name=names.agency_name,
-        client_name=names.client_name,
-        consultant_name=names.consultant_name,
-        assignment_title=names.assignment_title,
-        terms=engagement.terms,
-    )
-    return Contract(
-        contract_id=contract_id,
-        engagement_id=engagement.engagement_id,
-        party=party,
-        counterparty_id=engagement.agency_id if party is ContractParty.AGENCY else engagement.client_id,
-        version=version,
-        language=names.counterparty.language,
-        created_at=previous.created_at if keep and previous else now,
-        created_by=principal.user_id,
-        updated_at=now,
-        terms_digest=digest,
-        document=store_document(ports, engagement, contract_id, reference, render_contract(view)),
-        signers=names.signers,
-        revision=previous.revision + 1 if keep and previous else 0,
-    )
+    view = ContractView(party=party, reference=reference, issued_on=now.date(), terms=engagement.terms, **names.printed(ports))
+    contract = document_contract(ports, engagement, party, names, contract_id, version, reference, render_contract(view), digest, now)
+    if keep and previous:
+        return replace(contract, created_at=previous.created_at, revision=previous.revision + 1)
+    return contract
+
+
+class PrintedParties(TypedDict):
+    """What every document (a contract or an addendum) prints of its parties."""
+
+    language: str
+    platform_name: str
+    platform_org_number: str
+    counterparty_name: str
+    counterparty_org_number: str
+    counterparty_signer_name: str
+    platform_signer_name: str
+    agency_name: str
+    client_name: str
+    consultant_name: str
+    assignment_title: str
 
 
 @dataclass(frozen=True)
@@ -367,6 +356,21 @@ class DocumentParties:
     client_name: str
     consultant_name: str
     assignment_title: str
+
+    def printed(self, ports: ContractPorts) -> PrintedParties:
+        return PrintedParties(
+            language=self.counterparty.language,
+            platform_name=ports.platform_name,
+            platform_org_number=ports.platform_org_number,
+            counterparty_name=self.counterparty_org_name,
+            counterparty_org_number=self.counterparty_org_number,
+            counterparty_signer_name=self.counterparty.name,
+            platform_signer_name=self.platform_signer.name,
+            agency_name=self.agency_name,
+            client_name=self.client_name,
+            consultant_name=self.consultant_name,
+            assignment_title=self.assignment_title,
+        )
 
     @property
     def signers(self) -> tuple[Signer, Signer]:
@@ -395,6 +399,35 @@ def document_parties(ports: ContractPorts, engagement: Engagement, party: Contra
         client_name=client.name if client else "",
         consultant_name=consultant.name if consultant else "",
         assignment_title=assignment.title if assignment else "",
+    )
+
+
+def document_contract(
+    ports: ContractPorts,
+    engagement: Engagement,
+    party: ContractParty,
+    names: DocumentParties,
+    contract_id: str,
+    version: int,
+    reference: str,
+    pdf: bytes,
+    digest: str,
+    now: datetime,
+) -> Contract:
+    """A new draft (a contract or an addendum) of ``pdf``, stored, to be signed by ``names``' signers."""
+    return Contract(
+        contract_id=contract_id,
+        engagement_id=engagement.engagement_id,
+        party=party,
+        counterparty_id=engagement.agency_id if party is ContractParty.AGENCY else engagement.client_id,
+        version=version,
+        language=names.counterparty.language,
+        created_at=now,
+        created_by=names.platform_signer.user_id,
+        updated_at=now,
+        terms_digest=digest,
+        document=store_document(ports, engagement, contract_id, reference, pdf),
+        signers=names.signers,
     )
 
 

@@ -37,13 +37,13 @@ from chalicelib.services.contracts import (
     alert_unsigned,
     change_being_signed,
     contract_reference,
+    document_contract,
     document_parties,
     engagement_params,
     reference_of,
     sees_contract,
     sees_engagement,
     send_for_signature,
-    store_document,
     tell_everyone,
     terms_digest,
     void_outstanding,
@@ -467,38 +467,16 @@ def _draft_addendum(
     reference = contract_reference(contract_id, version, addendum=True)
     view = AddendumView(
         party=party,
-        language=names.counterparty.language,
         reference=reference,
         contract_reference=reference_of(amended) if amended else "",
         issued_on=now.date(),
-        platform_name=ports.platform_name,
-        platform_org_number=ports.platform_org_number,
-        counterparty_name=names.counterparty_org_name,
-        counterparty_org_number=names.counterparty_org_number,
-        counterparty_signer_name=names.counterparty.name,
-        platform_signer_name=names.platform_signer.name,
-        agency_name=names.agency_name,
-        client_name=names.client_name,
-        consultant_name=names.consultant_name,
-        assignment_title=names.assignment_title,
         previous=change.previous,
         proposed=change.proposed,
+        **names.printed(ports),
     )
-    return Contract(
-        contract_id=contract_id,
-        engagement_id=engagement.engagement_id,
-        party=party,
-        counterparty_id=engagement.agency_id if party is ContractParty.AGENCY else engagement.client_id,
-        version=version,
-        language=names.counterparty.language,
-        created_at=now,
-        created_by=signer_id,
-        updated_at=now,
-        terms_digest=terms_digest(change.new_terms),
-        document=store_document(ports, engagement, contract_id, reference, render_addendum(view)),
-        signers=names.signers,
-        change_id=change.change_id,
-    )
+    pdf, digest = render_addendum(view), terms_digest(change.new_terms)
+    draft = document_contract(ports, engagement, party, names, contract_id, version, reference, pdf, digest, now)
+    return replace(draft, change_id=change.change_id)
 
 
 def follow_addendum(
