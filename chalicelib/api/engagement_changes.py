@@ -31,26 +31,12 @@ def _out(call: Call[Any, Any], change: EngagementChange) -> s.ChangeResponse:
     engagement = ports.contracts.engagements.get_engagement(change.engagement_id)
     assert engagement is not None, "an engagement is never deleted"
     return s.ChangeResponse(
-        change_id=change.change_id,
-        engagement_id=change.engagement_id,
-        kind=change.kind,
-        status=change.status,
-        proposed_by=change.proposed_by,
-        proposed_as=change.proposed_as,
-        proposed_at=change.proposed_at,
-        reason=change.reason,
-        end_date=change.proposed.end_date,
-        share_of_full_time=change.proposed.share_of_full_time,
-        rate_minor=change.proposed.rate_minor,
-        effective_from=change.proposed.effective_from,
+        **s.change_record_out(change).model_dump(),
         previous_terms=mappers.terms_out(change.previous),
         new_terms=mappers.terms_out(change.new_terms),
-        answers=s.answers_out(change),
         waiting_for=sorted(change.waiting_for),
         agreed_at=change.agreed_at,
         signed_at=change.signed_at,
-        closed_at=change.closed_at,
-        close_reason=change.close_reason,
         addenda=[contract_out(c) for c in changes.visible_addenda(ports, call.user, engagement, change)],
     )
 

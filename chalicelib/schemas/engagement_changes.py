@@ -78,40 +78,27 @@ def change_record_out(change: EngagementChange) -> ChangeRecordOut:
         share_of_full_time=change.proposed.share_of_full_time,
         rate_minor=change.proposed.rate_minor,
         effective_from=change.proposed.effective_from,
-        answers=answers_out(change),
+        answers=_answers_out(change),
         closed_at=change.closed_at,
         close_reason=change.close_reason,
     )
 
 
-def answers_out(change: EngagementChange) -> list[ChangeAnswerOut]:
+def _answers_out(change: EngagementChange) -> list[ChangeAnswerOut]:
     return [
         ChangeAnswerOut(party=party, agreed=a.agreed, actor_id=a.actor_id, at=a.at, reason=a.reason)
         for party, a in sorted(change.answers.items())
     ]
 
 
-class ChangeResponse(ResponseModel):
-    change_id: str
-    engagement_id: str
-    kind: ChangeKind
-    status: ChangeStatus
-    proposed_by: str
-    proposed_as: ChangeParty
-    proposed_at: datetime
-    reason: str
-    end_date: date
-    share_of_full_time: int | None
-    rate_minor: int | None
-    effective_from: date | None
+class ChangeResponse(ChangeRecordOut):
+    """A change with the terms before and after it, who is still asked, and the caller's addenda."""
+
     previous_terms: TermsOut
     new_terms: TermsOut = Field(description="the engagement's terms once the change is signed")
-    answers: list[ChangeAnswerOut]
     waiting_for: list[ChangeParty]
     agreed_at: datetime | None
     signed_at: datetime | None
-    closed_at: datetime | None
-    close_reason: str | None
     addenda: list[ContractOut] = Field(description="the current addendum of each contract I am a party to")
 
 

@@ -601,3 +601,14 @@ def test_addenda_never_sent_hold_the_end_no_longer_than_signing_may_take() -> No
     c.e.clock.advance(days=11)  # agreed 15 days ago
     assert engagement_end.end_due_engagements(c.e.deal.ports) == 1
     assert c.stored(change.change_id).status is ChangeStatus.LAPSED
+
+
+def test_the_consultants_export_carries_the_changes_of_their_engagements(c: Changed) -> None:
+    from chalicelib.services import privacy
+
+    change = c.propose(c.e.client)
+    changes.answer_change(c.ports, c.e.consultant, c.e.id, change.change_id, agree=False, reason="Other plans")
+    world = c.e.deal.scene.world
+    export = privacy.export_personal_data(world.profiles, world.consents.audit, c.e.consultant, world.db, world.db, world.db, world.db)
+    [exported] = export.engagement_changes
+    assert exported.change_id == change.change_id and exported.answers[ChangeParty.CONSULTANT].reason == "Other plans"
