@@ -15,7 +15,7 @@ from chalicelib.services.accounts import AccountPorts
 from chalicelib.services.registration import register_agency
 from tests import builders
 from tests.conftest import LocalStack, unique_email
-from tests.functional.conftest import Api, Pump, new_agency
+from tests.functional.conftest import Api, Pump, new_agency, new_staff
 
 pytestmark = pytest.mark.functional
 REGISTER = "/registrations/agency"
@@ -180,3 +180,10 @@ def test_a_form_posted_with_every_field_blank_is_an_empty_form_not_a_missing_bod
     unchanged = api.request("PATCH", "/me", raw=b"", headers=blank, token=agency.token)
     assert unchanged.status == 200 and unchanged.body["user"]["email"] == agency.email
 
+
+def test_dates_are_iso_text_not_unix_times(api: Api, local_aws: LocalStack) -> None:
+    """The API fuzzing's ``?due_before=0`` was read as 1970-01-01."""
+    staff = new_staff(api, local_aws)
+    reply = api.get("/evaluations?due_before=0", token=staff.token)
+    assert reply.status == 422 and reply.error_fields == {"query.due_before"}
+    assert api.get("/evaluations?due_before=2026-01-31", token=staff.token).status == 200
