@@ -63,11 +63,14 @@ def lower_case(value: object) -> object:
 
 
 def upper_case(value: object) -> object:
-    # Before the pattern: pydantic checks a pattern ahead of its own to_upper.
+    # A validator of its own, run before the pattern: pydantic checks a pattern ahead of its own to_upper.
     return value.upper() if isinstance(value, str) else value
 
 
-CountryCode = Annotated[str, BeforeValidator(upper_case), StringConstraints(pattern=r"^[A-Z]{2}$")]
+# The constraint first and the validator after it: in the other order the pattern is left out of the JSON
+# Schema (and so of /openapi.json). The validator still runs first, so the pattern also documents that
+# lower case is accepted.
+CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Za-z]{2}$"), BeforeValidator(upper_case)]
 Email = Annotated[EmailStr, StringConstraints(max_length=128)]  # Cognito's limit for a username
 
 
