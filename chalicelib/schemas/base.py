@@ -7,6 +7,7 @@ from functools import cache
 from typing import Annotated, Any
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -16,6 +17,7 @@ from pydantic import (
     StringConstraints,
     TypeAdapter,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
 )
 
@@ -81,5 +83,14 @@ def _no_surrounding_whitespace(value: object) -> object:
         raise ValueError("must not begin or end with whitespace")
     return value
 
+
+def _must_be_true(value: bool) -> bool:
+    if not value:
+        raise ValueError("must be true")
+    return value
+
+
+# A box that must be ticked. Not Literal[True]: that refuses the "true" (or "on") of a web form's checkbox.
+Ticked = Annotated[bool, AfterValidator(_must_be_true), WithJsonSchema({"type": "boolean", "const": True})]
 
 Password = Annotated[SecretStr, Field(min_length=12, max_length=256), BeforeValidator(_no_surrounding_whitespace)]

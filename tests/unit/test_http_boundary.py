@@ -56,3 +56,15 @@ def test_dates_and_times_are_iso_text_not_unix_times(number: object) -> None:
     assert [e["loc"] for e in nested.value.errors()] == [("slots", 0, "starts_at")]
     assert str(DueQuery.model_validate({"due_before": "2026-01-31"}).due_before) == "2026-01-31"
 
+
+def test_a_ticked_checkbox_signs_and_an_unticked_one_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from chalicelib.schemas.contracts import SignIn
+
+    signed = {"token": "t" * 40, "typed_name": "Bo Buyer", "document_sha256": "a" * 64}
+    for ticked in (True, "true", "on"):  # JSON, and what web forms post for a checkbox
+        assert SignIn.model_validate({**signed, "agree": ticked}).agree is True
+    with pytest.raises(ValidationError, match="must be true"):
+        SignIn.model_validate({**signed, "agree": False})
+    assert SignIn.model_json_schema()["properties"]["agree"]["const"] is True
