@@ -258,9 +258,10 @@ def _raw_body(request: Any, limit: int) -> bytes:
 
 def _parse_body(model: type[BaseModel], request: Any, limit: int) -> BaseModel:
     raw = _raw_body(request, limit)
-    if not raw.strip():
-        raise _BadRequest(400, "A request body is required.")
     media_type = (request.headers.get("content-type") or JSON).split(";")[0].strip().lower()
+    # A form whose fields were all left blank posts nothing: it is an empty form, not a missing one.
+    if not raw.strip() and media_type != FORM:
+        raise _BadRequest(400, "A request body is required.")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:

@@ -18,7 +18,7 @@ from chalicelib.domain.contracts import (
 )
 from chalicelib.domain.signing import EnvelopeState, RecipientState
 from chalicelib.domain.timesheets import PeriodKind
-from chalicelib.schemas.base import RequestModel, ResponseModel, ShortText
+from chalicelib.schemas.base import RequestModel, ResponseModel, ShortText, Ticked
 from chalicelib.schemas.profiles import Currency
 
 Amount = Annotated[int, Field(ge=0, le=10_000_000_000, description="minor units (öre, cents)")]
@@ -85,7 +85,7 @@ class SignIn(RequestModel):
     token: Token
     typed_name: Annotated[str, StringConstraints(min_length=1, max_length=200)] = Field(description="your name, as on the contract")
     document_sha256: Sha256 = Field(description="the SHA-256 of the document you reviewed")
-    agree: Literal[True] = Field(description="I have read the document and sign it electronically")
+    agree: Ticked = Field(description="I have read the document and sign it electronically")
 
 
 class DeclineSigningIn(RequestModel):

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from chalice.test import Client
+from chalice.test import Client, HTTPResponse
 
 from tests import builders
 from tests.conftest import LocalStack, unique_email
@@ -100,6 +100,10 @@ class Api:
         reply = Reply(response.status_code, dict(response.headers), parsed)
         self.documented().check(method, path, reply)
         return reply
+
+    def send(self, method: str, path: str, headers: dict[str, str], body: bytes) -> HTTPResponse:
+        """Exactly these bytes, answered as received: for callers that check the answer themselves."""
+        return self._client.http.request(method, path, headers=headers, body=body)
 
     def get(self, path: str, **kwargs: Any) -> Reply:
         return self.request("GET", path, **kwargs)

@@ -15,7 +15,7 @@ from chalicelib.services.accounts import AccountPorts
 from chalicelib.services.registration import register_agency
 from tests import builders
 from tests.conftest import LocalStack, unique_email
-from tests.functional.conftest import Api, Pump, new_agency
+from tests.functional.conftest import Api, Pump, new_agency, new_staff
 
 pytestmark = pytest.mark.functional
 REGISTER = "/registrations/agency"
@@ -168,3 +168,22 @@ def test_an_agency_registers_from_a_plain_web_form_with_dotted_field_names(api: 
     assert reply.body["organisation"]["country"] == "SE"
     missing = api.request("POST", REGISTER, form={k: v for k, v in form.items() if k != "admin.email"})
     assert missing.status == 422 and missing.error_fields == {"admin.email"}
+
+
+def test_a_form_posted_with_every_field_blank_is_an_empty_form_not_a_missing_body(api: Api, pump: Pump) -> None:
+    """A browser posts no bytes for such a form: the API fuzzing found it answered 400 "body required"."""
+    blank = {"Content-Type": "application/x-www-form-urlencoded"}
+    required = api.request("POST", REGISTER, raw=b"", headers=blank)
+    assert required.status == 422
+    assert required.error_fields == {"organisation", "admin", "privacy_notice_version", "accept_privacy_notice"}
+    agency = new_agency(api, pump)
+    unchanged = api.request("PATCH", "/me", raw=b"", headers=blank, token=agency.token)
+    assert unchanged.status == 200 and unchanged.body["user"]["email"] == agency.email
+
+
+def test_dates_are_iso_text_not_unix_times(api: Api, local_aws: LocalStack) -> None:
+    """The API fuzzing's ``?due_before=0`` was read as 1970-01-01."""
+    staff = new_staff(api, local_aws)
+    reply = api.get("/evaluations?due_before=0", token=staff.token)
+    assert reply.status == 422 and reply.error_fields == {"query.due_before"}
+    assert api.get("/evaluations?due_before=2026-01-31", token=staff.token).status == 200

@@ -39,3 +39,32 @@ def test_chalice_errors_become_problem_details_and_others_pass_through() -> None
     assert "Traceback" not in crash.body
     ordinary = Response(body='{"Code": 1, "Message": 2, "x": 3}', status_code=200)
     assert chalice_error_to_problem(ordinary) is ordinary
+
+
+@pytest.mark.parametrize("number", [0, 1.5, "0", "1700000000", " 20260131 ", "1e9"])
+def test_dates_and_times_are_iso_text_not_unix_times(number: object) -> None:
+    """pydantic's lax mode reads a number as seconds since 1970 (the fuzzing's ``?due_before=0`` was 1970-01-01)."""
+    from pydantic import ValidationError
+
+    from chalicelib.schemas.evaluations import DueQuery
+    from chalicelib.schemas.proposals import InterviewRequestIn
+
+    with pytest.raises(ValidationError, match="ISO 8601"):
+        DueQuery.model_validate({"due_before": number})
+    with pytest.raises(ValidationError) as nested:
+        InterviewRequestIn.model_validate({"slots": [{"starts_at": number, "ends_at": "2026-02-01T10:00:00Z"}]})
+    assert [e["loc"] for e in nested.value.errors()] == [("slots", 0, "starts_at")]
+    assert str(DueQuery.model_validate({"due_before": "2026-01-31"}).due_before) == "2026-01-31"
+
+
+def test_a_ticked_checkbox_signs_and_an_unticked_one_is_refused() -> None:
+    from pydantic import ValidationError
+
+    from chalicelib.schemas.contracts import SignIn
+
+    signed = {"token": "t" * 40, "typed_name": "Bo Buyer", "document_sha256": "a" * 64}
+    for ticked in (True, "true", "on"):  # JSON, and what web forms post for a checkbox
+        assert SignIn.model_validate({**signed, "agree": ticked}).agree is True
+    with pytest.raises(ValidationError, match="must be true"):
+        SignIn.model_validate({**signed, "agree": False})
+    assert SignIn.model_json_schema()["properties"]["agree"]["const"] is True
