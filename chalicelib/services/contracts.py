@@ -184,7 +184,7 @@ def update_terms(ports: ContractPorts, principal: Principal, engagement_id: str,
         except ConcurrencyConflict:
             continue
         return updated
-    raise _busy()
+    raise engagement_busy()
 
 
 def cancel_engagement(ports: ContractPorts, principal: Principal, engagement_id: str, reason: str) -> Engagement:
@@ -213,7 +213,7 @@ def cancel_engagement(ports: ContractPorts, principal: Principal, engagement_id:
         except ConcurrencyConflict:
             continue
         return updated
-    raise _busy()
+    raise engagement_busy()
 
 
 def void_outstanding(
@@ -299,7 +299,7 @@ def _prepare_drafts(ports: ContractPorts, principal: Principal, engagement_id: s
         except ConcurrencyConflict:
             continue
         return updated
-    raise _busy()
+    raise engagement_busy()
 
 
 def _stale_draft(contract: Contract, digest: str, principal: Principal) -> bool:
@@ -573,7 +573,7 @@ def _settle(ports: ContractPorts, contract: Contract, status: EnvelopeStatus, re
         except ConcurrencyConflict:
             if record is not None and ports.engagements.event_processed(record.provider, record.event_id):
                 return "duplicate"
-    raise _busy()
+    raise engagement_busy()
 
 
 SignedCopies = tuple[StoredDocument, StoredDocument | None]
@@ -773,5 +773,5 @@ def _contracts_in_force(ports: ContractPorts, engagement: Engagement) -> list[Co
     return [c for c in ports.engagements.list_contracts(engagement.engagement_id) if c.contract_id in current]
 
 
-def _busy() -> Conflict:
+def engagement_busy() -> Conflict:
     return Conflict("The engagement is being changed by someone else; try again.")

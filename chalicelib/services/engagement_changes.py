@@ -39,6 +39,7 @@ from chalicelib.services.contracts import (
     contract_reference,
     document_contract,
     document_parties,
+    engagement_busy,
     engagement_params,
     reference_of,
     sees_contract,
@@ -166,7 +167,7 @@ def propose_change(ports: ChangePorts, principal: Principal, engagement_id: str,
             continue
         logger.info("engagement change proposed", extra={"engagement_id": engagement_id, "change_id": change.change_id})
         return _after_agreement(ports, change)
-    raise _busy()
+    raise engagement_busy()
 
 
 def answer_change(
@@ -210,7 +211,7 @@ def answer_change(
         except ConcurrencyConflict:
             continue
         return _after_agreement(ports, updated)
-    raise _busy()
+    raise engagement_busy()
 
 
 def withdraw_change(ports: ChangePorts, principal: Principal, engagement_id: str, change_id: str, reason: str) -> EngagementChange:
@@ -241,7 +242,7 @@ def withdraw_change(ports: ChangePorts, principal: Principal, engagement_id: str
         except ConcurrencyConflict:
             continue
         return withdrawn
-    raise _busy()
+    raise engagement_busy()
 
 
 def _close_on_engagement(engagement: Engagement, change: EngagementChange, changes: Changes, now: datetime) -> None:
@@ -439,7 +440,7 @@ def _prepare_addenda(
         except ConcurrencyConflict:
             continue
         return updated
-    raise _busy()
+    raise engagement_busy()
 
 
 def _platform_signer(ports: ContractPorts, engagement: Engagement) -> User:
@@ -536,7 +537,3 @@ def lapse_on_end(ports: ContractPorts, engagement: Engagement, by: str, changes:
         changes.transition(lapsed, change.status.value, revision=change.revision)
         tell_everyone(ports, engagement, "engagement_change_lapsed", _summary(lapsed), changes, now)
     return replace(engagement, open_change_id=None)
-
-
-def _busy() -> Conflict:
-    return Conflict("The engagement is being changed by someone else; try again.")
